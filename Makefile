@@ -1,0 +1,27 @@
+# The README's two commands: `make preview` and `make test`. Both build the virtual
+# environment from requirements.txt when it is missing or older than requirements.txt.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STACKS ?=
+CONFIG_DIR ?= stacks
+OUT ?= build/preview
+
+.PHONY: preview test venv clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+preview: venv
+	$(PY) -m offline_preview --config-dir $(CONFIG_DIR) --out $(OUT) $(if $(STACKS),--stacks $(STACKS))
+
+test: venv
+	$(PY) -m pytest -q -n 2 tests policypacks
+
+clean:
+	rm -rf build .pytest_cache
