@@ -21,7 +21,7 @@ preview: venv
 	$(PY) -m offline_preview --config-dir $(CONFIG_DIR) --out $(OUT) $(if $(STACKS),--stacks $(STACKS))
 
 test: venv
-	$(PY) -m pytest -q -n 2 tests policypacks
+	$(PY) -m pytest -q -n 2 tests
 
 clean:
 	rm -rf build .pytest_cache

@@ -1,0 +1,30 @@
+"""ml-platform: selects this stack's layer from its configuration and runs it.
+
+Configuration is loaded and validated before any resource is registered; a bad value stops
+the program with every problem listed.
+"""
+
+import importlib
+
+import pulumi
+
+from stacks.config import ConfigError
+from stacks.context import load_context
+
+LAYER_MODULES = {
+    "organization": "stacks.organization",
+    "security": "stacks.security",
+    "network": "stacks.network",
+    "data-lake": "stacks.data_lake",
+    "shared-services": "stacks.shared_services",
+    "project": "stacks.project",
+}
+
+try:
+    context = load_context()
+except ConfigError as error:
+    # pulumi.log.error plus a failed program is how the CLI shows a configuration error.
+    pulumi.log.error(str(error))
+    raise SystemExit(1) from None
+
+importlib.import_module(LAYER_MODULES[context.layer]).run(context)

@@ -1,0 +1,1 @@
+"""ComponentResources of the platform. They take typed arguments and never read Pulumi config."""

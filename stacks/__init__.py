@@ -1,0 +1,1 @@
+"""One module per kind of stack: each reads and validates configuration, then composes components."""

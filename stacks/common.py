@@ -1,0 +1,41 @@
+"""Pieces every stack composes with: tags, providers into member accounts, stack references."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from stacks.config import PlatformConfig
+
+
+def platform_tags(platform: PlatformConfig, project: str = "platform", environment: str = "shared",
+                  **overrides: str) -> dict[str, str]:
+    """The one place tags come from: platform defaults, then project and environment."""
+    return {**platform.default_tags, "project": project, "environment": environment, **overrides}
+
+
+def account_provider(name: str, platform: PlatformConfig, account_id: pulumi.Input[str] | None,
+                     tags: dict[str, str], region: str | None = None) -> aws.Provider:
+    """An AWS provider acting in `account_id` through the member role (management if None).
+
+    Default tags on the provider tag every taggable resource from one place; the allowed
+    account id stops a mis-wired role from deploying into the wrong account.
+    """
+    org = platform.organization
+    target = account_id if account_id is not None else org.management_account_id
+    assume = None
+    if account_id is not None:
+        role_arn = pulumi.Output.concat("arn:aws:iam::", account_id, ":role/", org.member_role_name)
+        assume = [aws.ProviderAssumeRoleArgs(role_arn=role_arn, session_name=f"ml-platform-{name}")]
+    return aws.Provider(
+        name,
+        region=region or platform.home_region,
+        assume_roles=assume,
+        allowed_account_ids=[target],
+        default_tags=aws.ProviderDefaultTagsArgs(tags=tags),
+    )
+
+
+def stack_reference(name: str) -> pulumi.StackReference:
+    """A reference to another stack of this project, fully qualified."""
+    return pulumi.StackReference(f"{pulumi.get_organization()}/{pulumi.get_project()}/{name}")

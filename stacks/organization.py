@@ -1,0 +1,137 @@
+"""The `organization` stack (management account): OU tree, member accounts, SCP guardrails,
+tag policy, trusted service access and delegated administrators."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from components.guardrail_policies import GuardrailPolicies, OrganizationPolicySpec
+from components.member_accounts import MemberAccounts, MemberAccountSpec
+from components.organizational_units import OrganizationalUnits
+from policy_documents.scp_library import ScpSettings, guardrail_statements
+from policy_documents.scp_packing import PackedPolicy, pack_policies
+from policy_documents.serialize import to_json
+from stacks.common import account_provider, platform_tags
+from stacks.config import PlatformConfig
+from stacks.context import StackContext
+
+# Services integrated with the organization (trusted access), for the security and network layers.
+SERVICE_ACCESS_PRINCIPALS = [
+    "access-analyzer.amazonaws.com",
+    "cloudtrail.amazonaws.com",
+    "config-multiaccountsetup.amazonaws.com",
+    "config.amazonaws.com",
+    "guardduty.amazonaws.com",
+    "member.org.stacksets.cloudformation.amazonaws.com",
+    "ram.amazonaws.com",
+    "securityhub.amazonaws.com",
+    "sso.amazonaws.com",
+]
+# Services whose organization-wide administration moves to the security-tooling account.
+# GuardDuty and Security Hub have their own admin-account APIs (security stack).
+SECURITY_DELEGATIONS = [
+    "access-analyzer.amazonaws.com",
+    "config-multiaccountsetup.amazonaws.com",
+    "config.amazonaws.com",
+    "member.org.stacksets.cloudformation.amazonaws.com",
+]
+
+
+def scp_settings(platform: PlatformConfig) -> ScpSettings:
+    """Map the platform definition onto the SCP library's settings."""
+    g = platform.guardrails
+    return ScpSettings(
+        name_prefix=platform.name_prefix,
+        allowed_regions=tuple(platform.allowed_regions),
+        exempt_role_names=(platform.organization.break_glass_role_name, platform.organization.deployment_role_name),
+        mandatory_tags=tuple(platform.mandatory_tags),
+        notebook_instance_types=tuple(g.notebook_instance_types),
+        sagemaker_source_vpce_ids=tuple(g.sagemaker_source_vpce_ids),
+        sagemaker_source_cidrs=tuple(g.sagemaker_source_cidrs),
+        model_consumer_ous=tuple(g.model_consumer_ous),
+    )
+
+
+def packed_guardrails(platform: PlatformConfig) -> list[PackedPolicy]:
+    """The SCP library for this platform, packed within the AWS limits (raises when it cannot be)."""
+    return pack_policies(
+        guardrail_statements(scp_settings(platform)),
+        name_prefix=platform.name_prefix,
+        max_policies_per_target=platform.guardrails.scp_limit_per_target,
+    )
+
+
+def tag_policy(platform: PlatformConfig) -> dict:
+    """A tag policy fixing the spelling of every mandatory tag key across the organization."""
+    return {"tags": {tag: {"tag_key": {"@@assign": tag}} for tag in platform.mandatory_tags}}
+
+
+def run(ctx: StackContext) -> None:
+    platform = ctx.platform
+    packed = packed_guardrails(platform)  # fails before any resource when the SCPs cannot fit
+    tags = platform_tags(platform)
+    provider = account_provider("management", platform, None, tags)
+    opts = pulumi.ResourceOptions(provider=provider)
+
+    organization = aws.organizations.Organization(
+        "organization",
+        feature_set="ALL",
+        aws_service_access_principals=SERVICE_ACCESS_PRINCIPALS,
+        enabled_policy_types=["SERVICE_CONTROL_POLICY", "TAG_POLICY"],
+        opts=pulumi.ResourceOptions(provider=provider, protect=True, import_=platform.organization.organization_id),
+    )
+    root_id = organization.roots[0].id
+
+    ous = OrganizationalUnits("organizational-units", root_id, platform.organization.organizational_units, tags, opts)
+
+    specs = {
+        key: MemberAccountSpec(name=spec.name, email=spec.email, parent_id=ous.ids[ou],
+                               tags=_account_tags(platform, key))
+        for key, (spec, ou) in platform.accounts().items()
+    }
+    accounts = MemberAccounts("member-accounts", specs, platform.organization.member_role_name,
+                              platform.organization.close_accounts_on_deletion, opts)
+
+    policies = [
+        OrganizationPolicySpec(name=p.name, target=p.target, content=p.json,
+                               description=f"ml-platform guardrails {', '.join(p.guardrail_ids)}")
+        for p in packed
+    ]
+    policies.append(OrganizationPolicySpec(
+        name=f"{platform.name_prefix}-mandatory-tags", target="Root", content=to_json(tag_policy(platform)),
+        description="ml-platform TAG-1 mandatory tag keys", type="TAG_POLICY"))
+    GuardrailPolicies("guardrail-policies", policies, {"Root": root_id, **ous.ids}, tags,
+                      pulumi.ResourceOptions(provider=provider, depends_on=[organization]))
+
+    security_tooling = accounts.ids["security-tooling"]
+    for principal in SECURITY_DELEGATIONS:
+        aws.organizations.DelegatedAdministrator(
+            f"delegated-admin-{principal.split('.amazonaws.com')[0].replace('.', '-')}",
+            account_id=security_tooling,
+            service_principal=principal,
+            opts=pulumi.ResourceOptions(provider=provider, depends_on=[organization]),
+        )
+
+    pulumi.export("organizationId", organization.id)
+    pulumi.export("rootId", root_id)
+    pulumi.export("managementAccountId", platform.organization.management_account_id)
+    pulumi.export("memberRoleName", platform.organization.member_role_name)
+    pulumi.export("ouIds", ous.ids)
+    pulumi.export("accountIds", accounts.ids)
+    pulumi.export("serviceControlPolicies", {
+        p.name: {"target": p.target, "guardrails": list(p.guardrail_ids), "characters": len(p.json)} for p in packed
+    })
+
+
+def _account_tags(platform: PlatformConfig, key: str) -> dict[str, str]:
+    for project in platform.projects:
+        for env in project.environments:
+            if key == f"{project.name}-{env}":
+                return platform_tags(platform, project.name, env, owner=project.owner,
+                                     **{"cost-center": project.cost_center,
+                                        "data-classification": project.data_classification})
+    sandbox = next((s for s in platform.sandbox_accounts if s.name == key), None)
+    if sandbox:
+        return platform_tags(platform, "sandbox", "sandbox", owner=sandbox.owner)
+    return platform_tags(platform)

@@ -1,0 +1,75 @@
+"""The one place tests get the mocks from: the offline preview's engine, which runs the real
+program under Pulumi's mock monitor with realistic outputs (offline_preview/mocks.py)."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from offline_preview.engine import StackRun, discover_stacks, run_stack  # noqa: E402
+
+SAMPLE_DIR = ROOT / "stacks"
+
+
+def load_sample_platform() -> dict[str, Any]:
+    """The sample platform definition as raw data, for tests that mutate it."""
+    return yaml.safe_load((SAMPLE_DIR / "platform.yaml").read_text())
+
+
+@pytest.fixture
+def sample_platform() -> dict[str, Any]:
+    return copy.deepcopy(load_sample_platform())
+
+
+_SAMPLE_RUNS: dict[str, StackRun] = {}
+
+
+def sample_run(stack: str) -> StackRun:
+    """The sample configuration's run of `stack` (and of its upstream stacks), once per session."""
+    if stack not in _SAMPLE_RUNS:
+        for name in discover_stacks(SAMPLE_DIR):
+            if name not in _SAMPLE_RUNS:
+                upstream = {s: r.outputs for s, r in _SAMPLE_RUNS.items()}
+                _SAMPLE_RUNS[name] = run_stack(name, SAMPLE_DIR, upstream)
+            if name == stack:
+                break
+    return _SAMPLE_RUNS[stack]
+
+
+@pytest.fixture(scope="session")
+def sample_runs() -> Callable[[str], StackRun]:
+    return sample_run
+
+
+@pytest.fixture
+def run_platform(tmp_path: Path) -> Callable[..., StackRun]:
+    """Run one stack on a modified copy of the sample configuration.
+
+    `run_platform(stack, platform=<dict>)` writes the platform definition into a fresh
+    configuration directory; upstream stacks come from the sample run unless `upstream` is given.
+    """
+
+    def run(stack: str, platform: dict[str, Any] | None = None,
+            upstream: dict[str, dict[str, Any]] | None = None) -> StackRun:
+        config_dir = tmp_path / "config"
+        if not config_dir.exists():
+            shutil.copytree(SAMPLE_DIR, config_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+        if platform is not None:
+            (config_dir / "platform.yaml").write_text(yaml.safe_dump(platform, sort_keys=False))
+        if upstream is None:
+            order = discover_stacks(SAMPLE_DIR)
+            before = order[: order.index(stack)] if stack in order else order
+            upstream = {s: sample_run(s).outputs for s in before}
+        return run_stack(stack, config_dir, upstream)
+
+    return run

@@ -1,0 +1,90 @@
+"""The platform definition is typed and validated; every problem is reported at once."""
+
+from __future__ import annotations
+
+import pytest
+
+from stacks.config import ConfigError, parse_platform
+
+
+def problems_of(data) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_platform(data)
+    return info.value.problems
+
+
+def test_sample_configuration_is_valid(sample_platform):
+    cfg = parse_platform(sample_platform)
+    assert len(cfg.projects) == 2
+    # 6 shared + 1 sandbox + 2 projects x 3 environments
+    assert len(cfg.accounts()) == 13
+    assert cfg.accounts()["fraud-detection-prod"][1] == "Workloads/Prod"
+
+
+def test_every_problem_is_reported_together(sample_platform):
+    p = sample_platform
+    p["shared_accounts"]["network"]["email"] = "not-an-email"
+    p["shared_accounts"]["automation"]["email"] = p["shared_accounts"]["log_archive"]["email"].upper()
+    p["shared_accounts"]["data_lake"]["name"] = p["shared_accounts"]["log_archive"]["name"]
+    p["projects"][1]["name"] = p["projects"][0]["name"]
+    p["projects"][0]["environments"]["qa"] = {"email": "qa@meridian-bank.example", "cidr": "10.67.0.0/22"}
+    p["home_region"] = "us-east-1"
+    p["projects"][0]["environments"]["dev"]["cidr"] = "10.65.4.0/23"  # overlaps preprod
+    p["cidr_plan"]["shared"]["network"] = "10.64.0.1/22"  # host bits set
+    p["sandbox_accounts"][0]["ou"] = "Playground"
+    problems = problems_of(p)
+    joined = "\n".join(problems)
+    expected = [
+        "shared_accounts.network.email: 'not-an-email' is not a valid e-mail address",
+        "shared_accounts.automation.email: e-mail 'AWS-LOG-ARCHIVE@MERIDIAN-BANK.EXAMPLE' is already used by shared_accounts.log_archive.email",
+        "shared_accounts.data_lake.name: account name 'mrd-log-archive' is already used by shared_accounts.log_archive",
+        "projects[1].name: project 'fraud-detection' is already defined at projects[0]",
+        "projects[0].environments.qa: unknown environment 'qa' (allowed: dev, preprod, prod)",
+        "home_region: 'us-east-1' is not in allowed_regions (allowed: eu-west-1, eu-central-1)",
+        "projects[0].environments.preprod.cidr: 10.65.4.0/22 overlaps projects[0].environments.dev.cidr",
+        "cidr_plan.shared.network: '10.64.0.1/22' is not a valid IPv4 CIDR block",
+        "sandbox_accounts[0].ou: unknown OU 'Playground'",
+    ]
+    for fragment in expected:
+        assert fragment in joined, f"missing: {fragment}\n{joined}"
+
+
+@pytest.mark.parametrize(
+    "mutate, fragment",
+    [
+        (lambda p: p.pop("shared_accounts"), "shared_accounts: required key is missing"),
+        (lambda p: p["organization"].pop("management_account_id"), "organization.management_account_id: required key is missing"),
+        (lambda p: p.__setitem__("allowed_region", ["eu-west-1"]), "allowed_region: unknown key"),
+        (lambda p: p["projects"][0].__setitem__("name", "Fraud_Detection"), "projects[0].name: String should match pattern"),
+        (lambda p: p["organization"].__setitem__("management_account_id", "1234"), "organization.management_account_id"),
+        (lambda p: p["guardrails"].__setitem__("model_consumer_ous", ["Workloads/QA"]), "guardrails.model_consumer_ous[0]: unknown OU 'Workloads/QA'"),
+        (lambda p: p["projects"][0]["environments"]["prod"].__setitem__("cidr", "172.16.0.0/22"), "is outside cidr_plan.supernet 10.64.0.0/12"),
+        (lambda p: p["projects"][0]["environments"]["prod"].__setitem__("cidr", "10.65.8.0/29"), "has prefix /29 (allowed: /16 to /28)"),
+        (lambda p: p["organization"]["organizational_units"].remove("Workloads/Prod") if "organizational_units" in p["organization"] else p["organization"].__setitem__("organizational_units", ["Workloads", "Workloads/Dev", "Workloads/PreProd"]), "'Workloads/Prod' is required for the prod environment"),
+        (lambda p: p["projects"][0].__setitem__("consumes_models_from", ["vision"]), "projects[0].consumes_models_from[0]: unknown project 'vision'"),
+    ],
+)
+def test_each_problem_names_the_key(sample_platform, mutate, fragment):
+    mutate(sample_platform)
+    assert any(fragment in p for p in problems_of(sample_platform)), problems_of(sample_platform)
+
+
+def test_names_that_break_aws_limits_are_rejected(sample_platform):
+    sample_platform["name_prefix"] = "meridian-bank-ml"  # 16 characters, the longest prefix allowed
+    sample_platform["projects"][0]["name"] = "transaction-fraud-scorer"  # 24, the longest project name
+    problems = problems_of(sample_platform)
+    assert any(
+        "projects[0].name: bucket name 'meridian-bank-ml-transaction-fraud-scorer-preprod-experimentation' "
+        "would be 65 characters (allowed: at most 63" in p for p in problems
+    ), problems
+
+
+@pytest.mark.parametrize("project, accepted", [("transaction-fraud-scor", True), ("transaction-fraud-score", False)])
+def test_bucket_names_at_exactly_the_limit(sample_platform, project, accepted):
+    # 16 + 22 + len("preprod") + len("experimentation") + 3 hyphens = 63 characters exactly.
+    sample_platform["name_prefix"] = "meridian-bank-ml"
+    sample_platform["projects"][0]["name"] = project
+    if accepted:
+        parse_platform(sample_platform)
+    else:
+        assert any("would be 64 characters" in p for p in problems_of(sample_platform))
