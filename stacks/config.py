@@ -19,6 +19,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from stacks import data_settings, network_settings, security_settings
+
 ENVIRONMENTS = ("dev", "preprod", "prod")
 ENVIRONMENT_OUS = {"dev": "Workloads/Dev", "preprod": "Workloads/PreProd", "prod": "Workloads/Prod"}
 # The OU tree from the governed-environments blog, plus Suspended for accounts being retired.
@@ -156,6 +158,9 @@ class PlatformConfig(_Model):
     projects: list[Project] = []
     cidr_plan: CidrPlan
     guardrails: Guardrails = Guardrails()
+    security: security_settings.SecuritySettings = security_settings.SecuritySettings()
+    network: network_settings.NetworkSettings = network_settings.NetworkSettings()
+    data_lake: data_settings.DataSettings = data_settings.DataSettings()
 
     # Derived views used by the stacks; pure functions of the configuration.
     def project(self, name: str) -> Project:
@@ -304,6 +309,8 @@ def validate_platform(cfg: PlatformConfig) -> list[str]:
         for other_key, other in ranges[:idx]:
             if net.overlaps(other):
                 problems.append(f"{key}: {net} overlaps {other_key} ({other})")
+    for layer in (security_settings, network_settings, data_settings):
+        problems.extend(layer.validate(cfg))
     return problems
 
 
