@@ -22,9 +22,9 @@ LAYER_MODULES = {
 
 try:
     context = load_context()
+    # Layers raise ConfigError too (e.g. SCPs that cannot fit), always before any resource.
+    importlib.import_module(LAYER_MODULES[context.layer]).run(context)
 except ConfigError as error:
     # pulumi.log.error plus a failed program is how the CLI shows a configuration error.
     pulumi.log.error(str(error))
     raise SystemExit(1) from None
-
-importlib.import_module(LAYER_MODULES[context.layer]).run(context)

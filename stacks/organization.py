@@ -10,10 +10,10 @@ from components.guardrail_policies import GuardrailPolicies, OrganizationPolicyS
 from components.member_accounts import MemberAccounts, MemberAccountSpec
 from components.organizational_units import OrganizationalUnits
 from policy_documents.scp_library import ScpSettings, guardrail_statements
-from policy_documents.scp_packing import PackedPolicy, pack_policies
+from policy_documents.scp_packing import PackedPolicy, ScpLimitError, pack_policies
 from policy_documents.serialize import to_json
 from stacks.common import account_provider, platform_tags
-from stacks.config import PlatformConfig
+from stacks.config import ConfigError, PlatformConfig
 from stacks.context import StackContext
 
 # Services integrated with the organization (trusted access), for the security and network layers.
@@ -54,12 +54,18 @@ def scp_settings(platform: PlatformConfig) -> ScpSettings:
 
 
 def packed_guardrails(platform: PlatformConfig) -> list[PackedPolicy]:
-    """The SCP library for this platform, packed within the AWS limits (raises when it cannot be)."""
-    return pack_policies(
-        guardrail_statements(scp_settings(platform)),
-        name_prefix=platform.name_prefix,
-        max_policies_per_target=platform.guardrails.scp_limit_per_target,
-    )
+    """The SCP library for this platform, packed within the AWS limits.
+
+    Raises :class:`ConfigError` naming every target that cannot carry its guardrails.
+    """
+    try:
+        return pack_policies(
+            guardrail_statements(scp_settings(platform)),
+            name_prefix=platform.name_prefix,
+            max_policies_per_target=platform.guardrails.scp_limit_per_target,
+        )
+    except ScpLimitError as error:
+        raise ConfigError([f"guardrails.scp_limit_per_target: {error}"]) from None
 
 
 def tag_policy(platform: PlatformConfig) -> dict:

@@ -69,12 +69,20 @@ def test_each_problem_names_the_key(sample_platform, mutate, fragment):
     assert any(fragment in p for p in problems_of(sample_platform)), problems_of(sample_platform)
 
 
+def _with_project(platform, name: str) -> dict:
+    """Add a project (rather than rename one that other sections refer to)."""
+    platform["projects"].append({
+        "name": name, "owner": "x@meridian-bank.example", "cost_center": "CC-9", "environments": {
+            "preprod": {"email": "aws-long-preprod@meridian-bank.example", "cidr": "10.70.0.0/22"}}})
+    return platform
+
+
 def test_names_that_break_aws_limits_are_rejected(sample_platform):
     sample_platform["name_prefix"] = "meridian-bank-ml"  # 16 characters, the longest prefix allowed
-    sample_platform["projects"][0]["name"] = "transaction-fraud-scorer"  # 24, the longest project name
+    _with_project(sample_platform, "transaction-fraud-scorer")  # 24, the longest project name
     problems = problems_of(sample_platform)
     assert any(
-        "projects[0].name: bucket name 'meridian-bank-ml-transaction-fraud-scorer-preprod-experimentation' "
+        "projects[2].name: bucket name 'meridian-bank-ml-transaction-fraud-scorer-preprod-experimentation' "
         "would be 65 characters (allowed: at most 63" in p for p in problems
     ), problems
 
@@ -83,7 +91,7 @@ def test_names_that_break_aws_limits_are_rejected(sample_platform):
 def test_bucket_names_at_exactly_the_limit(sample_platform, project, accepted):
     # 16 + 22 + len("preprod") + len("experimentation") + 3 hyphens = 63 characters exactly.
     sample_platform["name_prefix"] = "meridian-bank-ml"
-    sample_platform["projects"][0]["name"] = project
+    _with_project(sample_platform, project)
     if accepted:
         parse_platform(sample_platform)
     else:

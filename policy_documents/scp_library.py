@@ -1,0 +1,437 @@
+"""The preventive guardrails: the SCP column of the guardrail catalog (GUARDRAILS.md) as data.
+
+:func:`guardrail_statements` returns one :class:`GuardrailStatement` per deny statement, each
+naming the OU paths it is attached to. Packing them into documents within the AWS limits is
+:mod:`policy_documents.scp_packing`'s job; this module only decides *what* is denied.
+
+Conventions every statement follows:
+
+* it is a Deny, and its `Sid` starts with the guardrail id without the dash (`SM4...` for
+  SM-4), so :func:`guardrail_id_for_sid` traces any statement back to the catalog;
+* it carries the exemption: an `ArnNotLike` on `aws:PrincipalARN` naming the configured
+  break-glass and deployment roles, and nothing else (IAM-3);
+* action lists that depend on a SageMaker condition key are derived from the AWS service
+  authorization data (:mod:`policy_documents.service_authorization`), so they contain exactly
+  the actions that support the key: a `Null` test on a key an action does not support is
+  always true and would deny that action to everyone.
+
+SageMaker API defaults matter for the value tests: `DirectInternetAccess`, `RootAccess` and
+`AppNetworkAccessType` default to the unsafe value when a create request omits them, so create
+calls are denied unless the safe value is *explicitly* requested (`StringNotEquals`), while
+update calls, which only carry what changes, are denied when they ask for the unsafe value
+(`StringEquals`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from policy_documents.service_authorization import (
+    action_supports_key,
+    actions_supporting,
+    compact_actions,
+    expand_actions,
+)
+
+# The SCP column of GUARDRAILS.md, in catalog order.
+SCP_GUARDRAIL_IDS: tuple[str, ...] = (
+    "ORG-1", "LOG-1", "LOG-2", "LOG-3", "REG-1", "IAM-1", "IAM-3", "TAG-1", "S3-1",
+    "SM-1", "SM-3", "SM-4", "SM-5", "SM-6", "SM-7", "SM-8", "SM-9", "NET-1", "CI-2", "MOD-1",
+)
+
+ROOT = "Root"
+# Attachment points: the organization root (SCPs never apply to the management account, so
+# "all accounts but management" is the root) and the OU paths of the account model.
+TARGETS: tuple[str, ...] = (
+    ROOT, "Security", "Infrastructure", "Sandbox", "Workloads", "Workloads/Dev",
+    "Workloads/PreProd", "Workloads/Prod", "Deployments", "Deployments/PreProd",
+    "Deployments/Prod", "Suspended",
+)
+
+DEFAULT_MANDATORY_TAGS = ("owner", "project", "environment", "cost-center", "data-classification")
+
+# Services whose API calls are global (served from us-east-1 or region-less) and so must stay
+# reachable whatever the region allow-list says (REG-1). Each entry is checked against the
+# service authorization data by the tests.
+GLOBAL_SERVICE_ACTIONS: tuple[str, ...] = (
+    "account:*", "acm:*", "aws-marketplace:*", "aws-portal:*", "billing:*", "budgets:*",
+    "ce:*", "cloudfront:*", "cur:*", "directconnect:*", "ec2:DescribeRegions",
+    "ec2:DescribeTransitGateways", "ec2:DescribeVpnGateways", "fms:*", "globalaccelerator:*",
+    "health:*", "iam:*", "networkmanager:*", "organizations:*", "pricing:*", "route53:*",
+    "route53domains:*", "route53-recovery-cluster:*", "route53-recovery-control-config:*",
+    "route53-recovery-readiness:*", "s3:GetAccountPublicAccessBlock", "s3:ListAllMyBuckets",
+    "s3:ListMultiRegionAccessPoints", "s3:PutAccountPublicAccessBlock", "shield:*", "sts:*",
+    "support:*", "supportplans:*", "trustedadvisor:*", "waf:*", "wafv2:*",
+)
+
+# SageMaker create calls that support `aws:RequestTag` but that Studio and the SageMaker SDK
+# issue on the user's behalf without the user's tags (Studio apps and spaces opened from the
+# UI, experiment and lineage entities recorded by the SDK). Requiring tags on them would
+# break Studio without tagging anything that costs money on its own (TAG-1).
+TAG_EXEMPT_SAGEMAKER_CREATES: tuple[str, ...] = (
+    "sagemaker:CreateAction", "sagemaker:CreateApp", "sagemaker:CreateArtifact",
+    "sagemaker:CreateContext", "sagemaker:CreateExperiment", "sagemaker:CreateSpace",
+    "sagemaker:CreateTrial", "sagemaker:CreateTrialComponent",
+)
+
+# Create calls that support a key but must not be required to carry it (`Null` tests in
+# SM-1 and SM-3), with the reason. Everything else comes from the service data.
+NOT_REQUIRED_TO_CARRY: Mapping[str, str] = {
+    # VPC settings live on the model (CreateModel is checked); storage encryption is SM-2,
+    # detective and proactive only, because instance-storage and serverless variants cannot
+    # take a volume key.
+    "sagemaker:CreateEndpointConfig": "settings belong to the model / SM-2",
+    # A schedule may reference a job definition by name; Create*JobDefinition is checked.
+    "sagemaker:CreateMonitoringSchedule": "may reference a checked job definition",
+    # User profiles inherit the domain's network settings; CreateDomain is checked.
+    "sagemaker:CreateUserProfile": "inherits the domain's settings",
+}
+
+# SM-6 applies where production data and models live.
+PRODUCTION_GRADE_OUS = ("Workloads/PreProd", "Workloads/Prod")
+# Training-type jobs, where SM-6 requires network isolation and inter-container encryption.
+SM6_TRAINING_ACTIONS = ("sagemaker:CreateTrainingJob", "sagemaker:CreateHyperParameterTuningJob",
+                        "sagemaker:CreateAutoMLJob*")
+
+# SageMaker instance families with local NVMe instance storage (`d`/`dn`/`de` variants, G5/G6,
+# P5, Trainium). Jobs on them cannot take a volume KMS key (SM-1). Patterns use StringLike.
+DEFAULT_LOCAL_STORAGE_INSTANCE_TYPES: tuple[str, ...] = (
+    "ml.*d.*", "ml.*dn.*", "ml.*de.*", "ml.g5.*", "ml.g6.*", "ml.g6e.*", "ml.gr6.*", "ml.p5*", "ml.trn*",
+)
+
+# Studio's own (JupyterServer, default) apps run on the `system` instance type; denying it
+# would stop Studio from starting whatever the allow-list says (SM-8).
+STUDIO_SYSTEM_INSTANCE_TYPE = "system"
+
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_ROLE_NAME = re.compile(r"^[\w+=,.@*/-]{1,64}$")
+_VPCE = re.compile(r"^vpce-[0-9a-f]{8,17}$")
+_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9*?-]+(\.[a-z0-9*?-]+)?$")
+_PREFIX = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+_OU_PATH = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+_SID_ID = re.compile(r"^(S3|[A-Z]+?)(\d+)(?=[A-Z])")
+
+
+@dataclass(frozen=True)
+class ScpSettings:
+    """What the SCP library needs to know about the platform. Sequences may be given as
+    lists; they are stored as tuples. Invalid settings raise ValueError listing every
+    problem."""
+
+    name_prefix: str
+    allowed_regions: tuple[str, ...]
+    # Break-glass and deployment role names: the only principals the SCPs exempt (IAM-3).
+    exempt_role_names: tuple[str, ...]
+    mandatory_tags: tuple[str, ...] = DEFAULT_MANDATORY_TAGS
+    # SM-8 allow-list for notebooks and Studio apps.
+    notebook_instance_types: tuple[str, ...] = ("ml.t3.medium", "ml.m5.xlarge")
+    # SM-9 (optional): SageMaker API calls only through these VPC endpoints / from these CIDRs.
+    sagemaker_source_vpce_ids: tuple[str, ...] = ()
+    sagemaker_source_cidrs: tuple[str, ...] = ()
+    # MOD-1: OUs whose accounts consume shared Rekognition models.
+    model_consumer_ous: tuple[str, ...] = ("Workloads/PreProd", "Workloads/Prod")
+    # LOG-2: names (or patterns) of the log archive buckets; empty means the security stack's
+    # default names, `<name_prefix>-{log-archive,config-history,log-access}-*`.
+    log_archive_bucket_patterns: tuple[str, ...] = ()
+    # SM-1: instance types whose jobs are not required to carry a volume key (see above).
+    local_storage_instance_types: tuple[str, ...] = DEFAULT_LOCAL_STORAGE_INSTANCE_TYPES
+    # Write action lists with exact word-boundary wildcards (`sagemaker:CreateEdge*`) to fit
+    # more guardrails into the SCP size limit; off by default because explicit names are
+    # easier to audit.
+    compact_action_lists: bool = False
+    partition: str = "aws"
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, (list, tuple)):
+                object.__setattr__(self, f.name, tuple(value))
+        problems = _settings_problems(self)
+        if problems:
+            raise ValueError("invalid SCP settings:\n  - " + "\n  - ".join(problems))
+
+    @property
+    def log_archive_buckets(self) -> tuple[str, ...]:
+        """The LOG-2 bucket name patterns in effect."""
+        return self.log_archive_bucket_patterns or tuple(
+            f"{self.name_prefix}-{kind}-*" for kind in ("log-archive", "config-history", "log-access"))
+
+    @property
+    def exempt_role_arns(self) -> list[str]:
+        """`arn:<partition>:iam::*:role/<name>` for every exempt role, in configured order."""
+        return [f"arn:{self.partition}:iam::*:role/{name}" for name in self.exempt_role_names]
+
+
+def _settings_problems(s: ScpSettings) -> list[str]:
+    problems: list[str] = []
+
+    def check(name: str, values: tuple[str, ...], ok: Any, allowed: str, required: bool = True) -> None:
+        if required and not values:
+            problems.append(f"{name}: must not be empty")
+        for i, value in enumerate(values):
+            if not isinstance(value, str) or not ok(value):
+                problems.append(f"{name}[{i}]: {value!r} is invalid (allowed: {allowed})")
+        duplicates = sorted({v for v in values if values.count(v) > 1})
+        if duplicates:
+            problems.append(f"{name}: duplicates {', '.join(map(str, duplicates))}")
+
+    if not isinstance(s.name_prefix, str) or not _PREFIX.match(s.name_prefix):
+        problems.append(f"name_prefix: {s.name_prefix!r} is invalid (allowed: lower-case letters, digits, '-', '.')")
+    check("allowed_regions", s.allowed_regions, _REGION.match, "a region name such as eu-west-1")
+    check("exempt_role_names", s.exempt_role_names, _ROLE_NAME.match, "IAM role names")
+    check("mandatory_tags", s.mandatory_tags, lambda t: 0 < len(t) <= 128 and _camel(t), "tag keys with a letter or digit",
+          required=False)
+    check("notebook_instance_types", s.notebook_instance_types, _INSTANCE_TYPE.match, "e.g. ml.t3.medium, ml.t3.*")
+    check("local_storage_instance_types", s.local_storage_instance_types, _INSTANCE_TYPE.match,
+          "e.g. ml.g5.*", required=False)
+    check("sagemaker_source_vpce_ids", s.sagemaker_source_vpce_ids, _VPCE.match, "e.g. vpce-0123456789abcdef0",
+          required=False)
+    check("sagemaker_source_cidrs", s.sagemaker_source_cidrs, _is_cidr, "IPv4 or IPv6 CIDR blocks", required=False)
+    # Any OU path: the OU tree is configurable, and GuardrailPolicies rejects unknown targets.
+    check("model_consumer_ous", s.model_consumer_ous, lambda t: t != ROOT and _OU_PATH.match(t) is not None,
+          "an OU path such as Workloads/Prod", required=False)
+    check("log_archive_bucket_patterns", s.log_archive_bucket_patterns,
+          lambda b: re.match(r"^[a-z0-9*?][a-z0-9.*?-]*$", b) is not None, "bucket names, * and ? allowed",
+          required=False)
+    # Two tags that differ only in punctuation would produce the same TAG-1 Sid.
+    camel = [_camel(t) for t in s.mandatory_tags if isinstance(t, str)]
+    clashes = sorted({c for c in camel if camel.count(c) > 1})
+    if clashes:
+        problems.append(f"mandatory_tags: {', '.join(clashes)} would be the Sid of more than one tag")
+    if s.partition not in ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b"):
+        problems.append(f"partition: {s.partition!r} is not an AWS partition")
+    return problems
+
+
+def _is_cidr(value: str) -> bool:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        return False
+    return "/" in value
+
+
+def _camel(text: str) -> str:
+    """`cost-center` -> `CostCenter` (Sids must be alphanumeric)."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", text) if part)
+
+
+@dataclass(frozen=True)
+class GuardrailStatement:
+    """One deny statement of one guardrail and the targets (OU paths or `Root`) it goes to."""
+
+    guardrail_id: str
+    targets: tuple[str, ...]
+    statement: dict[str, Any] = field(hash=False, compare=True)
+
+    @property
+    def sid(self) -> str:
+        return self.statement["Sid"]
+
+
+def sid_prefix(guardrail_id: str) -> str:
+    """The Sid prefix of a guardrail: its id without the dash (`SM-4` -> `SM4`)."""
+    return guardrail_id.replace("-", "")
+
+
+def guardrail_id_for_sid(sid: str) -> str:
+    """The catalog id a Sid belongs to (`SM4DenyNotebookDirectInternet` -> `SM-4`).
+
+    Raises ValueError for a Sid that does not start with a catalog id followed by a word.
+    """
+    match = _SID_ID.match(sid)
+    guardrail_id = f"{match.group(1)}-{match.group(2)}" if match else None
+    if guardrail_id not in SCP_GUARDRAIL_IDS:
+        raise ValueError(f"Sid {sid!r} does not start with a guardrail id of the SCP catalog "
+                         f"({', '.join(sid_prefix(g) for g in SCP_GUARDRAIL_IDS)})")
+    return guardrail_id
+
+
+# --- statement builders -----------------------------------------------------------------------
+
+def _deny(settings: ScpSettings, guardrail_id: str, name: str, actions: Iterable[str], *,
+          resources: str | list[str] = "*", condition: Mapping[str, Mapping[str, Any]] | None = None,
+          not_action: bool = False) -> dict[str, Any]:
+    """A Deny statement with the exemption for the break-glass and deployment roles."""
+    actions = list(actions)
+    if settings.compact_action_lists and not not_action and not any(c in a for a in actions for c in "*?"):
+        actions = compact_actions(actions)
+    if not actions:
+        # An empty derived list means the service data changed under us; fail loudly.
+        raise ValueError(f"{guardrail_id} {name}: no actions (did the service authorization data change?)")
+    merged: dict[str, dict[str, Any]] = {op: dict(entries) for op, entries in (condition or {}).items()}
+    merged.setdefault("ArnNotLike", {})["aws:PrincipalARN"] = settings.exempt_role_arns
+    return {
+        "Sid": sid_prefix(guardrail_id) + name,
+        "Effect": "Deny",
+        ("NotAction" if not_action else "Action"): actions if len(actions) > 1 else actions[0],
+        "Resource": resources,
+        "Condition": merged,
+    }
+
+
+def _creates_carrying(key: str) -> list[str]:
+    """SageMaker create calls that support `key` and are required to carry it."""
+    return [a for a in actions_supporting([key], ["sagemaker:Create*"]) if a not in NOT_REQUIRED_TO_CARRY]
+
+
+def _value_guard(settings: ScpSettings, guardrail_id: str, name: str, key: str, safe: str,
+                 unsafe: str) -> list[dict[str, Any]]:
+    """Creates must ask for `safe` explicitly (the API default is unsafe); updates must not
+    ask for `unsafe`. Both action lists come from the service data."""
+    statements = []
+    creates = actions_supporting([key], ["sagemaker:Create*"])
+    if creates:
+        statements.append(_deny(settings, guardrail_id, name, creates,
+                                condition={"StringNotEquals": {key: safe}}))
+    updates = actions_supporting([key], ["sagemaker:Update*"])
+    if updates:
+        statements.append(_deny(settings, guardrail_id, name + "Update", updates,
+                                condition={"StringEquals": {key: unsafe}}))
+    return statements
+
+
+def guardrail_statements(settings: ScpSettings) -> list[GuardrailStatement]:
+    """The SCP column of the guardrail catalog for these settings, in catalog order.
+
+    Every statement is a Deny with the IAM-3 exemption; targets are `Root` or OU paths.
+    SM-9 is only present when SageMaker source VPC endpoints or CIDRs are configured, TAG-1
+    only with mandatory tags and MOD-1 only with model-consumer OUs. Raises ValueError if a
+    list derived from the service data comes out empty.
+    """
+    s = settings
+    out: list[GuardrailStatement] = []
+
+    def add(guardrail_id: str, targets: Iterable[str], *statements: dict[str, Any]) -> None:
+        for statement in statements:
+            out.append(GuardrailStatement(guardrail_id, tuple(targets), statement))
+
+    everywhere = (ROOT,)
+    workloads = ("Workloads",)
+
+    add("ORG-1", everywhere, _deny(s, "ORG-1", "DenyLeaveOrganization", ["organizations:LeaveOrganization"]))
+    # Any trail: the organization trail cannot be touched from member accounts anyway, and
+    # project teams have no reason to reconfigure trails of their own.
+    add("LOG-1", everywhere, _deny(s, "LOG-1", "DenyCloudTrailChanges", [
+        "cloudtrail:DeleteTrail", "cloudtrail:PutEventSelectors", "cloudtrail:PutInsightSelectors",
+        "cloudtrail:StopLogging", "cloudtrail:UpdateTrail",
+    ]))
+    # One ARN pattern per bucket covers the bucket and its objects (`*` spans the `/`).
+    add("LOG-2", everywhere, _deny(s, "LOG-2", "ProtectLogArchive", [
+        "s3:BypassGovernanceRetention", "s3:DeleteBucket", "s3:DeleteBucketPolicy", "s3:DeleteObject",
+        "s3:DeleteObjectVersion", "s3:PutBucketAcl", "s3:PutBucketObjectLockConfiguration",
+        "s3:PutBucketOwnershipControls", "s3:PutBucketPolicy", "s3:PutBucketPublicAccessBlock",
+        "s3:PutBucketVersioning", "s3:PutEncryptionConfiguration", "s3:PutLifecycleConfiguration",
+        "s3:PutObjectLegalHold", "s3:PutObjectRetention", "s3:PutReplicationConfiguration",
+    ], resources=[f"arn:{s.partition}:s3:::{b}" for b in s.log_archive_buckets]))
+    # Stop and delete only: the per-account baseline (re)applies the recorder with Put*.
+    add("LOG-3", everywhere, _deny(s, "LOG-3", "DenyConfigChanges", [
+        "config:DeleteConfigurationRecorder", "config:DeleteDeliveryChannel",
+        "config:DeleteRetentionConfiguration", "config:StopConfigurationRecorder",
+    ]))
+    add("REG-1", everywhere, _deny(s, "REG-1", "DenyOutsideAllowedRegions", GLOBAL_SERVICE_ACTIONS,
+                                   not_action=True,
+                                   condition={"StringNotEquals": {"aws:RequestedRegion": list(s.allowed_regions)}}))
+    add("IAM-1", ("Workloads", "Sandbox"), _deny(s, "IAM-1", "DenyIamUsers", [
+        "iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:CreateUser",
+    ]))
+    # The exemption is only as strong as the exempt roles: nobody else may create one of them
+    # (a role of that name would be exempt), change it, or pass it to a service.
+    add("IAM-3", everywhere, _deny(s, "IAM-3", "ProtectExemptRoles", [
+        "iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRole", "iam:DeleteRolePermissionsBoundary",
+        "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:PassRole", "iam:PutRolePermissionsBoundary",
+        "iam:PutRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole",
+        "iam:UpdateRoleDescription",
+    ], resources=s.exempt_role_arns))
+
+    # TAG-1: keys in one Null block are ANDed, so "any tag missing" needs one statement per tag.
+    tagged_creates = [a for a in actions_supporting(["aws:RequestTag/${TagKey}"], ["sagemaker:Create*"])
+                      if a not in TAG_EXEMPT_SAGEMAKER_CREATES]
+    add("TAG-1", workloads, *(
+        _deny(s, "TAG-1", f"Require{_camel(tag)}Tag", tagged_creates,
+              condition={"Null": {f"aws:RequestTag/{tag}": "true"}})
+        for tag in s.mandatory_tags
+    ))
+    add("S3-1", everywhere, _deny(s, "S3-1", "DenyAccountPublicAccessChanges", ["s3:PutAccountPublicAccessBlock"]))
+
+    # Jobs on instance types with local (NVMe) storage cannot take a volume key (the API
+    # rejects it; that storage is hardware-encrypted), so jobs are only denied when none of
+    # their instance types is such a type.
+    kms_creates = _creates_carrying("sagemaker:VolumeKmsKey")
+    kms_jobs = [a for a in kms_creates if "Job" in a and action_supports_key(a, "sagemaker:InstanceTypes")]
+    add("SM-1", workloads,
+        _deny(s, "SM-1", "RequireVolumeKmsKey", [a for a in kms_creates if a not in kms_jobs],
+              condition={"Null": {"sagemaker:VolumeKmsKey": "true"}}),
+        _deny(s, "SM-1", "RequireJobVolumeKmsKey", kms_jobs,
+              condition={"Null": {"sagemaker:VolumeKmsKey": "true"},
+                         "ForAllValues:StringNotLike": {"sagemaker:InstanceTypes": list(s.local_storage_instance_types)}}))
+    # Two statements: subnets and security groups are each required (one Null block would AND them).
+    add("SM-3", workloads,
+        _deny(s, "SM-3", "RequireVpcSubnets", _creates_carrying("sagemaker:VpcSubnets"),
+              condition={"Null": {"sagemaker:VpcSubnets": "true"}}),
+        _deny(s, "SM-3", "RequireVpcSecurityGroups", _creates_carrying("sagemaker:VpcSecurityGroupIds"),
+              condition={"Null": {"sagemaker:VpcSecurityGroupIds": "true"}}))
+    add("SM-4", workloads,
+        *_value_guard(s, "SM-4", "DenyNotebookDirectInternet", "sagemaker:DirectInternetAccess", "Disabled", "Enabled"),
+        *_value_guard(s, "SM-4", "DenyDomainPublicInternet", "sagemaker:AppNetworkAccessType", "VpcOnly",
+                      "PublicInternetOnly"))
+    add("SM-5", workloads, *_value_guard(s, "SM-5", "DenyNotebookRootAccess", "sagemaker:RootAccess", "Disabled", "Enabled"))
+    # BoolIfExists: an absent flag means the API default, false, and is denied too.
+    add("SM-6", PRODUCTION_GRADE_OUS,
+        _deny(s, "SM-6", "RequireNetworkIsolation",
+              actions_supporting(["sagemaker:NetworkIsolation"], SM6_TRAINING_ACTIONS),
+              condition={"BoolIfExists": {"sagemaker:NetworkIsolation": "false"}}),
+        _deny(s, "SM-6", "RequireTrafficEncryption",
+              actions_supporting(["sagemaker:InterContainerTrafficEncryption"], SM6_TRAINING_ACTIONS),
+              condition={"BoolIfExists": {"sagemaker:InterContainerTrafficEncryption": "false"}}))
+    add("SM-7", ("Sandbox", "Workloads/Dev"), _deny(s, "SM-7", "DenyEndpoints", [
+        "sagemaker:CreateEndpoint", "sagemaker:CreateEndpointConfig", "sagemaker:InvokeEndpoint",
+        "sagemaker:InvokeEndpointAsync", "sagemaker:InvokeEndpointWithResponseStream", "sagemaker:UpdateEndpoint",
+    ]))
+    # ForAnyValue: a request without an instance type (most updates) is not denied.
+    add("SM-8", ("Workloads", "Sandbox"), _deny(
+        s, "SM-8", "LimitInstanceTypes",
+        actions_supporting(["sagemaker:InstanceTypes"],
+                           ["sagemaker:CreateNotebookInstance", "sagemaker:UpdateNotebookInstance", "sagemaker:CreateApp"]),
+        condition={"ForAnyValue:StringNotLike": {
+            "sagemaker:InstanceTypes": [*s.notebook_instance_types, STUDIO_SYSTEM_INSTANCE_TYPE]}}))
+    if s.sagemaker_source_vpce_ids or s.sagemaker_source_cidrs:
+        # Conditions are ANDed: denied only when the call matches neither an allowed endpoint
+        # nor an allowed network. Calls AWS services make on a user's behalf are left alone.
+        network: dict[str, dict[str, Any]] = {}
+        if s.sagemaker_source_vpce_ids:
+            network["StringNotEquals"] = {"aws:SourceVpce": list(s.sagemaker_source_vpce_ids)}
+        if s.sagemaker_source_cidrs:
+            network["NotIpAddress"] = {"aws:SourceIp": list(s.sagemaker_source_cidrs)}
+        network["Bool"] = {"aws:ViaAWSService": "false"}
+        add("SM-9", workloads, _deny(s, "SM-9", "RequireTrustedNetwork", ["sagemaker:*"], condition=network))
+    add("NET-1", workloads, _deny(s, "NET-1", "DenyInternetGateways", [
+        "ec2:AttachInternetGateway", "ec2:CreateEgressOnlyInternetGateway", "ec2:CreateInternetGateway",
+    ]))
+    # Configuration only: the pipelines' own service roles keep their runtime actions
+    # (PutJobSuccessResult, StartBuild, ...) and approvers keep PutApprovalResult.
+    add("CI-2", ("Deployments",), _deny(s, "CI-2", "DenyPipelineChanges", [
+        "codebuild:CreateProject", "codebuild:CreateWebhook", "codebuild:DeleteProject",
+        "codebuild:DeleteResourcePolicy", "codebuild:DeleteSourceCredentials", "codebuild:DeleteWebhook",
+        "codebuild:ImportSourceCredentials", "codebuild:PutResourcePolicy", "codebuild:UpdateProject",
+        "codebuild:UpdateProjectVisibility", "codebuild:UpdateWebhook",
+        "codepipeline:CreateCustomActionType", "codepipeline:CreatePipeline", "codepipeline:DeleteCustomActionType",
+        "codepipeline:DeletePipeline", "codepipeline:DeleteWebhook", "codepipeline:DeregisterWebhookWithThirdParty",
+        "codepipeline:PutWebhook", "codepipeline:RegisterWebhookWithThirdParty", "codepipeline:UpdatePipeline",
+        "iam:AttachRolePolicy", "iam:CreatePolicyVersion", "iam:CreateRole", "iam:DeleteRole",
+        "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePolicy", "iam:SetDefaultPolicyVersion",
+        "iam:UpdateAssumeRolePolicy", "kms:DisableKey", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion",
+        "s3:DeleteBucket", "s3:DeleteBucketPolicy", "s3:PutBucketPolicy",
+    ]))
+    # The seed's wildcards (CreateProject*, ...) expanded against the data: explicit names.
+    if s.model_consumer_ous:
+        add("MOD-1", s.model_consumer_ous, _deny(s, "MOD-1", "DenyRekognitionProjectChanges", [
+            a for pattern in ("rekognition:CreateProject*", "rekognition:DeleteProject*",
+                              "rekognition:StartProject*", "rekognition:StopProject*")
+            for a in expand_actions(pattern)
+        ], resources=f"arn:{s.partition}:rekognition:*:*:project/*"))
+    return out

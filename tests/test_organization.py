@@ -1,0 +1,169 @@
+"""The organization stack, run for real under the mocks: OU tree, accounts, SCPs, outputs."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from offline_preview.engine import PreviewError
+from policy_documents.service_authorization import validate_document
+from stacks.config import DEFAULT_OUS
+
+OU = "aws:organizations/organizationalUnit:OrganizationalUnit"
+ACCOUNT = "aws:organizations/account:Account"
+POLICY = "aws:organizations/policy:Policy"
+ATTACHMENT = "aws:organizations/policyAttachment:PolicyAttachment"
+
+
+@pytest.fixture(scope="module")
+def org(sample_runs):
+    return sample_runs("organization")
+
+
+def _ou_paths(run) -> dict[str, str]:
+    """OU id -> path, rebuilt from what was registered (name + parent id)."""
+    ous = run.of_type(OU)
+    by_id = {r.id: r for r in ous}
+    root_id = run.outputs["rootId"]
+
+    def path(r):
+        parent = r.inputs["parentId"]
+        return r.inputs["name"] if parent == root_id else f"{path(by_id[parent])}/{r.inputs['name']}"
+
+    return {r.id: path(r) for r in ous}
+
+
+def test_full_ou_tree_under_the_root(org):
+    assert sorted(_ou_paths(org).values()) == sorted(DEFAULT_OUS)
+    assert org.outputs["ouIds"] == {path: ou_id for ou_id, path in _ou_paths(org).items()}
+
+
+def test_every_account_in_its_ou(org, sample_platform):
+    paths = _ou_paths(org)
+    placed = {r.inputs["name"]: paths[r.inputs["parentId"]] for r in org.of_type(ACCOUNT)}
+    shared = sample_platform["shared_accounts"]
+    expected = {
+        shared["log_archive"]["name"]: "Security",
+        shared["security_tooling"]["name"]: "Security",
+        shared["network"]["name"]: "Infrastructure",
+        shared["shared_services"]["name"]: "Infrastructure",
+        shared["data_lake"]["name"]: "Workloads/Prod",
+        shared["automation"]["name"]: "Deployments",
+        "mrd-sandbox-research": "Sandbox",
+    }
+    ou_of_env = {"dev": "Workloads/Dev", "preprod": "Workloads/PreProd", "prod": "Workloads/Prod"}
+    for project in sample_platform["projects"]:
+        for env in project["environments"]:
+            expected[f"mrd-{project['name']}-{env}"] = ou_of_env[env]
+    assert placed == expected
+
+
+def test_accounts_are_protected_and_not_closed(org):
+    for account in org.of_type(ACCOUNT):
+        assert account.protect and account.retain_on_delete, account.name
+        assert account.inputs["closeOnDeletion"] is False
+        assert account.inputs["iamUserAccessToBilling"] == "DENY"
+        assert account.inputs["roleName"] == "OrganizationAccountAccessRole"
+        assert {"owner", "project", "environment", "cost-center", "data-classification"} <= set(account.inputs["tags"])
+
+
+def _scps(run):
+    return [p for p in run.of_type(POLICY) if p.inputs["type"] == "SERVICE_CONTROL_POLICY"]
+
+
+def _targets(run) -> Counter:
+    policies = {p.id: p for p in run.of_type(POLICY)}
+    return Counter(a.inputs["targetId"] for a in run.of_type(ATTACHMENT)
+                   if policies[a.inputs["policyId"]].inputs["type"] == "SERVICE_CONTROL_POLICY")
+
+
+def test_scps_respect_both_aws_limits(org, sample_platform):
+    limit = sample_platform["guardrails"]["scp_limit_per_target"]
+    for policy in _scps(org):
+        assert len(policy.inputs["content"]) <= 5120, policy.name
+        assert json.loads(policy.inputs["content"])  # valid JSON, minified
+        assert ": " not in policy.inputs["content"] and "\n" not in policy.inputs["content"]
+    for target, count in _targets(org).items():
+        assert count <= limit - 1, f"{target} carries {count} SCPs besides FullAWSAccess"
+
+
+def test_scps_attached_where_the_catalog_says(org):
+    paths = {**_ou_paths(org), org.outputs["rootId"]: "Root"}
+    policies = {p.id: p for p in _scps(org)}
+    guardrails_at: dict[str, set[str]] = {}
+    for a in org.of_type(ATTACHMENT):
+        if a.inputs["policyId"] in policies:
+            doc = json.loads(policies[a.inputs["policyId"]].inputs["content"])
+            guardrails_at.setdefault(paths[a.inputs["targetId"]], set()).update(s["Sid"] for s in doc["Statement"])
+    sids = lambda target: " ".join(sorted(guardrails_at.get(target, ())))  # noqa: E731
+    for gid in ("ORG1", "LOG1", "LOG2", "LOG3", "REG1", "S31"):
+        assert gid in sids("Root"), gid
+    for gid in ("SM1", "SM3", "SM4", "SM5", "NET1", "TAG1", "IAM1"):
+        assert gid in sids("Workloads"), gid
+    assert "SM7" in sids("Workloads/Dev") and "SM7" in sids("Sandbox")
+    assert "SM6" in sids("Workloads/Prod") and "SM6" in sids("Workloads/PreProd")
+    assert "CI2" in sids("Deployments")
+    assert "MOD1" in sids("Workloads/Prod")
+
+
+def test_every_scp_validates_against_service_authorization_data(org):
+    for policy in _scps(org):
+        assert validate_document(json.loads(policy.inputs["content"])) == [], policy.name
+
+
+def test_only_break_glass_and_deployment_roles_are_exempt(org):
+    for policy in _scps(org):
+        for statement in json.loads(policy.inputs["content"])["Statement"]:
+            exempt = statement.get("Condition", {}).get("ArnNotLike", {}).get("aws:PrincipalARN")
+            assert exempt is not None, f"{policy.name} {statement['Sid']} has no exemption condition"
+            assert sorted(exempt) == ["arn:aws:iam::*:role/mrd-break-glass", "arn:aws:iam::*:role/mrd-deployment"]
+
+
+def test_tag_policy_covers_mandatory_tags(org, sample_platform):
+    tag_policies = [p for p in org.of_type(POLICY) if p.inputs["type"] == "TAG_POLICY"]
+    assert len(tag_policies) == 1
+    assert set(json.loads(tag_policies[0].inputs["content"])["tags"]) == set(sample_platform["mandatory_tags"])
+
+
+def test_delegated_administrators_are_security_tooling(org):
+    delegated = org.of_type("aws:organizations/delegatedAdministrator:DelegatedAdministrator")
+    assert {d.inputs["servicePrincipal"] for d in delegated} >= {"config.amazonaws.com", "access-analyzer.amazonaws.com"}
+    assert {d.inputs["accountId"] for d in delegated} == {org.outputs["accountIds"]["security-tooling"]}
+
+
+def test_outputs_contract(org, sample_platform):
+    out = org.outputs
+    assert out["organizationId"].startswith("o-") and out["rootId"].startswith("r-")
+    assert out["managementAccountId"] == sample_platform["organization"]["management_account_id"]
+    assert out["memberRoleName"] == "OrganizationAccountAccessRole"
+    assert all(v.startswith("ou-") for v in out["ouIds"].values())
+    assert all(len(v) == 12 and v.isdigit() for v in out["accountIds"].values())
+    assert {"log-archive", "security-tooling", "network", "shared-services", "data-lake", "automation",
+            "fraud-detection-dev", "document-vision-prod", "mrd-sandbox-research"} <= set(out["accountIds"])
+    assert all(v["characters"] <= 5120 for v in out["serviceControlPolicies"].values())
+
+
+def test_existing_organization_is_adopted_and_protected(org):
+    (organization,) = org.of_type("aws:organizations/organization:Organization")
+    assert organization.import_id == "o-mrd0example1" and organization.protect
+    assert "SERVICE_CONTROL_POLICY" in organization.inputs["enabledPolicyTypes"]
+
+
+def test_bad_configuration_registers_nothing(run_platform, sample_platform):
+    sample_platform["home_region"] = "us-east-1"
+    sample_platform["shared_accounts"]["network"]["email"] = "nope"
+    with pytest.raises(PreviewError) as info:
+        run_platform("organization", sample_platform)
+    assert "home_region: 'us-east-1' is not in allowed_regions" in str(info.value)
+    assert "shared_accounts.network.email: 'nope' is not a valid e-mail address" in str(info.value)
+    assert info.value.registered == []
+
+
+def test_scps_that_cannot_fit_fail_before_any_resource(run_platform, sample_platform):
+    sample_platform["guardrails"]["scp_limit_per_target"] = 1  # FullAWSAccess alone fills every target
+    with pytest.raises(PreviewError) as info:
+        run_platform("organization", sample_platform)
+    assert "Root" in str(info.value) and "ORG-1" in str(info.value)
+    assert info.value.registered == []

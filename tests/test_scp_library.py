@@ -1,0 +1,308 @@
+"""The SCP column of the guardrail catalog, statement by statement."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from policy_documents.scp_library import (
+    GLOBAL_SERVICE_ACTIONS,
+    NOT_REQUIRED_TO_CARRY,
+    SCP_GUARDRAIL_IDS,
+    STUDIO_SYSTEM_INSTANCE_TYPE,
+    TAG_EXEMPT_SAGEMAKER_CREATES,
+    TARGETS,
+    ScpSettings,
+    guardrail_id_for_sid,
+    guardrail_statements,
+)
+from policy_documents.serialize import document
+from policy_documents.service_authorization import action_supports_key, expand_actions, validate_document
+
+ROLES = ("ml-platform-break-glass", "ml-platform-deployment")
+ROLE_ARNS = [f"arn:aws:iam::*:role/{r}" for r in ROLES]
+TAGS = ("owner", "project", "environment", "cost-center", "data-classification")
+
+# The SCP column of GUARDRAILS.md: guardrail id -> the OUs it names ("all" is Root).
+CATALOG_TARGETS = {
+    "ORG-1": {"Root"}, "LOG-1": {"Root"}, "LOG-2": {"Root"}, "LOG-3": {"Root"}, "REG-1": {"Root"},
+    "IAM-1": {"Workloads", "Sandbox"}, "IAM-3": {"Root"}, "TAG-1": {"Workloads"}, "S3-1": {"Root"},
+    "SM-1": {"Workloads"}, "SM-3": {"Workloads"}, "SM-4": {"Workloads"}, "SM-5": {"Workloads"},
+    "SM-6": {"Workloads/Prod", "Workloads/PreProd"}, "SM-7": {"Sandbox", "Workloads/Dev"},
+    "SM-8": {"Workloads", "Sandbox"}, "SM-9": {"Workloads"}, "NET-1": {"Workloads"}, "CI-2": {"Deployments"},
+    "MOD-1": {"Workloads/PreProd", "Workloads/Prod"},
+}
+
+
+def settings(**overrides) -> ScpSettings:
+    base = dict(
+        name_prefix="ml-platform",
+        allowed_regions=("eu-west-1", "eu-central-1"),
+        exempt_role_names=ROLES,
+        mandatory_tags=TAGS,
+        notebook_instance_types=("ml.t3.medium", "ml.m5.xlarge", "ml.g4dn.xlarge"),
+    )
+    return ScpSettings(**{**base, **overrides})
+
+
+DEFAULT = guardrail_statements(settings())
+WITH_SM9 = guardrail_statements(settings(sagemaker_source_vpce_ids=("vpce-0123456789abcdef0",),
+                                         sagemaker_source_cidrs=("10.0.0.0/8",)))
+COMPACT = guardrail_statements(settings(compact_action_lists=True))
+ALL = [("default", g) for g in DEFAULT] + [("sm9", g) for g in WITH_SM9] + [("compact", g) for g in COMPACT]
+
+
+def by_sid(statements) -> dict:
+    return {g.sid: g for g in statements}
+
+
+def actions(statement: dict) -> set[str]:
+    entries = statement.get("Action", [])
+    entries = [entries] if isinstance(entries, str) else entries
+    return {a for entry in entries for a in expand_actions(entry)}
+
+
+@pytest.mark.parametrize(("variant", "item"), ALL, ids=[f"{v}-{g.sid}" for v, g in ALL])
+def test_every_statement_validates_against_the_service_data(variant, item):
+    assert validate_document(document(item.statement)) == []
+
+
+def test_the_guardrail_ids_are_the_catalog_scp_column():
+    assert {g.guardrail_id for g in WITH_SM9} == set(CATALOG_TARGETS) == set(SCP_GUARDRAIL_IDS)
+    assert {g.guardrail_id for g in DEFAULT} == set(CATALOG_TARGETS) - {"SM-9"}  # SM-9 is optional
+
+
+def _catalog_file() -> Path | None:
+    root = Path(__file__).resolve().parent.parent
+    for candidate in (root / "GUARDRAILS.md", root / "docs" / "GUARDRAILS.md", root.parent / "shared" / "GUARDRAILS.md"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+@pytest.mark.skipif(_catalog_file() is None, reason="GUARDRAILS.md not found")
+def test_the_catalog_file_agrees():
+    rows = [line.split("|") for line in _catalog_file().read_text().splitlines() if re.match(r"^\| [A-Z0-9]+-\d+ \|", line)]
+    with_scp = {cells[1].strip() for cells in rows if cells[3].strip() not in ("—", "-", "")}
+    assert with_scp == set(SCP_GUARDRAIL_IDS)
+
+
+@pytest.mark.parametrize("item", WITH_SM9, ids=lambda g: g.sid)
+def test_sid_carries_the_guardrail_id(item):
+    assert re.fullmatch(r"[A-Za-z0-9]+", item.sid)
+    assert item.sid.startswith(item.guardrail_id.replace("-", ""))
+    assert guardrail_id_for_sid(item.sid) == item.guardrail_id
+
+
+def test_sids_are_unique():
+    sids = [g.sid for g in WITH_SM9]
+    assert len(sids) == len(set(sids))
+
+
+@pytest.mark.parametrize(("sid", "expected"), [
+    ("S31DenyAccountPublicAccessChanges", "S3-1"), ("SM1RequireVolumeKmsKey", "SM-1"), ("SM4DenyX", "SM-4"),
+    ("MOD1DenyX", "MOD-1"), ("LOG2ProtectLogArchive", "LOG-2"), ("CI2DenyPipelineChanges", "CI-2"),
+])
+def test_guardrail_id_for_sid(sid, expected):
+    assert guardrail_id_for_sid(sid) == expected
+
+
+@pytest.mark.parametrize("sid", ["SM10Deny", "SM2Deny", "IAM2Deny", "XYZ1Deny", "SM1", "sm1Deny", ""])
+def test_guardrail_id_for_sid_rejects_ids_outside_the_scp_column(sid):
+    with pytest.raises(ValueError):
+        guardrail_id_for_sid(sid)
+
+
+@pytest.mark.parametrize("item", WITH_SM9, ids=lambda g: g.sid)
+def test_targets_follow_the_catalog(item):
+    assert set(item.targets) == CATALOG_TARGETS[item.guardrail_id]
+    assert set(item.targets) <= set(TARGETS)
+
+
+@pytest.mark.parametrize("item", WITH_SM9, ids=lambda g: g.sid)
+def test_every_statement_is_a_deny_exempting_only_the_configured_roles(item):
+    statement = item.statement
+    assert statement["Effect"] == "Deny"
+    condition = statement["Condition"]
+    assert condition["ArnNotLike"] == {"aws:PrincipalARN": ROLE_ARNS}
+    # Nothing else may carve out principals.
+    principal_keys = [k for entries in condition.values() for k in entries if k.lower().startswith("aws:principal")]
+    assert principal_keys == ["aws:PrincipalARN"]
+
+
+def test_exemption_follows_the_settings():
+    custom = guardrail_statements(settings(exempt_role_names=("only-this-one",)))
+    assert {str(g.statement["Condition"]["ArnNotLike"]) for g in custom} == {
+        str({"aws:PrincipalARN": ["arn:aws:iam::*:role/only-this-one"]})}
+
+
+def test_iam3_protects_the_exempt_roles_themselves():
+    statement = by_sid(DEFAULT)["IAM3ProtectExemptRoles"].statement
+    assert statement["Resource"] == ROLE_ARNS
+    # Creating a role of that name elsewhere, or passing one to a service, would be a bypass.
+    for action in ("iam:CreateRole", "iam:PassRole", "iam:UpdateAssumeRolePolicy", "iam:AttachRolePolicy",
+                   "iam:DeleteRole", "iam:PutRolePolicy"):
+        assert action in actions(statement)
+
+
+def test_reg1_exempts_global_services_and_allows_only_the_regions():
+    statement = by_sid(DEFAULT)["REG1DenyOutsideAllowedRegions"].statement
+    assert "Action" not in statement
+    assert statement["NotAction"] == list(GLOBAL_SERVICE_ACTIONS)
+    for service in ("iam", "organizations", "sts", "cloudfront", "route53", "support", "budgets", "health"):
+        assert f"{service}:*" in statement["NotAction"]
+    assert statement["Condition"]["StringNotEquals"] == {"aws:RequestedRegion": ["eu-west-1", "eu-central-1"]}
+
+
+@pytest.mark.parametrize("entry", GLOBAL_SERVICE_ACTIONS)
+def test_each_global_service_entry_exists(entry):
+    assert expand_actions(entry), entry
+
+
+def test_sm1_lists_exactly_the_creates_that_support_the_volume_key():
+    sm1 = [g.statement for g in DEFAULT if g.guardrail_id == "SM-1"]
+    listed = set().union(*(actions(s) for s in sm1))
+    expected = {a for a in expand_actions("sagemaker:Create*") if action_supports_key(a, "sagemaker:VolumeKmsKey")}
+    assert listed == expected - set(NOT_REQUIRED_TO_CARRY)
+    assert "sagemaker:CreateNotebookInstance" in listed and "sagemaker:CreateDomain" in listed
+    assert "sagemaker:CreateModel" not in listed  # no volume: a Null test would deny it to everyone
+    assert all(s["Condition"]["Null"] == {"sagemaker:VolumeKmsKey": "true"} for s in sm1)
+
+
+def test_sm1_jobs_on_local_storage_instances_are_not_required_to_carry_a_key():
+    job = by_sid(DEFAULT)["SM1RequireJobVolumeKmsKey"].statement
+    assert "sagemaker:CreateTrainingJob" in actions(job)
+    assert "ml.g5.*" in job["Condition"]["ForAllValues:StringNotLike"]["sagemaker:InstanceTypes"]
+
+
+@pytest.mark.parametrize("item", [g for g in DEFAULT if "Null" in g.statement["Condition"]], ids=lambda g: g.sid)
+def test_presence_checks_only_cover_create_calls(item):
+    # Updates carry only what changes: a Null test there would deny every ordinary update.
+    assert all(a.split(":", 1)[1].startswith("Create") for a in actions(item.statement))
+
+
+def test_sm3_requires_subnets_and_security_groups_separately():
+    statements = by_sid(DEFAULT)
+    subnets = statements["SM3RequireVpcSubnets"].statement
+    groups = statements["SM3RequireVpcSecurityGroups"].statement
+    assert subnets["Condition"]["Null"] == {"sagemaker:VpcSubnets": "true"}
+    assert groups["Condition"]["Null"] == {"sagemaker:VpcSecurityGroupIds": "true"}
+    for action in ("sagemaker:CreateNotebookInstance", "sagemaker:CreateTrainingJob", "sagemaker:CreateProcessingJob",
+                   "sagemaker:CreateHyperParameterTuningJob", "sagemaker:CreateModel"):
+        assert action in actions(subnets) and action in actions(groups)
+
+
+@pytest.mark.parametrize(("sid", "action", "operator", "key", "value"), [
+    ("SM4DenyNotebookDirectInternet", "sagemaker:CreateNotebookInstance", "StringNotEquals",
+     "sagemaker:DirectInternetAccess", "Disabled"),
+    ("SM4DenyDomainPublicInternet", "sagemaker:CreateDomain", "StringNotEquals",
+     "sagemaker:AppNetworkAccessType", "VpcOnly"),
+    ("SM4DenyDomainPublicInternetUpdate", "sagemaker:UpdateDomain", "StringEquals",
+     "sagemaker:AppNetworkAccessType", "PublicInternetOnly"),
+    ("SM5DenyNotebookRootAccess", "sagemaker:CreateNotebookInstance", "StringNotEquals", "sagemaker:RootAccess",
+     "Disabled"),
+    ("SM5DenyNotebookRootAccessUpdate", "sagemaker:UpdateNotebookInstance", "StringEquals", "sagemaker:RootAccess",
+     "Enabled"),
+    ("SM6RequireNetworkIsolation", "sagemaker:CreateTrainingJob", "BoolIfExists", "sagemaker:NetworkIsolation",
+     "false"),
+    ("SM6RequireTrafficEncryption", "sagemaker:CreateTrainingJob", "BoolIfExists",
+     "sagemaker:InterContainerTrafficEncryption", "false"),
+])
+def test_sagemaker_value_guards(sid, action, operator, key, value):
+    statement = by_sid(DEFAULT)[sid].statement
+    assert action in actions(statement)
+    assert statement["Condition"][operator] == {key: value}
+
+
+def test_tag1_requires_each_mandatory_tag_on_tagged_sagemaker_creates():
+    tag1 = [g.statement for g in DEFAULT if g.guardrail_id == "TAG-1"]
+    assert [s["Condition"]["Null"] for s in tag1] == [{f"aws:RequestTag/{t}": "true"} for t in TAGS]
+    assert [s["Sid"] for s in tag1][3] == "TAG1RequireCostCenterTag"
+    for statement in tag1:
+        listed = actions(statement)
+        assert "sagemaker:CreateTrainingJob" in listed and "sagemaker:CreateDomain" in listed
+        assert not listed & set(TAG_EXEMPT_SAGEMAKER_CREATES)
+        assert "sagemaker:CreatePresignedDomainUrl" not in listed
+
+
+def test_sm7_denies_endpoints():
+    statement = by_sid(DEFAULT)["SM7DenyEndpoints"].statement
+    assert {"sagemaker:CreateEndpoint", "sagemaker:CreateEndpointConfig", "sagemaker:UpdateEndpoint",
+            "sagemaker:InvokeEndpoint"} <= actions(statement)
+    assert "Condition" in statement and set(statement["Condition"]) == {"ArnNotLike"}
+
+
+def test_sm8_allows_the_configured_instance_types_and_studio_system_apps():
+    statement = by_sid(DEFAULT)["SM8LimitInstanceTypes"].statement
+    assert statement["Condition"]["ForAnyValue:StringNotLike"] == {
+        "sagemaker:InstanceTypes": ["ml.t3.medium", "ml.m5.xlarge", "ml.g4dn.xlarge", STUDIO_SYSTEM_INSTANCE_TYPE]}
+    assert actions(statement) == {"sagemaker:CreateNotebookInstance", "sagemaker:UpdateNotebookInstance",
+                                  "sagemaker:CreateApp"}
+
+
+def test_sm9_only_when_configured():
+    assert "SM9RequireTrustedNetwork" not in by_sid(DEFAULT)
+    statement = by_sid(WITH_SM9)["SM9RequireTrustedNetwork"].statement
+    assert statement["Action"] == "sagemaker:*"
+    assert statement["Condition"]["StringNotEquals"] == {"aws:SourceVpce": ["vpce-0123456789abcdef0"]}
+    assert statement["Condition"]["NotIpAddress"] == {"aws:SourceIp": ["10.0.0.0/8"]}
+    only_cidrs = by_sid(guardrail_statements(settings(sagemaker_source_cidrs=("192.0.2.0/24",))))
+    assert set(only_cidrs["SM9RequireTrustedNetwork"].statement["Condition"]) == {"NotIpAddress", "Bool", "ArnNotLike"}
+
+
+def test_log2_protects_the_log_archive_buckets_by_name_pattern():
+    statement = by_sid(DEFAULT)["LOG2ProtectLogArchive"].statement
+    assert statement["Resource"] == ["arn:aws:s3:::ml-platform-log-archive-*", "arn:aws:s3:::ml-platform-config-history-*",
+                                     "arn:aws:s3:::ml-platform-log-access-*"]
+    assert {"s3:DeleteBucket", "s3:PutBucketPolicy", "s3:PutLifecycleConfiguration",
+            "s3:PutBucketObjectLockConfiguration"} <= actions(statement)
+    custom = by_sid(guardrail_statements(settings(log_archive_bucket_patterns=("audit-logs-*",))))
+    assert custom["LOG2ProtectLogArchive"].statement["Resource"] == ["arn:aws:s3:::audit-logs-*"]
+
+
+def test_mod1_goes_to_the_model_consumer_ous():
+    assert by_sid(DEFAULT)["MOD1DenyRekognitionProjectChanges"].targets == ("Workloads/PreProd", "Workloads/Prod")
+    custom = by_sid(guardrail_statements(settings(model_consumer_ous=("Workloads/Prod",))))
+    statement = custom["MOD1DenyRekognitionProjectChanges"]
+    assert statement.targets == ("Workloads/Prod",)
+    assert {"rekognition:CreateProject", "rekognition:DeleteProject", "rekognition:StartProjectVersion",
+            "rekognition:StopProjectVersion"} <= actions(statement.statement)
+
+
+@pytest.mark.parametrize("sid", [g.sid for g in DEFAULT])
+def test_compact_lists_match_the_same_actions(sid):
+    assert actions(by_sid(COMPACT)[sid].statement) == actions(by_sid(DEFAULT)[sid].statement)
+
+
+def test_settings_accept_lists_and_store_tuples():
+    s = settings(allowed_regions=["eu-west-1"], exempt_role_names=["a", "b"])
+    assert s.allowed_regions == ("eu-west-1",) and s.exempt_role_names == ("a", "b")
+    hash(s)
+
+
+def test_invalid_settings_report_every_problem_at_once():
+    with pytest.raises(ValueError) as error:
+        settings(allowed_regions=("eu-west-1", "europe"), exempt_role_names=(), notebook_instance_types=("t3.medium",),
+                 sagemaker_source_cidrs=("10.0.0.1/8",), sagemaker_source_vpce_ids=("vpc-1",),
+                 model_consumer_ous=("Root",), mandatory_tags=("cost-center", "cost_center"))
+    message = str(error.value)
+    for fragment in ("allowed_regions[1]: 'europe'", "exempt_role_names: must not be empty",
+                     "notebook_instance_types[0]: 't3.medium'", "sagemaker_source_cidrs[0]: '10.0.0.1/8'",
+                     "sagemaker_source_vpce_ids[0]: 'vpc-1'", "model_consumer_ous[0]: 'Root'",
+                     "mandatory_tags: CostCenter would be the Sid of more than one tag"):
+        assert fragment in message, message
+
+
+def test_statements_are_deterministic():
+    again = guardrail_statements(settings())
+    assert again == DEFAULT
+
+
+def test_settings_are_not_mutated_by_the_library():
+    s = settings()
+    before = dataclasses.asdict(s)
+    guardrail_statements(s)
+    assert dataclasses.asdict(s) == before
