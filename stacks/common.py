@@ -16,7 +16,7 @@ def platform_tags(platform: PlatformConfig, project: str = "platform", environme
 
 def account_provider(name: str, platform: PlatformConfig, account_id: pulumi.Input[str] | None,
                      tags: dict[str, str], region: str | None = None) -> aws.Provider:
-    """An AWS provider acting in `account_id` through the member role (management if None).
+    """An AWS provider acting in `account_id` through the deployment role (management if None).
 
     Default tags on the provider tag every taggable resource from one place; the allowed
     account id stops a mis-wired role from deploying into the wrong account.
@@ -25,7 +25,7 @@ def account_provider(name: str, platform: PlatformConfig, account_id: pulumi.Inp
     target = account_id if account_id is not None else org.management_account_id
     assume = None
     if account_id is not None:
-        role_arn = pulumi.Output.concat("arn:aws:iam::", account_id, ":role/", org.member_role_name)
+        role_arn = pulumi.Output.concat("arn:aws:iam::", account_id, ":role/", org.deployment_role)
         assume = [aws.ProviderAssumeRoleArgs(role_arn=role_arn, session_name=f"ml-platform-{name}")]
     return aws.Provider(
         name,

@@ -139,7 +139,14 @@ class OrganizationSettings(_Model):
     management_account_id: str = Field(pattern=_ACCOUNT_ID)
     member_role_name: str = Field(default="OrganizationAccountAccessRole", max_length=64)
     break_glass_role_name: str = Field(max_length=64)
-    deployment_role_name: str = Field(max_length=64)
+    # The role Pulumi deploys through in member accounts, exempt from the SCPs (IAM-3). It is
+    # the member role: Organizations creates it in every new account, so nothing has to
+    # bootstrap it past SCPs that deny creating exempt roles.
+    deployment_role_name: str | None = Field(default=None, max_length=64)
+
+    @property
+    def deployment_role(self) -> str:
+        return self.deployment_role_name or self.member_role_name
     close_accounts_on_deletion: bool = False
     organizational_units: list[str] = list(DEFAULT_OUS)
 
@@ -223,6 +230,14 @@ def validate_platform(cfg: PlatformConfig) -> list[str]:
     for tag in (t for t in cfg.mandatory_tags if t not in cfg.default_tags and t not in DERIVED_TAGS):
         problems.append(f"default_tags: mandatory tag '{tag}' has no default value (allowed: add it to default_tags)")
 
+    org = cfg.organization
+    if org.deployment_role_name not in (None, org.member_role_name):
+        problems.append(
+            f"organization.deployment_role_name: '{org.deployment_role_name}' differs from member_role_name "
+            f"'{org.member_role_name}' (allowed: omit it or use the member role; a separate deployment role would "
+            "have to be created in every account past the SCPs that protect it)")
+    if org.break_glass_role_name == org.deployment_role:
+        problems.append("organization.break_glass_role_name: must differ from the deployment role")
     ous = cfg.organization.organizational_units
     for i, path in enumerate(ous):
         parent = path.rsplit("/", 1)[0] if "/" in path else None

@@ -44,7 +44,7 @@ def scp_settings(platform: PlatformConfig) -> ScpSettings:
     return ScpSettings(
         name_prefix=platform.name_prefix,
         allowed_regions=tuple(platform.allowed_regions),
-        exempt_role_names=(platform.organization.break_glass_role_name, platform.organization.deployment_role_name),
+        exempt_role_names=(platform.organization.break_glass_role_name, platform.organization.deployment_role),
         mandatory_tags=tuple(platform.mandatory_tags),
         notebook_instance_types=tuple(g.notebook_instance_types),
         sagemaker_source_vpce_ids=tuple(g.sagemaker_source_vpce_ids),

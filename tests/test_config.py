@@ -96,3 +96,11 @@ def test_bucket_names_at_exactly_the_limit(sample_platform, project, accepted):
         parse_platform(sample_platform)
     else:
         assert any("would be 64 characters" in p for p in problems_of(sample_platform))
+
+
+def test_deployment_role_is_the_member_role(sample_platform):
+    cfg = parse_platform(sample_platform)
+    assert cfg.organization.deployment_role == "OrganizationAccountAccessRole"
+    sample_platform["organization"]["deployment_role_name"] = "mrd-deployer"
+    assert any(p.startswith("organization.deployment_role_name: 'mrd-deployer' differs from member_role_name")
+               for p in problems_of(sample_platform))

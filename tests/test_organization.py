@@ -118,7 +118,7 @@ def test_only_break_glass_and_deployment_roles_are_exempt(org):
         for statement in json.loads(policy.inputs["content"])["Statement"]:
             exempt = statement.get("Condition", {}).get("ArnNotLike", {}).get("aws:PrincipalARN")
             assert exempt is not None, f"{policy.name} {statement['Sid']} has no exemption condition"
-            assert sorted(exempt) == ["arn:aws:iam::*:role/mrd-break-glass", "arn:aws:iam::*:role/mrd-deployment"]
+            assert sorted(exempt) == ["arn:aws:iam::*:role/OrganizationAccountAccessRole", "arn:aws:iam::*:role/mrd-break-glass"]
 
 
 def test_tag_policy_covers_mandatory_tags(org, sample_platform):
