@@ -119,6 +119,10 @@ def run(ctx: StackContext) -> None:
             opts=pulumi.ResourceOptions(provider=provider, depends_on=[organization]),
         )
 
+    # RAM shares to OUs (the Transit Gateway hub) need sharing with the organization turned on.
+    aws.ram.SharingWithOrganization(
+        "ram-sharing-with-organization", opts=pulumi.ResourceOptions(provider=provider, depends_on=[organization]))
+
     pulumi.export("organizationId", organization.id)
     pulumi.export("rootId", root_id)
     pulumi.export("managementAccountId", platform.organization.management_account_id)

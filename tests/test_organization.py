@@ -133,6 +133,12 @@ def test_delegated_administrators_are_security_tooling(org):
     assert {d.inputs["accountId"] for d in delegated} == {org.outputs["accountIds"]["security-tooling"]}
 
 
+def test_ram_sharing_with_the_organization_is_on(org):
+    assert len(org.of_type("aws:ram/sharingWithOrganization:SharingWithOrganization")) == 1
+    (organization,) = org.of_type("aws:organizations/organization:Organization")
+    assert "ram.amazonaws.com" in organization.inputs["awsServiceAccessPrincipals"]
+
+
 def test_outputs_contract(org, sample_platform):
     out = org.outputs
     assert out["organizationId"].startswith("o-") and out["rootId"].startswith("r-")
