@@ -1,15 +1,28 @@
-"""Run the real program for one stack under Pulumi's mock resource monitor and capture it.
+"""Run a Pulumi Python program for one stack under Pulumi's mock resource monitor and capture it.
 
 The capture holds what the Pulumi engine would know at `pulumi preview`: each registration's
 type, name, inputs, parent, provider, dependencies, property dependencies and options, plus
 the stack's exported outputs. StackReferences resolve to outputs that upstream stacks exported
 earlier in the same run.
+
+Any Pulumi Python program works: the project name, the program's entry point and the stack
+configuration directory come from its `Pulumi.yaml` (see :class:`Program`). Configuration is
+handed to the program the way the CLI would hand it over, except that `secure:` values cannot be
+decrypted without the stack's secrets provider: they become placeholder strings marked secret.
 """
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import concurrent.futures
+import json
 import logging
+import os
 import runpy
+import sys
+import warnings
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +31,8 @@ import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
-from pulumi.runtime.proto import resource_pb2
+from google.protobuf import struct_pb2
+from pulumi.runtime.proto import engine_pb2, provider_pb2, resource_pb2
 from pulumi.runtime.sync_await import _sync_await
 
 from offline_preview.mocks import PlatformMocks
@@ -28,6 +42,9 @@ ORGANIZATION = "organization"
 ROOT = Path(__file__).resolve().parent.parent
 STACK_TYPE = "pulumi:pulumi:Stack"
 STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
+DEFAULT_ACCOUNT_ID = "111111111111"
+# What a `secure:` configuration value reads as inside the program.
+SECRET_PLACEHOLDER = "[secret {key}]"
 
 
 class PreviewError(RuntimeError):
@@ -41,9 +58,25 @@ class PreviewError(RuntimeError):
         self.registered = registered or []
 
 
+class UpstreamPending(PreviewError):
+    """A StackReference names a stack of this run that has not been previewed yet.
+
+    The runner catches it, previews the upstream stack first and runs this stack again.
+    """
+
+    def __init__(self, stack: str, upstream: str):
+        super().__init__(f"stack {stack}: needs stack {upstream}, which has not been previewed yet")
+        self.stack = stack
+        self.upstream = upstream
+
+
 @dataclass
 class Registration:
-    """One resource registration as the engine sees it."""
+    """One resource registration as the engine sees it.
+
+    `account` and `region` are those of the provider that would create the resource (for a
+    provider resource: the account and region it acts in); None for components and references.
+    """
 
     urn: str
     type: str
@@ -61,6 +94,9 @@ class Registration:
     ignore_changes: list[str]
     delete_before_replace: bool
     import_id: str | None
+    account: str | None = None
+    region: str | None = None
+    read: bool = False  # read with `get` (StackReferences, `Resource.get`), not managed
 
 
 @dataclass
@@ -71,6 +107,15 @@ class StackRun:
     resources: list[Registration] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    secret_outputs: list[str] = field(default_factory=list)
+    project: str = PROJECT
+    config: dict[str, Any] = field(default_factory=dict)
+    # Stacks this stack read through StackReferences (short names).
+    references: list[str] = field(default_factory=list)
+    # The provider context used for resources without an explicit provider.
+    default_account: str = DEFAULT_ACCOUNT_ID
+    default_region: str = "us-east-1"
 
     def of_type(self, typ: str) -> list[Registration]:
         return [r for r in self.resources if r.type == typ]
@@ -85,24 +130,214 @@ class StackRun:
         return next(r for r in self.resources if r.urn == urn)
 
 
-class _ErrorLog(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=logging.ERROR)
-        self.messages: list[str] = []
+# -- the program -----------------------------------------------------------------------------
 
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
+
+@dataclass(frozen=True)
+class Program:
+    """A Pulumi Python program as its `Pulumi.yaml` describes it."""
+
+    directory: Path  # where Pulumi.yaml is
+    project: str
+    entry: Path  # the `__main__.py` (or the file `main` names) that runs the program
+    stack_config_dir: Path
+    project_config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def main_dir(self) -> Path:
+        """The directory the program runs in (its working directory and import root)."""
+        return self.entry.parent
+
+    @classmethod
+    def load(cls, directory: Path | str) -> Program:
+        """Read `<directory>/Pulumi.yaml` (also `.yml`): project name, `main`, `stackConfigDir`."""
+        directory = Path(directory).resolve()
+        path = next((directory / n for n in ("Pulumi.yaml", "Pulumi.yml") if (directory / n).exists()), None)
+        if path is None:
+            raise PreviewError(f"{directory}: no Pulumi.yaml; point --program-dir at a Pulumi project")
+        try:
+            data = _yaml(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise PreviewError(f"{path}: not valid YAML: {exc}") from None
+        name = data.get("name")
+        if not isinstance(name, str) or not name:
+            raise PreviewError(f"{path}: `name` (the project name) is missing")
+        runtime = data.get("runtime")
+        runtime_name = runtime.get("name") if isinstance(runtime, dict) else runtime
+        if runtime_name not in (None, "python"):
+            raise PreviewError(f"{path}: runtime {runtime_name!r} is not python; the offline preview runs Python programs")
+        main = directory / str(data.get("main") or ".")
+        entry = main / "__main__.py" if main.is_dir() else main
+        if not entry.exists():
+            raise PreviewError(f"{path}: the program's entry point {entry} does not exist (see `main`)")
+        config_dir = directory / str(data.get("stackConfigDir") or ".")
+        return cls(directory, name, entry.resolve(), config_dir.resolve(), data.get("config") or {})
+
+
+_PROGRAMS: dict[Path, Program] = {}
+
+
+def default_program() -> Program:
+    """This repository's own program."""
+    return load_program(ROOT)
+
+
+def load_program(directory: Path | str) -> Program:
+    directory = Path(directory).resolve()
+    if directory not in _PROGRAMS:
+        _PROGRAMS[directory] = Program.load(directory)
+    return _PROGRAMS[directory]
+
+
+def _as_program(program: Program | Path | str | None) -> Program:
+    if program is None:
+        return default_program()
+    if isinstance(program, Program):
+        return program
+    path = Path(program).resolve()
+    if path.is_file():  # an entry point file: its project is the nearest Pulumi.yaml above it
+        for parent in path.parents:
+            if (parent / "Pulumi.yaml").exists():
+                found = load_program(parent)
+                return Program(found.directory, found.project, path, found.stack_config_dir, found.project_config)
+        raise PreviewError(f"{path}: no Pulumi.yaml above the program")
+    return load_program(path)
+
+
+# -- stack configuration -----------------------------------------------------------------------
+
+
+def discover_stacks(config_dir: Path, project: str | None = None) -> list[str]:
+    """Every stack with a `Pulumi.<stack>.yaml` in `config_dir`, in dependency order.
+
+    The order is a hint: layers the platform knows (`<project>:layer`, see LAYER_ORDER) first,
+    then by name. The runner corrects it from the StackReferences each stack actually makes.
+    """
+    found = []
+    for path in sorted(Path(config_dir).glob("Pulumi.*.yaml")):
+        stack = path.name[len("Pulumi."):-len(".yaml")]
+        layer = stack_layer(read_stack_config(Path(config_dir), stack), project)
+        rank = LAYER_ORDER.index(layer) if layer in LAYER_ORDER else len(LAYER_ORDER)
+        found.append((rank, stack))
+    return [stack for _, stack in sorted(found)]
+
+
+def stack_layer(config: dict[str, Any], project: str | None = None) -> str | None:
+    """The stack's `<project>:layer` setting (any project when `project` is None)."""
+    if project is not None:
+        value = config.get(f"{project}:layer")
+    else:
+        value = next((v for k, v in config.items() if k.endswith(":layer")), None)
+    return value if isinstance(value, str) else None
+
+
+def read_stack_config(config_dir: Path, stack: str) -> dict[str, Any]:
+    """The `config:` mapping of `Pulumi.<stack>.yaml` as written (keys not yet namespaced)."""
+    path = Path(config_dir) / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        raise PreviewError(f"stack {stack}: no configuration file {path}")
+    try:
+        data = _yaml(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise PreviewError(f"stack {stack}: {path} is not valid YAML: {exc}") from None
+    config = data.get("config") or {}
+    if not isinstance(config, dict):
+        raise PreviewError(f"stack {stack}: `config` in {path} must be a mapping")
+    return config
+
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when the wheel has it
+
+
+def _yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 (a safe loader)
+
+
+def _full_key(key: str, project: str) -> str:
+    # As the CLI does: a key without a namespace belongs to the project.
+    return key if ":" in key else f"{project}:{key}"
+
+
+def _replace_secure(value: Any, key: str) -> tuple[Any, bool]:
+    """Replace `{secure: ...}` values (at any depth) by placeholders; report whether any was found."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return SECRET_PLACEHOLDER.format(key=key), True
+        found = False
+        out = {}
+        for k, v in value.items():
+            out[k], secret = _replace_secure(v, key)
+            found = found or secret
+        return out, found
+    if isinstance(value, list):
+        items = [_replace_secure(v, key) for v in value]
+        return [v for v, _ in items], any(s for _, s in items)
+    return value, False
+
+
+def resolve_config(program: Program, config_dir: Path, stack: str) -> tuple[dict[str, Any], list[str]]:
+    """The stack's configuration as the CLI hands it to the program: namespaced keys, project
+    defaults from Pulumi.yaml, secure values replaced by placeholders. Returns (config, secret keys)."""
+    merged: dict[str, Any] = {}
+    for key, spec in (program.project_config or {}).items():
+        # Project-level config: `key: value` or `key: {default: value}` / `{value: value}`.
+        if isinstance(spec, dict) and ("default" in spec or "value" in spec):
+            merged[_full_key(key, program.project)] = spec.get("value", spec.get("default"))
+        elif not isinstance(spec, dict) or "type" not in spec:
+            merged[_full_key(key, program.project)] = spec
+    for key, value in read_stack_config(config_dir, stack).items():
+        merged[_full_key(str(key), program.project)] = value
+    config, secret_keys = {}, []
+    for key, value in merged.items():
+        config[key], secret = _replace_secure(value, key)
+        if secret:
+            secret_keys.append(key)
+    return config, sorted(secret_keys)
+
+
+def _as_config_value(value: Any) -> str:
+    # The CLI hands structured values to programs as JSON text, scalars as their text.
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)
+
+
+# -- the capturing monitor ---------------------------------------------------------------------
+
+
+class _LogCapture:
+    """The engine's log service: keeps the program's errors and warnings, with the resource's URN."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+
+    def Log(self, request) -> None:  # noqa: N802 (gRPC method name)
+        message = f"{request.urn}: {request.message}" if request.urn else request.message
+        if request.severity == engine_pb2.ERROR:
+            self.errors.append(message)
+        elif request.severity == engine_pb2.WARNING:
+            self.warnings.append(message)
 
 
 class CapturingMonitor(pulumi_mocks.MockMonitor):
     """A mock monitor that records every registration with its options."""
 
-    def __init__(self, mocks: PlatformMocks, stack: str, upstream: dict[str, dict[str, Any]]):
+    def __init__(self, mocks: PlatformMocks, stack: str, upstream: dict[str, dict[str, Any]],
+                 project: str = PROJECT, stacks_in_run: Collection[str] | None = None,
+                 upstream_secrets: dict[str, Collection[str]] | None = None):
         super().__init__(mocks)
         self.stack = stack
+        self.project = project
         self.upstream = upstream
+        self.upstream_secrets = upstream_secrets or {}
+        self.stacks_in_run = set(stacks_in_run) if stacks_in_run is not None else None
         self.captured: list[Registration] = []
-        self.stack_outputs: dict[str, Any] = {}
+        self.references: list[str] = []
+        self.pending: list[str] = []  # stacks of this run referenced before they ran
+        self.problems: list[str] = []  # references the run cannot resolve
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         # As the engine does: the root stack is not part of its children's type chain.
@@ -111,22 +346,39 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         return super().make_urn(parent, type_, name)
 
     def _stack_reference(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        # Problems are recorded, not raised: an exception here would surface as some unrelated
+        # error in the program's Outputs. `run_stack` reports them before anything else.
         name = inputs.get("name", "")
         short = name.split("/")[-1]
-        if name.count("/") not in (0, 2) or (name.count("/") == 2 and name.split("/")[1] != PROJECT):
-            raise PreviewError(f"stack {self.stack}: StackReference '{name}' is not a stack of project {PROJECT}")
+        parts = name.split("/")
+        empty = {"name": name, "outputs": {}, "secretOutputNames": []}
+        if len(parts) not in (1, 3) or (len(parts) == 3 and parts[1] != self.project):
+            self.problems.append(f"stack {self.stack}: StackReference '{name}' is not a stack of project "
+                                 f"{self.project}; the offline preview can only resolve stacks of the project it runs")
+            return empty
+        if short == self.stack:
+            self.problems.append(f"stack {self.stack}: StackReference '{name}' refers to the stack itself")
+            return empty
         if short not in self.upstream:
-            raise PreviewError(
-                f"stack {self.stack}: StackReference '{name}' names stack '{short}', which is not in this run "
-                f"or has not run yet (previewed so far: {', '.join(self.upstream) or 'none'})"
-            )
-        return {"name": name, "outputs": self.upstream[short], "secretOutputNames": []}
+            if self.stacks_in_run is not None and short in self.stacks_in_run:
+                self.pending.append(short)
+            else:
+                chosen = sorted(self.stacks_in_run) if self.stacks_in_run is not None else sorted(self.upstream)
+                self.problems.append(
+                    f"stack {self.stack}: StackReference '{name}' names stack '{short}', which is not in this run "
+                    f"(stacks in this run: {', '.join(chosen) or 'none'}); add '{short}' to the stacks to preview")
+            return empty
+        if short not in self.references:
+            self.references.append(short)
+        return {"name": name, "outputs": self.upstream[short],
+                "secretOutputNames": sorted(self.upstream_secrets.get(short, ()))}
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == STACK_TYPE:
             return resource_pb2.RegisterResourceResponse(urn=urn)
         inputs = rpc.deserialize_properties(request.object)
+        account = region = None
         if request.type == STACK_REFERENCE_TYPE:
             resource_id, state = inputs.get("name", ""), self._stack_reference(inputs)
         else:
@@ -136,6 +388,10 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
             )
             args.urn = urn  # lets the mocks derive stable values from the URN
             resource_id, state = self.mocks.new_resource(args)
+            if request.type.startswith("pulumi:providers:"):
+                account, region = self.mocks.providers.get(f"{urn}::{resource_id}", (None, None))
+            elif request.custom:
+                account, region = self.mocks.context(request.provider or None)
         self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, resource_id, state)
         self.captured.append(
             Registration(
@@ -147,83 +403,303 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
                 protect=bool(request.protect), retain_on_delete=bool(request.retainOnDelete),
                 ignore_changes=list(request.ignoreChanges),
                 delete_before_replace=bool(request.deleteBeforeReplace), import_id=request.importId or None,
+                account=account, region=region,
             )
         )
-        obj = _sync_await(rpc.serialize_properties(state, {}))
-        return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id or "", object=obj)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id or "", object=_to_struct(state))
+
+    def ReadResource(self, request):  # noqa: N802 (gRPC method name)
+        # StackReferences are read, not registered: `get(name)` of the stack's outputs.
+        urn = self.make_urn(request.parent, request.type, request.name)
+        inputs = rpc.deserialize_properties(request.properties)
+        if request.type == STACK_REFERENCE_TYPE:
+            resource_id, state = request.id, self._stack_reference({**inputs, "name": inputs.get("name") or request.id})
+        else:
+            args = pulumi_mocks.MockResourceArgs(typ=request.type, name=request.name, inputs=inputs,
+                                                 provider=request.provider, resource_id=request.id)
+            args.urn = urn
+            resource_id, state = self.mocks.new_resource(args)
+            resource_id = request.id or resource_id
+        account, region = (None, None) if request.type == STACK_REFERENCE_TYPE else self.mocks.context(request.provider or None)
+        self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, resource_id, state)
+        self.captured.append(
+            Registration(
+                urn=urn, type=request.type, name=request.name, custom=True, inputs=inputs, outputs=state,
+                id=resource_id, parent=request.parent or None, provider=request.provider or None,
+                dependencies=list(request.dependencies), property_dependencies={}, protect=False,
+                retain_on_delete=False, ignore_changes=[], delete_before_replace=False, import_id=None,
+                account=account, region=region, read=True,
+            )
+        )
+        return resource_pb2.ReadResourceResponse(urn=urn, properties=_to_struct(state))
+
+    def Invoke(self, request):  # noqa: N802 (gRPC method name)
+        # As MockMonitor.Invoke, without pumping the (running) event loop to serialize plain data.
+        args = rpc.deserialize_properties(request.args)
+        if request.tok == "pulumi:pulumi:getResource":
+            return super().Invoke(request)
+        result = self.mocks.call(pulumi_mocks.MockCallArgs(token=request.tok, args=args, provider=request.provider))
+        ret, failures = (result, None) if isinstance(result, dict) else result
+        return resource_pb2.ResourceInvokeResponse(
+            failures=[provider_pb2.CheckFailure(property=p, reason=r) for p, r in failures or []] or None,
+            **{"return": _to_struct(ret)},
+        )
 
 
-# Dependency order of the layers (see the stack table in ARCHITECTURE.md).
-LAYER_ORDER = ("organization", "security", "network", "data-lake", "shared-services", "project")
+def _plain(value: Any) -> bool:
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return True
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    return False
 
 
-def discover_stacks(config_dir: Path) -> list[str]:
-    """Every stack with a `Pulumi.<stack>.yaml` in `config_dir`, in dependency order."""
-    found = []
-    for path in sorted(config_dir.glob("Pulumi.*.yaml")):
-        stack = path.name[len("Pulumi."):-len(".yaml")]
-        layer = read_stack_config(config_dir, stack).get("ml-platform:layer")
-        rank = LAYER_ORDER.index(layer) if layer in LAYER_ORDER else len(LAYER_ORDER)
-        found.append((rank, stack))
-    return [stack for _, stack in sorted(found)]
+def _to_struct(state: dict[str, Any]) -> struct_pb2.Struct:
+    """The protobuf form of a resource's state; plain data converts directly."""
+    if _plain(state):
+        struct = struct_pb2.Struct()
+        struct.update({k: v for k, v in state.items() if v is not None})
+        return struct
+    return _sync_await(rpc.serialize_properties(state, {}))  # assets, resources: the SDK's way
 
 
-def read_stack_config(config_dir: Path, stack: str) -> dict[str, Any]:
-    """The `config:` mapping of `Pulumi.<stack>.yaml`, as the CLI would hand it to the program."""
-    path = config_dir / f"Pulumi.{stack}.yaml"
-    if not path.exists():
-        raise PreviewError(f"stack {stack}: no configuration file {path}")
-    data = yaml.safe_load(path.read_text()) or {}
-    return data.get("config") or {}
+class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):
+    """Runs the SDK's monitor calls on the calling thread.
+
+    The mock monitor answers at once, so handing each call to a worker thread only adds thread
+    hops and makes the registration order depend on scheduling; inline, a run is faster and
+    registers in the same order every time.
+    """
+
+    def submit(self, fn, /, *args, **kwargs):  # noqa: D102
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 handed to the awaiting coroutine
+            future.set_exception(exc)
+        return future
 
 
-def _as_config_value(value: Any) -> str:
-    # The CLI hands structured values to programs as JSON text.
-    import json
+# Dependency order of the platform's layers (see the stack table in ARCHITECTURE.md); a hint only.
+LAYER_ORDER = ("organization", "security", "network", "data-lake", "shared-services", "project", "delivery")
 
-    return value if isinstance(value, str) else json.dumps(value)
+
+# -- isolation between runs in one process -----------------------------------------------------
+
+
+def _top_level_names(directory: Path) -> set[str]:
+    names = set()
+    for entry in directory.iterdir():
+        if entry.suffix == ".py" and entry.stem != "__main__":
+            names.add(entry.stem)
+        elif entry.is_dir() and (entry / "__init__.py").exists():
+            names.add(entry.name)
+    return names
+
+
+def _forget_foreign_modules(main_dir: Path) -> None:
+    """Drop cached modules that another program loaded under a name this program also defines.
+
+    Modules of the program itself stay cached between its stacks (they are code, not state);
+    only a clash between two programs (both with a `lib` package, say) is undone.
+    """
+    for name in _top_level_names(main_dir):
+        module = sys.modules.get(name)
+        origin = getattr(module, "__file__", None) if module else None
+        if module is None or (origin and Path(origin).resolve().is_relative_to(main_dir)):
+            continue
+        for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+            del sys.modules[key]
+
+
+def _quiet_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    # A failed run leaves tasks whose exceptions nobody retrieves; run_stack has already
+    # reported the failure, so asyncio's "never retrieved" noise is dropped.
+    if "never retrieved" in str(context.get("message", "")):
+        return
+    loop.default_exception_handler(context)
+
+
+def _cancel_leftovers() -> None:
+    """Cancel what a failed run left scheduled, so it cannot leak into the next stack's run."""
+    loop = asyncio.get_event_loop()
+    if loop.is_running():
+        return
+    leftovers = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in leftovers:
+        task.cancel()
+    if leftovers:
+        loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+
+
+def settle_heap() -> None:
+    """Collect a run's garbage, then freeze what survives (imported modules, captured results).
+
+    pulumi_aws alone is a large heap and a preview keeps every stack's registrations: left to
+    the cyclic garbage collector, each full collection would scan all of it again, which makes
+    later stacks ever slower. Frozen objects are still freed when their reference count drops.
+    """
+    _collect_quietly()
+    gc.freeze()
+
+
+def _collect_quietly() -> None:
+    """Collect a failed run's garbage now, without warnings about coroutines it never awaited."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        gc.collect()
+
+
+async def _settle() -> None:
+    """Let fire-and-forget work finish (log messages attached to a resource are sent that way)."""
+    for _ in range(3):
+        await asyncio.sleep(0)
+    pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=1)
+
+
+async def _secret_output_names(outputs: dict[str, Any]) -> list[str]:
+    names = []
+    for key, value in outputs.items():
+        if isinstance(value, pulumi.Output) and await value.is_secret():
+            names.append(key)
+    return sorted(names)
 
 
 def run_stack(
     stack: str,
     config_dir: Path,
     upstream: dict[str, dict[str, Any]] | None = None,
-    default_account_id: str = "111111111111",
-    program: Path | None = None,
+    default_account_id: str = DEFAULT_ACCOUNT_ID,
+    program: Program | Path | str | None = None,
+    stacks_in_run: Collection[str] | None = None,
+    upstream_secrets: dict[str, Collection[str]] | None = None,
 ) -> StackRun:
-    """Run the program for `stack` under the capturing monitor and return what it registered."""
-    config = read_stack_config(config_dir, stack)
+    """Run the program for `stack` under the capturing monitor and return what it registered.
+
+    `upstream` maps stack names to the outputs they exported (what StackReferences resolve to);
+    `stacks_in_run` lets a reference to a stack that will run later raise :class:`UpstreamPending`
+    instead of an error. Raises :class:`PreviewError` naming the stack when the program fails,
+    raises, or logs an error with `pulumi.log.error`.
+    """
+    # No cyclic garbage collection while the program runs (it allocates many short-lived
+    # cycles); one collection after it, then what survives is frozen (see settle_heap).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run_stack(stack, config_dir, upstream, default_account_id, program, stacks_in_run, upstream_secrets)
+    finally:
+        settle_heap()
+        if enabled:
+            gc.enable()
+
+
+def _run_stack(stack: str, config_dir: Path, upstream: dict[str, dict[str, Any]] | None, default_account_id: str,
+               program: Program | Path | str | None, stacks_in_run: Collection[str] | None,
+               upstream_secrets: dict[str, Collection[str]] | None) -> StackRun:
+    prog = _as_program(program)
+    config_dir = Path(config_dir)
+    config, secret_keys = resolve_config(prog, config_dir, stack)
     region = str(config.get("aws:region", "us-east-1"))
     mocks = PlatformMocks(stack, default_account_id, region)
-    monitor = CapturingMonitor(mocks, stack, upstream or {})
-    errors = _ErrorLog()
-    logger = logging.getLogger(f"offline_preview.{stack}")
-    logger.propagate = False
-    logger.handlers = [errors]
+    monitor = CapturingMonitor(mocks, stack, upstream or {}, prog.project, stacks_in_run, upstream_secrets)
+    capture = _LogCapture()
 
-    pulumi.runtime.settings.ROOT.set(None)  # a fresh root stack per run
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, logger=logger,
+    # A fresh runtime per run: root stack, outstanding outputs, leftovers of a failed run.
+    _cancel_leftovers()
+    pulumi.runtime.settings.SETTINGS.outputs.clear()
+    pulumi.runtime.settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(mocks, project=prog.project, stack=stack, preview=False,
+                             logger=logging.getLogger("offline_preview.program"),
                              monitor=monitor, organization=ORGANIZATION)
-    pulumi.runtime.set_all_config({k: _as_config_value(v) for k, v in config.items()}, [])
-    # Tell the program where this run's configuration lives (another directory may be chosen).
-    pulumi.runtime.set_config("ml-platform:config-dir", str(config_dir.resolve()))
-    program = program or ROOT / "__main__.py"
+    pulumi.runtime.settings.SETTINGS.engine = capture
+    program_config = {k: _as_config_value(v) for k, v in config.items()}
+    # Tell the program where this run's configuration lives (another directory may be chosen);
+    # programs that do not read it never see it.
+    program_config.setdefault(f"{prog.project}:config-dir", str(config_dir.resolve()))
+    pulumi.runtime.set_all_config(program_config, secret_keys)
     root = pulumi.runtime.settings.get_root_resource()
 
     def body() -> None:
-        runpy.run_path(str(program), run_name="__main__")
+        runpy.run_path(str(prog.entry), run_name="__main__")
 
+    main_dir = str(prog.main_dir)
+    cwd = os.getcwd()
+    loop = asyncio.get_event_loop()
+    previous_executor = getattr(loop, "_default_executor", None)
+    loop.set_default_executor(_InlineExecutor(max_workers=1))
+    loop.set_exception_handler(_quiet_exception_handler)
+    original_require_output = pulumi.StackReference.require_output
+    pulumi.StackReference.require_output = _require_output
+    _forget_foreign_modules(prog.main_dir)
+    sys.path.insert(0, main_dir)
+    os.chdir(main_dir)  # the CLI runs a Python program in its own directory
+    failure: BaseException | None = None
     try:
         _sync_await(pulumi.runtime.stack.run_pulumi_func(body))
-        outputs = _sync_await(pulumi.Output.from_input(dict(root.outputs)).future()) if root else {}
-    except PreviewError as exc:
-        raise PreviewError(str(exc), monitor.captured) from None
-    except SystemExit as exc:  # the program stopped itself after logging why
-        message = "\n".join(errors.messages) or f"exited with {exc.code}"
+        _sync_await(_settle())
+        raw_outputs = dict(root.outputs) if root else {}
+        outputs = _sync_await(pulumi.Output.from_input(raw_outputs).future()) or {}
+        secret_outputs = _sync_await(_secret_output_names(raw_outputs))
+    except (Exception, SystemExit) as exc:  # reported below, with the stack it came from
+        failure = exc
+    finally:
+        _cancel_leftovers()
+        pulumi.StackReference.require_output = original_require_output
+        loop._default_executor = previous_executor  # noqa: SLF001 (no public way to restore it)
+        os.chdir(cwd)
+        try:
+            sys.path.remove(main_dir)
+        except ValueError:
+            pass
+    # Unresolvable references first: whatever else failed most likely followed from them.
+    if monitor.pending:
+        raise UpstreamPending(stack, monitor.pending[0])
+    if monitor.problems:
+        raise PreviewError("\n".join(monitor.problems), monitor.captured)
+    if isinstance(failure, SystemExit):  # the program stopped itself after logging why
+        message = "\n".join(capture.errors) or f"the program exited with {failure.code}"
         raise PreviewError(f"stack {stack}: {message}", monitor.captured) from None
-    except Exception as exc:  # the program's own error, reported with the stack it came from
-        raise PreviewError(f"stack {stack}: {type(exc).__name__}: {exc}", monitor.captured) from exc
-    run = StackRun(stack=stack, resources=monitor.captured, outputs=outputs or {}, errors=errors.messages)
+    if isinstance(failure, PreviewError):
+        raise PreviewError(str(failure), monitor.captured) from None
+    if failure is not None:
+        if isinstance(failure, MissingStackOutput):
+            raise PreviewError(f"stack {stack}: {failure}", monitor.captured) from None
+        raise PreviewError(f"stack {stack}: {type(failure).__name__}: {failure}", monitor.captured) from failure
+    run = StackRun(stack=stack, resources=monitor.captured, outputs=outputs, errors=capture.errors,
+                   warnings=capture.warnings, secret_outputs=secret_outputs, project=prog.project,
+                   config=config, references=monitor.references, default_account=default_account_id,
+                   default_region=region)
     if run.errors:
         raise PreviewError(f"stack {stack}: the program logged errors:\n" + "\n".join(run.errors), run.resources)
     return run
+
+
+class MissingStackOutput(KeyError):
+    """A program required an output its referenced stack does not export."""
+
+    def __init__(self, reference: str, output: str, exported: list[str]):
+        super().__init__(output)
+        self.reference, self.output, self.exported = reference, output, exported
+
+    def __str__(self) -> str:
+        stack = self.reference.split("/")[-1]
+        return (f"requires output '{self.output}' of stack '{stack}', which stack '{stack}' does not export "
+                f"(it exports: {', '.join(self.exported) or 'nothing'})")
+
+
+def _require_output(self: pulumi.StackReference, name: pulumi.Input[str]) -> pulumi.Output[Any]:
+    """`StackReference.require_output`, raising an error that names the stack and the output."""
+
+    def lookup(values: list[Any]) -> Any:
+        key, outputs, reference = values
+        if key not in (outputs or {}):
+            raise MissingStackOutput(str(reference), str(key), sorted(outputs or {}))
+        return outputs[key]
+
+    value = pulumi.Output.all(pulumi.Output.from_input(name), self.outputs, self.name).apply(lookup)
+    is_secret = asyncio.ensure_future(self._StackReference__is_secret_name(name))
+    return pulumi.Output(value.resources(), value.future(), value.is_known(), is_secret)

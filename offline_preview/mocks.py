@@ -96,6 +96,16 @@ _ARNS = {
 _NAME_KEYS = ("name", "bucket", "roleName", "functionName", "topicName", "repositoryName", "domainName")
 
 
+def _decoded(value: Any) -> Any:
+    # Provider inputs reach the engine JSON-encoded (a list arrives as '["..."]').
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
 class PlatformMocks(pulumi.runtime.Mocks):
     """Mocks answering like AWS, deterministic per stack.
 
@@ -113,16 +123,23 @@ class PlatformMocks(pulumi.runtime.Mocks):
         self.root_id = "r-" + _chars("root" + default_account_id, 4, _ALNUM)
 
     # -- provider context --------------------------------------------------------------
-    def _context(self, provider_ref: str | None) -> tuple[str, str]:
+    def context(self, provider_ref: str | None) -> tuple[str, str]:
+        """(account, region) a resource using provider reference `urn::id` (or None) acts in."""
         if provider_ref and provider_ref in self.providers:
             return self.providers[provider_ref]
         return self.default_account_id, self.default_region
 
+    _context = context
+
     def _register_provider(self, args: pulumi.runtime.MockResourceArgs, resource_id: str) -> None:
         account, region = self.default_account_id, args.inputs.get("region") or self.default_region
-        roles = args.inputs.get("assumeRoles") or []
-        if isinstance(roles, str):  # provider inputs reach the engine JSON-encoded
-            roles = json.loads(roles)
+        roles = _decoded(args.inputs.get("assumeRoles")) or []
+        # A provider pinned to one account (and assuming no role) acts in that account.
+        allowed = _decoded(args.inputs.get("allowedAccountIds")) or []
+        if isinstance(allowed, list) and len(allowed) == 1 and re.fullmatch(r"\d{12}", str(allowed[0])):
+            account = str(allowed[0])
+        if isinstance(roles, dict):
+            roles = [roles]
         for role in roles:
             match = re.match(r"^arn:[\w-]+:iam::(\d{12}):role/", str(role.get("roleArn", "")))
             if match:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -134,6 +134,10 @@ class ScpSettings:
     sagemaker_source_cidrs: tuple[str, ...] = ()
     # MOD-1: OUs whose accounts consume shared Rekognition models.
     model_consumer_ous: tuple[str, ...] = ("Workloads/PreProd", "Workloads/Prod")
+    # S3-1: the account-baseline automation role (name patterns), the one principal besides the
+    # exempt roles that may set the account-level public access block. IAM-3 lets only the
+    # exempt roles and the StackSet execution roles create or change it.
+    baseline_role_patterns: tuple[str, ...] = ()
     # LOG-2: names (or patterns) of the log archive buckets; empty means the security stack's
     # default names, `<name_prefix>-{log-archive,config-history,log-access}-*`.
     log_archive_bucket_patterns: tuple[str, ...] = ()
@@ -164,6 +168,16 @@ class ScpSettings:
     def exempt_role_arns(self) -> list[str]:
         """`arn:<partition>:iam::*:role/<name>` for every exempt role, in configured order."""
         return [f"arn:{self.partition}:iam::*:role/{name}" for name in self.exempt_role_names]
+
+    @property
+    def baseline_role_arns(self) -> list[str]:
+        return [f"arn:{self.partition}:iam::*:role/{name}" for name in self.baseline_role_patterns]
+
+    @property
+    def stackset_execution_role_arns(self) -> list[str]:
+        # Service-managed StackSets deploy through these roles, which AWS creates with a
+        # service-linked role (SCPs do not apply to service-linked roles).
+        return [f"arn:{self.partition}:iam::*:role/stacksets-exec-*"]
 
 
 def _settings_problems(s: ScpSettings) -> list[str]:
@@ -255,8 +269,9 @@ def guardrail_id_for_sid(sid: str) -> str:
 
 def _deny(settings: ScpSettings, guardrail_id: str, name: str, actions: Iterable[str], *,
           resources: str | list[str] = "*", condition: Mapping[str, Mapping[str, Any]] | None = None,
-          not_action: bool = False) -> dict[str, Any]:
-    """A Deny statement with the exemption for the break-glass and deployment roles."""
+          not_action: bool = False, also_exempt: Sequence[str] = ()) -> dict[str, Any]:
+    """A Deny statement with the exemption for the break-glass and deployment roles (and,
+    for the few statements that need it, `also_exempt` principal ARN patterns)."""
     actions = list(actions)
     if settings.compact_action_lists and not not_action and not any(c in a for a in actions for c in "*?"):
         actions = compact_actions(actions)
@@ -264,7 +279,7 @@ def _deny(settings: ScpSettings, guardrail_id: str, name: str, actions: Iterable
         # An empty derived list means the service data changed under us; fail loudly.
         raise ValueError(f"{guardrail_id} {name}: no actions (did the service authorization data change?)")
     merged: dict[str, dict[str, Any]] = {op: dict(entries) for op, entries in (condition or {}).items()}
-    merged.setdefault("ArnNotLike", {})["aws:PrincipalARN"] = settings.exempt_role_arns
+    merged.setdefault("ArnNotLike", {})["aws:PrincipalARN"] = [*settings.exempt_role_arns, *also_exempt]
     return {
         "Sid": sid_prefix(guardrail_id) + name,
         "Effect": "Deny",
@@ -340,13 +355,23 @@ def guardrail_statements(settings: ScpSettings) -> list[GuardrailStatement]:
         "iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:CreateUser",
     ]))
     # The exemption is only as strong as the exempt roles: nobody else may create one of them
-    # (a role of that name would be exempt), change it, or pass it to a service.
-    add("IAM-3", everywhere, _deny(s, "IAM-3", "ProtectExemptRoles", [
+    # (a role of that name would be exempt), change it, or pass it to a service. The same holds
+    # for the baseline role S3-1 lets through, which only the StackSet execution roles deploy,
+    # and for those execution roles themselves.
+    role_changes = [
         "iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRole", "iam:DeleteRolePermissionsBoundary",
         "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:PassRole", "iam:PutRolePermissionsBoundary",
         "iam:PutRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole",
         "iam:UpdateRoleDescription",
-    ], resources=s.exempt_role_arns))
+    ]
+    iam3 = [_deny(s, "IAM-3", "ProtectExemptRoles", role_changes, resources=s.exempt_role_arns)]
+    if s.baseline_role_patterns:
+        iam3 += [
+            _deny(s, "IAM-3", "ProtectBaselineRoles", role_changes, resources=s.baseline_role_arns,
+                  also_exempt=s.stackset_execution_role_arns),
+            _deny(s, "IAM-3", "ProtectStackSetRoles", role_changes, resources=s.stackset_execution_role_arns),
+        ]
+    add("IAM-3", everywhere, *iam3)
 
     # TAG-1: keys in one Null block are ANDed, so "any tag missing" needs one statement per tag.
     tagged_creates = [a for a in actions_supporting(["aws:RequestTag/${TagKey}"], ["sagemaker:Create*"])
@@ -356,7 +381,8 @@ def guardrail_statements(settings: ScpSettings) -> list[GuardrailStatement]:
               condition={"Null": {f"aws:RequestTag/{tag}": "true"}})
         for tag in s.mandatory_tags
     ))
-    add("S3-1", everywhere, _deny(s, "S3-1", "DenyAccountPublicAccessChanges", ["s3:PutAccountPublicAccessBlock"]))
+    add("S3-1", everywhere, _deny(s, "S3-1", "DenyAccountPublicAccessChanges", ["s3:PutAccountPublicAccessBlock"],
+                                  also_exempt=s.baseline_role_arns))
 
     # Jobs on instance types with local (NVMe) storage cannot take a volume key (the API
     # rejects it; that storage is hardware-encrypted), so jobs are only denied when none of

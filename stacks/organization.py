@@ -15,6 +15,7 @@ from policy_documents.serialize import to_json
 from stacks.common import account_provider, platform_tags
 from stacks.config import ConfigError, PlatformConfig
 from stacks.context import StackContext
+from stacks.security_settings import baseline_role_pattern, log_archive_bucket_names
 
 # Services integrated with the organization (trusted access), for the security and network layers.
 SERVICE_ACCESS_PRINCIPALS = [
@@ -38,7 +39,7 @@ SECURITY_DELEGATIONS = [
 ]
 
 
-def scp_settings(platform: PlatformConfig) -> ScpSettings:
+def scp_settings(platform: PlatformConfig, compact: bool = False) -> ScpSettings:
     """Map the platform definition onto the SCP library's settings."""
     g = platform.guardrails
     return ScpSettings(
@@ -50,22 +51,30 @@ def scp_settings(platform: PlatformConfig) -> ScpSettings:
         sagemaker_source_vpce_ids=tuple(g.sagemaker_source_vpce_ids),
         sagemaker_source_cidrs=tuple(g.sagemaker_source_cidrs),
         model_consumer_ous=tuple(g.model_consumer_ous),
+        log_archive_bucket_patterns=log_archive_bucket_names(platform),
+        baseline_role_patterns=(baseline_role_pattern(platform),),
+        compact_action_lists=compact,
     )
 
 
 def packed_guardrails(platform: PlatformConfig) -> list[PackedPolicy]:
     """The SCP library for this platform, packed within the AWS limits.
 
-    Raises :class:`ConfigError` naming every target that cannot carry its guardrails.
+    Explicit action lists are easier to audit, so they are tried first; when a target cannot
+    carry them, the same guardrails are packed with wildcard action lists (which match exactly
+    the same actions). Raises :class:`ConfigError` naming every target that still cannot fit.
     """
-    try:
-        return pack_policies(
-            guardrail_statements(scp_settings(platform)),
-            name_prefix=platform.name_prefix,
-            max_policies_per_target=platform.guardrails.scp_limit_per_target,
-        )
-    except ScpLimitError as error:
-        raise ConfigError([f"guardrails.scp_limit_per_target: {error}"]) from None
+    error: ScpLimitError | None = None
+    for compact in (False, True):
+        try:
+            return pack_policies(
+                guardrail_statements(scp_settings(platform, compact)),
+                name_prefix=platform.name_prefix,
+                max_policies_per_target=platform.guardrails.scp_limit_per_target,
+            )
+        except ScpLimitError as exc:
+            error = exc
+    raise ConfigError([f"guardrails.scp_limit_per_target: {error}"])
 
 
 def tag_policy(platform: PlatformConfig) -> dict:

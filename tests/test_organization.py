@@ -113,12 +113,37 @@ def test_every_scp_validates_against_service_authorization_data(org):
         assert validate_document(json.loads(policy.inputs["content"])) == [], policy.name
 
 
+EXEMPT = ["arn:aws:iam::*:role/mrd-break-glass", "arn:aws:iam::*:role/OrganizationAccountAccessRole"]
+BASELINE = "arn:aws:iam::*:role/mrd-account-baseline-*"
+STACKSET_EXEC = "arn:aws:iam::*:role/stacksets-exec-*"
+
+
+def _statements(run):
+    for policy in _scps(run):
+        yield from json.loads(policy.inputs["content"])["Statement"]
+
+
 def test_only_break_glass_and_deployment_roles_are_exempt(org):
-    for policy in _scps(org):
-        for statement in json.loads(policy.inputs["content"])["Statement"]:
-            exempt = statement.get("Condition", {}).get("ArnNotLike", {}).get("aws:PrincipalARN")
-            assert exempt is not None, f"{policy.name} {statement['Sid']} has no exemption condition"
-            assert sorted(exempt) == ["arn:aws:iam::*:role/OrganizationAccountAccessRole", "arn:aws:iam::*:role/mrd-break-glass"]
+    # The two narrow additions: S3-1 lets the account-baseline role set the account public
+    # access block; IAM-3 lets StackSet execution roles deploy that role.
+    narrow = {"S31DenyAccountPublicAccessChanges": [BASELINE], "IAM3ProtectBaselineRoles": [STACKSET_EXEC]}
+    for statement in _statements(org):
+        exempt = statement.get("Condition", {}).get("ArnNotLike", {}).get("aws:PrincipalARN")
+        assert exempt is not None, f"{statement['Sid']} has no exemption condition"
+        assert exempt == EXEMPT + narrow.get(statement["Sid"], []), statement["Sid"]
+
+
+def test_baseline_and_stackset_roles_are_protected_like_exempt_roles(org):
+    protected = {s["Sid"]: s["Resource"] for s in _statements(org) if s["Sid"].startswith("IAM3")}
+    assert protected == {"IAM3ProtectExemptRoles": EXEMPT, "IAM3ProtectBaselineRoles": [BASELINE],
+                         "IAM3ProtectStackSetRoles": [STACKSET_EXEC]}
+
+
+def test_log_archive_buckets_are_the_security_stack_buckets(org):
+    (log2,) = [s for s in _statements(org) if s["Sid"].startswith("LOG2")]
+    resources = json.dumps(log2["Resource"])
+    for name in ("mrd-log-archive-111111111111", "mrd-config-history-111111111111", "mrd-log-access-111111111111"):
+        assert name in resources
 
 
 def test_tag_policy_covers_mandatory_tags(org, sample_platform):
@@ -165,6 +190,18 @@ def test_bad_configuration_registers_nothing(run_platform, sample_platform):
     assert "home_region: 'us-east-1' is not in allowed_regions" in str(info.value)
     assert "shared_accounts.network.email: 'nope' is not a valid e-mail address" in str(info.value)
     assert info.value.registered == []
+
+
+def test_a_full_target_falls_back_to_wildcard_action_lists(run_platform, sample_platform):
+    # Workloads needs 4 SCPs with explicit action lists; with a limit of 4 (3 + FullAWSAccess)
+    # the same guardrails are packed with wildcards that match exactly the same actions.
+    sample_platform["guardrails"]["scp_limit_per_target"] = 4
+    run = run_platform("organization", sample_platform)
+    assert max(_targets(run).values()) <= 3
+    assert any("*" in a for s in _statements(run) for a in ([s["Action"]] if isinstance(s.get("Action"), str) else s.get("Action", []))
+               if s["Sid"].startswith("SM"))
+    for policy in _scps(run):
+        assert validate_document(json.loads(policy.inputs["content"])) == []
 
 
 def test_scps_that_cannot_fit_fail_before_any_resource(run_platform, sample_platform):

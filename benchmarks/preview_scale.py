@@ -1,0 +1,158 @@
+"""How the offline preview scales with the number of ML projects (prints figures; not a test).
+
+Runs the full preview (every stack, policy analysis included) as `make preview` does, in a
+fresh interpreter each time so that start-up counts:
+
+1. the sample configuration (stacks/),
+2. generated configurations with 1, 10 and 50 ML projects (three environments each): the
+   sample platform definition with its projects replaced, one Pulumi.<project>-<env>.yaml per
+   project environment, the platform-wide stack files copied from the sample.
+
+    .venv/bin/python benchmarks/preview_scale.py [--projects 1,10,50] [--jobs N] [--no-policy]
+
+Target: 50 projects in under 60 s on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import ipaddress
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "stacks"
+ENVIRONMENTS = ("dev", "preprod", "prod")
+
+
+def generate_platform(sample: dict, projects: int) -> dict:
+    """The sample platform with `projects` ML projects: the sample's own first, then generated ones."""
+    platform = copy.deepcopy(sample)
+    kept = platform["projects"][:projects]
+    template = platform["projects"][0]
+    used = {ipaddress.ip_network(env["cidr"]) for p in kept for env in p["environments"].values()}
+    free = (net for net in ipaddress.ip_network("10.65.0.0/16").supernet(new_prefix=12).subnets(new_prefix=22)
+            if net.network_address >= ipaddress.ip_address("10.65.0.0")
+            and not any(net.overlaps(u) for u in used))
+    domain = template["owner"].split("@", 1)[1]
+    for n in range(len(kept), projects):
+        name = f"ml-{n:03d}"
+        project = copy.deepcopy(template)
+        project["name"] = name
+        project["owner"] = f"{name}@{domain}"
+        project["cost_center"] = f"CC-{3000 + n}"
+        project["environments"] = {
+            env: {**template["environments"].get(env, {}), "email": f"aws-{name}-{env}@{domain}",
+                  "cidr": str(next(free))}
+            for env in ENVIRONMENTS
+        }
+        kept.append(project)
+    platform["projects"] = kept
+    # Data-lake read grants: the sample's for the projects kept, and fraud-detection's grants for
+    # one generated project in six (more would pass the 20 KB S3 bucket-policy limit, which the
+    # platform's validation rejects, as it should).
+    names = {p["name"] for p in kept}
+    data = platform.get("data_lake") or {}
+    consumers = [c for c in data.get("consumers", []) if c["project"] in names]
+    model = [c for c in data.get("consumers", []) if c["project"] == template["name"]]
+    for n, project in enumerate(kept[len(sample["projects"]):]):
+        if n % 6 == 0:
+            consumers += [{**copy.deepcopy(c), "project": project["name"]} for c in model]
+    if data:
+        data["consumers"] = consumers
+    # The trail's S3 data events: one name prefix instead of a list of (over 250) buckets.
+    trail = (platform.get("security") or {}).get("trail")
+    if trail is not None and projects > len(sample["projects"]):
+        trail["data_event_buckets"] = [f"{platform['name_prefix']}-*"]
+    return platform
+
+
+def generate_config_dir(target: Path, projects: int) -> Path:
+    """A configuration directory like stacks/ with `projects` ML projects."""
+    target.mkdir(parents=True, exist_ok=True)
+    sample = yaml.safe_load((SAMPLE / "platform.yaml").read_text())
+    platform = generate_platform(sample, projects)
+    (target / "platform.yaml").write_text(yaml.safe_dump(platform, sort_keys=False))
+    project_stack = None
+    for path in SAMPLE.glob("Pulumi.*.yaml"):
+        config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+        if config.get("ml-platform:layer") == "project":
+            project_stack = project_stack or config
+        else:
+            shutil.copy(path, target / path.name)
+    for project in platform["projects"]:
+        for env in project["environments"]:
+            config = {**project_stack, "ml-platform:project": project["name"], "ml-platform:environment": env}
+            (target / f"Pulumi.{project['name']}-{env}.yaml").write_text(yaml.safe_dump({"config": config}))
+    return target
+
+
+_SUMMARY = re.compile(r"^(\d+) stacks, (\d+) resources \((\d+) checked by policies\), (\d+) violations "
+                      r"\((\d+) mandatory\), (\d+) failed, ([\d.]+) s")
+
+
+def preview(config_dir: Path, out: Path, jobs: int | None, policy: bool) -> dict:
+    """Run `python -m offline_preview` on `config_dir`; wall time and the summary's figures."""
+    command = [sys.executable, "-m", "offline_preview", "--config-dir", str(config_dir), "--out", str(out)]
+    if jobs:
+        command += ["--jobs", str(jobs)]
+    if not policy:
+        command.append("--no-policy")
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    summary = next((m for m in map(_SUMMARY.match, result.stdout.splitlines()) if m), None)
+    if summary is None:
+        raise SystemExit(f"the preview printed no summary (exit {result.returncode}):\n{result.stdout}\n{result.stderr}")
+    stacks, resources, checked, violations, mandatory, failed, seconds = summary.groups()
+    return {"stacks": int(stacks), "resources": int(resources), "checked": int(checked),
+            "violations": int(violations), "mandatory": int(mandatory), "failed": int(failed),
+            "preview_s": float(seconds), "wall_s": wall, "exit": result.returncode,
+            "failures": [line for line in result.stdout.splitlines() if line.startswith("FAILED")]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--projects", default="1,10,50", help="comma-separated project counts (default 1,10,50)")
+    parser.add_argument("--jobs", type=int, default=None, help="passed to the preview (default: its own)")
+    parser.add_argument("--no-policy", action="store_true", help="skip policy analysis")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    args = parser.parse_args()
+    policy = not args.no_policy
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="preview-scale-") as tmp:
+        tmp_path = Path(tmp)
+        cases = [("sample", SAMPLE)] + [
+            (f"{n} projects", generate_config_dir(tmp_path / f"p{n}", n))
+            for n in (int(x) for x in args.projects.split(",") if x.strip())
+        ]
+        print(f"{'configuration':<14}{'stacks':>7}{'resources':>10}{'checked':>9}{'violations':>11}"
+              f"{'failed':>7}{'preview s':>10}{'wall s':>8}{'res/s':>8}")
+        for label, config_dir in cases:
+            row = {"configuration": label, **preview(config_dir, tmp_path / "out" / label.replace(" ", "-"),
+                                                       args.jobs, policy)}
+            rows.append(row)
+            rate = row["resources"] / row["wall_s"] if row["wall_s"] else 0
+            print(f"{label:<14}{row['stacks']:>7}{row['resources']:>10}{row['checked']:>9}{row['violations']:>11}"
+                  f"{row['failed']:>7}{row['preview_s']:>10.1f}{row['wall_s']:>8.1f}{rate:>8.0f}", flush=True)
+            for failure in row["failures"][:3]:
+                print(f"    {failure[:200]}")
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    fifty = next((r for r in rows if r["configuration"] == "50 projects"), None)
+    if fifty is not None:
+        verdict = "meets" if fifty["wall_s"] < 60 and not fifty["failed"] else "MISSES"
+        print(f"50 projects: {fifty['wall_s']:.1f} s wall, {verdict} the 60 s target")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,311 @@
+"""Private access to AWS services from a VPC (guardrail NET-2): the whitepaper's endpoints.
+
+The whitepaper ("Networking architecture") recommends VPC endpoints for S3, the SageMaker API,
+SageMaker Runtime (only where endpoints may be invoked), the Feature Store runtime, STS,
+CloudWatch, CloudTrail, ECR, CodePipeline, CodeBuild and CodeArtifact; the Rekognition blog
+("Avoiding the public internet") adds Rekognition over PrivateLink for model consumers.
+
+Every interface endpoint built here has private DNS (or, for central endpoints, a Route 53
+private hosted zone standing in for it), a security group that admits HTTPS from the allowed
+CIDR blocks only, and an endpoint policy that admits principals of the organization only
+(`aws:PrincipalOrgID`). The S3 gateway endpoint admits the platform's own buckets (by name
+prefix, and only buckets inside the organization) plus the few AWS-owned buckets the services
+read from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from policy_documents.serialize import document, policy_json
+
+
+@dataclass(frozen=True)
+class EndpointService:
+    """One AWS service reachable through an interface endpoint.
+
+    `actions` bound the endpoint policy to the service's own actions; `dns_zone` is the
+    service's private DNS name (`{region}` substituted) which a central endpoint's private
+    hosted zone takes; `wildcard` adds `*.<zone>` (services addressed through sub-domains).
+    """
+
+    key: str
+    actions: tuple[str, ...]
+    dns_zone: str
+    wildcard: bool = False
+
+    def service_name(self, region: str) -> str:
+        return f"com.amazonaws.{region}.{self.key}"
+
+    def zone_name(self, region: str) -> str:
+        return self.dns_zone.format(region=region)
+
+
+# The catalog of interface endpoints the platform knows (service names are
+# `com.amazonaws.<region>.<key>`, see the AWS PrivateLink guide "AWS services that integrate
+# with AWS PrivateLink"). Order is the whitepaper's.
+INTERFACE_SERVICES: dict[str, EndpointService] = {
+    s.key: s
+    for s in (
+        EndpointService("sagemaker.api", ("sagemaker:*",), "api.sagemaker.{region}.amazonaws.com"),
+        # Invoking endpoints only: the runtime endpoint serves nothing else.
+        EndpointService("sagemaker.runtime", ("sagemaker:InvokeEndpoint*",), "runtime.sagemaker.{region}.amazonaws.com"),
+        EndpointService("sagemaker.featurestore-runtime", ("sagemaker:*",), "featurestore-runtime.sagemaker.{region}.amazonaws.com"),
+        EndpointService("sts", ("sts:*",), "sts.{region}.amazonaws.com"),
+        EndpointService("logs", ("logs:*",), "logs.{region}.amazonaws.com"),
+        EndpointService("monitoring", ("cloudwatch:*",), "monitoring.{region}.amazonaws.com"),
+        EndpointService("cloudtrail", ("cloudtrail:*",), "cloudtrail.{region}.amazonaws.com"),
+        EndpointService("ecr.api", ("ecr:*",), "api.ecr.{region}.amazonaws.com"),
+        EndpointService("ecr.dkr", ("ecr:*",), "dkr.ecr.{region}.amazonaws.com", wildcard=True),
+        EndpointService("codepipeline", ("codepipeline:*",), "codepipeline.{region}.amazonaws.com"),
+        EndpointService("codebuild", ("codebuild:*",), "codebuild.{region}.amazonaws.com"),
+        EndpointService("codeartifact.api", ("codeartifact:*",), "codeartifact.{region}.amazonaws.com"),
+        # Repository endpoints are `<domain>-<owner>.d.codeartifact.<region>.amazonaws.com`.
+        EndpointService("codeartifact.repositories", ("codeartifact:*",), "d.codeartifact.{region}.amazonaws.com", wildcard=True),
+        EndpointService("ssm", ("ssm:*",), "ssm.{region}.amazonaws.com"),
+        EndpointService("rekognition", ("rekognition:*",), "rekognition.{region}.amazonaws.com"),
+    )
+}
+
+# AWS-owned buckets reached through the S3 gateway endpoint by the services the platform uses.
+# Sources: the AWS data-perimeter examples (aws-samples/data-perimeter-policy-examples,
+# vpc_endpoint_policies/README.md "AllowRequestsToAWSOwnedResources") and the service guides:
+# - ECR keeps image layers in `prod-<region>-starport-layer-bucket` and hands out presigned
+#   URLs signed by an ECR account, so the request's principal is NOT in our organization
+#   (Amazon ECR user guide, "Interface VPC endpoints", minimum Amazon S3 bucket permissions).
+# - Amazon Linux package repositories (notebook instances, CodeBuild images run `yum`/`dnf`),
+#   read unauthenticated (EC2 user guide, Kernel Live Patching / AL2023 repositories).
+# SageMaker's `sagemaker-<region>-<account-id>` is NOT AWS-owned: it is the SageMaker Python
+# SDK's default bucket, created in the caller's account; it is left out on purpose so jobs use
+# the platform's KMS-encrypted buckets (set `default_bucket`), not an unmanaged bucket.
+AWS_OWNED_BUCKET_TEMPLATES = (
+    "prod-{region}-starport-layer-bucket",
+    "packages.{region}.amazonaws.com",
+    "repo.{region}.amazonaws.com",
+    "amazonlinux.{region}.amazonaws.com",
+    "amazonlinux-2-repos-{region}",
+    "al2023-repos-{region}-de612dc2",
+)
+# CodeArtifact stores package assets in one AWS-owned bucket per region (CodeArtifact user
+# guide, "Create the Amazon S3 gateway endpoint", minimum bucket permissions). Python packages
+# do not need it (same page), so regions missing here only lose non-Python formats.
+CODEARTIFACT_ASSET_BUCKETS = {
+    "us-east-1": "assets-193858265520-us-east-1",
+    "us-east-2": "assets-250872398865-us-east-2",
+    "us-west-2": "assets-787052242323-us-west-2",
+    "eu-west-1": "assets-438097961670-eu-west-1",
+    "eu-west-2": "assets-247805302724-eu-west-2",
+    "eu-west-3": "assets-762466490029-eu-west-3",
+    "eu-north-1": "assets-611884512288-eu-north-1",
+    "eu-south-1": "assets-484130244270-eu-south-1",
+    "eu-central-1": "assets-769407342218-eu-central-1",
+}
+HTTPS = 443
+
+
+def aws_owned_buckets(region: str) -> list[str]:
+    """Names of the AWS-owned buckets the platform's services read in `region`."""
+    names = [t.format(region=region) for t in AWS_OWNED_BUCKET_TEMPLATES]
+    if region in CODEARTIFACT_ASSET_BUCKETS:
+        names.append(CODEARTIFACT_ASSET_BUCKETS[region])
+    return names
+
+
+def interface_endpoint_policy(service: EndpointService, organization_id: pulumi.Input[str]) -> dict:
+    """The service's own actions, for principals of the organization only (NET-2)."""
+    return document({
+        "Sid": "OrganizationPrincipalsOnly",
+        "Effect": "Allow",
+        "Principal": {"AWS": "*"},
+        "Action": list(service.actions),
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id}},
+    })
+
+
+def s3_gateway_policy(region: str, organization_id: pulumi.Input[str], bucket_prefixes: Sequence[str]) -> dict:
+    """Organization principals to the platform's buckets (and only buckets the organization
+    owns, so a look-alike bucket name in a foreign account is no exfiltration path); anyone
+    to read the AWS-owned buckets the services need (their requests are presigned by AWS)."""
+    platform = [f"arn:aws:s3:::{prefix}*" for prefix in bucket_prefixes]
+    return document(
+        {
+            "Sid": "PlatformBucketsFromOrganization",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": "s3:*",
+            "Resource": platform + [f"{arn}/*" for arn in platform],
+            "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id, "aws:ResourceOrgID": organization_id}},
+        },
+        {
+            "Sid": "ReadAwsOwnedServiceBuckets",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": "s3:GetObject",
+            "Resource": [f"arn:aws:s3:::{name}/*" for name in aws_owned_buckets(region)],
+        },
+    )
+
+
+class VpcEndpoints(pulumi.ComponentResource):
+    """Interface endpoints for `services` and, optionally, the S3 gateway endpoint of a VPC.
+
+    One security group fronts every interface endpoint: HTTPS (443) from `ingress_cidrs` (the
+    VPC's own CIDR; for central endpoints, the spokes' CIDRs), no egress. `private_dns` is on
+    for per-VPC endpoints; central endpoints turn it off and get private hosted zones instead
+    (see :class:`CentralEndpointZones`).
+
+    Outputs: `security_group_id` (None without interface endpoints), `endpoint_ids` and
+    `endpoints` keyed by service, `s3_gateway_endpoint_id` and `s3_prefix_list_id` (None
+    without the gateway).
+    """
+
+    security_group_id: pulumi.Output[str] | None
+    endpoint_ids: dict[str, pulumi.Output[str]]
+    s3_gateway_endpoint_id: pulumi.Output[str] | None
+
+    def __init__(
+        self,
+        name: str,
+        vpc_id: pulumi.Input[str],
+        region: str,
+        organization_id: pulumi.Input[str],
+        services: Sequence[str],
+        subnet_ids: Sequence[pulumi.Input[str]],
+        ingress_cidrs: Sequence[str],
+        tags: Mapping[str, str],
+        route_table_ids: Sequence[pulumi.Input[str]] = (),
+        s3_gateway: bool = True,
+        bucket_prefixes: Sequence[str] = (),
+        private_dns: bool = True,
+        label: str | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("ml-platform:network:VpcEndpoints", name, None, opts)
+        label = label or name  # AWS-side names and Name tags
+        unknown = [s for s in services if s not in INTERFACE_SERVICES]
+        if unknown:
+            raise ValueError(f"VpcEndpoints {name}: unknown services {unknown} (known: {', '.join(INTERFACE_SERVICES)})")
+        child = pulumi.ResourceOptions(parent=self)
+        self.endpoints: dict[str, aws.ec2.VpcEndpoint] = {}
+        self.security_group_id = None
+        if services:
+            group = aws.ec2.SecurityGroup(
+                f"{name}-endpoints",
+                name=f"{label}-endpoints",
+                description="Interface VPC endpoints: HTTPS from the allowed private ranges only",
+                vpc_id=vpc_id,
+                # No inline rules: the provider removes AWS's default allow-all egress, and the
+                # ingress rules below are separate resources (one per range).
+                tags={**tags, "Name": f"{label}-endpoints"},
+                opts=child,
+            )
+            for i, cidr in enumerate(ingress_cidrs):
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-endpoints-https-{i}",
+                    security_group_id=group.id,
+                    description=f"HTTPS to the endpoints from {cidr}",
+                    ip_protocol="tcp",
+                    from_port=HTTPS,
+                    to_port=HTTPS,
+                    cidr_ipv4=cidr,
+                    tags=dict(tags),
+                    opts=pulumi.ResourceOptions(parent=group),
+                )
+            self.security_group_id = group.id
+            for key in services:
+                service = INTERFACE_SERVICES[key]
+                self.endpoints[key] = aws.ec2.VpcEndpoint(
+                    f"{name}-{key.replace('.', '-')}",
+                    vpc_id=vpc_id,
+                    service_name=service.service_name(region),
+                    vpc_endpoint_type="Interface",
+                    private_dns_enabled=private_dns,
+                    subnet_ids=list(subnet_ids),
+                    security_group_ids=[group.id],
+                    policy=policy_json(interface_endpoint_policy(service, organization_id)),
+                    tags={**tags, "Name": f"{label}-{key}"},
+                    opts=child,
+                )
+        self.endpoint_ids = {k: e.id for k, e in self.endpoints.items()}
+        self.s3_gateway_endpoint_id = None
+        self.s3_prefix_list_id = None
+        if s3_gateway:
+            gateway = aws.ec2.VpcEndpoint(
+                f"{name}-s3",
+                vpc_id=vpc_id,
+                service_name=f"com.amazonaws.{region}.s3",
+                vpc_endpoint_type="Gateway",
+                route_table_ids=list(route_table_ids),
+                policy=policy_json(s3_gateway_policy(region, organization_id, bucket_prefixes)),
+                tags={**tags, "Name": f"{label}-s3"},
+                opts=child,
+            )
+            self.s3_gateway_endpoint_id = gateway.id
+            # The S3 prefix list, for security-group rules towards S3 through this gateway.
+            self.s3_prefix_list_id = gateway.prefix_list_id
+        self.register_outputs({
+            "securityGroupId": self.security_group_id,
+            "endpointIds": self.endpoint_ids,
+            "s3GatewayEndpointId": self.s3_gateway_endpoint_id,
+        })
+
+
+class CentralEndpointZones(pulumi.ComponentResource):
+    """Route 53 private hosted zones that make central interface endpoints answer for the
+    services' public names (private DNS cannot be shared across VPCs).
+
+    One zone per service named like the service's endpoint (e.g. `sts.eu-west-1.amazonaws.com`),
+    associated with the hub VPC, with an alias record (and `*.` for sub-domain services) to the
+    endpoint's regional DNS name. Spoke VPCs join a zone with :func:`associate_zone`.
+    Output: `zone_ids` keyed by service.
+    """
+
+    zone_ids: dict[str, pulumi.Output[str]]
+
+    def __init__(self, name: str, region: str, hub_vpc_id: pulumi.Input[str],
+                 endpoints: Mapping[str, aws.ec2.VpcEndpoint], tags: Mapping[str, str],
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ml-platform:network:CentralEndpointZones", name, None, opts)
+        self.zone_ids = {}
+        for key, endpoint in endpoints.items():
+            service = INTERFACE_SERVICES[key]
+            slug = key.replace(".", "-")
+            zone = aws.route53.Zone(
+                f"{name}-{slug}",
+                name=service.zone_name(region),
+                comment=f"ml-platform central interface endpoint for {key}",
+                vpcs=[aws.route53.ZoneVpcArgs(vpc_id=hub_vpc_id, vpc_region=region)],
+                tags=dict(tags),
+                # Spokes join through ZoneAssociation resources in their own stacks; the inline
+                # list would otherwise remove them on the next update.
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["vpcs"]),
+            )
+            entry = endpoint.dns_entries[0]
+            alias = aws.route53.RecordAliasArgs(name=entry.dns_name, zone_id=entry.hosted_zone_id,
+                                                evaluate_target_health=True)
+            records = [("apex", service.zone_name(region))]
+            if service.wildcard:
+                records.append(("wildcard", f"*.{service.zone_name(region)}"))
+            for label, record_name in records:
+                aws.route53.Record(f"{name}-{slug}-{label}", zone_id=zone.id, name=record_name, type="A",
+                                   aliases=[alias], opts=pulumi.ResourceOptions(parent=zone))
+            self.zone_ids[key] = zone.id
+        self.register_outputs({"zoneIds": self.zone_ids})
+
+
+def associate_zone(name: str, zone_id: pulumi.Input[str], vpc_id: pulumi.Input[str], region: str,
+                   zone_owner: aws.Provider, vpc_owner: aws.Provider,
+                   parent: pulumi.Resource | None = None) -> aws.route53.ZoneAssociation:
+    """Join a spoke VPC to a central private hosted zone across accounts: the zone's owner
+    authorizes the VPC, then the VPC's owner associates it."""
+    authorization = aws.route53.VpcAssociationAuthorization(
+        f"{name}-authorization", zone_id=zone_id, vpc_id=vpc_id, vpc_region=region,
+        opts=pulumi.ResourceOptions(parent=parent, provider=zone_owner))
+    return aws.route53.ZoneAssociation(
+        name, zone_id=zone_id, vpc_id=vpc_id, vpc_region=region,
+        opts=pulumi.ResourceOptions(parent=parent, provider=vpc_owner, depends_on=[authorization]))

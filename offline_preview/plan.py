@@ -1,0 +1,120 @@
+"""`plan.json`: the machine-readable result of an offline preview.
+
+Contract (fields may be added, never renamed)::
+
+    {"stacks": [{"name", "layer",
+                 "resources": [{"urn", "type", "name", "id", "inputs", "outputs", "parent",
+                                "provider", "account", "region", "protect", "retainOnDelete",
+                                "dependencies"}],
+                 "outputs": {},
+                 "violations": [{"policy", "enforcementLevel", "urn", "message"}]}]}
+
+`provider` is the URN of the provider the resource uses (the package's default provider when
+the program set none); `account`/`region` are where that provider acts. Secret values read
+"[secret]". The file is byte-identical for the same program and configuration: keys sorted,
+resources by URN, no timestamps, durations or absolute paths.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pulumi.runtime import rpc
+
+from offline_preview.analysis import Violation, provider_urn
+from offline_preview.engine import STACK_REFERENCE_TYPE, Registration, StackRun
+from offline_preview.preview import PreviewResult, StackResult
+
+SECRET = "[secret]"
+
+
+def masked(value: Any) -> Any:
+    """`value` as JSON data with every secret replaced by "[secret]"."""
+    if isinstance(value, dict):
+        if rpc.is_rpc_secret(value):
+            return SECRET
+        return {str(k): masked(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [masked(v) for v in value]
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    for attr in ("path", "text", "uri"):  # assets and archives
+        if isinstance(getattr(value, attr, None), str):
+            return {"asset": type(value).__name__, attr: getattr(value, attr)}
+    return str(value)
+
+
+def _violation(v: Violation) -> dict[str, Any]:
+    return {"policy": v.policy, "enforcementLevel": v.enforcement_level, "urn": v.urn, "message": v.message,
+            "policyPack": v.pack, "description": v.description, "severity": v.severity}
+
+
+def _resource(run: StackRun | None, reg: Registration) -> dict[str, Any]:
+    outputs = reg.outputs
+    if reg.type == STACK_REFERENCE_TYPE and isinstance(outputs, dict):
+        secret = set(outputs.get("secretOutputNames") or [])
+        values = outputs.get("outputs") or {}
+        outputs = {**outputs, "outputs": {k: SECRET if k in secret else v for k, v in values.items()}}
+    return {
+        "urn": reg.urn,
+        "type": reg.type,
+        "name": reg.name,
+        "id": reg.id,
+        "custom": reg.custom,
+        "inputs": masked(reg.inputs),
+        "outputs": masked(outputs),
+        "parent": reg.parent,
+        "provider": provider_urn(run, reg) if run is not None else (reg.provider or "").rsplit("::", 1)[0] or None,
+        "account": reg.account,
+        "region": reg.region,
+        "protect": reg.protect,
+        "retainOnDelete": reg.retain_on_delete,
+        "ignoreChanges": sorted(reg.ignore_changes),
+        "deleteBeforeReplace": reg.delete_before_replace,
+        "dependencies": sorted(set(reg.dependencies)),
+        "read": reg.read,
+    }
+
+
+def stack_entry(result: StackResult) -> dict[str, Any]:
+    """One stack's part of the plan."""
+    run = result.run
+    outputs = {}
+    if run is not None:
+        outputs = {k: SECRET if k in run.secret_outputs else masked(v) for k, v in run.outputs.items()}
+    resources = sorted((_resource(run, r) for r in result.resources), key=lambda r: r["urn"])
+    return {
+        "name": result.stack,
+        "layer": result.layer,
+        "status": "ok" if result.ok else "failed",
+        "error": result.error or result.policy_error,
+        "references": sorted(run.references) if run else [],
+        "warnings": list(run.warnings) if run else [],
+        "resourceCount": len(resources),
+        "resources": resources,
+        "outputs": outputs,
+        "violations": [_violation(v) for v in sorted(result.violations, key=Violation.sort_key)],
+    }
+
+
+def build_plan(result: PreviewResult) -> dict[str, Any]:
+    """The whole plan as JSON data."""
+    return {
+        "project": result.project,
+        "policyPack": result.policy_pack,
+        "policyNote": result.policy_note,
+        "stacks": [stack_entry(s) for s in result.stacks],
+    }
+
+
+def render_plan(plan: dict[str, Any]) -> str:
+    """plan.json's text for :func:`build_plan`'s data: sorted keys, two-space indent, final newline."""
+    return json.dumps(plan, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_plan(result: PreviewResult, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_plan(build_plan(result)))
+    return path

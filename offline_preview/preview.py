@@ -1,0 +1,484 @@
+"""Preview every stack of a configuration directory, in dependency order, with policy analysis.
+
+Stacks run in the order their layers suggest (see `engine.LAYER_ORDER`, then by name); the
+order is corrected from the StackReferences the stacks actually make: a stack that refers to a
+stack of the run that has not been previewed yet is set aside and run again after it. A stack
+that refers to a stack outside the run fails, naming both.
+
+With `jobs > 1`, stacks of the same layer run in parallel worker processes (forked, so the
+program's imports are shared); the policy pack analyzes each finished stack in this process
+while the workers go on. Results do not depend on the number of jobs.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from offline_preview.analysis import Violation, analyzed_resources, to_violation
+from offline_preview.engine import (
+    DEFAULT_ACCOUNT_ID,
+    LAYER_ORDER,
+    PreviewError,
+    Program,
+    Registration,
+    StackRun,
+    UpstreamPending,
+    discover_stacks,
+    run_stack,
+    stack_layer,
+    read_stack_config,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_POLICY_PACK = ROOT / "policypacks" / "ml-guardrails"
+DEFAULT_POLICY_CONFIG_NAME = "policy-config.sample.json"
+
+
+@dataclass
+class PolicyInfo:
+    """A policy of the pack, as far as the analyzer describes it."""
+
+    name: str
+    description: str = ""
+    enforcement_level: str = ""
+    kind: str = ""  # "resource" or "stack" when known
+
+
+@dataclass
+class StackResult:
+    """One stack's preview: what it registered and exported, what the pack said, how long it took."""
+
+    stack: str
+    layer: str | None
+    run: StackRun | None = None
+    error: str | None = None
+    registered: list[Registration] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+    analyzed: int = 0  # resources sent to the pack
+    policy_error: str | None = None
+    run_seconds: float = 0.0
+    analysis_seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.policy_error is None
+
+    @property
+    def resources(self) -> list[Registration]:
+        return self.run.resources if self.run else self.registered
+
+    @property
+    def mandatory(self) -> list[Violation]:
+        return [v for v in self.violations if v.mandatory]
+
+    @property
+    def seconds(self) -> float:
+        return self.run_seconds + self.analysis_seconds
+
+
+@dataclass
+class PreviewResult:
+    """Every stack's result, in dependency order."""
+
+    project: str
+    config_dir: Path
+    stacks: list[StackResult]
+    policy_pack: str | None = None  # the pack's name (None when analysis was skipped)
+    policy_note: str | None = None  # why analysis was skipped, or failed to start
+    policies: list[PolicyInfo] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[StackResult]:
+        return [s for s in self.stacks if not s.ok]
+
+    @property
+    def violations(self) -> list[Violation]:
+        return [v for s in self.stacks for v in s.violations]
+
+    @property
+    def mandatory(self) -> list[Violation]:
+        return [v for v in self.violations if v.mandatory]
+
+    @property
+    def succeeded(self) -> bool:
+        return not self.failed and not self.mandatory
+
+    def stack(self, name: str) -> StackResult:
+        return next(s for s in self.stacks if s.stack == name)
+
+
+# -- policy analysis ---------------------------------------------------------------------------
+
+
+@dataclass
+class PolicySettings:
+    """Which pack to run, with which configuration; `pack_dir=None` skips analysis."""
+
+    pack_dir: Path | None
+    config: dict[str, Any] = field(default_factory=dict)
+    required: bool = False  # chosen explicitly: failing to start it fails the preview
+    threads: int = 4
+
+
+class PolicySession:
+    """The policy analyzer for one preview; analysis is skipped (with a note) when unavailable."""
+
+    def __init__(self, settings: PolicySettings):
+        self.settings = settings
+        self.analyzer: Any = None
+        self.note: str | None = None
+        self.pack_name: str | None = None
+        self.policies: list[PolicyInfo] = []
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def __enter__(self) -> PolicySession:
+        pack = self.settings.pack_dir
+        if pack is None:
+            self.note = "policy analysis skipped (no policy pack chosen)"
+            return self
+        if not (Path(pack) / "PulumiPolicy.yaml").exists() and not self.settings.required:
+            self.note = f"policy analysis skipped: no policy pack at {pack}"
+            return self
+        # From here on the pack is expected: failing to start it fails the preview.
+        self.settings.required = True
+        try:
+            from offline_preview.policy_analyzer import PolicyAnalyzer
+        except ImportError as exc:
+            self.note = f"the policy analyzer client is not available ({exc})"
+            return self
+        try:
+            self.analyzer = PolicyAnalyzer(Path(pack), self.settings.config).__enter__()
+        except Exception as exc:  # noqa: BLE001 reported as the preview's failure below
+            self.note = f"policy pack {pack} could not be started: {type(exc).__name__}: {exc}"
+            self.analyzer = None
+            return self
+        self.pack_name = _pack_name(self.analyzer, Path(pack))
+        self.policies = _policy_infos(self.analyzer)
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, self.settings.threads),
+                                                           thread_name_prefix="policy")
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        if self.analyzer is not None:
+            self.analyzer.__exit__(*exc_info)
+
+    @property
+    def failed_to_start(self) -> bool:
+        return self.analyzer is None and self.settings.required
+
+    def analyze(self, result: StackResult) -> None:
+        """Run the pack's resource policies on every resource and its stack policies on the stack."""
+        if self.analyzer is None or result.run is None:
+            return
+        started = time.perf_counter()
+        run = result.run
+        try:
+            # As the engine does before analyzing a stack: which stack, its configuration and the
+            # tags the CLI sets on every stack. Stacks are analyzed one at a time.
+            configure = getattr(self.analyzer, "configure_stack", None)
+            if configure is not None:
+                configure(run.stack, project=run.project, config=run.config,
+                          tags={"pulumi:project": run.project, "pulumi:runtime": "python"})
+            resources = analyzed_resources(run)
+            # The pack answers one resource at a time; a few calls in flight keep it busy.
+            batches = self._pool.map(self.analyzer.analyze, resources) if self._pool else map(self.analyzer.analyze, resources)
+            diagnostics = [d for batch in batches for d in batch]
+            diagnostics += list(self.analyzer.analyze_stack(analyzed_resources(run, use_outputs=True)))
+            result.analyzed = len(resources)
+            result.violations = sorted({to_violation(run.stack, d) for d in diagnostics}, key=Violation.sort_key)
+        except Exception as exc:  # noqa: BLE001 the stack is reported as failed, with the reason
+            result.policy_error = f"stack {run.stack}: policy analysis failed: {type(exc).__name__}: {exc}"
+        result.analysis_seconds = time.perf_counter() - started
+
+
+def _pack_name(analyzer: Any, pack_dir: Path) -> str:
+    for attr in ("pack_name", "name", "policy_pack_name"):
+        value = getattr(analyzer, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    info = getattr(analyzer, "info", None)
+    name = getattr(info, "name", None)
+    return name if isinstance(name, str) and name else pack_dir.name
+
+
+def _policy_infos(analyzer: Any) -> list[PolicyInfo]:
+    policies = getattr(analyzer, "policies", None)
+    if policies is None:
+        info = getattr(analyzer, "info", None)
+        policies = getattr(info, "policies", None)
+    if callable(policies):
+        policies = policies()
+    found = []
+    for policy in policies or []:
+        if isinstance(policy, dict):
+            get = policy.get
+        else:
+            def get(key: str, default: Any = "", policy: Any = policy) -> Any:
+                return getattr(policy, key, default)
+        level = get("enforcement_level", "") or get("enforcementLevel", "")
+        found.append(PolicyInfo(
+            name=str(get("name", "")),
+            description=str(get("description", "") or ""),
+            enforcement_level=str(getattr(level, "name", level)).lower(),
+            kind=str(get("policy_type", "") or get("kind", "") or ""),
+        ))
+    # The levels in force are those after the policy configuration was applied.
+    effective = getattr(analyzer, "policy_config", None) or {}
+    for policy in found:
+        configured = effective.get(policy.name)
+        if isinstance(configured, tuple) and configured and isinstance(configured[0], str):
+            policy.enforcement_level = configured[0]
+    return sorted(found, key=lambda p: p.name)
+
+
+def load_policy_config(path: Path | None) -> dict[str, Any]:
+    """The pack's policy configuration (`policy-config.sample.json` format), `{}` when None."""
+    import json
+
+    if path is None:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise PreviewError(f"policy configuration {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise PreviewError(f"policy configuration {path}: must be a JSON object keyed by policy name")
+    return data
+
+
+# -- scheduling --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Task:
+    stack: str
+    program: Program
+    config_dir: Path
+    upstream: dict[str, dict[str, Any]]
+    upstream_secrets: dict[str, list[str]]
+    stacks_in_run: list[str]
+    default_account_id: str
+
+
+@dataclass
+class _Outcome:
+    stack: str
+    run: StackRun | None = None
+    error: str | None = None
+    registered: list[Registration] = field(default_factory=list)
+    pending: str | None = None
+    seconds: float = 0.0
+
+
+def _run_task(task: _Task) -> _Outcome:
+    """Preview one stack; never raises (a worker's exception would lose the stack's name)."""
+    started = time.perf_counter()
+    outcome = _Outcome(task.stack)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # un-awaited coroutines of a failed run
+            outcome.run = run_stack(task.stack, task.config_dir, task.upstream, task.default_account_id,
+                                    task.program, task.stacks_in_run, task.upstream_secrets)
+    except UpstreamPending as exc:
+        outcome.pending = exc.upstream
+    except PreviewError as exc:
+        outcome.error, outcome.registered = str(exc), exc.registered
+    except Exception as exc:  # noqa: BLE001 an engine failure, reported against the stack
+        outcome.error = f"stack {task.stack}: the offline preview failed: {type(exc).__name__}: {exc}"
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+class _Runner:
+    """Runs tasks inline (jobs=1) or in forked worker processes."""
+
+    def __init__(self, jobs: int):
+        self.pool = None
+        if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
+            # Forked before the policy analyzer opens any gRPC channel in this process.
+            self.pool = multiprocessing.get_context("fork").Pool(processes=jobs)
+        self.jobs = jobs if self.pool else 1
+
+    def submit(self, task: _Task) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        if self.pool is None:
+            future.set_result(_run_task(task))
+        else:
+            self.pool.apply_async(_run_task, (task,), callback=future.set_result,
+                                  error_callback=future.set_exception)
+        return future
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool.join()
+
+
+def plan_stacks(config_dir: Path, program: Program, chosen: Sequence[str] | None = None) -> list[str]:
+    """The stacks to preview, in the order their layers suggest; `chosen` must all exist."""
+    available = discover_stacks(config_dir, program.project)
+    if not available:
+        raise PreviewError(f"{config_dir}: no stack configuration files (Pulumi.<stack>.yaml)")
+    if not chosen:
+        return available
+    unknown = [s for s in chosen if s not in available]
+    if unknown:
+        raise PreviewError(f"unknown stack(s) {', '.join(unknown)} (stacks in {config_dir}: {', '.join(available)})")
+    return [s for s in available if s in set(chosen)]
+
+
+def _rank(layer: str | None) -> int:
+    return LAYER_ORDER.index(layer) if layer in LAYER_ORDER else len(LAYER_ORDER)
+
+
+def preview(
+    program: Program,
+    config_dir: Path,
+    stacks: Sequence[str] | None = None,
+    policy: PolicySettings | None = None,
+    jobs: int = 1,
+    default_account_id: str = DEFAULT_ACCOUNT_ID,
+    on_stack: Callable[[StackResult], None] | None = None,
+) -> PreviewResult:
+    """Preview the chosen stacks (all by default) of `config_dir`; see the module docstring.
+
+    `on_stack` is called as each stack's result (run and analysis) is complete.
+    """
+    started = time.perf_counter()
+    config_dir = Path(config_dir)
+    planned = plan_stacks(config_dir, program, stacks)
+    layers = {s: stack_layer(read_stack_config(config_dir, s), program.project) for s in planned}
+    rank = {s: _rank(layers[s]) for s in planned}
+    waiting_on: dict[str, str] = {}
+    results: dict[str, StackResult] = {}
+    remaining = list(planned)
+    runner = _Runner(min(jobs, len(planned)))
+    session = PolicySession(policy or PolicySettings(None))
+    analysis_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis")
+    lock = threading.Lock()
+    runs: dict[concurrent.futures.Future, str] = {}
+    analyses: set[concurrent.futures.Future] = set()
+
+    def finish(result: StackResult) -> None:
+        with lock:
+            results[result.stack] = result
+        if on_stack is not None:
+            on_stack(result)
+
+    def analyze_and_finish(result: StackResult) -> None:
+        session.analyze(result)
+        finish(result)
+
+    try:
+        session.__enter__()
+        while remaining or runs or analyses:
+            # Stacks set aside for an upstream that has since failed fail too, naming it.
+            for stack in [s for s in remaining if waiting_on.get(s) in _failed(results)]:
+                remaining.remove(stack)
+                finish(StackResult(stack, layers[stack], error=(
+                    f"stack {stack}: not previewed: its upstream stack {waiting_on[stack]} failed")))
+            running = list(runs.values())
+            free = [s for s in remaining if waiting_on.get(s) is None or waiting_on[s] in _previewed(results, analyses)]
+            if free and len(runs) < runner.jobs:
+                lowest = min(rank[s] for s in free + running)
+                for stack in [s for s in free if rank[s] == lowest][: runner.jobs - len(runs)]:
+                    remaining.remove(stack)
+                    upstream = _upstream_outputs(results, analyses)
+                    task = _Task(stack, program, config_dir, {s: r.outputs for s, r in upstream.items()},
+                                 {s: list(r.secret_outputs) for s, r in upstream.items()}, planned,
+                                 default_account_id)
+                    runs[runner.submit(task)] = stack
+            if not runs and not analyses:
+                if remaining:  # every remaining stack waits on another remaining stack
+                    cycle = ", ".join(f"{s} -> {waiting_on.get(s)}" for s in remaining)
+                    for stack in list(remaining):
+                        remaining.remove(stack)
+                        finish(StackResult(stack, layers[stack],
+                                           error=f"stack {stack}: StackReferences form a cycle ({cycle})"))
+                break
+            done, _ = concurrent.futures.wait(list(runs) + list(analyses),
+                                              return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in done:
+                if future in analyses:
+                    analyses.discard(future)
+                    future.result()
+                    continue
+                stack = runs.pop(future)
+                try:
+                    outcome: _Outcome = future.result()
+                except Exception as exc:  # noqa: BLE001 a worker died
+                    outcome = _Outcome(stack, error=f"stack {stack}: the preview worker failed: {exc}")
+                if outcome.pending is not None:
+                    waiting_on[stack] = outcome.pending
+                    remaining.insert(0, stack)
+                    continue
+                result = StackResult(stack, layers[stack], run=outcome.run, error=outcome.error,
+                                     registered=outcome.registered, run_seconds=outcome.seconds)
+                if result.run is not None and session.analyzer is not None:
+                    fut = analysis_pool.submit(analyze_and_finish, result)
+                    fut.stack = result  # type: ignore[attr-defined]  # known outputs while analysing
+                    analyses.add(fut)
+                else:
+                    finish(result)
+    finally:
+        runner.close()
+        analysis_pool.shutdown(wait=True)
+        session.__exit__(None, None, None)
+
+    ordered = _dependency_order(planned, results, rank)
+    note = session.note
+    if session.failed_to_start and note:
+        for result in ordered:
+            result.policy_error = result.policy_error or note
+    return PreviewResult(program.project, config_dir, ordered, session.pack_name, note, session.policies,
+                         time.perf_counter() - started)
+
+
+def _upstream_outputs(results: dict[str, StackResult], analyses: set) -> dict[str, StackRun]:
+    runs = {s: r.run for s, r in results.items() if r.run is not None}
+    for future in analyses:
+        result = future.stack  # type: ignore[attr-defined]
+        runs[result.stack] = result.run
+    return runs
+
+
+def _previewed(results: dict[str, StackResult], analyses: set) -> set[str]:
+    return set(_upstream_outputs(results, analyses))
+
+
+def _failed(results: dict[str, StackResult]) -> set[str]:
+    return {s for s, r in results.items() if r.run is None}
+
+
+def _dependency_order(planned: list[str], results: dict[str, StackResult], rank: dict[str, int]) -> list[StackResult]:
+    """Upstream stacks before the stacks that read them; otherwise by layer, then name.
+
+    Computed from the references each stack made, so the order is the same however many jobs ran.
+    """
+    deps = {s: set(r.run.references) & set(planned) if r.run else set() for s, r in results.items()}
+    order: list[StackResult] = []
+    placed: set[str] = set()
+    pending = sorted(results, key=lambda s: (rank[s], s))
+    while pending:
+        ready = next((s for s in pending if deps[s] <= placed), pending[0])
+        pending.remove(ready)
+        placed.add(ready)
+        order.append(results[ready])
+    return order
+
+
+def default_jobs() -> int:
+    """Worker processes by default: one per CPU, at most 4."""
+    return max(1, min(4, os.cpu_count() or 1))

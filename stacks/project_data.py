@@ -1,0 +1,178 @@
+"""The data part of a `<project>-<env>` stack: the project's bucket set in its own account and
+its read-only window onto the data lake.
+
+- Buckets by environment (`data_settings.KINDS_BY_ENVIRONMENT`): experimentation in dev;
+  datasets, pipeline and models in preprod; pipeline and models in prod; access logs
+  everywhere. All encrypted with one project key, logged to the access-log bucket.
+- Who uses which kind: the team reads and writes experimentation buckets; only automation
+  roles write datasets, models and pipeline buckets, and only they read pipeline buckets;
+  reviewers read datasets and models; the project's prod automation reads preprod models to
+  promote them.
+- Lake access (when `data_lake.consumers` names this environment): Lake Formation
+  administration, resource links to the shared databases with read grants to the configured
+  roles, and an Athena workgroup with enforced, KMS-encrypted results and a scan cutoff.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from components.athena_workgroups import QueryWorkgroup
+from components.data_access import ObjectGrant, ServiceGrant
+from components.kms_keys import RolePrincipals, role_arn
+from components.lake_formation_grants import LakeFormationAdministration, SharedDatabase, SharedDatabaseLinks
+from components.project_buckets import BucketKind, ProjectBucketSet, ProjectBucketSetArgs
+from stacks import data_settings as ds
+from stacks.common import account_provider, platform_tags
+from stacks.context import StackContext
+from stacks.data_lake import REKOGNITION, camel, lifecycle_rules
+
+
+def _reference(stack: str, resource_name: str) -> pulumi.StackReference:
+    # A resource name of its own: other parts of the project stack reference the same stacks.
+    return pulumi.StackReference(resource_name, stack_name=f"{pulumi.get_organization()}/{pulumi.get_project()}/{stack}")
+
+
+def project_data(ctx: StackContext, network: Any = None) -> None:
+    """Register the project environment's buckets and lake access.
+
+    `network` is what `project_network` returned; its `provider` and `account_id` are used
+    when present, otherwise a provider into the project's account is made here.
+    """
+    platform = ctx.platform
+    data = platform.data_lake
+    project = platform.project(ctx.project)
+    env = ctx.environment
+    name = f"{project.name}-{env}"
+    pb = data.project_buckets
+    tags = platform_tags(platform, project=project.name, environment=env, owner=project.owner,
+                         **{"cost-center": project.cost_center, "data-classification": project.data_classification})
+
+    # The network part's reference to the organization stack when there is one.
+    organization = getattr(network, "organization", None) or _reference("organization", f"{name}-data-organization")
+    org_ids = organization.require_output("accountIds")
+    org_id = getattr(network, "organization_id", None) or organization.require_output("organizationId")
+    cache: dict[str, pulumi.Output[str]] = {}
+
+    def account(key: str) -> pulumi.Output[str]:
+        if key not in cache:
+            cache[key] = org_ids.apply(lambda m, k=key: m[k])
+        return cache[key]
+
+    account_id = getattr(network, "account_id", None) or account(name)
+    provider = getattr(network, "provider", None) or account_provider(f"{name}-data", platform, account_id, tags)
+    opts = pulumi.ResourceOptions(provider=provider)
+
+    def roles(names: list[str], acct: pulumi.Input[str] = account_id, environment: str = env) -> RolePrincipals:
+        return RolePrincipals(acct, tuple(ds.project_role_name(platform, project.name, environment, r) for r in names))
+
+    team, automation, reviewers = roles(pb.team_roles), roles(pb.automation_roles), roles(pb.reviewer_roles)
+    producer = project.name in ds.model_producers(platform) and env == data.model_producer_environment
+    work_kind = ds.WORK_BUCKET_KIND[env]
+
+    def grants_for(kind: str) -> list[ObjectGrant]:
+        if kind == "experimentation":
+            return [ObjectGrant("ProjectTeam", [team], write=True)]
+        if kind == "pipeline":
+            return [ObjectGrant("AutomationOnly", [automation], write=True)]
+        found = [ObjectGrant("Automation", [automation], write=True)]
+        if pb.reviewer_roles:
+            found.append(ObjectGrant("ReviewersReadOnly", [reviewers]))
+        if kind == "models" and env == "preprod" and "prod" in project.environments:
+            # The deployment pipeline's prod side copies approved models into prod.
+            found.append(ObjectGrant("ProdPromotion", [roles(pb.automation_roles, account(f"{project.name}-prod"), "prod")]))
+        return found
+
+    buckets = []
+    for kind in ds.KINDS_BY_ENVIRONMENT[env]:
+        if kind == "access-logs":
+            continue
+        services = []
+        if producer and kind == work_kind:
+            # Rekognition Custom Labels writes training output into the producer's work bucket.
+            services.append(ServiceGrant(f"Rekognition{camel(name)}", REKOGNITION, account_id, write=True))
+        kind_tags: dict[str, str] = {}
+        if kind == "models":
+            kind_tags = {"lineage": "required", "lineage-object-tags": " ".join(pb.model_lineage_tags)}
+        if kind == "datasets":
+            kind_tags = {"lineage": "required"}
+        buckets.append(BucketKind(
+            kind=kind,
+            bucket_name=ds.project_bucket_name(platform, project.name, env, kind),
+            grants=grants_for(kind),
+            services=services,
+            lifecycle=lifecycle_rules(kind, pb.lifecycle.get(kind)),
+            tags=kind_tags,
+        ))
+
+    org = platform.organization
+    bucket_set = ProjectBucketSet(
+        f"{name}-data",
+        ProjectBucketSetArgs(
+            account_id=account_id,
+            region=platform.home_region,
+            key_alias=f"{platform.name_prefix}-{name}-data",
+            key_administrators=RolePrincipals(account_id, tuple(dict.fromkeys([org.member_role_name, org.break_glass_role_name]))),
+            access_log_bucket_name=ds.project_bucket_name(platform, project.name, env, "access-logs"),
+            log_source_prefix=f"{platform.name_prefix}-{name}-",
+            buckets=buckets,
+            access_log_lifecycle=lifecycle_rules("access-logs", pb.lifecycle.get("access-logs")),
+            tags=tags,
+            organization_id=org_id,
+            bucket_managers=RolePrincipals(account_id, (org.member_role_name,)),
+        ),
+        opts=opts,
+    )
+
+    exports: dict[str, Any] = {
+        "keyArn": bucket_set.key_arn,
+        "buckets": {kind: {"name": b.bucket, "arn": b.arn} for kind, b in bucket_set.buckets.items()},
+    }
+    grants = ds.consumer_grants(platform, project.name, env)
+    if grants:
+        lake = _reference("data-lake", f"{name}-data-lake")
+        catalog_id = lake.require_output("accountId")
+        lf = LakeFormationAdministration(f"{name}-lake-formation", admins=[role_arn(account_id, org.member_role_name)], opts=opts)
+        readers: dict[str, list[str]] = {}
+        for consumer, domain in grants:
+            for database in ds.consumer_databases(platform, consumer, domain):
+                names = readers.setdefault(database, [])
+                names.extend(r for r in consumer.roles if r not in names)
+        links = SharedDatabaseLinks(
+            f"{name}-lake-links",
+            catalog_id=catalog_id,
+            region=platform.home_region,
+            databases=[
+                SharedDatabase(link_name=database, target_database=database,
+                               readers={r: role_arn(account_id, ds.project_role_name(platform, project.name, env, r)) for r in role_names})
+                for database, role_names in readers.items()
+            ],
+            depends_on=[lf.settings],
+            opts=opts,
+        )
+        cutoffs = [c.bytes_scanned_cutoff_gb for c, _ in grants if c.bytes_scanned_cutoff_gb is not None]
+        workgroup = QueryWorkgroup(
+            f"{name}-lake-workgroup",
+            workgroup_name=f"{platform.name_prefix}-{name}-data-lake",
+            results_bucket=bucket_set.buckets[work_kind].bucket,
+            results_prefix=ds.ATHENA_RESULTS_PREFIX,
+            kms_key_arn=bucket_set.key_arn,
+            bytes_scanned_cutoff=(min(cutoffs) if cutoffs else data.athena.bytes_scanned_cutoff_gb) * 1024**3,
+            expected_bucket_owner=account_id,
+            description=f"Queries of {name} on the data lake (read-only)",
+            tags=tags,
+            opts=opts,
+        )
+        exports["lakeDatabases"] = list(links.link_names.values())
+        exports["athenaWorkgroup"] = workgroup.name
+        # What this environment's roles may read directly in S3 (for their IAM policies).
+        readable = {domain: ([z for z in consumer.zones if z in ds.SHARED_ZONES],
+                             ds.REDACTED_PREFIX if consumer.redacted_only else "") for consumer, domain in grants}
+        exports["lakeReadable"] = lake.require_output("domains").apply(lambda domains: {
+            domain: {"keyArn": domains[domain]["keyArn"], "prefix": prefix,
+                     "bucketArns": [domains[domain]["buckets"][z]["arn"] for z in zones]}
+            for domain, (zones, prefix) in readable.items()
+        })
+    pulumi.export("data", exports)

@@ -1,0 +1,240 @@
+"""The `security` stack: audit and detection for the whole organization.
+
+Deploys into three accounts, each through its own provider (account ids from the
+`organization` stack's outputs):
+
+* **log archive** — KMS log key, the Object-Locked archive bucket (organization trail), the
+  Config history bucket and the access-log bucket (`components/log_archive.py`);
+* **management** — the organization CloudTrail with its CloudWatch Logs group, key and role
+  (`components/organization_trail.py`); the management account's own Config recorder and
+  account baseline (StackSets never reach it); GuardDuty and Security Hub administrator
+  delegation; Control Tower controls when Control Tower mode is on; the security alarms on the
+  trail's log group and their forwarder;
+* **security tooling** — the baseline StackSet (Config recorder, S3 account public access block
+  and EBS encryption in every account and allowed region, including accounts created later),
+  the organization Config aggregator and the detective guardrails as organization Config rules,
+  GuardDuty and Security Hub administration, IAM Access Analyzer, and the alert topic.
+
+Regional services are deployed in every allowed region (home region first); global ones in the
+home region.
+
+Outputs (the contract other stacks and operators read):
+
+* `logArchiveBucketName`, `logArchiveBucketArn` — the organization trail's archive bucket;
+* `configBucketName` — the AWS Config history bucket; `accessLogBucketName`;
+* `logKeyArn` — the KMS key of both log buckets;
+* `trailArn`, `trailLogGroupName` — the organization trail and its CloudWatch Logs group
+  (management account);
+* `alertTopicArn` — the security alert SNS topic (security tooling);
+* `aggregatorName` — the organization Config aggregator (security tooling);
+* `baselineStackSetName` — the account-baseline StackSet;
+* `configRuleNames` — the organization Config rules, by guardrail id;
+* `controlTowerControls` — the Control Tower controls enabled (empty unless Control Tower mode).
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.config_baseline import AccountBaselineStackSet, ManagementAccountBaseline
+from components.config_rules import OrganizationAggregator, OrganizationConfigRules, rule_specs
+from components.control_tower_controls import CONTROL_OWNED_RULES, ControlTowerControls, EnabledControl
+from components.log_archive import LogArchive, LogArchiveArgs
+from components.organization_trail import OrganizationTrail, OrganizationTrailArgs
+from components.secure_bucket import ObjectLock
+from components.security_alerts import SecurityAlerts, SecurityAlertsArgs
+from components.security_services import SecurityServices, SecurityServicesArgs
+from stacks.common import account_provider, platform_tags, stack_reference
+from stacks.config import PlatformConfig
+from stacks.context import StackContext
+from stacks.security_settings import (
+    auditor_role_names,
+    control_tower_ous,
+    data_event_buckets,
+    log_archive_bucket_names,
+    trail_name,
+)
+
+
+def partition_of(region: str) -> str:
+    """The ARN partition of a region."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if "-gov-" in region:
+        return "aws-us-gov"
+    return "aws"
+
+
+def regions_home_first(platform: PlatformConfig) -> list[str]:
+    return [platform.home_region] + [r for r in platform.allowed_regions if r != platform.home_region]
+
+
+def data_event_arn_prefixes(platform: PlatformConfig) -> list[str]:
+    """`resources.ARN` prefixes for the trail's S3 data events: an exact bucket becomes
+    `arn:...:s3:::<bucket>/`, a `name*` prefix `arn:...:s3:::name`, an ARN stays as it is."""
+    partition = partition_of(platform.home_region)
+    found = []
+    for target in data_event_buckets(platform):
+        if target.startswith("arn:"):
+            found.append(target)
+        elif target.endswith("*"):
+            found.append(f"arn:{partition}:s3:::{target[:-1]}")
+        else:
+            found.append(f"arn:{partition}:s3:::{target}/")
+    return found
+
+
+def control_tower_owned_rules(platform: PlatformConfig) -> frozenset[str]:
+    """Config managed rules that enabled Control Tower controls replace."""
+    ct = platform.security.control_tower
+    if not ct.enabled:
+        return frozenset()
+    return frozenset(CONTROL_OWNED_RULES[c.identifier] for c in ct.controls if c.identifier in CONTROL_OWNED_RULES)
+
+
+def run(ctx: StackContext) -> None:
+    platform = ctx.platform
+    settings = platform.security
+    prefix = platform.name_prefix
+    home = platform.home_region
+    regions = regions_home_first(platform)
+    partition = partition_of(home)
+    management_id = platform.organization.management_account_id
+    tags = platform_tags(platform)
+
+    organization = stack_reference("organization")
+    account_ids = organization.require_output("accountIds")
+    log_archive_id = account_ids.apply(lambda ids: ids["log-archive"])
+    tooling_id = account_ids.apply(lambda ids: ids["security-tooling"])
+    organization_id = organization.require_output("organizationId")
+    root_id = organization.require_output("rootId")
+    ou_ids = organization.require_output("ouIds")
+
+    def per_region(name: str, account_id: pulumi.Input[str] | None) -> dict[str, pulumi.ProviderResource]:
+        # The home-region provider keeps the plain account name: adding a region adds providers
+        # without renaming (and replacing) what exists.
+        return {r: account_provider(name if r == home else f"{name}-{r}", platform, account_id, tags, region=r)
+                for r in regions}
+
+    management = per_region("management", None)
+    tooling = per_region("security-tooling", tooling_id)
+    log_archive_provider = account_provider("log-archive", platform, log_archive_id, tags)
+
+    # Log archive (log-archive account).
+    archive_name, config_bucket_name, access_log_name = log_archive_bucket_names(platform)
+    trail = trail_name(platform)
+    # Known before the trail exists: the bucket and key policies must admit it first.
+    trail_arn = f"arn:{partition}:cloudtrail:{home}:{management_id}:trail/{trail}"
+    lock = settings.log_archive.object_lock
+    archive = LogArchive(
+        "log-archive",
+        LogArchiveArgs(
+            archive_bucket_name=archive_name,
+            config_bucket_name=config_bucket_name,
+            access_log_bucket_name=access_log_name,
+            key_alias=f"{prefix}-log-archive",
+            region=home,
+            account_id=log_archive_id,
+            management_account_id=management_id,
+            security_tooling_account_id=tooling_id,
+            organization_id=organization_id,
+            trail_arn=trail_arn,
+            break_glass_role_name=platform.organization.break_glass_role_name,
+            auditor_role_names=auditor_role_names(platform),
+            object_lock=ObjectLock(mode=lock.mode, days=lock.retention_days),
+            transitions=[(t.days, t.storage_class) for t in settings.log_archive.transitions],
+            expire_days=settings.log_archive.expire_days,
+            access_log_expire_days=settings.log_archive.access_log_expire_days,
+            partition=partition,
+        ),
+        tags,
+        opts=pulumi.ResourceOptions(provider=log_archive_provider),
+    )
+
+    # Organization trail (management account).
+    trail_args = OrganizationTrailArgs(
+        trail_name=trail, region=home, management_account_id=management_id,
+        bucket_name=archive.bucket, kms_key_arn=archive.key_arn,
+        data_event_arn_prefixes=data_event_arn_prefixes(platform),
+        log_group_name=f"/{prefix}/cloudtrail/{trail}", log_retention_days=settings.trail.cloudwatch_retention_days,
+        partition=partition,
+    )
+    org_trail = OrganizationTrail("organization-trail", trail_args, tags, depends_on=[archive],
+                                  opts=pulumi.ResourceOptions(provider=management[home]))
+
+    # AWS Config: every account and region, the aggregator and the detective guardrails.
+    ManagementAccountBaseline(
+        "management-baseline", prefix, management_id, management, archive.config_bucket, archive.key_arn,
+        settings.config.delivery_frequency, tags, partition=partition, depends_on=[archive])
+    if settings.config.baseline_ous:
+        targets = ou_ids.apply(lambda ids: [ids[path] for path in settings.config.baseline_ous])
+    else:
+        targets = root_id.apply(lambda r: [r])
+    baseline = AccountBaselineStackSet(
+        "account-baseline",
+        stack_set_name=f"{prefix}-account-baseline",
+        parameters={
+            "NamePrefix": prefix,
+            "HomeRegion": home,
+            "ConfigBucketName": archive.config_bucket,
+            "LogKeyArn": archive.key_arn,
+            "DeliveryFrequency": settings.config.delivery_frequency,
+            # Control Tower's landing zone owns the recorders of enrolled accounts.
+            "DeployConfigRecorder": "false" if settings.control_tower.enabled else "true",
+        },
+        target_ou_ids=targets,
+        regions=regions,
+        tags=tags,
+        depends_on=[archive],
+        opts=pulumi.ResourceOptions(provider=tooling[home]),
+    )
+    aggregator = OrganizationAggregator("config-aggregator", f"{prefix}-organization", tooling_id, regions, tags, partition=partition,
+                                        opts=pulumi.ResourceOptions(provider=tooling[home]))
+    specs = rule_specs(prefix, home, regions, platform.mandatory_tags, control_tower_owned_rules(platform))
+    OrganizationConfigRules("config-rules", specs, tooling, home_region=home, depends_on=[baseline])
+
+    enabled_controls: list[str] = []
+    if settings.control_tower.enabled:
+        controls = [
+            EnabledControl(guardrail=c.guardrail, identifier=c.identifier, ou_path=ou,
+                           ou_id=ou_ids.apply(lambda ids, path=ou: ids[path]))
+            for c in settings.control_tower.controls
+            for ou in control_tower_ous(platform, c)
+        ]
+        ControlTowerControls("control-tower-controls", controls, home, management_id, organization_id,
+                             partition=partition, opts=pulumi.ResourceOptions(provider=management[home]))
+        enabled_controls = [f"{c.identifier}@{c.ou_path}" for c in controls]
+
+    # GuardDuty, Security Hub, IAM Access Analyzer.
+    SecurityServices(
+        "security-services",
+        SecurityServicesArgs(name_prefix=prefix, admin_account_id=tooling_id,
+                             guardduty_features=settings.services.guardduty_features,
+                             unused_access_age_days=settings.services.unused_access_age_days, partition=partition),
+        management, tooling, tags)
+
+    # Alerts.
+    alerts = SecurityAlerts(
+        "security-alerts",
+        SecurityAlertsArgs(name_prefix=prefix, region=home, management_account_id=management_id,
+                           tooling_account_id=tooling_id, log_group_name=org_trail.log_group_name,
+                           emails=settings.alerts.emails, partition=partition),
+        management[home], tooling[home], tags)
+
+    rule_names: dict[str, list[str]] = {}
+    for spec in specs:
+        names = rule_names.setdefault(spec.guardrail, [])
+        if spec.name not in names:
+            names.append(spec.name)
+    pulumi.export("logArchiveBucketName", archive.bucket)
+    pulumi.export("logArchiveBucketArn", archive.arn)
+    pulumi.export("configBucketName", archive.config_bucket)
+    pulumi.export("accessLogBucketName", archive.access_log_bucket)
+    pulumi.export("logKeyArn", archive.key_arn)
+    pulumi.export("trailArn", org_trail.arn)
+    pulumi.export("trailLogGroupName", org_trail.log_group_name)
+    pulumi.export("alertTopicArn", alerts.topic_arn)
+    pulumi.export("aggregatorName", aggregator.name)
+    pulumi.export("baselineStackSetName", baseline.name)
+    pulumi.export("configRuleNames", rule_names)
+    pulumi.export("controlTowerControls", enabled_controls)

@@ -1,0 +1,274 @@
+"""IAM-1, IAM-2 and POL-1 (parliament + service authorization data)."""
+
+from __future__ import annotations
+
+import json
+
+from pack_helpers import (
+    ACCOUNT,
+    DEFAULT_PROVIDER,
+    FOREIGN,
+    TAGS,
+    UNKNOWN,
+    assert_clean,
+    assert_violation,
+    doc,
+    provider,
+    res,
+)
+
+ROLE = "aws:iam/role:Role"
+POLICY = "aws:iam/policy:Policy"
+SAGEMAKER_TRUST = doc({"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"})
+
+
+def role(name: str, trust: object, **props: object) -> object:
+    return res(ROLE, name, {"name": name, "assumeRolePolicy": trust, **props})
+
+
+# -- IAM-1 ---------------------------------------------------------------------------------------
+def test_iam_users_in_workload_stacks(analyzer):
+    user = res("aws:iam/user:User", "alice", {"name": "alice"})
+    key = res("aws:iam/accessKey:AccessKey", "alice-key", {"user": "alice"}, deps={"user": [user]})
+    diagnostics = analyzer.analyze_stack([DEFAULT_PROVIDER, user, key])
+    assert_violation(diagnostics, "iam-1-no-iam-users", "User alice in a workload stack (environment dev from "
+                     "default tags of provider workload)", urn_=user.urn)
+    assert_violation(diagnostics, "iam-1-no-iam-users", "AccessKey alice-key", urn_=key.urn)
+
+
+def test_iam_users_outside_workload_stacks_pass(analyzer):
+    shared = provider("shared", tags={**TAGS, "environment": "shared"})
+    user = res("aws:iam/user:User", "ci", {"name": "ci"}, prov=shared)
+    assert_clean(analyzer.analyze_stack([shared, user]), "iam-1-no-iam-users")
+
+
+def test_environment_from_the_stack_tags(analyzer, stack_tags):
+    untagged = provider("untagged", tags=None)
+    key = res("aws:iam/accessKey:AccessKey", "key", {"user": "bob"}, prov=untagged)
+    assert_clean(analyzer.analyze_stack([untagged, key]), "iam-1-no-iam-users")
+    with stack_tags({"environment": "prod"}):
+        assert_violation(analyzer.analyze_stack([untagged, key]), "iam-1-no-iam-users", "environment prod from the stack's tags")
+
+
+def test_iam_user_in_a_stack_set_template(analyzer):
+    template = {"Resources": {"Legacy": {"Type": "AWS::IAM::User", "Properties": {"UserName": "legacy"}}}}
+    stack_set = res("aws:cloudformation/stackSet:StackSet", "baseline", {"templateBody": json.dumps(template)})
+    assert_violation(analyzer.analyze_stack([DEFAULT_PROVIDER, stack_set]), "iam-1-no-iam-users",
+                     "deploys AWS::IAM::User Legacy")
+
+
+# -- IAM-2: administrator access -----------------------------------------------------------------
+def test_policy_allowing_everything(analyzer):
+    admin = res(POLICY, "admin", {"policy": doc({"Sid": "All", "Effect": "Allow", "Action": "*", "Resource": "*"})})
+    d = assert_violation(analyzer.analyze(admin), "iam-2-no-admin-wildcard", "policy: statement All allows '*' on '*'")
+    assert d.severity == "critical"
+    scoped = res(POLICY, "reader", {"policy": doc({"Effect": "Allow", "Action": "s3:GetObject",
+                                                   "Resource": "arn:aws:s3:::mrd-data/*"})})
+    assert_clean(analyzer.analyze(scoped), "iam-2-no-admin-wildcard")
+
+
+def test_scp_full_access_is_not_an_admin_grant(analyzer):
+    full = res("aws:organizations/policy:Policy", "full", {"type": "SERVICE_CONTROL_POLICY", "content": doc(
+        {"Effect": "Allow", "Action": "*", "Resource": "*"})})
+    assert_clean(analyzer.analyze(full), "iam-2-no-admin-wildcard")
+
+
+def test_inline_not_action_allow_is_near_admin(analyzer):
+    inline = [{"name": "almost", "policy": doc({"Sid": "Almost", "Effect": "Allow", "NotAction": "iam:*", "Resource": "*"})}]
+    assert_violation(analyzer.analyze(role("dev", SAGEMAKER_TRUST, inlinePolicies=inline)), "iam-2-no-admin-wildcard",
+                     "inlinePolicies[0] (almost): statement Almost allows every action except")
+
+
+def test_administrator_access_only_for_break_glass_and_deployment(analyzer):
+    arn = "arn:aws:iam::aws:policy/AdministratorAccess"
+    attach = res("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "admin", {"role": "data-scientist", "policyArn": arn})
+    assert_violation(analyzer.analyze(attach), "iam-2-no-admin-wildcard", "AdministratorAccess is attached to role data-scientist")
+    break_glass = res("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "bg", {"role": "mrd-break-glass", "policyArn": arn})
+    assert_clean(analyzer.analyze(break_glass), "iam-2-no-admin-wildcard")
+    template = {"Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": {
+        "RoleName": "ops", "ManagedPolicyArns": [arn],
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
+             "Action": "sts:AssumeRole"}]}}}}}
+    stack_set = res("aws:cloudformation/stackSet:StackSet", "baseline", {"templateBody": json.dumps(template)})
+    assert_violation(analyzer.analyze(stack_set), "iam-2-no-admin-wildcard", "templateBody role Role (ops) has AdministratorAccess")
+
+
+# -- IAM-2: trusted principals -------------------------------------------------------------------
+def _trust(principal: object, condition: dict | None = None) -> str:
+    statement = {"Sid": "Trust", "Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"}
+    if condition:
+        statement["Condition"] = condition
+    return doc(statement)
+
+
+def test_trust_in_own_account_and_named_roles(analyzer):
+    own = role("r", _trust(f"arn:aws:iam::{ACCOUNT}:root"))
+    assert_clean(analyzer.analyze(own), "iam-2-trusted-principals")
+    named = role("r", _trust(f"arn:aws:iam::{FOREIGN}:role/pipeline"))
+    assert_clean(analyzer.analyze(named), "iam-2-trusted-principals")
+
+
+def test_trust_of_a_whole_foreign_account(analyzer):
+    for principal in (f"arn:aws:iam::{FOREIGN}:root", FOREIGN):
+        d = assert_violation(analyzer.analyze(role("r", _trust(principal))), "iam-2-trusted-principals",
+                             f"assumeRolePolicy: statement Trust trusts the whole foreign account {principal} "
+                             "without a condition on aws:PrincipalOrgID")
+        assert "Remediation: Name the role ARNs" in d.message
+    conditioned = role("r", _trust(f"arn:aws:iam::{FOREIGN}:root", {"StringEquals": {"sts:ExternalId": "x-123"}}))
+    assert_clean(analyzer.analyze(conditioned), "iam-2-trusted-principals")
+
+
+def test_trust_of_everyone(analyzer):
+    assert_violation(analyzer.analyze(role("r", _trust("*"))), "iam-2-trusted-principals", "trusts '*' without a condition")
+    org = role("r", _trust("*", {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}))
+    assert_clean(analyzer.analyze(org), "iam-2-trusted-principals")
+
+
+def test_federated_trust_needs_a_condition(analyzer):
+    oidc = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+    bare = doc({"Effect": "Allow", "Principal": {"Federated": oidc}, "Action": "sts:AssumeRoleWithWebIdentity"})
+    assert_violation(analyzer.analyze(role("ci", bare)), "iam-2-trusted-principals", f"trusts federated principal {oidc}")
+    scoped = doc({"Effect": "Allow", "Principal": {"Federated": oidc}, "Action": "sts:AssumeRoleWithWebIdentity",
+                  "Condition": {"StringLike": {"token.actions.githubusercontent.com:sub": "repo:mrd/ml:*"}}})
+    diagnostics = analyzer.analyze(role("ci", scoped))
+    assert_clean(diagnostics, "iam-2-trusted-principals")
+    assert_clean(diagnostics, "pol-1-policy-documents-valid")
+
+
+def test_trust_in_a_stack_set_template(analyzer):
+    template = {"Resources": {"BreakGlass": {"Type": "AWS::IAM::Role", "Properties": {
+        "RoleName": "mrd-break-glass",
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{FOREIGN}:root"}, "Action": "sts:AssumeRole"}]}}}}}
+    stack_set = res("aws:cloudformation/stackSet:StackSet", "baseline", {"templateBody": json.dumps(template)})
+    assert_violation(analyzer.analyze(stack_set), "iam-2-trusted-principals", "templateBody BreakGlass (AWS::IAM::Role)")
+    template["Resources"]["BreakGlass"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] = {
+        "AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+    stack_set = res("aws:cloudformation/stackSet:StackSet", "baseline", {"templateBody": json.dumps(template)})
+    assert_clean(analyzer.analyze(stack_set), "iam-2-trusted-principals")
+
+
+def test_unknown_trust_policy_is_skipped_during_preview(analyzer):
+    diagnostics = analyzer.analyze(role("r", UNKNOWN))
+    for policy in ("iam-2-trusted-principals", "pol-1-policy-documents-valid", "lim-5-trust-policy-size"):
+        assert_clean(diagnostics, policy)
+
+
+# -- POL-1 ---------------------------------------------------------------------------------------
+def test_valid_documents_pass_the_linters(analyzer):
+    key_policy = doc(
+        {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*", "Resource": "*"},
+        {"Sid": "Trail", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+         "Action": "kms:GenerateDataKey*", "Resource": "*",
+         "Condition": {"StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": f"arn:aws:cloudtrail:*:{ACCOUNT}:trail/*"}}})
+    for resource in (role("r", SAGEMAKER_TRUST), res("aws:kms/key:Key", "k", {"policy": key_policy}),
+                     res("aws:ecr/repositoryPolicy:RepositoryPolicy", "p", {"repository": "r", "policy": doc(
+                         {"Sid": "Pull", "Effect": "Allow", "Principal": "*", "Action": ["ecr:BatchGetImage"],
+                          "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}})})):
+        assert_clean(analyzer.analyze(resource), "pol-1-policy-documents-valid")
+
+
+def test_unknown_actions_and_condition_keys(analyzer):
+    typo = res(POLICY, "typo", {"policy": doc({"Effect": "Allow", "Action": ["s3:GetObjekt", "foo:Bar"],
+                                               "Resource": "*", "Condition": {"StringEquals": {"s3:prefixx": "a"}}})})
+    d = assert_violation(analyzer.analyze(typo), "pol-1-policy-documents-valid",
+                         "Action 's3:GetObjekt' matches no action of s3", "unknown service prefix 'foo'",
+                         "condition key 's3:prefixx' does not exist")
+    assert d.enforcement_level == "mandatory"
+
+
+def test_deny_condition_key_must_apply_to_every_action(analyzer):
+    scp = res("aws:organizations/policy:Policy", "sm-kms", {"type": "SERVICE_CONTROL_POLICY", "content": doc(
+        {"Sid": "SM1", "Effect": "Deny", "Action": ["sagemaker:CreateNotebookInstance", "sagemaker:CreatePresignedDomainUrl"],
+         "Resource": "*", "Condition": {"Null": {"sagemaker:VolumeKmsKey": "true"}}})})
+    assert_violation(analyzer.analyze(scp), "pol-1-policy-documents-valid",
+                     "statement SM1: Deny uses condition key 'sagemaker:VolumeKmsKey', which "
+                     "sagemaker:CreatePresignedDomainUrl do(es) not support")
+    good = res("aws:organizations/policy:Policy", "sm-kms", {"type": "SERVICE_CONTROL_POLICY", "content": doc(
+        {"Sid": "SM1", "Effect": "Deny", "Action": ["sagemaker:CreateNotebookInstance", "sagemaker:CreateTrainingJob"],
+         "Resource": "*", "Condition": {"Null": {"sagemaker:VolumeKmsKey": "true"}}})})
+    assert_clean(analyzer.analyze(good), "pol-1-policy-documents-valid")
+
+
+def test_tag_policies_are_not_iam_documents(analyzer):
+    tag_policy = res("aws:organizations/policy:Policy", "tags", {"type": "TAG_POLICY", "content": json.dumps(
+        {"tags": {"owner": {"tag_key": {"@@assign": "owner"}}}})})
+    assert_clean(analyzer.analyze(tag_policy), "pol-1-policy-documents-valid")
+
+
+def test_parliament_findings_and_invalid_json(analyzer):
+    mismatch = res(POLICY, "mismatch", {"policy": doc({"Effect": "Allow", "Action": "s3:GetObject",
+                                                       "Resource": "arn:aws:s3:::mrd-data"})})
+    assert_violation(analyzer.analyze(mismatch), "pol-1-policy-documents-valid", "parliament RESOURCE_MISMATCH (MEDIUM)")
+    broken = res(POLICY, "broken", {"policy": '{"Version": "2012-10-17", "Statement": ['})
+    assert_violation(analyzer.analyze(broken), "pol-1-policy-documents-valid", "not valid JSON")
+
+
+# -- MOD-2 ---------------------------------------------------------------------------------------
+VERSION_ARN = f"arn:aws:rekognition:eu-west-1:{FOREIGN}:project/documents/version/documents.2024-01-01T00.00.00/1704067200000"
+
+
+def _consumer_policy(resource, condition=None):
+    statement = {"Sid": "UseModel", "Effect": "Allow", "Action": "rekognition:DetectCustomLabels", "Resource": resource}
+    if condition:
+        statement["Condition"] = condition
+    return res(POLICY, "consumer", {"policy": doc(statement)})
+
+
+def test_model_access_per_version_over_private_link(analyzer):
+    scoped = _consumer_policy(VERSION_ARN, {"StringEquals": {"aws:SourceVpce": "vpce-0123456789abcdef0"}})
+    diagnostics = analyzer.analyze(scoped)
+    assert_clean(diagnostics, "mod-2-model-access-per-version")
+    assert_clean(diagnostics, "pol-1-policy-documents-valid")
+
+
+def test_model_access_on_a_whole_project_or_without_endpoint(analyzer):
+    project = f"arn:aws:rekognition:eu-west-1:{FOREIGN}:project/documents/*"
+    diagnostics = analyzer.analyze(_consumer_policy(project))
+    assert_violation(diagnostics, "mod-2-model-access-per-version", f"statement UseModel grants model access on {project}")
+    assert_violation(diagnostics, "mod-2-model-access-per-version", "without an aws:SourceVpce condition")
+    wildcard = res(POLICY, "consumer", {"policy": doc({"Effect": "Allow", "Action": "rekognition:Detect*", "Resource": "*"})})
+    assert_violation(analyzer.analyze(wildcard), "mod-2-model-access-per-version", "model access on *")
+    unrelated = res(POLICY, "reader", {"policy": doc({"Effect": "Allow", "Action": "rekognition:DetectLabels", "Resource": "*"})})
+    assert_clean(analyzer.analyze(unrelated), "mod-2-model-access-per-version")
+
+
+def test_parliament_false_positives_are_suppressed_with_reason(analyzer):
+    # s3:* scoped to a bucket (endpoint and bucket policies): only some S3 actions match bucket ARNs, by design.
+    endpoint_policy = doc({"Sid": "Buckets", "Effect": "Allow", "Principal": "*", "Action": "s3:*",
+                           "Resource": ["arn:aws:s3:::mrd-data", "arn:aws:s3:::mrd-data/*"],
+                           "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}})
+    endpoint = res("aws:ec2/vpcEndpoint:VpcEndpoint", "s3", {"serviceName": "com.amazonaws.eu-west-1.s3",
+                                                             "policy": endpoint_policy})
+    assert_clean(analyzer.analyze(endpoint), "pol-1-policy-documents-valid")
+    # ArnEquals on kms:EncryptionContext:aws:logs:arn is the key policy AWS documents for CloudWatch Logs.
+    logs_key = res("aws:kms/key:Key", "logs", {"enableKeyRotation": True, "policy": doc(
+        {"Sid": "Logs", "Effect": "Allow", "Principal": {"Service": "logs.eu-west-1.amazonaws.com"},
+         "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:GenerateDataKey*", "kms:Describe*"], "Resource": "*",
+         "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn":
+                                     f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/vpc/flow"}}})})
+    assert_clean(analyzer.analyze(logs_key), "pol-1-policy-documents-valid")
+
+
+def test_explicit_action_on_a_resource_it_does_not_support(analyzer):
+    policy = res("aws:iam/rolePolicy:RolePolicy", "flow", {"role": "flow", "policy": doc(
+        {"Sid": "Find", "Effect": "Allow", "Action": "logs:DescribeLogGroups",
+         "Resource": f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:*"})})
+    d = assert_violation(analyzer.analyze(policy), "pol-1-policy-documents-valid", "RESOURCE_MISMATCH",
+                         "logs:DescribeLogGroups")
+    assert d.urn == policy.urn  # the engine files resource-policy violations under the analyzed resource
+
+
+def test_allow_condition_key_an_explicit_action_does_not_support(analyzer):
+    policy = res(POLICY, "lister", {"policy": doc(
+        {"Sid": "Home", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"],
+         "Resource": ["arn:aws:s3:::mrd-data", "arn:aws:s3:::mrd-data/*"],
+         "Condition": {"StringLike": {"s3:prefix": "home/*"}}})})
+    assert_violation(analyzer.analyze(policy), "pol-1-policy-documents-valid",
+                     "Allow uses condition key 's3:prefix', which s3:GetObject do(es) not support")
+    lenient = res(POLICY, "lister", {"policy": doc(
+        {"Sid": "Home", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"],
+         "Resource": ["arn:aws:s3:::mrd-data", "arn:aws:s3:::mrd-data/*"],
+         "Condition": {"StringLikeIfExists": {"s3:prefix": "home/*"}}})})
+    assert_clean(analyzer.analyze(lenient), "pol-1-policy-documents-valid")

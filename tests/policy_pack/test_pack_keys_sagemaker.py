@@ -1,0 +1,154 @@
+"""KMS-1, KMS-2 and SM-1 .. SM-8."""
+
+from __future__ import annotations
+
+from pack_helpers import (
+    ACCOUNT,
+    FOREIGN,
+    KEY_ARN,
+    TAGS,
+    UNKNOWN,
+    assert_clean,
+    assert_violation,
+    doc,
+    provider,
+    res,
+)
+
+KEY = "aws:kms/key:Key"
+NOTEBOOK = "aws:sagemaker/notebookInstance:NotebookInstance"
+DOMAIN = "aws:sagemaker/domain:Domain"
+MODEL = "aws:sagemaker/model:Model"
+GOOD_NOTEBOOK = {"instanceType": "ml.t3.medium", "roleArn": f"arn:aws:iam::{ACCOUNT}:role/sm", "kmsKeyId": KEY_ARN,
+                 "subnetId": "subnet-1", "securityGroups": ["sg-1"], "directInternetAccess": "Disabled",
+                 "rootAccess": "Disabled"}
+GOOD_DOMAIN = {"domainName": "studio", "authMode": "IAM", "kmsKeyId": KEY_ARN, "vpcId": "vpc-1",
+               "subnetIds": ["subnet-1"], "appNetworkAccessType": "VpcOnly"}
+
+
+# -- KMS-1 ---------------------------------------------------------------------------------------
+def test_rotating_key_with_a_30_day_window(analyzer):
+    key = res(KEY, "k", {"enableKeyRotation": True, "deletionWindowInDays": 30})
+    assert_clean(analyzer.analyze(key), "kms-1-key-rotation-deletion-window")
+
+
+def test_key_without_rotation_and_a_short_window(analyzer):
+    key = res(KEY, "k", {"deletionWindowInDays": 7})
+    diagnostics = analyzer.analyze(key)
+    assert_violation(diagnostics, "kms-1-key-rotation-deletion-window", "key k does not rotate")
+    assert_violation(diagnostics, "kms-1-key-rotation-deletion-window", "deletion window of 7 days, less than 30")
+    slow = res(KEY, "k", {"enableKeyRotation": True, "rotationPeriodInDays": 730})
+    assert_violation(analyzer.analyze(slow), "kms-1-key-rotation-deletion-window", "rotates every 730 days")
+
+
+def test_asymmetric_keys_cannot_rotate(analyzer):
+    key = res(KEY, "signing", {"customerMasterKeySpec": "RSA_2048", "keyUsage": "SIGN_VERIFY"})
+    assert_clean(analyzer.analyze(key), "kms-1-key-rotation-deletion-window")
+
+
+# -- KMS-2 ---------------------------------------------------------------------------------------
+def _key_policy(*statements):
+    root = {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+            "Action": "kms:*", "Resource": "*"}
+    return res(KEY, "k", {"enableKeyRotation": True, "policy": doc(root, *statements)})
+
+
+def test_key_policy_keeps_kms_star_in_the_account(analyzer):
+    assert_clean(analyzer.analyze(_key_policy()), "kms-2-key-policy-account-boundary")
+    foreign = _key_policy({"Sid": "Partner", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{FOREIGN}:root"},
+                           "Action": "kms:*", "Resource": "*"})
+    assert_violation(analyzer.analyze(foreign), "kms-2-key-policy-account-boundary",
+                     f"statement Partner grants kms:* to arn:aws:iam::{FOREIGN}:root, outside the key's account {ACCOUNT}")
+
+
+def test_key_usage_for_consumer_accounts(analyzer):
+    usage = _key_policy({"Sid": "Consumer", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{FOREIGN}:role/reader"},
+                         "Action": ["kms:Decrypt", "kms:DescribeKey"], "Resource": "*"})
+    assert_violation(analyzer.analyze(usage), "kms-2-key-policy-account-boundary", "neither in the key's account nor a "
+                     "configured consumer account")
+    with analyzer.configured({"kms-2-key-policy-account-boundary": {"consumerAccountIds": [FOREIGN]}}):
+        assert_clean(analyzer.analyze(usage), "kms-2-key-policy-account-boundary")
+
+
+def test_separate_key_policy_resource(analyzer):
+    policy = res("aws:kms/keyPolicy:KeyPolicy", "kp", {"keyId": "k", "policy": doc(
+        {"Sid": "Everyone", "Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"})})
+    assert_violation(analyzer.analyze(policy), "kms-2-key-policy-account-boundary", "grants kms:* to *")
+
+
+# -- SM-1 .. SM-5, SM-8: notebooks and domains ---------------------------------------------------
+def test_compliant_notebook_and_domain(analyzer):
+    diagnostics = analyzer.analyze(res(NOTEBOOK, "nb", GOOD_NOTEBOOK)) + analyzer.analyze(res(DOMAIN, "studio", GOOD_DOMAIN))
+    for policy in ("sm-1-notebook-domain-kms", "sm-3-run-in-vpc", "sm-4-no-direct-internet", "sm-5-no-root-access",
+                   "sm-8-notebook-instance-types"):
+        assert_clean(diagnostics, policy)
+
+
+def test_notebook_with_defaults(analyzer):
+    notebook = res(NOTEBOOK, "nb", {"instanceType": "ml.p3.2xlarge", "roleArn": "arn:aws:iam::1:role/sm"})
+    diagnostics = analyzer.analyze(notebook)
+    assert_violation(diagnostics, "sm-1-notebook-domain-kms", "notebook instance nb has no KMS key")
+    assert_violation(diagnostics, "sm-3-run-in-vpc", "notebook instance nb is not in a VPC (no subnetId and no securityGroups)")
+    assert_violation(diagnostics, "sm-4-no-direct-internet", "has direct internet access (Enabled, the default)")
+    assert_violation(diagnostics, "sm-5-no-root-access", "gives users root access (Enabled, the default)")
+    assert_violation(diagnostics, "sm-8-notebook-instance-types",
+                     "uses ml.p3.2xlarge; allowed: ml.t3.medium, ml.m5.xlarge, ml.g4dn.xlarge")
+
+
+def test_unknown_kms_key_is_accepted(analyzer):
+    notebook = res(NOTEBOOK, "nb", {**GOOD_NOTEBOOK, "kmsKeyId": UNKNOWN})
+    assert_clean(analyzer.analyze(notebook), "sm-1-notebook-domain-kms")
+
+
+def test_domain_with_public_internet(analyzer):
+    domain = res(DOMAIN, "studio", {**GOOD_DOMAIN, "appNetworkAccessType": "PublicInternetOnly", "kmsKeyId": None})
+    diagnostics = analyzer.analyze(domain)
+    assert_violation(diagnostics, "sm-4-no-direct-internet", "Studio domain studio app network access type is PublicInternetOnly")
+    assert_violation(diagnostics, "sm-1-notebook-domain-kms", "Studio domain studio has no KMS key")
+
+
+# -- SM-2 ----------------------------------------------------------------------------------------
+def test_endpoint_configuration_key(analyzer):
+    config = res("aws:sagemaker/endpointConfiguration:EndpointConfiguration", "ec", {"productionVariants": []})
+    assert_violation(analyzer.analyze(config), "sm-2-endpoint-config-kms", "endpoint configuration ec has no KMS key")
+    config.properties["kmsKeyArn"] = KEY_ARN
+    assert_clean(analyzer.analyze(config), "sm-2-endpoint-config-kms")
+
+
+# -- SM-3, SM-6: models --------------------------------------------------------------------------
+def test_model_vpc_and_network_isolation(analyzer):
+    prod = provider("prod", tags={**TAGS, "environment": "prod"})
+    bare = res(MODEL, "m", {"executionRoleArn": "arn:aws:iam::1:role/x"}, prov=prod)
+    diagnostics = analyzer.analyze(bare)
+    assert_violation(diagnostics, "sm-3-run-in-vpc", "model m has no vpcConfig")
+    assert_violation(diagnostics, "sm-6-model-network-isolation",
+                     "model m in prod (from default tags of provider prod) does not enable network isolation")
+    good = res(MODEL, "m", {"vpcConfig": {"subnets": ["subnet-1"], "securityGroupIds": ["sg-1"]},
+                            "enableNetworkIsolation": True}, prov=prod)
+    diagnostics = analyzer.analyze(good)
+    assert_clean(diagnostics, "sm-3-run-in-vpc")
+    assert_clean(diagnostics, "sm-6-model-network-isolation")
+
+
+def test_network_isolation_not_required_in_dev(analyzer):
+    model = res(MODEL, "m", {"vpcConfig": {"subnets": ["subnet-1"], "securityGroupIds": ["sg-1"]}})
+    assert_clean(analyzer.analyze(model), "sm-6-model-network-isolation")
+
+
+# -- SM-7 ----------------------------------------------------------------------------------------
+def test_no_endpoints_in_dev(analyzer):
+    dev = provider("dev", tags=TAGS)
+    endpoint = res("aws:sagemaker/endpoint:Endpoint", "ep", {"endpointConfigName": "ec"}, prov=dev)
+    assert_violation(analyzer.analyze_stack([dev, endpoint]), "sm-7-no-endpoints-in-dev-sandbox",
+                     "Endpoint ep in environment dev (from default tags of provider dev)", urn_=endpoint.urn)
+    prod = provider("prod", tags={**TAGS, "environment": "prod"})
+    endpoint = res("aws:sagemaker/endpoint:Endpoint", "ep", {"endpointConfigName": "ec"}, prov=prod)
+    assert_clean(analyzer.analyze_stack([prod, endpoint]), "sm-7-no-endpoints-in-dev-sandbox")
+
+
+def test_endpoint_environment_from_its_own_tag(analyzer):
+    untagged = provider("untagged", tags=None)
+    config = res("aws:sagemaker/endpointConfiguration:EndpointConfiguration", "ec",
+                 {"kmsKeyArn": KEY_ARN, "tags": {"environment": "sandbox"}}, prov=untagged)
+    assert_violation(analyzer.analyze_stack([untagged, config]), "sm-7-no-endpoints-in-dev-sandbox",
+                     "EndpointConfiguration ec in environment sandbox (from its tags)")

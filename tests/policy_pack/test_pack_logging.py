@@ -1,0 +1,102 @@
+"""LOG-1, LOG-2, LOG-3 (including recorders in stack set templates)."""
+
+from __future__ import annotations
+
+import json
+
+from pack_helpers import (
+    KEY_ARN,
+    assert_clean,
+    assert_violation,
+    bucket_set,
+    res,
+    urn,
+)
+
+TRAIL = "aws:cloudtrail/trail:Trail"
+GOOD_TRAIL = {"name": "org-trail", "isMultiRegionTrail": True, "isOrganizationTrail": True,
+              "enableLogFileValidation": True, "kmsKeyId": KEY_ARN, "s3BucketName": "mrd-archive-bucket"}
+
+
+def test_organization_trail(analyzer):
+    assert_clean(analyzer.analyze(res(TRAIL, "trail", GOOD_TRAIL)), "log-1-cloudtrail-organization-trail")
+
+
+def test_single_region_unencrypted_trail(analyzer):
+    trail = res(TRAIL, "trail", {"name": "t", "s3BucketName": "b", "enableLogging": False})
+    assert_violation(analyzer.analyze(trail), "log-1-cloudtrail-organization-trail",
+                     "trail trail is not: multi-region, log-file validation, organization-wide, logging, "
+                     "KMS encryption (kmsKeyId)")
+
+
+def _archive(**kwargs):
+    resources = bucket_set("archive", **kwargs)
+    bucket = resources[1]
+    trail = res(TRAIL, "trail", GOOD_TRAIL, deps={"s3BucketName": [bucket]})
+    return resources + [trail]
+
+
+def test_log_archive_with_object_lock_and_protection(analyzer):
+    resources = _archive(bucket_props={"objectLockEnabled": True})
+    assert_clean(analyzer.analyze_stack(resources), "log-2-log-archive-immutable")
+
+
+def test_log_archive_without_object_lock_unprotected(analyzer):
+    resources = _archive(protect=False, bucket_props={"forceDestroy": True}, skip=["policy"])
+    assert_violation(analyzer.analyze_stack(resources), "log-2-log-archive-immutable",
+                     "log archive bucket archive: Object Lock is not enabled", "TLS", "is not protected",
+                     "forceDestroy is true", urn_=urn("aws:s3/bucket:Bucket", "archive"))
+
+
+def test_log_archive_found_by_name_pattern(analyzer):
+    resources = bucket_set("log-archive")
+    assert_violation(analyzer.analyze_stack(resources), "log-2-log-archive-immutable", "Object Lock is not enabled")
+    lock = res("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration", "lock",
+               {"bucket": "mrd-log-archive-bucket", "objectLockEnabled": "Enabled",
+                "rule": {"defaultRetention": {"mode": "COMPLIANCE", "years": 7}}})
+    assert_clean(analyzer.analyze_stack(resources + [lock]), "log-2-log-archive-immutable")
+
+
+def test_recorder_records_everything(analyzer):
+    recorder = res("aws:cfg/recorder:Recorder", "recorder", {"roleArn": "arn:aws:iam::1:role/config",
+                                                             "recordingGroup": {"allSupported": True}})
+    assert_clean(analyzer.analyze(recorder), "log-3-config-records-all-resources")
+    partial = res("aws:cfg/recorder:Recorder", "recorder", {"recordingGroup": {
+        "allSupported": False, "resourceTypes": ["AWS::S3::Bucket"],
+        "recordingStrategies": [{"useOnly": "INCLUSION_BY_RESOURCE_TYPES"}]}})
+    assert_violation(analyzer.analyze(partial), "log-3-config-records-all-resources",
+                     "does not record all supported resource types", "INCLUSION_BY_RESOURCE_TYPES")
+
+
+def _stack_set(template: str) -> object:
+    return res("aws:cloudformation/stackSet:StackSet", "baseline", {"name": "baseline", "templateBody": template,
+                                                                    "permissionModel": "SERVICE_MANAGED"})
+
+
+def test_recorder_in_a_stack_set_template(analyzer):
+    good = {"Resources": {"Recorder": {"Type": "AWS::Config::ConfigurationRecorder", "Properties": {
+        "RoleARN": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/config"},
+        "RecordingGroup": {"AllSupported": True, "IncludeGlobalResourceTypes": True}}}}}
+    assert_clean(analyzer.analyze(_stack_set(json.dumps(good))), "log-3-config-records-all-resources")
+    bad_yaml = """
+Resources:
+  Recorder:
+    Type: AWS::Config::ConfigurationRecorder
+    Properties:
+      RoleARN: !Sub arn:${AWS::Partition}:iam::${AWS::AccountId}:role/config
+      RecordingGroup:
+        AllSupported: false
+        ResourceTypes: [AWS::EC2::Instance]
+"""
+    assert_violation(analyzer.analyze(_stack_set(bad_yaml)), "log-3-config-records-all-resources",
+                     "templateBody recorder Recorder does not record all supported resource types")
+
+
+def test_config_delivery_buckets_count_as_log_archives_unless_configured_otherwise(analyzer):
+    resources = bucket_set("config-history")
+    channel = res("aws:cfg/deliveryChannel:DeliveryChannel", "channel", {"s3BucketName": "mrd-config-history-bucket"},
+                  deps={"s3BucketName": [resources[1]]})
+    assert_violation(analyzer.analyze_stack(resources + [channel]), "log-2-log-archive-immutable",
+                     "log archive bucket config-history: Object Lock is not enabled")
+    with analyzer.configured({"log-2-log-archive-immutable": {"includeConfigDeliveryBuckets": False}}):
+        assert_clean(analyzer.analyze_stack(resources + [channel]), "log-2-log-archive-immutable")

@@ -1,0 +1,145 @@
+"""S3-1 .. S3-4: bucket relations through property dependencies, name matching and unknowns."""
+
+from __future__ import annotations
+
+from pack_helpers import (
+    ACCOUNT,
+    FOREIGN,
+    UNKNOWN,
+    assert_clean,
+    assert_violation,
+    bucket_set,
+    doc,
+    res,
+    urn,
+)
+
+BUCKET_URN = urn("aws:s3/bucket:Bucket", "data")
+STACK_POLICIES = ("s3-1-bucket-public-access-block", "s3-2-bucket-sse-kms", "s3-3-bucket-versioning", "s3-4-bucket-tls-only")
+
+
+def test_compliant_bucket_set_passes_every_bucket_policy(analyzer):
+    resources = bucket_set()
+    diagnostics = analyzer.analyze_stack(resources) + analyzer.analyze_each(resources)
+    for policy in STACK_POLICIES + ("s3-1-no-public-bucket-settings", "state-1-stateful-resources-protected"):
+        assert_clean(diagnostics, policy)
+
+
+def test_children_match_the_bucket_by_name_without_property_dependencies(analyzer):
+    diagnostics = analyzer.analyze_stack(bucket_set(link=False))
+    for policy in STACK_POLICIES:
+        assert_clean(diagnostics, policy)
+
+
+def test_children_link_through_property_dependencies_when_the_name_is_unknown(analyzer):
+    diagnostics = analyzer.analyze_stack(bucket_set(bucket_value=UNKNOWN))
+    for policy in STACK_POLICIES:
+        assert_clean(diagnostics, policy)
+
+
+def test_missing_public_access_block(analyzer):
+    diagnostics = analyzer.analyze_stack(bucket_set(skip=["pab"]))
+    d = assert_violation(diagnostics, "s3-1-bucket-public-access-block", "bucket data has no aws.s3.BucketPublicAccessBlock",
+                         "Remediation:", urn_=BUCKET_URN)
+    assert d.enforcement_level == "mandatory" and d.severity == "critical"
+
+
+def test_public_access_block_with_a_setting_off(analyzer):
+    resources = bucket_set(pab={"blockPublicAcls": True, "blockPublicPolicy": False, "ignorePublicAcls": True,
+                                "restrictPublicBuckets": True})
+    assert_violation(analyzer.analyze_stack(resources), "s3-1-bucket-public-access-block", "does not set blockPublicPolicy")
+    assert_violation(analyzer.analyze_each(resources), "s3-1-no-public-bucket-settings", "blockPublicPolicy")
+
+
+def test_public_acl_and_public_policy(analyzer):
+    acl = res("aws:s3/bucketAcl:BucketAcl", "data-acl", {"bucket": "mrd-data-bucket", "acl": "public-read"})
+    assert_violation(analyzer.analyze(acl), "s3-1-no-public-bucket-settings", "canned ACL public-read")
+    private = res("aws:s3/bucketAcl:BucketAcl", "data-acl", {"bucket": "mrd-data-bucket", "acl": "private"})
+    assert_clean(analyzer.analyze(private), "s3-1-no-public-bucket-settings")
+
+    public = doc({"Sid": "Read", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                  "Resource": "arn:aws:s3:::mrd-data-bucket/*"})
+    policy = res("aws:s3/bucketPolicy:BucketPolicy", "data-policy", {"bucket": "mrd-data-bucket", "policy": public})
+    assert_violation(analyzer.analyze(policy), "s3-1-no-public-bucket-settings", "statement Read allows '*'")
+    org_only = doc({"Sid": "Read", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::mrd-data-bucket/*",
+                    "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}})
+    policy = res("aws:s3/bucketPolicy:BucketPolicy", "data-policy", {"bucket": "mrd-data-bucket", "policy": org_only})
+    assert_clean(analyzer.analyze(policy), "s3-1-no-public-bucket-settings")
+
+
+def test_account_public_access_block(analyzer):
+    block = res("aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock", "account",
+                {"blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": False, "restrictPublicBuckets": True})
+    assert_violation(analyzer.analyze(block), "s3-1-no-public-bucket-settings", "ignorePublicAcls")
+
+
+def test_encryption_missing_or_weak(analyzer):
+    assert_violation(analyzer.analyze_stack(bucket_set(skip=["sse"])), "s3-2-bucket-sse-kms",
+                     "has no aws.s3.BucketServerSideEncryptionConfiguration")
+    aes = bucket_set(sse_rule={"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}})
+    assert_violation(analyzer.analyze_stack(aes), "s3-2-bucket-sse-kms", "encrypts with AES256 instead of aws:kms")
+    no_key = bucket_set(sse_rule={"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}, "bucketKeyEnabled": True})
+    assert_violation(analyzer.analyze_stack(no_key), "s3-2-bucket-sse-kms", "without kmsMasterKeyId")
+    managed = bucket_set(sse_rule={"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms",
+                                                                          "kmsMasterKeyId": "alias/aws/s3"},
+                                   "bucketKeyEnabled": True})
+    assert_violation(analyzer.analyze_stack(managed), "s3-2-bucket-sse-kms", "AWS-managed key alias/aws/s3")
+    no_bucket_key = bucket_set(sse_rule={"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms",
+                                                                                "kmsMasterKeyId": UNKNOWN}})
+    assert_violation(analyzer.analyze_stack(no_bucket_key), "s3-2-bucket-sse-kms", "bucket key (bucketKeyEnabled)")
+
+
+def test_encryption_key_unknown_during_preview_is_accepted(analyzer):
+    resources = bucket_set(sse_rule={"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms",
+                                                                            "kmsMasterKeyId": UNKNOWN},
+                                     "bucketKeyEnabled": True})
+    assert_clean(analyzer.analyze_stack(resources), "s3-2-bucket-sse-kms")
+
+
+def test_versioning(analyzer):
+    assert_violation(analyzer.analyze_stack(bucket_set(skip=["versioning"])), "s3-3-bucket-versioning",
+                     "has no aws.s3.BucketVersioning")
+    assert_violation(analyzer.analyze_stack(bucket_set(versioning="Suspended")), "s3-3-bucket-versioning",
+                     "versioning status Suspended, not Enabled")
+
+
+def test_tls_only_policy(analyzer):
+    assert_violation(analyzer.analyze_stack(bucket_set(skip=["policy"])), "s3-4-bucket-tls-only",
+                     "has no aws.s3.BucketPolicy denying requests without TLS")
+    other = doc({"Sid": "Read", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/reader"},
+                 "Action": "s3:GetObject", "Resource": "arn:aws:s3:::mrd-data-bucket/*"})
+    assert_violation(analyzer.analyze_stack(bucket_set(policy=other)), "s3-4-bucket-tls-only",
+                     "aws:SecureTransport = false")
+    assert_clean(analyzer.analyze_stack(bucket_set(policy=UNKNOWN)), "s3-4-bucket-tls-only")
+
+
+def test_policy_given_as_a_dict_is_read(analyzer):
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "s3:*", "Resource": ["arn:aws:s3:::mrd-data-bucket/*"],
+         "Condition": {"Bool": {"aws:SecureTransport": False}}}]}
+    assert_clean(analyzer.analyze_stack(bucket_set(policy=policy)), "s3-4-bucket-tls-only")
+
+
+def test_a_bucket_without_children_reports_each_guardrail_once(analyzer):
+    resources = bucket_set(skip=["pab", "sse", "versioning", "policy"])
+    diagnostics = analyzer.analyze_stack(resources)
+    for policy in STACK_POLICIES:
+        assert len([d for d in diagnostics if d.policy_name == policy]) == 1
+
+
+def test_foreign_bucket_policy_principal_needs_a_condition(analyzer):
+    grant = doc({"Sid": "Partner", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{FOREIGN}:root"},
+                 "Action": "s3:GetObject", "Resource": "arn:aws:s3:::mrd-data-bucket/*"})
+    policy = res("aws:s3/bucketPolicy:BucketPolicy", "data-policy", {"bucket": "mrd-data-bucket", "policy": grant})
+    assert_violation(analyzer.analyze(policy), "iam-2-trusted-principals", f"whole foreign account arn:aws:iam::{FOREIGN}:root")
+
+
+def test_server_access_log_targets_may_use_sse_s3(analyzer):
+    resources = bucket_set("access-logs", sse_rule={"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}})
+    assert_violation(analyzer.analyze_stack(resources), "s3-2-bucket-sse-kms", "encrypts with AES256")
+    source = resources[1]
+    logging = res("aws:s3/bucketLogging:BucketLogging", "data-logging", {"bucket": "mrd-data-bucket",
+                                                                         "targetBucket": "mrd-access-logs-bucket"},
+                  deps={"targetBucket": [source]})
+    assert_clean(analyzer.analyze_stack(resources + [logging]), "s3-2-bucket-sse-kms")
