@@ -137,7 +137,9 @@ class VpcFlowLog(pulumi.ComponentResource):
                     "Sid": "CloudWatchLogsEncryptsThisGroup",
                     "Effect": "Allow",
                     "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-                    "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                    # kms:DescribeKey carries no encryption context, so under this condition it
+                    # could never be granted; CloudWatch Logs needs only the data-key actions.
+                    "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
                     "Resource": "*",
                     "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": group_arn}},
                 },
@@ -187,7 +189,8 @@ class VpcFlowLog(pulumi.ComponentResource):
                     "Sid": "FindLogGroups",
                     "Effect": "Allow",
                     "Action": "logs:DescribeLogGroups",
-                    "Resource": pulumi.Output.concat("arn:", partition, ":logs:", region, ":", account_id, ":log-group:*"),
+                    # DescribeLogGroups takes no resource-level permissions: only "*" grants it.
+                    "Resource": "*",
                 },
             )),
             opts=pulumi.ResourceOptions(parent=role),

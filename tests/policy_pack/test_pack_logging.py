@@ -93,10 +93,16 @@ Resources:
 
 
 def test_config_delivery_buckets_count_as_log_archives_unless_configured_otherwise(analyzer):
-    resources = bucket_set("config-history")
-    channel = res("aws:cfg/deliveryChannel:DeliveryChannel", "channel", {"s3BucketName": "mrd-config-history-bucket"},
-                  deps={"s3BucketName": [resources[1]]})
-    assert_violation(analyzer.analyze_stack(resources + [channel]), "log-2-log-archive-immutable",
-                     "log archive bucket config-history: Object Lock is not enabled")
+    # AWS Config cannot deliver to a bucket with Object Lock default retention, so a delivery
+    # bucket needs every other LOG-2 property but not Object Lock.
+    def with_channel(resources):
+        channel = res("aws:cfg/deliveryChannel:DeliveryChannel", "channel", {"s3BucketName": "mrd-config-history-bucket"},
+                      deps={"s3BucketName": [resources[0]]})
+        return resources + [channel]
+
+    assert_clean(analyzer.analyze_stack(with_channel(bucket_set("config-history"))), "log-2-log-archive-immutable")
+    unprotected = with_channel(bucket_set("config-history", protect=False))
+    assert_violation(analyzer.analyze_stack(unprotected), "log-2-log-archive-immutable",
+                     "log archive bucket config-history: it is not protected")
     with analyzer.configured({"log-2-log-archive-immutable": {"includeConfigDeliveryBuckets": False}}):
-        assert_clean(analyzer.analyze_stack(resources + [channel]), "log-2-log-archive-immutable")
+        assert_clean(analyzer.analyze_stack(unprotected), "log-2-log-archive-immutable")

@@ -91,20 +91,25 @@ def _validate_recorder(ctx: ResourceContext, report: Callable[[str], None]) -> N
             report("; ".join(problems))
 
 
-def log_archive_buckets(stack: Stack) -> list[StackResource]:
+def log_archive_buckets(stack: Stack) -> list[tuple[StackResource, bool]]:
     """Buckets the organization trail or a Config delivery channel writes to, and buckets whose
-    name or tags the configuration names as log archives."""
-    found: dict[str, StackResource] = {}
-    sources = (TRAIL, DELIVERY_CHANNEL) if stack.config.get("includeConfigDeliveryBuckets", True) else (TRAIL,)
-    for source in stack.of_type(*sources):
+    name or tags the configuration names as log archives, each with whether it must have
+    Object Lock (not for Config delivery buckets: AWS Config delivery does not support
+    buckets with Object Lock default retention)."""
+    found: dict[str, tuple[StackResource, bool]] = {}
+    if stack.config.get("includeConfigDeliveryBuckets", True):
+        for source in stack.of_type(DELIVERY_CHANNEL):
+            for bucket in stack.linked(source, "s3BucketName", (BUCKET,)):
+                found[bucket.urn] = (bucket, False)
+    for source in stack.of_type(TRAIL):
         for bucket in stack.linked(source, "s3BucketName", (BUCKET,)):
-            found[bucket.urn] = bucket
+            found[bucket.urn] = (bucket, True)
     patterns = stack.config.get("logArchiveBucketPatterns") or []
     tags = stack.config.get("logArchiveTags") or {}
     for bucket in stack.of_type(BUCKET):
         names = [known_str(bucket.props.get("bucket")), bucket.name]
         if any(matches_any(n, patterns) for n in names) or any(bucket.tags.get(k) == v for k, v in tags.items()):
-            found[bucket.urn] = bucket
+            found[bucket.urn] = (bucket, True)
     return list(found.values())
 
 
@@ -121,8 +126,8 @@ def _object_lock_problems(stack: Stack, bucket: StackResource) -> list[str]:
 
 
 def _validate_log_archive(stack: Stack, report: Callable[[str, str | None], None]) -> None:
-    for bucket in log_archive_buckets(stack):
-        problems = _object_lock_problems(stack, bucket)
+    for bucket, needs_object_lock in log_archive_buckets(stack):
+        problems = _object_lock_problems(stack, bucket) if needs_object_lock else []
         problems += versioning_problems(stack, bucket)
         problems += encryption_problems(stack, bucket)
         problems += tls_problems(stack, bucket)
@@ -168,7 +173,8 @@ POLICIES = [
                                "description": "Tags (key -> value) marking a bucket as a log archive."},
             "includeConfigDeliveryBuckets": {"type": "boolean", "default": True,
                                              "description": "Treat the buckets AWS Config delivery channels write "
-                                                            "to as log archives too."},
+                                                            "to as log archives too (every check but Object "
+                                                            "Lock, which Config delivery does not support)."},
         },
     ),
     resource_policy(
