@@ -59,7 +59,8 @@ def baseline_template() -> dict:
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "ml-platform account baseline: AWS Config recorder and delivery channel (LOG-3), "
-                       "account-level S3 public access block (S3-1), EBS encryption by default",
+                       "account-level S3 public access block (S3-1), EBS encryption by default, "
+                       "break-glass role (IAM-3)",
         "Parameters": {
             "NamePrefix": {"Type": "String", "AllowedPattern": "^[a-z][a-z0-9-]*[a-z0-9]$",
                            "Description": "Platform name prefix, used in resource names"},
@@ -70,6 +71,9 @@ def baseline_template() -> dict:
                                   "Description": "How often AWS Config delivers configuration snapshots"},
             "DeployConfigRecorder": {"Type": "String", "AllowedValues": ["true", "false"], "Default": "true",
                                      "Description": "false when Control Tower owns the recorders"},
+            "BreakGlassRoleName": {"Type": "String", "Description": "Break-glass role (exempt from the SCPs, IAM-3)"},
+            "ManagementAccountId": {"Type": "String", "AllowedPattern": "^\\d{12}$",
+                                    "Description": "Account whose break-glass role may assume this account's"},
         },
         "Conditions": {
             "IsHomeRegion": {"Fn::Equals": [{"Ref": "AWS::Region"}, {"Ref": "HomeRegion"}]},
@@ -108,6 +112,29 @@ def baseline_template() -> dict:
                     "S3BucketName": {"Ref": "ConfigBucketName"},
                     "S3KmsKeyArn": {"Ref": "LogKeyArn"},
                     "ConfigSnapshotDeliveryProperties": {"DeliveryFrequency": {"Ref": "DeliveryFrequency"}},
+                },
+            },
+            # IAM-3: the break-glass role in every account, for emergencies only: assumable from
+            # the management account's own break-glass role, with MFA, for one hour at a time.
+            # (IAM is global: created once, from the home-region instance.)
+            "BreakGlassRole": {
+                "Type": "AWS::IAM::Role",
+                "Condition": "IsHomeRegion",
+                "Properties": {
+                    "RoleName": {"Ref": "BreakGlassRoleName"},
+                    "Description": "ml-platform break-glass access (IAM-3); every use is an alert",
+                    "MaxSessionDuration": 3600,
+                    "AssumeRolePolicyDocument": document({
+                        "Effect": "Allow",
+                        "Principal": {"AWS": _sub("arn:${AWS::Partition}:iam::${ManagementAccountId}:root")},
+                        "Action": "sts:AssumeRole",
+                        "Condition": {
+                            "ArnEquals": {"aws:PrincipalArn": _sub(
+                                "arn:${AWS::Partition}:iam::${ManagementAccountId}:role/${BreakGlassRoleName}")},
+                            "Bool": {"aws:MultiFactorAuthPresent": "true"},
+                        },
+                    }),
+                    "ManagedPolicyArns": [_sub("arn:${AWS::Partition}:iam::aws:policy/AdministratorAccess")],
                 },
             },
             "BaselineAutomationRole": {

@@ -364,7 +364,10 @@ def guardrail_statements(settings: ScpSettings) -> list[GuardrailStatement]:
         "iam:PutRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole",
         "iam:UpdateRoleDescription",
     ]
-    iam3 = [_deny(s, "IAM-3", "ProtectExemptRoles", role_changes, resources=s.exempt_role_arns)]
+    # The break-glass role reaches every account through the baseline StackSet, whose
+    # execution roles must therefore be able to create it.
+    iam3 = [_deny(s, "IAM-3", "ProtectExemptRoles", role_changes, resources=s.exempt_role_arns,
+                  also_exempt=s.stackset_execution_role_arns if s.baseline_role_patterns else ())]
     if s.baseline_role_patterns:
         iam3 += [
             _deny(s, "IAM-3", "ProtectBaselineRoles", role_changes, resources=s.baseline_role_arns,

@@ -181,6 +181,8 @@ def run(ctx: StackContext) -> None:
             "DeliveryFrequency": settings.config.delivery_frequency,
             # Control Tower's landing zone owns the recorders of enrolled accounts.
             "DeployConfigRecorder": "false" if settings.control_tower.enabled else "true",
+            "BreakGlassRoleName": platform.organization.break_glass_role_name,
+            "ManagementAccountId": management_id,
         },
         target_ou_ids=targets,
         regions=regions,

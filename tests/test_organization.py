@@ -126,7 +126,9 @@ def _statements(run):
 def test_only_break_glass_and_deployment_roles_are_exempt(org):
     # The two narrow additions: S3-1 lets the account-baseline role set the account public
     # access block; IAM-3 lets StackSet execution roles deploy that role.
-    narrow = {"S31DenyAccountPublicAccessChanges": [BASELINE], "IAM3ProtectBaselineRoles": [STACKSET_EXEC]}
+    # StackSet execution roles create the baseline's roles, the break-glass role among them.
+    narrow = {"S31DenyAccountPublicAccessChanges": [BASELINE], "IAM3ProtectBaselineRoles": [STACKSET_EXEC],
+              "IAM3ProtectExemptRoles": [STACKSET_EXEC]}
     for statement in _statements(org):
         exempt = statement.get("Condition", {}).get("ArnNotLike", {}).get("aws:PrincipalARN")
         assert exempt is not None, f"{statement['Sid']} has no exemption condition"

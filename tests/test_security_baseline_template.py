@@ -64,3 +64,16 @@ def test_template_roles_are_least_privilege():
     for name in ("BaselineAutomationRole", "ConfigRecorderRole"):
         trust = resources[name]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
         assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+def test_break_glass_role_reaches_every_account_with_mfa(sample_runs):
+    (stack_set,) = sample_runs("security").of_type("aws:cloudformation/stackSet:StackSet")
+    template = json.loads(stack_set.inputs["templateBody"])
+    role = template["Resources"]["BreakGlassRole"]
+    assert role["Condition"] == "IsHomeRegion"  # IAM is global: once per account
+    assert role["Properties"]["RoleName"] == {"Ref": "BreakGlassRoleName"}
+    (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Condition"]["Bool"] == {"aws:MultiFactorAuthPresent": "true"}
+    assert "aws:PrincipalArn" in statement["Condition"]["ArnEquals"]
+    assert stack_set.inputs["parameters"]["BreakGlassRoleName"] == "mrd-break-glass"
+    assert stack_set.inputs["parameters"]["ManagementAccountId"] == "111111111111"
