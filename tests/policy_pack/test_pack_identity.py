@@ -272,3 +272,24 @@ def test_allow_condition_key_an_explicit_action_does_not_support(analyzer):
          "Resource": ["arn:aws:s3:::mrd-data", "arn:aws:s3:::mrd-data/*"],
          "Condition": {"StringLikeIfExists": {"s3:prefix": "home/*"}}})})
     assert_clean(analyzer.analyze(lenient), "pol-1-policy-documents-valid")
+
+
+def test_stack_set_template_roles_resolve_parameters(analyzer):
+    # A role named by a template parameter is judged by the value the stack set passes.
+    template = {"Resources": {"Admin": {"Type": "AWS::IAM::Role", "Properties": {
+        "RoleName": {"Ref": "RoleName"},
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${Mgmt}:root"}},
+            "Action": "sts:AssumeRole",
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": {"Fn::Sub": "arn:aws:iam::${Mgmt}:role/${RoleName}"}},
+                          "Bool": {"aws:MultiFactorAuthPresent": "true"}}}]},
+        "ManagedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]}}}}
+
+    def stack_set(role_name):
+        return res("aws:cloudformation/stackSet:StackSet", "baseline", {
+            "templateBody": json.dumps(template), "permissionModel": "SERVICE_MANAGED",
+            "parameters": {"RoleName": role_name, "Mgmt": "111111111111"}})
+
+    assert_clean(analyzer.analyze(stack_set("mrd-break-glass")), "iam-2-no-admin-wildcard")
+    assert_violation(analyzer.analyze(stack_set("someone-else")), "iam-2-no-admin-wildcard",
+                     "templateBody role Admin (someone-else) has AdministratorAccess")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sys
 from types import SimpleNamespace
 
@@ -158,14 +160,21 @@ def test_a_broken_pack_reports_its_error(tmp_path):
         PolicyAnalyzer(tmp_path / "missing")
 
 
-def test_the_sample_organization_stack_passes_the_mandatory_policies(analyzer, request):
+SAMPLE_STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")]
+                       for p in (Path(__file__).resolve().parents[2] / "stacks").glob("Pulumi.*.yaml"))
+
+
+@pytest.mark.parametrize("stack", SAMPLE_STACKS)
+def test_every_sample_stack_passes_the_mandatory_policies(analyzer, request, stack):
+    sample_runs = request.getfixturevalue("sample_runs")
+    run = sample_runs(stack)
+    previous = analyzer.stack
     try:
-        sample_runs = request.getfixturevalue("sample_runs")
-    except pytest.FixtureLookupError:
-        pytest.skip("the offline preview's sample runs are not available")
-    run = sample_runs("organization")
-    diagnostics = analyzer.analyze_each(resources_from_registrations(run.resources))
-    diagnostics += analyzer.analyze_stack(resources_from_registrations(run.resources, outputs=True))
+        analyzer.configure_stack(stack)
+        diagnostics = analyzer.analyze_each(resources_from_registrations(run.resources))
+        diagnostics += analyzer.analyze_stack(resources_from_registrations(run.resources, outputs=True))
+    finally:
+        analyzer.configure_stack(previous)
     assert [f"{d.policy_name}: {d.message}" for d in diagnostics if d.is_mandatory] == []
 
 

@@ -176,7 +176,7 @@ def documents_of(resource_type: str, props: Mapping[str, Any]) -> list[Document]
                 if doc:
                     docs.append(doc)
     if resource_type in TEMPLATE_TYPES:
-        for logical_id, cfn_type, cfn_props in template_resources(props.get("templateBody")):
+        for logical_id, cfn_type, cfn_props in template_resources(props.get("templateBody"), props.get("parameters")):
             for path, kind in TEMPLATE_DOCUMENTS.get(cfn_type, []):
                 for label, value in _template_values(cfn_props, path):
                     doc = load_document(kind, f"templateBody {logical_id} ({cfn_type}) {label}", value, template=True)
@@ -246,15 +246,19 @@ _PSEUDO = {"AWS::Partition": "aws", "AWS::AccountId": TEMPLATE_ACCOUNT, "AWS::Re
            "AWS::URLSuffix": "amazonaws.com"}
 
 
-def template_resources(body: Any) -> list[tuple[str, str, dict[str, Any]]]:
-    """(logical id, type, properties with intrinsic functions resolved where possible)."""
+def template_resources(body: Any, parameters: Any = None) -> list[tuple[str, str, dict[str, Any]]]:
+    """(logical id, type, properties with intrinsic functions resolved where possible).
+
+    `parameters` are the values a stack set passes (its `parameters` input); references to
+    them resolve to those values when known."""
     template = _load_template(body)
     if not isinstance(template, dict):
         return []
+    params = {k: v for k, v in (parameters or {}).items() if isinstance(v, str)} if isinstance(parameters, dict) else {}
     out = []
     for logical_id, resource in (template.get("Resources") or {}).items():
         if isinstance(resource, dict) and isinstance(resource.get("Type"), str):
-            out.append((logical_id, resource["Type"], _resolve(resource.get("Properties") or {})))
+            out.append((logical_id, resource["Type"], _resolve(resource.get("Properties") or {}, params)))
     return out
 
 
@@ -316,32 +320,34 @@ def _sub(text: str, variables: Mapping[str, Any]) -> Any:
         return UNKNOWN
 
 
-def _resolve(node: Any) -> Any:
-    """Pseudo parameters become values; what depends on parameters or resources is UNKNOWN."""
+def _resolve(node: Any, params: Mapping[str, str] | None = None) -> Any:
+    """Pseudo parameters and known parameter values become values; what depends on other
+    parameters or on resources is UNKNOWN."""
+    params = params or {}
     if isinstance(node, list):
-        return [_resolve(v) for v in node]
+        return [_resolve(v, params) for v in node]
     if not isinstance(node, dict):
         return node
     if len(node) == 1:
         (fn, arg), = node.items()
         if fn == "Ref":
-            return _PSEUDO.get(arg, UNKNOWN) if isinstance(arg, str) else UNKNOWN
+            return _PSEUDO.get(arg, params.get(arg, UNKNOWN)) if isinstance(arg, str) else UNKNOWN
         if fn == "Fn::Sub":
             if isinstance(arg, str):
-                return _sub(arg, {})
+                return _sub(arg, params)
             if isinstance(arg, list) and len(arg) == 2 and isinstance(arg[0], str):
-                variables = {k: _resolve(v) for k, v in (arg[1] or {}).items()}
+                variables = {**params, **{k: _resolve(v, params) for k, v in (arg[1] or {}).items()}}
                 return _sub(arg[0], variables)
             return UNKNOWN
         if fn == "Fn::Join":
             if isinstance(arg, list) and len(arg) == 2:
-                parts = _resolve(arg[1])
+                parts = _resolve(arg[1], params)
                 if isinstance(parts, list) and all(isinstance(p, str) for p in parts):
                     return str(arg[0]).join(parts)
             return UNKNOWN
         if fn.startswith("Fn::") or fn == "Condition":
             return UNKNOWN
-    return {k: _resolve(v) for k, v in node.items()}
+    return {k: _resolve(v, params) for k, v in node.items()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -705,7 +711,7 @@ def _admin_attachment_problems(ctx: ResourceContext) -> list[str]:
                 target = ", ".join(roles) or ctx.props.get(prop) or "?"
                 problems.append(f"AdministratorAccess is attached to {prop} {target}")
     elif ctx.type in TEMPLATE_TYPES:
-        for logical_id, cfn_type, props in template_resources(ctx.props.get("templateBody")):
+        for logical_id, cfn_type, props in template_resources(ctx.props.get("templateBody"), ctx.props.get("parameters")):
             if cfn_type != "AWS::IAM::Role":
                 continue
             arns = [a for a in as_list(props.get("ManagedPolicyArns")) if isinstance(a, str)]
@@ -748,7 +754,7 @@ def _validate_users(stack: Stack, report: Callable[[str, str | None], None]) -> 
         env, source = stack.environment_of(resource)
         if env not in workload and not stack.config.get("checkTemplatesInEveryStack"):
             continue
-        for logical_id, cfn_type, _ in template_resources(resource.props.get("templateBody")):
+        for logical_id, cfn_type, _ in template_resources(resource.props.get("templateBody"), resource.props.get("parameters")):
             if cfn_type in TEMPLATE_USER_TYPES:
                 report(f"{resource.display} deploys {cfn_type} {logical_id} into accounts: no IAM users "
                        "with long-term credentials", resource.urn)

@@ -82,7 +82,7 @@ def _validate_recorder(ctx: ResourceContext, report: Callable[[str], None]) -> N
     if ctx.type == RECORDER:
         found.append(_recording_group_problems(ctx.props.get("recordingGroup"), f"recorder {ctx.name}", require_global))
     else:
-        for logical_id, cfn_type, props in template_resources(ctx.props.get("templateBody")):
+        for logical_id, cfn_type, props in template_resources(ctx.props.get("templateBody"), ctx.props.get("parameters")):
             if cfn_type == "AWS::Config::ConfigurationRecorder":
                 found.append(_recording_group_problems(props.get("RecordingGroup"),
                                                        f"templateBody recorder {logical_id}", require_global, cfn=True))
