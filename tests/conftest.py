@@ -16,7 +16,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from offline_preview.engine import StackRun, discover_stacks, run_stack  # noqa: E402
+from offline_preview.engine import StackRun, discover_stacks, read_stack_config, run_stack  # noqa: E402
 
 SAMPLE_DIR = ROOT / "stacks"
 
@@ -67,7 +67,9 @@ def run_platform(tmp_path: Path) -> Callable[..., StackRun]:
         if platform is not None:
             (config_dir / "platform.yaml").write_text(yaml.safe_dump(platform, sort_keys=False))
         if upstream is None:
-            order = discover_stacks(SAMPLE_DIR)
+            # Project stacks read only platform stacks, never each other.
+            order = [s for s in discover_stacks(SAMPLE_DIR)
+                     if read_stack_config(SAMPLE_DIR, s).get("ml-platform:layer") != "project"]
             before = order[: order.index(stack)] if stack in order else order
             upstream = {s: sample_run(s).outputs for s in before}
         return run_stack(stack, config_dir, upstream)
