@@ -26,18 +26,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from policy_documents.arns import partition_of
 from policy_documents.serialize import document, policy_json
 
 SUBNET_MIN_PREFIX = 28  # AWS: the smallest subnet is a /28
-
-
-def partition_of(region: str) -> str:
-    """The ARN partition of a region."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if "-gov-" in region:
-        return "aws-us-gov"
-    return "aws"
 
 
 def carve_bits(count: int) -> int:

@@ -44,6 +44,7 @@ from components.organization_trail import OrganizationTrail, OrganizationTrailAr
 from components.secure_bucket import ObjectLock
 from components.security_alerts import SecurityAlerts, SecurityAlertsArgs
 from components.security_services import SecurityServices, SecurityServicesArgs
+from policy_documents.arns import partition_of
 from stacks.common import account_provider, platform_tags, stack_reference
 from stacks.config import PlatformConfig
 from stacks.context import StackContext
@@ -54,15 +55,6 @@ from stacks.security_settings import (
     log_archive_bucket_names,
     trail_name,
 )
-
-
-def partition_of(region: str) -> str:
-    """The ARN partition of a region."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if "-gov-" in region:
-        return "aws-us-gov"
-    return "aws"
 
 
 def regions_home_first(platform: PlatformConfig) -> list[str]:
