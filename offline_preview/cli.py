@@ -60,14 +60,16 @@ def _program(arg: Path | None) -> Program:
     return load_program(cwd if (cwd / "Pulumi.yaml").exists() else ROOT)
 
 
-def _policy(args: argparse.Namespace) -> PolicySettings:
+def _policy(args: argparse.Namespace, jobs: int) -> PolicySettings:
     if args.no_policy:
         return PolicySettings(None)
     pack = args.policy_pack or DEFAULT_POLICY_PACK
     config_path = args.policy_config
     if config_path is None and (pack / DEFAULT_POLICY_CONFIG_NAME).exists():
         config_path = pack / DEFAULT_POLICY_CONFIG_NAME
-    return PolicySettings(pack, load_policy_config(config_path), required=args.policy_pack is not None)
+    # As many pack processes as stack workers: analysis keeps pace with the runs.
+    return PolicySettings(pack, load_policy_config(config_path), required=args.policy_pack is not None,
+                          processes=jobs)
 
 
 def _line(result: StackResult, width: int) -> str:
@@ -109,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         program = _program(args.program_dir)
         config_dir = args.config_dir or program.stack_config_dir
-        policy = _policy(args)
+        jobs = max(1, args.jobs or default_jobs())
+        policy = _policy(args, jobs)
         chosen = [s.strip() for s in args.stacks.split(",") if s.strip()] or None
         width = 24
 
@@ -119,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"    {result.error or result.policy_error}", flush=True)
 
         print(f"offline preview of {program.project} ({program.directory}), stacks from {config_dir}", flush=True)
-        result = preview(program, config_dir, chosen, policy, args.jobs or default_jobs(),
+        result = preview(program, config_dir, chosen, policy, jobs,
                          args.account_id, on_stack=progress)
     except PreviewError as exc:
         print(f"error: {exc}", file=sys.stderr)

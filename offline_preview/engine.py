@@ -9,13 +9,19 @@ Any Pulumi Python program works: the project name, the program's entry point and
 configuration directory come from its `Pulumi.yaml` (see :class:`Program`). Configuration is
 handed to the program the way the CLI would hand it over, except that `secure:` values cannot be
 decrypted without the stack's secrets provider: they become placeholder strings marked secret.
+
+Several stacks, and several programs, can run in one process one after another: each run gets a
+fresh root stack, configuration, monitor and event-loop state, and what a failed run left
+behind is cancelled. The program's own modules stay imported between its stacks; a module of
+another program with the same name is dropped first. The SDK's monitor calls run inline (no
+thread hops), which also makes the registration order the same in every run.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import concurrent.futures
+import gc
 import json
 import logging
 import os
@@ -378,6 +384,8 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         if request.type == STACK_TYPE:
             return resource_pb2.RegisterResourceResponse(urn=urn)
         inputs = rpc.deserialize_properties(request.object)
+        if _has_resource_object(inputs):
+            inputs = _without_resource_objects(inputs, request.object)
         account = region = None
         if request.type == STACK_REFERENCE_TYPE:
             resource_id, state = inputs.get("name", ""), self._stack_reference(inputs)
@@ -444,6 +452,39 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
             failures=[provider_pb2.CheckFailure(property=p, reason=r) for p, r in failures or []] or None,
             **{"return": _to_struct(ret)},
         )
+
+
+def _has_resource_object(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_has_resource_object(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_resource_object(v) for v in value)
+    return isinstance(value, pulumi.Resource)
+
+
+def _without_resource_objects(value: Any, raw: Any) -> Any:
+    """`value` with each resource object (a resource passed as an input, to a component say)
+    replaced by the URN its wire form carries: plain data, the same in every run."""
+    if isinstance(value, pulumi.Resource):
+        try:
+            return str(raw["urn"])
+        except (KeyError, TypeError, ValueError):
+            return f"{type(value).__module__}.{type(value).__name__}"
+    if isinstance(value, dict):
+        if not value:
+            return value
+        out = {}
+        for key, item in value.items():
+            try:
+                nested = raw[key]
+            except (KeyError, TypeError, ValueError):
+                nested = None
+            out[key] = _without_resource_objects(item, nested)
+        return out
+    if isinstance(value, list):
+        return [_without_resource_objects(item, raw[i] if raw is not None and i < len(raw) else None)
+                for i, item in enumerate(value)]
+    return value
 
 
 def _plain(value: Any) -> bool:
@@ -561,6 +602,24 @@ async def _settle() -> None:
         await asyncio.wait(pending, timeout=1)
 
 
+async def _exported(value: Any, registrations: dict[str, Registration]) -> Any:
+    """Stack outputs as the engine records them: an exported resource becomes its state
+    (with `urn` and `id`), as `pulumi stack output` would show it."""
+    if isinstance(value, pulumi.Resource):
+        urn = await value.urn.future()
+        reg = registrations.get(urn)
+        state = dict(reg.outputs) if reg is not None else {}
+        state["urn"] = urn
+        if reg is not None and reg.id is not None:
+            state["id"] = reg.id
+        return state
+    if isinstance(value, dict):
+        return {k: await _exported(v, registrations) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [await _exported(v, registrations) for v in value]
+    return value
+
+
 async def _secret_output_names(outputs: dict[str, Any]) -> list[str]:
     names = []
     for key, value in outputs.items():
@@ -643,11 +702,16 @@ def _run_stack(stack: str, config_dir: Path, upstream: dict[str, dict[str, Any]]
         _sync_await(_settle())
         raw_outputs = dict(root.outputs) if root else {}
         outputs = _sync_await(pulumi.Output.from_input(raw_outputs).future()) or {}
+        outputs = _sync_await(_exported(outputs, {r.urn: r for r in monitor.captured}))
         secret_outputs = _sync_await(_secret_output_names(raw_outputs))
     except (Exception, SystemExit) as exc:  # reported below, with the stack it came from
         failure = exc
     finally:
         _cancel_leftovers()
+        # Let go of this run's runtime (root stack, outputs, monitor) so it can be collected.
+        pulumi.runtime.settings.ROOT.set(None)
+        pulumi.runtime.settings.SETTINGS.outputs.clear()
+        pulumi.runtime.settings.SETTINGS.monitor = None
         pulumi.StackReference.require_output = original_require_output
         loop._default_executor = previous_executor  # noqa: SLF001 (no public way to restore it)
         os.chdir(cwd)

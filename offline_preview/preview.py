@@ -5,9 +5,11 @@ order is corrected from the StackReferences the stacks actually make: a stack th
 stack of the run that has not been previewed yet is set aside and run again after it. A stack
 that refers to a stack outside the run fails, naming both.
 
-With `jobs > 1`, stacks of the same layer run in parallel worker processes (forked, so the
-program's imports are shared); the policy pack analyzes each finished stack in this process
-while the workers go on. Results do not depend on the number of jobs.
+With `jobs > 1`, stacks run in parallel worker processes (forked, so the program's imports are
+shared): those of the lowest layer still to run, and of the next one when a worker would
+otherwise idle. As many policy pack processes analyze each finished stack from this process
+while the workers go on. Results, and every file written from them, do not depend on the
+number of jobs or on the order stacks finished in.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 import os
+import pickle
+import queue
 import threading
 import time
 import warnings
@@ -122,24 +126,34 @@ class PreviewResult:
 
 @dataclass
 class PolicySettings:
-    """Which pack to run, with which configuration; `pack_dir=None` skips analysis."""
+    """Which pack to run, with which configuration; `pack_dir=None` skips analysis.
+
+    `processes` packs run side by side, each analyzing one stack at a time (the pack is Python:
+    one process uses one core); `threads` calls are kept in flight to each.
+    """
 
     pack_dir: Path | None
     config: dict[str, Any] = field(default_factory=dict)
     required: bool = False  # chosen explicitly: failing to start it fails the preview
+    processes: int = 1
     threads: int = 4
 
 
 class PolicySession:
-    """The policy analyzer for one preview; analysis is skipped (with a note) when unavailable."""
+    """The policy pack for one preview; analysis is skipped (with a note) when no pack is there."""
 
     def __init__(self, settings: PolicySettings):
         self.settings = settings
-        self.analyzer: Any = None
+        self.analyzers: list[Any] = []
         self.note: str | None = None
         self.pack_name: str | None = None
         self.policies: list[PolicyInfo] = []
+        self._idle: queue.Queue = queue.Queue()
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+    @property
+    def analyzer(self) -> Any:
+        return self.analyzers[0] if self.analyzers else None
 
     def __enter__(self) -> PolicySession:
         pack = self.settings.pack_dir
@@ -156,50 +170,67 @@ class PolicySession:
         except ImportError as exc:
             self.note = f"the policy analyzer client is not available ({exc})"
             return self
-        try:
-            self.analyzer = PolicyAnalyzer(Path(pack), self.settings.config).__enter__()
-        except Exception as exc:  # noqa: BLE001 reported as the preview's failure below
-            self.note = f"policy pack {pack} could not be started: {type(exc).__name__}: {exc}"
-            self.analyzer = None
+
+        def start() -> Any:
+            return PolicyAnalyzer(Path(pack), self.settings.config).__enter__()
+
+        count = max(1, self.settings.processes)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=count) as starter:
+            futures = [starter.submit(start) for _ in range(count)]
+        errors = []
+        for future in futures:
+            try:
+                self.analyzers.append(future.result())
+            except Exception as exc:  # noqa: BLE001 reported as the preview's failure below
+                errors.append(f"{type(exc).__name__}: {exc}")
+        if errors:
+            self.note = f"policy pack {pack} could not be started: {errors[0]}"
+            self.__exit__(None, None, None)
+            self.analyzers = []
             return self
+        for analyzer in self.analyzers:
+            self._idle.put(analyzer)
         self.pack_name = _pack_name(self.analyzer, Path(pack))
         self.policies = _policy_infos(self.analyzer)
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, self.settings.threads),
-                                                           thread_name_prefix="policy")
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(1, self.settings.threads) * count, thread_name_prefix="policy")
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
-        if self.analyzer is not None:
-            self.analyzer.__exit__(*exc_info)
+        for analyzer in self.analyzers:
+            analyzer.__exit__(*exc_info)
 
     @property
     def failed_to_start(self) -> bool:
-        return self.analyzer is None and self.settings.required
+        return not self.analyzers and self.settings.required
 
     def analyze(self, result: StackResult) -> None:
         """Run the pack's resource policies on every resource and its stack policies on the stack."""
-        if self.analyzer is None or result.run is None:
+        if not self.analyzers or result.run is None:
             return
         started = time.perf_counter()
         run = result.run
+        analyzer = self._idle.get()
         try:
             # As the engine does before analyzing a stack: which stack, its configuration and the
-            # tags the CLI sets on every stack. Stacks are analyzed one at a time.
-            configure = getattr(self.analyzer, "configure_stack", None)
+            # tags the CLI sets on every stack. Each pack process analyzes one stack at a time.
+            configure = getattr(analyzer, "configure_stack", None)
             if configure is not None:
                 configure(run.stack, project=run.project, config=run.config,
                           tags={"pulumi:project": run.project, "pulumi:runtime": "python"})
             resources = analyzed_resources(run)
             # The pack answers one resource at a time; a few calls in flight keep it busy.
-            batches = self._pool.map(self.analyzer.analyze, resources) if self._pool else map(self.analyzer.analyze, resources)
+            batches = self._pool.map(analyzer.analyze, resources) if self._pool else map(analyzer.analyze, resources)
             diagnostics = [d for batch in batches for d in batch]
-            diagnostics += list(self.analyzer.analyze_stack(analyzed_resources(run, use_outputs=True)))
+            diagnostics += list(analyzer.analyze_stack(analyzed_resources(run, use_outputs=True)))
             result.analyzed = len(resources)
             result.violations = sorted({to_violation(run.stack, d) for d in diagnostics}, key=Violation.sort_key)
         except Exception as exc:  # noqa: BLE001 the stack is reported as failed, with the reason
             result.policy_error = f"stack {run.stack}: policy analysis failed: {type(exc).__name__}: {exc}"
+        finally:
+            self._idle.put(analyzer)
         result.analysis_seconds = time.perf_counter() - started
 
 
@@ -298,7 +329,28 @@ def _run_task(task: _Task) -> _Outcome:
     except Exception as exc:  # noqa: BLE001 an engine failure, reported against the stack
         outcome.error = f"stack {task.stack}: the offline preview failed: {type(exc).__name__}: {exc}"
     outcome.seconds = time.perf_counter() - started
+    if multiprocessing.parent_process() is not None:  # in a worker: the outcome must pickle
+        try:
+            pickle.dumps(outcome)
+        except Exception:  # noqa: BLE001 a value only this process can hold (a resource object, say)
+            for reg in (outcome.run.resources if outcome.run else outcome.registered):
+                reg.inputs, reg.outputs = _portable(reg.inputs), _portable(reg.outputs)
     return outcome
+
+
+def _portable(value: Any) -> Any:
+    """`value` with anything that cannot leave this process replaced by its text."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _portable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_portable(v) for v in value]
+    try:
+        pickle.dumps(value)
+        return value
+    except Exception:  # noqa: BLE001
+        return str(value)
 
 
 class _Runner:
@@ -320,9 +372,12 @@ class _Runner:
                                   error_callback=future.set_exception)
         return future
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
         if self.pool is not None:
-            self.pool.close()
+            if abort:  # interrupted: do not wait for the stacks still running
+                self.pool.terminate()
+            else:
+                self.pool.close()
             self.pool.join()
 
 
@@ -361,12 +416,15 @@ def preview(
     planned = plan_stacks(config_dir, program, stacks)
     layers = {s: stack_layer(read_stack_config(config_dir, s), program.project) for s in planned}
     rank = {s: _rank(layers[s]) for s in planned}
+    order = {s: n for n, s in enumerate(planned)}
     waiting_on: dict[str, str] = {}
     results: dict[str, StackResult] = {}
     remaining = list(planned)
     runner = _Runner(min(jobs, len(planned)))
     session = PolicySession(policy or PolicySettings(None))
-    analysis_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis")
+    session.__enter__()
+    analysis_pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(session.analyzers)),
+                                                          thread_name_prefix="analysis")
     lock = threading.Lock()
     runs: dict[concurrent.futures.Future, str] = {}
     analyses: set[concurrent.futures.Future] = set()
@@ -382,7 +440,6 @@ def preview(
         finish(result)
 
     try:
-        session.__enter__()
         while remaining or runs or analyses:
             # Stacks set aside for an upstream that has since failed fail too, naming it.
             for stack in [s for s in remaining if waiting_on.get(s) in _failed(results)]:
@@ -392,8 +449,11 @@ def preview(
             running = list(runs.values())
             free = [s for s in remaining if waiting_on.get(s) is None or waiting_on[s] in _previewed(results, analyses)]
             if free and len(runs) < runner.jobs:
+                # Layer order first; a worker that would idle may start a stack of the next layer
+                # (if it reads a stack still running, it is set aside and run again after it).
                 lowest = min(rank[s] for s in free + running)
-                for stack in [s for s in free if rank[s] == lowest][: runner.jobs - len(runs)]:
+                eligible = sorted((s for s in free if rank[s] <= lowest + 1), key=lambda s: (rank[s], order[s]))
+                for stack in eligible[: runner.jobs - len(runs)]:
                     remaining.remove(stack)
                     upstream = _upstream_outputs(results, analyses)
                     task = _Task(stack, program, config_dir, {s: r.outputs for s, r in upstream.items()},
@@ -402,7 +462,7 @@ def preview(
                     runs[runner.submit(task)] = stack
             if not runs and not analyses:
                 if remaining:  # every remaining stack waits on another remaining stack
-                    cycle = ", ".join(f"{s} -> {waiting_on.get(s)}" for s in remaining)
+                    cycle = ", ".join(f"{s} -> {waiting_on.get(s)}" for s in sorted(remaining))
                     for stack in list(remaining):
                         remaining.remove(stack)
                         finish(StackResult(stack, layers[stack],
@@ -422,20 +482,24 @@ def preview(
                     outcome = _Outcome(stack, error=f"stack {stack}: the preview worker failed: {exc}")
                 if outcome.pending is not None:
                     waiting_on[stack] = outcome.pending
-                    remaining.insert(0, stack)
+                    remaining.append(stack)
                     continue
                 result = StackResult(stack, layers[stack], run=outcome.run, error=outcome.error,
                                      registered=outcome.registered, run_seconds=outcome.seconds)
-                if result.run is not None and session.analyzer is not None:
+                if result.run is not None and session.analyzers:
                     fut = analysis_pool.submit(analyze_and_finish, result)
                     fut.stack = result  # type: ignore[attr-defined]  # known outputs while analysing
                     analyses.add(fut)
                 else:
                     finish(result)
-    finally:
-        runner.close()
-        analysis_pool.shutdown(wait=True)
+    except BaseException:
+        runner.close(abort=True)
+        analysis_pool.shutdown(wait=False, cancel_futures=True)
         session.__exit__(None, None, None)
+        raise
+    runner.close()
+    analysis_pool.shutdown(wait=True)
+    session.__exit__(None, None, None)
 
     ordered = _dependency_order(planned, results, rank)
     note = session.note

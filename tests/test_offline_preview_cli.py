@@ -53,7 +53,7 @@ def test_progress_line_per_stack_and_summary(tmp_path, capsys):
     progress = [line for line in lines if line.startswith("  ")]
     assert [line.split()[0] for line in progress] == ["base", "app"]
     assert all("resources" in line and "violations" in line and line.rstrip().endswith("s") for line in progress)
-    assert any(line.startswith("2 stacks, 13 resources") for line in lines)
+    assert any(line.startswith("2 stacks, 14 resources") for line in lines)
 
 
 def test_chosen_stacks_only(tmp_path):
@@ -90,3 +90,13 @@ def test_usage_errors_exit_2(tmp_path, capsys):
     assert "unknown stack(s) nope" in capsys.readouterr().err
     assert main(["--program-dir", str(tmp_path), "--out", str(tmp_path), "--no-policy"]) == 2
     assert "no Pulumi.yaml" in capsys.readouterr().err
+
+
+def test_sample_organization_plan_is_byte_identical_across_interpreters(tmp_path):
+    # The real program: set iteration or hash-seeded ordering anywhere in it would show here.
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert main(["--out", str(first), "--stacks", "organization", "--no-policy", "--jobs", "1"]) == 0
+    result = _cli("--out", str(second), "--stacks", "organization", "--no-policy", "--jobs", "1",
+                  env={"PYTHONHASHSEED": "4242"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (second / "plan.json").read_bytes() == (first / "plan.json").read_bytes()

@@ -57,6 +57,14 @@ def test_component_children_are_parented_and_keep_their_options(basic):
     assert component.account is None and component.id is None
 
 
+def test_resources_as_inputs_and_outputs_become_plain_data(basic):
+    app = basic.stack("app").run
+    bucket_urn = app.named("alpha-bucket").urn
+    assert app.named("reader").inputs == {"bucket": bucket_urn}
+    exported = app.outputs["firstBucket"]
+    assert exported["urn"] == bucket_urn and exported["arn"] == "arn:aws:s3:::demo-alpha"
+
+
 def test_secure_config_is_a_secret_placeholder_and_masked_in_the_plan(basic):
     app = basic.stack("app").run
     assert app.secret_outputs == ["password"]
@@ -146,6 +154,12 @@ def test_upstream_failure_skips_its_readers(tmp_path):
     (config / "Pulumi.missing-output.yaml").write_text("config:\n  faulty-demo:mode: missing-output\n")
     result = preview(FAULTY, config, jobs=1)
     assert "its upstream stack upstream failed" in result.stack("missing-output").error
+
+
+def test_reference_cycle_fails_both_stacks_naming_the_cycle():
+    result = _faulty("cycle-a", "cycle-b")
+    for stack in ("cycle-a", "cycle-b"):
+        assert "StackReferences form a cycle (cycle-a -> cycle-b, cycle-b -> cycle-a)" in result.stack(stack).error
 
 
 def test_parallel_workers_give_the_same_plan(basic):

@@ -5,7 +5,7 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from demo_components import DataStore
+from demo_components import DataStore, Reader
 
 config = pulumi.Config()
 if config.require("role") == "base":
@@ -39,6 +39,8 @@ else:
               for name in settings["buckets"]]
     aws.ssm.Parameter("db-password", type="SecureString", value=password,
                       opts=pulumi.ResourceOptions(provider=provider))
+    Reader("reader", stores[0].bucket)
     pulumi.export("buckets", [s.bucket.bucket for s in stores])
+    pulumi.export("firstBucket", stores[0].bucket)  # a resource: exported as its state
     pulumi.export("account", account)
     pulumi.export("password", password)

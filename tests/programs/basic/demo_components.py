@@ -15,3 +15,11 @@ class DataStore(pulumi.ComponentResource):
         self.bucket = aws.s3.Bucket(f"{name}-bucket", bucket=f"demo-{name}", tags={"owner": owner},
                                     opts=pulumi.ResourceOptions(parent=self, protect=True))
         self.register_outputs({"bucket": self.bucket.bucket})
+
+
+class Reader(pulumi.ComponentResource):
+    """A component given a resource as an input (the engine sees a resource reference)."""
+
+    def __init__(self, name: str, bucket: aws.s3.Bucket, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("demo:index:Reader", name, {"bucket": bucket}, opts)
+        self.register_outputs({})

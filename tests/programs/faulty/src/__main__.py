@@ -16,3 +16,6 @@ elif mode == "logs-error":
     pulumi.log.error("a configuration value is wrong", resource=bucket)
 elif mode == "outside-run":
     pulumi.StackReference(f"{pulumi.get_organization()}/{pulumi.get_project()}/elsewhere")
+elif mode == "refers":  # reads the stack named by faulty-demo:refers (two such stacks make a cycle)
+    other = pulumi.StackReference(pulumi.Config().require("refers"))
+    pulumi.export("bucketName", other.require_output("bucketName"))
