@@ -114,7 +114,12 @@ def preview(config_dir: Path, out: Path, jobs: int | None, policy: bool) -> dict
     if summary is None:
         raise SystemExit(f"the preview printed no summary (exit {result.returncode}):\n{result.stdout}\n{result.stderr}")
     stacks, resources, checked, violations, mandatory, failed, seconds = summary.groups()
-    return {"stacks": int(stacks), "resources": int(resources), "checked": int(checked),
+    plan = json.loads((out / "plan.json").read_text())
+    # Resources per platform stack, and the largest project stack: what must not grow with projects.
+    sizes = {s["name"]: len(s["resources"]) for s in plan["stacks"] if s.get("layer") != "project"}
+    sizes["largest project stack"] = max((len(s["resources"]) for s in plan["stacks"] if s.get("layer") == "project"),
+                                         default=0)
+    return {"sizes": sizes, "stacks": int(stacks), "resources": int(resources), "checked": int(checked),
             "violations": int(violations), "mandatory": int(mandatory), "failed": int(failed),
             "preview_s": float(seconds), "wall_s": wall, "exit": result.returncode,
             "failures": [line for line in result.stdout.splitlines() if line.startswith("FAILED")]}
@@ -146,6 +151,11 @@ def main() -> None:
                   f"{row['failed']:>7}{row['preview_s']:>10.1f}{row['wall_s']:>8.1f}{rate:>8.0f}", flush=True)
             for failure in row["failures"][:3]:
                 print(f"    {failure[:200]}")
+    names = list(dict.fromkeys(name for row in rows for name in row["sizes"]))
+    print("\nresources per stack (platform stacks must not grow with projects but for grant lists and accounts)")
+    print(f"{'configuration':<14}" + "".join(f"{n[:22]:>24}" for n in names))
+    for row in rows:
+        print(f"{row['configuration']:<14}" + "".join(f"{row['sizes'].get(n, '-'):>24}" for n in names))
     if args.json:
         print(json.dumps(rows, indent=2))
     fifty = next((r for r in rows if r["configuration"] == "50 projects"), None)
