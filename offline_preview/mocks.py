@@ -235,8 +235,14 @@ class PlatformMocks(pulumi.runtime.Mocks):
         if typ == "aws:ec2transitgateway/transitGateway:TransitGateway":
             return {"ownerId": account, "associationDefaultRouteTableId": "", "propagationDefaultRouteTableId": ""}
         if typ == "aws:ec2/vpcEndpoint:VpcEndpoint":
+            if state.get("vpcEndpointType") == "Gateway":
+                # Gateway endpoints expose the AWS-managed prefix list of their service.
+                return {"prefixListId": f"pl-{_chars(seed, 8, _HEX)}", "ownerId": account, "dnsEntries": []}
             return {"dnsEntries": [{"dnsName": f"{resource_id}.{state.get('serviceName', '')}", "hostedZoneId": "Z" + _chars(seed, 13, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")}],
                     "ownerId": account}
+        if typ in ("aws:ec2/vpnConnection:VpnConnection", "aws:directconnect/gatewayAssociation:GatewayAssociation"):
+            # Attachments to the Transit Gateway that AWS creates for these connections.
+            return {"transitGatewayAttachmentId": f"tgw-attach-{_chars(seed + 'attach', 17, _HEX)}"}
         if typ == "aws:sagemaker/domain:Domain":
             return {"url": f"https://{resource_id}.studio.{region}.sagemaker.aws", "homeEfsFileSystemId": f"fs-{_chars(seed, 17, _HEX)}"}
         return {}

@@ -207,3 +207,12 @@ def test_central_mode_spoke_joins_the_hub_zones(run_platform, sample_platform, s
     # Workloads reach the endpoints in the hub VPC.
     hub_cidr = sample_platform["cidr_plan"]["shared"]["network"]
     assert hub_cidr in {r.inputs.get("cidrIpv4") for r in run.of_type(EGRESS)}
+
+
+def test_workloads_reach_s3_through_the_gateway_prefix_list(sample_runs):
+    run = sample_runs("fraud-detection-dev")
+    (gateway,) = [e for e in run.of_type(ENDPOINT) if e.inputs.get("vpcEndpointType") == "Gateway"]
+    rule = run.named("mrd-fraud-detection-dev-workloads-to-s3", EGRESS)
+    assert rule.inputs["prefixListId"] == gateway.outputs["prefixListId"]
+    assert rule.inputs["prefixListId"].startswith("pl-")
+    assert (rule.inputs["fromPort"], rule.inputs["toPort"]) == (443, 443)
