@@ -104,6 +104,16 @@ def log_key_policy(args: LogArchiveArgs) -> dict:
             },
         },
         {
+            # With an S3 Bucket Key on the archive, CloudTrail needs Decrypt to create or
+            # update an SSE-KMS trail (CloudTrail key policy guide).
+            "Sid": "CloudTrailDecryptForBucketKey",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceArn": args.trail_arn}},
+        },
+        {
             "Sid": "CloudTrailDescribeKey",
             "Effect": "Allow",
             "Principal": {"Service": "cloudtrail.amazonaws.com"},

@@ -139,7 +139,16 @@ class SecureBucket(pulumi.ComponentResource):
             tags={**tags, "Name": bucket_name, **extra_tags},
             opts=pulumi.ResourceOptions(parent=self, protect=not allow_destroy, retain_on_delete=not allow_destroy),
         )
-        on_bucket = pulumi.ResourceOptions(parent=bucket)
+        # The settings are children of the component, not of the bucket: a `depends_on` on the
+        # component then waits for them too (Pulumi expands a component to its descendants but
+        # not past a custom resource), so a trail or delivery channel pointed at this bucket
+        # waits for its policy. They are protected like the bucket.
+        protect = not allow_destroy
+
+        def on_bucket_opts(*after: pulumi.Resource) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, protect=protect, depends_on=[bucket, *after])
+
+        on_bucket = on_bucket_opts()
         ownership = aws.s3.BucketOwnershipControls(
             f"{name}-ownership", bucket=bucket.id,
             rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"), opts=on_bucket)
@@ -168,20 +177,20 @@ class SecureBucket(pulumi.ComponentResource):
                 f"{name}-lifecycle", bucket=bucket.id,
                 rules=[_lifecycle_rule(rule) for rule in lifecycle_rules],
                 # Lifecycle rules on a versioned bucket must follow versioning being enabled.
-                opts=pulumi.ResourceOptions(parent=bucket, depends_on=[versioning])))
+                opts=on_bucket_opts(versioning)))
         if object_lock is not None:
             settings.append(aws.s3.BucketObjectLockConfiguration(
                 f"{name}-object-lock", bucket=bucket.id, object_lock_enabled="Enabled",
                 rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
                     default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
                         mode=object_lock.mode, days=object_lock.days)),
-                opts=pulumi.ResourceOptions(parent=bucket, protect=not allow_destroy, depends_on=[versioning])))
+                opts=on_bucket_opts(versioning)))
         aws.s3.BucketPolicy(
             f"{name}-policy", bucket=bucket.id,
             policy=policy_json(document(*tls_and_encryption_statements(bucket.arn, kms_key_arn), *access.statements)),
             # Last: the public-access block must exist first (or a broad policy could be public
             # briefly), and a policy that freezes lifecycle or Object Lock must not pre-empt them.
-            opts=pulumi.ResourceOptions(parent=bucket, depends_on=settings))
+            opts=on_bucket_opts(*settings))
         self.bucket, self.arn = bucket.bucket, bucket.arn
         self.register_outputs({"bucket": self.bucket, "arn": self.arn})
 

@@ -175,8 +175,9 @@ class ScpSettings:
 
     @property
     def stackset_execution_role_arns(self) -> list[str]:
-        # Service-managed StackSets deploy through these roles, which AWS creates with a
-        # service-linked role (SCPs do not apply to service-linked roles).
+        # Service-managed StackSets deploy through these roles in every member account. They
+        # are ordinary roles (SCPs apply to them), created by AWS through a service-linked role
+        # (which SCPs do not restrict); IAM-3 stops anyone else creating one.
         return [f"arn:{self.partition}:iam::*:role/stacksets-exec-*"]
 
 
@@ -335,19 +336,24 @@ def guardrail_statements(settings: ScpSettings) -> list[GuardrailStatement]:
         "cloudtrail:DeleteTrail", "cloudtrail:PutEventSelectors", "cloudtrail:PutInsightSelectors",
         "cloudtrail:StopLogging", "cloudtrail:UpdateTrail",
     ]))
-    # One ARN pattern per bucket covers the bucket and its objects (`*` spans the `/`).
+    # The bucket and its objects: object actions (DeleteObject, PutObjectRetention, ...) match
+    # only object ARNs, so each bucket is listed twice.
     add("LOG-2", everywhere, _deny(s, "LOG-2", "ProtectLogArchive", [
         "s3:BypassGovernanceRetention", "s3:DeleteBucket", "s3:DeleteBucketPolicy", "s3:DeleteObject",
         "s3:DeleteObjectVersion", "s3:PutBucketAcl", "s3:PutBucketObjectLockConfiguration",
         "s3:PutBucketOwnershipControls", "s3:PutBucketPolicy", "s3:PutBucketPublicAccessBlock",
         "s3:PutBucketVersioning", "s3:PutEncryptionConfiguration", "s3:PutLifecycleConfiguration",
         "s3:PutObjectLegalHold", "s3:PutObjectRetention", "s3:PutReplicationConfiguration",
-    ], resources=[f"arn:{s.partition}:s3:::{b}" for b in s.log_archive_buckets]))
-    # Stop and delete only: the per-account baseline (re)applies the recorder with Put*.
+    ], resources=[arn for b in s.log_archive_buckets
+                  for arn in (f"arn:{s.partition}:s3:::{b}", f"arn:{s.partition}:s3:::{b}/*")]))
+    # Nobody but the baseline (the StackSet execution roles) and the exempt roles may stop,
+    # delete or reconfigure the recorder: a recording group shrunk to nothing or a delivery
+    # channel pointed elsewhere silences Config as surely as stopping it.
     add("LOG-3", everywhere, _deny(s, "LOG-3", "DenyConfigChanges", [
         "config:DeleteConfigurationRecorder", "config:DeleteDeliveryChannel",
-        "config:DeleteRetentionConfiguration", "config:StopConfigurationRecorder",
-    ]))
+        "config:DeleteRetentionConfiguration", "config:PutConfigurationRecorder", "config:PutDeliveryChannel",
+        "config:StopConfigurationRecorder",
+    ], also_exempt=s.stackset_execution_role_arns if s.baseline_role_patterns else ()))
     add("REG-1", everywhere, _deny(s, "REG-1", "DenyOutsideAllowedRegions", GLOBAL_SERVICE_ACTIONS,
                                    not_action=True,
                                    condition={"StringNotEquals": {"aws:RequestedRegion": list(s.allowed_regions)}}))
@@ -442,7 +448,8 @@ def guardrail_statements(settings: ScpSettings) -> list[GuardrailStatement]:
         "ec2:AttachInternetGateway", "ec2:CreateEgressOnlyInternetGateway", "ec2:CreateInternetGateway",
     ]))
     # Configuration only: the pipelines' own service roles keep their runtime actions
-    # (PutJobSuccessResult, StartBuild, ...) and approvers keep PutApprovalResult.
+    # (PutJobSuccessResult, StartBuild, ...) and approvers keep PutApprovalResult. The
+    # baseline StackSet creates its roles in the automation account too.
     add("CI-2", ("Deployments",), _deny(s, "CI-2", "DenyPipelineChanges", [
         "codebuild:CreateProject", "codebuild:CreateWebhook", "codebuild:DeleteProject",
         "codebuild:DeleteResourcePolicy", "codebuild:DeleteSourceCredentials", "codebuild:DeleteWebhook",
@@ -455,7 +462,7 @@ def guardrail_statements(settings: ScpSettings) -> list[GuardrailStatement]:
         "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePolicy", "iam:SetDefaultPolicyVersion",
         "iam:UpdateAssumeRolePolicy", "kms:DisableKey", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion",
         "s3:DeleteBucket", "s3:DeleteBucketPolicy", "s3:PutBucketPolicy",
-    ]))
+    ], also_exempt=s.stackset_execution_role_arns if s.baseline_role_patterns else ()))
     # The seed's wildcards (CreateProject*, ...) expanded against the data: explicit names.
     if s.model_consumer_ous:
         add("MOD-1", s.model_consumer_ous, _deny(s, "MOD-1", "DenyRekognitionProjectChanges", [

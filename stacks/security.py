@@ -155,7 +155,7 @@ def run(ctx: StackContext) -> None:
                                   opts=pulumi.ResourceOptions(provider=management[home]))
 
     # AWS Config: every account and region, the aggregator and the detective guardrails.
-    ManagementAccountBaseline(
+    management_baseline = ManagementAccountBaseline(
         "management-baseline", prefix, management_id, management, archive.config_bucket, archive.key_arn,
         settings.config.delivery_frequency, tags, partition=partition, depends_on=[archive])
     if settings.config.baseline_ous:
@@ -185,7 +185,9 @@ def run(ctx: StackContext) -> None:
     aggregator = OrganizationAggregator("config-aggregator", f"{prefix}-organization", tooling_id, regions, tags, partition=partition,
                                         opts=pulumi.ResourceOptions(provider=tooling[home]))
     specs = rule_specs(prefix, home, regions, platform.mandatory_tags, control_tower_owned_rules(platform))
-    OrganizationConfigRules("config-rules", specs, tooling, home_region=home, depends_on=[baseline])
+    # Organization rules need a recorder in every account first, the management account's too.
+    OrganizationConfigRules("config-rules", specs, tooling, home_region=home,
+                            depends_on=[baseline, management_baseline])
 
     enabled_controls: list[str] = []
     if settings.control_tower.enabled:

@@ -127,8 +127,11 @@ def test_only_break_glass_and_deployment_roles_are_exempt(org):
     # The two narrow additions: S3-1 lets the account-baseline role set the account public
     # access block; IAM-3 lets StackSet execution roles deploy that role.
     # StackSet execution roles create the baseline's roles, the break-glass role among them.
+    # The baseline also (re)configures the Config recorder (LOG-3) and creates its roles in the
+    # automation account (CI-2).
     narrow = {"S31DenyAccountPublicAccessChanges": [BASELINE], "IAM3ProtectBaselineRoles": [STACKSET_EXEC],
-              "IAM3ProtectExemptRoles": [STACKSET_EXEC]}
+              "IAM3ProtectExemptRoles": [STACKSET_EXEC], "LOG3DenyConfigChanges": [STACKSET_EXEC],
+              "CI2DenyPipelineChanges": [STACKSET_EXEC]}
     for statement in _statements(org):
         exempt = statement.get("Condition", {}).get("ArnNotLike", {}).get("aws:PrincipalARN")
         assert exempt is not None, f"{statement['Sid']} has no exemption condition"
@@ -143,9 +146,9 @@ def test_baseline_and_stackset_roles_are_protected_like_exempt_roles(org):
 
 def test_log_archive_buckets_are_the_security_stack_buckets(org):
     (log2,) = [s for s in _statements(org) if s["Sid"].startswith("LOG2")]
-    resources = json.dumps(log2["Resource"])
     for name in ("mrd-log-archive-111111111111", "mrd-config-history-111111111111", "mrd-log-access-111111111111"):
-        assert name in resources
+        # the bucket and its objects (DeleteObject, PutObjectRetention act on object ARNs)
+        assert {f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"} <= set(log2["Resource"])
 
 
 def test_tag_policy_covers_mandatory_tags(org, sample_platform):

@@ -255,12 +255,13 @@ def test_sm9_only_when_configured():
 
 def test_log2_protects_the_log_archive_buckets_by_name_pattern():
     statement = by_sid(DEFAULT)["LOG2ProtectLogArchive"].statement
-    assert statement["Resource"] == ["arn:aws:s3:::ml-platform-log-archive-*", "arn:aws:s3:::ml-platform-config-history-*",
-                                     "arn:aws:s3:::ml-platform-log-access-*"]
+    assert statement["Resource"] == [arn for name in ("log-archive", "config-history", "log-access")
+                                     for arn in (f"arn:aws:s3:::ml-platform-{name}-*", f"arn:aws:s3:::ml-platform-{name}-*/*")]
     assert {"s3:DeleteBucket", "s3:PutBucketPolicy", "s3:PutLifecycleConfiguration",
             "s3:PutBucketObjectLockConfiguration"} <= actions(statement)
-    custom = by_sid(guardrail_statements(settings(log_archive_bucket_patterns=("audit-logs-*",))))
-    assert custom["LOG2ProtectLogArchive"].statement["Resource"] == ["arn:aws:s3:::audit-logs-*"]
+    # Exact bucket names: object actions (DeleteObject, PutObjectRetention) need the object ARNs.
+    custom = by_sid(guardrail_statements(settings(log_archive_bucket_patterns=("audit-logs",))))
+    assert custom["LOG2ProtectLogArchive"].statement["Resource"] == ["arn:aws:s3:::audit-logs", "arn:aws:s3:::audit-logs/*"]
 
 
 def test_mod1_goes_to_the_model_consumer_ous():

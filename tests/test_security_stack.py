@@ -89,7 +89,20 @@ def test_archive_bucket_has_object_lock_from_configuration(run):
     assert lock.inputs["objectLockEnabled"] == "Enabled"
     assert lock.inputs["rule"]["defaultRetention"] == {"mode": "COMPLIANCE", "days": 365}
     assert lock.protect
-    assert lock.parent == bucket.urn
+    # A setting of the bucket: in the same SecureBucket, created after the bucket.
+    assert lock.parent == bucket.parent and bucket.urn in lock.dependencies
+
+
+def test_trail_and_delivery_channels_wait_for_the_bucket_policies(run):
+    # CreateTrail and PutDeliveryChannel fail when the bucket policy is not in place yet.
+    policies = {p.urn for p in run.of_type("aws:s3/bucketPolicy:BucketPolicy")}
+    trail = run.of_type("aws:cloudtrail/trail:Trail")[0]
+    archive_policy = one(run, "aws:s3/bucketPolicy:BucketPolicy", "log-archive-bucket-policy")
+    assert archive_policy.urn in trail.dependencies
+    for channel in run.of_type("aws:cfg/deliveryChannel:DeliveryChannel"):
+        assert policies & set(channel.dependencies), channel.name
+    (stack_set,) = run.of_type("aws:cloudformation/stackSet:StackSet")
+    assert policies & set(stack_set.dependencies)
 
 
 def test_object_lock_mode_and_days_follow_the_settings(run_platform, sample_platform):
@@ -529,3 +542,20 @@ def test_control_tower_mode_enables_controls_instead_of_owned_rules(run_platform
     stack_set = one(ct, "aws:cloudformation/stackSet:StackSet")
     assert stack_set.inputs["parameters"]["DeployConfigRecorder"] == "false"
     assert ct.outputs["controlTowerControls"]
+
+
+def test_cloudtrail_may_decrypt_for_the_bucket_key(run):
+    # With an S3 Bucket Key on the archive, CreateTrail with SSE-KMS needs kms:Decrypt.
+    key = one(run, "aws:kms/key:Key", "log-archive-key")
+    statements = {s["Sid"]: s for s in doc(key)["Statement"]}
+    decrypt = statements["CloudTrailDecryptForBucketKey"]
+    assert decrypt["Principal"] == {"Service": "cloudtrail.amazonaws.com"} and decrypt["Action"] == "kms:Decrypt"
+    assert "aws:SourceArn" in decrypt["Condition"]["StringEquals"]
+
+
+def test_organization_rules_wait_for_every_recorder(run):
+    # A rule fails to create while any account lacks a recorder, the management account's included.
+    recorders = {r.urn for r in run.of_type("aws:cfg/recorder:Recorder")}
+    assert recorders
+    for rule in run.of_type("aws:cfg/organizationManagedRule:OrganizationManagedRule"):
+        assert recorders <= set(rule.dependencies), rule.name
