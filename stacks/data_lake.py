@@ -26,6 +26,7 @@ from components.lake_formation_grants import (
     LocalPrincipalGrants,
 )
 from components.secure_bucket import BucketAccess, LifecycleRule, SecureBucket
+from components.persona_roles import PersonaRoles, PersonaTrust
 from policy_documents.serialize import document, policy_json
 from stacks import data_settings as ds
 from stacks.common import account_provider, platform_tags, stack_reference
@@ -146,9 +147,18 @@ def run(ctx: StackContext) -> None:
     engineers = RolePrincipals(lake_id, tuple(data.data_engineer_roles))
     writers = RolePrincipals(lake_id, (*data.data_engineer_roles, ds.lake_formation_role_name(platform)))
 
+    # The people's roles Lake Formation names (it refuses principals that do not exist).
+    people = PersonaRoles(
+        "data-lake-people", lake_id,
+        [r for r in (*data.admin_roles, *data.data_engineer_roles) if r not in (deployer, org.break_glass_role_name)],
+        PersonaTrust(people=True), tags, opts)
+
+    def people_arn(name: str) -> pulumi.Input[str]:
+        return people.arns.get(name) or role_arn(lake_id, name)
+
     # Administrators: the deployer (it registers locations and grants below) and the configured admins.
     lake_admins = LakeFormationAdministration(
-        "lake-formation", admins=[role_arn(lake_id, r) for r in dict.fromkeys([deployer, *data.admin_roles])], opts=opts)
+        "lake-formation", admins=[people_arn(r) for r in dict.fromkeys([deployer, *data.admin_roles])], opts=opts)
     lf_role = _lake_formation_role(platform, lake_id, opts)
     write_back_role = _write_back_role(platform, account, org_id, opts)
     write_back = RolePrincipals(lake_id, (ds.write_back_role_name(platform),)) if write_back_role is not None else None
@@ -268,7 +278,7 @@ def run(ctx: StackContext) -> None:
     if engineers.role_names and data.domains:
         LocalPrincipalGrants(
             "data-engineers",
-            LocalGrantSpec(principals={n.rsplit("/", 1)[-1]: arn for n, arn in zip(engineers.role_names, engineers.role_arns)},
+            LocalGrantSpec(principals={n.rsplit("/", 1)[-1]: people_arn(n.rsplit("/", 1)[-1]) for n in engineers.role_names},
                            location_arns=[domains[d.name].buckets[z].arn for d in data.domains for z in ds.ZONES]),
             databases={db: domains[d.name].database_names[db] for d in data.domains for db in ds.domain_databases(platform, d.name)},
             depends_on=[lake_admins.settings, *(loc for d in domains.values() for loc in d.locations)],

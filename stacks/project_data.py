@@ -24,6 +24,7 @@ from components.data_access import ObjectGrant, ServiceGrant
 from components.kms_keys import RolePrincipals, role_arn
 from components.lake_formation_grants import LakeFormationAdministration, SharedDatabase, SharedDatabaseLinks
 from components.project_buckets import BucketKind, ProjectBucketSet, ProjectBucketSetArgs
+from components.persona_roles import PersonaRoles, PersonaTrust
 from stacks import data_settings as ds
 from stacks.common import account_provider, platform_tags
 from stacks.context import StackContext
@@ -131,6 +132,14 @@ def project_data(ctx: StackContext, network: Any = None) -> None:
         "buckets": {kind: {"name": b.bucket, "arn": b.arn} for kind, b in bucket_set.buckets.items()},
     }
     grants = ds.consumer_grants(platform, project.name, env)
+    # The persona roles this environment's buckets and lake grants name; Lake Formation refuses
+    # grants to roles that do not exist, so they are created here, with no permissions of their own.
+    persona_names = [*pb.team_roles, *pb.automation_roles, *pb.reviewer_roles,
+                     *(r for consumer, _ in grants for r in consumer.roles)]
+    personas = PersonaRoles(
+        f"{name}-personas", account_id,
+        [ds.project_role_name(platform, project.name, env, r) for r in dict.fromkeys(persona_names)],
+        PersonaTrust(services=("sagemaker.amazonaws.com",)), tags, opts)
     if grants:
         lake = _reference("data-lake", f"{name}-data-lake")
         catalog_id = lake.require_output("accountId")
@@ -146,7 +155,7 @@ def project_data(ctx: StackContext, network: Any = None) -> None:
             region=platform.home_region,
             databases=[
                 SharedDatabase(link_name=database, target_database=database,
-                               readers={r: role_arn(account_id, ds.project_role_name(platform, project.name, env, r)) for r in role_names})
+                               readers={r: personas.arns[ds.project_role_name(platform, project.name, env, r)] for r in role_names})
                 for database, role_names in readers.items()
             ],
             depends_on=[lf.settings],
