@@ -96,11 +96,15 @@ class TransitGatewayHub(pulumi.ComponentResource):
             tags=dict(tags),
             opts=child,
         )
-        aws.ram.ResourceAssociation(f"{name}-share-tgw", resource_arn=tgw.arn, resource_share_arn=share.arn,
-                                    opts=pulumi.ResourceOptions(parent=share))
+        # Accounts see the Transit Gateway only once it is shared with them: attachments made in
+        # the same run (the shared accounts' VPCs) wait for these (`share_ready`).
+        self.share_ready: list[pulumi.Resource] = [
+            aws.ram.ResourceAssociation(f"{name}-share-tgw", resource_arn=tgw.arn, resource_share_arn=share.arn,
+                                        opts=pulumi.ResourceOptions(parent=share))]
         for path, principal in share_principals.items():
-            aws.ram.PrincipalAssociation(f"{name}-share-{path.lower().replace('/', '-')}", principal=principal,
-                                         resource_share_arn=share.arn, opts=pulumi.ResourceOptions(parent=share))
+            self.share_ready.append(aws.ram.PrincipalAssociation(
+                f"{name}-share-{path.lower().replace('/', '-')}", principal=principal,
+                resource_share_arn=share.arn, opts=pulumi.ResourceOptions(parent=share)))
         self.resource_share_arn = share.arn
 
         self.on_premises_attachment_id = None

@@ -90,6 +90,8 @@ class TransitGatewaySpoke:
     hub_provider: aws.Provider
     destinations: Sequence[str]
     same_account: bool = False
+    # What the attachment must wait for in the same run (the RAM share reaching the account).
+    depends_on: Sequence[pulumi.Resource] = ()
 
 
 class VpcFlowLog(pulumi.ComponentResource):
@@ -300,7 +302,7 @@ class WorkloadVpc(pulumi.ComponentResource):
             subnet_ids=self.subnet_ids,
             dns_support="enable",
             tags={**tags, "Name": label},
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(transit.depends_on)),
             **extra,
         )
         hub = pulumi.ResourceOptions(parent=attachment, provider=transit.hub_provider)

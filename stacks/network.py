@@ -159,6 +159,7 @@ def run(ctx: StackContext) -> None:
                 hub_provider=hub_provider,
                 destinations=spoke_destinations(platform),
                 same_account=is_hub,
+                depends_on=[] if is_hub else hub.share_ready,
             ),
             internet_via_transit=internet_via_transit(platform, account_key),
             opts=pulumi.ResourceOptions(provider=provider),

@@ -301,3 +301,15 @@ def test_cost_model_counts_what_the_program_builds(sample_platform):
 def test_cost_command_rejects_an_unpriced_region(capsys):
     assert costs_main(["--region", "ap-south-2"]) == 2
     assert "no prices for region 'ap-south-2'" in capsys.readouterr().err
+
+
+def test_shared_account_attachments_wait_for_the_ram_share(sample_runs):
+    # A member account cannot attach to the Transit Gateway before the share reaches it.
+    run = sample_runs("network")
+    share = {r.urn for r in run.resources if r.type in ("aws:ram/resourceAssociation:ResourceAssociation",
+                                                        "aws:ram/principalAssociation:PrincipalAssociation")}
+    attachments = [a for a in run.of_type("aws:ec2transitgateway/vpcAttachment:VpcAttachment")
+                   if "network-vpc" not in a.urn]
+    assert attachments
+    for attachment in attachments:
+        assert share <= set(attachment.dependencies), attachment.name
