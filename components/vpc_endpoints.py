@@ -68,6 +68,11 @@ INTERFACE_SERVICES: dict[str, EndpointService] = {
         EndpointService("codeartifact.repositories", ("codeartifact:*",), "d.codeartifact.{region}.amazonaws.com", wildcard=True),
         EndpointService("ssm", ("ssm:*",), "ssm.{region}.amazonaws.com"),
         EndpointService("rekognition", ("rekognition:*",), "rekognition.{region}.amazonaws.com"),
+        # Querying the shared data lake: Athena, the Glue Data Catalog and Lake Formation's
+        # credential vending (projects with lake grants only).
+        EndpointService("athena", ("athena:*",), "athena.{region}.amazonaws.com"),
+        EndpointService("glue", ("glue:*",), "glue.{region}.amazonaws.com"),
+        EndpointService("lakeformation", ("lakeformation:*",), "lakeformation.{region}.amazonaws.com"),
     )
 }
 

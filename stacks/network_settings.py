@@ -34,6 +34,7 @@ SHARED_VPC_SERVICES = [
 # no sagemaker.runtime (SM-7 denies invoking endpoints there).
 SANDBOX_SERVICES = ["sagemaker.api", "sts", "logs", "monitoring", "ecr.api", "ecr.dkr", "codeartifact.api",
                     "codeartifact.repositories"]
+LAKE_QUERY_SERVICES = ("athena", "glue", "lakeformation")
 NO_RUNTIME_ENVIRONMENTS = ("dev",)  # SM-7: no SageMaker endpoints in dev (and sandbox)
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
                       2922, 3288, 3653)
@@ -118,11 +119,17 @@ class NetworkSettings(_Settings):
 def project_services(platform: "PlatformConfig", project: str, environment: str) -> list[str]:
     """The interface endpoints a project environment's VPC needs: the configured list, without
     SageMaker Runtime where SM-7 forbids invoking endpoints, plus Rekognition for projects that
-    consume models shared by another project (RK blog, "Avoiding the public internet")."""
+    consume models shared by another project (RK blog, "Avoiding the public internet"), plus
+    Athena, Glue and Lake Formation where the environment has data-lake grants."""
+    from stacks import data_settings  # noqa: PLC0415 (the data layer's grants; avoids an import cycle)
+
     services = [s for s in platform.network.endpoints.project_services
                 if not (s == "sagemaker.runtime" and environment in NO_RUNTIME_ENVIRONMENTS)]
     if platform.project(project).consumes_models_from and "rekognition" not in services:
         services.append("rekognition")
+    # Environments that read the data lake query it from private subnets.
+    if data_settings.consumer_grants(platform, project, environment):
+        services.extend(s for s in LAKE_QUERY_SERVICES if s not in services)
     return services
 
 

@@ -288,12 +288,15 @@ def test_cost_model_counts_what_the_program_builds(sample_platform):
     platform = parse_platform(sample_platform)
     prices = load_prices("eu-west-1")
     result = estimate(platform, prices, gb_per_vpc=0)
-    # 3 shared VPCs x 8 services x 2 AZs; per project: dev 13x2, preprod 14x2, prod 14x3; sandbox 8x2.
-    assert result["per-vpc"].endpoint_az_count == 3 * 8 * 2 + 2 * (13 * 2 + 14 * 2 + 14 * 3) + 8 * 2
-    # Central: the 14 services once, in the hub VPC's 2 AZs, plus the isolated sandbox's own.
-    assert result["central"].endpoint_az_count == 14 * 2 + 8 * 2
-    assert result["per-vpc"].lines["interface endpoint-hours"] == pytest.approx(256 * 730 * 0.011)
-    assert result["central"].lines["route 53 private hosted zones"] == pytest.approx(14 * 0.5)
+    # 3 shared VPCs x 8 services x 2 AZs; per project: dev 13x2, preprod 14x2, prod 14x3, plus
+    # Athena, Glue and Lake Formation where the environment reads the lake (all but
+    # document-vision-prod in the sample); sandbox 8x2.
+    lake = 3 * (2 + 2 + 3) + 3 * (2 + 2)
+    assert result["per-vpc"].endpoint_az_count == 3 * 8 * 2 + 2 * (13 * 2 + 14 * 2 + 14 * 3) + lake + 8 * 2
+    # Central: the 17 services once, in the hub VPC's 2 AZs, plus the isolated sandbox's own.
+    assert result["central"].endpoint_az_count == 17 * 2 + 8 * 2
+    assert result["per-vpc"].lines["interface endpoint-hours"] == pytest.approx((256 + lake) * 730 * 0.011)
+    assert result["central"].lines["route 53 private hosted zones"] == pytest.approx(17 * 0.5)
     # 10 attached VPCs in both modes.
     assert result["central"].lines["transit gateway attachment-hours"] == pytest.approx(10 * 730 * 0.05)
 

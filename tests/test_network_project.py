@@ -9,11 +9,15 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from offline_preview.engine import discover_stacks
 from policy_documents.service_authorization import validate_document
+from stacks.config import parse_platform
+from stacks.data_settings import consumer_grants
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "stacks"
+SAMPLE = parse_platform(yaml.safe_load((SAMPLE_DIR / "platform.yaml").read_text()))
 
 VPC = "aws:ec2/vpc:Vpc"
 SUBNET = "aws:ec2/subnet:Subnet"
@@ -80,14 +84,25 @@ def test_default_security_group_and_route_table_are_empty(sample_runs, stack):
     assert default_rt.inputs.get("routes", []) == []
 
 
+def lake_services(stack: str) -> set[str]:
+    """Athena, Glue and Lake Formation where the environment has data-lake grants."""
+    project, env = stack.rsplit("-", 1)
+    return {"athena", "glue", "lakeformation"} if consumer_grants(SAMPLE, project, env) else set()
+
+
+def test_lake_readers_get_query_endpoints_and_others_do_not():
+    assert lake_services("fraud-detection-dev") and not lake_services("document-vision-prod")
+
+
 @pytest.mark.parametrize("stack", PROJECT_STACKS)
 def test_endpoint_set_per_environment(sample_runs, stack):
     run = sample_runs(stack)
     found = services(run)
+    expected = WHITEPAPER | lake_services(stack)
     if stack.endswith("-dev"):
-        assert found == WHITEPAPER  # SM-7: no SageMaker Runtime where endpoints are denied
+        assert found == expected  # SM-7: no SageMaker Runtime where endpoints are denied
     else:
-        assert found == WHITEPAPER | {"sagemaker.runtime"}
+        assert found == expected | {"sagemaker.runtime"}
     assert set(run.outputs["interfaceEndpointIds"]) == found
     [s3] = [e for e in run.of_type(ENDPOINT) if e.inputs["vpcEndpointType"] == "Gateway"]
     assert s3.inputs["serviceName"] == "com.amazonaws.eu-west-1.s3"
@@ -197,7 +212,8 @@ def test_central_mode_spoke_joins_the_hub_zones(run_platform, sample_platform, s
     assert services(run) == set()  # no endpoint-hours in the spoke
     associations = run.of_type("aws:route53/zoneAssociation:ZoneAssociation")
     zones = network.outputs["centralEndpointZoneIds"]
-    assert {a.inputs["zoneId"] for a in associations} == {zones[s] for s in WHITEPAPER}  # dev: no runtime zone
+    # dev: no runtime zone; the lake query zones because fraud-detection-dev reads the lake
+    assert {a.inputs["zoneId"] for a in associations} == {zones[s] for s in WHITEPAPER | lake_services("fraud-detection-dev")}
     network_account = network.outputs["networkAccountId"]
     for association in associations:
         assert provider_account(run, association) != network_account
