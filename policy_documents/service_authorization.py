@@ -280,7 +280,12 @@ def validate_statement(statement: Any, index: int = 0) -> list[str]:
     has_action, has_not_action = "Action" in statement, "NotAction" in statement
     if has_action == has_not_action:
         problems.append(f"{label}: needs exactly one of Action and NotAction")
-    if ("Resource" in statement) == ("NotResource" in statement):
+    has_resource, has_not_resource = "Resource" in statement, "NotResource" in statement
+    # A trust policy (a role's assume-role policy) names a Principal and no Resource: the role
+    # is the resource. Anything else needs exactly one of the two.
+    trust = "Principal" in statement and not (has_resource or has_not_resource) and all(
+        str(a).startswith("sts:") for a in _as_list(statement.get("Action")))
+    if has_resource and has_not_resource or not (has_resource or has_not_resource or trust):
         problems.append(f"{label}: needs exactly one of Resource and NotResource")
     for field in ("Resource", "NotResource"):
         for resource in _as_list(statement.get(field)):

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+from offline_preview.engine import discover_stacks
+from policy_documents.service_authorization import validate_document
 
 ROLE = "aws:iam/role:Role"
 PERMISSIONS = "aws:lakeformation/permissions:Permissions"
@@ -47,3 +51,11 @@ def test_data_lake_admins_and_engineers_exist_before_lake_formation_names_them(s
     assert engineer_grants
     for grant in engineer_grants:
         assert roles[grant.inputs["principal"]].urn in grant.property_dependencies.get("principal", [])
+
+
+def test_every_trust_policy_of_the_sample_validates(sample_runs):
+    # Actions and condition keys of every role's trust policy exist in the service data.
+    sample_dir = Path(__file__).resolve().parent.parent / "stacks"
+    for stack in discover_stacks(sample_dir):
+        for role in sample_runs(stack).of_type(ROLE):
+            assert validate_document(json.loads(role.inputs["assumeRolePolicy"])) == [], (stack, role.name)

@@ -209,3 +209,12 @@ def test_actions_supporting_is_derived_from_the_data():
     actions = actions_supporting(["sagemaker:VolumeKmsKey"], ["sagemaker:Create*"])
     assert "sagemaker:CreateNotebookInstance" in actions and "sagemaker:CreateModel" not in actions
     assert all(action_supports_key(a, "sagemaker:VolumeKmsKey") for a in actions)
+
+
+def test_trust_policies_need_no_resource_but_permission_policies_do():
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Sid": "Trust", "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
+        "Action": "sts:AssumeRole"}]}
+    assert validate_document(trust) == []
+    permission = {"Version": "2012-10-17", "Statement": [{"Sid": "NoResource", "Effect": "Allow", "Action": "s3:GetObject"}]}
+    assert any("needs exactly one of Resource and NotResource" in p for p in validate_document(permission))
