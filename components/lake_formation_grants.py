@@ -50,30 +50,35 @@ class LakeFormationAdministration(pulumi.ComponentResource):
         self.register_outputs({})
 
 
-def _database_grant(name: str, principal: pulumi.Input[str], database: pulumi.Input[str],
-                    permissions: Sequence[str], grantable: bool, parent: pulumi.Resource,
-                    depends_on: Sequence[pulumi.Resource], catalog_id: pulumi.Input[str] | None = None) -> aws.lakeformation.Permissions:
+def _grant(name: str, principal: pulumi.Input[str], permissions: Sequence[str], grantable: bool,
+           parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource], *,
+           database: aws.lakeformation.PermissionsDatabaseArgs | None = None,
+           table: aws.lakeformation.PermissionsTableArgs | None = None) -> aws.lakeformation.Permissions:
     return aws.lakeformation.Permissions(
         name,
         principal=principal,
         permissions=list(permissions),
         permissions_with_grant_options=list(permissions) if grantable else None,
-        database=aws.lakeformation.PermissionsDatabaseArgs(name=database, catalog_id=catalog_id),
+        database=database,
+        table=table,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
     )
+
+
+def _database_grant(name: str, principal: pulumi.Input[str], database: pulumi.Input[str],
+                    permissions: Sequence[str], grantable: bool, parent: pulumi.Resource,
+                    depends_on: Sequence[pulumi.Resource], catalog_id: pulumi.Input[str] | None = None) -> aws.lakeformation.Permissions:
+    """`permissions` on one database."""
+    return _grant(name, principal, permissions, grantable, parent, depends_on,
+                  database=aws.lakeformation.PermissionsDatabaseArgs(name=database, catalog_id=catalog_id))
 
 
 def _tables_grant(name: str, principal: pulumi.Input[str], database: pulumi.Input[str],
                   permissions: Sequence[str], grantable: bool, parent: pulumi.Resource,
                   depends_on: Sequence[pulumi.Resource], catalog_id: pulumi.Input[str] | None = None) -> aws.lakeformation.Permissions:
-    return aws.lakeformation.Permissions(
-        name,
-        principal=principal,
-        permissions=list(permissions),
-        permissions_with_grant_options=list(permissions) if grantable else None,
-        table=aws.lakeformation.PermissionsTableArgs(database_name=database, wildcard=True, catalog_id=catalog_id),
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
-    )
+    """`permissions` on every table of one database."""
+    return _grant(name, principal, permissions, grantable, parent, depends_on,
+                  table=aws.lakeformation.PermissionsTableArgs(database_name=database, wildcard=True, catalog_id=catalog_id))
 
 
 class CrossAccountReadGrant(pulumi.ComponentResource):

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from stacks import data_settings, network_settings, security_settings
+from stacks.config_model import EMAIL, ConfigModel
 
 ENVIRONMENTS = ("dev", "preprod", "prod")
 ENVIRONMENT_OUS = {"dev": "Workloads/Dev", "preprod": "Workloads/PreProd", "prod": "Workloads/Prod"}
@@ -57,7 +58,6 @@ IAM_ROLE_NAME_MAX = 64
 ACCOUNT_NAME_MAX = 50
 
 _NAME = r"^[a-z][a-z0-9-]*[a-z0-9]$"
-_EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _ACCOUNT_ID = r"^\d{12}$"
 
@@ -74,12 +74,9 @@ class ConfigError(ValueError):
         )
 
 
-class _Model(BaseModel):
-    # Unknown keys are errors: a misspelt key silently ignored is a guardrail silently off.
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class AccountSpec(_Model):
+class AccountSpec(ConfigModel):
     """A member account: its name and root e-mail; `ou` defaults by role."""
 
     name: str = Field(pattern=_NAME, max_length=ACCOUNT_NAME_MAX)
@@ -91,7 +88,7 @@ class SandboxAccount(AccountSpec):
     owner: str
 
 
-class SharedAccounts(_Model):
+class SharedAccounts(ConfigModel):
     log_archive: AccountSpec
     security_tooling: AccountSpec
     network: AccountSpec
@@ -100,7 +97,7 @@ class SharedAccounts(_Model):
     automation: AccountSpec
 
 
-class ProjectEnvironment(_Model):
+class ProjectEnvironment(ConfigModel):
     """One environment of an ML project: its account and its VPC range."""
 
     email: str
@@ -108,7 +105,7 @@ class ProjectEnvironment(_Model):
     azs: int = Field(default=0, ge=0, le=6, description="0 means 2 (3 in prod)")
 
 
-class Project(_Model):
+class Project(ConfigModel):
     name: str = Field(pattern=_NAME, max_length=24)
     owner: str
     cost_center: str
@@ -118,14 +115,14 @@ class Project(_Model):
     environments: dict[str, ProjectEnvironment]
 
 
-class CidrPlan(_Model):
+class CidrPlan(ConfigModel):
     """Where VPC ranges come from; project ranges are per environment in `projects`."""
 
     supernet: str
     shared: dict[str, str]
 
 
-class Guardrails(_Model):
+class Guardrails(ConfigModel):
     scp_limit_per_target: int = Field(default=5, ge=1, le=10)
     notebook_instance_types: list[str] = ["ml.t3.medium", "ml.m5.xlarge"]
     sagemaker_source_vpce_ids: list[str] = []
@@ -133,7 +130,7 @@ class Guardrails(_Model):
     model_consumer_ous: list[str] = ["Workloads/PreProd", "Workloads/Prod"]
 
 
-class OrganizationSettings(_Model):
+class OrganizationSettings(ConfigModel):
     # An existing organization is adopted (imported), never created twice.
     organization_id: str | None = Field(default=None, pattern=r"^o-[a-z0-9]{10,32}$")
     management_account_id: str = Field(pattern=_ACCOUNT_ID)
@@ -151,7 +148,7 @@ class OrganizationSettings(_Model):
     organizational_units: list[str] = list(DEFAULT_OUS)
 
 
-class PlatformConfig(_Model):
+class PlatformConfig(ConfigModel):
     """The whole platform definition."""
 
     name_prefix: str = Field(pattern=_NAME, max_length=16)
@@ -195,7 +192,7 @@ class PlatformConfig(_Model):
 
 
 def _check_email(key: str, email: str, seen: dict[str, str], problems: list[str]) -> None:
-    if not _EMAIL.match(email) or len(email) > 64:
+    if not EMAIL.match(email) or len(email) > 64:
         problems.append(f"{key}: '{email}' is not a valid e-mail address (allowed: name@domain.tld, at most 64 characters)")
     lowered = email.lower()
     if lowered in seen:

@@ -19,7 +19,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from stacks.config_model import ConfigModel
 
 if TYPE_CHECKING:
     from stacks.config import PlatformConfig
@@ -65,18 +67,16 @@ _S3_BUCKET_NAME_MAX = 63
 _MIN_ATHENA_CUTOFF_BYTES = 10 * 1024 * 1024
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Transition(_Model):
+class Transition(ConfigModel):
     """Move current objects to a colder storage class after `days`."""
 
     days: int = Field(ge=0)
     storage_class: StorageClass
 
 
-class Lifecycle(_Model):
+class Lifecycle(ConfigModel):
     """One bucket's lifecycle. Current data never expires unless `expire_days` is set."""
 
     transitions: list[Transition] = []
@@ -84,7 +84,7 @@ class Lifecycle(_Model):
     expire_days: int | None = Field(default=None, ge=1)
 
 
-class Domain(_Model):
+class Domain(ConfigModel):
     """A data domain of the lake: its own KMS key, raw / curated / features buckets and
     catalog databases."""
 
@@ -97,7 +97,7 @@ class Domain(_Model):
     lifecycle: dict[str, Lifecycle] = {}
 
 
-class Consumer(_Model):
+class Consumer(ConfigModel):
     """Read access for one project's environments to zones of some domains (never write)."""
 
     project: str
@@ -113,14 +113,14 @@ class Consumer(_Model):
     bytes_scanned_cutoff_gb: int | None = Field(default=None, ge=1)
 
 
-class Approver(_Model):
+class Approver(ConfigModel):
     """A role, in an account of the platform, allowed to assume the write-back role."""
 
     account: str
     role: str
 
 
-class WriteBack(_Model):
+class WriteBack(ConfigModel):
     """The only way data goes back into the lake from a project: a named role in the data-lake
     account, assumed by the approval step, writing under `contributed/` of curated / features."""
 
@@ -128,14 +128,14 @@ class WriteBack(_Model):
     approvers: list[Approver] = []
 
 
-class AthenaSettings(_Model):
+class AthenaSettings(ConfigModel):
     # Per-query scan limit of every workgroup unless a consumer sets its own.
     bytes_scanned_cutoff_gb: int = Field(default=100, ge=1)
     # Query results of the data engineers' workgroup are deleted after this many days.
     results_expire_days: int = Field(default=30, ge=1)
 
 
-class ProjectBucketSettings(_Model):
+class ProjectBucketSettings(ConfigModel):
     """Who uses each kind of project bucket, and each kind's retention and lifecycle.
 
     Roles are name suffixes of roles in the project's account (`<prefix>-<project>-<env>-<role>`).
@@ -155,7 +155,7 @@ class ProjectBucketSettings(_Model):
     lifecycle: dict[str, Lifecycle] = {}
 
 
-class DataSettings(_Model):
+class DataSettings(ConfigModel):
     """The `data_lake:` section of the platform definition."""
 
     # Roles of the data-lake account (names, optionally with a path) that administer Lake

@@ -9,10 +9,11 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from components.vpc_endpoints import INTERFACE_SERVICES
 from components.workload_vpc import SUBNET_MIN_PREFIX, carve_bits
+from stacks.config_model import ConfigModel
 
 if TYPE_CHECKING:
     from stacks.config import PlatformConfig
@@ -42,11 +43,9 @@ ENVIRONMENT_KEYS = ("dev", "preprod", "prod", "shared", "sandbox")
 MIN_AZS = {"prod": 3}  # production spans three zones; everything else at least two
 
 
-class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class EndpointSettings(_Settings):
+class EndpointSettings(ConfigModel):
     """Which interface endpoints each kind of VPC gets, and where they live.
 
     `mode: per-vpc` puts the endpoints in every VPC; `mode: central` puts one set in the
@@ -61,7 +60,7 @@ class EndpointSettings(_Settings):
     extra_bucket_prefixes: list[str] = []
 
 
-class FlowLogSettings(_Settings):
+class FlowLogSettings(ConfigModel):
     retention_days: int = 365
     traffic_type: Literal["ALL", "ACCEPT", "REJECT"] = "ALL"
     max_aggregation_interval: Literal[60, 600] = 600
@@ -69,7 +68,7 @@ class FlowLogSettings(_Settings):
     allow_destroy: bool = False
 
 
-class OnPremisesSettings(_Settings):
+class OnPremisesSettings(ConfigModel):
     """The corporate network's attachment to the hub (whitepaper: Direct Connect or VPN)."""
 
     connection: Literal["vpn", "direct-connect"]
@@ -82,7 +81,7 @@ class OnPremisesSettings(_Settings):
     dx_gateway_id: str | None = None
 
 
-class EgressSettings(_Settings):
+class EgressSettings(ConfigModel):
     """A central egress VPC (internet gateway + NAT) in the network account, used only by the
     accounts named in `accounts` (keys as in the organization's `accountIds`)."""
 
@@ -91,7 +90,7 @@ class EgressSettings(_Settings):
     azs: int = Field(default=0, ge=0, le=6)
 
 
-class SandboxSettings(_Settings):
+class SandboxSettings(ConfigModel):
     """Sandbox VPCs: isolated (no Transit Gateway attachment, NET-5), so their range may
     repeat across sandboxes; private subnets and their own endpoints."""
 
@@ -99,7 +98,7 @@ class SandboxSettings(_Settings):
     endpoints: list[str] = Field(default_factory=lambda: list(SANDBOX_SERVICES))
 
 
-class NetworkSettings(_Settings):
+class NetworkSettings(ConfigModel):
     amazon_side_asn: int = 64512
     # Availability Zones per VPC by environment (`shared` for the shared accounts' VPCs);
     # a project environment's own `azs` overrides it.

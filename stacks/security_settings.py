@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from stacks.config_model import EMAIL, ConfigModel
 
 if TYPE_CHECKING:
     from stacks.config import PlatformConfig
@@ -38,14 +40,11 @@ _S3_ARN = re.compile(r"^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]*(/.*)?$")
 _ROLE_NAME = re.compile(r"^[\w+=,.@*-]{1,64}$")
 _TRAIL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,127}$")
 _CONTROL_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-_EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ObjectLockSettings(_Model):
+class ObjectLockSettings(ConfigModel):
     """Default retention of the log archive (WORM). COMPLIANCE cannot be shortened by anyone,
     root included; GOVERNANCE can be bypassed by the break-glass role only."""
 
@@ -53,12 +52,12 @@ class ObjectLockSettings(_Model):
     retention_days: int = Field(default=365, ge=1, le=36500)
 
 
-class Transition(_Model):
+class Transition(ConfigModel):
     days: int = Field(ge=0)
     storage_class: StorageClass
 
 
-class LogArchiveSettings(_Model):
+class LogArchiveSettings(ConfigModel):
     """The log-archive account's buckets. Names default to `<prefix>-log-archive-<management
     account id>` (and `-config-history-`, `-log-access-`), globally unique by construction."""
 
@@ -77,7 +76,7 @@ class LogArchiveSettings(_Model):
     auditor_role_names: list[str] = []
 
 
-class TrailSettings(_Model):
+class TrailSettings(ConfigModel):
     """The organization trail. `data_event_buckets` lists buckets whose object-level (data)
     events are logged: a bucket name, a name prefix ending in `*`, or an S3 ARN. Empty means
     every data-lake zone bucket and every project environment's `datasets` and `models`
@@ -88,7 +87,7 @@ class TrailSettings(_Model):
     cloudwatch_retention_days: int = 365
 
 
-class ConfigSettings(_Model):
+class ConfigSettings(ConfigModel):
     """AWS Config: recorders and delivery channels in every account and allowed region (a
     service-managed StackSet; the management account directly), the organization aggregator
     and the detective guardrails as organization Config rules."""
@@ -99,20 +98,20 @@ class ConfigSettings(_Model):
     baseline_ous: list[str] = []
 
 
-class ServicesSettings(_Model):
+class ServicesSettings(ConfigModel):
     """GuardDuty, Security Hub and IAM Access Analyzer, administered from security tooling."""
 
     guardduty_features: list[str] = ["S3_DATA_EVENTS", "EBS_MALWARE_PROTECTION"]
     unused_access_age_days: int = Field(default=90, ge=1, le=365)
 
 
-class AlertSettings(_Model):
+class AlertSettings(ConfigModel):
     """Who hears about security events (e-mail subscriptions of the alert topic)."""
 
     emails: list[str] = []
 
 
-class ControlTowerControl(_Model):
+class ControlTowerControl(ConfigModel):
     """A Control Tower control enabled on OUs in place of the Config rule(s) it owns.
 
     `identifier` is the control's regional identifier (e.g. `AWS-GR_S3_VERSIONING_ENABLED`);
@@ -136,7 +135,7 @@ DEFAULT_CONTROL_TOWER_CONTROLS = [
 ]
 
 
-class ControlTowerSettings(_Model):
+class ControlTowerSettings(ConfigModel):
     """Optional Control Tower mode: its controls replace the Config rules it owns, and its
     landing zone owns the Config recorders of enrolled accounts (the baseline StackSet then
     deploys the account baseline only)."""
@@ -145,7 +144,7 @@ class ControlTowerSettings(_Model):
     controls: list[ControlTowerControl] = DEFAULT_CONTROL_TOWER_CONTROLS
 
 
-class SecuritySettings(_Model):
+class SecuritySettings(ConfigModel):
     log_archive: LogArchiveSettings = LogArchiveSettings()
     trail: TrailSettings = TrailSettings()
     config: ConfigSettings = ConfigSettings()
@@ -278,7 +277,7 @@ def validate(platform: "PlatformConfig") -> list[str]:
 
     # Alerts.
     for i, email in enumerate(s.alerts.emails):
-        if not _EMAIL.match(email):
+        if not EMAIL.match(email):
             problems.append(f"security.alerts.emails[{i}]: '{email}' is not a valid e-mail address (allowed: name@domain.tld)")
 
     # Control Tower.
