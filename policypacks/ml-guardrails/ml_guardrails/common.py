@@ -408,12 +408,8 @@ def resource_policy(*, name: str, domain: str, description: str, remediation: st
                              f"{type(exc).__name__}: {exc}")
 
     policy = ResourceValidationPolicy(
-        name=name, description=description, validate=_validate,
-        enforcement_level=_ENFORCEMENT[enforcement], severity=_SEVERITY[severity],
-        config_schema=_schema(config, required), remediation_steps=remediation,
-        framework=PolicyComplianceFramework(name=FRAMEWORK, reference=guardrail_id(name)),
-        tags=[guardrail_id(name), domain, "resource"],
-    )
+        validate=_validate, **_policy_fields(name, description, domain, "resource", severity, enforcement,
+                                             remediation, config, required))
     return _metadata(policy, domain, "resource", severity, enforcement, remediation, config)
 
 
@@ -440,13 +436,22 @@ def stack_policy(*, name: str, domain: str, description: str, remediation: str, 
             report_violation(f"policy {name} could not evaluate the stack: {type(exc).__name__}: {exc}", None)
 
     policy = StackValidationPolicy(
-        name=name, description=description, validate=_validate,
-        enforcement_level=_ENFORCEMENT[enforcement], severity=_SEVERITY[severity],
-        config_schema=_schema(config, required), remediation_steps=remediation,
-        framework=PolicyComplianceFramework(name=FRAMEWORK, reference=guardrail_id(name)),
-        tags=[guardrail_id(name), domain, "stack"],
-    )
+        validate=_validate, **_policy_fields(name, description, domain, "stack", severity, enforcement,
+                                             remediation, config, required))
     return _metadata(policy, domain, "stack", severity, enforcement, remediation, config)
+
+
+def _policy_fields(name: str, description: str, domain: str, kind: str, severity: str, enforcement: str,
+                   remediation: str, config: Mapping[str, dict[str, Any]] | None,
+                   required: list[str] | None) -> dict[str, Any]:
+    """What every policy of the pack declares, resource or stack policy alike."""
+    return {
+        "name": name, "description": description,
+        "enforcement_level": _ENFORCEMENT[enforcement], "severity": _SEVERITY[severity],
+        "config_schema": _schema(config, required), "remediation_steps": remediation,
+        "framework": PolicyComplianceFramework(name=FRAMEWORK, reference=guardrail_id(name)),
+        "tags": [guardrail_id(name), domain, kind],
+    }
 
 
 # --------------------------------------------------------------------------------------------
