@@ -88,10 +88,22 @@ def test_private_endpoint_with_a_scoped_policy(analyzer):
 def test_endpoint_without_policy_or_private_dns(analyzer):
     diagnostics = analyzer.analyze_stack([DEFAULT_PROVIDER, endpoint(privateDnsEnabled=False)])
     assert_violation(diagnostics, "net-2-private-endpoints", "Interface endpoint api (com.amazonaws.eu-west-1.sagemaker.api): "
-                     "private DNS is not enabled; the endpoint has no endpoint policy")
+                     "private DNS is not enabled (nor a private hosted zone record aliasing it); "
+                     "the endpoint has no endpoint policy")
     gateway = res(ENDPOINT, "s3", {"serviceName": "com.amazonaws.eu-west-1.s3", "policy": FULL})
     assert_violation(analyzer.analyze_stack([DEFAULT_PROVIDER, gateway]), "net-2-private-endpoints",
                      "Gateway endpoint s3", "full access")
+
+
+def test_central_endpoint_served_by_a_private_zone_record(analyzer):
+    # Central endpoints keep private DNS off and answer through a private zone's alias record.
+    central = endpoint("central-api", privateDnsEnabled=False, policy=SCOPED)
+    record = res("aws:route53/record:Record", "api-apex", {"zoneId": "Z1", "name": "api.sagemaker.eu-west-1.amazonaws.com",
+                                                           "type": "A", "aliases": [{"name": "vpce-1.api", "zoneId": "Z2"}]},
+                 deps={"aliases": [central]})
+    assert_clean(analyzer.analyze_stack([DEFAULT_PROVIDER, central, record]), "net-2-private-endpoints")
+    assert_violation(analyzer.analyze_stack([DEFAULT_PROVIDER, central]), "net-2-private-endpoints",
+                     "private DNS is not enabled")
 
 
 def test_endpoint_policy_as_a_separate_resource(analyzer):

@@ -197,3 +197,23 @@ def test_logging_flags_go_before_the_plugin_arguments_and_shared_analyzers_start
     assert_violation(first.analyze(BAD_NOTEBOOK), "sm-5-no-root-access")
     first.close()
     assert not first.running
+
+
+def test_central_endpoint_mode_passes_the_mandatory_policies(analyzer, request, sample_platform):
+    # The other supported endpoint layout: central endpoints in the hub, private zones in spokes.
+    sample_runs, run_platform = request.getfixturevalue("sample_runs"), request.getfixturevalue("run_platform")
+    sample_platform["network"]["endpoints"]["mode"] = "central"
+    upstream = {s: sample_runs(s).outputs for s in ("organization", "security")}
+    network = run_platform("network", platform=sample_platform, upstream=upstream)
+    upstream["network"] = network.outputs
+    upstream["data-lake"] = sample_runs("data-lake").outputs
+    spoke = run_platform("fraud-detection-dev", platform=sample_platform, upstream=upstream)
+    previous = analyzer.stack
+    try:
+        for run in (network, spoke):
+            analyzer.configure_stack(run.stack)
+            found = analyzer.analyze_each(resources_from_registrations(run.resources))
+            found += analyzer.analyze_stack(resources_from_registrations(run.resources, outputs=True))
+            assert [f"{d.policy_name}: {d.message}" for d in found if d.is_mandatory] == [], run.stack
+    finally:
+        analyzer.configure_stack(previous)

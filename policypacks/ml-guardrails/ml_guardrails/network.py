@@ -41,6 +41,7 @@ SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+ROUTE53_RECORD = "aws:route53/record:Record"
 VPC_ENDPOINT_POLICY = "aws:ec2/vpcEndpointPolicy:VpcEndpointPolicy"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
@@ -108,9 +109,14 @@ def _validate_endpoints(stack: Stack, report: Callable[[str, str | None], None])
         if kind not in ("Interface", "Gateway"):
             continue  # GatewayLoadBalancer, Resource and ServiceNetwork endpoints take no policy
         problems = []
-        if kind == "Interface" and require_dns and endpoint.props.get("privateDnsEnabled") is not UNKNOWN \
+        # A central endpoint answers through a Route 53 private zone whose record aliases it
+        # (private DNS must be off there, or the hub VPC would shadow the zone): that is private
+        # DNS too.
+        served_by_zone = bool(stack.children(endpoint, (ROUTE53_RECORD,), "aliases"))
+        if kind == "Interface" and require_dns and not served_by_zone \
+                and endpoint.props.get("privateDnsEnabled") is not UNKNOWN \
                 and truthy(endpoint.props.get("privateDnsEnabled")) is not True:
-            problems.append("private DNS is not enabled")
+            problems.append("private DNS is not enabled (nor a private hosted zone record aliasing it)")
         policies = [p for p in stack.children(endpoint, (VPC_ENDPOINT_POLICY,), "vpcEndpointId")]
         if policies:
             for policy in policies:
@@ -203,7 +209,8 @@ POLICIES = [
     ),
     stack_policy(
         name="net-2-private-endpoints", domain=DOMAIN, severity="medium", enforcement="mandatory",
-        description="NET-2: interface VPC endpoints enable private DNS, and every interface and gateway "
+        description="NET-2: interface VPC endpoints enable private DNS (or, central endpoints, are aliased by "
+                    "a Route 53 private hosted zone record), and every interface and gateway "
                     "endpoint has an endpoint policy (inline or aws.ec2.VpcEndpointPolicy) that is not full "
                     "access ('*' for '*' on '*').",
         remediation="Set private_dns_enabled=True and give the endpoint a policy scoped to the organization "
