@@ -89,6 +89,28 @@ def baseline_template() -> dict:
                     "Description": "AWS Config recorder (ml-platform LOG-3)",
                     "AssumeRolePolicyDocument": _service_trust("config.amazonaws.com"),
                     "ManagedPolicyArns": [_sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AWS_ConfigRole")],
+                    # Used for delivery only where the bucket is in the recorder's own account
+                    # (the log-archive account); elsewhere Config delivers as the service.
+                    "Policies": [{
+                        "PolicyName": "deliver-to-central-bucket",
+                        "PolicyDocument": document(
+                            {
+                                "Sid": "ConfigHistory",
+                                "Effect": "Allow",
+                                "Action": ["s3:GetBucketAcl", "s3:ListBucket", "s3:PutObject"],
+                                "Resource": [
+                                    _sub("arn:${AWS::Partition}:s3:::${ConfigBucketName}"),
+                                    _sub("arn:${AWS::Partition}:s3:::${ConfigBucketName}/AWSLogs/${AWS::AccountId}/Config/*"),
+                                ],
+                            },
+                            {
+                                "Sid": "LogKey",
+                                "Effect": "Allow",
+                                "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                                "Resource": {"Ref": "LogKeyArn"},
+                            },
+                        ),
+                    }],
                 },
             },
             "ConfigRecorder": {

@@ -73,6 +73,9 @@ class LogArchiveArgs:
     expire_days: int | None = None
     access_log_expire_days: int = 365
     partition: str = "aws"
+    # The Config recorder roles of the log-archive account itself (name pattern): Config
+    # delivers to a bucket in its own account with the recorder's role, not as the service.
+    local_recorder_role_pattern: str | None = None
 
 
 def _arn(partition: str, account: pulumi.Input[str], resource: str) -> pulumi.Output[str]:
@@ -129,6 +132,7 @@ def log_key_policy(args: LogArchiveArgs) -> dict:
             "Resource": "*",
             "Condition": {"StringEquals": {"aws:SourceOrgID": args.organization_id}},
         },
+        *_local_recorder_key_statements(args),
         {
             "Sid": "AuditorsDecryptThroughS3",
             "Effect": "Allow",
@@ -148,11 +152,37 @@ def _bucket_arn(partition: str, name: str) -> str:
     return f"arn:{partition}:s3:::{name}"
 
 
-def protection_statements(args: LogArchiveArgs, bucket: str, freeze: Sequence[str] = FREEZE_ACTIONS) -> list[dict]:
+def _local_recorder_arn(args: LogArchiveArgs) -> pulumi.Output[str] | None:
+    if not args.local_recorder_role_pattern:
+        return None
+    return _arn(args.partition, args.account_id, f"role/{args.local_recorder_role_pattern}")
+
+
+def _local_recorder_key_statements(args: LogArchiveArgs) -> list[dict]:
+    """The log-archive account's own Config recorders encrypt their deliveries with the key."""
+    recorders = _local_recorder_arn(args)
+    if recorders is None:
+        return []
+    return [{
+        "Sid": "LocalConfigRecordersEncrypt",
+        "Effect": "Allow",
+        "Principal": {"AWS": _arn(args.partition, args.account_id, "root")},
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": "*",
+        "Condition": {"ArnLike": {"aws:PrincipalArn": recorders},
+                      "StringEquals": {"kms:ViaService": f"s3.{args.region}.amazonaws.com"}},
+    }]
+
+
+def protection_statements(args: LogArchiveArgs, bucket: str, freeze: Sequence[str] = FREEZE_ACTIONS,
+                          writers: Sequence[pulumi.Input[str]] = ()) -> list[dict]:
     """Deny deletion and loosening to everyone but the break-glass role (LOG-2), and writes by
-    anything but an AWS service (only the log-delivering services write here)."""
+    anything but an AWS service or the named `writers` (only log delivery writes here)."""
     arn = _bucket_arn(args.partition, bucket)
     break_glass = _arn(args.partition, args.account_id, f"role/{args.break_glass_role_name}")
+    not_a_service: dict = {"Bool": {"aws:PrincipalIsAWSService": "false"}}
+    if writers:
+        not_a_service["ArnNotLike"] = {"aws:PrincipalArn": list(writers)}
     return [
         {
             "Sid": "LOG2DenyDeleteOrLoosen",
@@ -168,7 +198,7 @@ def protection_statements(args: LogArchiveArgs, bucket: str, freeze: Sequence[st
             "Principal": "*",
             "Action": "s3:PutObject",
             "Resource": f"{arn}/*",
-            "Condition": {"Bool": {"aws:PrincipalIsAWSService": "false"}},
+            "Condition": not_a_service,
         },
     ]
 
@@ -229,6 +259,17 @@ def config_bucket_statements(args: LogArchiveArgs) -> list[dict]:
     """AWS Config, for accounts of this organization only, may check the bucket and write."""
     arn = _bucket_arn(args.partition, args.config_bucket_name)
     org = {"aws:SourceOrgID": args.organization_id}
+    recorders = _local_recorder_arn(args)
+    # In its own account Config delivers with the recorder's role: those roles may check the
+    # bucket and write this account's history, nothing else.
+    local = [] if recorders is None else [{
+        "Sid": "LocalConfigRecordersWrite",
+        "Effect": "Allow",
+        "Principal": {"AWS": _arn(args.partition, args.account_id, "root")},
+        "Action": ["s3:GetBucketAcl", "s3:ListBucket", "s3:PutObject"],
+        "Resource": [arn, pulumi.Output.concat(arn, "/AWSLogs/", args.account_id, "/Config/*")],
+        "Condition": {"ArnLike": {"aws:PrincipalArn": recorders}},
+    }]
     return [
         {
             "Sid": "ConfigBucketCheck",
@@ -246,7 +287,8 @@ def config_bucket_statements(args: LogArchiveArgs) -> list[dict]:
             "Resource": f"{arn}/AWSLogs/*/Config/*",
             "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", **org}},
         },
-        *protection_statements(args, args.config_bucket_name),
+        *local,
+        *protection_statements(args, args.config_bucket_name, writers=[recorders] if recorders is not None else []),
         auditor_statement(args, args.config_bucket_name),
     ]
 

@@ -138,6 +138,7 @@ def run(ctx: StackContext) -> None:
             expire_days=settings.log_archive.expire_days,
             access_log_expire_days=settings.log_archive.access_log_expire_days,
             partition=partition,
+            local_recorder_role_pattern=f"{prefix}-config-recorder-*",
         ),
         tags,
         opts=pulumi.ResourceOptions(provider=log_archive_provider),

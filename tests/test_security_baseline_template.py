@@ -77,3 +77,15 @@ def test_break_glass_role_reaches_every_account_with_mfa(sample_runs):
     assert "aws:PrincipalArn" in statement["Condition"]["ArnEquals"]
     assert stack_set.inputs["parameters"]["BreakGlassRoleName"] == "mrd-break-glass"
     assert stack_set.inputs["parameters"]["ManagementAccountId"] == "111111111111"
+
+
+def test_recorder_role_may_deliver_to_the_central_bucket_in_its_own_account():
+    # Config uses the recorder's role to deliver to a bucket in the same account (the
+    # log-archive account); cross-account it delivers as the service.
+    role = baseline_template()["Resources"]["ConfigRecorderRole"]["Properties"]
+    (policy,) = role["Policies"]
+    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    assert statements["ConfigHistory"]["Action"] == ["s3:GetBucketAcl", "s3:ListBucket", "s3:PutObject"]
+    assert {"Fn::Sub": "arn:${AWS::Partition}:s3:::${ConfigBucketName}/AWSLogs/${AWS::AccountId}/Config/*"} \
+        in statements["ConfigHistory"]["Resource"]
+    assert statements["LogKey"]["Resource"] == {"Ref": "LogKeyArn"}

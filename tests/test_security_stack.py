@@ -163,6 +163,17 @@ def test_only_the_log_service_may_write_and_nobody_may_delete(run, accounts, org
     assert validate_document(policy) == []
     arn = f"arn:aws:s3:::{bucket}"
     allows = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    if writer == "config.amazonaws.com":
+        # In its own account Config delivers with the recorder's role, not as the service:
+        # the log-archive account's recorder roles may write that account's history only.
+        (local,) = [s for s in allows if s["Sid"] == "LocalConfigRecordersWrite"]
+        log_archive = accounts["log-archive"]
+        assert local["Principal"] == {"AWS": f"arn:aws:iam::{log_archive}:root"}
+        assert local["Condition"] == {"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{log_archive}:role/mrd-config-recorder-*"}}
+        assert local["Resource"] == [arn, f"{arn}/AWSLogs/{log_archive}/Config/*"]
+        allows.remove(local)
+        (deny_writes,) = [s for s in policy["Statement"] if s["Sid"] == "LOG2DenyWritesExceptServices"]
+        assert deny_writes["Condition"]["ArnNotLike"] == {"aws:PrincipalArn": [local["Condition"]["ArnLike"]["aws:PrincipalArn"]]}
     writes = [s for s in allows if WRITE_ACTIONS & set(as_list(s["Action"]))]
     assert writes, "the log service must be allowed to write"
     for s in writes:
@@ -203,7 +214,11 @@ def test_only_the_log_service_may_write_and_nobody_may_delete(run, accounts, org
                                                      f"arn:aws:iam::{accounts['log-archive']}:role/mrd-break-glass"}}
     only_services = statement(policy, "LOG2DenyWritesExceptServices")
     assert only_services["Effect"] == "Deny" and only_services["Action"] == "s3:PutObject"
-    assert only_services["Condition"] == {"Bool": {"aws:PrincipalIsAWSService": "false"}}
+    assert only_services["Condition"]["Bool"] == {"aws:PrincipalIsAWSService": "false"}
+    # The one other writer: the log-archive account's own Config recorders, config bucket only.
+    exempt = only_services["Condition"].get("ArnNotLike", {}).get("aws:PrincipalArn", [])
+    assert exempt == ([f"arn:aws:iam::{accounts['log-archive']}:role/mrd-config-recorder-*"]
+                      if writer == "config.amazonaws.com" else [])
 
 
 def test_bucket_policies_are_applied_after_the_settings_they_freeze(run):
