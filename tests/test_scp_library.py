@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from pathlib import Path
 
 import pytest
 
+from tools.guardrail_catalog import find_catalog, read_catalog
 from policy_documents.scp_library import (
     GLOBAL_SERVICE_ACTIONS,
     NOT_REQUIRED_TO_CARRY,
@@ -75,19 +75,9 @@ def test_the_guardrail_ids_are_the_catalog_scp_column():
     assert {g.guardrail_id for g in DEFAULT} == set(CATALOG_TARGETS) - {"SM-9"}  # SM-9 is optional
 
 
-def _catalog_file() -> Path | None:
-    root = Path(__file__).resolve().parent.parent
-    for candidate in (root / "GUARDRAILS.md", root / "docs" / "GUARDRAILS.md", root.parent / "shared" / "GUARDRAILS.md"):
-        if candidate.exists():
-            return candidate
-    return None
-
-
-@pytest.mark.skipif(_catalog_file() is None, reason="GUARDRAILS.md not found")
+@pytest.mark.skipif(find_catalog() is None, reason="GUARDRAILS.md not found")
 def test_the_catalog_file_agrees():
-    rows = [line.split("|") for line in _catalog_file().read_text().splitlines() if re.match(r"^\| [A-Z0-9]+-\d+ \|", line)]
-    with_scp = {cells[1].strip() for cells in rows if cells[3].strip() not in ("—", "-", "")}
-    assert with_scp == set(SCP_GUARDRAIL_IDS)
+    assert {g.id for g in read_catalog() if g.has_scp} == set(SCP_GUARDRAIL_IDS)
 
 
 @pytest.mark.parametrize("item", WITH_SM9, ids=lambda g: g.sid)

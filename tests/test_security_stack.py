@@ -6,20 +6,19 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
 from components.config_rules import DETECTIVE_RULES, GUARDRAIL_IDS, rule_specs
 from components.security_alerts import FILTER_PATTERN_MAX
 from policy_documents.service_authorization import validate_document
+from tools.guardrail_catalog import find_catalog, read_catalog
 
 ARCHIVE = "mrd-log-archive-111111111111"
 CONFIG_BUCKET = "mrd-config-history-111111111111"
 ACCESS_LOGS = "mrd-log-access-111111111111"
 MANAGEMENT = "111111111111"
 REGIONS = ["eu-west-1", "eu-central-1"]
-GUARDRAILS_CANDIDATES = (Path("/work/shared/GUARDRAILS.md"), Path(__file__).resolve().parent.parent / "GUARDRAILS.md")
 
 
 @pytest.fixture(scope="module")
@@ -285,21 +284,9 @@ def test_trail_delivers_to_an_encrypted_log_group_in_its_own_account(run):
 
 def catalog_config_rules() -> set[tuple[str, str]] | None:
     """(guardrail id, managed rule identifier) for every rule in GUARDRAILS.md's Config column."""
-    path = next((p for p in GUARDRAILS_CANDIDATES if p.exists()), None)
-    if path is None:
+    if find_catalog() is None:
         return None
-    found: set[tuple[str, str]] = set()
-    column = None
-    for line in path.read_text().splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if line.startswith("| id |"):
-            column = cells.index("Config")
-        elif column is not None and re.match(r"^[A-Z0-9]+-\d+$", cells[0]):
-            for identifier in re.findall(r"\b[A-Z0-9]+(?:_[A-Z0-9]+)+\b", cells[column]):
-                found.add((cells[0], identifier))
-        elif not line.startswith("|"):
-            column = None
-    return found
+    return {(g.id, rule) for g in read_catalog() for rule in g.config_rules}
 
 
 def test_code_catalog_matches_guardrails_md():
@@ -307,8 +294,7 @@ def test_code_catalog_matches_guardrails_md():
     if catalog is None:
         pytest.skip("GUARDRAILS.md is not available here")
     assert {(r.guardrail, r.identifier) for r in DETECTIVE_RULES} == catalog
-    text = next(p for p in GUARDRAILS_CANDIDATES if p.exists()).read_text()
-    assert set(re.findall(r"^\| ([A-Z0-9]+-\d+) \|", text, re.M)) == set(GUARDRAIL_IDS)
+    assert {g.id for g in read_catalog()} == set(GUARDRAIL_IDS)
 
 
 def test_required_tags_are_split_six_per_rule():

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 from ml_guardrails import DOMAINS, all_policies, catalog, taggable
 from ml_guardrails.common import guardrail_id
-from pack_helpers import PACK_DIR, ROOT, SAMPLE_CONFIG
+from pack_helpers import PACK_DIR, SAMPLE_CONFIG
 
 from offline_preview.policy_analyzer import load_policy_config, reconcile_policy_config
+from tools.guardrail_catalog import find_catalog, read_catalog, read_limits
 
-GUARDRAILS = ROOT.parent / "shared" / "GUARDRAILS.md"
 
 
 def test_catalog_is_up_to_date():
@@ -29,29 +28,18 @@ def test_catalog_lists_every_policy_with_its_metadata():
         assert cells[1:6] == [policy.guardrail_id, policy.domain, policy.kind, policy.severity_name, policy.enforcement_name]
 
 
-def _crossguard_ids() -> list[str]:
-    ids = []
-    for line in GUARDRAILS.read_text().splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 6 and re.fullmatch(r"[A-Z0-9]+-\d+", cells[0]) and cells[4] not in ("—", "-", ""):
-            ids.append(cells[0])
-    return ids
-
-
-@pytest.mark.skipif(not GUARDRAILS.exists(), reason="shared/GUARDRAILS.md is not beside the repository")
+@pytest.mark.skipif(find_catalog() is None, reason="GUARDRAILS.md is not beside the repository")
 def test_every_crossguard_guardrail_has_a_policy():
-    ids = _crossguard_ids()
+    ids = [g.id for g in read_catalog() if g.has_crossguard]
     assert len(ids) >= 30
     covered = {p.guardrail_id for p in all_policies()}
     assert not [i for i in ids if i not in covered], f"guardrails without a policy: {[i for i in ids if i not in covered]}"
 
 
-@pytest.mark.skipif(not GUARDRAILS.exists(), reason="shared/GUARDRAILS.md is not beside the repository")
+@pytest.mark.skipif(find_catalog() is None, reason="GUARDRAILS.md is not beside the repository")
 def test_every_crossguard_limit_has_a_policy():
-    section = GUARDRAILS.read_text().split("## AWS limits", 1)[1]
-    rows = [line for line in section.splitlines() if line.startswith("|") and "CrossGuard" in line]
     covered = {p.guardrail_id for p in all_policies() if p.guardrail_id.startswith("LIM-")}
-    assert covered == {f"LIM-{i}" for i in range(1, len(rows) + 1)}
+    assert covered == {f"LIM-{i}" for i in range(1, len(read_limits()) + 1)}
 
 
 def test_every_policy_is_described_and_graded():

@@ -1,0 +1,1 @@
+"""Developer tools: reading the guardrail catalog and tracing it to what enforces it."""
