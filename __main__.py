@@ -11,19 +11,11 @@ import pulumi
 from stacks.config import ConfigError
 from stacks.context import load_context
 
-LAYER_MODULES = {
-    "organization": "stacks.organization",
-    "security": "stacks.security",
-    "network": "stacks.network",
-    "data-lake": "stacks.data_lake",
-    "shared-services": "stacks.shared_services",
-    "project": "stacks.project",
-}
 
 try:
     context = load_context()
     # Layers raise ConfigError too (e.g. SCPs that cannot fit), always before any resource.
-    importlib.import_module(LAYER_MODULES[context.layer]).run(context)
+    importlib.import_module(f"stacks.{context.layer.replace('-', '_')}").run(context)
 except ConfigError as error:
     # pulumi.log.error plus a failed program is how the CLI shows a configuration error.
     pulumi.log.error(str(error))

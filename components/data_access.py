@@ -26,7 +26,6 @@ from components.kms_keys import DECRYPT_ONLY, ENCRYPT_DECRYPT, KeyUse, RolePrinc
 READ_OBJECT_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging")
 PUT_OBJECT_ACTIONS = ("s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload")
 DELETE_OBJECT_ACTIONS = ("s3:DeleteObject", "s3:DeleteObjectVersion", "s3:DeleteObjectTagging")
-WRITE_OBJECT_ACTIONS = PUT_OBJECT_ACTIONS + DELETE_OBJECT_ACTIONS
 LIST_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions")
 # Wildcards in denies so an action S3 adds later is denied too.
 DENY_READ_ACTIONS = ("s3:GetObject*",)

@@ -57,7 +57,6 @@ ENCRYPT_DECRYPT = (
     "kms:ReEncryptTo",
 )
 DECRYPT_ONLY = ("kms:Decrypt", "kms:DescribeKey")
-GENERATE_ONLY = ("kms:GenerateDataKey",)
 
 
 def account_root(account_id: pulumi.Input[str]) -> pulumi.Output[str]:

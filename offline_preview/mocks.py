@@ -129,7 +129,6 @@ class PlatformMocks(pulumi.runtime.Mocks):
             return self.providers[provider_ref]
         return self.default_account_id, self.default_region
 
-    _context = context
 
     def _register_provider(self, args: pulumi.runtime.MockResourceArgs, resource_id: str) -> None:
         account, region = self.default_account_id, args.inputs.get("region") or self.default_region
@@ -163,7 +162,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
         if not args.custom:
             return f"{args.name}-component", inputs
 
-        account, region = self._context(args.provider)
+        account, region = self.context(args.provider)
         name = next((inputs[k] for k in _NAME_KEYS if isinstance(inputs.get(k), str)), None)
         generated = name or f"{args.name}-{_chars(seed, 7, _HEX)}"
         state: dict[str, Any] = dict(inputs)
@@ -249,7 +248,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
 
     # -- invokes -----------------------------------------------------------------------
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list] | dict:
-        account, region = self._context(args.provider)
+        account, region = self.context(args.provider)
         token = args.token
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": account, "arn": f"arn:{PARTITION}:sts::{account}:assumed-role/pulumi/session",

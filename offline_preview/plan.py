@@ -18,7 +18,6 @@ resources by URN, no timestamps, durations or absolute paths.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from pulumi.runtime import rpc
@@ -112,9 +111,3 @@ def build_plan(result: PreviewResult) -> dict[str, Any]:
 def render_plan(plan: dict[str, Any]) -> str:
     """plan.json's text for :func:`build_plan`'s data: sorted keys, two-space indent, final newline."""
     return json.dumps(plan, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-
-
-def write_plan(result: PreviewResult, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_plan(build_plan(result)))
-    return path

@@ -52,7 +52,7 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 __all__ = [
     "UNKNOWN", "AnalyzedResource", "AnalyzerInfo", "Diagnostic", "PolicyAnalyzer", "PolicyConfigError",
-    "PolicyInfo", "PolicyPackError", "load_policy_config", "reconcile_policy_config", "resources_from_registrations",
+    "PolicyInfo", "PolicyPackError", "load_policy_config", "reconcile_policy_config",
     "shared_analyzer",
 ]
 
@@ -340,33 +340,6 @@ def _diagnostics(response: analyzer_pb2.AnalyzeResponse, default_urn: str = "", 
                        severity=_SEVERITY_FROM_PROTO.get(d.severity, ""),
                        policy_pack_version=version or d.policyPackVersion)
             for d in response.diagnostics]
-
-
-def resources_from_registrations(registrations: Iterable[Any], *, outputs: bool = False) -> list[AnalyzedResource]:
-    """AnalyzedResources from captured registrations (duck-typed: urn, type, name, inputs, outputs,
-    parent, provider ("<provider urn>::<id>"), dependencies, property_dependencies, protect,
-    retain_on_delete, ignore_changes, delete_before_replace). `outputs` picks what the engine
-    passes to AnalyzeStack; inputs are what it passes to Analyze."""
-    registrations = list(registrations)
-    by_urn = {r.urn: r for r in registrations}
-    result = []
-    for r in registrations:
-        provider = None
-        reference = getattr(r, "provider", None)
-        if reference:
-            provider_urn = reference.rsplit("::", 1)[0]
-            registration = by_urn.get(provider_urn)
-            provider = {"type": provider_urn.split("::")[-2].split("$")[-1], "name": provider_urn.split("::")[-1],
-                        "urn": provider_urn, "properties": dict(registration.inputs) if registration else {}}
-        result.append(AnalyzedResource(
-            urn=r.urn, type=r.type, name=r.name, properties=dict(r.outputs if outputs else r.inputs),
-            parent=r.parent, dependencies=list(r.dependencies),
-            property_dependencies={k: list(v) for k, v in r.property_dependencies.items()}, provider=provider,
-            protect=bool(r.protect), retain_on_delete=bool(getattr(r, "retain_on_delete", False)),
-            ignore_changes=list(getattr(r, "ignore_changes", []) or []),
-            delete_before_replace=bool(getattr(r, "delete_before_replace", False)),
-        ))
-    return result
 
 
 # ------------------------------------------------------------------------------------------------

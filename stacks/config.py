@@ -47,7 +47,8 @@ SHARED_ACCOUNT_OUS = {
     "automation": "Deployments",
 }
 DERIVED_TAGS = ("project", "environment")
-LAYERS = ("organization", "security", "network", "data-lake", "shared-services", "project")
+# The layers with a stack module (`stacks/<layer>.py`, hyphens as underscores).
+LAYERS = ("organization", "security", "network", "data-lake", "project")
 
 # Longest names the program derives, checked against AWS limits at load time so that a long
 # prefix or project name fails here rather than half-way through `pulumi up`.
@@ -60,8 +61,6 @@ ACCOUNT_NAME_MAX = 50
 _NAME = r"^[a-z][a-z0-9-]*[a-z0-9]$"
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _ACCOUNT_ID = r"^\d{12}$"
-
-Environment = Literal["dev", "preprod", "prod"]
 
 
 class ConfigError(ValueError):

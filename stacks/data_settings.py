@@ -62,7 +62,6 @@ _IA_MIN_DAYS = 30
 _NAME = r"^[a-z][a-z0-9-]*[a-z0-9]$"
 # IAM role names, optionally with a path (`aws-reserved/sso.amazonaws.com/eu-west-1/Name`).
 _ROLE_NAME = re.compile(r"^([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
-_GLUE_NAME_MAX = 255
 _S3_BUCKET_NAME_MAX = 63
 _MIN_ATHENA_CUTOFF_BYTES = 10 * 1024 * 1024
 

@@ -14,19 +14,8 @@ into that table, `shared` and `edge`; a shared VPC is associated with `shared` a
 into every table. So dev and prod both reach the shared services and the corporate network,
 and never each other.
 
-Outputs (the contract read by the project and shared-services stacks):
-- `networkAccountId`: the network account's id.
-- `transitGatewayId`, `transitGatewayArn`: the hub.
-- `transitGatewayRouteTableIds`: route table id by name (`dev`, `preprod`, `prod`, `shared`,
-  and `edge` when configured).
-- `resourceShareArn`: the RAM share of the Transit Gateway.
-- `endpointMode`: `per-vpc` or `central`.
-- `centralEndpointIds`, `centralEndpointZoneIds`: endpoint id / private hosted zone id by
-  service (empty unless `central`).
-- `sharedVpcs`: by `cidr_plan.shared` key, `{vpcId, cidr, accountId, subnetIds, routeTableIds,
-  endpointSecurityGroupId, s3GatewayEndpointId, interfaceEndpointIds, attachmentId}`.
-- `sandboxVpcs`: by sandbox account name, the same shape (no `attachmentId`).
-- `onPremisesAttachmentId`, `egressAttachmentId`: present when configured.
+Outputs: the contract is documented once, under "Stack outputs (contract)" in README.md
+(a test keeps the two equal).
 """
 
 from __future__ import annotations

@@ -12,13 +12,8 @@ It creates the stack's StackReferences to `organization` and `network` and the p
 the data part reuses them from the returned :class:`ProjectNetwork` (a second reference or
 provider with the same name would collide).
 
-Outputs exported by the stack (the contract):
-- `vpcId`, `vpcCidr`, `subnetIds`, `routeTableIds`: the spoke VPC.
-- `endpointSecurityGroupId`: the interface endpoints' group (null in `central` mode).
-- `workloadSecurityGroupId`: the group for SageMaker domains, jobs and models (all traffic
-  within the group, HTTPS out to the endpoints and S3; nothing from or to the internet).
-- `s3GatewayEndpointId`, `interfaceEndpointIds` (by service), `endpointServices` (the list).
-- `transitGatewayAttachmentId`: the attachment (accepted in the network account).
+Outputs: the contract is documented once, under "Stack outputs (contract)" in README.md
+(a test keeps the two equal).
 """
 
 from __future__ import annotations

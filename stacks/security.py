@@ -18,18 +18,8 @@ Deploys into three accounts, each through its own provider (account ids from the
 Regional services are deployed in every allowed region (home region first); global ones in the
 home region.
 
-Outputs (the contract other stacks and operators read):
-
-* `logArchiveBucketName`, `logArchiveBucketArn` — the organization trail's archive bucket;
-* `configBucketName` — the AWS Config history bucket; `accessLogBucketName`;
-* `logKeyArn` — the KMS key of both log buckets;
-* `trailArn`, `trailLogGroupName` — the organization trail and its CloudWatch Logs group
-  (management account);
-* `alertTopicArn` — the security alert SNS topic (security tooling);
-* `aggregatorName` — the organization Config aggregator (security tooling);
-* `baselineStackSetName` — the account-baseline StackSet;
-* `configRuleNames` — the organization Config rules, by guardrail id;
-* `controlTowerControls` — the Control Tower controls enabled (empty unless Control Tower mode).
+Outputs: the contract is documented once, under "Stack outputs (contract)" in README.md
+(a test keeps the two equal).
 """
 
 from __future__ import annotations

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
+from offline_preview.engine import PreviewError, run_stack
 from stacks.config import ConfigError, parse_platform
+
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "stacks"
 
 
 def problems_of(data) -> list[str]:
@@ -104,3 +110,14 @@ def test_deployment_role_is_the_member_role(sample_platform):
     sample_platform["organization"]["deployment_role_name"] = "mrd-deployer"
     assert any(p.startswith("organization.deployment_role_name: 'mrd-deployer' differs from member_role_name")
                for p in problems_of(sample_platform))
+
+
+def test_an_unknown_layer_fails_naming_the_key_and_the_layers(tmp_path):
+    shutil.copy(SAMPLE_DIR / "platform.yaml", tmp_path / "platform.yaml")
+    (tmp_path / "Pulumi.tools.yaml").write_text(
+        "config:\n  aws:region: eu-west-1\n  ml-platform:layer: shared-services\n  ml-platform:platform-file: platform.yaml\n")
+    with pytest.raises(PreviewError) as info:
+        run_stack("tools", tmp_path, {})
+    assert ("ml-platform:layer: 'shared-services' is not a layer "
+            "(allowed: organization, security, network, data-lake, project)") in str(info.value)
+    assert info.value.registered == []

@@ -20,7 +20,7 @@ from pack_helpers import assert_violation
 import stacks.organization
 import stacks.project
 from offline_preview.engine import discover_stacks
-from offline_preview.policy_analyzer import resources_from_registrations
+from offline_preview.analysis import analyzed_resources
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "stacks"
 
@@ -31,8 +31,8 @@ def analyze(analyzer, run):
     previous = analyzer.stack
     try:
         analyzer.configure_stack(run.stack)
-        found = analyzer.analyze_each(resources_from_registrations(run.resources))
-        found += analyzer.analyze_stack(resources_from_registrations(run.resources, outputs=True))
+        found = analyzer.analyze_each(analyzed_resources(run))
+        found += analyzer.analyze_stack(analyzed_resources(run, use_outputs=True))
     finally:
         analyzer.configure_stack(previous)
     return found

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sys
-from types import SimpleNamespace
+from pathlib import Path
 
 import pytest
 from ml_guardrails import all_policies
-from pack_helpers import DEFAULT_PROVIDER, PACK_DIR, TAGS, UNKNOWN, assert_clean, assert_violation, provider, res, urn
+from pack_helpers import DEFAULT_PROVIDER, PACK_DIR, STACK, TAGS, UNKNOWN, assert_clean, assert_violation, provider, res, urn
 
+from offline_preview.analysis import analyzed_resources
+from offline_preview.engine import Registration, StackRun
 from offline_preview.policy_analyzer import (
     AnalyzedResource,
     PolicyAnalyzer,
     PolicyConfigError,
     PolicyPackError,
-    resources_from_registrations,
 )
 
 BAD_NOTEBOOK = res("aws:sagemaker/notebookInstance:NotebookInstance", "nb", {"instanceType": "ml.t3.medium"})
@@ -130,22 +129,25 @@ def test_stack_violations_carry_the_resource_urn_and_policy_metadata(analyzer):
 
 
 def test_resources_from_captured_registrations(analyzer):
+    # What the preview sends: inputs to Analyze, outputs to AnalyzeStack, the provider resolved.
     prov_urn = DEFAULT_PROVIDER.urn
-    registrations = [
-        SimpleNamespace(urn=prov_urn, type="pulumi:providers:aws", name="workload", inputs=DEFAULT_PROVIDER.properties,
-                        outputs=DEFAULT_PROVIDER.properties, parent=None, provider=None, dependencies=[],
-                        property_dependencies={}, protect=False, retain_on_delete=False, ignore_changes=[],
-                        delete_before_replace=False),
-        SimpleNamespace(urn=urn("aws:kms/key:Key", "k"), type="aws:kms/key:Key", name="k", inputs={"enableKeyRotation": False},
-                        outputs={"enableKeyRotation": False, "arn": "arn"}, parent=None, provider=f"{prov_urn}::1234",
-                        dependencies=[], property_dependencies={}, protect=False, retain_on_delete=True,
-                        ignore_changes=[], delete_before_replace=False),
-    ]
-    resources = resources_from_registrations(registrations)
+
+    def registration(**fields):
+        base = dict(custom=True, id="1234", parent=None, provider=None, dependencies=[], property_dependencies={},
+                    protect=False, retain_on_delete=False, ignore_changes=[], delete_before_replace=False, import_id=None)
+        return Registration(**{**base, **fields})
+
+    run = StackRun(stack=STACK, resources=[
+        registration(urn=prov_urn, type="pulumi:providers:aws", name="workload", inputs=DEFAULT_PROVIDER.properties,
+                     outputs=DEFAULT_PROVIDER.properties),
+        registration(urn=urn("aws:kms/key:Key", "k"), type="aws:kms/key:Key", name="k", inputs={"enableKeyRotation": False},
+                     outputs={"enableKeyRotation": False, "arn": "arn"}, provider=f"{prov_urn}::1234", retain_on_delete=True),
+    ])
+    resources = analyzed_resources(run)
     assert resources[1].provider == {"type": "pulumi:providers:aws", "name": "workload", "urn": prov_urn,
                                      "properties": DEFAULT_PROVIDER.properties}
     assert resources[1].retain_on_delete and "arn" not in resources[1].properties
-    assert "arn" in resources_from_registrations(registrations, outputs=True)[1].properties
+    assert "arn" in analyzed_resources(run, use_outputs=True)[1].properties
     assert_violation(analyzer.analyze(resources[1]), "kms-1-key-rotation-deletion-window", "does not rotate")
     assert_violation(analyzer.analyze_stack(resources), "state-1-stateful-resources-protected", "Key k is not protected")
 
@@ -171,8 +173,8 @@ def test_every_sample_stack_passes_the_mandatory_policies(analyzer, request, sta
     previous = analyzer.stack
     try:
         analyzer.configure_stack(stack)
-        diagnostics = analyzer.analyze_each(resources_from_registrations(run.resources))
-        diagnostics += analyzer.analyze_stack(resources_from_registrations(run.resources, outputs=True))
+        diagnostics = analyzer.analyze_each(analyzed_resources(run))
+        diagnostics += analyzer.analyze_stack(analyzed_resources(run, use_outputs=True))
     finally:
         analyzer.configure_stack(previous)
     assert [f"{d.policy_name}: {d.message}" for d in diagnostics if d.is_mandatory] == []
@@ -212,8 +214,8 @@ def test_central_endpoint_mode_passes_the_mandatory_policies(analyzer, request, 
     try:
         for run in (network, spoke):
             analyzer.configure_stack(run.stack)
-            found = analyzer.analyze_each(resources_from_registrations(run.resources))
-            found += analyzer.analyze_stack(resources_from_registrations(run.resources, outputs=True))
+            found = analyzer.analyze_each(analyzed_resources(run))
+            found += analyzer.analyze_stack(analyzed_resources(run, use_outputs=True))
             assert [f"{d.policy_name}: {d.message}" for d in found if d.is_mandatory] == [], run.stack
     finally:
         analyzer.configure_stack(previous)
