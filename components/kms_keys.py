@@ -172,8 +172,9 @@ def key_policy_statements(administrators: RolePrincipals, uses: Sequence[KeyUse]
 
 class CustomerManagedKey(pulumi.ComponentResource):
     """A symmetric KMS key with yearly rotation, a 30-day deletion window, an alias, and a
-    key policy naming only `administrators` and the principals of `uses`. Protected unless
-    `allow_destroy` is set from configuration.
+    key policy naming only `administrators` and the principals of `uses`. Protected and kept on
+    delete unless the caller passes `allow_destroy=True` (no platform setting does today: data
+    is never lost to `pulumi destroy`).
     """
 
     arn: pulumi.Output[str]

@@ -100,8 +100,9 @@ def tls_and_encryption_statements(bucket_arn: pulumi.Input[str], kms_key_arn: pu
 class SecureBucket(pulumi.ComponentResource):
     """An S3 bucket with SSE-KMS (customer key, bucket key), versioning, all public access
     blocked, ACLs disabled, access logging, lifecycle, optional Object Lock and a policy that
-    denies insecure transport and wrongly encrypted uploads. Protected unless
-    `allow_destroy` is set from configuration.
+    denies insecure transport and wrongly encrypted uploads. Protected and kept on
+    delete unless the caller passes `allow_destroy=True` (no platform setting does today: data
+    is never lost to `pulumi destroy`).
 
     `access_log_target=True` is for the buckets that receive S3 server access logs: AWS
     delivers those only to SSE-S3 buckets, so such a bucket takes no KMS key (the one
