@@ -488,6 +488,16 @@ class StackResource:
     def tags(self) -> dict[str, Any]:
         return effective_tags(self.type, self.props, self.provider)
 
+    def set_by_program(self, key: str) -> Any:
+        """`props[key]` as the program set it. In a preview, an output the provider computes
+        (the program left it unset) is unknown with no property dependency; it reads as None,
+        so an unset policy or flag is judged as unset rather than given the benefit of the
+        doubt. An unknown that came from another resource's output stays unknown."""
+        value = self.props.get(key)
+        if value is UNKNOWN and not self.property_dependencies.get(key):
+            return None
+        return value
+
     @property
     def is_provider(self) -> bool:
         return self.type.startswith("pulumi:providers:")

@@ -671,7 +671,9 @@ def principal_problems(document: Document, own_accounts: set[str], config: Mappi
                 if not restricted_by(statement, everyone_keys):
                     problems.append(f"{document.label}: statement {sid} trusts '*' without a condition on "
                                     f"{' / '.join(everyone_keys)}")
-            elif whole and not restricted_by(statement, account_keys):
+            elif whole and own_accounts and not restricted_by(statement, account_keys):
+                # (With no own account known, the resource's own account cannot be told from a
+                # foreign one; providers should name theirs with allowed_account_ids.)
                 problems.append(f"{document.label}: statement {sid} trusts the whole foreign account {principal} "
                                 f"without a condition on {' / '.join(account_keys)}")
         if document.kind == "trust":
@@ -704,8 +706,10 @@ def _admin_attachment_problems(ctx: ResourceContext) -> list[str]:
             problems.append(f"role {name} has AdministratorAccess in managedPolicyArns")
     elif ctx.type in ATTACHMENT_TYPES:
         arn = ctx.props.get("policyArn")
+        prop = ATTACHMENT_TYPES[ctx.type]
+        if ctx.props.get(prop) is UNKNOWN:
+            return problems  # the role is named at deployment; judged then, not guessed now
         if isinstance(arn, str) and ADMIN_POLICY_ARN.match(arn):
-            prop = ATTACHMENT_TYPES[ctx.type]
             roles = _role_name(ctx, prop)
             if prop not in ("role", "roles") or not allowed_role(roles):
                 target = ", ".join(roles) or ctx.props.get(prop) or "?"
@@ -715,6 +719,8 @@ def _admin_attachment_problems(ctx: ResourceContext) -> list[str]:
             if cfn_type != "AWS::IAM::Role":
                 continue
             arns = [a for a in as_list(props.get("ManagedPolicyArns")) if isinstance(a, str)]
+            if props.get("RoleName") is UNKNOWN:
+                continue  # a parameter the stack set does not pass: named at deployment
             name = props.get("RoleName") if isinstance(props.get("RoleName"), str) else logical_id
             if any(ADMIN_POLICY_ARN.match(a) for a in arns) and not allowed_role([name]):
                 problems.append(f"templateBody role {logical_id} ({name}) has AdministratorAccess")

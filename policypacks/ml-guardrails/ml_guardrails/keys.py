@@ -64,6 +64,10 @@ def _validate_key_policy(ctx: ResourceContext, report: Callable[[str], None]) ->
             full = any(a.lower() in ("*", "kms:*") for a in actions) or "NotAction" in statement
             for principal, _whole in outside_principals(statement, trusted):
                 account, _ = principal_account(principal)
+                if not own and principal != "*":
+                    # The provider names no account (no allowed_account_ids or assumed role),
+                    # so "outside the key's account" cannot be told: only '*' is judged.
+                    continue
                 if full:
                     report(f"key policy statement {sid} grants kms:* to {principal}, outside the key's account "
                            f"{', '.join(sorted(own)) or '(unknown: the provider names no account)'}")

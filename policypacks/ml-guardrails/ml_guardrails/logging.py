@@ -114,7 +114,8 @@ def log_archive_buckets(stack: Stack) -> list[tuple[StackResource, bool]]:
 
 
 def _object_lock_problems(stack: Stack, bucket: StackResource) -> list[str]:
-    if bucket.props.get("objectLockEnabled") is UNKNOWN or truthy(bucket.props.get("objectLockEnabled")) is True:
+    enabled = bucket.set_by_program("objectLockEnabled")
+    if enabled is UNKNOWN or truthy(enabled) is True:
         return []
     legacy = bucket.props.get("objectLockConfiguration")
     if isinstance(legacy, dict) and legacy.get("objectLockEnabled") == "Enabled":

@@ -113,16 +113,16 @@ def _validate_endpoints(stack: Stack, report: Callable[[str, str | None], None])
         # (private DNS must be off there, or the hub VPC would shadow the zone): that is private
         # DNS too.
         served_by_zone = bool(stack.children(endpoint, (ROUTE53_RECORD,), "aliases"))
+        private_dns = endpoint.set_by_program("privateDnsEnabled")
         if kind == "Interface" and require_dns and not served_by_zone \
-                and endpoint.props.get("privateDnsEnabled") is not UNKNOWN \
-                and truthy(endpoint.props.get("privateDnsEnabled")) is not True:
+                and private_dns is not UNKNOWN and truthy(private_dns) is not True:
             problems.append("private DNS is not enabled (nor a private hosted zone record aliasing it)")
         policies = [p for p in stack.children(endpoint, (VPC_ENDPOINT_POLICY,), "vpcEndpointId")]
         if policies:
             for policy in policies:
                 problems += _endpoint_policy_problems(policy.props.get("policy"), f"endpoint policy {policy.name}")
         else:
-            problems += _endpoint_policy_problems(endpoint.props.get("policy"), "the endpoint")
+            problems += _endpoint_policy_problems(endpoint.set_by_program("policy"), "the endpoint")
         if problems:
             service = endpoint.props.get("serviceName")
             report(f"{kind} endpoint {endpoint.name} ({service if isinstance(service, str) else 'service unknown'}): "

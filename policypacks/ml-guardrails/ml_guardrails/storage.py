@@ -166,8 +166,9 @@ def is_tls_deny(statement: dict[str, Any]) -> bool:
 
 def _policy_values(stack: Stack, bucket: StackResource) -> list[tuple[str, Any]]:
     values = [(p.name, p.props.get("policy")) for p in _children(stack, bucket, BUCKET_POLICY)]
-    if bucket.props.get("policy"):
-        values.append((f"{bucket.name} (inline policy)", bucket.props.get("policy")))
+    inline = bucket.set_by_program("policy")
+    if inline is UNKNOWN or inline:
+        values.append((f"{bucket.name} (inline policy)", inline))
     return values
 
 
