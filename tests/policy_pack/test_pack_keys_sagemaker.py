@@ -152,3 +152,37 @@ def test_endpoint_environment_from_its_own_tag(analyzer):
                  {"kmsKeyArn": KEY_ARN, "tags": {"environment": "sandbox"}}, prov=untagged)
     assert_violation(analyzer.analyze_stack([untagged, config]), "sm-7-no-endpoints-in-dev-sandbox",
                      "EndpointConfiguration ec in environment sandbox (from its tags)")
+
+
+TRAINING_JOB = "aws:sagemaker/trainingJob:TrainingJob"
+GOOD_JOB = {
+    "trainingJobName": "fraud-train", "roleArn": f"arn:aws:iam::{ACCOUNT}:role/sm",
+    "resourceConfig": {"instanceType": "ml.m5.xlarge", "instanceCount": 1, "volumeSizeInGb": 50,
+                       "volumeKmsKeyId": KEY_ARN},
+    "outputDataConfig": {"s3OutputPath": "s3://mrd-fraud-detection-preprod-models/", "kmsKeyId": KEY_ARN},
+    "vpcConfig": {"subnets": ["subnet-1"], "securityGroupIds": ["sg-1"]},
+    "enableNetworkIsolation": True, "enableInterContainerTrafficEncryption": True,
+}
+
+
+def test_training_jobs_encrypt_run_in_a_vpc_and_are_isolated_in_prod(analyzer):
+    prod = provider("prod", tags={**TAGS, "environment": "prod"})
+    good = res(TRAINING_JOB, "train", GOOD_JOB, prov=prod)
+    for policy in ("sm-1-notebook-domain-kms", "sm-3-run-in-vpc", "sm-6-model-network-isolation"):
+        assert_clean(analyzer.analyze(good), policy)
+    bare = res(TRAINING_JOB, "train", {
+        **GOOD_JOB, "resourceConfig": {"instanceType": "ml.m5.xlarge", "instanceCount": 1},
+        "outputDataConfig": {"s3OutputPath": "s3://bucket/"}, "vpcConfig": None,
+        "enableNetworkIsolation": False, "enableInterContainerTrafficEncryption": False}, prov=prod)
+    found = analyzer.analyze(bare)
+    assert_violation(found, "sm-1-notebook-domain-kms", "training job train has no KMS key for its storage volume")
+    assert_violation(found, "sm-1-notebook-domain-kms", "without a KMS key (outputDataConfig.kmsKeyId)")
+    assert_violation(found, "sm-3-run-in-vpc", "training job train has no vpcConfig")
+    assert_violation(found, "sm-6-model-network-isolation", "training job train in prod", "network isolation")
+    assert_violation(found, "sm-6-model-network-isolation", "does not encrypt inter-container traffic")
+
+
+def test_training_on_local_storage_instances_needs_no_volume_key(analyzer):
+    local = res(TRAINING_JOB, "train", {**GOOD_JOB, "resourceConfig": {"instanceType": "ml.g5.2xlarge",
+                                                                          "instanceCount": 1}})
+    assert_clean(analyzer.analyze(local), "sm-1-notebook-domain-kms")

@@ -3,6 +3,7 @@ sandbox, instance-type allow-list (SM-1 .. SM-8)."""
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable
 
 from .common import (
@@ -21,6 +22,11 @@ DOMAIN_TYPE = "aws:sagemaker/domain:Domain"
 ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
 ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
 MODEL = "aws:sagemaker/model:Model"
+TRAINING_JOB = "aws:sagemaker/trainingJob:TrainingJob"
+# Instance types with local NVMe storage take no volume key (the API rejects one; the storage
+# is hardware-encrypted), as the SM-1 SCP allows; the same patterns as the SCP library's.
+LOCAL_STORAGE_INSTANCE_TYPES = ["ml.*d.*", "ml.*dn.*", "ml.*de.*", "ml.g5.*", "ml.g6.*", "ml.g6e.*", "ml.gr6.*",
+                                "ml.p5*", "ml.trn*"]
 
 
 def _unset(value: object) -> bool:
@@ -28,9 +34,23 @@ def _unset(value: object) -> bool:
 
 
 def _validate_volume_key(ctx: ResourceContext, report: Callable[[str], None]) -> None:
+    if ctx.type == TRAINING_JOB:
+        _validate_job_keys(ctx, report)
+        return
     if _unset(ctx.props.get("kmsKeyId")):
         kind = "notebook instance" if ctx.type == NOTEBOOK else "Studio domain"
         report(f"{kind} {ctx.name} has no KMS key for its storage volume (kmsKeyId)")
+
+
+def _validate_job_keys(ctx: ResourceContext, report: Callable[[str], None]) -> None:
+    resources, output = ctx.props.get("resourceConfig"), ctx.props.get("outputDataConfig")
+    if isinstance(output, dict) and _unset(output.get("kmsKeyId")):
+        report(f"training job {ctx.name} writes its model artifacts without a KMS key (outputDataConfig.kmsKeyId)")
+    if isinstance(resources, dict) and _unset(resources.get("volumeKmsKeyId")):
+        instance_type = resources.get("instanceType")
+        local = [str(p) for p in ctx.config.get("localStorageInstanceTypes") or []]
+        if not (isinstance(instance_type, str) and any(fnmatch.fnmatchcase(instance_type, p) for p in local)):
+            report(f"training job {ctx.name} has no KMS key for its storage volume (resourceConfig.volumeKmsKeyId)")
 
 
 def _validate_endpoint_key(ctx: ResourceContext, report: Callable[[str], None]) -> None:
@@ -44,16 +64,17 @@ def _validate_vpc(ctx: ResourceContext, report: Callable[[str], None]) -> None:
         missing = [k for k in ("subnetId", "securityGroups") if _unset(props.get(k))]
         if missing:
             report(f"notebook instance {ctx.name} is not in a VPC (no {' and no '.join(missing)})")
-    elif ctx.type == MODEL:
+    elif ctx.type in (MODEL, TRAINING_JOB):
+        kind = "model" if ctx.type == MODEL else "training job"
         vpc = props.get("vpcConfig")
         if vpc is UNKNOWN:
             return
         if not isinstance(vpc, dict):
-            report(f"model {ctx.name} has no vpcConfig (subnets and security groups)")
+            report(f"{kind} {ctx.name} has no vpcConfig (subnets and security groups)")
             return
         missing = [k for k in ("subnets", "securityGroupIds") if _unset(vpc.get(k))]
         if missing:
-            report(f"model {ctx.name} vpcConfig has no {' and no '.join(missing)}")
+            report(f"{kind} {ctx.name} vpcConfig has no {' and no '.join(missing)}")
     elif ctx.type == DOMAIN_TYPE:
         missing = [k for k in ("vpcId", "subnetIds") if _unset(props.get(k))]
         if missing:
@@ -82,9 +103,14 @@ def _validate_isolation(ctx: ResourceContext, report: Callable[[str], None]) -> 
     env, source = ctx.environment()
     if env not in environments:
         return
+    kind = "model" if ctx.type == MODEL else "training job"
     value = ctx.props.get("enableNetworkIsolation")
     if value is not UNKNOWN and truthy(value) is not True:
-        report(f"model {ctx.name} in {env} (from {source}) does not enable network isolation")
+        report(f"{kind} {ctx.name} in {env} (from {source}) does not enable network isolation")
+    if ctx.type == TRAINING_JOB:
+        encryption = ctx.props.get("enableInterContainerTrafficEncryption")
+        if encryption is not UNKNOWN and truthy(encryption) is not True:
+            report(f"training job {ctx.name} in {env} (from {source}) does not encrypt inter-container traffic")
 
 
 def _validate_instance_types(ctx: ResourceContext, report: Callable[[str], None]) -> None:
@@ -106,10 +132,18 @@ def _validate_no_endpoints(stack: Stack, report: Callable[[str, str | None], Non
 POLICIES = [
     resource_policy(
         name="sm-1-notebook-domain-kms", domain=DOMAIN, severity="high", enforcement="mandatory",
-        description="SM-1: SageMaker notebook instances and Studio domains encrypt their storage volumes "
-                    "with a KMS key (kmsKeyId), as the sagemaker:VolumeKmsKey SCP requires.",
-        remediation="Set kms_key_id to the project's KMS key ARN on the notebook instance or domain.",
-        types=(NOTEBOOK, DOMAIN_TYPE), validate=_validate_volume_key,
+        description="SM-1: SageMaker notebook instances, Studio domains and training jobs encrypt their "
+                    "storage volumes with a KMS key (kmsKeyId; a job's resourceConfig.volumeKmsKeyId, except "
+                    "on instance types with local storage, and outputDataConfig.kmsKeyId), as the "
+                    "sagemaker:VolumeKmsKey SCP requires.",
+        remediation="Set kms_key_id to the project's KMS key ARN on the notebook instance or domain; on "
+                    "training jobs set resource_config.volume_kms_key_id and output_data_config.kms_key_id.",
+        types=(NOTEBOOK, DOMAIN_TYPE, TRAINING_JOB), validate=_validate_volume_key,
+        config={
+            "localStorageInstanceTypes": {"type": "array", "items": {"type": "string"},
+                                          "default": LOCAL_STORAGE_INSTANCE_TYPES,
+                                          "description": "Instance types (globs) whose jobs take no volume key."},
+        },
     ),
     resource_policy(
         name="sm-2-endpoint-config-kms", domain=DOMAIN, severity="high", enforcement="mandatory",
@@ -120,11 +154,12 @@ POLICIES = [
     ),
     resource_policy(
         name="sm-3-run-in-vpc", domain=DOMAIN, severity="high", enforcement="mandatory",
-        description="SM-3: notebook instances have a subnet and security groups, models have a vpcConfig "
-                    "(subnets, security groups) and Studio domains a VPC and subnets.",
+        description="SM-3: notebook instances have a subnet and security groups, models and training jobs a "
+                    "vpcConfig (subnets, security groups) and Studio domains a VPC and subnets.",
         remediation="Set subnet_id and security_groups on notebooks, vpc_config={subnets, security_group_ids} "
-                    "on models and vpc_id/subnet_ids on domains, using the project VPC's private subnets.",
-        types=(NOTEBOOK, MODEL, DOMAIN_TYPE), validate=_validate_vpc,
+                    "on models and training jobs and vpc_id/subnet_ids on domains, using the project VPC's "
+                    "private subnets.",
+        types=(NOTEBOOK, MODEL, DOMAIN_TYPE, TRAINING_JOB), validate=_validate_vpc,
     ),
     resource_policy(
         name="sm-4-no-direct-internet", domain=DOMAIN, severity="high", enforcement="mandatory",
@@ -143,12 +178,14 @@ POLICIES = [
     ),
     resource_policy(
         name="sm-6-model-network-isolation", domain=DOMAIN, severity="medium", enforcement="mandatory",
-        description="SM-6: models in production-grade environments (preprod, prod by default) enable network "
-                    "isolation. The environment comes from the `environment` tag, the provider's default tags "
-                    "or the stack's tags.",
-        remediation="Set enable_network_isolation=True on aws.sagemaker.Model; serve model artifacts from S3 "
-                    "through the model's execution role.",
-        types=(MODEL,), validate=_validate_isolation,
+        description="SM-6: models and training jobs in production-grade environments (preprod, prod by "
+                    "default) enable network isolation, and training jobs encrypt inter-container traffic. "
+                    "The environment comes from the `environment` tag, the provider's default tags or the "
+                    "stack's tags.",
+        remediation="Set enable_network_isolation=True on aws.sagemaker.Model and TrainingJob, and "
+                    "enable_inter_container_traffic_encryption=True on training jobs; serve model artifacts "
+                    "from S3 through the execution role.",
+        types=(MODEL, TRAINING_JOB), validate=_validate_isolation,
         config={
             "environments": {"type": "array", "items": {"type": "string"}, "default": ["preprod", "prod"],
                              "description": "Environments where models must be network-isolated."},
