@@ -143,3 +143,21 @@ def test_server_access_log_targets_may_use_sse_s3(analyzer):
                                                                          "targetBucket": "mrd-access-logs-bucket"},
                   deps={"targetBucket": [source]})
     assert_clean(analyzer.analyze_stack(resources + [logging]), "s3-2-bucket-sse-kms")
+
+
+def test_public_grants_on_the_bucket_itself(analyzer):
+    public = res("aws:s3/bucket:Bucket", "shared", {"bucket": "mrd-shared", "grants": [
+        {"type": "Group", "uri": "http://acs.amazonaws.com/groups/global/AllUsers", "permissions": ["READ"]}]})
+    assert_violation(analyzer.analyze(public), "s3-1-no-public-bucket-settings",
+                     "bucket shared grants READ to http://acs.amazonaws.com/groups/global/AllUsers")
+    owner = res("aws:s3/bucket:Bucket", "shared", {"bucket": "mrd-shared", "grants": [
+        {"type": "CanonicalUser", "id": "abc123", "permissions": ["FULL_CONTROL"]}]})
+    assert_clean(analyzer.analyze(owner), "s3-1-no-public-bucket-settings")
+
+
+def test_deprecated_v2_bucket_types_are_refused(analyzer):
+    legacy = res("aws:s3/bucketV2:BucketV2", "legacy", {"bucket": "mrd-legacy"})
+    assert_violation(analyzer.analyze(legacy), "pol-2-no-deprecated-s3-types",
+                     "BucketV2 legacy is a deprecated S3 type", "use aws:s3/bucket:Bucket")
+    assert_clean(analyzer.analyze(res("aws:s3/bucket:Bucket", "current", {"bucket": "mrd-current"})),
+                 "pol-2-no-deprecated-s3-types")

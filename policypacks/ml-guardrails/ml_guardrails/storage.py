@@ -227,6 +227,9 @@ def _validate_public_settings(ctx: ResourceContext, report: Callable[[str], None
     elif ctx.type == BUCKET:
         if ctx.props.get("acl") in PUBLIC_ACLS:
             report(f"bucket {ctx.name} has the canned ACL {ctx.props['acl']}")
+        for grant in as_list(ctx.props.get("grants")):  # the bucket's inline ACL grants
+            if isinstance(grant, dict) and grant.get("uri") in PUBLIC_GRANTEES:
+                report(f"bucket {ctx.name} grants {', '.join(as_list(grant.get('permissions')))} to {grant['uri']}")
         for problem in public_policy_problems(ctx.props.get("policy"), f"bucket {ctx.name} policy", ctx.own_accounts, keys):
             report(problem)
     elif ctx.type == BUCKET_POLICY:
@@ -238,7 +241,35 @@ def _validate_public_settings(ctx: ResourceContext, report: Callable[[str], None
             report(f"{ctx.type.split(':')[-1]} {ctx.name} does not set {', '.join(off)} to true")
 
 
+# pulumi-aws v7 still ships the v6 `*V2` S3 types, deprecated. The bucket guardrails follow the
+# v7 types (a bucket and its separate settings); a V2 resource would slip past them.
+DEPRECATED_S3_TYPES = tuple(f"aws:s3/{module}:{name}" for module, name in (
+    ("bucketV2", "BucketV2"), ("bucketAclV2", "BucketAclV2"), ("bucketVersioningV2", "BucketVersioningV2"),
+    ("bucketServerSideEncryptionConfigurationV2", "BucketServerSideEncryptionConfigurationV2"),
+    ("bucketLoggingV2", "BucketLoggingV2"), ("bucketLifecycleConfigurationV2", "BucketLifecycleConfigurationV2"),
+    ("bucketObjectLockConfigurationV2", "BucketObjectLockConfigurationV2"),
+    ("bucketCorsConfigurationV2", "BucketCorsConfigurationV2"),
+    ("bucketWebsiteConfigurationV2", "BucketWebsiteConfigurationV2"),
+    ("bucketAccelerateConfigurationV2", "BucketAccelerateConfigurationV2"),
+    ("bucketRequestPaymentConfigurationV2", "BucketRequestPaymentConfigurationV2"),
+))
+
+
+def _validate_no_deprecated(ctx: ResourceContext, report: Callable[[str], None]) -> None:
+    v7 = ctx.type.replace("V2", "").replace("v2:", ":")
+    report(f"{ctx.type.split(':')[-1]} {ctx.name} is a deprecated S3 type the bucket guardrails do not follow; "
+           f"use {v7}")
+
+
 POLICIES = [
+    resource_policy(
+        name="pol-2-no-deprecated-s3-types", domain=DOMAIN, severity="high", enforcement="mandatory",
+        description="POL-2: no deprecated pulumi-aws `*V2` S3 resource types (the platform is pulumi-aws v7 "
+                    "only); the S3 guardrails judge buckets through the v7 types.",
+        remediation="Replace aws.s3.BucketV2 and its *V2 settings with aws.s3.Bucket and the v7 resources "
+                    "(BucketVersioning, BucketServerSideEncryptionConfiguration, ...), using aliases to keep state.",
+        types=DEPRECATED_S3_TYPES, validate=_validate_no_deprecated,
+    ),
     stack_policy(
         name="s3-1-bucket-public-access-block", domain=DOMAIN, severity="critical", enforcement="mandatory",
         description="S3-1: every S3 bucket has an aws.s3.BucketPublicAccessBlock with blockPublicAcls, "
