@@ -293,3 +293,20 @@ def test_stack_set_template_roles_resolve_parameters(analyzer):
     assert_clean(analyzer.analyze(stack_set("mrd-break-glass")), "iam-2-no-admin-wildcard")
     assert_violation(analyzer.analyze(stack_set("someone-else")), "iam-2-no-admin-wildcard",
                      "templateBody role Admin (someone-else) has AdministratorAccess")
+
+
+def test_template_values_known_only_at_deployment_are_not_findings(analyzer):
+    # A stack-set template whose bucket policy conditions on a resource's ARN (Fn::GetAtt) and
+    # an IP range parameter nobody passes: nothing to judge yet, so no invented findings.
+    template = {"Parameters": {"Office": {"Type": "String"}}, "Resources": {
+        "Logs": {"Type": "AWS::S3::Bucket"},
+        "LogsPolicy": {"Type": "AWS::S3::BucketPolicy", "Properties": {
+            "Bucket": {"Ref": "Logs"},
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Sid": "Delivery", "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+                "Action": "s3:PutObject", "Resource": {"Fn::Sub": "${Logs.Arn}/*"},
+                "Condition": {"ArnLike": {"aws:SourceArn": {"Fn::GetAtt": ["Logs", "Arn"]}},
+                              "IpAddress": {"aws:SourceIp": {"Ref": "Office"}}}}]}}}}}
+    stack_set = res("aws:cloudformation/stackSet:StackSet", "logs", {
+        "templateBody": json.dumps(template), "permissionModel": "SERVICE_MANAGED"})
+    assert_clean(analyzer.analyze(stack_set), "pol-1-policy-documents-valid")

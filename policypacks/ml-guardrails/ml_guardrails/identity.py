@@ -505,7 +505,11 @@ def authorization_problems(doc: Mapping[str, Any]) -> list[str]:
                     if not any(c in action for c in "*?"):
                         named.extend(names)
         operators: dict[str, set[str]] = {}
-        for operator, block in (statement.get("Condition") or {}).items():
+        condition = statement.get("Condition")
+        if condition is not None and not isinstance(condition, dict):
+            problems.append(f"statement {sid}: Condition must be an object of operators")
+            condition = None
+        for operator, block in (condition or {}).items():
             if isinstance(block, dict):
                 for key in block:
                     operators.setdefault(key, set()).add(str(operator).lower())
@@ -551,6 +555,7 @@ def _sanitize_for_lint(doc: dict[str, Any], kind: str) -> dict[str, Any]:
             return {k: scrub(v, placeholder) for k, v in value.items()}
         return value
 
+    kept = []
     for statement in statements(doc):
         # False positive: trust policies and ECR repository policies carry no Resource element
         # (the role or repository they are attached to is the resource); parliament reports
@@ -560,11 +565,32 @@ def _sanitize_for_lint(doc: dict[str, Any], kind: str) -> dict[str, Any]:
         for element in ("Action", "NotAction"):
             if element in statement:
                 statement[element] = scrub(statement[element], None)
-        for element in ("Resource", "NotResource", "Condition"):
+        if not any(statement.get(e) for e in ("Action", "NotAction")):
+            continue  # its actions are not known yet: nothing to lint
+        for element in ("Resource", "NotResource"):
             if element in statement:
                 statement[element] = scrub(statement[element], "*")
+        # Condition values not known yet are left out rather than replaced: a placeholder would
+        # be the wrong type for the operator (an IP, a date, an ARN) and read as a finding.
+        if "Condition" in statement:
+            condition = statement["Condition"]
+            known = {op: {k: v for k, v in block.items() if not contains_unknown(v)}
+                     for op, block in (condition.items() if isinstance(condition, dict) else ())
+                     if isinstance(block, dict)}
+            known = {op: block for op, block in known.items() if block}
+            if known:
+                statement["Condition"] = known
+            else:
+                del statement["Condition"]
         if "Principal" in statement:
             statement["Principal"] = scrub(statement["Principal"], f"arn:aws:iam::{TEMPLATE_ACCOUNT}:root")
+        kept.append(statement)
+    if isinstance(doc.get("Statement"), list):
+        doc["Statement"] = kept
+    elif kept:
+        doc["Statement"] = kept[0]
+    else:
+        doc["Statement"] = []
     return doc
 
 
