@@ -219,6 +219,10 @@ def validate_platform(cfg: PlatformConfig) -> list[str]:
     for i, region in enumerate(cfg.allowed_regions):
         if not _REGION.match(region):
             problems.append(f"allowed_regions[{i}]: '{region}' is not an AWS region name (allowed: e.g. eu-west-1)")
+        elif region.startswith("cn-") or "-gov-" in region:
+            # Policies and ARNs are written for the commercial `aws` partition.
+            problems.append(f"allowed_regions[{i}]: '{region}' is outside the aws partition "
+                            "(allowed: commercial regions; China and GovCloud are not supported)")
     if cfg.home_region not in cfg.allowed_regions:
         problems.append(f"home_region: '{cfg.home_region}' is not in allowed_regions (allowed: {', '.join(cfg.allowed_regions)})")
     # The program sets `project` and `environment` itself; every other mandatory tag needs a

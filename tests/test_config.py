@@ -68,6 +68,7 @@ def test_every_problem_is_reported_together(sample_platform):
         (lambda p: p["projects"][0]["environments"]["prod"].__setitem__("cidr", "10.65.8.0/29"), "has prefix /29 (allowed: /16 to /28)"),
         (lambda p: p["organization"]["organizational_units"].remove("Workloads/Prod") if "organizational_units" in p["organization"] else p["organization"].__setitem__("organizational_units", ["Workloads", "Workloads/Dev", "Workloads/PreProd"]), "'Workloads/Prod' is required for the prod environment"),
         (lambda p: p["projects"][0].__setitem__("consumes_models_from", ["vision"]), "projects[0].consumes_models_from[0]: unknown project 'vision'"),
+        (lambda p: p["allowed_regions"].append("us-gov-west-1"), "allowed_regions[2]: 'us-gov-west-1' is outside the aws partition"),
     ],
 )
 def test_each_problem_names_the_key(sample_platform, mutate, fragment):
