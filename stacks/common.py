@@ -14,6 +14,13 @@ def platform_tags(platform: PlatformConfig, project: str = "platform", environme
     return {**platform.default_tags, "project": project, "environment": environment, **overrides}
 
 
+def project_tags(platform: PlatformConfig, project_name: str, environment: str) -> dict[str, str]:
+    """A project environment's tags: owner, cost center and classification from the project."""
+    project = platform.project(project_name)
+    return platform_tags(platform, project.name, environment, owner=project.owner,
+                         **{"cost-center": project.cost_center, "data-classification": project.data_classification})
+
+
 def account_provider(name: str, platform: PlatformConfig, account_id: pulumi.Input[str] | None,
                      tags: dict[str, str], region: str | None = None) -> aws.Provider:
     """An AWS provider acting in `account_id` through the deployment role (management if None).

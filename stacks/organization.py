@@ -12,7 +12,7 @@ from components.organizational_units import OrganizationalUnits
 from policy_documents.scp_library import ScpSettings, guardrail_statements
 from policy_documents.scp_packing import PackedPolicy, ScpLimitError, pack_policies
 from policy_documents.serialize import to_json
-from stacks.common import account_provider, platform_tags
+from stacks.common import account_provider, platform_tags, project_tags
 from stacks.config import ConfigError, PlatformConfig
 from stacks.context import StackContext
 from stacks.security_settings import baseline_role_pattern, log_archive_bucket_names
@@ -147,9 +147,7 @@ def _account_tags(platform: PlatformConfig, key: str) -> dict[str, str]:
     for project in platform.projects:
         for env in project.environments:
             if key == f"{project.name}-{env}":
-                return platform_tags(platform, project.name, env, owner=project.owner,
-                                     **{"cost-center": project.cost_center,
-                                        "data-classification": project.data_classification})
+                return project_tags(platform, project.name, env)
     sandbox = next((s for s in platform.sandbox_accounts if s.name == key), None)
     if sandbox:
         return platform_tags(platform, "sandbox", "sandbox", owner=sandbox.owner)

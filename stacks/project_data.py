@@ -26,35 +26,24 @@ from components.lake_formation_grants import LakeFormationAdministration, Shared
 from components.project_buckets import BucketKind, ProjectBucketSet, ProjectBucketSetArgs
 from components.persona_roles import PersonaRoles, PersonaTrust
 from stacks import data_settings as ds
-from stacks.common import account_provider, platform_tags
+from stacks.common import stack_reference
 from stacks.context import StackContext
+from stacks.project_network import ProjectNetwork
 from stacks.data_lake import REKOGNITION, camel, lifecycle_rules
 
 
-def _reference(stack: str, resource_name: str) -> pulumi.StackReference:
-    # A resource name of its own: other parts of the project stack reference the same stacks.
-    return pulumi.StackReference(resource_name, stack_name=f"{pulumi.get_organization()}/{pulumi.get_project()}/{stack}")
-
-
-def project_data(ctx: StackContext, network: Any = None) -> None:
-    """Register the project environment's buckets and lake access.
-
-    `network` is what `project_network` returned; its `provider` and `account_id` are used
-    when present, otherwise a provider into the project's account is made here.
-    """
+def project_data(ctx: StackContext, network: ProjectNetwork) -> None:
+    """Register the project environment's buckets and lake access, in the account and through
+    the provider and StackReferences that the network part (`project_network`) made."""
     platform = ctx.platform
     data = platform.data_lake
     project = platform.project(ctx.project)
     env = ctx.environment
     name = f"{project.name}-{env}"
     pb = data.project_buckets
-    tags = platform_tags(platform, project=project.name, environment=env, owner=project.owner,
-                         **{"cost-center": project.cost_center, "data-classification": project.data_classification})
-
-    # The network part's reference to the organization stack when there is one.
-    organization = getattr(network, "organization", None) or _reference("organization", f"{name}-data-organization")
-    org_ids = organization.require_output("accountIds")
-    org_id = getattr(network, "organization_id", None) or organization.require_output("organizationId")
+    tags = network.tags
+    org_ids = network.organization.require_output("accountIds")
+    org_id = network.organization_id
     cache: dict[str, pulumi.Output[str]] = {}
 
     def account(key: str) -> pulumi.Output[str]:
@@ -62,9 +51,8 @@ def project_data(ctx: StackContext, network: Any = None) -> None:
             cache[key] = org_ids.apply(lambda m, k=key: m[k])
         return cache[key]
 
-    account_id = getattr(network, "account_id", None) or account(name)
-    provider = getattr(network, "provider", None) or account_provider(f"{name}-data", platform, account_id, tags)
-    opts = pulumi.ResourceOptions(provider=provider)
+    account_id = network.account_id
+    opts = pulumi.ResourceOptions(provider=network.provider)
 
     def roles(names: list[str], acct: pulumi.Input[str] = account_id, environment: str = env) -> RolePrincipals:
         return RolePrincipals(acct, tuple(ds.project_role_name(platform, project.name, environment, r) for r in names))
@@ -141,7 +129,7 @@ def project_data(ctx: StackContext, network: Any = None) -> None:
         [ds.project_role_name(platform, project.name, env, r) for r in dict.fromkeys(persona_names)],
         PersonaTrust(services=("sagemaker.amazonaws.com",)), tags, opts)
     if grants:
-        lake = _reference("data-lake", f"{name}-data-lake")
+        lake = stack_reference("data-lake")
         catalog_id = lake.require_output("accountId")
         lf = LakeFormationAdministration(f"{name}-lake-formation", admins=[role_arn(account_id, org.member_role_name)], opts=opts)
         readers: dict[str, list[str]] = {}

@@ -26,7 +26,7 @@ import pulumi_aws as aws
 from components.vpc_endpoints import HTTPS, VpcEndpoints, associate_zone
 from components.workload_vpc import TransitGatewaySpoke, WorkloadVpc
 from stacks import network_settings as ns
-from stacks.common import account_provider, platform_tags, stack_reference
+from stacks.common import account_provider, project_tags, stack_reference
 from stacks.context import StackContext
 from stacks.network import EDGE_TABLE, SHARED_TABLE, flow_log_settings, internet_via_transit, route_table_names, spoke_destinations
 
@@ -57,13 +57,6 @@ class ProjectNetwork:
     endpoint_services: list[str] = field(default_factory=list)
 
 
-def project_tags(ctx: StackContext) -> dict[str, str]:
-    """The project's tags (owner, cost center and classification from the project)."""
-    project = ctx.platform.project(ctx.project)
-    return platform_tags(ctx.platform, project.name, ctx.environment, owner=project.owner,
-                         **{"cost-center": project.cost_center, "data-classification": project.data_classification})
-
-
 def project_network(ctx: StackContext) -> ProjectNetwork:
     """Build the project environment's network; see the module docstring for the outputs."""
     platform, env = ctx.platform, ctx.environment
@@ -72,7 +65,7 @@ def project_network(ctx: StackContext) -> ProjectNetwork:
     spec = platform.project(ctx.project).environments[env]
     account_key = f"{ctx.project}-{env}"
     label = platform.project_account_name(ctx.project, env)
-    tags = project_tags(ctx)
+    tags = project_tags(platform, ctx.project, env)
     central = net.endpoints.mode == "central"
 
     organization = stack_reference("organization")
