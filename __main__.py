@@ -11,7 +11,6 @@ import pulumi
 from stacks.config import ConfigError
 from stacks.context import load_context
 
-
 try:
     context = load_context()
     # Layers raise ConfigError too (e.g. SCPs that cannot fit), always before any resource.

@@ -21,7 +21,14 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.kms_keys import DECRYPT_ONLY, ENCRYPT_DECRYPT, KeyUse, RolePrincipals, account_root, merge_principals
+from components.kms_keys import (
+    DECRYPT_ONLY,
+    ENCRYPT_DECRYPT,
+    KeyUse,
+    RolePrincipals,
+    account_root,
+    merge_principals,
+)
 
 READ_OBJECT_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging")
 PUT_OBJECT_ACTIONS = ("s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload")

@@ -11,7 +11,12 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.data_access import ObjectGrant, ServiceGrant, data_bucket_statements, key_uses_for
+from components.data_access import (
+    ObjectGrant,
+    ServiceGrant,
+    data_bucket_statements,
+    key_uses_for,
+)
 from components.kms_keys import CustomerManagedKey, RolePrincipals
 from components.secure_bucket import BucketAccess, LifecycleRule, SecureBucket
 

@@ -13,7 +13,12 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components.workload_vpc import FlowLogSettings, VpcFlowLog, availability_zone_ids, subnet_blocks
+from components.workload_vpc import (
+    FlowLogSettings,
+    VpcFlowLog,
+    availability_zone_ids,
+    subnet_blocks,
+)
 
 
 class EgressVpc(pulumi.ComponentResource):

@@ -32,7 +32,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.secure_bucket import BucketAccess, LifecycleRule, ObjectLock, SecureBucket
+from components.secure_bucket import (
+    BucketAccess,
+    LifecycleRule,
+    ObjectLock,
+    SecureBucket,
+)
 from policy_documents.serialize import document, policy_json
 
 # Actions that delete or loosen the archive (LOG-2); only the break-glass role may call them.

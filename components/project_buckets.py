@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components.data_access import LogDelivery, ObjectGrant, ServiceGrant, data_bucket_statements, key_uses_for
+from components.data_access import (
+    LogDelivery,
+    ObjectGrant,
+    ServiceGrant,
+    data_bucket_statements,
+    key_uses_for,
+)
 from components.kms_keys import CustomerManagedKey, RolePrincipals
 from components.secure_bucket import BucketAccess, LifecycleRule, SecureBucket
 

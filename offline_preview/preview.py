@@ -25,9 +25,12 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from offline_preview.analysis import Violation, analyzed_resources, to_violation
+
+if TYPE_CHECKING:
+    from offline_preview.policy_analyzer import PolicyAnalyzer
 from offline_preview.engine import (
     DEFAULT_ACCOUNT_ID,
     LAYER_ORDER,
@@ -37,9 +40,9 @@ from offline_preview.engine import (
     StackRun,
     UpstreamPending,
     discover_stacks,
+    read_stack_config,
     run_stack,
     stack_layer,
-    read_stack_config,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -234,59 +237,32 @@ class PolicySession:
         result.analysis_seconds = time.perf_counter() - started
 
 
-def _pack_name(analyzer: Any, pack_dir: Path) -> str:
-    for attr in ("pack_name", "name", "policy_pack_name"):
-        value = getattr(analyzer, attr, None)
-        if isinstance(value, str) and value:
-            return value
-    info = getattr(analyzer, "info", None)
-    name = getattr(info, "name", None)
-    return name if isinstance(name, str) and name else pack_dir.name
+def _pack_name(analyzer: PolicyAnalyzer, pack_dir: Path) -> str:
+    return analyzer.info.name or pack_dir.name
 
 
-def _policy_infos(analyzer: Any) -> list[PolicyInfo]:
-    policies = getattr(analyzer, "policies", None)
-    if policies is None:
-        info = getattr(analyzer, "info", None)
-        policies = getattr(info, "policies", None)
-    if callable(policies):
-        policies = policies()
+def _policy_infos(analyzer: PolicyAnalyzer) -> list[PolicyInfo]:
+    """The pack's policies with the enforcement levels in force once the configuration applied."""
     found = []
-    for policy in policies or []:
-        if isinstance(policy, dict):
-            get = policy.get
-        else:
-            def get(key: str, default: Any = "", policy: Any = policy) -> Any:
-                return getattr(policy, key, default)
-        level = get("enforcement_level", "") or get("enforcementLevel", "")
-        found.append(PolicyInfo(
-            name=str(get("name", "")),
-            description=str(get("description", "") or ""),
-            enforcement_level=str(getattr(level, "name", level)).lower(),
-            kind=str(get("policy_type", "") or get("kind", "") or ""),
-        ))
-    # The levels in force are those after the policy configuration was applied.
-    effective = getattr(analyzer, "policy_config", None) or {}
-    for policy in found:
-        configured = effective.get(policy.name)
-        if isinstance(configured, tuple) and configured and isinstance(configured[0], str):
-            policy.enforcement_level = configured[0]
+    for policy in analyzer.info.policies:
+        level, _ = analyzer.policy_config.get(policy.name, (policy.enforcement_level, {}))
+        found.append(PolicyInfo(name=policy.name, description=policy.description,
+                                enforcement_level=str(level).lower(), kind=policy.policy_type))
     return sorted(found, key=lambda p: p.name)
 
 
 def load_policy_config(path: Path | None) -> dict[str, Any]:
-    """The pack's policy configuration (`policy-config.sample.json` format), `{}` when None."""
-    import json
+    """The pack's policy configuration (`--policy-pack-config` format), `{}` when None."""
+    from offline_preview.policy_analyzer import (
+        load_policy_config as read_policy_config,  # grpc: only when used
+    )
 
     if path is None:
         return {}
     try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
+        return read_policy_config(path)
+    except (OSError, ValueError) as exc:  # PolicyConfigError is a ValueError
         raise PreviewError(f"policy configuration {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise PreviewError(f"policy configuration {path}: must be a JSON object keyed by policy name")
-    return data
 
 
 # -- scheduling --------------------------------------------------------------------------------

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pulumi
 
-from stacks.config import ENVIRONMENTS, LAYERS, ConfigError, PlatformConfig, load_platform_file
+from stacks.config import (
+    ENVIRONMENTS,
+    LAYERS,
+    ConfigError,
+    PlatformConfig,
+    load_platform_file,
+)
 
 NAMESPACE = "ml-platform"
 STACKS_DIR = Path(__file__).resolve().parent

@@ -16,7 +16,12 @@ import pulumi
 import pulumi_aws as aws
 
 from components.athena_workgroups import QueryWorkgroup
-from components.data_access import LogDelivery, ObjectGrant, data_bucket_statements, key_uses_for
+from components.data_access import (
+    LogDelivery,
+    ObjectGrant,
+    data_bucket_statements,
+    key_uses_for,
+)
 from components.data_domain import DataDomain, DataDomainArgs, ServiceReader, ZoneReader
 from components.kms_keys import CustomerManagedKey, RolePrincipals, role_arn
 from components.lake_formation_grants import (
@@ -25,8 +30,8 @@ from components.lake_formation_grants import (
     LocalGrantSpec,
     LocalPrincipalGrants,
 )
-from components.secure_bucket import BucketAccess, LifecycleRule, SecureBucket
 from components.persona_roles import PersonaRoles, PersonaTrust
+from components.secure_bucket import BucketAccess, LifecycleRule, SecureBucket
 from policy_documents.serialize import document, policy_json
 from stacks import data_settings as ds
 from stacks.common import account_provider, platform_tags, stack_reference

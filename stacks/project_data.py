@@ -22,14 +22,22 @@ import pulumi
 from components.athena_workgroups import QueryWorkgroup
 from components.data_access import ObjectGrant, ServiceGrant
 from components.kms_keys import RolePrincipals, role_arn
-from components.lake_formation_grants import LakeFormationAdministration, SharedDatabase, SharedDatabaseLinks
-from components.project_buckets import BucketKind, ProjectBucketSet, ProjectBucketSetArgs
+from components.lake_formation_grants import (
+    LakeFormationAdministration,
+    SharedDatabase,
+    SharedDatabaseLinks,
+)
 from components.persona_roles import PersonaRoles, PersonaTrust
+from components.project_buckets import (
+    BucketKind,
+    ProjectBucketSet,
+    ProjectBucketSetArgs,
+)
 from stacks import data_settings as ds
 from stacks.common import stack_reference
 from stacks.context import StackContext
-from stacks.project_network import ProjectNetwork
 from stacks.data_lake import REKOGNITION, camel, lifecycle_rules
+from stacks.project_network import ProjectNetwork
 
 
 def project_data(ctx: StackContext, network: ProjectNetwork) -> None:

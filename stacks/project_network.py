@@ -28,7 +28,14 @@ from components.workload_vpc import TransitGatewaySpoke, WorkloadVpc
 from stacks import network_settings as ns
 from stacks.common import account_provider, project_tags, stack_reference
 from stacks.context import StackContext
-from stacks.network import EDGE_TABLE, SHARED_TABLE, flow_log_settings, internet_via_transit, route_table_names, spoke_destinations
+from stacks.network import (
+    EDGE_TABLE,
+    SHARED_TABLE,
+    flow_log_settings,
+    internet_via_transit,
+    route_table_names,
+    spoke_destinations,
+)
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,20 @@ from __future__ import annotations
 
 import pulumi
 
-from components.config_baseline import AccountBaselineStackSet, ManagementAccountBaseline
-from components.config_rules import OrganizationAggregator, OrganizationConfigRules, rule_specs
-from components.control_tower_controls import CONTROL_OWNED_RULES, ControlTowerControls, EnabledControl
+from components.config_baseline import (
+    AccountBaselineStackSet,
+    ManagementAccountBaseline,
+)
+from components.config_rules import (
+    OrganizationAggregator,
+    OrganizationConfigRules,
+    rule_specs,
+)
+from components.control_tower_controls import (
+    CONTROL_OWNED_RULES,
+    ControlTowerControls,
+    EnabledControl,
+)
 from components.log_archive import LogArchive, LogArchiveArgs
 from components.organization_trail import OrganizationTrail, OrganizationTrailArgs
 from components.secure_bucket import ObjectLock

@@ -260,7 +260,10 @@ def validate(platform: "PlatformConfig") -> list[str]:
     for i, ou in enumerate(s.config.baseline_ous):
         if ou not in ous:
             problems.append(f"security.config.baseline_ous[{i}]: unknown OU '{ou}' (allowed: {', '.join(ous)})")
-    from components.config_rules import DETECTIVE_RULES, rule_name  # the catalog lives with the rules
+    from components.config_rules import (  # the catalog lives with the rules
+        DETECTIVE_RULES,
+        rule_name,
+    )
     longest = max((rule_name(platform.name_prefix, r) for r in DETECTIVE_RULES), key=len)
     if len(longest) > CONFIG_RULE_NAME_MAX:
         problems.append(f"name_prefix: Config rule name '{longest}' would be {len(longest)} characters "

@@ -16,7 +16,12 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from offline_preview.engine import StackRun, discover_stacks, read_stack_config, run_stack  # noqa: E402
+from offline_preview.engine import (  # noqa: E402
+    StackRun,
+    discover_stacks,
+    read_stack_config,
+    run_stack,
+)
 
 SAMPLE_DIR = ROOT / "stacks"
 

@@ -12,7 +12,12 @@ import yaml
 from components.kms_keys import ADMIN_ACTIONS
 from policy_documents.service_authorization import validate_document
 from stacks.config import parse_platform
-from stacks.data_settings import KINDS_BY_ENVIRONMENT, consumer_databases, model_producers, project_role_name
+from stacks.data_settings import (
+    KINDS_BY_ENVIRONMENT,
+    consumer_databases,
+    model_producers,
+    project_role_name,
+)
 
 BUCKET = "aws:s3/bucket:Bucket"
 KEY = "aws:kms/key:Key"

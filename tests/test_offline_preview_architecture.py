@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-from offline_preview.architecture import build_model, render_mermaid, render_svg, trusted_principals
+from offline_preview.architecture import (
+    build_model,
+    render_mermaid,
+    render_svg,
+    trusted_principals,
+)
 
 ORG = "urn:pulumi:organization::p::"
 

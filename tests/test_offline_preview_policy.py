@@ -10,7 +10,12 @@ import pytest
 from offline_preview.analysis import analyzed_resources
 from offline_preview.cli import main
 from offline_preview.engine import load_program
-from offline_preview.preview import DEFAULT_POLICY_CONFIG_NAME, DEFAULT_POLICY_PACK, PolicySettings, preview
+from offline_preview.preview import (
+    DEFAULT_POLICY_CONFIG_NAME,
+    DEFAULT_POLICY_PACK,
+    PolicySettings,
+    preview,
+)
 
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 VIOLATION = load_program(PROGRAMS / "violation")

@@ -7,7 +7,6 @@ import re
 
 import pytest
 
-from tools.guardrail_catalog import find_catalog, read_catalog
 from policy_documents.scp_library import (
     GLOBAL_SERVICE_ACTIONS,
     NOT_REQUIRED_TO_CARRY,
@@ -20,7 +19,12 @@ from policy_documents.scp_library import (
     guardrail_statements,
 )
 from policy_documents.serialize import document
-from policy_documents.service_authorization import action_supports_key, expand_actions, validate_document
+from policy_documents.service_authorization import (
+    action_supports_key,
+    expand_actions,
+    validate_document,
+)
+from tools.guardrail_catalog import find_catalog, read_catalog
 
 ROLES = ("ml-platform-break-glass", "ml-platform-deployment")
 ROLE_ARNS = [f"arn:aws:iam::*:role/{r}" for r in ROLES]

@@ -6,7 +6,11 @@ import random
 
 import pytest
 
-from policy_documents.scp_library import GuardrailStatement, ScpSettings, guardrail_statements
+from policy_documents.scp_library import (
+    GuardrailStatement,
+    ScpSettings,
+    guardrail_statements,
+)
 from policy_documents.scp_packing import ScpLimitError, pack_policies, target_slug
 from policy_documents.serialize import document, to_json
 from policy_documents.service_authorization import validate_document

@@ -6,7 +6,11 @@ import pytest
 
 from components.config_rules import DETECTIVE_RULES, rule_name
 from stacks.config import ConfigError, parse_platform
-from stacks.security_settings import data_event_buckets, log_archive_bucket_names, trail_name
+from stacks.security_settings import (
+    data_event_buckets,
+    log_archive_bucket_names,
+    trail_name,
+)
 
 
 def problems_of(data) -> str:

@@ -4,7 +4,6 @@ import json
 
 import pulumi
 import pulumi_aws as aws
-
 from demo_components import DataStore, Reader
 
 config = pulumi.Config()
