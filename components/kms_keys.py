@@ -110,12 +110,16 @@ class KeyUse:
     # Roles must belong to this organization too (`aws:PrincipalOrgID`): defence in depth for
     # statements naming other accounts, and how the policy pack recognises them (KMS-2).
     organization_id: pulumi.Input[str] | None = None
+    # Further condition blocks, for services whose documented scoping is another key (e.g.
+    # CloudWatch Logs: `kms:EncryptionContext:aws:logs:arn`).
+    conditions: Mapping[str, Mapping[str, object]] | None = None
 
     def __post_init__(self) -> None:
         if bool(self.roles) == bool(self.service):
             raise ValueError(f"KeyUse {self.sid}: give either roles or a service principal")
-        if self.service and self.source_account is None:
-            raise ValueError(f"KeyUse {self.sid}: a service principal needs source_account (confused-deputy protection)")
+        if self.service and self.source_account is None and not self.conditions:
+            raise ValueError(f"KeyUse {self.sid}: a service principal needs source_account or conditions "
+                             "that scope it (confused-deputy protection)")
         if any(a == "kms:*" or a == "*" for a in self.actions):
             raise ValueError(f"KeyUse {self.sid}: name the KMS actions, never kms:* (KMS-2)")
 
@@ -150,7 +154,10 @@ def key_policy_statements(administrators: RolePrincipals, uses: Sequence[KeyUse]
         if use.organization_id is not None and not use.service:
             extra.setdefault("StringEquals", {})["aws:PrincipalOrgID"] = use.organization_id
         if use.service:
-            condition: dict[str, dict] = {"StringEquals": {"aws:SourceAccount": use.source_account, **extra.get("StringEquals", {})}}
+            condition: dict[str, dict] = {op: dict(block) for op, block in (use.conditions or {}).items()}
+            source = {"aws:SourceAccount": use.source_account} if use.source_account is not None else {}
+            if source or extra.get("StringEquals"):
+                condition.setdefault("StringEquals", {}).update({**source, **extra.get("StringEquals", {})})
             statements.append({
                 "Sid": use.sid,
                 "Effect": "Allow",
@@ -160,6 +167,8 @@ def key_policy_statements(administrators: RolePrincipals, uses: Sequence[KeyUse]
                 "Condition": condition,
             })
             continue
+        for operator, block in (use.conditions or {}).items():
+            extra.setdefault(operator, {}).update(block)
         statements.append(_role_statement(use.sid, use.actions, use.roles, extra))
         if use.allow_grants_for_aws_resources:
             grant_conditions: dict[str, dict] = {"Bool": {"kms:GrantIsForAWSResource": "true"}}

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.kms_keys import CustomerManagedKey, KeyUse, RolePrincipals
 from policy_documents.arns import partition_of
 from policy_documents.serialize import document, policy_json
 
@@ -76,6 +77,9 @@ class FlowLogSettings:
     traffic_type: str = "ALL"
     max_aggregation_interval: int = 600
     allow_destroy: bool = False
+    # Roles that administer the flow-log key (the deployment and break-glass roles); nobody
+    # else, however broad their IAM policies, can disable or delete it.
+    key_administrators: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,35 +118,25 @@ class VpcFlowLog(pulumi.ComponentResource):
         protect = not settings.allow_destroy
         group_name = f"/ml-platform/vpc-flow-logs/{label}"
         group_arn = pulumi.Output.concat("arn:", partition, ":logs:", region, ":", account_id, ":log-group:", group_name)
-        key = aws.kms.Key(
+        if not settings.key_administrators:
+            raise ValueError(f"VpcFlowLog {name}: FlowLogSettings.key_administrators names no role")
+        key = CustomerManagedKey(
             f"{name}-key",
+            alias=f"{label}-flow-logs",
             description=f"VPC flow logs of {label}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=policy_json(document(
-                {
-                    "Sid": "AccountAdministersKey",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": pulumi.Output.concat("arn:", partition, ":iam::", account_id, ":root")},
-                    "Action": "kms:*",
-                    "Resource": "*",
-                },
-                {
-                    "Sid": "CloudWatchLogsEncryptsThisGroup",
-                    "Effect": "Allow",
-                    "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-                    # kms:DescribeKey carries no encryption context, so under this condition it
-                    # could never be granted; CloudWatch Logs needs only the data-key actions.
-                    "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
-                    "Resource": "*",
-                    "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": group_arn}},
-                },
-            )),
+            administrators=RolePrincipals(account_id, tuple(settings.key_administrators)),
+            uses=[KeyUse(
+                sid="CloudWatchLogsEncryptsThisGroup",
+                # kms:DescribeKey carries no encryption context, so under this condition it could
+                # never be granted; CloudWatch Logs needs only the data-key actions.
+                actions=("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"),
+                service=f"logs.{region}.amazonaws.com",
+                conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": group_arn}},
+            )],
             tags={**tags, "Name": f"{label}-flow-logs"},
-            opts=pulumi.ResourceOptions(parent=self, protect=protect),
+            allow_destroy=settings.allow_destroy,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        aws.kms.Alias(f"{name}-key-alias", name=f"alias/{label}-flow-logs", target_key_id=key.key_id,
-                      opts=pulumi.ResourceOptions(parent=self))
         group = aws.cloudwatch.LogGroup(
             f"{name}-group",
             name=group_name,

@@ -64,8 +64,10 @@ def internet_via_transit(platform: PlatformConfig, account_key: str) -> bool:
 
 def flow_log_settings(platform: PlatformConfig) -> FlowLogSettings:
     f = platform.network.flow_logs
+    org = platform.organization
     return FlowLogSettings(retention_days=f.retention_days, traffic_type=f.traffic_type,
-                           max_aggregation_interval=f.max_aggregation_interval, allow_destroy=f.allow_destroy)
+                           max_aggregation_interval=f.max_aggregation_interval, allow_destroy=f.allow_destroy,
+                           key_administrators=(org.deployment_role, org.break_glass_role_name))
 
 
 def environment_of(platform: PlatformConfig, account_key: str) -> str:

@@ -182,6 +182,11 @@ def test_flow_log_to_an_encrypted_group_in_the_project_account(sample_runs, orga
     logs = statements["CloudWatchLogsEncryptsThisGroup"]
     assert logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"] == group.outputs["arn"]
     assert key.protect and group.protect and key.inputs["enableKeyRotation"] is True
+    # Administered by the deployment and break-glass roles only; nothing grants kms:*.
+    admin = statements["KeyAdministration"]
+    assert admin["Condition"]["ArnLike"]["aws:PrincipalArn"] == [
+        f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", f"arn:aws:iam::{account}:role/mrd-break-glass"]
+    assert all(s["Action"] != "kms:*" and "kms:*" not in s["Action"] for s in statements.values())
 
 
 def test_workload_security_group_has_no_internet_rule(sample_runs):
