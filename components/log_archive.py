@@ -30,15 +30,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 
+from components.kms_keys import CustomerManagedKey, KeyUse, RolePrincipals
 from components.secure_bucket import (
     BucketAccess,
     LifecycleRule,
     ObjectLock,
     SecureBucket,
 )
-from policy_documents.serialize import document, policy_json
 
 # Actions that delete or loosen the archive (LOG-2); only the break-glass role may call them.
 FREEZE_ACTIONS = (
@@ -78,6 +77,8 @@ class LogArchiveArgs:
     expire_days: int | None = None
     access_log_expire_days: int = 365
     partition: str = "aws"
+    # Roles that administer the log key (the deployment and break-glass roles).
+    key_administrators: Sequence[str] = ()
     # The Config recorder roles of the log-archive account itself (name pattern): Config
     # delivers to a bucket in its own account with the recorder's role, not as the service.
     local_recorder_role_pattern: str | None = None
@@ -87,70 +88,36 @@ def _arn(partition: str, account: pulumi.Input[str], resource: str) -> pulumi.Ou
     return pulumi.Output.concat(f"arn:{partition}:iam::", account, f":{resource}")
 
 
-def log_key_policy(args: LogArchiveArgs) -> dict:
-    """The log key's policy: the account administers it; CloudTrail (this organization's trail)
-    and AWS Config (this organization's accounts) may encrypt; auditors may decrypt via S3."""
-    auditors = [_arn(args.partition, args.security_tooling_account_id, f"role/{r}") for r in args.auditor_role_names]
-    return document(
-        {
-            "Sid": "KeyAdministrationByLogArchiveAccount",
-            "Effect": "Allow",
-            "Principal": {"AWS": _arn(args.partition, args.account_id, "root")},
-            "Action": "kms:*",
-            "Resource": "*",
-        },
-        {
-            "Sid": "CloudTrailEncryptOrganizationTrail",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudtrail.amazonaws.com"},
-            "Action": "kms:GenerateDataKey*",
-            "Resource": "*",
-            "Condition": {
-                "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn":
-                               f"arn:{args.partition}:cloudtrail:*:{args.management_account_id}:trail/*"},
-                "StringEquals": {"aws:SourceArn": args.trail_arn},
-            },
-        },
-        {
-            # With an S3 Bucket Key on the archive, CloudTrail needs Decrypt to create or
-            # update an SSE-KMS trail (CloudTrail key policy guide).
-            "Sid": "CloudTrailDecryptForBucketKey",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudtrail.amazonaws.com"},
-            "Action": "kms:Decrypt",
-            "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceArn": args.trail_arn}},
-        },
-        {
-            "Sid": "CloudTrailDescribeKey",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudtrail.amazonaws.com"},
-            "Action": "kms:DescribeKey",
-            "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceArn": args.trail_arn}},
-        },
-        {
-            "Sid": "ConfigEncryptForOrganization",
-            "Effect": "Allow",
-            "Principal": {"Service": "config.amazonaws.com"},
-            "Action": ["kms:GenerateDataKey", "kms:Decrypt", "kms:DescribeKey"],
-            "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceOrgID": args.organization_id}},
-        },
-        *_local_recorder_key_statements(args),
-        {
-            "Sid": "AuditorsDecryptThroughS3",
-            "Effect": "Allow",
-            "Principal": {"AWS": _arn(args.partition, args.security_tooling_account_id, "root")},
-            "Action": ["kms:Decrypt", "kms:DescribeKey"],
-            "Resource": "*",
-            "Condition": {
-                "ArnLike": {"aws:PrincipalArn": auditors},
-                "StringEquals": {"kms:ViaService": f"s3.{args.region}.amazonaws.com",
-                                 "aws:PrincipalOrgID": args.organization_id},
-            },
-        },
-    )
+def log_key_uses(args: LogArchiveArgs) -> list[KeyUse]:
+    """Who may use the log key besides its administrators: CloudTrail (this organization's
+    trail), AWS Config (this organization's accounts, and this account's own recorders), and
+    the auditors, who may decrypt through S3 only."""
+    trail = {"aws:SourceArn": args.trail_arn}
+    s3 = f"s3.{args.region}.amazonaws.com"
+    uses = [
+        KeyUse(sid="CloudTrailEncryptOrganizationTrail", actions=("kms:GenerateDataKey*",),
+               service="cloudtrail.amazonaws.com",
+               conditions={"StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn":
+                                          f"arn:{args.partition}:cloudtrail:*:{args.management_account_id}:trail/*"},
+                           "StringEquals": trail}),
+        # With an S3 Bucket Key on the archive, CloudTrail needs Decrypt to create or update an
+        # SSE-KMS trail (CloudTrail key policy guide).
+        KeyUse(sid="CloudTrailDecryptForBucketKey", actions=("kms:Decrypt",), service="cloudtrail.amazonaws.com",
+               conditions={"StringEquals": trail}),
+        KeyUse(sid="CloudTrailDescribeKey", actions=("kms:DescribeKey",), service="cloudtrail.amazonaws.com",
+               conditions={"StringEquals": trail}),
+        KeyUse(sid="ConfigEncryptForOrganization", actions=("kms:GenerateDataKey", "kms:Decrypt", "kms:DescribeKey"),
+               service="config.amazonaws.com", conditions={"StringEquals": {"aws:SourceOrgID": args.organization_id}}),
+    ]
+    if args.local_recorder_role_pattern:
+        # In its own account Config delivers with the recorder's role, through S3.
+        uses.append(KeyUse(sid="LocalConfigRecordersEncrypt", actions=("kms:GenerateDataKey", "kms:Decrypt"),
+                           roles=[RolePrincipals(args.account_id, (args.local_recorder_role_pattern,))],
+                           via_services=(s3,)))
+    uses.append(KeyUse(sid="AuditorsDecryptThroughS3", actions=("kms:Decrypt", "kms:DescribeKey"),
+                       roles=[RolePrincipals(args.security_tooling_account_id, tuple(args.auditor_role_names))],
+                       via_services=(s3,), organization_id=args.organization_id))
+    return uses
 
 
 def _bucket_arn(partition: str, name: str) -> str:
@@ -161,22 +128,6 @@ def _local_recorder_arn(args: LogArchiveArgs) -> pulumi.Output[str] | None:
     if not args.local_recorder_role_pattern:
         return None
     return _arn(args.partition, args.account_id, f"role/{args.local_recorder_role_pattern}")
-
-
-def _local_recorder_key_statements(args: LogArchiveArgs) -> list[dict]:
-    """The log-archive account's own Config recorders encrypt their deliveries with the key."""
-    recorders = _local_recorder_arn(args)
-    if recorders is None:
-        return []
-    return [{
-        "Sid": "LocalConfigRecordersEncrypt",
-        "Effect": "Allow",
-        "Principal": {"AWS": _arn(args.partition, args.account_id, "root")},
-        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
-        "Resource": "*",
-        "Condition": {"ArnLike": {"aws:PrincipalArn": recorders},
-                      "StringEquals": {"kms:ViaService": f"s3.{args.region}.amazonaws.com"}},
-    }]
 
 
 def protection_statements(args: LogArchiveArgs, bucket: str, freeze: Sequence[str] = FREEZE_ACTIONS,
@@ -331,18 +282,17 @@ class LogArchive(pulumi.ComponentResource):
     def __init__(self, name: str, args: LogArchiveArgs, tags: Mapping[str, str],
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("ml-platform:security:LogArchive", name, None, opts)
-        key = aws.kms.Key(
+        # Administered by the deployment and break-glass roles only: no IAM policy in the
+        # account, however broad, can disable the key or schedule its deletion.
+        key = CustomerManagedKey(
             f"{name}-key",
+            alias=args.key_alias,
             description="ml-platform log archive: organization trail and AWS Config delivery",
-            enable_key_rotation=True,
-            rotation_period_in_days=365,
-            deletion_window_in_days=30,
-            policy=policy_json(log_key_policy(args)),
-            tags=dict(tags),
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
+            administrators=RolePrincipals(args.account_id, tuple(args.key_administrators)),
+            uses=log_key_uses(args),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        aws.kms.Alias(f"{name}-key-alias", name=f"alias/{args.key_alias}", target_key_id=key.key_id,
-                      opts=pulumi.ResourceOptions(parent=self))
         lifecycle = [LifecycleRule(id="colder-storage", transitions=tuple(args.transitions), expire_days=args.expire_days)] \
             if args.transitions or args.expire_days else []
 

@@ -140,6 +140,7 @@ def run(ctx: StackContext) -> None:
             access_log_expire_days=settings.log_archive.access_log_expire_days,
             partition=partition,
             local_recorder_role_pattern=f"{prefix}-config-recorder-*",
+            key_administrators=(platform.organization.deployment_role, platform.organization.break_glass_role_name),
         ),
         tags,
         opts=pulumi.ResourceOptions(provider=log_archive_provider),

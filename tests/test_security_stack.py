@@ -129,8 +129,13 @@ def test_log_key_rotates_and_admits_only_the_organization(run, accounts, org_out
     policy = doc(key)
     assert validate_document(policy) == []
     trail_arn = one(run, "aws:cloudtrail/trail:Trail").outputs["arn"]
-    admin = statement(policy, "KeyAdministrationByLogArchiveAccount")
-    assert admin["Principal"] == {"AWS": f"arn:aws:iam::{accounts['log-archive']}:root"}
+    # Administered by the deployment and break-glass roles only (no account-wide kms:*).
+    admin = statement(policy, "KeyAdministration")
+    log_archive = accounts["log-archive"]
+    assert admin["Principal"] == {"AWS": f"arn:aws:iam::{log_archive}:root"}
+    assert admin["Condition"]["ArnLike"]["aws:PrincipalArn"] == [
+        f"arn:aws:iam::{log_archive}:role/OrganizationAccountAccessRole", f"arn:aws:iam::{log_archive}:role/mrd-break-glass"]
+    assert "kms:*" not in admin["Action"] and "kms:Decrypt" not in admin["Action"]
     cloudtrail = statement(policy, "CloudTrailEncryptOrganizationTrail")
     assert cloudtrail["Condition"]["StringEquals"] == {"aws:SourceArn": trail_arn}
     assert cloudtrail["Condition"]["StringLike"]["kms:EncryptionContext:aws:cloudtrail:arn"] == \
@@ -142,12 +147,10 @@ def test_log_key_rotates_and_admits_only_the_organization(run, accounts, org_out
     assert auditors["Condition"]["ArnLike"]["aws:PrincipalArn"] == [
         f"arn:aws:iam::{accounts['security-tooling']}:role/mrd-security-auditor"]
     assert auditors["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == org_outputs["organizationId"]
-    # Every service statement is conditioned; no one outside the log-archive account gets kms:*.
+    # Every statement is conditioned and nobody gets kms:*.
     for s in policy["Statement"]:
-        if "Service" in s["Principal"]:
-            assert s.get("Condition"), s["Sid"]
-        if s["Action"] == "kms:*":
-            assert s["Principal"] == {"AWS": f"arn:aws:iam::{accounts['log-archive']}:root"}
+        assert s.get("Condition"), s["Sid"]
+        assert "kms:*" not in as_list(s["Action"]), s["Sid"]
 
 
 WRITE_ACTIONS = {"s3:PutObject", "s3:*", "s3:Put*"}
@@ -550,7 +553,7 @@ def test_cloudtrail_may_decrypt_for_the_bucket_key(run):
     key = one(run, "aws:kms/key:Key", "log-archive-key")
     statements = {s["Sid"]: s for s in doc(key)["Statement"]}
     decrypt = statements["CloudTrailDecryptForBucketKey"]
-    assert decrypt["Principal"] == {"Service": "cloudtrail.amazonaws.com"} and decrypt["Action"] == "kms:Decrypt"
+    assert decrypt["Principal"] == {"Service": "cloudtrail.amazonaws.com"} and as_list(decrypt["Action"]) == ["kms:Decrypt"]
     assert "aws:SourceArn" in decrypt["Condition"]["StringEquals"]
 
 
