@@ -4,8 +4,9 @@ so each layer's settings module and `stacks.config` can share it without a cycle
 from __future__ import annotations
 
 import re
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 
@@ -15,3 +16,19 @@ class ConfigModel(BaseModel):
     key silently ignored is a guardrail silently off)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# Storage classes a lifecycle rule may move objects to; S3 refuses transitions to the
+# infrequent-access classes before an object is 30 days old.
+StorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
+IA_MIN_DAYS = 30
+# Values CloudWatch Logs accepts for a log group's retention (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                      2557, 2922, 3288, 3653)
+
+
+class Transition(ConfigModel):
+    """Move current objects to a colder storage class after `days`."""
+
+    days: int = Field(ge=0)
+    storage_class: StorageClass

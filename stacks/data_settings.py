@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from stacks.config_model import ConfigModel
+from stacks.config_model import IA_MIN_DAYS, ConfigModel, Transition
 
 if TYPE_CHECKING:
     from stacks.config import PlatformConfig
@@ -56,9 +56,6 @@ KINDS_BY_ENVIRONMENT: dict[str, tuple[str, ...]] = {
 # The bucket that holds an environment's Athena results and service output (Rekognition).
 WORK_BUCKET_KIND = {"dev": "experimentation", "preprod": "pipeline", "prod": "pipeline"}
 
-StorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
-# S3 refuses transitions to the infrequent-access classes earlier than this.
-_IA_MIN_DAYS = 30
 _NAME = r"^[a-z][a-z0-9-]*[a-z0-9]$"
 # IAM role names, optionally with a path (`aws-reserved/sso.amazonaws.com/eu-west-1/Name`).
 _ROLE_NAME = re.compile(r"^([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
@@ -66,13 +63,6 @@ _S3_BUCKET_NAME_MAX = 63
 _MIN_ATHENA_CUTOFF_BYTES = 10 * 1024 * 1024
 
 
-
-
-class Transition(ConfigModel):
-    """Move current objects to a colder storage class after `days`."""
-
-    days: int = Field(ge=0)
-    storage_class: StorageClass
 
 
 class Lifecycle(ConfigModel):
@@ -279,8 +269,8 @@ def _lifecycle_problems(key: str, lifecycle: Lifecycle, retention_days: int, pro
         if transition.days <= previous:
             problems.append(f"{key}.transitions[{i}].days: {transition.days} is not after the previous transition ({previous}) (allowed: increasing days)")
         previous = transition.days
-        if transition.storage_class in ("STANDARD_IA", "ONEZONE_IA") and transition.days < _IA_MIN_DAYS:
-            problems.append(f"{key}.transitions[{i}].days: S3 moves objects to {transition.storage_class} after {_IA_MIN_DAYS} days at the earliest (got {transition.days})")
+        if transition.storage_class in ("STANDARD_IA", "ONEZONE_IA") and transition.days < IA_MIN_DAYS:
+            problems.append(f"{key}.transitions[{i}].days: S3 moves objects to {transition.storage_class} after {IA_MIN_DAYS} days at the earliest (got {transition.days})")
         if lifecycle.expire_days is not None and transition.days >= lifecycle.expire_days:
             problems.append(f"{key}.transitions[{i}].days: {transition.days} is not before expire_days ({lifecycle.expire_days})")
 

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from components.vpc_endpoints import INTERFACE_SERVICES
 from components.workload_vpc import SUBNET_MIN_PREFIX, carve_bits
-from stacks.config_model import ConfigModel
+from stacks.config_model import LOG_RETENTION_DAYS, ConfigModel
 
 if TYPE_CHECKING:
     from stacks.config import PlatformConfig
@@ -37,8 +37,6 @@ SANDBOX_SERVICES = ["sagemaker.api", "sts", "logs", "monitoring", "ecr.api", "ec
                     "codeartifact.repositories"]
 LAKE_QUERY_SERVICES = ("athena", "glue", "lakeformation")
 NO_RUNTIME_ENVIRONMENTS = ("dev",)  # SM-7: no SageMaker endpoints in dev (and sandbox)
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
-                      2922, 3288, 3653)
 ENVIRONMENT_KEYS = ("dev", "preprod", "prod", "shared", "sandbox")
 MIN_AZS = {"prod": 3}  # production spans three zones; everything else at least two
 

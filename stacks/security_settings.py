@@ -14,21 +14,22 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from stacks.config_model import EMAIL, ConfigModel
+from stacks.config_model import (
+    EMAIL,
+    IA_MIN_DAYS,
+    LOG_RETENTION_DAYS,
+    ConfigModel,
+    Transition,
+)
 
 if TYPE_CHECKING:
     from stacks.config import PlatformConfig
 
 ObjectLockMode = Literal["GOVERNANCE", "COMPLIANCE"]
-StorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
 DeliveryFrequency = Literal["One_Hour", "Three_Hours", "Six_Hours", "Twelve_Hours", "TwentyFour_Hours"]
-# Values CloudWatch Logs accepts for a log group's retention (PutRetentionPolicy).
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-                      2557, 2922, 3288, 3653)
 GUARDDUTY_FEATURES = ("S3_DATA_EVENTS", "EKS_AUDIT_LOGS", "EBS_MALWARE_PROTECTION", "RDS_LOGIN_EVENTS",
                       "EKS_RUNTIME_MONITORING", "LAMBDA_NETWORK_LOGS", "RUNTIME_MONITORING")
-# S3 refuses transitions to the infrequent-access classes before an object is 30 days old.
-_MIN_TRANSITION_DAYS = {"STANDARD_IA": 30, "ONEZONE_IA": 30}
+_MIN_TRANSITION_DAYS = {"STANDARD_IA": IA_MIN_DAYS, "ONEZONE_IA": IA_MIN_DAYS}
 # CloudTrail allows at most 500 values across a trail's advanced event selectors; keep room
 # for the management-event selector and later additions.
 MAX_DATA_EVENT_TARGETS = 250
@@ -50,11 +51,6 @@ class ObjectLockSettings(ConfigModel):
 
     mode: ObjectLockMode = "COMPLIANCE"
     retention_days: int = Field(default=365, ge=1, le=36500)
-
-
-class Transition(ConfigModel):
-    days: int = Field(ge=0)
-    storage_class: StorageClass
 
 
 class LogArchiveSettings(ConfigModel):
