@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_aws as aws
 
+from components.naming import regional_suffix
 from policy_documents.serialize import document, to_json
 
 DELIVERY_FREQUENCIES = ["One_Hour", "Three_Hours", "Six_Hours", "Twelve_Hours", "TwentyFour_Hours"]
@@ -298,7 +299,7 @@ class ManagementAccountBaseline(pulumi.ComponentResource):
             f"{name}-s3-public-access-block", block_public_acls=True, block_public_policy=True,
             ignore_public_acls=True, restrict_public_buckets=True, opts=on_home)
         for region, provider in providers.items():
-            suffix = "" if region == home else f"-{region}"
+            suffix = regional_suffix(region, home)
             opts_r = pulumi.ResourceOptions(parent=self, provider=provider)
             recorder = aws.cfg.Recorder(
                 f"{name}-recorder{suffix}",

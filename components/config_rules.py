@@ -15,6 +15,7 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
+from components.naming import regional_suffix
 from policy_documents.serialize import document, policy_json, to_json
 
 
@@ -126,8 +127,7 @@ class OrganizationConfigRules(pulumi.ComponentResource):
         super().__init__("ml-platform:security:OrganizationConfigRules", name, None, opts)
         self.names = []
         for spec in specs:
-            # Logical names stay stable when a region is added: the home region has no suffix.
-            suffix = "" if spec.region == home_region else f"-{spec.region}"
+            suffix = regional_suffix(spec.region, home_region)
             aws.cfg.OrganizationManagedRule(
                 f"{spec.name}{suffix}",
                 name=spec.name,

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_aws as aws
 
+from components.naming import cidr_slug
 from components.workload_vpc import (
     FlowLogSettings,
     VpcFlowLog,
@@ -89,8 +90,7 @@ class EgressVpc(pulumi.ComponentResource):
             f"{name}-tgw-association", transit_gateway_attachment_id=attachment.id,
             transit_gateway_route_table_id=association_route_table_id, opts=pulumi.ResourceOptions(parent=attachment))
         for destination in return_destinations:
-            slug = destination.replace(".", "-").replace("/", "-")
-            aws.ec2.Route(f"{name}-public-return-{slug}", route_table_id=public_rt.id,
+            aws.ec2.Route(f"{name}-public-return-{cidr_slug(destination)}", route_table_id=public_rt.id,
                           destination_cidr_block=destination, transit_gateway_id=transit_gateway_id,
                           opts=pulumi.ResourceOptions(parent=public_rt, depends_on=[attachment]))
         VpcFlowLog(f"{name}-flow-log", label, vpc.id, account_id, region, flow_logs, tags,

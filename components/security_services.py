@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.naming import regional_suffix
+
 FSBP_STANDARD = "standards/aws-foundational-security-best-practices/v/1.0.0"
 
 
@@ -51,7 +53,7 @@ class SecurityServices(pulumi.ComponentResource):
         self.guardduty_detector_ids, self.analyzer_arns = {}, {}
         hubs: list[pulumi.Resource] = []
         for region in tooling:
-            sfx = "" if region == home else f"-{region}"
+            sfx = regional_suffix(region, home)
             in_mgmt = pulumi.ResourceOptions(parent=self, provider=management[region])
             in_tool = pulumi.ResourceOptions(parent=self, provider=tooling[region])
 

@@ -16,6 +16,8 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
+from components.naming import cidr_slug
+
 
 @dataclass(frozen=True)
 class OnPremisesConnection:
@@ -122,7 +124,7 @@ class TransitGatewayHub(pulumi.ComponentResource):
                 if on_premises.kind == "vpn" and on_premises.static_routes_only:
                     # Without BGP nothing propagates: the corporate ranges are routed statically.
                     for cidr in on_premises.cidrs:
-                        self.static_route(f"{name}-{table}-on-premises-{_slug(cidr)}", table, cidr, attachment_id)
+                        self.static_route(f"{name}-{table}-on-premises-{cidr_slug(cidr)}", table, cidr, attachment_id)
             self.on_premises_attachment_id = attachment_id
         self.register_outputs({
             "transitGatewayId": tgw.id, "routeTableIds": self.route_table_ids,
@@ -153,5 +155,3 @@ class TransitGatewayHub(pulumi.ComponentResource):
         return association.transit_gateway_attachment_id
 
 
-def _slug(cidr: str) -> str:
-    return cidr.replace(".", "-").replace("/", "-")

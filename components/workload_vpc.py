@@ -27,6 +27,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.kms_keys import CustomerManagedKey, KeyUse, RolePrincipals
+from components.naming import cidr_slug
 from policy_documents.arns import partition_of
 from policy_documents.serialize import document, policy_json
 
@@ -329,9 +330,8 @@ class WorkloadVpc(pulumi.ComponentResource):
             )
         destinations = list(transit.destinations) + (["0.0.0.0/0"] if internet_via_transit else [])
         for destination in destinations:
-            slug = destination.replace(".", "-").replace("/", "-")
             aws.ec2.Route(
-                f"{name}-to-tgw-{slug}",
+                f"{name}-to-tgw-{cidr_slug(destination)}",
                 route_table_id=route_table.id,
                 destination_cidr_block=destination,
                 transit_gateway_id=transit.transit_gateway_id,
