@@ -301,13 +301,14 @@ def validate_platform(cfg: PlatformConfig) -> list[str]:
             net = _network(f"{env_key}.cidr", spec.cidr, problems)
             if net:
                 ranges.append((f"{env_key}.cidr", net))
-            bucket = f"{cfg.name_prefix}-{project.name}-{env}-{max(BUCKET_KINDS, key=len)}"
+            # The data layer's own naming functions, so this check and the names cannot drift.
+            bucket = data_settings.project_bucket_name(cfg, project.name, env, max(BUCKET_KINDS, key=len))
             if len(bucket) > S3_BUCKET_NAME_MAX:
                 problems.append(
                     f"{key}.name: bucket name '{bucket}' would be {len(bucket)} characters "
                     f"(allowed: at most {S3_BUCKET_NAME_MAX}; shorten name_prefix or the project name)"
                 )
-            role = f"{cfg.name_prefix}-{project.name}-{env}-{max(ROLE_PERSONAS, key=len)}"
+            role = data_settings.project_role_name(cfg, project.name, env, max(ROLE_PERSONAS, key=len))
             if len(role) > IAM_ROLE_NAME_MAX:
                 problems.append(
                     f"{key}.name: IAM role name '{role}' would be {len(role)} characters "
