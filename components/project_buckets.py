@@ -56,6 +56,24 @@ class ProjectBucketSetArgs:
     allow_destroy: bool = False
 
 
+def access_log_bucket(name: str, bucket_name: str, log_delivery: LogDelivery, tags: Mapping[str, str],
+                      lifecycle: Sequence[LifecycleRule], allow_destroy: bool = False,
+                      opts: pulumi.ResourceOptions | None = None) -> SecureBucket:
+    """The bucket that receives the S3 server access logs of a data account's buckets: SSE-S3,
+    the only encryption AWS delivers those logs to, and written by log delivery alone."""
+    return SecureBucket(
+        name,
+        bucket_name=bucket_name,
+        kms_key_arn=None,
+        access_log_target=True,
+        tags={**tags, "bucket-kind": "access-logs"},
+        lifecycle_rules=lifecycle,
+        access=BucketAccess(statements=data_bucket_statements(f"arn:aws:s3:::{bucket_name}", log_delivery=log_delivery)),
+        allow_destroy=allow_destroy,
+        opts=opts,
+    )
+
+
 class ProjectBucketSet(pulumi.ComponentResource):
     """The project key, the access-log bucket and one `SecureBucket` per `BucketKind`.
 
@@ -82,19 +100,8 @@ class ProjectBucketSet(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.key_arn = key.arn
-        # AWS delivers server access logs only to SSE-S3 buckets: the one bucket without the key.
-        logs = SecureBucket(
-            f"{name}-access-logs",
-            bucket_name=a.access_log_bucket_name,
-            kms_key_arn=None,
-            access_log_target=True,
-            tags={**a.tags, "bucket-kind": "access-logs"},
-            lifecycle_rules=a.access_log_lifecycle,
-            access=BucketAccess(statements=data_bucket_statements(
-                f"arn:aws:s3:::{a.access_log_bucket_name}", log_delivery=log_delivery)),
-            allow_destroy=a.allow_destroy,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        logs = access_log_bucket(f"{name}-access-logs", a.access_log_bucket_name, log_delivery, a.tags,
+                                 a.access_log_lifecycle, a.allow_destroy, pulumi.ResourceOptions(parent=self))
         self.buckets = {"access-logs": logs}
         for spec in a.buckets:
             self.buckets[spec.kind] = SecureBucket(

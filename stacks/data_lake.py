@@ -31,6 +31,7 @@ from components.lake_formation_grants import (
     LocalPrincipalGrants,
 )
 from components.persona_roles import PersonaRoles, PersonaTrust
+from components.project_buckets import access_log_bucket
 from components.secure_bucket import BucketAccess, LifecycleRule, SecureBucket
 from policy_documents.serialize import document, policy_json
 from stacks import data_settings as ds
@@ -181,17 +182,9 @@ def run(ctx: StackContext) -> None:
         opts=opts,
     )
     log_bucket_name = f"{platform.name_prefix}-data-lake-access-logs"
-    # AWS delivers server access logs only to SSE-S3 buckets (the SecureBucket exception).
-    access_logs = SecureBucket(
-        "data-lake-access-logs",
-        bucket_name=log_bucket_name,
-        kms_key_arn=None,
-        access_log_target=True,
-        tags={**tags, "bucket-kind": "access-logs"},
-        lifecycle_rules=lifecycle_rules("access-logs", data.project_buckets.lifecycle.get("access-logs")),
-        access=BucketAccess(statements=data_bucket_statements(f"arn:aws:s3:::{log_bucket_name}", log_delivery=log_delivery)),
-        opts=opts,
-    )
+    access_logs = access_log_bucket(
+        "data-lake-access-logs", log_bucket_name, log_delivery, tags,
+        lifecycle_rules("access-logs", data.project_buckets.lifecycle.get("access-logs")), opts=opts)
     results_name = f"{platform.name_prefix}-data-lake-athena-results"
     results = SecureBucket(
         "data-lake-athena-results",
