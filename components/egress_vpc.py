@@ -18,6 +18,7 @@ from components.workload_vpc import (
     FlowLogSettings,
     VpcFlowLog,
     availability_zone_ids,
+    locked_down_vpc,
     subnet_blocks,
 )
 
@@ -41,13 +42,8 @@ class EgressVpc(pulumi.ComponentResource):
                  return_destinations: Sequence[str], tags: Mapping[str, str],
                  flow_logs: FlowLogSettings = FlowLogSettings(), opts: pulumi.ResourceOptions | None = None):
         super().__init__("ml-platform:network:EgressVpc", name, None, opts)
-        vpc = aws.ec2.Vpc(name, cidr_block=cidr, enable_dns_support=True, enable_dns_hostnames=True,
-                          tags={**tags, "Name": label}, opts=pulumi.ResourceOptions(parent=self))
+        vpc = locked_down_vpc(name, label, cidr, tags, self)
         on_vpc = pulumi.ResourceOptions(parent=vpc)
-        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, ingress=[], egress=[],
-                                     tags={**tags, "Name": f"{label}-default-unused"}, opts=on_vpc)
-        aws.ec2.DefaultRouteTable(f"{name}-default-rt", default_route_table_id=vpc.default_route_table_id,
-                                  routes=[], tags={**tags, "Name": f"{label}-main-unused"}, opts=on_vpc)
         zone_ids = availability_zone_ids(azs, self)
         blocks = subnet_blocks(cidr, 2 * azs)
         igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags={**tags, "Name": label}, opts=on_vpc)

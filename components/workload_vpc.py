@@ -99,6 +99,20 @@ class TransitGatewaySpoke:
     depends_on: Sequence[pulumi.Resource] = ()
 
 
+def locked_down_vpc(name: str, label: str, cidr: str, tags: Mapping[str, str], parent: pulumi.Resource) -> aws.ec2.Vpc:
+    """A VPC with DNS support and hostnames on (interface endpoints' private DNS needs both)
+    whose default security group and main route table are taken over and left empty, so
+    nothing can fall back on them."""
+    vpc = aws.ec2.Vpc(name, cidr_block=cidr, enable_dns_support=True, enable_dns_hostnames=True,
+                      tags={**tags, "Name": label}, opts=pulumi.ResourceOptions(parent=parent))
+    on_vpc = pulumi.ResourceOptions(parent=vpc)
+    aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, ingress=[], egress=[],
+                                 tags={**tags, "Name": f"{label}-default-unused"}, opts=on_vpc)
+    aws.ec2.DefaultRouteTable(f"{name}-default-rt", default_route_table_id=vpc.default_route_table_id,
+                              routes=[], tags={**tags, "Name": f"{label}-main-unused"}, opts=on_vpc)
+    return vpc
+
+
 class VpcFlowLog(pulumi.ComponentResource):
     """Flow logs of one VPC to an encrypted CloudWatch Logs group in the VPC's account (NET-4).
 
@@ -234,23 +248,10 @@ class WorkloadVpc(pulumi.ComponentResource):
         super().__init__("ml-platform:network:WorkloadVpc", name, None, opts)
         if azs < 2:
             raise ValueError(f"WorkloadVpc {name}: {azs} Availability Zone(s); at least 2 are required")
-        child = pulumi.ResourceOptions(parent=self)
         self.cidr = cidr
         self.label = label
-        vpc = aws.ec2.Vpc(
-            name,
-            cidr_block=cidr,
-            enable_dns_support=True,  # interface endpoints' private DNS needs both
-            enable_dns_hostnames=True,
-            tags={**tags, "Name": label},
-            opts=child,
-        )
+        vpc = locked_down_vpc(name, label, cidr, tags, self)
         on_vpc = pulumi.ResourceOptions(parent=vpc)
-        # Nothing may fall back on the default security group or the main route table.
-        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, ingress=[], egress=[],
-                                     tags={**tags, "Name": f"{label}-default-unused"}, opts=on_vpc)
-        aws.ec2.DefaultRouteTable(f"{name}-default-rt", default_route_table_id=vpc.default_route_table_id,
-                                  routes=[], tags={**tags, "Name": f"{label}-main-unused"}, opts=on_vpc)
 
         zone_ids = availability_zone_ids(azs, self)
         route_table = aws.ec2.RouteTable(f"{name}-private", vpc_id=vpc.id,
