@@ -310,3 +310,16 @@ def test_template_values_known_only_at_deployment_are_not_findings(analyzer):
     stack_set = res("aws:cloudformation/stackSet:StackSet", "logs", {
         "templateBody": json.dumps(template), "permissionModel": "SERVICE_MANAGED"})
     assert_clean(analyzer.analyze(stack_set), "pol-1-policy-documents-valid")
+
+
+def test_a_wildcard_that_matches_none_of_its_resources_is_reported(analyzer):
+    def policy(action, resource):
+        return res("aws:iam/policy:Policy", "p", {"policy": json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Sid": "Read", "Effect": "Allow", "Action": action, "Resource": resource}]})})
+
+    # s3:GetObject* acts on objects; on the bucket ARN it grants nothing.
+    assert_violation(analyzer.analyze(policy("s3:GetObject*", "arn:aws:s3:::mrd-data")),
+                     "pol-1-policy-documents-valid", "RESOURCE_MISMATCH")
+    assert_clean(analyzer.analyze(policy("s3:GetObject*", "arn:aws:s3:::mrd-data/*")), "pol-1-policy-documents-valid")
+    # A wildcard some of whose actions match the resource keeps them: scoping is its purpose.
+    assert_clean(analyzer.analyze(policy("s3:List*", "arn:aws:s3:::mrd-data")), "pol-1-policy-documents-valid")

@@ -594,6 +594,16 @@ def _sanitize_for_lint(doc: dict[str, Any], kind: str) -> dict[str, Any]:
     return doc
 
 
+def _wildcard_expansions(doc: Mapping[str, Any]) -> list[set[str]]:
+    """The actions each wildcard action of the document stands for (lower case)."""
+    found = []
+    for statement in statements(doc):
+        for action in actions_of(statement):
+            if any(c in action for c in "*?") and action not in ("*", "*:*"):
+                found.append({a.lower() for a in expand_action(action) or ()})
+    return found
+
+
 def _explicit_actions(doc: Mapping[str, Any]) -> set[str]:
     return {a.lower() for s in statements(doc) for a in actions_of(s) if not any(c in a for c in "*?")}
 
@@ -604,9 +614,12 @@ def _suppressed(finding: Any, kind: str, doc: Mapping[str, Any]) -> bool:
     if finding.issue == "RESOURCE_MISMATCH" and isinstance(finding.detail, list):
         # A wildcard action scoped to some resources (s3:* on a bucket in an endpoint or bucket
         # policy, kms:* on a key) matches only the actions of those resource types; that is its
-        # purpose, not a mistake. Only actions named explicitly must match their resources.
-        named = _explicit_actions(doc)
-        return not any(str(item.get("action", "")).lower() in named for item in finding.detail if isinstance(item, dict))
+        # purpose, not a mistake. Only actions named explicitly must match their resources, and
+        # a wildcard none of whose actions match grants nothing, which is a mistake.
+        mismatched = {str(item.get("action", "")).lower() for item in finding.detail if isinstance(item, dict)}
+        if mismatched & _explicit_actions(doc):
+            return False
+        return not any(expanded and set(expanded) <= mismatched for expanded in _wildcard_expansions(doc))
     if finding.issue == "MISMATCHED_TYPE" and re.search(r"Arn\w* requires a value of type Arn but given String", detail):
         # ARN operators on String keys that carry ARNs, e.g. ArnEquals on
         # kms:EncryptionContext:aws:logs:arn, are the pattern AWS documents for CloudWatch Logs keys.
