@@ -403,7 +403,9 @@ def preview(
                                                           thread_name_prefix="analysis")
     lock = threading.Lock()
     runs: dict[concurrent.futures.Future, str] = {}
-    analyses: set[concurrent.futures.Future] = set()
+    # Stacks whose policy analysis is under way, with their results: their outputs are known
+    # to downstream stacks already.
+    analyses: dict[concurrent.futures.Future, StackResult] = {}
 
     def finish(result: StackResult) -> None:
         with lock:
@@ -448,7 +450,7 @@ def preview(
                                               return_when=concurrent.futures.FIRST_COMPLETED)
             for future in done:
                 if future in analyses:
-                    analyses.discard(future)
+                    analyses.pop(future)
                     future.result()
                     continue
                 stack = runs.pop(future)
@@ -463,9 +465,7 @@ def preview(
                 result = StackResult(stack, layers[stack], run=outcome.run, error=outcome.error,
                                      registered=outcome.registered, run_seconds=outcome.seconds)
                 if result.run is not None and session.analyzers:
-                    fut = analysis_pool.submit(analyze_and_finish, result)
-                    fut.stack = result  # type: ignore[attr-defined]  # known outputs while analysing
-                    analyses.add(fut)
+                    analyses[analysis_pool.submit(analyze_and_finish, result)] = result
                 else:
                     finish(result)
     except BaseException:
@@ -486,15 +486,15 @@ def preview(
                          time.perf_counter() - started)
 
 
-def _upstream_outputs(results: dict[str, StackResult], analyses: set) -> dict[str, StackRun]:
+def _upstream_outputs(results: dict[str, StackResult],
+                      analyses: dict[concurrent.futures.Future, StackResult]) -> dict[str, StackRun]:
+    """The runs downstream stacks may read: finished stacks and those being analysed."""
     runs = {s: r.run for s, r in results.items() if r.run is not None}
-    for future in analyses:
-        result = future.stack  # type: ignore[attr-defined]
-        runs[result.stack] = result.run
+    runs.update({r.stack: r.run for r in analyses.values()})
     return runs
 
 
-def _previewed(results: dict[str, StackResult], analyses: set) -> set[str]:
+def _previewed(results: dict[str, StackResult], analyses: dict[concurrent.futures.Future, StackResult]) -> set[str]:
     return set(_upstream_outputs(results, analyses))
 
 
