@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import DOMAINS, PACK_NAME, all_policies
+from .generated import write_or_check
 
 CATALOG_FILE = Path(__file__).resolve().parent.parent / "CATALOG.md"
 
@@ -46,16 +47,7 @@ def render(policies: list[Any] | None = None) -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = render()
-    if "--check" in argv:
-        if not CATALOG_FILE.exists() or CATALOG_FILE.read_text() != text:
-            print(f"{CATALOG_FILE} is stale; run python -m ml_guardrails.catalog", file=sys.stderr)
-            return 1
-        return 0
-    CATALOG_FILE.write_text(text)
-    print(f"wrote {CATALOG_FILE}")
-    return 0
-
+    return write_or_check(CATALOG_FILE, render(), argv, "ml_guardrails.catalog")
 
 if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1:]))

@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .generated import write_or_check
+
 DATA_FILE = Path(__file__).resolve().parent / "data" / "taggable_types.json"
 _TOKEN = re.compile(r"super\(\w+, __self__\)\.__init__\(\s*'([^']+)'")
 _GETTER = r'@pulumi\.getter{}\n(?:    @.*\n)*    def {}\('
@@ -57,16 +59,7 @@ def render(data: dict[str, Any]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = render(generate())
-    if "--check" in argv:
-        if DATA_FILE.read_text() != text:
-            print(f"{DATA_FILE} is stale; run python -m ml_guardrails.taggable", file=sys.stderr)
-            return 1
-        return 0
-    DATA_FILE.write_text(text)
-    print(f"wrote {DATA_FILE}")
-    return 0
-
+    return write_or_check(DATA_FILE, render(generate()), argv, "ml_guardrails.taggable")
 
 if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1:]))
