@@ -1,4 +1,4 @@
-"""The detective guardrails (GUARDRAILS.md, Config column) as AWS Config organization rules,
+"""The detective guardrails (the guardrail catalog's `config` layer) as AWS Config organization rules,
 and the organization-wide Config aggregator, both in the Config delegated administrator.
 
 `DETECTIVE_RULES` is the catalog: one entry per managed rule the catalog names, each carrying
@@ -16,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.naming import regional_suffix
+from guardrail_catalog import guardrail_ids
 from policy_documents.serialize import document, policy_json, to_json
 
 
@@ -34,7 +35,7 @@ class DetectiveRule:
     periodic: bool = False
 
 
-# Every managed rule in GUARDRAILS.md's Config column (S3-5 has a Control Tower control
+# Every managed rule in the catalog's `config` layer (S3-5 has a Control Tower control
 # instead, and the bucket-policy-change alert of the security alerts).
 DETECTIVE_RULES: tuple[DetectiveRule, ...] = (
     DetectiveRule("LOG-1", "CLOUD_TRAIL_ENABLED", "cloudtrail-enabled", "global", periodic=True),
@@ -58,12 +59,7 @@ DETECTIVE_RULES: tuple[DetectiveRule, ...] = (
 )
 
 # Every guardrail id of the catalog, for validating references to it.
-GUARDRAIL_IDS: tuple[str, ...] = (
-    "ORG-1", "LOG-1", "LOG-2", "LOG-3", "LOG-4", "REG-1", "IAM-1", "IAM-2", "IAM-3", "TAG-1",
-    "S3-1", "S3-2", "S3-3", "S3-4", "S3-5", "KMS-1", "KMS-2",
-    "SM-1", "SM-2", "SM-3", "SM-4", "SM-5", "SM-6", "SM-7", "SM-8", "SM-9",
-    "NET-1", "NET-2", "NET-3", "NET-4", "NET-5", "ECR-1", "ECR-2", "CI-1", "CI-2", "MOD-1", "MOD-2",
-)
+GUARDRAIL_IDS: tuple[str, ...] = guardrail_ids()
 
 # REQUIRED_TAGS checks at most six tag keys per rule.
 REQUIRED_TAGS_PER_RULE = 6

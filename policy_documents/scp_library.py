@@ -1,4 +1,4 @@
-"""The preventive guardrails: the SCP column of the guardrail catalog (GUARDRAILS.md) as data.
+"""The preventive guardrails: the `scp` layer of the guardrail catalog as deny statements.
 
 :func:`guardrail_statements` returns one :class:`GuardrailStatement` per deny statement, each
 naming the OU paths it is attached to. Packing them into documents within the AWS limits is
@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from guardrail_catalog import scp_guardrail_ids
 from policy_documents.service_authorization import (
     action_supports_key,
     actions_supporting,
@@ -37,11 +38,8 @@ from policy_documents.service_authorization import (
     expand_actions,
 )
 
-# The SCP column of GUARDRAILS.md, in catalog order.
-SCP_GUARDRAIL_IDS: tuple[str, ...] = (
-    "ORG-1", "LOG-1", "LOG-2", "LOG-3", "REG-1", "IAM-1", "IAM-3", "TAG-1", "S3-1",
-    "SM-1", "SM-3", "SM-4", "SM-5", "SM-6", "SM-7", "SM-8", "SM-9", "NET-1", "CI-2", "MOD-1",
-)
+# The guardrails with an `scp` layer in the catalog, in catalog order.
+SCP_GUARDRAIL_IDS: tuple[str, ...] = scp_guardrail_ids()
 
 ROOT = "Root"
 # Attachment points: the organization root (SCPs never apply to the management account, so

@@ -3,7 +3,7 @@
 AWS accepts a policy that names an action or a condition key that does not exist, and it
 evaluates a condition key that an action does not support as *absent*. In a Deny statement that
 is dangerous: a `Null` test on an unsupported key is always true, so the statement silently
-denies the action for everyone (GUARDRAILS.md, "AWS limits"). This module finds those mistakes
+denies the action for everyone (guardrail POL-1 of the catalog). This module finds those mistakes
 before a policy is deployed:
 
 * :func:`validate_document` / :func:`validate_statement` report every problem at once;

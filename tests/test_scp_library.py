@@ -24,21 +24,15 @@ from policy_documents.service_authorization import (
     expand_actions,
     validate_document,
 )
-from tools.guardrail_catalog import find_catalog, read_catalog
+from guardrail_catalog import read_catalog
 
 ROLES = ("ml-platform-break-glass", "ml-platform-deployment")
 ROLE_ARNS = [f"arn:aws:iam::*:role/{r}" for r in ROLES]
 TAGS = ("owner", "project", "environment", "cost-center", "data-classification")
 
-# The SCP column of GUARDRAILS.md: guardrail id -> the OUs it names ("all" is Root).
-CATALOG_TARGETS = {
-    "ORG-1": {"Root"}, "LOG-1": {"Root"}, "LOG-2": {"Root"}, "LOG-3": {"Root"}, "REG-1": {"Root"},
-    "IAM-1": {"Workloads", "Sandbox"}, "IAM-3": {"Root"}, "TAG-1": {"Workloads"}, "S3-1": {"Root"},
-    "SM-1": {"Workloads"}, "SM-3": {"Workloads"}, "SM-4": {"Workloads"}, "SM-5": {"Workloads"},
-    "SM-6": {"Workloads/Prod", "Workloads/PreProd"}, "SM-7": {"Sandbox", "Workloads/Dev"},
-    "SM-8": {"Workloads", "Sandbox"}, "SM-9": {"Workloads"}, "NET-1": {"Workloads"}, "CI-2": {"Deployments"},
-    "MOD-1": {"Workloads/PreProd", "Workloads/Prod"},
-}
+# The catalog's `scp` layer: guardrail id -> the OU paths it names (`Root` is every account).
+CATALOG_TARGETS = {g.id: set(g.scp.targets) for g in read_catalog() if g.scp}
+OPTIONAL = {g.id for g in read_catalog() if g.scp and g.scp.optional}
 
 
 def settings(**overrides) -> ScpSettings:
@@ -75,13 +69,14 @@ def test_every_statement_validates_against_the_service_data(variant, item):
 
 
 def test_the_guardrail_ids_are_the_catalog_scp_column():
-    assert {g.guardrail_id for g in WITH_SM9} == set(CATALOG_TARGETS) == set(SCP_GUARDRAIL_IDS)
-    assert {g.guardrail_id for g in DEFAULT} == set(CATALOG_TARGETS) - {"SM-9"}  # SM-9 is optional
+    assert {g.guardrail_id for g in WITH_SM9} == set(CATALOG_TARGETS)
+    assert OPTIONAL == {"SM-9"}
+    assert {g.guardrail_id for g in DEFAULT} == set(CATALOG_TARGETS) - OPTIONAL  # on only when configured
 
 
-@pytest.mark.skipif(find_catalog() is None, reason="GUARDRAILS.md not found")
-def test_the_catalog_file_agrees():
-    assert {g.id for g in read_catalog() if g.has_scp} == set(SCP_GUARDRAIL_IDS)
+def test_the_library_knows_the_catalog_scp_ids_in_catalog_order():
+    assert SCP_GUARDRAIL_IDS == tuple(g.id for g in read_catalog() if g.scp)
+    assert len(SCP_GUARDRAIL_IDS) >= 20
 
 
 @pytest.mark.parametrize("item", WITH_SM9, ids=lambda g: g.sid)

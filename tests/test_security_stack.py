@@ -12,7 +12,7 @@ import pytest
 from components.config_rules import DETECTIVE_RULES, GUARDRAIL_IDS, rule_specs
 from components.security_alerts import FILTER_PATTERN_MAX
 from policy_documents.service_authorization import validate_document
-from tools.guardrail_catalog import find_catalog, read_catalog
+from guardrail_catalog import read_catalog
 
 ARCHIVE = "mrd-log-archive-111111111111"
 CONFIG_BUCKET = "mrd-config-history-111111111111"
@@ -285,19 +285,15 @@ def test_trail_delivers_to_an_encrypted_log_group_in_its_own_account(run):
 
 # -- AWS Config -------------------------------------------------------------------------------
 
-def catalog_config_rules() -> set[tuple[str, str]] | None:
-    """(guardrail id, managed rule identifier) for every rule in GUARDRAILS.md's Config column."""
-    if find_catalog() is None:
-        return None
+def catalog_config_rules() -> set[tuple[str, str]]:
+    """(guardrail id, managed rule identifier) for every rule of the catalog's `config` layer."""
     return {(g.id, rule) for g in read_catalog() for rule in g.config_rules}
 
 
-def test_code_catalog_matches_guardrails_md():
-    catalog = catalog_config_rules()
-    if catalog is None:
-        pytest.skip("GUARDRAILS.md is not available here")
-    assert {(r.guardrail, r.identifier) for r in DETECTIVE_RULES} == catalog
-    assert {g.id for g in read_catalog()} == set(GUARDRAIL_IDS)
+def test_detective_rules_are_the_catalog_config_layer():
+    assert len(catalog_config_rules()) >= 18
+    assert {(r.guardrail, r.identifier) for r in DETECTIVE_RULES} == catalog_config_rules()
+    assert GUARDRAIL_IDS == tuple(g.id for g in read_catalog())
 
 
 def test_required_tags_are_split_six_per_rule():
@@ -309,7 +305,8 @@ def test_required_tags_are_split_six_per_rule():
 
 def test_one_organization_rule_per_guardrail_config_rule(run, accounts):
     rules = typed(run, "aws:cfg/organizationManagedRule:OrganizationManagedRule")
-    expected = catalog_config_rules() or {(r.guardrail, r.identifier) for r in DETECTIVE_RULES}
+    expected = catalog_config_rules()
+    assert expected
     for guardrail, identifier in expected:
         matching = [r for r in rules if r.inputs["ruleIdentifier"] == identifier]
         assert matching, f"no organization rule for {guardrail} {identifier}"

@@ -8,7 +8,7 @@ PolicyPack(
     name=PACK_NAME,
     policies=all_policies(),
     enforcement_level=EnforcementLevel.MANDATORY,
-    description="Guardrails of the ml-platform (GUARDRAILS.md): organization, logging, identity, storage, keys, "
+    description="Guardrails of the ml-platform (its guardrail catalog): organization, logging, identity, storage, keys, "
                 "SageMaker, network, supply chain and AWS limits.",
     display_name="ML platform guardrails",
     provider="aws",

@@ -1,18 +1,17 @@
-"""The catalog, the coverage of GUARDRAILS.md and the generated data stay in step with the pack."""
+"""CATALOG.md, the coverage of the guardrail catalog and the generated data stay in step with the pack."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
-from ml_guardrails import DOMAINS, all_policies, catalog, taggable
+from ml_guardrails import DOMAINS, all_policies, catalog, catalog_data, check_guardrail_ids, taggable
 from ml_guardrails.common import guardrail_id
 from pack_helpers import PACK_DIR, SAMPLE_CONFIG
 
+import guardrail_catalog
 from offline_preview.policy_analyzer import load_policy_config, reconcile_policy_config
-from tools.guardrail_catalog import find_catalog, read_catalog, read_limits
-
-
 
 def test_catalog_is_up_to_date():
     committed = (PACK_DIR / "CATALOG.md").read_text() if (PACK_DIR / "CATALOG.md").exists() else ""
@@ -28,18 +27,40 @@ def test_catalog_lists_every_policy_with_its_metadata():
         assert cells[1:6] == [policy.guardrail_id, policy.domain, policy.kind, policy.severity_name, policy.enforcement_name]
 
 
-@pytest.mark.skipif(find_catalog() is None, reason="GUARDRAILS.md is not beside the repository")
-def test_every_crossguard_guardrail_has_a_policy():
-    ids = [g.id for g in read_catalog() if g.has_crossguard]
-    assert len(ids) >= 30
-    covered = {p.guardrail_id for p in all_policies()}
-    assert not [i for i in ids if i not in covered], f"guardrails without a policy: {[i for i in ids if i not in covered]}"
+def test_the_pack_has_exactly_the_policies_the_catalog_names():
+    named = {(e.id, name) for e in guardrail_catalog.catalog().entries() for name in e.crossguard}
+    assert len({i for i, _ in named}) >= 40
+    assert {(p.guardrail_id, p.name) for p in all_policies()} == named
 
 
-@pytest.mark.skipif(find_catalog() is None, reason="GUARDRAILS.md is not beside the repository")
 def test_every_crossguard_limit_has_a_policy():
+    limits = guardrail_catalog.read_limits()
+    assert [g.id for g in limits] == [f"LIM-{i}" for i in range(1, len(limits) + 1)]
     covered = {p.guardrail_id for p in all_policies() if p.guardrail_id.startswith("LIM-")}
-    assert covered == {f"LIM-{i}" for i in range(1, len(read_limits()) + 1)}
+    assert covered == {g.id for g in limits if g.crossguard}
+
+
+def test_the_pack_ships_the_current_catalog():
+    assert catalog_data.DATA_FILE.read_text() == guardrail_catalog.render_pack_copy(), (
+        "ml_guardrails/data/guardrail_catalog.json is stale: run `python -m guardrail_catalog`")
+    assert list(catalog_data.entries()) == [e.id for e in guardrail_catalog.catalog().entries()]
+
+
+def test_a_policy_naming_a_guardrail_outside_the_catalog_stops_the_pack():
+    policies = all_policies()
+    stray = copy.copy(policies[0])
+    stray.name, stray.guardrail_id = "xyz-1-made-up", "XYZ-1"
+    check_guardrail_ids(policies)
+    with pytest.raises(ValueError, match=r"xyz-1-made-up -> XYZ-1"):
+        check_guardrail_ids([*policies, stray])
+
+
+def test_catalog_md_lists_the_entries_the_pack_leaves_to_other_layers():
+    text = catalog.render()
+    covered = {p.guardrail_id for p in all_policies()}
+    for entry in guardrail_catalog.catalog().entries():
+        listed = any(line.startswith(f"| {entry.id} | {entry.summary} |") for line in text.splitlines())
+        assert listed == (entry.id not in covered), entry.id
 
 
 def test_every_policy_is_described_and_graded():

@@ -50,7 +50,7 @@ from pulumi_policy.proxy import (
 )
 
 PACK_NAME = "ml-guardrails"
-FRAMEWORK = "ml-platform guardrails (GUARDRAILS.md)"
+FRAMEWORK = "ml-platform guardrail catalog"
 AWS_PROVIDER = "pulumi:providers:aws"
 ENVIRONMENT_TAG = "environment"
 WORKLOAD_ENVIRONMENTS = ["dev", "preprod", "prod", "sandbox"]

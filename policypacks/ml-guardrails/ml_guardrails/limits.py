@@ -1,4 +1,4 @@
-"""Limits: the AWS quotas the program must respect (GUARDRAILS.md, "AWS limits").
+"""Limits: the AWS quotas the program must respect (the catalog's `limits`, LIM-n).
 
 | id | limit | counted as |
 |---|---|---|
