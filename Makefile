@@ -7,7 +7,7 @@ STACKS ?=
 CONFIG_DIR ?= stacks
 OUT ?= build/preview
 
-.PHONY: preview test venv clean
+.PHONY: preview test venv generated clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,13 @@ preview: venv
 
 test: venv
 	$(PY) -m pytest -q -n 2 tests
+
+# The generated files, in dependency order: the pack's copy of the guardrail catalog, the
+# pack's CATALOG.md, the traceability document.
+generated: venv
+	$(PY) -m guardrail_catalog
+	cd policypacks/ml-guardrails && ../../$(PY) -m ml_guardrails.catalog
+	$(PY) -m tools.guardrail_traceability
 
 clean:
 	rm -rf build .pytest_cache
