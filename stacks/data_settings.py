@@ -284,19 +284,11 @@ def _role_problems(key: str, roles: list[str], allowed: list[str], problems: lis
         problems.append(f"{key}: role '{role}' is listed twice")
 
 
-def validate(platform: "PlatformConfig") -> list[str]:
-    """Cross-field checks of the data settings; every problem, each naming its key."""
-    from stacks.config import BUCKET_KINDS, IAM_ROLE_NAME_MAX
+def _check_roles(platform: "PlatformConfig", problems: list[str]) -> None:
+    """Data-lake account roles and project role suffixes."""
+    from stacks.config import IAM_ROLE_NAME_MAX
 
-    problems: list[str] = []
     data = platform.data_lake
-    prefix = platform.name_prefix
-    domains = [d.name for d in data.domains]
-    projects = {p.name: p for p in platform.projects}
-    accounts = list(platform.accounts())
-    project_roles = known_project_roles(platform)
-
-    # Data-lake account roles.
     for field in ("admin_roles", "data_engineer_roles"):
         for i, role in enumerate(getattr(data, field)):
             if not _ROLE_NAME.match(role) or "*" in role:
@@ -310,8 +302,14 @@ def validate(platform: "PlatformConfig") -> list[str]:
                 if len(name) > IAM_ROLE_NAME_MAX:
                     problems.append(f"data_lake.project_roles[{i}]: role name '{name}' would be {len(name)} characters (allowed: at most {IAM_ROLE_NAME_MAX})")
 
-    # Write-back: only approvers the platform defines.
-    wb = f"{prefix}-{data.write_back.role_name}"
+
+def _check_write_back(platform: "PlatformConfig", problems: list[str]) -> None:
+    """Write-back: only approvers the platform defines."""
+    from stacks.config import IAM_ROLE_NAME_MAX
+
+    data = platform.data_lake
+    accounts = list(platform.accounts())
+    wb = write_back_role_name(platform)
     if len(wb) > IAM_ROLE_NAME_MAX:
         problems.append(f"data_lake.write_back.role_name: role name '{wb}' would be {len(wb)} characters (allowed: at most {IAM_ROLE_NAME_MAX})")
     for i, approver in enumerate(data.write_back.approvers):
@@ -321,7 +319,10 @@ def validate(platform: "PlatformConfig") -> list[str]:
         if not _ROLE_NAME.match(approver.role) or "*" in approver.role:
             problems.append(f"{key}.role: '{approver.role}' is not an IAM role name (allowed: letters, digits, +=,.@_- with an optional path; no wildcards)")
 
-    # Domains.
+
+def _check_domains(platform: "PlatformConfig", problems: list[str]) -> None:
+    data = platform.data_lake
+    domains = [d.name for d in data.domains]
     for i, domain in enumerate(data.domains):
         key = f"data_lake.domains[{i}]"
         if domains.count(domain.name) > 1 and domains.index(domain.name) != i:
@@ -335,7 +336,13 @@ def validate(platform: "PlatformConfig") -> list[str]:
                 continue
             _lifecycle_problems(f"{key}.lifecycle.{zone}", lifecycle, domain.retention_days, problems)
 
-    # Consumers: only defined projects, environments, domains, zones and roles.
+
+def _check_consumers(platform: "PlatformConfig", problems: list[str]) -> None:
+    """Consumers: only defined projects, environments, domains, zones and roles."""
+    data = platform.data_lake
+    domains = [d.name for d in data.domains]
+    projects = {p.name: p for p in platform.projects}
+    project_roles = known_project_roles(platform)
     seen: dict[tuple[str, str, str], str] = {}
     for i, consumer in enumerate(data.consumers):
         key = f"data_lake.consumers[{i}]"
@@ -382,8 +389,12 @@ def validate(platform: "PlatformConfig") -> list[str]:
         if consumer.bytes_scanned_cutoff_gb is not None and consumer.bytes_scanned_cutoff_gb * 1024**3 < _MIN_ATHENA_CUTOFF_BYTES:
             problems.append(f"{key}.bytes_scanned_cutoff_gb: below Athena's minimum of 10 MB")
 
-    # Project buckets.
-    pb = data.project_buckets
+
+def _check_project_buckets(platform: "PlatformConfig", problems: list[str]) -> None:
+    from stacks.config import BUCKET_KINDS
+
+    pb = platform.data_lake.project_buckets
+    project_roles = known_project_roles(platform)
     for field in ("team_roles", "automation_roles", "reviewer_roles"):
         _role_problems(f"data_lake.project_buckets.{field}", getattr(pb, field), project_roles, problems)
     if not pb.automation_roles:
@@ -402,7 +413,9 @@ def validate(platform: "PlatformConfig") -> list[str]:
             continue
         _lifecycle_problems(f"data_lake.project_buckets.lifecycle.{kind}", lifecycle, pb.retention_days.get(kind, 0), problems)
 
-    # S3 bucket policies are limited to 20 KB; each consumer role appears in three statements.
+
+def _check_policy_sizes(platform: "PlatformConfig", problems: list[str]) -> None:
+    """S3 bucket policies are limited to 20 KB; each consumer role appears in three statements."""
     for name, size in estimate_lake_policy_sizes(platform).items():
         if size > S3_BUCKET_POLICY_MAX:
             problems.append(
@@ -410,7 +423,11 @@ def validate(platform: "PlatformConfig") -> list[str]:
                 f"(allowed: at most {S3_BUCKET_POLICY_MAX}, the S3 limit; grant fewer roles or environments to this domain)"
             )
 
-    # Model producers train where the configuration says, so that environment must exist.
+
+def _check_model_producers(platform: "PlatformConfig", problems: list[str]) -> None:
+    """Model producers train where the configuration says, so that environment must exist."""
+    data = platform.data_lake
+    projects = {p.name: p for p in platform.projects}
     for name in sorted(model_producers(platform)):
         project = projects.get(name)
         if project is not None and data.model_producer_environment not in project.environments:
@@ -418,4 +435,17 @@ def validate(platform: "PlatformConfig") -> list[str]:
                 f"data_lake.model_producer_environment: model-producer project '{name}' has no "
                 f"'{data.model_producer_environment}' environment (allowed: {', '.join(project.environments)})"
             )
+
+
+# Run one by one by `stacks.config`, so a schema problem in one setting skips only the checks
+# that read it.
+CHECKS = (_check_roles, _check_write_back, _check_domains, _check_consumers, _check_project_buckets,
+          _check_policy_sizes, _check_model_producers)
+
+
+def validate(platform: "PlatformConfig") -> list[str]:
+    """Cross-field checks of the data settings; every problem, each naming its key."""
+    problems: list[str] = []
+    for check in CHECKS:
+        check(platform, problems)
     return problems

@@ -122,3 +122,50 @@ def test_an_unknown_layer_fails_naming_the_key_and_the_layers(tmp_path):
     assert ("ml-platform:layer: 'shared-services' is not a layer "
             "(allowed: organization, security, network, data-lake, project)") in str(info.value)
     assert info.value.registered == []
+
+
+def test_schema_and_cross_field_problems_are_reported_together(sample_platform):
+    sample_platform["name_prefix"] = "Meridian_Bank"  # schema: pattern
+    sample_platform["home_region"] = "us-east-1"  # cross-field: not in allowed_regions
+    problems = problems_of(sample_platform)
+    assert problems[0].startswith("name_prefix: String should match pattern")
+    assert "home_region: 'us-east-1' is not in allowed_regions (allowed: eu-west-1, eu-central-1)" in problems
+    # Checks that need a valid name_prefix (derived bucket, role and account names) are
+    # skipped rather than reporting on a bad value; nothing else is wrong.
+    assert len(problems) == 2, problems
+
+
+def test_every_section_is_checked_despite_schema_problems_in_others(sample_platform):
+    p = sample_platform
+    p["security"]["services"]["unused_access_age_days"] = 999  # schema (security)
+    p["security"]["trail"]["cloudwatch_retention_days"] = 100  # cross-field (security)
+    p["network"]["amazon_side_asn"] = 100  # cross-field (network)
+    p["data_lake"]["athena"]["bytes_scanned_cutoff_gb"] = 0  # schema (data)
+    p["data_lake"]["consumers"][0]["project"] = "fraud-detector"  # cross-field (data)
+    p["data_lake"]["domains"][0]["lifecycle"]["raw"]["noncurrent_expire_days"] = 30  # cross-field (data)
+    p["cidr_plan"]["shared"]["automation"] = "10.64.0.0/22"  # cross-field (platform)
+    joined = "\n".join(problems_of(p))
+    for fragment in [
+        "security.services.unused_access_age_days: Input should be less than or equal to 365",
+        "security.trail.cloudwatch_retention_days: 100 is not a CloudWatch Logs retention",
+        "network.amazon_side_asn: 100 is not a private ASN",
+        "data_lake.athena.bytes_scanned_cutoff_gb: Input should be greater than or equal to 1",
+        "data_lake.consumers[0].project: unknown project 'fraud-detector'",
+        "data_lake.domains[0].lifecycle.raw.noncurrent_expire_days: 30 days would expire data before its retention",
+        "cidr_plan.shared.automation: 10.64.0.0/22 overlaps cidr_plan.shared.network",
+    ]:
+        assert fragment in joined, f"missing: {fragment}\n{joined}"
+
+
+def test_schema_and_cross_field_problems_register_nothing(run_platform, sample_platform):
+    sample_platform["name_prefix"] = "Meridian_Bank"
+    sample_platform["home_region"] = "us-east-1"
+    sample_platform["data_lake"]["consumers"][0]["environments"] = ["qa"]
+    with pytest.raises(PreviewError) as info:
+        run_platform("data-lake", platform=sample_platform)
+    message = str(info.value)
+    assert "3 configuration problem(s)" in message, message
+    assert "name_prefix: String should match pattern" in message
+    assert "home_region: 'us-east-1' is not in allowed_regions" in message
+    assert "data_lake.consumers[0].environments[0]: project 'fraud-detection' has no environment 'qa'" in message
+    assert info.value.registered == []
