@@ -62,6 +62,12 @@ ACCOUNT_NAME_MAX = 50
 _NAME = r"^[a-z][a-z0-9-]*[a-z0-9]$"
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _ACCOUNT_ID = r"^\d{12}$"
+_BUCKET_SUFFIX = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+BUCKET_SUFFIX_MAX = 20
+# S3 general purpose bucket naming rules beyond length and characters.
+_BUCKET_CHARS = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
+_BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 
 
 class ConfigError(ValueError):
@@ -152,6 +158,9 @@ class PlatformConfig(ConfigModel):
     """The whole platform definition."""
 
     name_prefix: str = Field(pattern=_NAME, max_length=16)
+    # Last part of every bucket name (S3 names are global across AWS customers); default the
+    # management account id. See `bucket_name`.
+    bucket_suffix: str | None = Field(default=None, pattern=_BUCKET_SUFFIX, max_length=BUCKET_SUFFIX_MAX)
     home_region: str
     allowed_regions: list[str] = Field(min_length=1)
     mandatory_tags: list[str] = ["owner", "project", "environment", "cost-center", "data-classification"]
@@ -169,6 +178,16 @@ class PlatformConfig(ConfigModel):
     # Derived views used by the stacks; pure functions of the configuration.
     def project(self, name: str) -> Project:
         return next(p for p in self.projects if p.name == name)
+
+    def bucket_name(self, *parts: str) -> str:
+        """The one naming rule of every bucket the program creates:
+        `<name_prefix>-<parts...>-<bucket_suffix>`, the suffix defaulting to the management
+        account id. S3 bucket names are global across all AWS customers, so a name without a
+        part this organization owns could already exist elsewhere (`BucketAlreadyExists`) or
+        be taken first by someone who guesses it; the prefix still leads, so `<prefix>-*`
+        patterns (endpoint policies, SCPs, log delivery) keep matching."""
+        suffix = self.bucket_suffix or self.organization.management_account_id
+        return f"{self.name_prefix}-{'-'.join(parts)}-{suffix}"
 
     def shared_account_ou(self, key: str) -> str:
         return getattr(self.shared_accounts, key).ou or SHARED_ACCOUNT_OUS[key]
@@ -348,18 +367,53 @@ def _check_networks(cfg: PlatformConfig, problems: list[str]) -> None:
                 problems.append(f"{key}: {net} overlaps {other_key} ({other})")
 
 
+def bucket_name_problem(name: str) -> str | None:
+    """What is wrong with `name` as an S3 general purpose bucket name, or None."""
+    if not 3 <= len(name) <= S3_BUCKET_NAME_MAX:
+        return f"would be {len(name)} characters (allowed: 3 to {S3_BUCKET_NAME_MAX})"
+    if not _BUCKET_CHARS.match(name) or ".." in name:
+        return "is not a valid bucket name (allowed: lowercase letters, digits, '.' and '-', starting and ending with a letter or digit)"
+    if name.startswith(_BUCKET_RESERVED_PREFIXES) or name.endswith(_BUCKET_RESERVED_SUFFIXES):
+        return "uses a prefix or suffix S3 reserves (xn--, sthree-, amzn-s3-demo-, -s3alias, --ol-s3, .mrap, --x-s3, --table-s3)"
+    return None
+
+
+def plan_bucket_names(cfg: PlatformConfig) -> list[tuple[str, str, str]]:
+    """(key, bucket name, what to shorten) of every bucket the program creates, from the
+    naming functions that create them."""
+    found = [("security.log_archive", name, "name_prefix or bucket_suffix")
+             for name in security_settings.log_archive_bucket_names(cfg)]
+    for name in data_settings.lake_platform_bucket_names(cfg):
+        found.append(("data_lake", name, "name_prefix or bucket_suffix"))
+    for i, domain in enumerate(cfg.data_lake.domains):
+        for zone in data_settings.ZONES:
+            found.append((f"data_lake.domains[{i}].name", data_settings.lake_bucket_name(cfg, domain.name, zone),
+                          "name_prefix, bucket_suffix or the domain name"))
+    for i, project in enumerate(cfg.projects):
+        for env in (e for e in project.environments if e in ENVIRONMENTS):
+            for kind in data_settings.KINDS_BY_ENVIRONMENT[env]:
+                found.append((f"projects[{i}].name", data_settings.project_bucket_name(cfg, project.name, env, kind),
+                              "name_prefix, bucket_suffix or the project name"))
+    return found
+
+
 def _check_derived_names(cfg: PlatformConfig, problems: list[str]) -> None:
-    """Bucket and role names the program derives, against AWS limits (the data layer's own
-    naming functions, so this check and the names cannot drift)."""
+    """Bucket and role names the program derives, against AWS rules (the naming functions
+    that create them, so this check and the names cannot drift)."""
+    seen: dict[str, str] = {}
+    for key, bucket, shorten in plan_bucket_names(cfg):
+        problem = bucket_name_problem(bucket)
+        # security_settings.validate reports the log archive's names under their own keys.
+        if problem is not None and key != "security.log_archive":
+            problems.append(f"{key}: bucket name '{bucket}' {problem}"
+                            + (f"; shorten {shorten}" if problem.startswith("would be") else ""))
+        if bucket in seen:
+            problems.append(f"{key}: bucket name '{bucket}' is also the name of a bucket of {seen[bucket]} "
+                            "(allowed: every bucket its own name)")
+        seen.setdefault(bucket, key)
     for i, project in enumerate(cfg.projects):
         key = f"projects[{i}]"
         for env in (e for e in project.environments if e in ENVIRONMENTS):
-            bucket = data_settings.project_bucket_name(cfg, project.name, env, max(BUCKET_KINDS, key=len))
-            if len(bucket) > S3_BUCKET_NAME_MAX:
-                problems.append(
-                    f"{key}.name: bucket name '{bucket}' would be {len(bucket)} characters "
-                    f"(allowed: at most {S3_BUCKET_NAME_MAX}; shorten name_prefix or the project name)"
-                )
             role = data_settings.project_role_name(cfg, project.name, env, max(ROLE_PERSONAS, key=len))
             if len(role) > IAM_ROLE_NAME_MAX:
                 problems.append(

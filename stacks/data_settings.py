@@ -59,7 +59,6 @@ WORK_BUCKET_KIND = {"dev": "experimentation", "preprod": "pipeline", "prod": "pi
 _NAME = r"^[a-z][a-z0-9-]*[a-z0-9]$"
 # IAM role names, optionally with a path (`aws-reserved/sso.amazonaws.com/eu-west-1/Name`).
 _ROLE_NAME = re.compile(r"^([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
-_S3_BUCKET_NAME_MAX = 63
 _MIN_ATHENA_CUTOFF_BYTES = 10 * 1024 * 1024
 
 
@@ -172,11 +171,50 @@ def project_role_name(platform: "PlatformConfig", project: str, env: str, role: 
 
 
 def project_bucket_name(platform: "PlatformConfig", project: str, env: str, kind: str) -> str:
-    return f"{platform.name_prefix}-{project}-{env}-{kind}"
+    """A project environment's bucket of `kind` (`PlatformConfig.bucket_name` is the rule)."""
+    return platform.bucket_name(project, env, kind)
+
+
+def project_bucket_prefix(platform: "PlatformConfig", project: str, env: str) -> str:
+    """What every bucket name of a project environment starts with (log delivery sources)."""
+    return f"{platform.name_prefix}-{project}-{env}-"
 
 
 def lake_bucket_name(platform: "PlatformConfig", domain: str, zone: str) -> str:
-    return f"{platform.name_prefix}-data-lake-{domain}-{zone}"
+    """A data domain's bucket of `zone`."""
+    return platform.bucket_name("data-lake", domain, zone)
+
+
+def lake_bucket_prefix(platform: "PlatformConfig") -> str:
+    """What every bucket name of the data-lake account starts with (log delivery sources)."""
+    return f"{platform.name_prefix}-data-lake-"
+
+
+def lake_access_log_bucket_name(platform: "PlatformConfig") -> str:
+    return platform.bucket_name("data-lake", "access-logs")
+
+
+def lake_athena_results_bucket_name(platform: "PlatformConfig") -> str:
+    """The data engineers' Athena query results."""
+    return platform.bucket_name("data-lake", "athena-results")
+
+
+def lake_platform_bucket_names(platform: "PlatformConfig") -> tuple[str, str]:
+    """(access logs, Athena results): the data-lake account's buckets outside the domains."""
+    return lake_access_log_bucket_name(platform), lake_athena_results_bucket_name(platform)
+
+
+def data_bucket_names(platform: "PlatformConfig") -> list[str]:
+    """Every bucket of the plan that holds data (not access logs): each domain's zones, the
+    data engineers' Athena results and each project environment's buckets (the work buckets
+    hold its Athena results). The trail logs their object-level events."""
+    found = [lake_bucket_name(platform, d.name, zone) for d in platform.data_lake.domains for zone in ZONES]
+    found.append(lake_athena_results_bucket_name(platform))
+    for project in platform.projects:
+        for env in project.environments:
+            found += [project_bucket_name(platform, project.name, env, kind)
+                      for kind in KINDS_BY_ENVIRONMENT.get(env, ()) if kind != "access-logs"]
+    return found
 
 
 def lake_database_name(platform: "PlatformConfig", domain: str, zone: str) -> str:
@@ -321,15 +359,13 @@ def _check_write_back(platform: "PlatformConfig", problems: list[str]) -> None:
 
 
 def _check_domains(platform: "PlatformConfig", problems: list[str]) -> None:
+    """Domains and their lifecycles (their bucket names: `stacks.config` checks every bucket)."""
     data = platform.data_lake
     domains = [d.name for d in data.domains]
     for i, domain in enumerate(data.domains):
         key = f"data_lake.domains[{i}]"
         if domains.count(domain.name) > 1 and domains.index(domain.name) != i:
             problems.append(f"{key}.name: domain '{domain.name}' is already defined at data_lake.domains[{domains.index(domain.name)}]")
-        longest = lake_bucket_name(platform, domain.name, max(ZONES, key=len))
-        if len(longest) > _S3_BUCKET_NAME_MAX:
-            problems.append(f"{key}.name: bucket name '{longest}' would be {len(longest)} characters (allowed: at most {_S3_BUCKET_NAME_MAX}; shorten the domain name or name_prefix)")
         for zone, lifecycle in domain.lifecycle.items():
             if zone not in ZONES:
                 problems.append(f"{key}.lifecycle.{zone}: unknown zone '{zone}' (allowed: {', '.join(ZONES)})")

@@ -54,8 +54,9 @@ class ObjectLockSettings(ConfigModel):
 
 
 class LogArchiveSettings(ConfigModel):
-    """The log-archive account's buckets. Names default to `<prefix>-log-archive-<management
-    account id>` (and `-config-history-`, `-log-access-`), globally unique by construction."""
+    """The log-archive account's buckets. Names default to the platform's bucket naming rule
+    (`<prefix>-log-archive-<bucket suffix>`, `-config-history-`, `-log-access-`; the suffix
+    defaults to the management account id)."""
 
     bucket_name: str | None = None
     config_bucket_name: str | None = None
@@ -152,11 +153,13 @@ class SecuritySettings(ConfigModel):
 # -- derived names: pure functions of the configuration, shared by the stack and its tests ---
 
 def log_archive_bucket_names(platform: "PlatformConfig") -> tuple[str, str, str]:
-    """(archive, config history, access logs) bucket names."""
-    s, mgmt, p = platform.security.log_archive, platform.organization.management_account_id, platform.name_prefix
-    return (s.bucket_name or f"{p}-log-archive-{mgmt}",
-            s.config_bucket_name or f"{p}-config-history-{mgmt}",
-            s.access_log_bucket_name or f"{p}-log-access-{mgmt}")
+    """(archive, config history, access logs) bucket names: the configured ones, else the
+    platform's bucket naming rule (`PlatformConfig.bucket_name`). Exact names, usable as SCP
+    resource patterns (LOG-2)."""
+    s = platform.security.log_archive
+    return (s.bucket_name or platform.bucket_name("log-archive"),
+            s.config_bucket_name or platform.bucket_name("config-history"),
+            s.access_log_bucket_name or platform.bucket_name("log-access"))
 
 
 def baseline_role_pattern(platform: "PlatformConfig") -> str:

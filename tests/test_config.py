@@ -89,20 +89,54 @@ def test_names_that_break_aws_limits_are_rejected(sample_platform):
     _with_project(sample_platform, "transaction-fraud-scorer")  # 24, the longest project name
     problems = problems_of(sample_platform)
     assert any(
-        "projects[2].name: bucket name 'meridian-bank-ml-transaction-fraud-scorer-preprod-experimentation' "
-        "would be 65 characters (allowed: at most 63" in p for p in problems
+        "projects[2].name: bucket name 'meridian-bank-ml-transaction-fraud-scorer-preprod-access-logs-111111111111' "
+        "would be 74 characters (allowed: 3 to 63); shorten name_prefix, bucket_suffix or the project name" in p
+        for p in problems
     ), problems
 
 
-@pytest.mark.parametrize("project, accepted", [("transaction-fraud-scor", True), ("transaction-fraud-score", False)])
-def test_bucket_names_at_exactly_the_limit(sample_platform, project, accepted):
-    # 16 + 22 + len("preprod") + len("experimentation") + 3 hyphens = 63 characters exactly.
-    sample_platform["name_prefix"] = "meridian-bank-ml"
-    _with_project(sample_platform, project)
+@pytest.mark.parametrize("suffix, accepted", [("meridian-ml-01", True), ("meridian-ml-012", False)])
+def test_bucket_names_at_exactly_the_limit(sample_platform, suffix, accepted):
+    # The longest bucket of a preprod-only project: 3 + 24 + len("preprod") + len("access-logs")
+    # + 4 hyphens + 14 characters of suffix = 63 characters exactly.
+    sample_platform["bucket_suffix"] = suffix
+    _with_project(sample_platform, "transaction-fraud-scorer")
     if accepted:
-        parse_platform(sample_platform)
+        cfg = parse_platform(sample_platform)
+        assert len(cfg.bucket_name("transaction-fraud-scorer", "preprod", "access-logs")) == 63
     else:
-        assert any("would be 64 characters" in p for p in problems_of(sample_platform))
+        assert problems_of(sample_platform) == [
+            "projects[2].name: bucket name 'mrd-transaction-fraud-scorer-preprod-access-logs-meridian-ml-012' would be "
+            "64 characters (allowed: 3 to 63); shorten name_prefix, bucket_suffix or the project name"]
+
+
+def test_bucket_suffix_defaults_to_the_management_account_id(sample_platform):
+    cfg = parse_platform(sample_platform)
+    assert cfg.bucket_name("data-lake", "transactions", "raw") == "mrd-data-lake-transactions-raw-111111111111"
+    sample_platform["bucket_suffix"] = "mrd7q2"
+    assert parse_platform(sample_platform).bucket_name("log-archive") == "mrd-log-archive-mrd7q2"
+
+
+@pytest.mark.parametrize("suffix", ["Meridian", "-x", "x-", "a_b", "x" * 21])
+def test_bucket_suffix_must_be_a_bucket_name_part(sample_platform, suffix):
+    sample_platform["bucket_suffix"] = suffix
+    assert any(p.startswith("bucket_suffix: ") for p in problems_of(sample_platform))
+
+
+def test_two_buckets_of_the_plan_may_not_share_a_name(sample_platform):
+    sample_platform["security"]["log_archive"]["bucket_name"] = "mrd-data-lake-transactions-raw-111111111111"
+    assert ("data_lake.domains[0].name: bucket name 'mrd-data-lake-transactions-raw-111111111111' is also the name "
+            "of a bucket of security.log_archive (allowed: every bucket its own name)") in problems_of(sample_platform)
+
+
+def test_every_bucket_the_program_creates_follows_the_naming_rule(sample_runs):
+    """Data lake, project, log archive and any other bucket of every sample stack."""
+    from offline_preview.engine import discover_stacks
+
+    names = [r.inputs["bucket"] for stack in discover_stacks(SAMPLE_DIR)
+             for r in sample_runs(stack).of_type("aws:s3/bucket:Bucket")]
+    assert len(names) == len(set(names)) > 20
+    assert [n for n in names if not (n.startswith("mrd-") and n.endswith("-111111111111"))] == []
 
 
 def test_deployment_role_is_the_member_role(sample_platform):

@@ -260,8 +260,8 @@ def test_organization_trail_settings(run):
     assert data["eventCategory"]["equals"] == ["Data"]
     assert data["resources.type"]["equals"] == ["AWS::S3::Object"]
     prefixes = data["resources.ARN"]["startsWiths"]
-    assert "arn:aws:s3:::mrd-data-lake-transactions-raw/" in prefixes
-    assert "arn:aws:s3:::mrd-fraud-detection-prod-models/" in prefixes
+    assert "arn:aws:s3:::mrd-data-lake-transactions-raw-111111111111/" in prefixes
+    assert "arn:aws:s3:::mrd-fraud-detection-prod-models-111111111111/" in prefixes
     assert len(prefixes) == 6 + 2 * 3 * 2  # 2 domains x 3 zones, 2 projects x 3 envs x (datasets, models)
 
 
