@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from policy_documents.arns import partition_of
 from stacks.config_model import (
     EMAIL,
     IA_MIN_DAYS,
@@ -30,9 +31,11 @@ DeliveryFrequency = Literal["One_Hour", "Three_Hours", "Six_Hours", "Twelve_Hour
 GUARDDUTY_FEATURES = ("S3_DATA_EVENTS", "EKS_AUDIT_LOGS", "EBS_MALWARE_PROTECTION", "RDS_LOGIN_EVENTS",
                       "EKS_RUNTIME_MONITORING", "LAMBDA_NETWORK_LOGS", "RUNTIME_MONITORING")
 _MIN_TRANSITION_DAYS = {"STANDARD_IA": IA_MIN_DAYS, "ONEZONE_IA": IA_MIN_DAYS}
-# CloudTrail allows at most 500 values across a trail's advanced event selectors; keep room
-# for the management-event selector and later additions.
-MAX_DATA_EVENT_TARGETS = 250
+# CloudTrail allows at most 500 values across all conditions of a trail's advanced event
+# selectors (a quota that cannot be raised). The management-event selector takes one value,
+# the data-event selector two (eventCategory, resources.type) plus one per resources.ARN prefix.
+TRAIL_SELECTOR_VALUES_MAX = 500
+_FIXED_SELECTOR_VALUES = 3
 # AWS Config rule names are at most 64 characters.
 CONFIG_RULE_NAME_MAX = 64
 
@@ -76,8 +79,8 @@ class LogArchiveSettings(ConfigModel):
 class TrailSettings(ConfigModel):
     """The organization trail. `data_event_buckets` lists buckets whose object-level (data)
     events are logged: a bucket name, a name prefix ending in `*`, or an S3 ARN. Empty means
-    every data-lake zone bucket and every project environment's `datasets` and `models`
-    buckets."""
+    every data bucket of the plan (`data_settings.data_bucket_names`: the data-lake zones and
+    Athena results, and every bucket of every project environment but its access logs)."""
 
     name: str | None = None
     data_event_buckets: list[str] = []
@@ -177,20 +180,36 @@ def auditor_role_names(platform: "PlatformConfig") -> list[str]:
 
 
 def data_event_buckets(platform: "PlatformConfig") -> list[str]:
-    """The configured data-event targets, or by default every data-lake zone bucket of every
-    domain and every project environment's `datasets` and `models` buckets (names from the
-    data layer's naming functions, so the trail follows the data layer's configuration)."""
+    """The configured data-event targets, or by default every data bucket of the plan: the
+    names come from the naming functions that create the buckets, so the trail follows the
+    data layer's configuration (dev experimentation buckets hold production data too)."""
     configured = platform.security.trail.data_event_buckets
     if configured:
         return list(configured)
     from stacks import data_settings as ds
 
-    found = [ds.lake_bucket_name(platform, domain.name, zone)
-             for domain in platform.data_lake.domains for zone in ds.ZONES]
-    for project in platform.projects:
-        for env in project.environments:
-            found += [ds.project_bucket_name(platform, project.name, env, kind) for kind in ("datasets", "models")]
-    return found
+    return ds.data_bucket_names(platform)
+
+
+def data_event_arn_prefixes(platform: "PlatformConfig") -> list[str]:
+    """`resources.ARN` StartsWith values of the trail's S3 data events: an exact bucket becomes
+    `arn:...:s3:::<bucket>/` (its objects, and no other bucket whose name it begins), a
+    `name*` prefix `arn:...:s3:::name`, an ARN stays as it is."""
+    partition = partition_of(platform.home_region)
+    found = []
+    for target in data_event_buckets(platform):
+        if target.startswith("arn:"):
+            found.append(target)
+        elif target.endswith("*"):
+            found.append(f"arn:{partition}:s3:::{target[:-1]}")
+        else:
+            found.append(f"arn:{partition}:s3:::{target}/")
+    return list(dict.fromkeys(found))
+
+
+def trail_selector_values(platform: "PlatformConfig") -> int:
+    """How many values the trail's advanced event selectors hold (CloudTrail quota: 500)."""
+    return _FIXED_SELECTOR_VALUES + len(data_event_arn_prefixes(platform))
 
 
 def control_tower_ous(platform: "PlatformConfig", control: ControlTowerControl) -> list[str]:
@@ -241,10 +260,11 @@ def validate(platform: "PlatformConfig") -> list[str]:
     if s.trail.cloudwatch_retention_days not in LOG_RETENTION_DAYS:
         problems.append(f"security.trail.cloudwatch_retention_days: {s.trail.cloudwatch_retention_days} is not a "
                         f"CloudWatch Logs retention (allowed: {', '.join(map(str, LOG_RETENTION_DAYS))})")
-    targets = data_event_buckets(platform)
-    if len(targets) > MAX_DATA_EVENT_TARGETS:
-        problems.append(f"security.trail.data_event_buckets: {len(targets)} buckets (allowed: at most "
-                        f"{MAX_DATA_EVENT_TARGETS}; use name prefixes ending in '*')")
+    values = trail_selector_values(platform)
+    if values > TRAIL_SELECTOR_VALUES_MAX:
+        problems.append(f"security.trail.data_event_buckets: the trail's event selectors would hold {values} values "
+                        f"for {len(data_event_arn_prefixes(platform))} data-event buckets (allowed: at most "
+                        f"{TRAIL_SELECTOR_VALUES_MAX} per trail, a CloudTrail quota; list name prefixes ending in '*')")
     for i, target in enumerate(s.trail.data_event_buckets):
         if target.startswith("arn:"):
             ok = bool(_S3_ARN.match(target))

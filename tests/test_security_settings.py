@@ -35,8 +35,11 @@ def test_default_data_events_follow_the_data_layer(sample_platform):
     cfg = parse_platform(sample_platform)
     targets = data_event_buckets(cfg)
     assert "mrd-data-lake-transactions-raw-111111111111" in targets
-    assert "mrd-fraud-detection-prod-models-111111111111" in targets and "mrd-document-vision-dev-datasets-111111111111" in targets
-    assert not any(t.endswith("-experimentation") for t in targets)
+    assert "mrd-fraud-detection-prod-models-111111111111" in targets
+    # Dev holds production data in its experimentation buckets; it has no datasets bucket.
+    assert "mrd-document-vision-dev-experimentation-111111111111" in targets
+    assert "mrd-document-vision-dev-datasets-111111111111" not in targets
+    assert not any("-access-logs-" in t for t in targets)
 
 
 @pytest.mark.parametrize(("mutate", "expected"), [
