@@ -456,6 +456,11 @@ def validate_platform(cfg: PlatformConfig) -> list[str]:
             check(cfg, found)
         except UnavailableSetting:
             pass  # the setting's own problem is already reported
+        except TypeError as exc:
+            # Built-ins that check types in C (re.match, str.join) refuse the stand-in before
+            # any of its methods can raise; anything else is a real error.
+            if _Unavailable.__name__ not in str(exc):
+                raise
         problems.extend(found)
     return problems
 

@@ -203,3 +203,20 @@ def test_schema_and_cross_field_problems_register_nothing(run_platform, sample_p
     assert "home_region: 'us-east-1' is not in allowed_regions" in message
     assert "data_lake.consumers[0].environments[0]: project 'fraud-detection' has no environment 'qa'" in message
     assert info.value.registered == []
+
+
+@pytest.mark.parametrize("path, value", [
+    (("shared_accounts", "network", "email"), 12345),  # read by re.match in the e-mail check
+    (("organization", "organizational_units"), "Workloads"),  # iterated by the OU checks
+    (("projects", 0, "environments", "dev", "cidr"), ["10.65.0.0/22"]),  # parsed by ipaddress
+])
+def test_a_schema_problem_in_a_setting_a_check_reads_is_reported_once(sample_platform, path, value):
+    target = sample_platform
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    sample_platform["home_region"] = "us-east-1"
+    problems = problems_of(sample_platform)
+    key = ".".join(str(k) for k in path).replace(".0.", "[0].")
+    assert [p for p in problems if p.startswith(f"{key}:")] != [], problems
+    assert "home_region: 'us-east-1' is not in allowed_regions (allowed: eu-west-1, eu-central-1)" in problems
