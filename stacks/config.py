@@ -51,8 +51,9 @@ DERIVED_TAGS = ("project", "environment")
 # The layers with a stack module (`stacks/<layer>.py`, hyphens as underscores).
 LAYERS = ("organization", "security", "network", "data-lake", "project")
 
-# Longest names the program derives, checked against AWS limits at load time so that a long
-# prefix or project name fails here rather than half-way through `pulumi up`.
+# Names the program derives are checked against AWS limits at load time (every bucket of the
+# plan, the longest role name) so that a long prefix or project name fails here rather than
+# half-way through `pulumi up`.
 BUCKET_KINDS = ("experimentation", "datasets", "pipeline", "models", "access-logs")
 ROLE_PERSONAS = ("data-scientist", "ml-engineer", "model-consumer", "sm-execution")
 S3_BUCKET_NAME_MAX = 63

@@ -32,10 +32,8 @@ GUARDDUTY_FEATURES = ("S3_DATA_EVENTS", "EKS_AUDIT_LOGS", "EBS_MALWARE_PROTECTIO
                       "EKS_RUNTIME_MONITORING", "LAMBDA_NETWORK_LOGS", "RUNTIME_MONITORING")
 _MIN_TRANSITION_DAYS = {"STANDARD_IA": IA_MIN_DAYS, "ONEZONE_IA": IA_MIN_DAYS}
 # CloudTrail allows at most 500 values across all conditions of a trail's advanced event
-# selectors (a quota that cannot be raised). The management-event selector takes one value,
-# the data-event selector two (eventCategory, resources.type) plus one per resources.ARN prefix.
+# selectors (a quota that cannot be raised); see `trail_selector_values`.
 TRAIL_SELECTOR_VALUES_MAX = 500
-_FIXED_SELECTOR_VALUES = 3
 # AWS Config rule names are at most 64 characters.
 CONFIG_RULE_NAME_MAX = 64
 
@@ -208,8 +206,11 @@ def data_event_arn_prefixes(platform: "PlatformConfig") -> list[str]:
 
 
 def trail_selector_values(platform: "PlatformConfig") -> int:
-    """How many values the trail's advanced event selectors hold (CloudTrail quota: 500)."""
-    return _FIXED_SELECTOR_VALUES + len(data_event_arn_prefixes(platform))
+    """How many values the trail's advanced event selectors hold (CloudTrail quota: 500): one
+    for the management-event selector; the data-event selector, when there is one, two
+    (eventCategory, resources.type) plus one per resources.ARN prefix."""
+    prefixes = len(data_event_arn_prefixes(platform))
+    return 1 + (2 + prefixes if prefixes else 0)
 
 
 def control_tower_ous(platform: "PlatformConfig", control: ControlTowerControl) -> list[str]:

@@ -84,3 +84,13 @@ def test_a_new_project_environment_is_logged_without_configuration(sample_platfo
     prefixes = data_event_arn_prefixes(parse_platform(sample_platform))
     assert logged(prefixes, "mrd-churn-dev-experimentation-111111111111")
     assert not logged(prefixes, "mrd-churn-dev-access-logs-111111111111")
+
+
+def test_without_projects_or_domains_the_trail_logs_the_data_engineers_results(run_platform, sample_platform):
+    sample_platform["projects"] = []
+    sample_platform["data_lake"]["domains"] = []
+    sample_platform["data_lake"]["consumers"] = []
+    sample_platform["data_lake"]["write_back"]["approvers"] = []
+    trail = run_platform("security", platform=sample_platform).of_type(TRAIL)[0]
+    assert s3_data_event_prefixes(trail) == ["arn:aws:s3:::mrd-data-lake-athena-results-111111111111/"]
+    assert trail_selector_values(parse_platform(sample_platform)) == 1 + 2 + 1
