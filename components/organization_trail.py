@@ -1,7 +1,7 @@
 """The organization CloudTrail, created in the management account (guardrail LOG-1).
 
 One multi-region organization trail records every account's management events and the S3
-object-level (data) events of the data-lake and model buckets, with log-file validation, into
+object-level (data) events of the data buckets, with log-file validation, into
 the log archive encrypted with the log key. It also delivers to a CloudWatch Logs group so the
 security alerts can match events as they happen.
 
@@ -101,7 +101,7 @@ def event_selectors(args: OrganizationTrailArgs) -> list[aws.cloudtrail.TrailAdv
     )]
     if args.data_event_arn_prefixes:
         selectors.append(aws.cloudtrail.TrailAdvancedEventSelectorArgs(
-            name="S3 data events of data-lake and model buckets",
+            name="S3 data events of data buckets",
             field_selectors=[
                 aws.cloudtrail.TrailAdvancedEventSelectorFieldSelectorArgs(field="eventCategory", equals=["Data"]),
                 aws.cloudtrail.TrailAdvancedEventSelectorFieldSelectorArgs(field="resources.type", equals=["AWS::S3::Object"]),

@@ -14,10 +14,11 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from stacks import data_settings, network_settings, security_settings
 from stacks.config_model import EMAIL, ConfigModel
@@ -50,8 +51,9 @@ DERIVED_TAGS = ("project", "environment")
 # The layers with a stack module (`stacks/<layer>.py`, hyphens as underscores).
 LAYERS = ("organization", "security", "network", "data-lake", "project")
 
-# Longest names the program derives, checked against AWS limits at load time so that a long
-# prefix or project name fails here rather than half-way through `pulumi up`.
+# Names the program derives are checked against AWS limits at load time (every bucket of the
+# plan, the longest role name) so that a long prefix or project name fails here rather than
+# half-way through `pulumi up`.
 BUCKET_KINDS = ("experimentation", "datasets", "pipeline", "models", "access-logs")
 ROLE_PERSONAS = ("data-scientist", "ml-engineer", "model-consumer", "sm-execution")
 S3_BUCKET_NAME_MAX = 63
@@ -61,6 +63,12 @@ ACCOUNT_NAME_MAX = 50
 _NAME = r"^[a-z][a-z0-9-]*[a-z0-9]$"
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _ACCOUNT_ID = r"^\d{12}$"
+_BUCKET_SUFFIX = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+BUCKET_SUFFIX_MAX = 20
+# S3 general purpose bucket naming rules beyond length and characters.
+_BUCKET_CHARS = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
+_BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 
 
 class ConfigError(ValueError):
@@ -151,6 +159,9 @@ class PlatformConfig(ConfigModel):
     """The whole platform definition."""
 
     name_prefix: str = Field(pattern=_NAME, max_length=16)
+    # Last part of every bucket name (S3 names are global across AWS customers); default the
+    # management account id. See `bucket_name`.
+    bucket_suffix: str | None = Field(default=None, pattern=_BUCKET_SUFFIX, max_length=BUCKET_SUFFIX_MAX)
     home_region: str
     allowed_regions: list[str] = Field(min_length=1)
     mandatory_tags: list[str] = ["owner", "project", "environment", "cost-center", "data-classification"]
@@ -168,6 +179,16 @@ class PlatformConfig(ConfigModel):
     # Derived views used by the stacks; pure functions of the configuration.
     def project(self, name: str) -> Project:
         return next(p for p in self.projects if p.name == name)
+
+    def bucket_name(self, *parts: str) -> str:
+        """The one naming rule of every bucket the program creates:
+        `<name_prefix>-<parts...>-<bucket_suffix>`, the suffix defaulting to the management
+        account id. S3 bucket names are global across all AWS customers, so a name without a
+        part this organization owns could already exist elsewhere (`BucketAlreadyExists`) or
+        be taken first by someone who guesses it; the prefix still leads, so `<prefix>-*`
+        patterns (endpoint policies, SCPs, log delivery) keep matching."""
+        suffix = self.bucket_suffix or self.organization.management_account_id
+        return f"{self.name_prefix}-{'-'.join(parts)}-{suffix}"
 
     def shared_account_ou(self, key: str) -> str:
         return getattr(self.shared_accounts, key).ou or SHARED_ACCOUNT_OUS[key]
@@ -212,10 +233,7 @@ def _network(key: str, value: str, problems: list[str], prefixes: tuple[int, int
     return net
 
 
-def validate_platform(cfg: PlatformConfig) -> list[str]:
-    """Cross-field checks the schema alone cannot express; returns every problem found."""
-    problems: list[str] = []
-
+def _check_regions(cfg: PlatformConfig, problems: list[str]) -> None:
     for i, region in enumerate(cfg.allowed_regions):
         if not _REGION.match(region):
             problems.append(f"allowed_regions[{i}]: '{region}' is not an AWS region name (allowed: e.g. eu-west-1)")
@@ -225,11 +243,16 @@ def validate_platform(cfg: PlatformConfig) -> list[str]:
                             "(allowed: commercial regions; China and GovCloud are not supported)")
     if cfg.home_region not in cfg.allowed_regions:
         problems.append(f"home_region: '{cfg.home_region}' is not in allowed_regions (allowed: {', '.join(cfg.allowed_regions)})")
+
+
+def _check_tags(cfg: PlatformConfig, problems: list[str]) -> None:
     # The program sets `project` and `environment` itself; every other mandatory tag needs a
     # platform-wide default (projects override owner, cost-center and data-classification).
     for tag in (t for t in cfg.mandatory_tags if t not in cfg.default_tags and t not in DERIVED_TAGS):
         problems.append(f"default_tags: mandatory tag '{tag}' has no default value (allowed: add it to default_tags)")
 
+
+def _check_organization(cfg: PlatformConfig, problems: list[str]) -> None:
     org = cfg.organization
     if org.deployment_role_name not in (None, org.member_role_name):
         problems.append(
@@ -252,6 +275,9 @@ def validate_platform(cfg: PlatformConfig) -> list[str]:
         if ou not in ous:
             problems.append(f"guardrails.model_consumer_ous[{i}]: unknown OU '{ou}' (allowed: {', '.join(ous)})")
 
+
+def _check_accounts(cfg: PlatformConfig, problems: list[str]) -> None:
+    """Every account's e-mail and name, the project environments' e-mails included."""
     emails: dict[str, str] = {}
     names: dict[str, str] = {}
 
@@ -261,23 +287,45 @@ def validate_platform(cfg: PlatformConfig) -> list[str]:
             problems.append(f"{key}.name: account name '{spec.name}' is already used by {names[spec.name]}")
         else:
             names[spec.name] = key
-        if spec.ou is not None and spec.ou not in ous:
-            problems.append(f"{key}.ou: unknown OU '{spec.ou}' (allowed: {', '.join(ous)})")
 
     for key in SharedAccounts.model_fields:
         account(f"shared_accounts.{key}", getattr(cfg.shared_accounts, key))
     for i, sandbox in enumerate(cfg.sandbox_accounts):
         account(f"sandbox_accounts[{i}]", sandbox)
+    for i, project in enumerate(cfg.projects):
+        for env, spec in project.environments.items():
+            if env in ENVIRONMENTS:  # an unknown environment is reported by _check_projects
+                _check_email(f"projects[{i}].environments.{env}.email", spec.email, emails, problems)
 
-    supernet = _network("cidr_plan.supernet", cfg.cidr_plan.supernet, problems, prefixes=(8, 24))
-    ranges: list[tuple[str, ipaddress.IPv4Network]] = []
-    for key, value in cfg.cidr_plan.shared.items():
-        if key not in ("network", "shared_services", "data_lake", "automation"):
-            problems.append(f"cidr_plan.shared.{key}: unknown shared VPC (allowed: network, shared_services, data_lake, automation)")
-        net = _network(f"cidr_plan.shared.{key}", value, problems)
-        if net:
-            ranges.append((f"cidr_plan.shared.{key}", net))
 
+def _check_account_ous(cfg: PlatformConfig, problems: list[str]) -> None:
+    ous = cfg.organization.organizational_units
+    specs = [(f"shared_accounts.{key}", getattr(cfg.shared_accounts, key)) for key in SharedAccounts.model_fields]
+    specs += [(f"sandbox_accounts[{i}]", sandbox) for i, sandbox in enumerate(cfg.sandbox_accounts)]
+    for key, spec in specs:
+        if spec.ou is not None and spec.ou not in ous:
+            problems.append(f"{key}.ou: unknown OU '{spec.ou}' (allowed: {', '.join(ous)})")
+
+
+def _check_project_account_names(cfg: PlatformConfig, problems: list[str]) -> None:
+    """The project environments' account names (derived from name_prefix) against the others."""
+    names: dict[str, str] = {}
+    for key in SharedAccounts.model_fields:
+        names.setdefault(getattr(cfg.shared_accounts, key).name, f"shared_accounts.{key}")
+    for i, sandbox in enumerate(cfg.sandbox_accounts):
+        names.setdefault(sandbox.name, f"sandbox_accounts[{i}]")
+    for i, project in enumerate(cfg.projects):
+        for env in (e for e in project.environments if e in ENVIRONMENTS):
+            env_key = f"projects[{i}].environments.{env}"
+            name = cfg.project_account_name(project.name, env)
+            if name in names:
+                problems.append(f"{env_key}: account name '{name}' is already used by {names[name]}")
+            names.setdefault(name, env_key)
+            if len(name) > ACCOUNT_NAME_MAX:
+                problems.append(f"{env_key}: account name '{name}' is {len(name)} characters (allowed: at most {ACCOUNT_NAME_MAX})")
+
+
+def _check_projects(cfg: PlatformConfig, problems: list[str]) -> None:
     project_names: dict[str, int] = {}
     for i, project in enumerate(cfg.projects):
         key = f"projects[{i}]"
@@ -286,48 +334,180 @@ def validate_platform(cfg: PlatformConfig) -> list[str]:
         project_names.setdefault(project.name, i)
         if not project.environments:
             problems.append(f"{key}.environments: a project needs at least one environment (allowed: {', '.join(ENVIRONMENTS)})")
-        for env, spec in project.environments.items():
-            env_key = f"{key}.environments.{env}"
+        for env in project.environments:
             if env not in ENVIRONMENTS:
-                problems.append(f"{env_key}: unknown environment '{env}' (allowed: {', '.join(ENVIRONMENTS)})")
-                continue
-            acct = AccountSpec.model_construct(name=cfg.project_account_name(project.name, env), email=spec.email)
-            _check_email(f"{env_key}.email", spec.email, emails, problems)
-            if acct.name in names:
-                problems.append(f"{env_key}: account name '{acct.name}' is already used by {names[acct.name]}")
-            names.setdefault(acct.name, env_key)
-            if len(acct.name) > ACCOUNT_NAME_MAX:
-                problems.append(f"{env_key}: account name '{acct.name}' is {len(acct.name)} characters (allowed: at most {ACCOUNT_NAME_MAX})")
-            net = _network(f"{env_key}.cidr", spec.cidr, problems)
-            if net:
-                ranges.append((f"{env_key}.cidr", net))
-            # The data layer's own naming functions, so this check and the names cannot drift.
-            bucket = data_settings.project_bucket_name(cfg, project.name, env, max(BUCKET_KINDS, key=len))
-            if len(bucket) > S3_BUCKET_NAME_MAX:
-                problems.append(
-                    f"{key}.name: bucket name '{bucket}' would be {len(bucket)} characters "
-                    f"(allowed: at most {S3_BUCKET_NAME_MAX}; shorten name_prefix or the project name)"
-                )
-            role = data_settings.project_role_name(cfg, project.name, env, max(ROLE_PERSONAS, key=len))
-            if len(role) > IAM_ROLE_NAME_MAX:
-                problems.append(
-                    f"{key}.name: IAM role name '{role}' would be {len(role)} characters "
-                    f"(allowed: at most {IAM_ROLE_NAME_MAX}; shorten name_prefix or the project name)"
-                )
+                problems.append(f"{key}.environments.{env}: unknown environment '{env}' (allowed: {', '.join(ENVIRONMENTS)})")
     for i, project in enumerate(cfg.projects):
         for j, source in enumerate(project.consumes_models_from):
             if source not in project_names:
                 problems.append(f"projects[{i}].consumes_models_from[{j}]: unknown project '{source}' (allowed: {', '.join(project_names)})")
 
+
+def _check_networks(cfg: PlatformConfig, problems: list[str]) -> None:
+    supernet = _network("cidr_plan.supernet", cfg.cidr_plan.supernet, problems, prefixes=(8, 24))
+    ranges: list[tuple[str, ipaddress.IPv4Network]] = []
+    for key, value in cfg.cidr_plan.shared.items():
+        if key not in ("network", "shared_services", "data_lake", "automation"):
+            problems.append(f"cidr_plan.shared.{key}: unknown shared VPC (allowed: network, shared_services, data_lake, automation)")
+        net = _network(f"cidr_plan.shared.{key}", value, problems)
+        if net:
+            ranges.append((f"cidr_plan.shared.{key}", net))
+    for i, project in enumerate(cfg.projects):
+        for env, spec in project.environments.items():
+            if env not in ENVIRONMENTS:
+                continue
+            key = f"projects[{i}].environments.{env}.cidr"
+            net = _network(key, spec.cidr, problems)
+            if net:
+                ranges.append((key, net))
     for idx, (key, net) in enumerate(ranges):
         if supernet is not None and not net.subnet_of(supernet):
             problems.append(f"{key}: {net} is outside cidr_plan.supernet {supernet}")
         for other_key, other in ranges[:idx]:
             if net.overlaps(other):
                 problems.append(f"{key}: {net} overlaps {other_key} ({other})")
-    for layer in (security_settings, network_settings, data_settings):
-        problems.extend(layer.validate(cfg))
+
+
+def bucket_name_problem(name: str) -> str | None:
+    """What is wrong with `name` as an S3 general purpose bucket name, or None."""
+    if not 3 <= len(name) <= S3_BUCKET_NAME_MAX:
+        return f"would be {len(name)} characters (allowed: 3 to {S3_BUCKET_NAME_MAX})"
+    if not _BUCKET_CHARS.match(name) or ".." in name:
+        return "is not a valid bucket name (allowed: lowercase letters, digits, '.' and '-', starting and ending with a letter or digit)"
+    if name.startswith(_BUCKET_RESERVED_PREFIXES) or name.endswith(_BUCKET_RESERVED_SUFFIXES):
+        return "uses a prefix or suffix S3 reserves (xn--, sthree-, amzn-s3-demo-, -s3alias, --ol-s3, .mrap, --x-s3, --table-s3)"
+    return None
+
+
+def plan_bucket_names(cfg: PlatformConfig) -> list[tuple[str, str, str]]:
+    """(key, bucket name, what to shorten) of every bucket the program creates, from the
+    naming functions that create them."""
+    found = [("security.log_archive", name, "name_prefix or bucket_suffix")
+             for name in security_settings.log_archive_bucket_names(cfg)]
+    for name in data_settings.lake_platform_bucket_names(cfg):
+        found.append(("data_lake", name, "name_prefix or bucket_suffix"))
+    for i, domain in enumerate(cfg.data_lake.domains):
+        for zone in data_settings.ZONES:
+            found.append((f"data_lake.domains[{i}].name", data_settings.lake_bucket_name(cfg, domain.name, zone),
+                          "name_prefix, bucket_suffix or the domain name"))
+    for i, project in enumerate(cfg.projects):
+        for env in (e for e in project.environments if e in ENVIRONMENTS):
+            for kind in data_settings.KINDS_BY_ENVIRONMENT[env]:
+                found.append((f"projects[{i}].name", data_settings.project_bucket_name(cfg, project.name, env, kind),
+                              "name_prefix, bucket_suffix or the project name"))
+    return found
+
+
+def _check_derived_names(cfg: PlatformConfig, problems: list[str]) -> None:
+    """Bucket and role names the program derives, against AWS rules (the naming functions
+    that create them, so this check and the names cannot drift)."""
+    seen: dict[str, str] = {}
+    for key, bucket, shorten in plan_bucket_names(cfg):
+        problem = bucket_name_problem(bucket)
+        # security_settings.validate reports the log archive's names under their own keys.
+        if problem is not None and key != "security.log_archive":
+            problems.append(f"{key}: bucket name '{bucket}' {problem}"
+                            + (f"; shorten {shorten}" if problem.startswith("would be") else ""))
+        if bucket in seen:
+            problems.append(f"{key}: bucket name '{bucket}' is also the name of a bucket of {seen[bucket]} "
+                            "(allowed: every bucket its own name)")
+        seen.setdefault(bucket, key)
+    for i, project in enumerate(cfg.projects):
+        key = f"projects[{i}]"
+        for env in (e for e in project.environments if e in ENVIRONMENTS):
+            role = data_settings.project_role_name(cfg, project.name, env, max(ROLE_PERSONAS, key=len))
+            if len(role) > IAM_ROLE_NAME_MAX:
+                problems.append(
+                    f"{key}.name: IAM role name '{role}' would be {len(role)} characters "
+                    f"(allowed: at most {IAM_ROLE_NAME_MAX}; shorten name_prefix or the project name)"
+                )
+
+
+Check = Callable[[PlatformConfig, list[str]], None]
+
+
+def _layer(settings: Any) -> tuple[Check, ...]:
+    """A layer's checks: its `CHECKS` one by one where it has them, else its `validate`."""
+    if hasattr(settings, "CHECKS"):
+        return tuple(settings.CHECKS)
+
+    def check(cfg: PlatformConfig, problems: list[str]) -> None:
+        problems.extend(settings.validate(cfg))
+    return (check,)
+
+
+# Each check is skipped on its own when it reads a setting whose schema validation failed.
+_CHECKS: tuple[Check, ...] = (
+    _check_regions, _check_tags, _check_organization, _check_accounts, _check_account_ous,
+    _check_project_account_names, _check_projects, _check_networks, _check_derived_names,
+    *_layer(security_settings), *_layer(network_settings), *_layer(data_settings),
+)
+
+
+def validate_platform(cfg: PlatformConfig) -> list[str]:
+    """Cross-field checks the schema alone cannot express; returns every problem found.
+
+    `cfg` may be a partial configuration (see `_partial`): a check that reads a setting whose
+    schema validation failed stops there (keeping what it found) and the other checks run.
+    """
+    problems: list[str] = []
+    for check in _CHECKS:
+        found: list[str] = []
+        try:
+            check(cfg, found)
+        except UnavailableSetting:
+            pass  # the setting's own problem is already reported
+        except TypeError as exc:
+            # Built-ins that check types in C (re.match, str.join) refuse the stand-in before
+            # any of its methods can raise; anything else is a real error.
+            if _Unavailable.__name__ not in str(exc):
+                raise
+        problems.extend(found)
     return problems
+
+
+class UnavailableSetting(Exception):
+    """A cross-field check read a setting that failed schema validation."""
+
+
+class _Unavailable:
+    """Stands in for a setting that failed schema validation: any use of it raises
+    `UnavailableSetting`, so exactly the checks that depend on it are skipped."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: str):
+        object.__setattr__(self, "key", key)
+
+    def __repr__(self) -> str:
+        return f"<unavailable {self.key}>"
+
+    def _fail(self, *args: Any, **kwargs: Any) -> Any:
+        raise UnavailableSetting(self.key)
+
+    __getattr__ = __setattr__ = __getitem__ = __iter__ = __len__ = __contains__ = __bool__ = _fail
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __hash__ = _fail  # type: ignore[assignment]
+    __str__ = __format__ = __add__ = __radd__ = __int__ = __index__ = __call__ = _fail  # type: ignore[assignment]
+
+
+def _partial(model: type[ConfigModel], data: dict, errors: list[tuple], key: str = "") -> Any:
+    """`model` built from `data` whose schema validation failed at `errors` (locations relative
+    to `data`): every field without an error is validated as usual, a nested section with
+    errors inside is built the same way, and any other field with an error is `_Unavailable`."""
+    values: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        here = [loc[1:] for loc in errors if loc and loc[0] == name]
+        field_key = f"{key}.{name}" if key else name
+        section = info.annotation if isinstance(info.annotation, type) and issubclass(info.annotation, ConfigModel) else None
+        if not here and name in data:
+            values[name] = TypeAdapter(Annotated[info.annotation, info]).validate_python(data[name])
+        elif not here:
+            values[name] = info.get_default(call_default_factory=True)
+        elif section is not None and all(here) and isinstance(data.get(name), dict):
+            values[name] = _partial(section, data[name], here, field_key)
+        else:
+            values[name] = _Unavailable(field_key)
+    return model.model_construct(**values)
 
 
 def _pydantic_problems(exc: ValidationError) -> list[str]:
@@ -349,9 +529,12 @@ def parse_platform(data: Any) -> PlatformConfig:
         raise ConfigError(["(top level): the platform definition must be a mapping"])
     try:
         cfg = PlatformConfig.model_validate(data)
+        problems = []
     except ValidationError as exc:
-        raise ConfigError(_pydantic_problems(exc)) from None
-    problems = validate_platform(cfg)
+        # Schema and cross-field problems in one pass: the checks run on what did validate.
+        problems = _pydantic_problems(exc)
+        cfg = _partial(PlatformConfig, data, [tuple(e["loc"]) for e in exc.errors()])
+    problems += validate_platform(cfg)
     if problems:
         raise ConfigError(problems)
     return cfg

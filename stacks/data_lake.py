@@ -171,7 +171,7 @@ def run(ctx: StackContext) -> None:
 
     # Access logs of the lake's buckets, and the data engineers' Athena results.
     engineer_grants = [ObjectGrant("DataEngineersAthenaResults", [engineers], write=True)] if engineers.role_names else []
-    log_delivery = LogDelivery(source_account=lake_id, source_bucket_prefix=f"{platform.name_prefix}-data-lake-")
+    log_delivery = LogDelivery(source_account=lake_id, source_bucket_prefix=ds.lake_bucket_prefix(platform))
     platform_key = CustomerManagedKey(
         "data-lake-platform-key",
         alias=f"{platform.name_prefix}-data-lake-platform",
@@ -181,11 +181,11 @@ def run(ctx: StackContext) -> None:
         tags=tags,
         opts=opts,
     )
-    log_bucket_name = f"{platform.name_prefix}-data-lake-access-logs"
+    log_bucket_name = ds.lake_access_log_bucket_name(platform)
     access_logs = access_log_bucket(
         "data-lake-access-logs", log_bucket_name, log_delivery, tags,
         lifecycle_rules("access-logs", data.project_buckets.lifecycle.get("access-logs")), opts=opts)
-    results_name = f"{platform.name_prefix}-data-lake-athena-results"
+    results_name = ds.lake_athena_results_bucket_name(platform)
     results = SecureBucket(
         "data-lake-athena-results",
         bucket_name=results_name,

@@ -59,7 +59,6 @@ WORK_BUCKET_KIND = {"dev": "experimentation", "preprod": "pipeline", "prod": "pi
 _NAME = r"^[a-z][a-z0-9-]*[a-z0-9]$"
 # IAM role names, optionally with a path (`aws-reserved/sso.amazonaws.com/eu-west-1/Name`).
 _ROLE_NAME = re.compile(r"^([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
-_S3_BUCKET_NAME_MAX = 63
 _MIN_ATHENA_CUTOFF_BYTES = 10 * 1024 * 1024
 
 
@@ -172,11 +171,50 @@ def project_role_name(platform: "PlatformConfig", project: str, env: str, role: 
 
 
 def project_bucket_name(platform: "PlatformConfig", project: str, env: str, kind: str) -> str:
-    return f"{platform.name_prefix}-{project}-{env}-{kind}"
+    """A project environment's bucket of `kind` (`PlatformConfig.bucket_name` is the rule)."""
+    return platform.bucket_name(project, env, kind)
+
+
+def project_bucket_prefix(platform: "PlatformConfig", project: str, env: str) -> str:
+    """What every bucket name of a project environment starts with (log delivery sources)."""
+    return f"{platform.name_prefix}-{project}-{env}-"
 
 
 def lake_bucket_name(platform: "PlatformConfig", domain: str, zone: str) -> str:
-    return f"{platform.name_prefix}-data-lake-{domain}-{zone}"
+    """A data domain's bucket of `zone`."""
+    return platform.bucket_name("data-lake", domain, zone)
+
+
+def lake_bucket_prefix(platform: "PlatformConfig") -> str:
+    """What every bucket name of the data-lake account starts with (log delivery sources)."""
+    return f"{platform.name_prefix}-data-lake-"
+
+
+def lake_access_log_bucket_name(platform: "PlatformConfig") -> str:
+    return platform.bucket_name("data-lake", "access-logs")
+
+
+def lake_athena_results_bucket_name(platform: "PlatformConfig") -> str:
+    """The data engineers' Athena query results."""
+    return platform.bucket_name("data-lake", "athena-results")
+
+
+def lake_platform_bucket_names(platform: "PlatformConfig") -> tuple[str, str]:
+    """(access logs, Athena results): the data-lake account's buckets outside the domains."""
+    return lake_access_log_bucket_name(platform), lake_athena_results_bucket_name(platform)
+
+
+def data_bucket_names(platform: "PlatformConfig") -> list[str]:
+    """Every bucket of the plan that holds data (not access logs): each domain's zones, the
+    data engineers' Athena results and each project environment's buckets (the work buckets
+    hold its Athena results). The trail logs their object-level events."""
+    found = [lake_bucket_name(platform, d.name, zone) for d in platform.data_lake.domains for zone in ZONES]
+    found.append(lake_athena_results_bucket_name(platform))
+    for project in platform.projects:
+        for env in project.environments:
+            found += [project_bucket_name(platform, project.name, env, kind)
+                      for kind in KINDS_BY_ENVIRONMENT.get(env, ()) if kind != "access-logs"]
+    return found
 
 
 def lake_database_name(platform: "PlatformConfig", domain: str, zone: str) -> str:
@@ -284,19 +322,11 @@ def _role_problems(key: str, roles: list[str], allowed: list[str], problems: lis
         problems.append(f"{key}: role '{role}' is listed twice")
 
 
-def validate(platform: "PlatformConfig") -> list[str]:
-    """Cross-field checks of the data settings; every problem, each naming its key."""
-    from stacks.config import BUCKET_KINDS, IAM_ROLE_NAME_MAX
+def _check_roles(platform: "PlatformConfig", problems: list[str]) -> None:
+    """Data-lake account roles and project role suffixes."""
+    from stacks.config import IAM_ROLE_NAME_MAX
 
-    problems: list[str] = []
     data = platform.data_lake
-    prefix = platform.name_prefix
-    domains = [d.name for d in data.domains]
-    projects = {p.name: p for p in platform.projects}
-    accounts = list(platform.accounts())
-    project_roles = known_project_roles(platform)
-
-    # Data-lake account roles.
     for field in ("admin_roles", "data_engineer_roles"):
         for i, role in enumerate(getattr(data, field)):
             if not _ROLE_NAME.match(role) or "*" in role:
@@ -310,8 +340,14 @@ def validate(platform: "PlatformConfig") -> list[str]:
                 if len(name) > IAM_ROLE_NAME_MAX:
                     problems.append(f"data_lake.project_roles[{i}]: role name '{name}' would be {len(name)} characters (allowed: at most {IAM_ROLE_NAME_MAX})")
 
-    # Write-back: only approvers the platform defines.
-    wb = f"{prefix}-{data.write_back.role_name}"
+
+def _check_write_back(platform: "PlatformConfig", problems: list[str]) -> None:
+    """Write-back: only approvers the platform defines."""
+    from stacks.config import IAM_ROLE_NAME_MAX
+
+    data = platform.data_lake
+    accounts = list(platform.accounts())
+    wb = write_back_role_name(platform)
     if len(wb) > IAM_ROLE_NAME_MAX:
         problems.append(f"data_lake.write_back.role_name: role name '{wb}' would be {len(wb)} characters (allowed: at most {IAM_ROLE_NAME_MAX})")
     for i, approver in enumerate(data.write_back.approvers):
@@ -321,21 +357,28 @@ def validate(platform: "PlatformConfig") -> list[str]:
         if not _ROLE_NAME.match(approver.role) or "*" in approver.role:
             problems.append(f"{key}.role: '{approver.role}' is not an IAM role name (allowed: letters, digits, +=,.@_- with an optional path; no wildcards)")
 
-    # Domains.
+
+def _check_domains(platform: "PlatformConfig", problems: list[str]) -> None:
+    """Domains and their lifecycles (their bucket names: `stacks.config` checks every bucket)."""
+    data = platform.data_lake
+    domains = [d.name for d in data.domains]
     for i, domain in enumerate(data.domains):
         key = f"data_lake.domains[{i}]"
         if domains.count(domain.name) > 1 and domains.index(domain.name) != i:
             problems.append(f"{key}.name: domain '{domain.name}' is already defined at data_lake.domains[{domains.index(domain.name)}]")
-        longest = lake_bucket_name(platform, domain.name, max(ZONES, key=len))
-        if len(longest) > _S3_BUCKET_NAME_MAX:
-            problems.append(f"{key}.name: bucket name '{longest}' would be {len(longest)} characters (allowed: at most {_S3_BUCKET_NAME_MAX}; shorten the domain name or name_prefix)")
         for zone, lifecycle in domain.lifecycle.items():
             if zone not in ZONES:
                 problems.append(f"{key}.lifecycle.{zone}: unknown zone '{zone}' (allowed: {', '.join(ZONES)})")
                 continue
             _lifecycle_problems(f"{key}.lifecycle.{zone}", lifecycle, domain.retention_days, problems)
 
-    # Consumers: only defined projects, environments, domains, zones and roles.
+
+def _check_consumers(platform: "PlatformConfig", problems: list[str]) -> None:
+    """Consumers: only defined projects, environments, domains, zones and roles."""
+    data = platform.data_lake
+    domains = [d.name for d in data.domains]
+    projects = {p.name: p for p in platform.projects}
+    project_roles = known_project_roles(platform)
     seen: dict[tuple[str, str, str], str] = {}
     for i, consumer in enumerate(data.consumers):
         key = f"data_lake.consumers[{i}]"
@@ -382,8 +425,12 @@ def validate(platform: "PlatformConfig") -> list[str]:
         if consumer.bytes_scanned_cutoff_gb is not None and consumer.bytes_scanned_cutoff_gb * 1024**3 < _MIN_ATHENA_CUTOFF_BYTES:
             problems.append(f"{key}.bytes_scanned_cutoff_gb: below Athena's minimum of 10 MB")
 
-    # Project buckets.
-    pb = data.project_buckets
+
+def _check_project_buckets(platform: "PlatformConfig", problems: list[str]) -> None:
+    from stacks.config import BUCKET_KINDS
+
+    pb = platform.data_lake.project_buckets
+    project_roles = known_project_roles(platform)
     for field in ("team_roles", "automation_roles", "reviewer_roles"):
         _role_problems(f"data_lake.project_buckets.{field}", getattr(pb, field), project_roles, problems)
     if not pb.automation_roles:
@@ -402,7 +449,9 @@ def validate(platform: "PlatformConfig") -> list[str]:
             continue
         _lifecycle_problems(f"data_lake.project_buckets.lifecycle.{kind}", lifecycle, pb.retention_days.get(kind, 0), problems)
 
-    # S3 bucket policies are limited to 20 KB; each consumer role appears in three statements.
+
+def _check_policy_sizes(platform: "PlatformConfig", problems: list[str]) -> None:
+    """S3 bucket policies are limited to 20 KB; each consumer role appears in three statements."""
     for name, size in estimate_lake_policy_sizes(platform).items():
         if size > S3_BUCKET_POLICY_MAX:
             problems.append(
@@ -410,7 +459,11 @@ def validate(platform: "PlatformConfig") -> list[str]:
                 f"(allowed: at most {S3_BUCKET_POLICY_MAX}, the S3 limit; grant fewer roles or environments to this domain)"
             )
 
-    # Model producers train where the configuration says, so that environment must exist.
+
+def _check_model_producers(platform: "PlatformConfig", problems: list[str]) -> None:
+    """Model producers train where the configuration says, so that environment must exist."""
+    data = platform.data_lake
+    projects = {p.name: p for p in platform.projects}
     for name in sorted(model_producers(platform)):
         project = projects.get(name)
         if project is not None and data.model_producer_environment not in project.environments:
@@ -418,4 +471,17 @@ def validate(platform: "PlatformConfig") -> list[str]:
                 f"data_lake.model_producer_environment: model-producer project '{name}' has no "
                 f"'{data.model_producer_environment}' environment (allowed: {', '.join(project.environments)})"
             )
+
+
+# Run one by one by `stacks.config`, so a schema problem in one setting skips only the checks
+# that read it.
+CHECKS = (_check_roles, _check_write_back, _check_domains, _check_consumers, _check_project_buckets,
+          _check_policy_sizes, _check_model_producers)
+
+
+def validate(platform: "PlatformConfig") -> list[str]:
+    """Cross-field checks of the data settings; every problem, each naming its key."""
+    problems: list[str] = []
+    for check in CHECKS:
+        check(platform, problems)
     return problems

@@ -113,7 +113,7 @@ def project_data(ctx: StackContext, network: ProjectNetwork) -> None:
             key_alias=f"{platform.name_prefix}-{name}-data",
             key_administrators=RolePrincipals(account_id, tuple(dict.fromkeys([org.member_role_name, org.break_glass_role_name]))),
             access_log_bucket_name=ds.project_bucket_name(platform, project.name, env, "access-logs"),
-            log_source_prefix=f"{platform.name_prefix}-{name}-",
+            log_source_prefix=ds.project_bucket_prefix(platform, project.name, env),
             buckets=buckets,
             access_log_lifecycle=lifecycle_rules("access-logs", pb.lifecycle.get("access-logs")),
             tags=tags,

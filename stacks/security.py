@@ -52,7 +52,7 @@ from stacks.context import StackContext
 from stacks.security_settings import (
     auditor_role_names,
     control_tower_ous,
-    data_event_buckets,
+    data_event_arn_prefixes,
     log_archive_bucket_names,
     trail_name,
 )
@@ -60,21 +60,6 @@ from stacks.security_settings import (
 
 def regions_home_first(platform: PlatformConfig) -> list[str]:
     return [platform.home_region] + [r for r in platform.allowed_regions if r != platform.home_region]
-
-
-def data_event_arn_prefixes(platform: PlatformConfig) -> list[str]:
-    """`resources.ARN` prefixes for the trail's S3 data events: an exact bucket becomes
-    `arn:...:s3:::<bucket>/`, a `name*` prefix `arn:...:s3:::name`, an ARN stays as it is."""
-    partition = partition_of(platform.home_region)
-    found = []
-    for target in data_event_buckets(platform):
-        if target.startswith("arn:"):
-            found.append(target)
-        elif target.endswith("*"):
-            found.append(f"arn:{partition}:s3:::{target[:-1]}")
-        else:
-            found.append(f"arn:{partition}:s3:::{target}/")
-    return found
 
 
 def control_tower_owned_rules(platform: PlatformConfig) -> frozenset[str]:

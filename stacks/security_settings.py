@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from policy_documents.arns import partition_of
 from stacks.config_model import (
     EMAIL,
     IA_MIN_DAYS,
@@ -30,9 +31,9 @@ DeliveryFrequency = Literal["One_Hour", "Three_Hours", "Six_Hours", "Twelve_Hour
 GUARDDUTY_FEATURES = ("S3_DATA_EVENTS", "EKS_AUDIT_LOGS", "EBS_MALWARE_PROTECTION", "RDS_LOGIN_EVENTS",
                       "EKS_RUNTIME_MONITORING", "LAMBDA_NETWORK_LOGS", "RUNTIME_MONITORING")
 _MIN_TRANSITION_DAYS = {"STANDARD_IA": IA_MIN_DAYS, "ONEZONE_IA": IA_MIN_DAYS}
-# CloudTrail allows at most 500 values across a trail's advanced event selectors; keep room
-# for the management-event selector and later additions.
-MAX_DATA_EVENT_TARGETS = 250
+# CloudTrail allows at most 500 values across all conditions of a trail's advanced event
+# selectors (a quota that cannot be raised); see `trail_selector_values`.
+TRAIL_SELECTOR_VALUES_MAX = 500
 # AWS Config rule names are at most 64 characters.
 CONFIG_RULE_NAME_MAX = 64
 
@@ -54,8 +55,9 @@ class ObjectLockSettings(ConfigModel):
 
 
 class LogArchiveSettings(ConfigModel):
-    """The log-archive account's buckets. Names default to `<prefix>-log-archive-<management
-    account id>` (and `-config-history-`, `-log-access-`), globally unique by construction."""
+    """The log-archive account's buckets. Names default to the platform's bucket naming rule
+    (`<prefix>-log-archive-<bucket suffix>`, `-config-history-`, `-log-access-`; the suffix
+    defaults to the management account id)."""
 
     bucket_name: str | None = None
     config_bucket_name: str | None = None
@@ -75,8 +77,8 @@ class LogArchiveSettings(ConfigModel):
 class TrailSettings(ConfigModel):
     """The organization trail. `data_event_buckets` lists buckets whose object-level (data)
     events are logged: a bucket name, a name prefix ending in `*`, or an S3 ARN. Empty means
-    every data-lake zone bucket and every project environment's `datasets` and `models`
-    buckets."""
+    every data bucket of the plan (`data_settings.data_bucket_names`: the data-lake zones and
+    Athena results, and every bucket of every project environment but its access logs)."""
 
     name: str | None = None
     data_event_buckets: list[str] = []
@@ -152,11 +154,13 @@ class SecuritySettings(ConfigModel):
 # -- derived names: pure functions of the configuration, shared by the stack and its tests ---
 
 def log_archive_bucket_names(platform: "PlatformConfig") -> tuple[str, str, str]:
-    """(archive, config history, access logs) bucket names."""
-    s, mgmt, p = platform.security.log_archive, platform.organization.management_account_id, platform.name_prefix
-    return (s.bucket_name or f"{p}-log-archive-{mgmt}",
-            s.config_bucket_name or f"{p}-config-history-{mgmt}",
-            s.access_log_bucket_name or f"{p}-log-access-{mgmt}")
+    """(archive, config history, access logs) bucket names: the configured ones, else the
+    platform's bucket naming rule (`PlatformConfig.bucket_name`). Exact names, usable as SCP
+    resource patterns (LOG-2)."""
+    s = platform.security.log_archive
+    return (s.bucket_name or platform.bucket_name("log-archive"),
+            s.config_bucket_name or platform.bucket_name("config-history"),
+            s.access_log_bucket_name or platform.bucket_name("log-access"))
 
 
 def baseline_role_pattern(platform: "PlatformConfig") -> str:
@@ -174,20 +178,39 @@ def auditor_role_names(platform: "PlatformConfig") -> list[str]:
 
 
 def data_event_buckets(platform: "PlatformConfig") -> list[str]:
-    """The configured data-event targets, or by default every data-lake zone bucket of every
-    domain and every project environment's `datasets` and `models` buckets (names from the
-    data layer's naming functions, so the trail follows the data layer's configuration)."""
+    """The configured data-event targets, or by default every data bucket of the plan: the
+    names come from the naming functions that create the buckets, so the trail follows the
+    data layer's configuration (dev experimentation buckets hold production data too)."""
     configured = platform.security.trail.data_event_buckets
     if configured:
         return list(configured)
     from stacks import data_settings as ds
 
-    found = [ds.lake_bucket_name(platform, domain.name, zone)
-             for domain in platform.data_lake.domains for zone in ds.ZONES]
-    for project in platform.projects:
-        for env in project.environments:
-            found += [ds.project_bucket_name(platform, project.name, env, kind) for kind in ("datasets", "models")]
-    return found
+    return ds.data_bucket_names(platform)
+
+
+def data_event_arn_prefixes(platform: "PlatformConfig") -> list[str]:
+    """`resources.ARN` StartsWith values of the trail's S3 data events: an exact bucket becomes
+    `arn:...:s3:::<bucket>/` (its objects, and no other bucket whose name it begins), a
+    `name*` prefix `arn:...:s3:::name`, an ARN stays as it is."""
+    partition = partition_of(platform.home_region)
+    found = []
+    for target in data_event_buckets(platform):
+        if target.startswith("arn:"):
+            found.append(target)
+        elif target.endswith("*"):
+            found.append(f"arn:{partition}:s3:::{target[:-1]}")
+        else:
+            found.append(f"arn:{partition}:s3:::{target}/")
+    return list(dict.fromkeys(found))
+
+
+def trail_selector_values(platform: "PlatformConfig") -> int:
+    """How many values the trail's advanced event selectors hold (CloudTrail quota: 500): one
+    for the management-event selector; the data-event selector, when there is one, two
+    (eventCategory, resources.type) plus one per resources.ARN prefix."""
+    prefixes = len(data_event_arn_prefixes(platform))
+    return 1 + (2 + prefixes if prefixes else 0)
 
 
 def control_tower_ous(platform: "PlatformConfig", control: ControlTowerControl) -> list[str]:
@@ -238,10 +261,11 @@ def validate(platform: "PlatformConfig") -> list[str]:
     if s.trail.cloudwatch_retention_days not in LOG_RETENTION_DAYS:
         problems.append(f"security.trail.cloudwatch_retention_days: {s.trail.cloudwatch_retention_days} is not a "
                         f"CloudWatch Logs retention (allowed: {', '.join(map(str, LOG_RETENTION_DAYS))})")
-    targets = data_event_buckets(platform)
-    if len(targets) > MAX_DATA_EVENT_TARGETS:
-        problems.append(f"security.trail.data_event_buckets: {len(targets)} buckets (allowed: at most "
-                        f"{MAX_DATA_EVENT_TARGETS}; use name prefixes ending in '*')")
+    values = trail_selector_values(platform)
+    if values > TRAIL_SELECTOR_VALUES_MAX:
+        problems.append(f"security.trail.data_event_buckets: the trail's event selectors would hold {values} values "
+                        f"for {len(data_event_arn_prefixes(platform))} data-event buckets (allowed: at most "
+                        f"{TRAIL_SELECTOR_VALUES_MAX} per trail, a CloudTrail quota; list name prefixes ending in '*')")
     for i, target in enumerate(s.trail.data_event_buckets):
         if target.startswith("arn:"):
             ok = bool(_S3_ARN.match(target))

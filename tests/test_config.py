@@ -89,20 +89,54 @@ def test_names_that_break_aws_limits_are_rejected(sample_platform):
     _with_project(sample_platform, "transaction-fraud-scorer")  # 24, the longest project name
     problems = problems_of(sample_platform)
     assert any(
-        "projects[2].name: bucket name 'meridian-bank-ml-transaction-fraud-scorer-preprod-experimentation' "
-        "would be 65 characters (allowed: at most 63" in p for p in problems
+        "projects[2].name: bucket name 'meridian-bank-ml-transaction-fraud-scorer-preprod-access-logs-111111111111' "
+        "would be 74 characters (allowed: 3 to 63); shorten name_prefix, bucket_suffix or the project name" in p
+        for p in problems
     ), problems
 
 
-@pytest.mark.parametrize("project, accepted", [("transaction-fraud-scor", True), ("transaction-fraud-score", False)])
-def test_bucket_names_at_exactly_the_limit(sample_platform, project, accepted):
-    # 16 + 22 + len("preprod") + len("experimentation") + 3 hyphens = 63 characters exactly.
-    sample_platform["name_prefix"] = "meridian-bank-ml"
-    _with_project(sample_platform, project)
+@pytest.mark.parametrize("suffix, accepted", [("meridian-ml-01", True), ("meridian-ml-012", False)])
+def test_bucket_names_at_exactly_the_limit(sample_platform, suffix, accepted):
+    # The longest bucket of a preprod-only project: 3 + 24 + len("preprod") + len("access-logs")
+    # + 4 hyphens + 14 characters of suffix = 63 characters exactly.
+    sample_platform["bucket_suffix"] = suffix
+    _with_project(sample_platform, "transaction-fraud-scorer")
     if accepted:
-        parse_platform(sample_platform)
+        cfg = parse_platform(sample_platform)
+        assert len(cfg.bucket_name("transaction-fraud-scorer", "preprod", "access-logs")) == 63
     else:
-        assert any("would be 64 characters" in p for p in problems_of(sample_platform))
+        assert problems_of(sample_platform) == [
+            "projects[2].name: bucket name 'mrd-transaction-fraud-scorer-preprod-access-logs-meridian-ml-012' would be "
+            "64 characters (allowed: 3 to 63); shorten name_prefix, bucket_suffix or the project name"]
+
+
+def test_bucket_suffix_defaults_to_the_management_account_id(sample_platform):
+    cfg = parse_platform(sample_platform)
+    assert cfg.bucket_name("data-lake", "transactions", "raw") == "mrd-data-lake-transactions-raw-111111111111"
+    sample_platform["bucket_suffix"] = "mrd7q2"
+    assert parse_platform(sample_platform).bucket_name("log-archive") == "mrd-log-archive-mrd7q2"
+
+
+@pytest.mark.parametrize("suffix", ["Meridian", "-x", "x-", "a_b", "x" * 21])
+def test_bucket_suffix_must_be_a_bucket_name_part(sample_platform, suffix):
+    sample_platform["bucket_suffix"] = suffix
+    assert any(p.startswith("bucket_suffix: ") for p in problems_of(sample_platform))
+
+
+def test_two_buckets_of_the_plan_may_not_share_a_name(sample_platform):
+    sample_platform["security"]["log_archive"]["bucket_name"] = "mrd-data-lake-transactions-raw-111111111111"
+    assert ("data_lake.domains[0].name: bucket name 'mrd-data-lake-transactions-raw-111111111111' is also the name "
+            "of a bucket of security.log_archive (allowed: every bucket its own name)") in problems_of(sample_platform)
+
+
+def test_every_bucket_the_program_creates_follows_the_naming_rule(sample_runs):
+    """Data lake, project, log archive and any other bucket of every sample stack."""
+    from offline_preview.engine import discover_stacks
+
+    names = [r.inputs["bucket"] for stack in discover_stacks(SAMPLE_DIR)
+             for r in sample_runs(stack).of_type("aws:s3/bucket:Bucket")]
+    assert len(names) == len(set(names)) > 20
+    assert [n for n in names if not (n.startswith("mrd-") and n.endswith("-111111111111"))] == []
 
 
 def test_deployment_role_is_the_member_role(sample_platform):
@@ -122,3 +156,67 @@ def test_an_unknown_layer_fails_naming_the_key_and_the_layers(tmp_path):
     assert ("ml-platform:layer: 'shared-services' is not a layer "
             "(allowed: organization, security, network, data-lake, project)") in str(info.value)
     assert info.value.registered == []
+
+
+def test_schema_and_cross_field_problems_are_reported_together(sample_platform):
+    sample_platform["name_prefix"] = "Meridian_Bank"  # schema: pattern
+    sample_platform["home_region"] = "us-east-1"  # cross-field: not in allowed_regions
+    problems = problems_of(sample_platform)
+    assert problems[0].startswith("name_prefix: String should match pattern")
+    assert "home_region: 'us-east-1' is not in allowed_regions (allowed: eu-west-1, eu-central-1)" in problems
+    # Checks that need a valid name_prefix (derived bucket, role and account names) are
+    # skipped rather than reporting on a bad value; nothing else is wrong.
+    assert len(problems) == 2, problems
+
+
+def test_every_section_is_checked_despite_schema_problems_in_others(sample_platform):
+    p = sample_platform
+    p["security"]["services"]["unused_access_age_days"] = 999  # schema (security)
+    p["security"]["trail"]["cloudwatch_retention_days"] = 100  # cross-field (security)
+    p["network"]["amazon_side_asn"] = 100  # cross-field (network)
+    p["data_lake"]["athena"]["bytes_scanned_cutoff_gb"] = 0  # schema (data)
+    p["data_lake"]["consumers"][0]["project"] = "fraud-detector"  # cross-field (data)
+    p["data_lake"]["domains"][0]["lifecycle"]["raw"]["noncurrent_expire_days"] = 30  # cross-field (data)
+    p["cidr_plan"]["shared"]["automation"] = "10.64.0.0/22"  # cross-field (platform)
+    joined = "\n".join(problems_of(p))
+    for fragment in [
+        "security.services.unused_access_age_days: Input should be less than or equal to 365",
+        "security.trail.cloudwatch_retention_days: 100 is not a CloudWatch Logs retention",
+        "network.amazon_side_asn: 100 is not a private ASN",
+        "data_lake.athena.bytes_scanned_cutoff_gb: Input should be greater than or equal to 1",
+        "data_lake.consumers[0].project: unknown project 'fraud-detector'",
+        "data_lake.domains[0].lifecycle.raw.noncurrent_expire_days: 30 days would expire data before its retention",
+        "cidr_plan.shared.automation: 10.64.0.0/22 overlaps cidr_plan.shared.network",
+    ]:
+        assert fragment in joined, f"missing: {fragment}\n{joined}"
+
+
+def test_schema_and_cross_field_problems_register_nothing(run_platform, sample_platform):
+    sample_platform["name_prefix"] = "Meridian_Bank"
+    sample_platform["home_region"] = "us-east-1"
+    sample_platform["data_lake"]["consumers"][0]["environments"] = ["qa"]
+    with pytest.raises(PreviewError) as info:
+        run_platform("data-lake", platform=sample_platform)
+    message = str(info.value)
+    assert "3 configuration problem(s)" in message, message
+    assert "name_prefix: String should match pattern" in message
+    assert "home_region: 'us-east-1' is not in allowed_regions" in message
+    assert "data_lake.consumers[0].environments[0]: project 'fraud-detection' has no environment 'qa'" in message
+    assert info.value.registered == []
+
+
+@pytest.mark.parametrize("path, value", [
+    (("shared_accounts", "network", "email"), 12345),  # read by re.match in the e-mail check
+    (("organization", "organizational_units"), "Workloads"),  # iterated by the OU checks
+    (("projects", 0, "environments", "dev", "cidr"), ["10.65.0.0/22"]),  # parsed by ipaddress
+])
+def test_a_schema_problem_in_a_setting_a_check_reads_is_reported_once(sample_platform, path, value):
+    target = sample_platform
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    sample_platform["home_region"] = "us-east-1"
+    problems = problems_of(sample_platform)
+    key = ".".join(str(k) for k in path).replace(".0.", "[0].")
+    assert [p for p in problems if p.startswith(f"{key}:")] != [], problems
+    assert "home_region: 'us-east-1' is not in allowed_regions (allowed: eu-west-1, eu-central-1)" in problems

@@ -184,7 +184,7 @@ def role(ids: AccountIds, account_key: str, persona: str) -> Who:
 def test_dev_account_reads_curated_and_feature_data_and_cannot_write_it(lake, ids, sample_runs):
     scientist = role(ids, "fraud-detection-dev", "data-scientist")
     for zone in ("curated", "features"):
-        bucket = f"mrd-data-lake-transactions-{zone}"
+        bucket = f"mrd-data-lake-transactions-{zone}-111111111111"
         assert lake.reads(scientist, bucket)
         assert lake.can(scientist, "s3:ListBucket", bucket)
         assert not lake.writes(scientist, bucket)
@@ -197,14 +197,14 @@ def test_granted_roles_outside_the_organization_are_refused(lake, ids, sample_ru
     # The same account and role name, presented by a principal outside the organization
     # (an account id reused after leaving it, a mistyped account): refused.
     outsider = Who(ids["fraud-detection-dev"], "mrd-fraud-detection-dev-data-scientist", organization="o-elsewhere00")
-    assert not lake.reads(outsider, "mrd-data-lake-transactions-curated")
-    assert not key_allows(sample_runs("data-lake"), "mrd-data-lake-transactions-curated", outsider, "kms:Decrypt")
+    assert not lake.reads(outsider, "mrd-data-lake-transactions-curated-111111111111")
+    assert not key_allows(sample_runs("data-lake"), "mrd-data-lake-transactions-curated-111111111111", outsider, "kms:Decrypt")
 
 
 def test_raw_data_stays_in_the_data_lake_account(lake, ids):
     engineer = person(ids, "data-lake", "mrd-data-engineer")
     for domain in ("transactions", "documents"):
-        bucket = f"mrd-data-lake-{domain}-raw"
+        bucket = f"mrd-data-lake-{domain}-raw-111111111111"
         assert lake.reads(engineer, bucket) and lake.writes(engineer, bucket)
         for key in ("fraud-detection-dev", "fraud-detection-prod", "document-vision-preprod"):
             for persona in ("data-scientist", "sm-execution"):
@@ -219,7 +219,7 @@ def test_raw_data_stays_in_the_data_lake_account(lake, ids):
 
 
 def test_only_granted_accounts_and_roles_read_a_domain(lake, ids):
-    curated = "mrd-data-lake-transactions-curated"
+    curated = "mrd-data-lake-transactions-curated-111111111111"
     assert lake.reads(role(ids, "fraud-detection-preprod", "sm-execution"), curated)
     # Not configured: another persona of a granted account, any role of another project.
     assert not lake.reads(role(ids, "fraud-detection-preprod", "data-scientist"), curated)
@@ -229,14 +229,14 @@ def test_only_granted_accounts_and_roles_read_a_domain(lake, ids):
 
 
 def test_restricted_domain_reaches_dev_only_as_redacted_copies(lake, ids):
-    curated = "mrd-data-lake-documents-curated"
+    curated = "mrd-data-lake-documents-curated-111111111111"
     dev = role(ids, "document-vision-dev", "data-scientist")
     assert lake.reads(dev, curated, "redacted/cheques/2024/01/batch.parquet")
     assert not lake.reads(dev, curated, "cheques/2024/01/batch.parquet")
     assert lake.can(dev, "s3:ListBucket", curated, extra={"s3:prefix": "redacted/cheques/"})
     assert not lake.can(dev, "s3:ListBucket", curated, extra={"s3:prefix": "cheques/"})
     assert not lake.writes(dev, curated, "redacted/cheques/forged.parquet")
-    assert not lake.reads(dev, "mrd-data-lake-documents-features")
+    assert not lake.reads(dev, "mrd-data-lake-documents-features-111111111111")
     # Pre-production pipelines train on the unmodified data.
     assert lake.reads(role(ids, "document-vision-preprod", "sm-execution"), curated, "cheques/2024/01/batch.parquet")
 
@@ -244,21 +244,21 @@ def test_restricted_domain_reaches_dev_only_as_redacted_copies(lake, ids):
 def test_write_back_only_through_the_approval_role_under_contributed(lake, ids):
     write_back = person(ids, "data-lake", "mrd-data-write-back")
     for zone in ("curated", "features"):
-        bucket = f"mrd-data-lake-transactions-{zone}"
+        bucket = f"mrd-data-lake-transactions-{zone}-111111111111"
         assert lake.writes(write_back, bucket, "contributed/fraud-detection/features.parquet")
         assert not lake.writes(write_back, bucket, "cards/2024/part-0.parquet")
         assert not lake.reads(write_back, bucket, "cards/2024/part-0.parquet")
         assert not lake.can(write_back, "s3:DeleteObject", bucket, "contributed/fraud-detection/features.parquet")
         assert not lake.can(write_back, "s3:DeleteObjectVersion", bucket, "contributed/x")
-    assert not lake.writes(write_back, "mrd-data-lake-transactions-raw", "contributed/x")
+    assert not lake.writes(write_back, "mrd-data-lake-transactions-raw-111111111111", "contributed/x")
     # Nobody in a project account writes back directly, whatever the prefix.
-    assert not lake.writes(role(ids, "fraud-detection-dev", "ml-engineer"), "mrd-data-lake-transactions-curated", "contributed/x")
+    assert not lake.writes(role(ids, "fraud-detection-dev", "ml-engineer"), "mrd-data-lake-transactions-curated-111111111111", "contributed/x")
 
 
 def test_log_delivery_without_encryption_headers_is_accepted(lake, ids):
     service = Who(ids["data-lake"], service="logging.s3.amazonaws.com")
-    assert lake.can(service, "s3:PutObject", "mrd-data-lake-access-logs", "mrd-data-lake-transactions-raw/2024-01-01-X",
-                    extra={"aws:SourceArn": "arn:aws:s3:::mrd-data-lake-transactions-raw"}, sse_headers=False)
+    assert lake.can(service, "s3:PutObject", "mrd-data-lake-access-logs-111111111111", "mrd-data-lake-transactions-raw-111111111111/2024-01-01-X",
+                    extra={"aws:SourceArn": "arn:aws:s3:::mrd-data-lake-transactions-raw-111111111111"}, sse_headers=False)
 
 
 def test_data_lake_trust_policies_name_only_configured_principals(sample_runs, ids):
@@ -274,12 +274,12 @@ def test_data_lake_trust_policies_name_only_configured_principals(sample_runs, i
 
 
 def test_access_logs_are_written_by_the_logging_service_only(lake, ids):
-    logs = "mrd-data-lake-access-logs"
+    logs = "mrd-data-lake-access-logs-111111111111"
     service = Who(ids["data-lake"], service="logging.s3.amazonaws.com")
-    assert lake.can(service, "s3:PutObject", logs, "mrd-data-lake-transactions-raw/2024-01-01-00-00-00-X",
-                    extra={"aws:SourceArn": "arn:aws:s3:::mrd-data-lake-transactions-raw"})
+    assert lake.can(service, "s3:PutObject", logs, "mrd-data-lake-transactions-raw-111111111111/2024-01-01-00-00-00-X",
+                    extra={"aws:SourceArn": "arn:aws:s3:::mrd-data-lake-transactions-raw-111111111111"})
     assert not lake.can(Who(ids["fraud-detection-dev"], service="logging.s3.amazonaws.com"), "s3:PutObject", logs,
-                        extra={"aws:SourceArn": "arn:aws:s3:::mrd-fraud-detection-dev-experimentation"})
+                        extra={"aws:SourceArn": "arn:aws:s3:::mrd-fraud-detection-dev-experimentation-111111111111"})
     for who in (person(ids, "data-lake", "mrd-data-engineer"), person(ids, "data-lake", "OrganizationAccountAccessRole")):
         assert not lake.writes(who, logs) and not lake.can(who, "s3:DeleteObject", logs)
 
@@ -292,7 +292,7 @@ def test_rekognition_in_the_producer_account_reads_training_data(run_platform, s
     sample_platform["projects"][0]["consumes_models_from"] = ["document-vision"]
     run = run_platform("data-lake", platform=sample_platform)
     lake = Buckets(run, ids["data-lake"])
-    curated = "mrd-data-lake-documents-curated"
+    curated = "mrd-data-lake-documents-curated-111111111111"
     producer = Who(ids["document-vision-dev"], service="rekognition.amazonaws.com")
     assert lake.can(producer, "s3:GetObject", curated, "redacted/labels/manifest.json")
     assert lake.can(producer, "s3:GetBucketAcl", curated)
@@ -312,7 +312,7 @@ def test_rekognition_writes_training_output_to_the_producer_work_bucket(run_plat
     sample_platform["projects"][0]["consumes_models_from"] = ["document-vision"]
     run = run_platform("document-vision-dev", platform=sample_platform)
     own = Buckets(run, ids["document-vision-dev"])
-    bucket = "mrd-document-vision-dev-experimentation"
+    bucket = "mrd-document-vision-dev-experimentation-111111111111"
     service = Who(ids["document-vision-dev"], service="rekognition.amazonaws.com")
     assert own.can(service, "s3:PutObject", bucket, "rekognition/output/manifest.json",
                    extra={"s3:x-amz-acl": "bucket-owner-full-control"})
@@ -332,7 +332,7 @@ def test_pipeline_buckets_admit_automation_roles_only(sample_runs, ids):
         key = f"fraud-detection-{env}"
         run = sample_runs(key)
         buckets = Buckets(run, ids[key])
-        bucket = f"mrd-{key}-pipeline"
+        bucket = f"mrd-{key}-pipeline-111111111111"
         automation = role(ids, key, "sm-execution")
         assert buckets.reads(automation, bucket) and buckets.writes(automation, bucket)
         for persona in ("data-scientist", "ml-engineer", "model-consumer"):
@@ -349,17 +349,17 @@ def test_datasets_and_models_are_written_by_automation_and_read_by_reviewers(pre
     key = "fraud-detection-preprod"
     automation, reviewer, scientist = (role(ids, key, p) for p in ("sm-execution", "ml-engineer", "data-scientist"))
     for kind in ("datasets", "models"):
-        bucket = f"mrd-{key}-{kind}"
+        bucket = f"mrd-{key}-{kind}-111111111111"
         assert preprod.reads(automation, bucket) and preprod.writes(automation, bucket)
         assert preprod.reads(reviewer, bucket) and not preprod.writes(reviewer, bucket)
         assert not preprod.reads(scientist, bucket) and not preprod.writes(scientist, bucket)
         assert not preprod.can(reviewer, "s3:DeleteObjectVersion", bucket)
     # Dev cannot reach pre-production data at all.
-    assert not preprod.reads(role(ids, "fraud-detection-dev", "data-scientist"), f"mrd-{key}-datasets")
+    assert not preprod.reads(role(ids, "fraud-detection-dev", "data-scientist"), f"mrd-{key}-datasets-111111111111")
 
 
 def test_prod_automation_promotes_models_from_preprod(preprod, ids, sample_runs):
-    bucket = "mrd-fraud-detection-preprod-models"
+    bucket = "mrd-fraud-detection-preprod-models-111111111111"
     prod_automation = role(ids, "fraud-detection-prod", "sm-execution")
     assert preprod.reads(prod_automation, bucket, "fraud-xgb/v12/model.tar.gz")
     assert not preprod.writes(prod_automation, bucket, "fraud-xgb/v12/model.tar.gz")
@@ -367,15 +367,15 @@ def test_prod_automation_promotes_models_from_preprod(preprod, ids, sample_runs)
     assert not preprod.reads(role(ids, "fraud-detection-prod", "data-scientist"), bucket)
     assert not preprod.reads(role(ids, "document-vision-prod", "sm-execution"), bucket)
     prod = Buckets(sample_runs("fraud-detection-prod"), ids["fraud-detection-prod"])
-    assert prod.writes(prod_automation, "mrd-fraud-detection-prod-models")
-    assert not prod.writes(role(ids, "fraud-detection-prod", "ml-engineer"), "mrd-fraud-detection-prod-models")
+    assert prod.writes(prod_automation, "mrd-fraud-detection-prod-models-111111111111")
+    assert not prod.writes(role(ids, "fraud-detection-prod", "ml-engineer"), "mrd-fraud-detection-prod-models-111111111111")
 
 
 def test_experimentation_bucket_is_the_teams(sample_runs, ids):
     key = "fraud-detection-dev"
     run = sample_runs(key)
     dev = Buckets(run, ids[key])
-    bucket = f"mrd-{key}-experimentation"
+    bucket = f"mrd-{key}-experimentation-111111111111"
     for persona in ("data-scientist", "ml-engineer", "sm-execution"):
         assert dev.reads(role(ids, key, persona), bucket) and dev.writes(role(ids, key, persona), bucket)
         assert key_allows(run, bucket, role(ids, key, persona), "kms:GenerateDataKey")
@@ -388,9 +388,9 @@ def test_experimentation_bucket_is_the_teams(sample_runs, ids):
 def test_project_access_logs_take_only_this_accounts_log_delivery(sample_runs, ids):
     key = "fraud-detection-dev"
     dev = Buckets(sample_runs(key), ids[key])
-    logs = f"mrd-{key}-access-logs"
+    logs = f"mrd-{key}-access-logs-111111111111"
     service = Who(ids[key], service="logging.s3.amazonaws.com")
-    source = {"aws:SourceArn": f"arn:aws:s3:::mrd-{key}-experimentation"}
+    source = {"aws:SourceArn": f"arn:aws:s3:::mrd-{key}-experimentation-111111111111"}
     assert dev.can(service, "s3:PutObject", logs, extra=source)
     assert not dev.can(Who(ids["fraud-detection-prod"], service="logging.s3.amazonaws.com"), "s3:PutObject", logs, extra=source)
     assert not dev.writes(role(ids, key, "data-scientist"), logs)

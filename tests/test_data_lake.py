@@ -95,7 +95,7 @@ def test_every_bucket_is_encrypted_versioned_private_tls_only_logged_and_protect
     keys = {k.outputs["arn"] for k in data_keys(run)}
     buckets = data_buckets(run)
     assert buckets
-    log_buckets = {b for b in buckets if b.endswith("-access-logs")}
+    log_buckets = {b for b in buckets if b.endswith("-access-logs-111111111111")}
     assert len(log_buckets) == 1
     for bucket in buckets:
         resource = next(r for r in run.of_type(BUCKET) if r.inputs["bucket"] == bucket)
@@ -234,7 +234,7 @@ def test_lake_formation_admins_are_the_deployer_and_configured_admins_only(lake,
 def test_every_domain_bucket_is_registered_with_the_lake_formation_role(lake, ids):
     role = f"arn:aws:iam::{ids['data-lake']}:role/mrd-lake-formation-data-access"
     registered = {r.inputs["arn"]: r.inputs["roleArn"] for r in lake.of_type(LF_RESOURCE)}
-    expected = {f"arn:aws:s3:::mrd-data-lake-{d}-{z}" for d in ("transactions", "documents") for z in ("raw", "curated", "features")}
+    expected = {f"arn:aws:s3:::mrd-data-lake-{d}-{z}-111111111111" for d in ("transactions", "documents") for z in ("raw", "curated", "features")}
     assert set(registered) == expected and set(registered.values()) == {role}
     assert not any(r.inputs.get("useServiceLinkedRole") for r in lake.of_type(LF_RESOURCE))
 
@@ -242,7 +242,7 @@ def test_every_domain_bucket_is_registered_with_the_lake_formation_role(lake, id
 def test_catalog_databases_per_domain(lake):
     names = {r.inputs["name"]: r.inputs["locationUri"] for r in lake.of_type(GLUE_DB)}
     assert names == {
-        f"mrd_{d}_{z}": f"s3://mrd-data-lake-{d}-{'curated' if z == 'redacted' else z}/{'redacted/' if z == 'redacted' else ''}"
+        f"mrd_{d}_{z}": f"s3://mrd-data-lake-{d}-{'curated' if z == 'redacted' else z}-111111111111/{'redacted/' if z == 'redacted' else ''}"
         for d in ("transactions", "documents") for z in ("raw", "curated", "features", "redacted")
     }
 
@@ -281,14 +281,14 @@ def test_data_engineers_athena_workgroup_is_enforced_and_encrypted(lake):
     assert config["enforceWorkgroupConfiguration"] is True
     assert config["bytesScannedCutoffPerQuery"] == 100 * 1024**3
     result = config["resultConfiguration"]
-    assert result["outputLocation"] == "s3://mrd-data-lake-athena-results/athena-results/"
+    assert result["outputLocation"] == "s3://mrd-data-lake-athena-results-111111111111/athena-results/"
     assert result["encryptionConfiguration"]["encryptionOption"] == "SSE_KMS"
     platform_key = lake.named("data-lake-platform-key", KEY).outputs["arn"]
     assert result["encryptionConfiguration"]["kmsKeyArn"] == platform_key
 
 
 def test_lifecycle_follows_configuration(lake):
-    rules = for_bucket(lake, LIFECYCLE, "mrd-data-lake-transactions-raw").inputs["rules"]
+    rules = for_bucket(lake, LIFECYCLE, "mrd-data-lake-transactions-raw-111111111111").inputs["rules"]
     assert rules[0]["transitions"] == [{"days": 90, "storageClass": "GLACIER_IR"}]
     assert rules[0]["noncurrentVersionExpiration"]["noncurrentDays"] == 2555
     assert "expiration" not in rules[0] or not rules[0]["expiration"]
@@ -300,8 +300,8 @@ def test_data_lake_outputs_contract(lake, ids):
     assert set(out["domains"]) == {"transactions", "documents"}
     transactions = out["domains"]["transactions"]
     assert transactions["keyArn"].startswith(f"arn:aws:kms:eu-west-1:{ids['data-lake']}:key/")
-    assert transactions["buckets"]["curated"] == {"name": "mrd-data-lake-transactions-curated",
-                                                   "arn": "arn:aws:s3:::mrd-data-lake-transactions-curated"}
+    assert transactions["buckets"]["curated"] == {"name": "mrd-data-lake-transactions-curated-111111111111",
+                                                   "arn": "arn:aws:s3:::mrd-data-lake-transactions-curated-111111111111"}
     assert set(transactions["databases"]) == {"mrd_transactions_raw", "mrd_transactions_curated",
                                               "mrd_transactions_features", "mrd_transactions_redacted"}
     assert out["consumerGrants"]["document-vision-dev"] == {"documents": ["mrd_documents_redacted"]}
@@ -313,17 +313,17 @@ def test_data_lake_outputs_contract(lake, ids):
 @pytest.mark.parametrize("stack", DATA_STACKS[1:])
 def test_each_environment_holds_its_bucket_kinds(sample_runs, stack):
     project, env = stack.rsplit("-", 1)
-    assert sorted(data_buckets(sample_runs(stack))) == sorted(f"mrd-{project}-{env}-{k}" for k in KINDS_BY_ENVIRONMENT[env])
+    assert sorted(data_buckets(sample_runs(stack))) == sorted(f"mrd-{project}-{env}-{k}-111111111111" for k in KINDS_BY_ENVIRONMENT[env])
 
 
 def test_model_and_dataset_buckets_carry_lineage_tags(sample_runs):
     run = sample_runs("fraud-detection-preprod")
-    models = next(r for r in run.of_type(BUCKET) if r.inputs["bucket"] == "mrd-fraud-detection-preprod-models")
+    models = next(r for r in run.of_type(BUCKET) if r.inputs["bucket"] == "mrd-fraud-detection-preprod-models-111111111111")
     assert models.inputs["tags"]["lineage"] == "required"
     assert models.inputs["tags"]["lineage-object-tags"] == "source-commit dataset-version training-job"
-    datasets = next(r for r in run.of_type(BUCKET) if r.inputs["bucket"] == "mrd-fraud-detection-preprod-datasets")
+    datasets = next(r for r in run.of_type(BUCKET) if r.inputs["bucket"] == "mrd-fraud-detection-preprod-datasets-111111111111")
     assert datasets.inputs["tags"]["lineage"] == "required"
-    rules = for_bucket(run, LIFECYCLE, "mrd-fraud-detection-preprod-datasets").inputs["rules"]
+    rules = for_bucket(run, LIFECYCLE, "mrd-fraud-detection-preprod-datasets-111111111111").inputs["rules"]
     assert rules[0]["noncurrentVersionExpiration"]["noncurrentDays"] == 2555
 
 
@@ -335,13 +335,13 @@ def test_consumer_workgroup_in_the_consumers_account(sample_runs, ids):
     assert config["enforceWorkgroupConfiguration"] is True
     assert config["bytesScannedCutoffPerQuery"] == 50 * 1024**3
     result = config["resultConfiguration"]
-    assert result["outputLocation"] == "s3://mrd-fraud-detection-dev-experimentation/athena-results/"
+    assert result["outputLocation"] == "s3://mrd-fraud-detection-dev-experimentation-111111111111/athena-results/"
     assert result["expectedBucketOwner"] == ids["fraud-detection-dev"]
     (key,) = data_keys(run)
     assert result["encryptionConfiguration"] == {"encryptionOption": "SSE_KMS", "kmsKeyArn": key.outputs["arn"]}
     preprod = sample_runs("fraud-detection-preprod").of_type(WORKGROUP)[0]
     assert preprod.inputs["configuration"]["bytesScannedCutoffPerQuery"] == 100 * 1024**3
-    assert preprod.inputs["configuration"]["resultConfiguration"]["outputLocation"].startswith("s3://mrd-fraud-detection-preprod-pipeline/")
+    assert preprod.inputs["configuration"]["resultConfiguration"]["outputLocation"].startswith("s3://mrd-fraud-detection-preprod-pipeline-111111111111/")
     # document-vision's prod account reads nothing from the lake: no workgroup, no links.
     assert not sample_runs("document-vision-prod").of_type(WORKGROUP)
     assert not sample_runs("document-vision-prod").of_type(LF_PERMISSIONS)
@@ -368,13 +368,13 @@ def test_project_data_outputs_contract(sample_runs, ids):
     account = ids["document-vision-dev"]
     assert data["keyArn"].startswith(f"arn:aws:kms:eu-west-1:{account}:key/")
     assert set(data["buckets"]) == {"experimentation", "access-logs"}
-    assert data["buckets"]["experimentation"]["arn"] == "arn:aws:s3:::mrd-document-vision-dev-experimentation"
+    assert data["buckets"]["experimentation"]["arn"] == "arn:aws:s3:::mrd-document-vision-dev-experimentation-111111111111"
     assert data["lakeDatabases"] == ["mrd_documents_redacted"]
     assert data["athenaWorkgroup"] == "mrd-document-vision-dev-data-lake"
     lake_domains = sample_runs("data-lake").outputs["domains"]
     assert data["lakeReadable"] == {"documents": {
         "keyArn": lake_domains["documents"]["keyArn"], "prefix": "redacted/",
-        "bucketArns": ["arn:aws:s3:::mrd-data-lake-documents-curated"]}}
+        "bucketArns": ["arn:aws:s3:::mrd-data-lake-documents-curated-111111111111"]}}
     prod = sample_runs("document-vision-prod").outputs["data"]
     assert set(prod) == {"keyArn", "buckets"}
 

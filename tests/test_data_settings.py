@@ -107,7 +107,7 @@ def test_too_many_consumers_for_a_bucket_policy_are_rejected(sample_platform):
     consumer["roles"] += sample_platform["data_lake"]["project_roles"]
     sample_platform["data_lake"]["project_buckets"]["team_roles"] = consumer["roles"]
     joined = "\n".join(problems_of(sample_platform))
-    assert "data_lake.consumers: the policy of bucket 'mrd-data-lake-transactions-curated' would be about" in joined
+    assert "data_lake.consumers: the policy of bucket 'mrd-data-lake-transactions-curated-111111111111' would be about" in joined
     assert "allowed: at most 20480, the S3 limit" in joined
 
 

@@ -34,9 +34,12 @@ def test_defaults_are_the_secure_ones(sample_platform):
 def test_default_data_events_follow_the_data_layer(sample_platform):
     cfg = parse_platform(sample_platform)
     targets = data_event_buckets(cfg)
-    assert "mrd-data-lake-transactions-raw" in targets
-    assert "mrd-fraud-detection-prod-models" in targets and "mrd-document-vision-dev-datasets" in targets
-    assert not any(t.endswith("-experimentation") for t in targets)
+    assert "mrd-data-lake-transactions-raw-111111111111" in targets
+    assert "mrd-fraud-detection-prod-models-111111111111" in targets
+    # Dev holds production data in its experimentation buckets; it has no datasets bucket.
+    assert "mrd-document-vision-dev-experimentation-111111111111" in targets
+    assert "mrd-document-vision-dev-datasets-111111111111" not in targets
+    assert not any("-access-logs-" in t for t in targets)
 
 
 @pytest.mark.parametrize(("mutate", "expected"), [
@@ -87,5 +90,6 @@ def test_every_problem_is_reported_at_once(sample_platform):
 
 def test_config_rule_names_fit_with_the_longest_prefix(sample_platform):
     sample_platform["name_prefix"] = "p" * 16  # the longest prefix the schema allows
+    sample_platform["bucket_suffix"] = "m1"  # so that the bucket names fit too
     cfg = parse_platform(sample_platform)
     assert max(len(rule_name(cfg.name_prefix, r)) for r in DETECTIVE_RULES) <= 64

@@ -256,13 +256,16 @@ def test_organization_trail_settings(run):
     assert trail.outputs["arn"] == f"arn:aws:cloudtrail:eu-west-1:{MANAGEMENT}:trail/mrd-organization-trail"
     selectors = {s["name"]: s["fieldSelectors"] for s in i["advancedEventSelectors"]}
     assert selectors["Management events"] == [{"field": "eventCategory", "equals": ["Management"]}]
-    data = {f["field"]: f for f in selectors["S3 data events of data-lake and model buckets"]}
+    data = {f["field"]: f for f in selectors["S3 data events of data buckets"]}
     assert data["eventCategory"]["equals"] == ["Data"]
     assert data["resources.type"]["equals"] == ["AWS::S3::Object"]
     prefixes = data["resources.ARN"]["startsWiths"]
-    assert "arn:aws:s3:::mrd-data-lake-transactions-raw/" in prefixes
-    assert "arn:aws:s3:::mrd-fraud-detection-prod-models/" in prefixes
-    assert len(prefixes) == 6 + 2 * 3 * 2  # 2 domains x 3 zones, 2 projects x 3 envs x (datasets, models)
+    assert "arn:aws:s3:::mrd-data-lake-transactions-raw-111111111111/" in prefixes
+    assert "arn:aws:s3:::mrd-fraud-detection-prod-models-111111111111/" in prefixes
+    assert "arn:aws:s3:::mrd-document-vision-dev-experimentation-111111111111/" in prefixes
+    # 2 domains x 3 zones, the data engineers' Athena results, 2 projects x (dev experimentation;
+    # preprod datasets, pipeline, models; prod pipeline, models)
+    assert len(prefixes) == 6 + 1 + 2 * (1 + 3 + 2)
 
 
 def test_trail_delivers_to_an_encrypted_log_group_in_its_own_account(run):
