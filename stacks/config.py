@@ -19,7 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError
 
-from stacks import data_settings, network_settings, security_settings
+from stacks import data_settings, network_settings, principal_settings, security_settings
 from stacks.config_model import EMAIL, ConfigModel
 
 ENVIRONMENTS = ("dev", "preprod", "prod")
@@ -145,6 +145,10 @@ class OrganizationSettings(ConfigModel):
         return self.deployment_role_name or self.member_role_name
     close_accounts_on_deletion: bool = False
     organizational_units: list[str] = list(DEFAULT_OUS)
+    # The management account's break-glass role and the roles policies name that exist outside
+    # this program (stacks/principal_settings.py).
+    break_glass: principal_settings.BreakGlassSettings = principal_settings.BreakGlassSettings()
+    existing_roles: list[principal_settings.ExistingRole] = []
 
 
 class PlatformConfig(ConfigModel):
@@ -325,7 +329,7 @@ def validate_platform(cfg: PlatformConfig) -> list[str]:
         for other_key, other in ranges[:idx]:
             if net.overlaps(other):
                 problems.append(f"{key}: {net} overlaps {other_key} ({other})")
-    for layer in (security_settings, network_settings, data_settings):
+    for layer in (security_settings, network_settings, data_settings, principal_settings):
         problems.extend(layer.validate(cfg))
     return problems
 

@@ -25,7 +25,9 @@ Outputs: the contract is documented once, under "Stack outputs (contract)" in RE
 from __future__ import annotations
 
 import pulumi
+import pulumi_aws as aws
 
+from components.break_glass_role import BreakGlassRole, BreakGlassRoleArgs, break_glass_alert, role_arn
 from components.config_baseline import (
     AccountBaselineStackSet,
     ManagementAccountBaseline,
@@ -43,12 +45,14 @@ from components.control_tower_controls import (
 from components.log_archive import LogArchive, LogArchiveArgs
 from components.organization_trail import OrganizationTrail, OrganizationTrailArgs
 from components.secure_bucket import ObjectLock
-from components.security_alerts import SecurityAlerts, SecurityAlertsArgs
+from components.security_alerts import ALERTS, SecurityAlerts, SecurityAlertsArgs
+from components.security_auditor import SecurityAuditorArgs, SecurityAuditorRoles
 from components.security_services import SecurityServices, SecurityServicesArgs
 from policy_documents.arns import partition_of
 from stacks.common import account_provider, platform_tags, stack_reference
 from stacks.config import PlatformConfig
 from stacks.context import StackContext
+from stacks.principal_settings import MANAGEMENT, RoleReference, auditor_roles_created, require_roles
 from stacks.security_settings import (
     auditor_role_names,
     control_tower_ous,
@@ -85,8 +89,23 @@ def control_tower_owned_rules(platform: PlatformConfig) -> frozenset[str]:
     return frozenset(CONTROL_OWNED_RULES[c.identifier] for c in ct.controls if c.identifier in CONTROL_OWNED_RULES)
 
 
+def named_roles(platform: PlatformConfig) -> list[RoleReference]:
+    """The roles this stack's policies name that it does not create in the same policy's
+    account itself (checked before any resource is registered)."""
+    org = platform.organization
+    archive = "log archive bucket and key policies"
+    return [
+        RoleReference("account-baseline StackSet: member break-glass trust policy", MANAGEMENT, org.break_glass_role_name),
+        *(RoleReference(f"{archive} (AuditorsRead, AuditorsDecryptThroughS3)", "security-tooling", name)
+          for name in auditor_role_names(platform)),
+        *(RoleReference(f"{archive} (KeyAdministration)", "log-archive", name)
+          for name in (org.deployment_role, org.break_glass_role_name)),
+    ]
+
+
 def run(ctx: StackContext) -> None:
     platform = ctx.platform
+    require_roles(platform, named_roles(platform))
     settings = platform.security
     prefix = platform.name_prefix
     home = platform.home_region
@@ -112,6 +131,21 @@ def run(ctx: StackContext) -> None:
     management = per_region("management", None)
     tooling = per_region("security-tooling", tooling_id)
     log_archive_provider = account_provider("log-archive", platform, log_archive_id, tags)
+
+    # The management account's break-glass role, which every member's break-glass role trusts.
+    bg = platform.organization.break_glass
+    break_glass_name = platform.organization.break_glass_role_name
+    if bg.existing:
+        # Made outside this program: it must exist (the lookup fails the deployment otherwise).
+        break_glass_arn = aws.iam.get_role_output(
+            name=break_glass_name, opts=pulumi.InvokeOutputOptions(provider=management[home])).arn
+    else:
+        break_glass_arn = BreakGlassRole(
+            "break-glass", BreakGlassRoleArgs(
+                role_name=break_glass_name, management_account_id=management_id,
+                trusted_principals=bg.trusted_principals, max_session_seconds=bg.max_session_seconds,
+                max_mfa_age_seconds=bg.max_mfa_age_seconds, partition=partition),
+            tags, opts=pulumi.ResourceOptions(provider=management[home])).arn
 
     # Log archive (log-archive account).
     archive_name, config_bucket_name, access_log_name = log_archive_bucket_names(platform)
@@ -145,6 +179,13 @@ def run(ctx: StackContext) -> None:
         tags,
         opts=pulumi.ResourceOptions(provider=log_archive_provider),
     )
+    # The auditor roles the archive's policies admit (read-only; security tooling).
+    SecurityAuditorRoles(
+        "security-auditor",
+        SecurityAuditorArgs(role_names=auditor_roles_created(platform), account_id=tooling_id,
+                            bucket_names=(archive_name, config_bucket_name, access_log_name),
+                            log_key_arn=archive.key_arn, region=home, partition=partition),
+        tags, opts=pulumi.ResourceOptions(provider=tooling[home]))
 
     # Organization trail (management account).
     trail_args = OrganizationTrailArgs(
@@ -217,7 +258,8 @@ def run(ctx: StackContext) -> None:
         "security-alerts",
         SecurityAlertsArgs(name_prefix=prefix, region=home, management_account_id=management_id,
                            tooling_account_id=tooling_id, log_group_name=org_trail.log_group_name,
-                           emails=settings.alerts.emails, partition=partition),
+                           emails=settings.alerts.emails, partition=partition,
+                           alerts=(*ALERTS, break_glass_alert(prefix, role_arn(partition, management_id, break_glass_name)))),
         management[home], tooling[home], tags)
 
     rule_names: dict[str, list[str]] = {}
@@ -233,6 +275,7 @@ def run(ctx: StackContext) -> None:
     pulumi.export("trailArn", org_trail.arn)
     pulumi.export("trailLogGroupName", org_trail.log_group_name)
     pulumi.export("alertTopicArn", alerts.topic_arn)
+    pulumi.export("breakGlassRoleArn", break_glass_arn)
     pulumi.export("aggregatorName", aggregator.name)
     pulumi.export("baselineStackSetName", baseline.name)
     pulumi.export("configRuleNames", rule_names)
