@@ -38,7 +38,7 @@ from stacks import data_settings as ds
 from stacks.common import account_provider, platform_tags, stack_reference
 from stacks.config import PlatformConfig
 from stacks.context import StackContext
-from stacks.principal_settings import RoleReference, require_roles
+from stacks.principal_settings import RoleReference, administrator_references, require_roles
 
 REKOGNITION = "rekognition.amazonaws.com"
 
@@ -137,11 +137,10 @@ def _domain_readers(platform: PlatformConfig, account: Callable[[str], pulumi.Ou
 
 def named_roles(platform: PlatformConfig) -> list[RoleReference]:
     """The roles of other accounts, or made by other stacks, that this stack's policies name."""
-    data, org = platform.data_lake, platform.organization
+    data = platform.data_lake
     found = [RoleReference("data-write-back trust policy (ApprovedWriteBackOnly)", a.account, a.role)
              for a in data.write_back.approvers]
-    found += [RoleReference("data-lake key and bucket policies (administrators)", "data-lake", name)
-              for name in (org.member_role_name, org.break_glass_role_name)]
+    found += administrator_references(platform, "data-lake", "data-lake key and bucket policies (administrators)")
     for consumer in data.consumers:
         for env in consumer.environments:
             found += [RoleReference("data-lake bucket, key and Lake Formation grants (readers)", f"{consumer.project}-{env}",

@@ -52,7 +52,8 @@ class BreakGlassSettings(ConfigModel):
     `trusted_principals` are IAM user or role ARNs of the management account (role names may
     contain `*`, e.g. `arn:aws:iam::<id>:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_BreakGlass_*`);
     they may assume the role only with MFA no older than `max_mfa_age_seconds`, for at most
-    `max_session_seconds`. `existing: true` means the role is created outside this program:
+    `max_session_seconds`. IAM users with MFA are the dependable choice: federated sessions
+    do not reliably carry `aws:MultiFactorAuthPresent`, and break-glass must work without the IdP. `existing: true` means the role is created outside this program:
     it is then looked up (it must exist) instead of created."""
 
     existing: bool = False
@@ -223,6 +224,12 @@ def find_role(platform: "PlatformConfig", account: str, name: str,
         if role.name == name or fnmatch.fnmatchcase(name, role.name) or fnmatch.fnmatchcase(role.name, name):
             return role
     return None
+
+
+def administrator_references(platform: "PlatformConfig", account: str, policy: str) -> list[RoleReference]:
+    """The deployment and break-glass roles a key policy of `account` names as administrators."""
+    org = platform.organization
+    return [RoleReference(policy, account, name) for name in dict.fromkeys((org.deployment_role, org.break_glass_role_name))]
 
 
 def require_roles(platform: "PlatformConfig", references: Sequence[RoleReference]) -> None:

@@ -52,7 +52,13 @@ from policy_documents.arns import partition_of
 from stacks.common import account_provider, platform_tags, stack_reference
 from stacks.config import PlatformConfig
 from stacks.context import StackContext
-from stacks.principal_settings import MANAGEMENT, RoleReference, auditor_roles_created, require_roles
+from stacks.principal_settings import (
+    MANAGEMENT,
+    RoleReference,
+    administrator_references,
+    auditor_roles_created,
+    require_roles,
+)
 from stacks.security_settings import (
     auditor_role_names,
     control_tower_ous,
@@ -90,16 +96,15 @@ def control_tower_owned_rules(platform: PlatformConfig) -> frozenset[str]:
 
 
 def named_roles(platform: PlatformConfig) -> list[RoleReference]:
-    """The roles this stack's policies name that it does not create in the same policy's
-    account itself (checked before any resource is registered)."""
+    """The roles this stack's policies name that other stacks, AWS or configuration provide
+    (checked before any resource is registered)."""
     org = platform.organization
     archive = "log archive bucket and key policies"
     return [
         RoleReference("account-baseline StackSet: member break-glass trust policy", MANAGEMENT, org.break_glass_role_name),
         *(RoleReference(f"{archive} (AuditorsRead, AuditorsDecryptThroughS3)", "security-tooling", name)
           for name in auditor_role_names(platform)),
-        *(RoleReference(f"{archive} (KeyAdministration)", "log-archive", name)
-          for name in (org.deployment_role, org.break_glass_role_name)),
+        *administrator_references(platform, "log-archive", f"{archive} (KeyAdministration)"),
     ]
 
 

@@ -157,6 +157,18 @@ def test_an_auditor_pattern_must_be_declared(run_platform, sample_platform):
     assert run_platform("security", platform=sample_platform).errors == []
 
 
+def test_key_policies_may_not_name_a_break_glass_role_the_baseline_does_not_create(run_platform, sample_platform):
+    # The baseline StackSet (and so the break-glass role) reaches the Workloads OU only; the
+    # network account's flow-log key would name a role that does not exist there.
+    sample_platform["security"]["config"]["baseline_ous"] = ["Workloads"]
+    with pytest.raises(PreviewError) as info:
+        run_platform("network", platform=sample_platform)
+    message = str(info.value)
+    assert "VPC flow-log key policy (administrators): names role 'mrd-break-glass' in account network" in message
+    assert "in account data-lake" not in message   # Workloads/Prod: the baseline reaches it
+    assert [r for r in info.value.registered if r.custom] == []
+
+
 # -- configuration ----------------------------------------------------------------------------
 
 def _problems(data) -> list[str]:
