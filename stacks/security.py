@@ -9,11 +9,13 @@ Deploys into three accounts, each through its own provider (account ids from the
   (`components/organization_trail.py`); the management account's own Config recorder and
   account baseline (StackSets never reach it); GuardDuty and Security Hub administrator
   delegation; Control Tower controls when Control Tower mode is on; the security alarms on the
-  trail's log group and their forwarder;
+  trail's log group and their forwarder; the break-glass role the member accounts' break-glass
+  roles trust (`components/break_glass_role.py`; its every use is an alarm);
 * **security tooling** — the baseline StackSet (Config recorder, S3 account public access block
   and EBS encryption in every account and allowed region, including accounts created later),
   the organization Config aggregator and the detective guardrails as organization Config rules,
-  GuardDuty and Security Hub administration, IAM Access Analyzer, and the alert topic.
+  GuardDuty and Security Hub administration, IAM Access Analyzer, the alert topic, and the
+  auditor roles the log archive admits (`components/security_auditor.py`).
 
 Regional services are deployed in every allowed region (home region first); global ones in the
 home region.
@@ -102,6 +104,8 @@ def named_roles(platform: PlatformConfig) -> list[RoleReference]:
     archive = "log archive bucket and key policies"
     return [
         RoleReference("account-baseline StackSet: member break-glass trust policy", MANAGEMENT, org.break_glass_role_name),
+        *(RoleReference("management break-glass trust policy (BreakGlassWithRecentMfa)", MANAGEMENT, arn.split(":role/", 1)[1])
+          for arn in org.break_glass.trusted_principals if ":role/" in arn),
         *(RoleReference(f"{archive} (AuditorsRead, AuditorsDecryptThroughS3)", "security-tooling", name)
           for name in auditor_role_names(platform)),
         *administrator_references(platform, "log-archive", f"{archive} (KeyAdministration)"),

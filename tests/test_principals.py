@@ -157,6 +157,44 @@ def test_an_auditor_pattern_must_be_declared(run_platform, sample_platform):
     assert run_platform("security", platform=sample_platform).errors == []
 
 
+def test_break_glass_trusted_roles_must_be_known(run_platform, sample_platform):
+    sample_platform["organization"]["break_glass"]["trusted_principals"] = [
+        "arn:aws:iam::111111111111:user/mrd-break-glass-1",
+        "arn:aws:iam::111111111111:role/ops-emergency",
+        "arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_BreakGlass_*",
+    ]
+    with pytest.raises(PreviewError) as info:
+        run_platform("security", platform=sample_platform)
+    message = str(info.value)
+    assert "management break-glass trust policy (BreakGlassWithRecentMfa): names role 'ops-emergency' in account management" in message
+    assert "AWSReservedSSO" not in message   # Identity Center's roles are created by AWS
+    assert [r for r in info.value.registered if r.custom] == []
+
+
+def test_created_roles_follow_the_security_settings(run_platform, sample_platform, sample_runs):
+    """The list keeps up with the security stack under other settings too (Control Tower owns
+    the recorders, the baseline reaches some OUs, an existing break-glass role, more auditors)."""
+    data = sample_platform
+    data["security"]["control_tower"]["enabled"] = True
+    data["security"]["config"]["baseline_ous"] = ["Workloads", "Security"]
+    data["security"]["log_archive"]["auditor_role_names"] = ["mrd-security-auditor", "mrd-forensics"]
+    data["organization"]["break_glass"] = {"existing": True}
+    run = run_platform("security", platform=data)
+    ids = sample_runs("organization").outputs["accountIds"]
+    keys = {**{v: k for k, v in ids.items()}, "111111111111": MANAGEMENT}
+    org = sample_runs("organization").outputs
+    platform = parse_platform(data)
+    planned = {(keys[r.account], r.inputs["name"], "security") for r in run.of_type(ROLE_TYPE)}
+    (stack_set,) = run.of_type(STACK_SET)
+    planned |= _template_roles(stack_set, run.of_type(STACK_SET_INSTANCE), platform, org["ouIds"], org["rootId"])
+    listed = {(r.account, r.name, r.source) for r in created_roles(platform) if r.source == "security"}
+    assert listed == planned
+    assert (MANAGEMENT, "mrd-break-glass", "security") not in listed
+    assert ("security-tooling", "mrd-forensics", "security") in listed
+    assert not any(name.startswith("mrd-config-recorder-") for _, name, _ in listed)
+    assert ("network", "mrd-break-glass", "security") not in listed   # Infrastructure OU: not a target
+
+
 def test_key_policies_may_not_name_a_break_glass_role_the_baseline_does_not_create(run_platform, sample_platform):
     # The baseline StackSet (and so the break-glass role) reaches the Workloads OU only; the
     # network account's flow-log key would name a role that does not exist there.
