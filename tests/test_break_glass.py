@@ -9,6 +9,7 @@ import json
 import pytest
 
 from components.log_archive import AUDITOR_READ_ACTIONS
+from components.security_alerts import FILTER_PATTERN_MAX
 from policy_documents.service_authorization import validate_document
 from tests.test_security_stack import MANAGEMENT, account_of, as_list, doc, one, statement
 
@@ -72,7 +73,7 @@ def test_every_break_glass_use_is_an_alarm(run):
                      f'$.requestParameters.roleArn = "{BREAK_GLASS_ARN}"',
                      f'$.userIdentity.sessionContext.sessionIssuer.arn = "{BREAK_GLASS_ARN}"'):
         assert fragment in pattern
-    assert pattern.count("(") == pattern.count(")")
+    assert pattern.count("(") == pattern.count(")") and len(pattern) <= FILTER_PATTERN_MAX
     # Named like the other security alarms, so the forwarder takes it to the alert topic.
     alarm = alarms["mrd-security-break-glass-use"]
     assert alarm.inputs["metricName"] == metric_filter.inputs["metricTransformation"]["name"]
