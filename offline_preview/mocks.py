@@ -267,4 +267,11 @@ class PlatformMocks(pulumi.runtime.Mocks):
             return {"id": self.organization_id, "masterAccountId": self.default_account_id,
                     "roots": [{"id": self.root_id, "name": "Root"}], "featureSet": "ALL",
                     "arn": f"arn:{PARTITION}:organizations::{self.default_account_id}:organization/{self.organization_id}"}
+        if token == "aws:iam/getRole:getRole":
+            # A role the configuration says exists (e.g. organization.break_glass.existing).
+            name = args.args["name"]
+            return {"arn": f"arn:{PARTITION}:iam::{account}:role/{name}", "name": name, "id": name, "path": "/",
+                    "uniqueId": "AROA" + _chars(account + name, 17, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
+                    "assumeRolePolicy": "{}", "createDate": "2024-01-01T00:00:00Z", "description": "",
+                    "maxSessionDuration": 3600, "permissionsBoundary": "", "roleLastUseds": [], "tags": {}}
         raise NotImplementedError(f"the offline preview has no mock for invoke {token}; add one to offline_preview/mocks.py")

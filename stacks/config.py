@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, TypeAdapter, ValidationError
 
-from stacks import data_settings, network_settings, security_settings
+from stacks import data_settings, network_settings, principal_settings, security_settings
 from stacks.config_model import EMAIL, ConfigModel
 
 ENVIRONMENTS = ("dev", "preprod", "prod")
@@ -153,6 +153,10 @@ class OrganizationSettings(ConfigModel):
         return self.deployment_role_name or self.member_role_name
     close_accounts_on_deletion: bool = False
     organizational_units: list[str] = list(DEFAULT_OUS)
+    # The management account's break-glass role and the roles policies name that exist outside
+    # this program (stacks/principal_settings.py).
+    break_glass: principal_settings.BreakGlassSettings = principal_settings.BreakGlassSettings()
+    existing_roles: list[principal_settings.ExistingRole] = []
 
 
 class PlatformConfig(ConfigModel):
@@ -441,6 +445,7 @@ _CHECKS: tuple[Check, ...] = (
     _check_regions, _check_tags, _check_organization, _check_accounts, _check_account_ous,
     _check_project_account_names, _check_projects, _check_networks, _check_derived_names,
     *_layer(security_settings), *_layer(network_settings), *_layer(data_settings),
+    *_layer(principal_settings),
 )
 
 

@@ -38,6 +38,7 @@ from stacks import data_settings as ds
 from stacks.common import account_provider, platform_tags, stack_reference
 from stacks.config import PlatformConfig
 from stacks.context import StackContext
+from stacks.principal_settings import RoleReference, administrator_references, require_roles
 
 REKOGNITION = "rekognition.amazonaws.com"
 
@@ -134,8 +135,22 @@ def _domain_readers(platform: PlatformConfig, account: Callable[[str], pulumi.Ou
     return readers, services
 
 
+def named_roles(platform: PlatformConfig) -> list[RoleReference]:
+    """The roles of other accounts, or made by other stacks, that this stack's policies name."""
+    data = platform.data_lake
+    found = [RoleReference("data-write-back trust policy (ApprovedWriteBackOnly)", a.account, a.role)
+             for a in data.write_back.approvers]
+    found += administrator_references(platform, "data-lake", "data-lake key and bucket policies (administrators)")
+    for consumer in data.consumers:
+        for env in consumer.environments:
+            found += [RoleReference("data-lake bucket, key and Lake Formation grants (readers)", f"{consumer.project}-{env}",
+                                    ds.project_role_name(platform, consumer.project, env, r)) for r in consumer.roles]
+    return found
+
+
 def run(ctx: StackContext) -> None:
     platform = ctx.platform
+    require_roles(platform, named_roles(platform))
     data = platform.data_lake
     org = platform.organization
     region = platform.home_region

@@ -33,6 +33,7 @@ from stacks import network_settings as ns
 from stacks.common import account_provider, platform_tags, stack_reference
 from stacks.config import ENVIRONMENTS, PlatformConfig
 from stacks.context import StackContext
+from stacks.principal_settings import administrator_references, require_roles
 
 SHARED_TABLE = "shared"
 EDGE_TABLE = "edge"
@@ -85,6 +86,9 @@ def _ou_arn(management: str, org_id: str, ou_id: str) -> str:
 
 def run(ctx: StackContext) -> None:
     platform = ctx.platform
+    vpc_accounts = [*(k.replace("_", "-") for k in platform.cidr_plan.shared), *(s.name for s in platform.sandbox_accounts)]
+    require_roles(platform, [ref for key in vpc_accounts
+                             for ref in administrator_references(platform, key, "VPC flow-log key policy (administrators)")])
     net = platform.network
     region = platform.home_region
     tags = platform_tags(platform, environment="shared")

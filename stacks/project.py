@@ -6,10 +6,13 @@ Each part lives in its own module so the network and data parts can grow indepen
 from __future__ import annotations
 
 from stacks.context import StackContext
+from stacks.principal_settings import administrator_references, require_roles
 from stacks.project_data import project_data
 from stacks.project_network import project_network
 
 
 def run(ctx: StackContext) -> None:
+    require_roles(ctx.platform, administrator_references(
+        ctx.platform, f"{ctx.project}-{ctx.environment}", "project key policies (administrators)"))
     network = project_network(ctx)
     project_data(ctx, network)

@@ -9,11 +9,13 @@ Deploys into three accounts, each through its own provider (account ids from the
   (`components/organization_trail.py`); the management account's own Config recorder and
   account baseline (StackSets never reach it); GuardDuty and Security Hub administrator
   delegation; Control Tower controls when Control Tower mode is on; the security alarms on the
-  trail's log group and their forwarder;
+  trail's log group and their forwarder; the break-glass role the member accounts' break-glass
+  roles trust (`components/break_glass_role.py`; its every use is an alarm);
 * **security tooling** — the baseline StackSet (Config recorder, S3 account public access block
   and EBS encryption in every account and allowed region, including accounts created later),
   the organization Config aggregator and the detective guardrails as organization Config rules,
-  GuardDuty and Security Hub administration, IAM Access Analyzer, and the alert topic.
+  GuardDuty and Security Hub administration, IAM Access Analyzer, the alert topic, and the
+  auditor roles the log archive admits (`components/security_auditor.py`).
 
 Regional services are deployed in every allowed region (home region first); global ones in the
 home region.
@@ -25,7 +27,9 @@ Outputs: the contract is documented once, under "Stack outputs (contract)" in RE
 from __future__ import annotations
 
 import pulumi
+import pulumi_aws as aws
 
+from components.break_glass_role import BreakGlassRole, BreakGlassRoleArgs, break_glass_alert, role_arn
 from components.config_baseline import (
     AccountBaselineStackSet,
     ManagementAccountBaseline,
@@ -43,12 +47,20 @@ from components.control_tower_controls import (
 from components.log_archive import LogArchive, LogArchiveArgs
 from components.organization_trail import OrganizationTrail, OrganizationTrailArgs
 from components.secure_bucket import ObjectLock
-from components.security_alerts import SecurityAlerts, SecurityAlertsArgs
+from components.security_alerts import ALERTS, SecurityAlerts, SecurityAlertsArgs
+from components.security_auditor import SecurityAuditorArgs, SecurityAuditorRoles
 from components.security_services import SecurityServices, SecurityServicesArgs
 from policy_documents.arns import partition_of
 from stacks.common import account_provider, platform_tags, stack_reference
 from stacks.config import PlatformConfig
 from stacks.context import StackContext
+from stacks.principal_settings import (
+    MANAGEMENT,
+    RoleReference,
+    administrator_references,
+    auditor_roles_created,
+    require_roles,
+)
 from stacks.security_settings import (
     auditor_role_names,
     control_tower_ous,
@@ -70,8 +82,24 @@ def control_tower_owned_rules(platform: PlatformConfig) -> frozenset[str]:
     return frozenset(CONTROL_OWNED_RULES[c.identifier] for c in ct.controls if c.identifier in CONTROL_OWNED_RULES)
 
 
+def named_roles(platform: PlatformConfig) -> list[RoleReference]:
+    """The roles this stack's policies name that other stacks, AWS or configuration provide
+    (checked before any resource is registered)."""
+    org = platform.organization
+    archive = "log archive bucket and key policies"
+    return [
+        RoleReference("account-baseline StackSet: member break-glass trust policy", MANAGEMENT, org.break_glass_role_name),
+        *(RoleReference("management break-glass trust policy (BreakGlassWithRecentMfa)", MANAGEMENT, arn.split(":role/", 1)[1])
+          for arn in org.break_glass.trusted_principals if ":role/" in arn),
+        *(RoleReference(f"{archive} (AuditorsRead, AuditorsDecryptThroughS3)", "security-tooling", name)
+          for name in auditor_role_names(platform)),
+        *administrator_references(platform, "log-archive", f"{archive} (KeyAdministration)"),
+    ]
+
+
 def run(ctx: StackContext) -> None:
     platform = ctx.platform
+    require_roles(platform, named_roles(platform))
     settings = platform.security
     prefix = platform.name_prefix
     home = platform.home_region
@@ -97,6 +125,21 @@ def run(ctx: StackContext) -> None:
     management = per_region("management", None)
     tooling = per_region("security-tooling", tooling_id)
     log_archive_provider = account_provider("log-archive", platform, log_archive_id, tags)
+
+    # The management account's break-glass role, which every member's break-glass role trusts.
+    bg = platform.organization.break_glass
+    break_glass_name = platform.organization.break_glass_role_name
+    if bg.existing:
+        # Made outside this program: it must exist (the lookup fails the deployment otherwise).
+        break_glass_arn = aws.iam.get_role_output(
+            name=break_glass_name, opts=pulumi.InvokeOutputOptions(provider=management[home])).arn
+    else:
+        break_glass_arn = BreakGlassRole(
+            "break-glass", BreakGlassRoleArgs(
+                role_name=break_glass_name, management_account_id=management_id,
+                trusted_principals=bg.trusted_principals, max_session_seconds=bg.max_session_seconds,
+                max_mfa_age_seconds=bg.max_mfa_age_seconds, partition=partition),
+            tags, opts=pulumi.ResourceOptions(provider=management[home])).arn
 
     # Log archive (log-archive account).
     archive_name, config_bucket_name, access_log_name = log_archive_bucket_names(platform)
@@ -130,6 +173,13 @@ def run(ctx: StackContext) -> None:
         tags,
         opts=pulumi.ResourceOptions(provider=log_archive_provider),
     )
+    # The auditor roles the archive's policies admit (read-only; security tooling).
+    SecurityAuditorRoles(
+        "security-auditor",
+        SecurityAuditorArgs(role_names=auditor_roles_created(platform), account_id=tooling_id,
+                            bucket_names=(archive_name, config_bucket_name, access_log_name),
+                            log_key_arn=archive.key_arn, region=home, partition=partition),
+        tags, opts=pulumi.ResourceOptions(provider=tooling[home]))
 
     # Organization trail (management account).
     trail_args = OrganizationTrailArgs(
@@ -202,7 +252,8 @@ def run(ctx: StackContext) -> None:
         "security-alerts",
         SecurityAlertsArgs(name_prefix=prefix, region=home, management_account_id=management_id,
                            tooling_account_id=tooling_id, log_group_name=org_trail.log_group_name,
-                           emails=settings.alerts.emails, partition=partition),
+                           emails=settings.alerts.emails, partition=partition,
+                           alerts=(*ALERTS, break_glass_alert(prefix, role_arn(partition, management_id, break_glass_name)))),
         management[home], tooling[home], tags)
 
     rule_names: dict[str, list[str]] = {}
@@ -218,6 +269,7 @@ def run(ctx: StackContext) -> None:
     pulumi.export("trailArn", org_trail.arn)
     pulumi.export("trailLogGroupName", org_trail.log_group_name)
     pulumi.export("alertTopicArn", alerts.topic_arn)
+    pulumi.export("breakGlassRoleArn", break_glass_arn)
     pulumi.export("aggregatorName", aggregator.name)
     pulumi.export("baselineStackSetName", baseline.name)
     pulumi.export("configRuleNames", rule_names)
