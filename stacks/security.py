@@ -217,7 +217,9 @@ def run(ctx: StackContext) -> None:
         "security-alerts",
         SecurityAlertsArgs(name_prefix=prefix, region=home, management_account_id=management_id,
                            tooling_account_id=tooling_id, log_group_name=org_trail.log_group_name,
-                           emails=settings.alerts.emails, partition=partition),
+                           emails=settings.alerts.emails, partition=partition,
+                           key_administrators=(platform.organization.deployment_role,
+                                               platform.organization.break_glass_role_name)),
         management[home], tooling[home], tags)
 
     rule_names: dict[str, list[str]] = {}
