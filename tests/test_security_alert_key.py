@@ -90,3 +90,13 @@ def test_a_service_principal_scoped_by_encryption_context_or_source_is_accepted(
     KeyUse(sid="ByOrg", actions=("kms:Decrypt",), service="config.amazonaws.com",
            conditions={"StringEquals": {"aws:SourceOrgID": "o-abc"}})
     KeyUse(sid="ByAccount", actions=("kms:Decrypt",), service="cloudwatch.amazonaws.com", source_account="222222222222")
+
+
+def test_the_alert_key_moves_under_its_component_without_being_replaced(run):
+    """The key used to be registered directly under SecurityAlerts; the alias keeps its
+    identity, so the protected key is adopted, not replaced."""
+    [key] = [r for r in run.of_type("aws:kms/key:Key") if r.name == "security-alerts-key"]
+    [alerts] = run.of_type("ml-platform:security:SecurityAlerts")
+    assert run.by_urn(key.parent).type == "ml-platform:security:CustomerManagedKey"
+    assert run.by_urn(key.parent).parent == alerts.urn
+    assert {"spec": {"parentUrn": alerts.urn}} in key.aliases
