@@ -6,9 +6,10 @@ statement for an AWS principal pairs the account with an `aws:PrincipalArn` cond
 the roles that may act, and every statement for a service principal is scoped to the
 platform's own resources (confused-deputy protection): by `aws:SourceAccount`, `aws:SourceArn`
 or `aws:SourceOrgID`, or by an encryption-context key (`kms:EncryptionContext:...`) that binds
-the data key to one resource, for the services whose KMS calls carry no source key. Principals are written as account + role ARN condition rather than as
-role ARNs because KMS rejects a policy naming a role that does not exist yet, and consumer
-roles are often created by a later stack.
+the data key to one resource, for the services whose KMS calls carry no source key. Principals
+are written as account + role ARN condition rather than as role ARNs because KMS rejects a
+policy naming a role that does not exist yet, and consumer roles are often created by a later
+stack.
 """
 
 from __future__ import annotations

@@ -79,8 +79,8 @@ class LogArchiveSettings(ConfigModel):
     # deny changing lifecycle, bucket policy and Object Lock settings to everyone but the
     # log-archive account's break-glass role (LOG-2), the deployment role included, so a change
     # to `transitions`, `expire_days`, `object_lock` or `auditor_role_names` is applied with
-    # `break-glass` and a `change_ticket`, then this is set back (README, "Changing a log-archive
-    # setting").
+    # `break-glass` and a `change_ticket`, then this is set back (README, "Real AWS workflow",
+    # step 5).
     apply_changes_as: ChangePrincipal = "deployment-role"
     # The change record that authorises a break-glass run; it names the role session, so
     # CloudTrail records it with every call of the run.
