@@ -3,10 +3,13 @@
 
 The key policy is built here as Python data. It never delegates to a whole account: every
 statement for an AWS principal pairs the account with an `aws:PrincipalArn` condition listing
-the roles that may act, and every statement for a service principal carries
-`aws:SourceAccount`. Principals are written as account + role ARN condition rather than as
-role ARNs because KMS rejects a policy naming a role that does not exist yet, and consumer
-roles are often created by a later stack.
+the roles that may act, and every statement for a service principal is scoped to the
+platform's own resources (confused-deputy protection): by `aws:SourceAccount`, `aws:SourceArn`
+or `aws:SourceOrgID`, or by an encryption-context key (`kms:EncryptionContext:...`) that binds
+the data key to one resource, for the services whose KMS calls carry no source key. Principals
+are written as account + role ARN condition rather than as role ARNs because KMS rejects a
+policy naming a role that does not exist yet, and consumer roles are often created by a later
+stack.
 """
 
 from __future__ import annotations
@@ -57,6 +60,16 @@ ENCRYPT_DECRYPT = (
     "kms:ReEncryptTo",
 )
 DECRYPT_ONLY = ("kms:Decrypt", "kms:DescribeKey")
+# Condition keys that scope a service principal to the platform's own resources. Anything else
+# (aws:SecureTransport, kms:ViaService, ...) leaves the service free to act for any account.
+SOURCE_SCOPE_KEYS = ("aws:SourceAccount", "aws:SourceArn", "aws:SourceOrgID", "aws:SourceOrgPaths")
+ENCRYPTION_CONTEXT_PREFIX = "kms:EncryptionContext:"
+
+
+def scopes_source(conditions: Mapping[str, Mapping[str, object]] | None) -> bool:
+    """Whether a condition block names a source key or an encryption-context key."""
+    return any(key in SOURCE_SCOPE_KEYS or key.startswith(ENCRYPTION_CONTEXT_PREFIX)
+               for block in (conditions or {}).values() for key in block)
 
 
 def account_root(account_id: pulumi.Input[str]) -> pulumi.Output[str]:
@@ -117,9 +130,10 @@ class KeyUse:
     def __post_init__(self) -> None:
         if bool(self.roles) == bool(self.service):
             raise ValueError(f"KeyUse {self.sid}: give either roles or a service principal")
-        if self.service and self.source_account is None and not self.conditions:
-            raise ValueError(f"KeyUse {self.sid}: a service principal needs source_account or conditions "
-                             "that scope it (confused-deputy protection)")
+        if self.service and self.source_account is None and not scopes_source(self.conditions):
+            raise ValueError(f"KeyUse {self.sid}: a service principal needs source_account or a condition on "
+                             f"{', '.join(SOURCE_SCOPE_KEYS)} or {ENCRYPTION_CONTEXT_PREFIX}* "
+                             "(confused-deputy protection)")
         if any(a == "kms:*" or a == "*" for a in self.actions):
             raise ValueError(f"KeyUse {self.sid}: name the KMS actions, never kms:* (KMS-2)")
 
@@ -184,6 +198,10 @@ class CustomerManagedKey(pulumi.ComponentResource):
     key policy naming only `administrators` and the principals of `uses`. Protected and kept on
     delete unless the caller passes `allow_destroy=True` (no platform setting does today: data
     is never lost to `pulumi destroy`).
+
+    `key_aliases` are former identities of the key resource (e.g. `pulumi.Alias(parent=...)` for
+    a key that used to be registered directly under another component): adopting an existing
+    key under this component must never replace it.
     """
 
     arn: pulumi.Output[str]
@@ -200,6 +218,7 @@ class CustomerManagedKey(pulumi.ComponentResource):
         tags: Mapping[str, str] | None = None,
         deletion_window_days: int = MIN_DELETION_WINDOW_DAYS,
         allow_destroy: bool = False,
+        key_aliases: Sequence[pulumi.Input[pulumi.Alias]] = (),
         opts: pulumi.ResourceOptions | None = None,
     ):
         if not MIN_DELETION_WINDOW_DAYS <= deletion_window_days <= MAX_DELETION_WINDOW_DAYS:
@@ -224,7 +243,8 @@ class CustomerManagedKey(pulumi.ComponentResource):
             bypass_policy_lockout_safety_check=False,
             policy=policy_json(document(*statements)),
             tags=dict(tags or {}),
-            opts=pulumi.ResourceOptions(parent=self, protect=not allow_destroy, retain_on_delete=not allow_destroy),
+            opts=pulumi.ResourceOptions(parent=self, protect=not allow_destroy, retain_on_delete=not allow_destroy,
+                                        aliases=list(key_aliases) or None),
         )
         key_alias = aws.kms.Alias(
             f"{name}-alias",

@@ -17,7 +17,11 @@ Every bucket policy denies deletion and loosening (objects, versions, the bucket
 lifecycle, Object Lock settings and retention) to every principal except the break-glass role,
 and denies writes by anything but an AWS service. Because the freeze includes
 `s3:PutBucketPolicy` and `s3:PutLifecycleConfiguration`, later changes to these settings must
-be applied by the break-glass role — by design: the archive cannot be loosened quietly.
+be applied by the break-glass role — by design: the archive cannot be loosened quietly. This is
+what freezes the deployment role (the SCP `LOG2ProtectLogArchive` exempts it); the SCP is what
+holds the account root, whom S3 always lets call the bucket-policy operations. The security
+stack's change path (`security.log_archive.apply_changes_as: break-glass`) deploys this
+component through a provider that assumes the break-glass role named here.
 
 The key (rotation on, 30-day deletion window) may be used by CloudTrail only for this
 organization's trail and by AWS Config only for this organization; the security-tooling

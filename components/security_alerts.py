@@ -13,9 +13,16 @@ policy by role ARN) keeps the topic in security tooling without cross-account al
 GuardDuty (severity 7 and above) and Security Hub (new HIGH/CRITICAL findings, which include
 other regions through the finding aggregator) reach the same topic from the default bus.
 
-The topic is encrypted with its own KMS key, whose policy lets EventBridge and CloudWatch use
-it; the topic policy admits those services for the security-tooling account only and denies
-publishing without TLS.
+The topic is encrypted with its own key (:class:`CustomerManagedKey`: administered by the
+deployment and break-glass roles of security tooling only, no `kms:*`, nothing delegated to
+the account). EventBridge and CloudWatch may use it to publish to this topic only: SNS binds
+each data key to the topic with the encryption context `aws:sns:topicArn`, and both statements
+require it. CloudWatch is also held to alarms of security tooling (`aws:SourceAccount`,
+`aws:SourceArn`); EventBridge cannot be: the SNS guide ("Managing Amazon SNS encryption keys",
+event sources and encrypted topics) says `aws:SourceAccount`, `aws:SourceArn` and
+`aws:SourceOrgID` in a KMS key policy are not supported for EventBridge-to-encrypted topics, so
+there the topic policy carries the source condition. The topic policy admits both services for
+the security-tooling account only and denies publishing without TLS.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.kms_keys import CustomerManagedKey, KeyUse, RolePrincipals
 from policy_documents.serialize import document, policy_json, to_json
 
 # CloudWatch Logs limits a metric filter pattern to 1,024 characters.
@@ -107,6 +115,8 @@ class SecurityAlertsArgs:
     emails: Sequence[str] = ()
     alerts: Sequence[AlertRule] = ALERTS
     partition: str = "aws"
+    # Roles of security tooling that administer the topic key (the deployment and break-glass roles).
+    key_administrators: Sequence[str] = ()
 
     @property
     def topic_name(self) -> str:
@@ -133,25 +143,21 @@ class SecurityAlertsArgs:
                                     f":{self.topic_name}")
 
 
-def alert_key_policy(args: SecurityAlertsArgs) -> dict:
-    """The topic key: security tooling administers it; EventBridge and CloudWatch may use it to
-    publish (the topic policy decides who may publish)."""
-    return document(
-        {
-            "Sid": "KeyAdministrationBySecurityTooling",
-            "Effect": "Allow",
-            "Principal": {"AWS": pulumi.Output.concat(f"arn:{args.partition}:iam::", args.tooling_account_id, ":root")},
-            "Action": "kms:*",
-            "Resource": "*",
-        },
-        {
-            "Sid": "EventBridgeAndCloudWatchPublish",
-            "Effect": "Allow",
-            "Principal": {"Service": ["events.amazonaws.com", "cloudwatch.amazonaws.com"]},
-            "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
-            "Resource": "*",
-        },
-    )
+def alert_key_uses(args: SecurityAlertsArgs) -> list[KeyUse]:
+    """Who may use the topic key: EventBridge and CloudWatch, to publish to the alert topic only
+    (the topic policy decides who may publish)."""
+    publish = ("kms:GenerateDataKey*", "kms:Decrypt")
+    this_topic = {"kms:EncryptionContext:aws:sns:topicArn": args.topic_arn()}
+    return [
+        # No aws:Source* key here: SNS does not support them in the key policy for EventBridge.
+        KeyUse(sid="EventBridgePublishToAlertTopic", actions=publish, service="events.amazonaws.com",
+               conditions={"StringEquals": this_topic}),
+        KeyUse(sid="CloudWatchAlarmsPublishToAlertTopic", actions=publish, service="cloudwatch.amazonaws.com",
+               source_account=args.tooling_account_id,
+               conditions={"StringEquals": this_topic,
+                           "ArnLike": {"aws:SourceArn": pulumi.Output.concat(
+                               f"arn:{args.partition}:cloudwatch:{args.region}:", args.tooling_account_id, ":alarm:*")}}),
+    ]
 
 
 def topic_policy(args: SecurityAlertsArgs) -> dict:
@@ -216,15 +222,16 @@ class SecurityAlerts(pulumi.ComponentResource):
         in_mgmt = pulumi.ResourceOptions(parent=self, provider=management)
 
         # Security tooling: key, topic, bus and routes.
-        key = aws.kms.Key(
+        key = CustomerManagedKey(
             f"{name}-key",
+            alias=f"{args.name_prefix}-security-alerts",
             description="ml-platform security alert topic",
-            enable_key_rotation=True,
-            rotation_period_in_days=365,
-            deletion_window_in_days=30,
-            policy=policy_json(alert_key_policy(args)),
-            tags=dict(tags),
-            opts=pulumi.ResourceOptions(parent=self, provider=tooling, protect=True),
+            administrators=RolePrincipals(args.tooling_account_id, tuple(args.key_administrators)),
+            uses=alert_key_uses(args),
+            tags=tags,
+            # The key used to be registered directly under this component: adopt it, never replace it.
+            key_aliases=[pulumi.Alias(parent=self)],
+            opts=in_tool,
         )
         topic = aws.sns.Topic(f"{name}-topic", name=args.topic_name, kms_master_key_id=key.arn,
                               display_name="ml-platform security alerts", tags=dict(tags), opts=in_tool)

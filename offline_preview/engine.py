@@ -35,7 +35,7 @@ from typing import Any
 
 import pulumi
 import yaml
-from google.protobuf import struct_pb2
+from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import engine_pb2, provider_pb2, resource_pb2
@@ -103,6 +103,8 @@ class Registration:
     account: str | None = None
     region: str | None = None
     read: bool = False  # read with `get` (StackReferences, `Resource.get`), not managed
+    # Former identities (`aliases` option): alias specs as dicts, or {"urn": ...}.
+    aliases: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -412,6 +414,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
                 ignore_changes=list(request.ignoreChanges),
                 delete_before_replace=bool(request.deleteBeforeReplace), import_id=request.importId or None,
                 account=account, region=region,
+                aliases=[json_format.MessageToDict(a) for a in request.aliases] + [{"urn": u} for u in request.aliasURNs],
             )
         )
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id or "", object=_to_struct(state))

@@ -22,8 +22,10 @@ def project_tags(platform: PlatformConfig, project_name: str, environment: str) 
 
 
 def account_provider(name: str, platform: PlatformConfig, account_id: pulumi.Input[str] | None,
-                     tags: dict[str, str], region: str | None = None) -> aws.Provider:
-    """An AWS provider acting in `account_id` through the deployment role (management if None).
+                     tags: dict[str, str], region: str | None = None, role_name: str | None = None,
+                     session_name: str | None = None) -> aws.Provider:
+    """An AWS provider acting in `account_id` through the deployment role (management if None),
+    or through `role_name` with `session_name` where a stack's settings say so.
 
     Default tags on the provider tag every taggable resource from one place; the allowed
     account id stops a mis-wired role from deploying into the wrong account.
@@ -32,8 +34,8 @@ def account_provider(name: str, platform: PlatformConfig, account_id: pulumi.Inp
     target = account_id if account_id is not None else org.management_account_id
     assume = None
     if account_id is not None:
-        role_arn = pulumi.Output.concat("arn:aws:iam::", account_id, ":role/", org.deployment_role)
-        assume = [aws.ProviderAssumeRoleArgs(role_arn=role_arn, session_name=f"ml-platform-{name}")]
+        role_arn = pulumi.Output.concat("arn:aws:iam::", account_id, ":role/", role_name or org.deployment_role)
+        assume = [aws.ProviderAssumeRoleArgs(role_arn=role_arn, session_name=session_name or f"ml-platform-{name}")]
     return aws.Provider(
         name,
         region=region or platform.home_region,

@@ -4,7 +4,10 @@ Deploys into three accounts, each through its own provider (account ids from the
 `organization` stack's outputs):
 
 * **log archive** — KMS log key, the Object-Locked archive bucket (organization trail), the
-  Config history bucket and the access-log bucket (`components/log_archive.py`);
+  Config history bucket and the access-log bucket (`components/log_archive.py`), through the
+  deployment role, or through the account's break-glass role when
+  `security.log_archive.apply_changes_as` declares a change to the settings the archive's
+  bucket policies freeze (README, "Real AWS workflow", step 5);
 * **management** — the organization CloudTrail with its CloudWatch Logs group, key and role
   (`components/organization_trail.py`); the management account's own Config recorder and
   account baseline (StackSets never reach it); GuardDuty and Security Hub administrator
@@ -66,6 +69,7 @@ from stacks.security_settings import (
     control_tower_ous,
     data_event_arn_prefixes,
     log_archive_bucket_names,
+    log_archive_deployer,
     trail_name,
 )
 
@@ -124,7 +128,12 @@ def run(ctx: StackContext) -> None:
 
     management = per_region("management", None)
     tooling = per_region("security-tooling", tooling_id)
-    log_archive_provider = account_provider("log-archive", platform, log_archive_id, tags)
+    # The archive's bucket policies admit changes to its frozen settings from the break-glass
+    # role only: a declared change (security.log_archive.apply_changes_as) switches this
+    # provider's role, never its name, so no resource moves to another provider.
+    archive_role, archive_session = log_archive_deployer(platform)
+    log_archive_provider = account_provider("log-archive", platform, log_archive_id, tags,
+                                            role_name=archive_role, session_name=archive_session)
 
     # The management account's break-glass role, which every member's break-glass role trusts.
     bg = platform.organization.break_glass
@@ -253,7 +262,9 @@ def run(ctx: StackContext) -> None:
         SecurityAlertsArgs(name_prefix=prefix, region=home, management_account_id=management_id,
                            tooling_account_id=tooling_id, log_group_name=org_trail.log_group_name,
                            emails=settings.alerts.emails, partition=partition,
-                           alerts=(*ALERTS, break_glass_alert(prefix, role_arn(partition, management_id, break_glass_name)))),
+                           alerts=(*ALERTS, break_glass_alert(prefix, role_arn(partition, management_id, break_glass_name))),
+                           key_administrators=(platform.organization.deployment_role,
+                                               platform.organization.break_glass_role_name)),
         management[home], tooling[home], tags)
 
     rule_names: dict[str, list[str]] = {}

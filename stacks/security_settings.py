@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from stacks.config import PlatformConfig
 
 ObjectLockMode = Literal["GOVERNANCE", "COMPLIANCE"]
+ChangePrincipal = Literal["deployment-role", "break-glass"]
 DeliveryFrequency = Literal["One_Hour", "Three_Hours", "Six_Hours", "Twelve_Hours", "TwentyFour_Hours"]
 GUARDDUTY_FEATURES = ("S3_DATA_EVENTS", "EKS_AUDIT_LOGS", "EBS_MALWARE_PROTECTION", "RDS_LOGIN_EVENTS",
                       "EKS_RUNTIME_MONITORING", "LAMBDA_NETWORK_LOGS", "RUNTIME_MONITORING")
@@ -42,6 +43,10 @@ _S3_ARN = re.compile(r"^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]*(/.*)?$")
 _ROLE_NAME = re.compile(r"^[\w+=,.@*-]{1,64}$")
 _TRAIL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,127}$")
 _CONTROL_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+# A change ticket becomes part of an STS role session name (at most 64 of \w+=,.@-), after
+# LOG_ARCHIVE_SESSION and a dash.
+LOG_ARCHIVE_SESSION = "ml-platform-log-archive"
+_CHANGE_TICKET = re.compile(r"^[\w+=,.@-]{1,40}$")
 
 
 
@@ -72,6 +77,16 @@ class LogArchiveSettings(ConfigModel):
     # Roles in the security-tooling account that may read (and decrypt) the archive. Empty
     # means `<prefix>-security-auditor`.
     auditor_role_names: list[str] = []
+    # Who applies this stack's changes in the log-archive account. The archive's bucket policies
+    # deny changing lifecycle, bucket policy and Object Lock settings to everyone but the
+    # log-archive account's break-glass role (LOG-2), the deployment role included, so a change
+    # to `transitions`, `expire_days`, `object_lock` or `auditor_role_names` is applied with
+    # `break-glass` and a `change_ticket`, then this is set back (README, "Real AWS workflow",
+    # step 5).
+    apply_changes_as: ChangePrincipal = "deployment-role"
+    # The change record that authorises a break-glass run; it names the role session, so
+    # CloudTrail records it with every call of the run.
+    change_ticket: str | None = None
 
 
 class TrailSettings(ConfigModel):
@@ -163,6 +178,16 @@ def log_archive_bucket_names(platform: "PlatformConfig") -> tuple[str, str, str]
             s.access_log_bucket_name or platform.bucket_name("log-access"))
 
 
+def log_archive_deployer(platform: "PlatformConfig") -> tuple[str, str]:
+    """(role name, STS session name) through which this stack acts in the log-archive account:
+    the deployment role, or for a declared change the account's break-glass role with the
+    change ticket in the session name."""
+    s = platform.security.log_archive
+    if s.apply_changes_as == "break-glass":
+        return platform.organization.break_glass_role_name, f"{LOG_ARCHIVE_SESSION}-{s.change_ticket}"
+    return platform.organization.deployment_role, LOG_ARCHIVE_SESSION
+
+
 def baseline_role_pattern(platform: "PlatformConfig") -> str:
     """Name pattern of the account-baseline automation role the baseline StackSet creates
     (`<prefix>-account-baseline-<region>`); S3-1 lets it set the account public access block."""
@@ -252,6 +277,25 @@ def validate(platform: "PlatformConfig") -> list[str]:
         if not _ROLE_NAME.match(role):
             problems.append(f"security.log_archive.auditor_role_names[{i}]: '{role}' is not an IAM role name "
                             "(allowed: 1-64 of letters, digits, +=,.@_- and * as a wildcard)")
+
+    # The change path of the archive's frozen settings.
+    ticket = s.log_archive.change_ticket
+    if s.log_archive.apply_changes_as == "break-glass":
+        if ticket is None:
+            problems.append("security.log_archive.change_ticket: required when security.log_archive.apply_changes_as "
+                            "is break-glass (allowed: the change record's id, 1-40 of letters, digits and _+=,.@-)")
+        archive_ou = platform.shared_account_ou("log_archive")
+        if s.config.baseline_ous and not any(archive_ou == ou or archive_ou.startswith(f"{ou}/")
+                                             for ou in s.config.baseline_ous):
+            problems.append(f"security.log_archive.apply_changes_as: break-glass needs the break-glass role in the "
+                            f"log-archive account, which the baseline StackSet creates only in security.config.baseline_ous "
+                            f"(allowed: list '{archive_ou}' or an OU above it)")
+    elif ticket is not None:
+        problems.append("security.log_archive.change_ticket: set while security.log_archive.apply_changes_as is "
+                        "deployment-role (allowed: only with break-glass; remove it once the change is applied)")
+    if ticket is not None and not _CHANGE_TICKET.match(ticket):
+        problems.append(f"security.log_archive.change_ticket: '{ticket}' cannot name a role session "
+                        "(allowed: 1-40 of letters, digits and _+=,.@-)")
 
     # Trail.
     name = trail_name(platform)
