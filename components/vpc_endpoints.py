@@ -6,11 +6,16 @@ CloudWatch, CloudTrail, ECR, CodePipeline, CodeBuild and CodeArtifact; the Rekog
 ("Avoiding the public internet") adds Rekognition over PrivateLink for model consumers.
 
 Every interface endpoint built here has private DNS (or, for central endpoints, a Route 53
-private hosted zone standing in for it), a security group that admits HTTPS from the allowed
-CIDR blocks only, and an endpoint policy that admits principals of the organization only
-(`aws:PrincipalOrgID`). The S3 gateway endpoint admits the platform's own buckets (by name
-prefix, and only buckets inside the organization) plus the few AWS-owned buckets the services
-read from.
+private hosted zone standing in for it) and a security group that admits HTTPS from the allowed
+CIDR blocks only. Its endpoint policy (see :func:`interface_endpoint_policy`) admits principals
+of the organization only (`aws:PrincipalOrgID`) and, wherever the request names a resource that
+an account owns, only resources of the organization (`aws:ResourceOrgID`), so an insider cannot
+push images, packages or data to another organization's resources through the endpoint; the
+few reads of AWS-owned resources the workloads need (SageMaker's prebuilt images, AWS public
+parameters) are allowed by name. Services whose endpoints accept only the full-access policy
+(:data:`FULL_ACCESS_ONLY_SERVICES`) get no policy: IAM and the SCPs guard them alone. The S3
+gateway endpoint admits the platform's own buckets (by name prefix, and only buckets inside the
+organization) plus the few AWS-owned buckets the services read from.
 """
 
 from __future__ import annotations
@@ -22,6 +27,59 @@ import pulumi
 import pulumi_aws as aws
 
 from policy_documents.serialize import document, policy_json
+from policy_documents.service_authorization import action_resource_arns, compact_actions, expand_actions
+
+
+# Interface endpoints of these services accept only the default full-access policy, and
+# CreateVpcEndpoint rejects a custom one. AWS PrivateLink guide, "Control access to VPC
+# endpoints using endpoint policies" (https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html):
+# "Not all AWS services support endpoint policies. If an AWS service doesn't support endpoint
+# policies, we allow full access to any endpoint for the service", and "If an AWS service
+# supports endpoint policies, its documentation includes endpoint policy examples" (linked from
+# "AWS services that integrate with AWS PrivateLink",
+# https://docs.aws.amazon.com/vpc/latest/privatelink/aws-services-privatelink-support.html).
+# Lake Formation's page ("AWS Lake Formation and interface VPC endpoints",
+# https://docs.aws.amazon.com/lake-formation/latest/dg/privatelink.html) documents the endpoint
+# and no endpoint policy; the others in the catalog document one (e.g. CloudTrail: "supports VPC
+# endpoints and VPC endpoint policies in all AWS Regions"). On a live account,
+# `aws ec2 describe-vpc-endpoint-services` reports `VpcEndpointPolicySupported` per service.
+FULL_ACCESS_ONLY_SERVICES: tuple[str, ...] = ("lakeformation",)
+
+
+@dataclass(frozen=True)
+class AwsOwnedRead:
+    """Reads of resources the organization does not own that the workloads need through an
+    endpoint; the endpoint policy allows them without `aws:ResourceOrgID`. Only List and Read
+    actions belong here (the tests check them against the service authorization data), so a
+    push or write never escapes the organization through this door. `resources` are ARNs
+    (`{region}` substituted), `*` where the owners cannot be named."""
+
+    sid: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...] = ("*",)
+
+
+# SageMaker's prebuilt images (deep learning containers, built-in algorithms, framework images)
+# live in AWS-owned ECR registries outside the organization, with different account ids per
+# Region and image family (SageMaker developer guide, "Docker Registry Paths and Example Code";
+# aws-samples/data-perimeter-policy-examples, vpc_endpoint_policies/README.md, "Using Amazon
+# SageMaker Pre-built Docker images"). Notebooks and builds pull them through the ECR endpoints,
+# so the three pull actions are allowed on any repository: a pull sends only a repository name
+# and digest out, while pushes (PutImage, the layer uploads) stay inside the organization.
+ECR_PULL = AwsOwnedRead(
+    "PullImagesOfAwsRegistries",
+    ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"),
+)
+# AWS publishes public parameters (AMI ids, Region and service metadata) under `/aws/` with no
+# owner account in the ARN (Systems Manager user guide, "Discovering public parameters";
+# data-perimeter examples, "AllowRequestsByOrgsIdentitiesToAWSResources"). The account is a
+# wildcard (which matches the empty account) because nobody else can own such a parameter:
+# names beginning with `aws` are reserved.
+SSM_PUBLIC_PARAMETERS = AwsOwnedRead(
+    "ReadAwsPublicParameters",
+    ("ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"),
+    ("arn:aws:ssm:{region}:*:parameter/aws/*",),
+)
 
 
 @dataclass(frozen=True)
@@ -30,19 +88,26 @@ class EndpointService:
 
     `actions` bound the endpoint policy to the service's own actions; `dns_zone` is the
     service's private DNS name (`{region}` substituted) which a central endpoint's private
-    hosted zone takes; `wildcard` adds `*.<zone>` (services addressed through sub-domains).
+    hosted zone takes; `wildcard` adds `*.<zone>` (services addressed through sub-domains);
+    `aws_owned_reads` are the reads outside the organization its clients need.
     """
 
     key: str
     actions: tuple[str, ...]
     dns_zone: str
     wildcard: bool = False
+    aws_owned_reads: tuple[AwsOwnedRead, ...] = ()
 
     def service_name(self, region: str) -> str:
         return f"com.amazonaws.{region}.{self.key}"
 
     def zone_name(self, region: str) -> str:
         return self.dns_zone.format(region=region)
+
+    @property
+    def accepts_policy(self) -> bool:
+        """False for the services whose endpoints take only the full-access policy."""
+        return self.key not in FULL_ACCESS_ONLY_SERVICES
 
 
 # The catalog of interface endpoints the platform knows (service names are
@@ -59,14 +124,15 @@ INTERFACE_SERVICES: dict[str, EndpointService] = {
         EndpointService("logs", ("logs:*",), "logs.{region}.amazonaws.com"),
         EndpointService("monitoring", ("cloudwatch:*",), "monitoring.{region}.amazonaws.com"),
         EndpointService("cloudtrail", ("cloudtrail:*",), "cloudtrail.{region}.amazonaws.com"),
-        EndpointService("ecr.api", ("ecr:*",), "api.ecr.{region}.amazonaws.com"),
-        EndpointService("ecr.dkr", ("ecr:*",), "dkr.ecr.{region}.amazonaws.com", wildcard=True),
+        EndpointService("ecr.api", ("ecr:*",), "api.ecr.{region}.amazonaws.com", aws_owned_reads=(ECR_PULL,)),
+        EndpointService("ecr.dkr", ("ecr:*",), "dkr.ecr.{region}.amazonaws.com", wildcard=True,
+                        aws_owned_reads=(ECR_PULL,)),
         EndpointService("codepipeline", ("codepipeline:*",), "codepipeline.{region}.amazonaws.com"),
         EndpointService("codebuild", ("codebuild:*",), "codebuild.{region}.amazonaws.com"),
         EndpointService("codeartifact.api", ("codeartifact:*",), "codeartifact.{region}.amazonaws.com"),
         # Repository endpoints are `<domain>-<owner>.d.codeartifact.<region>.amazonaws.com`.
         EndpointService("codeartifact.repositories", ("codeartifact:*",), "d.codeartifact.{region}.amazonaws.com", wildcard=True),
-        EndpointService("ssm", ("ssm:*",), "ssm.{region}.amazonaws.com"),
+        EndpointService("ssm", ("ssm:*",), "ssm.{region}.amazonaws.com", aws_owned_reads=(SSM_PUBLIC_PARAMETERS,)),
         EndpointService("rekognition", ("rekognition:*",), "rekognition.{region}.amazonaws.com"),
         # Querying the shared data lake: Athena, the Glue Data Catalog and Lake Formation's
         # credential vending (projects with lake grants only).
@@ -120,16 +186,60 @@ def aws_owned_buckets(region: str) -> list[str]:
     return names
 
 
-def interface_endpoint_policy(service: EndpointService, organization_id: pulumi.Input[str]) -> dict:
-    """The service's own actions, for principals of the organization only (NET-2)."""
-    return document({
-        "Sid": "OrganizationPrincipalsOnly",
-        "Effect": "Allow",
-        "Principal": {"AWS": "*"},
-        "Action": list(service.actions),
-        "Resource": "*",
-        "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id}},
-    })
+def acts_on_account_resources(action: str) -> bool:
+    """True when `action` acts on a resource type whose ARN carries an owner account (service
+    authorization data). Only then does `aws:ResourceOrgID` (a global key, so the data lists it
+    on no action) name the organization of what the request touches; an action without such a
+    resource works on the caller's own account (e.g. `ecr:GetAuthorizationToken`,
+    `sts:GetCallerIdentity`, `cloudwatch:PutMetricData`)."""
+    return any(":${Account}:" in arn for arn in action_resource_arns(action))
+
+
+def interface_endpoint_policy(service: EndpointService, organization_id: pulumi.Input[str],
+                              region: str) -> dict | None:
+    """The endpoint policy of `service` (NET-2), or None where the service accepts only the
+    full-access policy (:data:`FULL_ACCESS_ONLY_SERVICES`).
+
+    Every statement admits principals of the organization only. The service's actions on
+    account-owned resources are allowed on resources of the organization only
+    (`aws:ResourceOrgID`): that is what stops a push to another organization's registry or
+    repository. Its actions without an owned resource are listed apart (compacted, derived from
+    the data), and its `aws_owned_reads` by name.
+    """
+    if not service.accepts_policy:
+        return None
+    actions = list(dict.fromkeys(a for pattern in service.actions for a in expand_actions(pattern)))
+    ownerless = [a for a in actions if not acts_on_account_resources(a)]
+    principals = {"aws:PrincipalOrgID": organization_id}
+    statements = []
+    if len(ownerless) < len(actions):
+        statements.append({
+            "Sid": "OrganizationPrincipalsToOrganizationResources",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": list(service.actions),
+            "Resource": "*",
+            "Condition": {"StringEquals": {**principals, "aws:ResourceOrgID": organization_id}},
+        })
+    if ownerless:
+        statements.append({
+            "Sid": "OrganizationPrincipalsActionsWithoutOwnedResource",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": compact_actions(ownerless),
+            "Resource": "*",
+            "Condition": {"StringEquals": dict(principals)},
+        })
+    for read in service.aws_owned_reads:
+        statements.append({
+            "Sid": read.sid,
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": list(read.actions),
+            "Resource": [r.format(region=region) for r in read.resources],
+            "Condition": {"StringEquals": dict(principals)},
+        })
+    return document(*statements)
 
 
 def s3_gateway_policy(region: str, organization_id: pulumi.Input[str], bucket_prefixes: Sequence[str]) -> dict:
@@ -224,6 +334,7 @@ class VpcEndpoints(pulumi.ComponentResource):
             self.security_group_id = group.id
             for key in services:
                 service = INTERFACE_SERVICES[key]
+                policy = interface_endpoint_policy(service, organization_id, region)
                 self.endpoints[key] = aws.ec2.VpcEndpoint(
                     f"{name}-{key.replace('.', '-')}",
                     vpc_id=vpc_id,
@@ -232,7 +343,9 @@ class VpcEndpoints(pulumi.ComponentResource):
                     private_dns_enabled=private_dns,
                     subnet_ids=list(subnet_ids),
                     security_group_ids=[group.id],
-                    policy=policy_json(interface_endpoint_policy(service, organization_id)),
+                    # No policy where the service takes only the full-access one (the API
+                    # rejects any other); IAM and the SCPs guard those endpoints alone.
+                    policy=None if policy is None else policy_json(policy),
                     tags={**tags, "Name": f"{label}-{key}"},
                     opts=child,
                 )

@@ -9,6 +9,7 @@ before a policy is deployed:
 * :func:`validate_document` / :func:`validate_statement` report every problem at once;
 * :func:`expand_actions`, :func:`action_condition_keys` and :func:`actions_supporting` answer
   the questions the SCP library needs to *derive* its action lists from the data;
+  :func:`action_resource_arns` and :func:`action_access_level` those of the endpoint policies;
 * :func:`split_statement_by_condition_support` rewrites a statement so that each part only
   names actions that support the condition keys it tests.
 
@@ -195,6 +196,34 @@ def action_supports_key(action: str, key: str) -> bool:
         return True
     lowered = key.lower()
     return any(_template_regex(t).match(lowered) for t in action_condition_keys(action))
+
+
+@functools.lru_cache(maxsize=None)
+def action_resource_arns(action: str) -> tuple[str, ...]:
+    """ARN templates of the resource types one exact action acts on, e.g.
+    `arn:${Partition}:ecr:${Region}:${Account}:repository/${RepositoryName}` for `ecr:PutImage`;
+    empty for an action without resource-level permissions (or an unknown action)."""
+    service, name = action.split(":", 1)
+    data = get_service_prefix_data(service.lower())
+    if not data or "privileges" not in data:
+        return ()
+    canonical = data["privileges_lower_name"].get(name.lower())
+    if canonical is None:
+        return ()
+    resources = data.get("resources", {})
+    return tuple(sorted(resources[r]["arn"] for r in data["privileges"][canonical]["resource_types"] if r in resources))
+
+
+@functools.lru_cache(maxsize=None)
+def action_access_level(action: str) -> str | None:
+    """The access level the data gives one exact action (`List`, `Read`, `Write`, `Tagging`,
+    `Permissions management`), or None for an unknown action."""
+    service, name = action.split(":", 1)
+    data = get_service_prefix_data(service.lower())
+    if not data or "privileges" not in data:
+        return None
+    canonical = data["privileges_lower_name"].get(name.lower())
+    return None if canonical is None else data["privileges"][canonical]["access_level"]
 
 
 def actions_supporting(keys: Iterable[str], candidates: Iterable[str]) -> tuple[str, ...]:

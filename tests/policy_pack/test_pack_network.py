@@ -113,6 +113,31 @@ def test_endpoint_policy_as_a_separate_resource(analyzer):
     assert_clean(analyzer.analyze_stack([DEFAULT_PROVIDER, api, policy]), "net-2-private-endpoints")
 
 
+def test_full_access_only_service_endpoint_without_a_policy(analyzer):
+    # Lake Formation's endpoints accept only the full-access policy: none is compliant there.
+    lake = endpoint("lake", serviceName="com.amazonaws.eu-west-1.lakeformation")
+    assert_clean(analyzer.analyze_stack([DEFAULT_PROVIDER, lake]), "net-2-private-endpoints")
+    # Only for the listed services (by the whole service name), and private DNS still counts.
+    glue = endpoint("glue", serviceName="com.amazonaws.eu-west-1.glue")
+    look_alike = endpoint("look-alike", serviceName="com.amazonaws.eu-west-1.lakeformation-fips")
+    hidden = endpoint("hidden", serviceName="com.amazonaws.eu-west-1.lakeformation", privateDnsEnabled=False)
+    diagnostics = analyzer.analyze_stack([DEFAULT_PROVIDER, glue, look_alike, hidden])
+    assert_violation(diagnostics, "net-2-private-endpoints", "Interface endpoint glue", "has no endpoint policy")
+    assert_violation(diagnostics, "net-2-private-endpoints", "Interface endpoint look-alike", "has no endpoint policy")
+    assert_violation(diagnostics, "net-2-private-endpoints", "Interface endpoint hidden", "private DNS is not enabled")
+    # A service dropped from the list is no exception any more.
+    with analyzer.configured({"net-2-private-endpoints": {"fullAccessOnlyServices": []}}):
+        assert_violation(analyzer.analyze_stack([DEFAULT_PROVIDER, lake]), "net-2-private-endpoints",
+                         "Interface endpoint lake", "has no endpoint policy")
+
+
+def test_pack_and_program_agree_on_the_full_access_only_services():
+    from components.vpc_endpoints import FULL_ACCESS_ONLY_SERVICES
+    from ml_guardrails.network import FULL_ACCESS_ONLY_SERVICES as PACK
+
+    assert PACK == list(FULL_ACCESS_ONLY_SERVICES)
+
+
 def test_private_dns_can_be_left_to_route53_zones(analyzer):
     with analyzer.configured({"net-2-private-endpoints": {"requirePrivateDns": False}}):
         assert_clean(analyzer.analyze_stack([DEFAULT_PROVIDER, endpoint(privateDnsEnabled=False, policy=SCOPED)]),

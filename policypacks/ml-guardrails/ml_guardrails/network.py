@@ -102,8 +102,21 @@ def _endpoint_policy_problems(value: Any, label: str) -> list[str]:
     return []
 
 
+# Services whose interface endpoints accept only the full-access policy (AWS PrivateLink guide,
+# "Control access to VPC endpoints using endpoint policies"; describe-vpc-endpoint-services'
+# VpcEndpointPolicySupported): the program must leave their policy unset, IAM and SCPs guard them.
+FULL_ACCESS_ONLY_SERVICES = ["lakeformation"]
+
+
+def _service_key(service_name: Any) -> str | None:
+    """`lakeformation` for `com.amazonaws.eu-west-1.lakeformation` (None for other names)."""
+    parts = service_name.split(".", 3) if isinstance(service_name, str) else []
+    return parts[3] if len(parts) == 4 and parts[:2] == ["com", "amazonaws"] else None
+
+
 def _validate_endpoints(stack: Stack, report: Callable[[str, str | None], None]) -> None:
     require_dns = stack.config.get("requirePrivateDns", True)
+    full_access_only = set(stack.config.get("fullAccessOnlyServices", FULL_ACCESS_ONLY_SERVICES))
     for endpoint in stack.of_type(VPC_ENDPOINT):
         kind = endpoint.props.get("vpcEndpointType") or "Gateway"
         if kind not in ("Interface", "Gateway"):
@@ -121,7 +134,8 @@ def _validate_endpoints(stack: Stack, report: Callable[[str, str | None], None])
         if policies:
             for policy in policies:
                 problems += _endpoint_policy_problems(policy.props.get("policy"), f"endpoint policy {policy.name}")
-        else:
+        elif not (kind == "Interface" and endpoint.set_by_program("policy") is None
+                  and _service_key(endpoint.props.get("serviceName")) in full_access_only):
             problems += _endpoint_policy_problems(endpoint.set_by_program("policy"), "the endpoint")
         if problems:
             service = endpoint.props.get("serviceName")
@@ -212,7 +226,8 @@ POLICIES = [
         description="NET-2: interface VPC endpoints enable private DNS (or, central endpoints, are aliased by "
                     "a Route 53 private hosted zone record), and every interface and gateway "
                     "endpoint has an endpoint policy (inline or aws.ec2.VpcEndpointPolicy) that is not full "
-                    "access ('*' for '*' on '*').",
+                    "access ('*' for '*' on '*'), except interface endpoints of services that accept only the "
+                    "full-access policy (fullAccessOnlyServices), which have none.",
         remediation="Set private_dns_enabled=True and give the endpoint a policy scoped to the organization "
                     "(aws:PrincipalOrgID) and to the actions and resources the platform uses.",
         validate=_validate_endpoints,
@@ -220,6 +235,11 @@ POLICIES = [
             "requirePrivateDns": {"type": "boolean", "default": True,
                                   "description": "Require private DNS on interface endpoints (turn off for hub "
                                                  "endpoints served through Route 53 private hosted zones)."},
+            "fullAccessOnlyServices": {"type": "array", "items": {"type": "string"},
+                                       "default": FULL_ACCESS_ONLY_SERVICES,
+                                       "description": "Services (the part after com.amazonaws.<region>.) whose "
+                                                      "interface endpoints accept only the full-access policy; "
+                                                      "their endpoints may have none."},
         },
     ),
     resource_policy(
