@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -23,13 +23,15 @@ class MemberAccounts(pulumi.ComponentResource):
     """Creates member accounts; protected, and closed on deletion only when asked.
 
     `role_name` is the role AWS creates in each account for the management account to assume.
-    Outputs `ids` keyed like `accounts`.
+    Every account is created after `depends_on` (e.g. the account quota request). Outputs
+    `ids` keyed like `accounts`.
     """
 
     ids: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, accounts: Mapping[str, MemberAccountSpec], role_name: str,
-                 close_on_deletion: bool = False, opts: pulumi.ResourceOptions | None = None):
+                 close_on_deletion: bool = False, opts: pulumi.ResourceOptions | None = None,
+                 depends_on: Sequence[pulumi.Resource] = ()):
         super().__init__("ml-platform:organization:MemberAccounts", name, None, opts)
         self.ids = {}
         for key, spec in accounts.items():
@@ -44,6 +46,7 @@ class MemberAccounts(pulumi.ComponentResource):
                 tags=dict(spec.tags),
                 opts=pulumi.ResourceOptions(
                     parent=self,
+                    depends_on=list(depends_on),
                     protect=True,
                     # Without close_on_deletion a destroyed account leaves the organization but
                     # keeps its data; retain it in AWS instead so nothing is orphaned silently.

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, TypeAdapter, ValidationError
 
-from stacks import data_settings, network_settings, principal_settings, security_settings
+from stacks import data_settings, network_settings, organization_settings, principal_settings, security_settings
 from stacks.config_model import EMAIL, ConfigModel
 
 ENVIRONMENTS = ("dev", "preprod", "prod")
@@ -157,6 +157,10 @@ class OrganizationSettings(ConfigModel):
     # this program (stacks/principal_settings.py).
     break_glass: principal_settings.BreakGlassSettings = principal_settings.BreakGlassSettings()
     existing_roles: list[principal_settings.ExistingRole] = []
+    # Trusted-access principals the organization uses beyond those the platform's layers need
+    # (stacks/organization_settings.py), kept when an existing organization is adopted.
+    extra_service_access_principals: list[str] = []
+    account_quota: organization_settings.AccountQuotaSettings = organization_settings.AccountQuotaSettings()
 
 
 class PlatformConfig(ConfigModel):
@@ -445,7 +449,7 @@ _CHECKS: tuple[Check, ...] = (
     _check_regions, _check_tags, _check_organization, _check_accounts, _check_account_ous,
     _check_project_account_names, _check_projects, _check_networks, _check_derived_names,
     *_layer(security_settings), *_layer(network_settings), *_layer(data_settings),
-    *_layer(principal_settings),
+    *_layer(principal_settings), *_layer(organization_settings),
 )
 
 

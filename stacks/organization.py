@@ -1,5 +1,5 @@
 """The `organization` stack (management account): OU tree, member accounts, SCP guardrails,
-tag policy, trusted service access and delegated administrators."""
+tag policy, trusted service access, delegated administrators and the account quota request."""
 
 from __future__ import annotations
 
@@ -16,19 +16,15 @@ from stacks.common import account_provider, platform_tags, project_tags
 from stacks.config import ConfigError, PlatformConfig
 from stacks.context import StackContext
 from stacks.security_settings import baseline_role_pattern, log_archive_bucket_names
+from stacks.organization_settings import (
+    ACCOUNT_QUOTA_CODE,
+    ACCOUNT_QUOTA_REGION,
+    ACCOUNT_QUOTA_SERVICE_CODE,
+    TAG_POLICY_ENFORCED_FOR,
+    account_quota_request,
+    service_access_principals,
+)
 
-# Services integrated with the organization (trusted access), for the security and network layers.
-SERVICE_ACCESS_PRINCIPALS = [
-    "access-analyzer.amazonaws.com",
-    "cloudtrail.amazonaws.com",
-    "config-multiaccountsetup.amazonaws.com",
-    "config.amazonaws.com",
-    "guardduty.amazonaws.com",
-    "member.org.stacksets.cloudformation.amazonaws.com",
-    "ram.amazonaws.com",
-    "securityhub.amazonaws.com",
-    "sso.amazonaws.com",
-]
 # Services whose organization-wide administration moves to the security-tooling account.
 # GuardDuty and Security Hub have their own admin-account APIs (security stack).
 SECURITY_DELEGATIONS = [
@@ -78,8 +74,19 @@ def packed_guardrails(platform: PlatformConfig) -> list[PackedPolicy]:
 
 
 def tag_policy(platform: PlatformConfig) -> dict:
-    """A tag policy fixing the spelling of every mandatory tag key across the organization."""
-    return {"tags": {tag: {"tag_key": {"@@assign": tag}} for tag in platform.mandatory_tags}}
+    """A tag policy fixing the spelling (case) of every mandatory tag key across the
+    organization, enforced on TAG_POLICY_ENFORCED_FOR: there a tagging call that spells a
+    mandatory key in another case is refused. It does not require the tags to exist (AWS
+    enforcement has no effect on resources created without tags): TAG-1's "every resource
+    carries the tags" is the Workloads SCP (SageMaker create calls) and the REQUIRED_TAGS
+    Config rule."""
+    return {"tags": {tag: {"tag_key": {"@@assign": tag},
+                           "enforced_for": {"@@assign": list(TAG_POLICY_ENFORCED_FOR)}}
+                     for tag in platform.mandatory_tags}}
+
+
+TAG_POLICY_DESCRIPTION = ("ml-platform TAG-1: spelling of the mandatory tag keys, enforced on the platform's data "
+                          "and ML resource types; the tags' presence is required by the SCP and the Config rule")
 
 
 def run(ctx: StackContext) -> None:
@@ -92,7 +99,8 @@ def run(ctx: StackContext) -> None:
     organization = aws.organizations.Organization(
         "organization",
         feature_set="ALL",
-        aws_service_access_principals=SERVICE_ACCESS_PRINCIPALS,
+        # The exact list: a principal missing here is disabled, so it follows the settings.
+        aws_service_access_principals=list(service_access_principals(platform)),
         enabled_policy_types=["SERVICE_CONTROL_POLICY", "TAG_POLICY"],
         opts=pulumi.ResourceOptions(provider=provider, protect=True, import_=platform.organization.organization_id),
     )
@@ -105,8 +113,10 @@ def run(ctx: StackContext) -> None:
                                tags=_account_tags(platform, key))
         for key, (spec, ou) in platform.accounts().items()
     }
+    quota = _account_quota(platform, organization, tags)
     accounts = MemberAccounts("member-accounts", specs, platform.organization.member_role_name,
-                              platform.organization.close_accounts_on_deletion, opts)
+                              platform.organization.close_accounts_on_deletion, opts,
+                              depends_on=[quota] if quota else ())
 
     policies = [
         OrganizationPolicySpec(name=p.name, target=p.target, content=p.json,
@@ -115,7 +125,7 @@ def run(ctx: StackContext) -> None:
     ]
     policies.append(OrganizationPolicySpec(
         name=f"{platform.name_prefix}-mandatory-tags", target="Root", content=to_json(tag_policy(platform)),
-        description="ml-platform TAG-1 mandatory tag keys", type="TAG_POLICY"))
+        description=TAG_POLICY_DESCRIPTION, type="TAG_POLICY"))
     GuardrailPolicies("guardrail-policies", policies, {"Root": root_id, **ous.ids}, tags,
                       pulumi.ResourceOptions(provider=provider, depends_on=[organization]))
 
@@ -141,6 +151,26 @@ def run(ctx: StackContext) -> None:
     pulumi.export("serviceControlPolicies", {
         p.name: {"target": p.target, "guardrails": list(p.guardrail_ids), "characters": len(p.json)} for p in packed
     })
+
+
+def _account_quota(platform: PlatformConfig, organization: aws.organizations.Organization,
+                   tags: dict[str, str]) -> aws.servicequotas.ServiceQuota | None:
+    """The account quota increase request, when the plan needs more accounts than the default.
+
+    Organizations' quotas are requested from the management account in us-east-1 (a provider
+    used for nothing else); the request may wait for AWS's approval, and accounts beyond the
+    current quota fail to be created until then (README, "Real AWS workflow")."""
+    value = account_quota_request(platform)
+    if value is None:
+        return None
+    quotas = account_provider("management-service-quotas", platform, None, tags, region=ACCOUNT_QUOTA_REGION)
+    return aws.servicequotas.ServiceQuota(
+        "account-quota",
+        service_code=ACCOUNT_QUOTA_SERVICE_CODE,
+        quota_code=ACCOUNT_QUOTA_CODE,
+        value=float(value),
+        opts=pulumi.ResourceOptions(provider=quotas, depends_on=[organization]),
+    )
 
 
 def _account_tags(platform: PlatformConfig, key: str) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 
 import pytest
@@ -215,3 +216,151 @@ def test_scps_that_cannot_fit_fail_before_any_resource(run_platform, sample_plat
         run_platform("organization", sample_platform)
     assert "Root" in str(info.value) and "ORG-1" in str(info.value)
     assert info.value.registered == []
+
+
+# -- trusted access follows the layers' settings ---------------------------------------------------
+ORGANIZATION = "aws:organizations/organization:Organization"
+MALWARE_PROTECTION = "malware-protection.guardduty.amazonaws.com"
+
+
+def _principals(run) -> list[str]:
+    (organization,) = run.of_type(ORGANIZATION)
+    return organization.inputs["awsServiceAccessPrincipals"]
+
+
+def _integrations(run) -> dict[str, str]:
+    """Trusted-access principal -> the registered resource that needs it (what each
+    organization-wide integration of a layer uses, per the Organizations User Guide)."""
+    needs = {
+        "aws:cloudtrail/trail:Trail": lambda r: r.inputs.get("isOrganizationTrail") and "cloudtrail.amazonaws.com",
+        "aws:cfg/configurationAggregator:ConfigurationAggregator":
+            lambda r: r.inputs.get("organizationAggregationSource") and "config.amazonaws.com",
+        "aws:cfg/organizationManagedRule:OrganizationManagedRule": lambda r: "config-multiaccountsetup.amazonaws.com",
+        "aws:cloudformation/stackSet:StackSet":
+            lambda r: r.inputs.get("permissionModel") == "SERVICE_MANAGED" and "member.org.stacksets.cloudformation.amazonaws.com",
+        "aws:guardduty/organizationAdminAccount:OrganizationAdminAccount": lambda r: "guardduty.amazonaws.com",
+        "aws:guardduty/organizationConfigurationFeature:OrganizationConfigurationFeature":
+            lambda r: r.inputs["name"] == "EBS_MALWARE_PROTECTION" and MALWARE_PROTECTION,
+        "aws:securityhub/organizationAdminAccount:OrganizationAdminAccount": lambda r: "securityhub.amazonaws.com",
+        "aws:accessanalyzer/analyzer:Analyzer":
+            lambda r: r.inputs["type"].startswith("ORGANIZATION") and "access-analyzer.amazonaws.com",
+        "aws:ram/principalAssociation:PrincipalAssociation":
+            lambda r: ":organizations::" in r.inputs["principal"] and "ram.amazonaws.com",
+        "aws:ram/sharingWithOrganization:SharingWithOrganization": lambda r: "ram.amazonaws.com",
+        "aws:organizations/delegatedAdministrator:DelegatedAdministrator": lambda r: r.inputs["servicePrincipal"],
+        "aws:controltower/controlTowerControl:ControlTowerControl": lambda r: "controltower.amazonaws.com",
+    }
+    found = {}
+    for typ, principal_of in needs.items():
+        for resource in run.of_type(typ):
+            principal = principal_of(resource)
+            if principal:
+                found.setdefault(principal, resource.name)
+    return found
+
+
+def test_trusted_access_covers_every_integration_the_layers_register(org, sample_runs):
+    needed = {**_integrations(org), **_integrations(sample_runs("security")), **_integrations(sample_runs("network"))}
+    # GuardDuty auto-enables Malware Protection for EC2 in every member (the sample's features).
+    assert MALWARE_PROTECTION in needed and "ram.amazonaws.com" in needed
+    missing = {p: r for p, r in needed.items() if p not in _principals(org)}
+    assert missing == {}, f"integrations without trusted access (the organization would disable them): {missing}"
+
+
+def test_malware_protection_principal_follows_the_guardduty_feature(org, run_platform, sample_platform):
+    assert "EBS_MALWARE_PROTECTION" in sample_platform["security"]["services"]["guardduty_features"]
+    assert MALWARE_PROTECTION in _principals(org)
+    sample_platform["security"]["services"]["guardduty_features"] = ["S3_DATA_EVENTS"]
+    run = run_platform("organization", sample_platform)
+    assert _principals(run) == [p for p in _principals(org) if p != MALWARE_PROTECTION]
+
+
+def test_control_tower_mode_keeps_the_landing_zone_integration(org, run_platform, sample_platform):
+    assert "controltower.amazonaws.com" not in _principals(org)
+    sample_platform["security"]["control_tower"]["enabled"] = True
+    assert "controltower.amazonaws.com" in _principals(run_platform("organization", sample_platform))
+
+
+def test_declared_extra_principals_are_kept(org, run_platform, sample_platform):
+    # The sample declares IAM Identity Center, which no layer of the program sets up.
+    assert "sso.amazonaws.com" in _principals(org)
+    sample_platform["organization"]["extra_service_access_principals"] = ["inspector2.amazonaws.com", MALWARE_PROTECTION]
+    principals = _principals(run_platform("organization", sample_platform))
+    assert "inspector2.amazonaws.com" in principals and "sso.amazonaws.com" not in principals
+    assert principals == sorted(set(principals))
+
+
+def test_extra_principals_must_be_service_principals(run_platform, sample_platform):
+    sample_platform["organization"]["extra_service_access_principals"] = [
+        "sso.example.com", "sso.amazonaws.com", "sso.amazonaws.com"]
+    with pytest.raises(PreviewError) as info:
+        run_platform("organization", sample_platform)
+    message = str(info.value)
+    assert ("organization.extra_service_access_principals[0]: 'sso.example.com' is not an AWS service principal "
+            "(allowed: lowercase names ending in .amazonaws.com") in message
+    assert "organization.extra_service_access_principals[2]: 'sso.amazonaws.com' is listed twice" in message
+    assert "extra_service_access_principals[1]" not in message
+    assert info.value.registered == []
+
+
+# -- account quota -----------------------------------------------------------------------------------
+SERVICE_QUOTA = "aws:servicequotas/serviceQuota:ServiceQuota"
+
+
+def _planned_accounts(platform: dict) -> int:
+    """The organization's accounts in a raw platform definition, the management account included."""
+    return (len(platform["shared_accounts"]) + len(platform.get("sandbox_accounts", []))
+            + sum(len(p["environments"]) for p in platform.get("projects", [])) + 1)
+
+
+def test_account_quota_is_requested_from_the_management_account_in_us_east_1(org, sample_platform):
+    assert _planned_accounts(sample_platform) == 14  # beyond the default quota of 10
+    (quota,) = org.of_type(SERVICE_QUOTA)
+    assert quota.inputs["serviceCode"] == "organizations"
+    assert quota.inputs["quotaCode"] == "L-29A0C5DF"  # Default maximum number of accounts
+    assert quota.region == "us-east-1"
+    assert quota.account == sample_platform["organization"]["management_account_id"]
+    assert quota.inputs["value"] == 14 + sample_platform["organization"]["account_quota"]["headroom"]
+    # The request goes first: accounts beyond the current quota cannot be created before it.
+    accounts = org.of_type(ACCOUNT)
+    assert len(accounts) == 13
+    assert all(quota.urn in account.dependencies for account in accounts)
+
+
+def test_account_quota_headroom_and_opt_out(run_platform, sample_platform):
+    sample_platform["organization"]["account_quota"] = {"headroom": 0}
+    (quota,) = run_platform("organization", sample_platform).of_type(SERVICE_QUOTA)
+    assert quota.inputs["value"] == 14
+    sample_platform["organization"]["account_quota"] = {"request_increase": False}
+    assert run_platform("organization", sample_platform).of_type(SERVICE_QUOTA) == []
+
+
+def test_no_quota_request_while_the_default_holds_the_plan(run_platform, sample_platform):
+    # 6 shared + 1 sandbox + 2 project accounts + management = 10, the default quota.
+    fraud = sample_platform["projects"][0]
+    del fraud["environments"]["prod"]
+    sample_platform["projects"] = [fraud]
+    lake = sample_platform["data_lake"]
+    lake["consumers"] = [c for c in lake["consumers"] if c["project"] == fraud["name"]]
+    for consumer in lake["consumers"]:
+        consumer["environments"] = [e for e in consumer["environments"] if e in fraud["environments"]]
+    assert _planned_accounts(sample_platform) == 10
+    run = run_platform("organization", sample_platform)
+    assert run.of_type(SERVICE_QUOTA) == []
+    assert len(run.of_type(ACCOUNT)) == 9
+
+
+# -- tag policy ----------------------------------------------------------------------------------------
+def test_tag_policy_enforces_the_key_spelling_on_supported_resource_types(org, sample_platform):
+    (policy,) = [p for p in org.of_type(POLICY) if p.inputs["type"] == "TAG_POLICY"]
+    rules = json.loads(policy.inputs["content"])["tags"]
+    assert list(rules) == sample_platform["mandatory_tags"]
+    enforced = rules["owner"]["enforced_for"]["@@assign"]
+    # The platform's data and ML resources, one resource type each (no service-wide wildcard).
+    assert {"s3:bucket", "kms:key", "sagemaker:domain", "sagemaker:endpoint", "sagemaker:model"} <= set(enforced)
+    assert all(re.fullmatch(r"[a-z0-9-]+:[a-z0-9-]+", t) for t in enforced), enforced
+    for tag, rule in rules.items():
+        # Only the key's spelling: no value list, so any value stays compliant.
+        assert rule == {"tag_key": {"@@assign": tag}, "enforced_for": {"@@assign": enforced}}
+    # Says what it is: a tag policy does not make the tags exist (the SCP and Config rule do).
+    assert "spelling" in policy.inputs["description"] and "presence" in policy.inputs["description"]

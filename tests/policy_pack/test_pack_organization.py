@@ -117,3 +117,18 @@ def test_a_provider_in_a_wrong_region_is_reported_once(analyzer):
     resources = [virginia] + [res("aws:ec2/vpc:Vpc", f"v{i}", {"region": "us-east-1"}, prov=virginia) for i in range(3)]
     diagnostics = [d for d in analyzer.analyze_stack(resources) if d.policy_name == "reg-1-allowed-regions"]
     assert [d.urn for d in diagnostics] == [virginia.urn]
+
+
+def test_service_quota_requests_for_global_services_may_use_us_east_1(analyzer):
+    # Organizations' account quota exists in us-east-1 only; a regional service's quota does not.
+    virginia = provider("quotas", region="us-east-1", tags=TAGS)
+    organizations = res("aws:servicequotas/serviceQuota:ServiceQuota", "accounts",
+                        {"serviceCode": "organizations", "quotaCode": "L-29A0C5DF", "value": 19}, prov=virginia)
+    assert_clean(analyzer.analyze_stack([virginia, organizations]), "reg-1-allowed-regions")
+    ec2 = res("aws:servicequotas/serviceQuota:ServiceQuota", "vcpus",
+              {"serviceCode": "ec2", "quotaCode": "L-1216C47A", "value": 64}, prov=virginia)
+    assert_violation(analyzer.analyze_stack([virginia, organizations, ec2]), "reg-1-allowed-regions",
+                     "AWS provider quotas deploys to us-east-1")
+    override = res("aws:servicequotas/serviceQuota:ServiceQuota", "accounts-here",
+                   {"serviceCode": "organizations", "quotaCode": "L-29A0C5DF", "value": 19, "region": "us-east-1"})
+    assert_clean(analyzer.analyze_stack([DEFAULT_PROVIDER, override]), "reg-1-allowed-regions")

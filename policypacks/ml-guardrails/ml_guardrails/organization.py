@@ -9,6 +9,7 @@ from .common import (
     UNKNOWN,
     ResourceContext,
     Stack,
+    StackResource,
     is_taggable,
     resource_policy,
     stack_policy,
@@ -37,19 +38,30 @@ def _service(resource_type: str) -> str:
     return resource_type.split(":")[1].split("/")[0] if resource_type.count(":") >= 2 else ""
 
 
+SERVICE_QUOTA_TYPE = "aws:servicequotas/serviceQuota:ServiceQuota"
+
+
+def _is_global(resource: StackResource, global_services: set[str]) -> bool:
+    """A resource of a global service, or a Service Quotas request for one: the quotas of
+    global services (e.g. Organizations' account quota) exist in us-east-1 only."""
+    if _service(resource.type) in global_services:
+        return True
+    return resource.type == SERVICE_QUOTA_TYPE and resource.props.get("serviceCode") in global_services
+
+
 def _validate_regions(stack: Stack, report: Callable[[str, str | None], None]) -> None:
     allowed = [str(r) for r in stack.config.get("allowedRegions") or []]
     global_services = set(stack.config.get("globalServices") or [])
-    users: dict[str, list[str]] = {}
+    users: dict[str, list[StackResource]] = {}
     for resource in stack.resources:
         if resource.provider is not None and resource.provider.is_aws and not resource.is_provider:
-            users.setdefault(resource.provider.urn, []).append(resource.type)
+            users.setdefault(resource.provider.urn, []).append(resource)
     for urn, provider in stack.providers().items():
         region = provider.region
         if region is UNKNOWN:
             continue
         used = users.get(urn, [])
-        regional = [t for t in used if _service(t) not in global_services]
+        regional = [r for r in used if not _is_global(r, global_services)]
         if used and not regional:
             continue  # only global services (IAM, Organizations, ...) use this provider
         if not region:
@@ -63,7 +75,7 @@ def _validate_regions(stack: Stack, report: Callable[[str, str | None], None]) -
         region = resource.props.get("region")
         if resource.is_provider or not isinstance(region, str) or not region or region in allowed:
             continue
-        if _service(resource.type) in global_services:
+        if _is_global(resource, global_services):
             continue
         if resource.provider is not None and resource.provider.region == region:
             continue  # the provider's region (its output on every resource), reported with the provider
