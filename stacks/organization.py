@@ -15,7 +15,6 @@ from policy_documents.serialize import to_json
 from stacks.common import account_provider, platform_tags, project_tags
 from stacks.config import ConfigError, PlatformConfig
 from stacks.context import StackContext
-from stacks.security_settings import baseline_role_pattern, log_archive_bucket_names
 from stacks.organization_settings import (
     ACCOUNT_QUOTA_CODE,
     ACCOUNT_QUOTA_REGION,
@@ -24,6 +23,7 @@ from stacks.organization_settings import (
     account_quota_request,
     service_access_principals,
 )
+from stacks.security_settings import baseline_role_pattern, log_archive_bucket_names
 
 # Services whose organization-wide administration moves to the security-tooling account.
 # GuardDuty and Security Hub have their own admin-account APIs (security stack).

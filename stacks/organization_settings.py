@@ -75,11 +75,11 @@ def service_access_principals(platform: "PlatformConfig") -> dict[str, str]:
 
 
 # AWS Organizations quota "Default maximum number of accounts" (Service Quotas service code
-# `organizations`, quota code L-29A0C5DF; the AWS Secure Environment Accelerator requests the
-# same pair). Organizations is a global service hosted in us-east-1, so its quotas are read and
-# requested there, and only the management account may request this one (Organizations User
-# Guide, "Quotas and service limits for AWS Organizations"). Invitations and closed accounts
-# still in their post-closure period count too.
+# `organizations`, quota code L-29A0C5DF, as `aws service-quotas list-aws-default-service-quotas
+# --service-code organizations --region us-east-1` lists it). Organizations is a global service
+# hosted in us-east-1, so its quotas are read and requested there, and only the management
+# account may request this one (Organizations User Guide, "Quotas and service limits for AWS
+# Organizations"). Invitations and closed accounts still in their post-closure period count too.
 ACCOUNT_QUOTA_SERVICE_CODE = "organizations"
 ACCOUNT_QUOTA_CODE = "L-29A0C5DF"
 ACCOUNT_QUOTA_NAME = "Default maximum number of accounts"
