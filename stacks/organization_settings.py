@@ -119,8 +119,9 @@ def account_quota_request(platform: "PlatformConfig") -> int | None:
 # call with the key in another case is refused; a resource created without the tags is not:
 # "Enforcement has no effect on resources that are created without tags", Organizations User
 # Guide, "Understanding enforcement"). The data and ML resources the platform's accounts hold,
-# named as in the tag policy resource types; each must be on the Guide's "Services and
-# resource types that support enforcement" page (CreatePolicy rejects a type that is not).
+# named as in AWS's tag policy resource types (the generated table of terraform-provider-aws's
+# tag-policy-compliance guide reproduces them); a type added here must be on the Guide's
+# "Services and resource types that support enforcement" page.
 TAG_POLICY_ENFORCED_FOR = (
     "kms:key",
     "s3:bucket",
