@@ -90,17 +90,20 @@ ACCOUNT_QUOTA_REGION = "us-east-1"
 class AccountQuotaSettings(ConfigModel):
     """The account quota increase the organization stack requests (Service Quotas)."""
 
-    # Requested value = accounts of the platform (management account included) + headroom, so
-    # the next sandbox or project environment does not wait for another approval.
+    # Requested value = accounts of the platform (management account included) + other_accounts
+    # + headroom, so the next sandbox or project environment does not wait for another approval.
     headroom: int = Field(default=5, ge=0, le=1000)
+    # Accounts of an adopted organization that this program does not manage (they count too).
+    other_accounts: int = Field(default=0, ge=0, le=50000)
     # False when the quota is managed outside this program (e.g. already raised through
     # Support): nothing is requested.
     request_increase: bool = True
 
 
 def organization_account_count(platform: "PlatformConfig") -> int:
-    """Accounts the organization holds: the member accounts of the plan and the management account."""
-    return len(platform.accounts()) + 1
+    """Accounts the organization holds: the member accounts of the plan, the management
+    account and the other accounts configuration declares."""
+    return len(platform.accounts()) + 1 + platform.organization.account_quota.other_accounts
 
 
 def account_quota_request(platform: "PlatformConfig") -> int | None:

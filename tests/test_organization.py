@@ -327,10 +327,14 @@ def test_account_quota_is_requested_from_the_management_account_in_us_east_1(org
     assert all(quota.urn in account.dependencies for account in accounts)
 
 
-def test_account_quota_headroom_and_opt_out(run_platform, sample_platform):
+def test_account_quota_headroom_other_accounts_and_opt_out(run_platform, sample_platform):
     sample_platform["organization"]["account_quota"] = {"headroom": 0}
     (quota,) = run_platform("organization", sample_platform).of_type(SERVICE_QUOTA)
     assert quota.inputs["value"] == 14
+    # An adopted organization's own accounts count too.
+    sample_platform["organization"]["account_quota"] = {"headroom": 2, "other_accounts": 30}
+    (quota,) = run_platform("organization", sample_platform).of_type(SERVICE_QUOTA)
+    assert quota.inputs["value"] == 14 + 30 + 2
     sample_platform["organization"]["account_quota"] = {"request_increase": False}
     assert run_platform("organization", sample_platform).of_type(SERVICE_QUOTA) == []
 
