@@ -119,7 +119,10 @@ def preview(config_dir: Path, out: Path, jobs: int | None, policy: bool) -> dict
     sizes = {s["name"]: len(s["resources"]) for s in plan["stacks"] if s.get("layer") != "project"}
     sizes["largest project stack"] = max((len(s["resources"]) for s in plan["stacks"] if s.get("layer") == "project"),
                                          default=0)
-    return {"sizes": sizes, "stacks": int(stacks), "resources": int(resources), "checked": int(checked),
+    # SCPs attached per target (FullAWSAccess included), from the organization stack's outputs.
+    organization = next((s for s in plan["stacks"] if s["name"] == "organization"), {})
+    slots = (organization.get("outputs") or {}).get("serviceControlPolicySlots") or {}
+    return {"sizes": sizes, "slots": slots, "stacks": int(stacks), "resources": int(resources), "checked": int(checked),
             "violations": int(violations), "mandatory": int(mandatory), "failed": int(failed),
             "preview_s": float(seconds), "wall_s": wall, "exit": result.returncode,
             "failures": [line for line in result.stdout.splitlines() if line.startswith("FAILED")]}
@@ -156,6 +159,14 @@ def main() -> None:
     print(f"{'configuration':<14}" + "".join(f"{n[:22]:>24}" for n in names))
     for row in rows:
         print(f"{row['configuration']:<14}" + "".join(f"{row['sizes'].get(n, '-'):>24}" for n in names))
+    targets = list(dict.fromkeys(t for row in rows for t in row["slots"]))
+    print("\nSCPs attached per target, FullAWSAccess included (used/limit; every target keeps a free slot)")
+    print(f"{'configuration':<14}" + "".join(f"{t[:18]:>20}" for t in targets))
+    for row in rows:
+        cells = [f"{row['slots'][t]['used']}/{row['slots'][t]['limit']}" if t in row["slots"] else "-" for t in targets]
+        print(f"{row['configuration']:<14}" + "".join(f"{c:>20}" for c in cells))
+    tight = [(row["configuration"], t) for row in rows for t, v in row["slots"].items() if v["free"] < 1]
+    print("every target keeps at least one free SCP slot" if not tight else f"NO FREE SLOT: {tight}")
     if args.json:
         print(json.dumps(rows, indent=2))
     fifty = next((r for r in rows if r["configuration"] == "50 projects"), None)

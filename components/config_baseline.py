@@ -224,8 +224,9 @@ class AccountBaselineStackSet(pulumi.ComponentResource):
     """A service-managed StackSet of the account baseline with automatic deployment, and one
     instance per region targeting `target_ou_ids` (the root reaches every account).
 
-    Created by the CloudFormation StackSets delegated administrator (`call_as`), so the
-    provider acts in that account. The StackSet is protected: deleting it would remove AWS
+    Created from the management account (`call_as` SELF), the only account that may
+    administer service-managed StackSets: their execution roles may create the break-glass
+    role in every account (IAM-3). The StackSet is protected: deleting it would remove AWS
     Config from every account (LOG-3); instances retain their stacks if removed.
     """
 
@@ -233,7 +234,7 @@ class AccountBaselineStackSet(pulumi.ComponentResource):
 
     def __init__(self, name: str, stack_set_name: str, parameters: Mapping[str, pulumi.Input[str]],
                  target_ou_ids: pulumi.Input[Sequence[str]], regions: Sequence[str], tags: Mapping[str, str],
-                 call_as: str = "DELEGATED_ADMIN", depends_on: Sequence[pulumi.Resource] = (),
+                 call_as: str = "SELF", depends_on: Sequence[pulumi.Resource] = (),
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("ml-platform:security:AccountBaselineStackSet", name, None, opts)
         stack_set = aws.cloudformation.StackSet(

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from guardrail_catalog import scp_guardrail_ids
+from policy_documents.api_models import operations_always_accepting_tags
 from policy_documents.service_authorization import (
     action_supports_key,
     actions_supporting,
@@ -89,6 +90,54 @@ NOT_REQUIRED_TO_CARRY: Mapping[str, str] = {
     "sagemaker:CreateUserProfile": "inherits the domain's settings",
 }
 
+# IAM-3: every call that creates, changes, passes or deletes a role.
+ROLE_CHANGES: tuple[str, ...] = (
+    "iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRole", "iam:DeleteRolePermissionsBoundary",
+    "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:PassRole", "iam:PutRolePermissionsBoundary",
+    "iam:PutRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole",
+    "iam:UpdateRoleDescription",
+)
+# What CloudFormation calls to create, update and delete an AWS::IAM::Role with its trust,
+# managed and inline policies, tags and session duration: all the baseline StackSet needs.
+ROLE_LIFECYCLE: tuple[str, ...] = tuple(a for a in ROLE_CHANGES if a not in (
+    "iam:PassRole", "iam:DeleteRolePermissionsBoundary", "iam:PutRolePermissionsBoundary"))
+ROLE_BOUNDARY_CHANGES: tuple[str, ...] = ("iam:DeleteRolePermissionsBoundary", "iam:PutRolePermissionsBoundary")
+# LOG-3: every call that stops, deletes or reconfigures recording or delivery; and of those,
+# the calls CloudFormation makes for the baseline's AWS::Config::ConfigurationRecorder and
+# AWS::Config::DeliveryChannel (it has no retention configuration).
+CONFIG_CHANGES: tuple[str, ...] = (
+    "config:DeleteConfigurationRecorder", "config:DeleteDeliveryChannel", "config:DeleteRetentionConfiguration",
+    "config:PutConfigurationRecorder", "config:PutDeliveryChannel", "config:StopConfigurationRecorder",
+)
+BASELINE_CONFIG_CALLS: tuple[str, ...] = (
+    "config:DeleteConfigurationRecorder", "config:DeleteDeliveryChannel", "config:PutConfigurationRecorder",
+    "config:PutDeliveryChannel", "config:StopConfigurationRecorder",
+)
+# NET-1: ways out of a project account that bypass the hub: VPN, customer gateways, Client
+# VPN, Direct Connect virtual interfaces and gateway associations.
+PRIVATE_CONNECTIVITY_ACTIONS: tuple[str, ...] = (
+    "directconnect:AcceptDirectConnectGatewayAssociationProposal", "directconnect:AllocatePrivateVirtualInterface",
+    "directconnect:AllocateTransitVirtualInterface", "directconnect:CreateDirectConnectGatewayAssociation",
+    "directconnect:CreateDirectConnectGatewayAssociationProposal", "directconnect:CreatePrivateVirtualInterface",
+    "directconnect:CreateTransitVirtualInterface", "directconnect:UpdateDirectConnectGatewayAssociation",
+    "ec2:AssociateClientVpnTargetNetwork", "ec2:AttachVpnGateway", "ec2:CreateClientVpnEndpoint",
+    "ec2:CreateCustomerGateway", "ec2:CreateVpnConnection", "ec2:CreateVpnGateway",
+)
+# CI-2: what configures a pipeline, its build projects, roles, keys and buckets.
+CI2_ACTIONS: tuple[str, ...] = (
+    "codebuild:CreateProject", "codebuild:CreateWebhook", "codebuild:DeleteProject",
+    "codebuild:DeleteResourcePolicy", "codebuild:DeleteSourceCredentials", "codebuild:DeleteWebhook",
+    "codebuild:ImportSourceCredentials", "codebuild:PutResourcePolicy", "codebuild:UpdateProject",
+    "codebuild:UpdateProjectVisibility", "codebuild:UpdateWebhook",
+    "codepipeline:CreateCustomActionType", "codepipeline:CreatePipeline", "codepipeline:DeleteCustomActionType",
+    "codepipeline:DeletePipeline", "codepipeline:DeleteWebhook", "codepipeline:DeregisterWebhookWithThirdParty",
+    "codepipeline:PutWebhook", "codepipeline:RegisterWebhookWithThirdParty", "codepipeline:UpdatePipeline",
+    "iam:AttachRolePolicy", "iam:CreatePolicyVersion", "iam:CreateRole", "iam:DeleteRole",
+    "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePolicy", "iam:SetDefaultPolicyVersion",
+    "iam:UpdateAssumeRolePolicy", "kms:DisableKey", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion",
+    "s3:DeleteBucket", "s3:DeleteBucketPolicy", "s3:PutBucketPolicy",
+)
+
 # SM-6 applies where production data and models live.
 PRODUCTION_GRADE_OUS = ("Workloads/PreProd", "Workloads/Prod")
 # Training-type jobs, where SM-6 requires network isolation and inter-container encryption.
@@ -130,12 +179,18 @@ class ScpSettings:
     # SM-9 (optional): SageMaker API calls only through these VPC endpoints / from these CIDRs.
     sagemaker_source_vpce_ids: tuple[str, ...] = ()
     sagemaker_source_cidrs: tuple[str, ...] = ()
-    # MOD-1: OUs whose accounts consume shared Rekognition models.
-    model_consumer_ous: tuple[str, ...] = ("Workloads/PreProd", "Workloads/Prod")
-    # S3-1: the account-baseline automation role (name patterns), the one principal besides the
-    # exempt roles that may set the account-level public access block. IAM-3 lets only the
-    # exempt roles and the StackSet execution roles create or change it.
+    # MOD-1: OUs holding the accounts that produce shared Rekognition models, where consumers'
+    # delegated roles act, and the name patterns of those roles (`*` allowed).
+    model_producer_ous: tuple[str, ...] = ("Workloads",)
+    model_consumer_role_patterns: tuple[str, ...] = ()
+    # Roles the account-baseline StackSet creates in every member account besides the
+    # break-glass role (name patterns: its automation and Config recorder roles). IAM-3 lets only
+    # the exempt roles and the StackSet execution roles create or change them; empty means the
+    # program deploys no baseline, and then nothing exempts the StackSet execution roles.
     baseline_role_patterns: tuple[str, ...] = ()
+    # S3-1: of those, the automation role, the one principal besides the exempt roles that may
+    # set the account-level public access block.
+    baseline_automation_role_patterns: tuple[str, ...] = ()
     # LOG-2: names (or patterns) of the log archive buckets; empty means the security stack's
     # default names, `<name_prefix>-{log-archive,config-history,log-access}-*`.
     log_archive_bucket_patterns: tuple[str, ...] = ()
@@ -172,6 +227,19 @@ class ScpSettings:
         return [f"arn:{self.partition}:iam::*:role/{name}" for name in self.baseline_role_patterns]
 
     @property
+    def baseline_automation_role_arns(self) -> list[str]:
+        return [f"arn:{self.partition}:iam::*:role/{name}" for name in self.baseline_automation_role_patterns]
+
+    @property
+    def break_glass_role_arn(self) -> str:
+        """The break-glass role: the first exempt role (the deployment role is the second)."""
+        return self.exempt_role_arns[0]
+
+    @property
+    def model_consumer_role_arns(self) -> list[str]:
+        return [f"arn:{self.partition}:iam::*:role/{name}" for name in self.model_consumer_role_patterns]
+
+    @property
     def stackset_execution_role_arns(self) -> list[str]:
         # Service-managed StackSets deploy through these roles in every member account. They
         # are ordinary roles (SCPs apply to them), created by AWS through a service-linked role
@@ -205,8 +273,18 @@ def _settings_problems(s: ScpSettings) -> list[str]:
           required=False)
     check("sagemaker_source_cidrs", s.sagemaker_source_cidrs, _is_cidr, "IPv4 or IPv6 CIDR blocks", required=False)
     # Any OU path: the OU tree is configurable, and GuardrailPolicies rejects unknown targets.
-    check("model_consumer_ous", s.model_consumer_ous, lambda t: t != ROOT and _OU_PATH.match(t) is not None,
-          "an OU path such as Workloads/Prod", required=False)
+    check("model_producer_ous", s.model_producer_ous, lambda t: t != ROOT and _OU_PATH.match(t) is not None,
+          "an OU path such as Workloads", required=False)
+    check("model_consumer_role_patterns", s.model_consumer_role_patterns, _ROLE_NAME.match,
+          "IAM role names, * allowed", required=False)
+    check("baseline_role_patterns", s.baseline_role_patterns, _ROLE_NAME.match, "IAM role names, * allowed",
+          required=False)
+    check("baseline_automation_role_patterns", s.baseline_automation_role_patterns, _ROLE_NAME.match,
+          "IAM role names, * allowed", required=False)
+    outside = [p for p in s.baseline_automation_role_patterns if p not in s.baseline_role_patterns]
+    if outside:
+        problems.append(f"baseline_automation_role_patterns: {', '.join(outside)} not among baseline_role_patterns "
+                        "(the automation role is a baseline role, protected like the others)")
     check("log_archive_bucket_patterns", s.log_archive_bucket_patterns,
           lambda b: re.match(r"^[a-z0-9*?][a-z0-9.*?-]*$", b) is not None, "bucket names, * and ? allowed",
           required=False)
@@ -268,9 +346,11 @@ def guardrail_id_for_sid(sid: str) -> str:
 
 def _deny(settings: ScpSettings, guardrail_id: str, name: str, actions: Iterable[str], *,
           resources: str | list[str] = "*", condition: Mapping[str, Mapping[str, Any]] | None = None,
-          not_action: bool = False, also_exempt: Sequence[str] = ()) -> dict[str, Any]:
+          not_action: bool = False, also_exempt: Sequence[str] = (),
+          not_resources: list[str] | None = None) -> dict[str, Any]:
     """A Deny statement with the exemption for the break-glass and deployment roles (and,
-    for the few statements that need it, `also_exempt` principal ARN patterns)."""
+    for the few statements that need it, `also_exempt` principal ARN patterns). With
+    `not_resources`, it applies to every resource but those."""
     actions = list(actions)
     if settings.compact_action_lists and not not_action and not any(c in a for a in actions for c in "*?"):
         actions = compact_actions(actions)
@@ -283,9 +363,18 @@ def _deny(settings: ScpSettings, guardrail_id: str, name: str, actions: Iterable
         "Sid": sid_prefix(guardrail_id) + name,
         "Effect": "Deny",
         ("NotAction" if not_action else "Action"): actions if len(actions) > 1 else actions[0],
-        "Resource": resources,
+        **({"NotResource": not_resources} if not_resources else {"Resource": resources}),
         "Condition": merged,
     }
+
+
+def tag_required_creates() -> list[str]:
+    """The SageMaker create calls TAG-1 requires tags on: those whose IAM action supports
+    `aws:RequestTag` (service authorization data) and whose request always accepts `Tags`
+    (the API model), less the calls Studio and the SDK make without the user's tags."""
+    accepting = set(operations_always_accepting_tags("sagemaker", "Create"))
+    return [a for a in actions_supporting(["aws:RequestTag/${TagKey}"], ["sagemaker:Create*"])
+            if a in accepting and a not in TAG_EXEMPT_SAGEMAKER_CREATES]
 
 
 def _creates_carrying(key: str) -> list[str]:
@@ -314,7 +403,7 @@ def guardrail_statements(settings: ScpSettings) -> list[GuardrailStatement]:
 
     Every statement is a Deny with the IAM-3 exemption; targets are `Root` or OU paths.
     SM-9 is only present when SageMaker source VPC endpoints or CIDRs are configured, TAG-1
-    only with mandatory tags and MOD-1 only with model-consumer OUs. Raises ValueError if a
+    only with mandatory tags and MOD-1 only with model-consumer role patterns and producer OUs. Raises ValueError if a
     list derived from the service data comes out empty.
     """
     s = settings
@@ -344,14 +433,17 @@ def guardrail_statements(settings: ScpSettings) -> list[GuardrailStatement]:
         "s3:PutObjectLegalHold", "s3:PutObjectRetention", "s3:PutReplicationConfiguration",
     ], resources=[arn for b in s.log_archive_buckets
                   for arn in (f"arn:{s.partition}:s3:::{b}", f"arn:{s.partition}:s3:::{b}/*")]))
-    # Nobody but the baseline (the StackSet execution roles) and the exempt roles may stop,
-    # delete or reconfigure the recorder: a recording group shrunk to nothing or a delivery
-    # channel pointed elsewhere silences Config as surely as stopping it.
-    add("LOG-3", everywhere, _deny(s, "LOG-3", "DenyConfigChanges", [
-        "config:DeleteConfigurationRecorder", "config:DeleteDeliveryChannel",
-        "config:DeleteRetentionConfiguration", "config:PutConfigurationRecorder", "config:PutDeliveryChannel",
-        "config:StopConfigurationRecorder",
-    ], also_exempt=s.stackset_execution_role_arns if s.baseline_role_patterns else ()))
+    # Nobody but the exempt roles may stop, delete or reconfigure the recorder: a recording
+    # group shrunk to nothing or a delivery channel pointed elsewhere silences Config as surely
+    # as stopping it. The baseline StackSet (its execution roles, driven only from the
+    # management account) keeps exactly the calls its recorder and delivery channel need.
+    if s.baseline_role_patterns:
+        add("LOG-3", everywhere,
+            _deny(s, "LOG-3", "DenyConfigChanges", sorted(set(CONFIG_CHANGES) - set(BASELINE_CONFIG_CALLS))),
+            _deny(s, "LOG-3", "ConfigOnlyFromBaseline", BASELINE_CONFIG_CALLS,
+                  also_exempt=s.stackset_execution_role_arns))
+    else:
+        add("LOG-3", everywhere, _deny(s, "LOG-3", "DenyConfigChanges", CONFIG_CHANGES))
     add("REG-1", everywhere, _deny(s, "REG-1", "DenyOutsideAllowedRegions", GLOBAL_SERVICE_ACTIONS,
                                    not_action=True,
                                    condition={"StringNotEquals": {"aws:RequestedRegion": list(s.allowed_regions)}}))
@@ -359,37 +451,35 @@ def guardrail_statements(settings: ScpSettings) -> list[GuardrailStatement]:
         "iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:CreateUser",
     ]))
     # The exemption is only as strong as the exempt roles: nobody else may create one of them
-    # (a role of that name would be exempt), change it, or pass it to a service. The same holds
-    # for the baseline role S3-1 lets through, which only the StackSet execution roles deploy,
-    # and for those execution roles themselves.
-    role_changes = [
-        "iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRole", "iam:DeleteRolePermissionsBoundary",
-        "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:PassRole", "iam:PutRolePermissionsBoundary",
-        "iam:PutRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole",
-        "iam:UpdateRoleDescription",
-    ]
-    # The break-glass role reaches every account through the baseline StackSet, whose
-    # execution roles must therefore be able to create it.
-    iam3 = [_deny(s, "IAM-3", "ProtectExemptRoles", role_changes, resources=s.exempt_role_arns,
-                  also_exempt=s.stackset_execution_role_arns if s.baseline_role_patterns else ())]
+    # (a role of that name would be exempt), change it, or pass it to a service. The baseline
+    # StackSet creates the break-glass role and its own roles in every account, so its
+    # execution roles keep the lifecycle calls CloudFormation makes on exactly those roles
+    # (and may pass the baseline's own roles to Config and Systems Manager), nothing more:
+    # never the deployment role, never permissions boundaries, never PassRole of break-glass.
+    # Only the management account administers service-managed StackSets (no delegated
+    # administrator), so only it can drive those execution roles.
     if s.baseline_role_patterns:
-        iam3 += [
-            _deny(s, "IAM-3", "ProtectBaselineRoles", role_changes, resources=s.baseline_role_arns,
-                  also_exempt=s.stackset_execution_role_arns),
-            _deny(s, "IAM-3", "ProtectStackSetRoles", role_changes, resources=s.stackset_execution_role_arns),
-        ]
-    add("IAM-3", everywhere, *iam3)
+        add("IAM-3", everywhere,
+            _deny(s, "IAM-3", "ProtectDeploymentRole", ROLE_CHANGES,
+                  resources=[s.exempt_role_arns[1], *s.stackset_execution_role_arns]),
+            _deny(s, "IAM-3", "ProtectBreakGlassRole", ["iam:PassRole", *ROLE_BOUNDARY_CHANGES],
+                  resources=[s.break_glass_role_arn]),
+            _deny(s, "IAM-3", "BreakGlassRoleOnlyFromBaseline", ROLE_LIFECYCLE,
+                  resources=[s.break_glass_role_arn], also_exempt=s.stackset_execution_role_arns),
+            _deny(s, "IAM-3", "ProtectBaselineRoles", ROLE_BOUNDARY_CHANGES, resources=s.baseline_role_arns),
+            _deny(s, "IAM-3", "BaselineRolesOnlyFromBaseline", [*ROLE_LIFECYCLE, "iam:PassRole"],
+                  resources=s.baseline_role_arns, also_exempt=s.stackset_execution_role_arns))
+    else:
+        add("IAM-3", everywhere, _deny(s, "IAM-3", "ProtectExemptRoles", ROLE_CHANGES, resources=s.exempt_role_arns))
 
     # TAG-1: keys in one Null block are ANDed, so "any tag missing" needs one statement per tag.
-    tagged_creates = [a for a in actions_supporting(["aws:RequestTag/${TagKey}"], ["sagemaker:Create*"])
-                      if a not in TAG_EXEMPT_SAGEMAKER_CREATES]
     add("TAG-1", workloads, *(
-        _deny(s, "TAG-1", f"Require{_camel(tag)}Tag", tagged_creates,
+        _deny(s, "TAG-1", f"Require{_camel(tag)}Tag", tag_required_creates(),
               condition={"Null": {f"aws:RequestTag/{tag}": "true"}})
         for tag in s.mandatory_tags
     ))
     add("S3-1", everywhere, _deny(s, "S3-1", "DenyAccountPublicAccessChanges", ["s3:PutAccountPublicAccessBlock"],
-                                  also_exempt=s.baseline_role_arns))
+                                  also_exempt=s.baseline_automation_role_arns))
 
     # Jobs on instance types with local (NVMe) storage cannot take a volume key (the API
     # rejects it; that storage is hardware-encrypted), so jobs are only denied when none of
@@ -442,30 +532,38 @@ def guardrail_statements(settings: ScpSettings) -> list[GuardrailStatement]:
             network["NotIpAddress"] = {"aws:SourceIp": list(s.sagemaker_source_cidrs)}
         network["Bool"] = {"aws:ViaAWSService": "false"}
         add("SM-9", workloads, _deny(s, "SM-9", "RequireTrustedNetwork", ["sagemaker:*"], condition=network))
-    add("NET-1", workloads, _deny(s, "NET-1", "DenyInternetGateways", [
-        "ec2:AttachInternetGateway", "ec2:CreateEgressOnlyInternetGateway", "ec2:CreateInternetGateway",
-    ]))
+    # Project accounts reach other networks only through the hub: no internet gateway, no VPN,
+    # customer gateway, Client VPN or Direct Connect of their own (the network account, which
+    # owns the on-premises attachment, is not under Workloads), and no peering with a VPC of
+    # another organization (the accepter's or requester's VPC must belong to this one).
+    add("NET-1", workloads,
+        _deny(s, "NET-1", "DenyInternetGateways", [
+            "ec2:AttachInternetGateway", "ec2:CreateEgressOnlyInternetGateway", "ec2:CreateInternetGateway",
+        ]),
+        _deny(s, "NET-1", "DenyPrivateConnectivity", PRIVATE_CONNECTIVITY_ACTIONS),
+        _deny(s, "NET-1", "DenyPeeringOutsideOrganization",
+              ["ec2:AcceptVpcPeeringConnection", "ec2:CreateVpcPeeringConnection"],
+              condition={"StringNotEquals": {"aws:ResourceOrgID": "${aws:PrincipalOrgID}"}}))
     # Configuration only: the pipelines' own service roles keep their runtime actions
-    # (PutJobSuccessResult, StartBuild, ...) and approvers keep PutApprovalResult. The
-    # baseline StackSet creates its roles in the automation account too.
-    add("CI-2", ("Deployments",), _deny(s, "CI-2", "DenyPipelineChanges", [
-        "codebuild:CreateProject", "codebuild:CreateWebhook", "codebuild:DeleteProject",
-        "codebuild:DeleteResourcePolicy", "codebuild:DeleteSourceCredentials", "codebuild:DeleteWebhook",
-        "codebuild:ImportSourceCredentials", "codebuild:PutResourcePolicy", "codebuild:UpdateProject",
-        "codebuild:UpdateProjectVisibility", "codebuild:UpdateWebhook",
-        "codepipeline:CreateCustomActionType", "codepipeline:CreatePipeline", "codepipeline:DeleteCustomActionType",
-        "codepipeline:DeletePipeline", "codepipeline:DeleteWebhook", "codepipeline:DeregisterWebhookWithThirdParty",
-        "codepipeline:PutWebhook", "codepipeline:RegisterWebhookWithThirdParty", "codepipeline:UpdatePipeline",
-        "iam:AttachRolePolicy", "iam:CreatePolicyVersion", "iam:CreateRole", "iam:DeleteRole",
-        "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePolicy", "iam:SetDefaultPolicyVersion",
-        "iam:UpdateAssumeRolePolicy", "kms:DisableKey", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion",
-        "s3:DeleteBucket", "s3:DeleteBucketPolicy", "s3:PutBucketPolicy",
-    ], also_exempt=s.stackset_execution_role_arns if s.baseline_role_patterns else ()))
-    # The seed's wildcards (CreateProject*, ...) expanded against the data: explicit names.
-    if s.model_consumer_ous:
-        add("MOD-1", s.model_consumer_ous, _deny(s, "MOD-1", "DenyRekognitionProjectChanges", [
+    # (PutJobSuccessResult, StartBuild, ...) and approvers keep PutApprovalResult. The baseline
+    # StackSet creates its roles in the automation account too: role changes are denied on
+    # every role but those, which IAM-3 guards (NotResource), so its execution roles need no
+    # exemption here.
+    if s.baseline_role_patterns:
+        add("CI-2", ("Deployments",),
+            _deny(s, "CI-2", "DenyPipelineChanges", [a for a in CI2_ACTIONS if not a.startswith("iam:")]),
+            _deny(s, "CI-2", "DenyPipelineRoleChanges", [a for a in CI2_ACTIONS if a.startswith("iam:")],
+                  not_resources=[s.break_glass_role_arn, *s.baseline_role_arns]))
+    else:
+        add("CI-2", ("Deployments",), _deny(s, "CI-2", "DenyPipelineChanges", CI2_ACTIONS))
+    # MOD-1 binds where a consumer's delegated role acts: the producer accounts. Whatever that
+    # role's own policy says, it cannot create, delete, start or stop Rekognition projects or
+    # versions (the seed's wildcards, expanded against the data into explicit names).
+    if s.model_consumer_role_patterns and s.model_producer_ous:
+        add("MOD-1", s.model_producer_ous, _deny(s, "MOD-1", "DenyRekognitionProjectChanges", [
             a for pattern in ("rekognition:CreateProject*", "rekognition:DeleteProject*",
                               "rekognition:StartProject*", "rekognition:StopProject*")
             for a in expand_actions(pattern)
-        ], resources=f"arn:{s.partition}:rekognition:*:*:project/*"))
+        ], resources=f"arn:{s.partition}:rekognition:*:*:project/*",
+            condition={"ArnLike": {"aws:PrincipalARN": s.model_consumer_role_arns}}))
     return out

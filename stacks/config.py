@@ -134,7 +134,10 @@ class Guardrails(ConfigModel):
     notebook_instance_types: list[str] = ["ml.t3.medium", "ml.m5.xlarge"]
     sagemaker_source_vpce_ids: list[str] = []
     sagemaker_source_cidrs: list[str] = []
-    model_consumer_ous: list[str] = ["Workloads/PreProd", "Workloads/Prod"]
+    # Free SCP slots every target keeps for the next guardrail (besides FullAWSAccess).
+    scp_free_slots_per_target: int = Field(default=1, ge=0, le=9)
+    # MOD-1: OUs holding model-producer accounts, where consumers' delegated roles act.
+    model_producer_ous: list[str] = ["Workloads"]
 
 
 class OrganizationSettings(ConfigModel):
@@ -279,9 +282,17 @@ def _check_organization(cfg: PlatformConfig, problems: list[str]) -> None:
     for env, ou in ENVIRONMENT_OUS.items():
         if ou not in ous:
             problems.append(f"organization.organizational_units: '{ou}' is required for the {env} environment")
-    for i, ou in enumerate(cfg.guardrails.model_consumer_ous):
+    for i, ou in enumerate(cfg.guardrails.model_producer_ous):
         if ou not in ous:
-            problems.append(f"guardrails.model_consumer_ous[{i}]: unknown OU '{ou}' (allowed: {', '.join(ous)})")
+            problems.append(f"guardrails.model_producer_ous[{i}]: unknown OU '{ou}' (allowed: {', '.join(ous)})")
+    g = cfg.guardrails
+    if g.scp_limit_per_target < 2:
+        problems.append(f"guardrails.scp_limit_per_target: {g.scp_limit_per_target} leaves no slot besides "
+                        "FullAWSAccess (allowed: 2 to 10)")
+    elif g.scp_free_slots_per_target >= g.scp_limit_per_target - 1:
+        problems.append(f"guardrails.scp_free_slots_per_target: {g.scp_free_slots_per_target} leaves no slot for "
+                        f"guardrails under scp_limit_per_target {g.scp_limit_per_target} (allowed: at most "
+                        f"{max(g.scp_limit_per_target - 2, 0)}; one slot is FullAWSAccess)")
 
 
 def _check_accounts(cfg: PlatformConfig, problems: list[str]) -> None:

@@ -251,6 +251,13 @@ def consumer_grants(platform: "PlatformConfig", project: str, env: str) -> list[
             for d in c.domains]
 
 
+def model_consumer_role_pattern(platform: "PlatformConfig") -> str:
+    """Name pattern of the roles model consumers act through: the `model-consumer` persona of
+    every project environment and the per-consumer roles a producer account trusts them into
+    (`<prefix>-<project>-<env>-model-consumer...`). MOD-1 binds to it."""
+    return f"{platform.name_prefix}-*-model-consumer*"
+
+
 def model_producers(platform: "PlatformConfig") -> set[str]:
     """Projects whose models other projects consume (they train on lake data)."""
     return {source for p in platform.projects for source in p.consumes_models_from}

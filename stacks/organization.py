@@ -9,12 +9,13 @@ import pulumi_aws as aws
 from components.guardrail_policies import GuardrailPolicies, OrganizationPolicySpec
 from components.member_accounts import MemberAccounts, MemberAccountSpec
 from components.organizational_units import OrganizationalUnits
-from policy_documents.scp_library import ScpSettings, guardrail_statements
-from policy_documents.scp_packing import PackedPolicy, ScpLimitError, pack_policies
+from policy_documents.scp_library import ROOT, ScpSettings, guardrail_statements
+from policy_documents.scp_packing import PackedPolicy, ScpLimitError, pack_policies, slots_used
 from policy_documents.serialize import to_json
 from stacks.common import account_provider, platform_tags, project_tags
 from stacks.config import ConfigError, PlatformConfig
 from stacks.context import StackContext
+from stacks.data_settings import model_consumer_role_pattern
 from stacks.organization_settings import (
     ACCOUNT_QUOTA_CODE,
     ACCOUNT_QUOTA_REGION,
@@ -23,15 +24,16 @@ from stacks.organization_settings import (
     account_quota_request,
     service_access_principals,
 )
-from stacks.security_settings import baseline_role_pattern, log_archive_bucket_names
+from stacks.security_settings import baseline_role_pattern, log_archive_bucket_names, recorder_role_pattern
 
 # Services whose organization-wide administration moves to the security-tooling account.
-# GuardDuty and Security Hub have their own admin-account APIs (security stack).
+# GuardDuty and Security Hub have their own admin-account APIs (security stack). StackSets are
+# not delegated: their execution roles may create the break-glass role in every account
+# (IAM-3), so only the management account may administer service-managed StackSets.
 SECURITY_DELEGATIONS = [
     "access-analyzer.amazonaws.com",
     "config-multiaccountsetup.amazonaws.com",
     "config.amazonaws.com",
-    "member.org.stacksets.cloudformation.amazonaws.com",
 ]
 
 
@@ -46,27 +48,47 @@ def scp_settings(platform: PlatformConfig, compact: bool = False) -> ScpSettings
         notebook_instance_types=tuple(g.notebook_instance_types),
         sagemaker_source_vpce_ids=tuple(g.sagemaker_source_vpce_ids),
         sagemaker_source_cidrs=tuple(g.sagemaker_source_cidrs),
-        model_consumer_ous=tuple(g.model_consumer_ous),
+        model_producer_ous=tuple(g.model_producer_ous),
+        model_consumer_role_patterns=(model_consumer_role_pattern(platform),),
         log_archive_bucket_patterns=log_archive_bucket_names(platform),
-        baseline_role_patterns=(baseline_role_pattern(platform),),
+        baseline_role_patterns=(baseline_role_pattern(platform), recorder_role_pattern(platform)),
+        baseline_automation_role_patterns=(baseline_role_pattern(platform),),
         compact_action_lists=compact,
     )
 
 
+def push_down_targets(platform: PlatformConfig) -> dict[str, tuple[str, ...]]:
+    """Targets whose guardrails may be attached to each of their children instead: the root
+    and every OU with child OUs and no account of its own in the platform definition (an SCP
+    on every child denies the same to every account below)."""
+    ous = platform.organization.organizational_units
+    occupied = {ou for _, ou in platform.accounts().values()}
+    found: dict[str, tuple[str, ...]] = {}
+    for parent in (ROOT, *ous):
+        kids = tuple(o for o in ous if (o.rsplit("/", 1)[0] if "/" in o else ROOT) == parent)
+        if kids and parent not in occupied:
+            found[parent] = kids
+    return found
+
+
 def packed_guardrails(platform: PlatformConfig) -> list[PackedPolicy]:
-    """The SCP library for this platform, packed within the AWS limits.
+    """The SCP library for this platform, packed within the AWS limits with
+    `guardrails.scp_free_slots_per_target` slots left free on every target.
 
     Explicit action lists are easier to audit, so they are tried first; when a target cannot
     carry them, the same guardrails are packed with wildcard action lists (which match exactly
     the same actions). Raises :class:`ConfigError` naming every target that still cannot fit.
     """
     error: ScpLimitError | None = None
+    g = platform.guardrails
     for compact in (False, True):
         try:
             return pack_policies(
                 guardrail_statements(scp_settings(platform, compact)),
                 name_prefix=platform.name_prefix,
-                max_policies_per_target=platform.guardrails.scp_limit_per_target,
+                max_policies_per_target=g.scp_limit_per_target,
+                free_slots_per_target=g.scp_free_slots_per_target,
+                children=push_down_targets(platform),
             )
         except ScpLimitError as exc:
             error = exc
@@ -150,6 +172,10 @@ def run(ctx: StackContext) -> None:
     pulumi.export("accountIds", accounts.ids)
     pulumi.export("serviceControlPolicies", {
         p.name: {"target": p.target, "guardrails": list(p.guardrail_ids), "characters": len(p.json)} for p in packed
+    })
+    limit = platform.guardrails.scp_limit_per_target
+    pulumi.export("serviceControlPolicySlots", {
+        target: {"used": used, "limit": limit, "free": limit - used} for target, used in slots_used(packed).items()
     })
 
 

@@ -74,7 +74,8 @@ class ExistingRole(ConfigModel):
 class KnownRole:
     """A role policies may name: `account` is an account key (`management`, `log-archive`,
     `<project>-<env>`, a sandbox's name); `name` is the role's path and name (a `*` pattern for
-    AWS-created families); `origin` is `created`, `aws` or `existing`; `source` is the
+    AWS-created families); `origin` is `created`, `aws`, `existing` or `reserved` (a pattern
+    deny-only guardrails name, see :func:`reserved_patterns`); `source` is the
     creating stack, the AWS service, or the configured reason."""
 
     account: str
@@ -209,8 +210,18 @@ def existing_roles(platform: "PlatformConfig") -> list[KnownRole]:
     return found
 
 
+def reserved_patterns(platform: "PlatformConfig") -> list[KnownRole]:
+    """Role name patterns the guardrails deny by (never grant to) before any role of the
+    family exists: MOD-1's model-consumer roles, wherever a producer account is. A reference
+    is known through one only when it names the pattern itself, never a concrete role."""
+    from stacks.data_settings import model_consumer_role_pattern
+
+    return [KnownRole("*", model_consumer_role_pattern(platform), "reserved", "MOD-1 (organization stack SCPs)")]
+
+
 def known_roles(platform: "PlatformConfig") -> list[KnownRole]:
-    return [*created_roles(platform), *aws_created_roles(platform), *existing_roles(platform)]
+    return [*created_roles(platform), *aws_created_roles(platform), *existing_roles(platform),
+            *reserved_patterns(platform)]
 
 
 def find_role(platform: "PlatformConfig", account: str, name: str,
@@ -219,6 +230,10 @@ def find_role(platform: "PlatformConfig", account: str, name: str,
     pattern reference is known when it is a known pattern or matches a known role."""
     known = known_roles(platform) if known is None else known
     for role in known:
+        if role.origin == "reserved":
+            if account == role.account and name == role.name:
+                return role
+            continue
         if account != "*" and role.account != account:
             continue
         if role.name == name or fnmatch.fnmatchcase(name, role.name) or fnmatch.fnmatchcase(role.name, name):

@@ -10,13 +10,14 @@ Deploys into three accounts, each through its own provider (account ids from the
   bucket policies freeze (README, "Real AWS workflow", step 5);
 * **management** — the organization CloudTrail with its CloudWatch Logs group, key and role
   (`components/organization_trail.py`); the management account's own Config recorder and
-  account baseline (StackSets never reach it); GuardDuty and Security Hub administrator
+  account baseline (StackSets never reach it); the baseline StackSet (Config recorder, S3
+  account public access block and EBS encryption in every member account and allowed region,
+  including accounts created later), administered from here alone because its execution roles
+  may create the break-glass role everywhere (IAM-3); GuardDuty and Security Hub administrator
   delegation; Control Tower controls when Control Tower mode is on; the security alarms on the
   trail's log group and their forwarder; the break-glass role the member accounts' break-glass
   roles trust (`components/break_glass_role.py`; its every use is an alarm);
-* **security tooling** — the baseline StackSet (Config recorder, S3 account public access block
-  and EBS encryption in every account and allowed region, including accounts created later),
-  the organization Config aggregator and the detective guardrails as organization Config rules,
+* **security tooling** — the organization Config aggregator and the detective guardrails as organization Config rules,
   GuardDuty and Security Hub administration, IAM Access Analyzer, the alert topic, and the
   auditor roles the log archive admits (`components/security_auditor.py`).
 
@@ -227,7 +228,7 @@ def run(ctx: StackContext) -> None:
         regions=regions,
         tags=tags,
         depends_on=[archive],
-        opts=pulumi.ResourceOptions(provider=tooling[home]),
+        opts=pulumi.ResourceOptions(provider=management[home]),
     )
     aggregator = OrganizationAggregator("config-aggregator", f"{prefix}-organization", tooling_id, regions, tags, partition=partition,
                                         opts=pulumi.ResourceOptions(provider=tooling[home]))

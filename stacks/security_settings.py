@@ -194,6 +194,12 @@ def baseline_role_pattern(platform: "PlatformConfig") -> str:
     return f"{platform.name_prefix}-account-baseline-*"
 
 
+def recorder_role_pattern(platform: "PlatformConfig") -> str:
+    """Name pattern of the AWS Config recorder role the baseline StackSet creates
+    (`<prefix>-config-recorder-<region>`): detaching its policy would stop recording (LOG-3)."""
+    return f"{platform.name_prefix}-config-recorder-*"
+
+
 def trail_name(platform: "PlatformConfig") -> str:
     return platform.security.trail.name or f"{platform.name_prefix}-organization-trail"
 

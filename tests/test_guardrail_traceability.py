@@ -25,14 +25,14 @@ def test_an_enforcement_the_catalog_does_not_name_is_reported():
     found["S3-2"]["config"].append("S3_DEFAULT_ENCRYPTION_KMS")
     found["KMS-2"]["scp"].append(("KMS2DenyKeyPolicyChanges", ("Root",)))
     found["NET-5"]["crossguard"].append("net-5-no-peering")
-    found["MOD-1"]["scp"] = [("MOD1DenyRekognitionProjectChanges", ("Workloads",))]
+    found["MOD-1"]["scp"] = [("MOD1DenyRekognitionProjectChanges", ("Workloads/Dev",))]
     found["XYZ-1"]["crossguard"] = ["xyz-1-something"]
     assert missing(catalog(), found) == [
         "S3-2: the security layer has Config rule S3_DEFAULT_ENCRYPTION_KMS, the catalog does not name it",
         "KMS-2: SCP statement KMS2DenyKeyPolicyChanges is not in the catalog (it names no SCP)",
         "NET-5: the pack's policy net-5-no-peering is not in the catalog",
-        "MOD-1: SCP statement MOD1DenyRekognitionProjectChanges goes to Workloads; "
-        "the catalog says Workloads/PreProd, Workloads/Prod",
+        "MOD-1: SCP statement MOD1DenyRekognitionProjectChanges goes to Workloads/Dev; "
+        "the catalog says Workloads",
         "XYZ-1: the code enforces it, the catalog has no such id",
     ]
 

@@ -9,6 +9,11 @@ from collections import Counter
 import pytest
 
 from offline_preview.engine import PreviewError
+from guardrail_catalog import read_catalog
+from policy_documents.scp_library import guardrail_statements
+from policy_documents.scp_packing import ScpLimitError, guardrail_ids_for_sid, pack_policies
+from stacks.config import parse_platform
+from stacks.organization import push_down_targets, scp_settings
 from policy_documents.service_authorization import validate_document
 from stacks.config import DEFAULT_OUS
 
@@ -80,33 +85,72 @@ def _targets(run) -> Counter:
                    if policies[a.inputs["policyId"]].inputs["type"] == "SERVICE_CONTROL_POLICY")
 
 
-def test_scps_respect_both_aws_limits(org, sample_platform):
+def test_scps_respect_both_aws_limits_and_keep_a_free_slot(org, sample_platform):
     limit = sample_platform["guardrails"]["scp_limit_per_target"]
+    free = sample_platform["guardrails"]["scp_free_slots_per_target"]
+    assert free >= 1
     for policy in _scps(org):
         assert len(policy.inputs["content"]) <= 5120, policy.name
         assert json.loads(policy.inputs["content"])  # valid JSON, minified
         assert ": " not in policy.inputs["content"] and "\n" not in policy.inputs["content"]
     for target, count in _targets(org).items():
-        assert count <= limit - 1, f"{target} carries {count} SCPs besides FullAWSAccess"
+        assert count <= limit - 1 - free, f"{target} carries {count} SCPs besides FullAWSAccess"
 
 
-def test_scps_attached_where_the_catalog_says(org):
+def test_slots_output_counts_what_is_attached(org, sample_platform):
+    limit = sample_platform["guardrails"]["scp_limit_per_target"]
+    paths = {**_ou_paths(org), org.outputs["rootId"]: "Root"}
+    attached = {paths[t]: n + 1 for t, n in _targets(org).items()}  # FullAWSAccess included
+    assert org.outputs["serviceControlPolicySlots"] == {
+        t: {"used": n, "limit": limit, "free": limit - n} for t, n in attached.items()}
+    assert all(v["free"] >= 1 for v in org.outputs["serviceControlPolicySlots"].values())
+
+
+def _sids_on_path(org) -> dict[str, set[str]]:
+    """OU path -> the Sids of every SCP on it from the root down (what its accounts get)."""
     paths = {**_ou_paths(org), org.outputs["rootId"]: "Root"}
     policies = {p.id: p for p in _scps(org)}
-    guardrails_at: dict[str, set[str]] = {}
+    at: dict[str, set[str]] = {}
     for a in org.of_type(ATTACHMENT):
         if a.inputs["policyId"] in policies:
             doc = json.loads(policies[a.inputs["policyId"]].inputs["content"])
-            guardrails_at.setdefault(paths[a.inputs["targetId"]], set()).update(s["Sid"] for s in doc["Statement"])
-    sids = lambda target: " ".join(sorted(guardrails_at.get(target, ())))  # noqa: E731
-    for gid in ("ORG1", "LOG1", "LOG2", "LOG3", "REG1", "S31"):
-        assert gid in sids("Root"), gid
-    for gid in ("SM1", "SM3", "SM4", "SM5", "NET1", "TAG1", "IAM1"):
-        assert gid in sids("Workloads"), gid
-    assert "SM7" in sids("Workloads/Dev") and "SM7" in sids("Sandbox")
-    assert "SM6" in sids("Workloads/Prod") and "SM6" in sids("Workloads/PreProd")
-    assert "CI2" in sids("Deployments")
-    assert "MOD1" in sids("Workloads/Prod")
+            at.setdefault(paths[a.inputs["targetId"]], set()).update(s["Sid"] for s in doc["Statement"])
+    found = {}
+    for ou in ("Root", *DEFAULT_OUS):
+        chain = ["Root"] + ["/".join(ou.split("/")[:i]) for i in range(1, ou.count("/") + 2)] if ou != "Root" else ["Root"]
+        found[ou] = {sid for link in chain for sid in at.get(link, ())}
+    return found
+
+
+def test_scps_reach_every_ou_the_catalog_says(org):
+    # Where a statement is attached (at an OU or at each of its children) may change with
+    # packing; what every account below the catalog's target gets may not.
+    on_path = _sids_on_path(org)
+    # OUs that hold accounts or could (leaves): an OU with children and no account of its
+    # own may hand its statements down to them.
+    placed = {_ou_paths(org)[a.inputs["parentId"]] for a in org.of_type(ACCOUNT)}
+    holding = {ou for ou in DEFAULT_OUS if ou in placed or not any(o.startswith(ou + "/") for o in DEFAULT_OUS)}
+    assert {"Workloads/Dev", "Workloads/Prod", "Deployments", "Security", "Suspended"} <= holding
+    carries = lambda ou, gid: any(gid in guardrail_ids_for_sid(sid) for sid in on_path[ou])  # noqa: E731
+    for g in read_catalog():
+        if not g.scp or g.id == "SM-9":  # SM-9 is off in the sample
+            continue
+        for target in g.scp.targets:
+            below = [ou for ou in on_path if (ou == target or target == "Root" or ou.startswith(target + "/"))
+                     and ou in holding]
+            for ou in below:
+                assert carries(ou, g.id), (g.id, ou)
+    assert not carries("Workloads/Dev", "SM-6") and not carries("Workloads/Prod", "SM-7")
+    assert not carries("Deployments", "TAG-1") and not carries("Sandbox", "CI-2")
+
+
+def test_workloads_guardrails_move_down_only_to_ous_without_accounts(org, sample_platform):
+    paths = {**_ou_paths(org), org.outputs["rootId"]: "Root"}
+    # Workloads holds no account of its own, so what it cannot carry goes to its children.
+    targets = {paths[t] for t in _targets(org)}
+    assert {"Workloads", "Workloads/Dev", "Workloads/PreProd", "Workloads/Prod"} <= targets
+    held = {ou for ou in (a.get("ou") for a in sample_platform["shared_accounts"].values()) if ou}
+    assert "Workloads" not in held
 
 
 def test_every_scp_validates_against_service_authorization_data(org):
@@ -115,8 +159,14 @@ def test_every_scp_validates_against_service_authorization_data(org):
 
 
 EXEMPT = ["arn:aws:iam::*:role/mrd-break-glass", "arn:aws:iam::*:role/OrganizationAccountAccessRole"]
-BASELINE = "arn:aws:iam::*:role/mrd-account-baseline-*"
+BREAK_GLASS, DEPLOYMENT = EXEMPT
+AUTOMATION = "arn:aws:iam::*:role/mrd-account-baseline-*"
+RECORDER = "arn:aws:iam::*:role/mrd-config-recorder-*"
 STACKSET_EXEC = "arn:aws:iam::*:role/stacksets-exec-*"
+LIFECYCLE = {"iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRole", "iam:DeleteRolePolicy",
+             "iam:DetachRolePolicy", "iam:PutRolePolicy", "iam:TagRole", "iam:UntagRole",
+             "iam:UpdateAssumeRolePolicy", "iam:UpdateRole", "iam:UpdateRoleDescription"}
+BOUNDARIES = {"iam:DeleteRolePermissionsBoundary", "iam:PutRolePermissionsBoundary"}
 
 
 def _statements(run):
@@ -124,25 +174,80 @@ def _statements(run):
         yield from json.loads(policy.inputs["content"])["Statement"]
 
 
-def test_only_break_glass_and_deployment_roles_are_exempt(org):
-    # The two narrow additions: S3-1 lets the account-baseline role set the account public
-    # access block; IAM-3 lets StackSet execution roles deploy that role.
-    # StackSet execution roles create the baseline's roles, the break-glass role among them.
-    # The baseline also (re)configures the Config recorder (LOG-3) and creates its roles in the
-    # automation account (CI-2).
-    narrow = {"S31DenyAccountPublicAccessChanges": [BASELINE], "IAM3ProtectBaselineRoles": [STACKSET_EXEC],
-              "IAM3ProtectExemptRoles": [STACKSET_EXEC], "LOG3DenyConfigChanges": [STACKSET_EXEC],
-              "CI2DenyPipelineChanges": [STACKSET_EXEC]}
+def _list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def test_only_break_glass_and_deployment_roles_are_exempt_but_where_the_baseline_needs_exactly_this(org):
+    # The README's exemption table: the baseline's automation role may set the account public
+    # access block (S3-1); the StackSet execution roles keep exactly the calls CloudFormation
+    # makes for the baseline's Config recorder and delivery channel (LOG-3) and roles (IAM-3).
+    narrow = {
+        "S31DenyAccountPublicAccessChanges": [AUTOMATION],
+        "LOG3ConfigOnlyFromBaseline": [STACKSET_EXEC],
+        "IAM3BreakGlassRoleOnlyFromBaseline": [STACKSET_EXEC],
+        "IAM3BaselineRolesOnlyFromBaseline": [STACKSET_EXEC],
+    }
+    seen = set()
     for statement in _statements(org):
         exempt = statement.get("Condition", {}).get("ArnNotLike", {}).get("aws:PrincipalARN")
         assert exempt is not None, f"{statement['Sid']} has no exemption condition"
         assert exempt == EXEMPT + narrow.get(statement["Sid"], []), statement["Sid"]
+        seen.add(statement["Sid"])
+    assert set(narrow) <= seen
+    by_sid = {s["Sid"]: s for s in _statements(org)}
+    assert set(_list(by_sid["LOG3ConfigOnlyFromBaseline"]["Action"])) == {
+        "config:DeleteConfigurationRecorder", "config:DeleteDeliveryChannel", "config:PutConfigurationRecorder",
+        "config:PutDeliveryChannel", "config:StopConfigurationRecorder"}
+    # The retention configuration is not the baseline's: nobody but the exempt roles.
+    assert any("config:DeleteRetentionConfiguration" in _list(s["Action"]) and s["Condition"]["ArnNotLike"][
+        "aws:PrincipalARN"] == EXEMPT for s in _statements(org) if "LOG3" in s["Sid"])
 
 
-def test_baseline_and_stackset_roles_are_protected_like_exempt_roles(org):
-    protected = {s["Sid"]: s["Resource"] for s in _statements(org) if s["Sid"].startswith("IAM3")}
-    assert protected == {"IAM3ProtectExemptRoles": EXEMPT, "IAM3ProtectBaselineRoles": [BASELINE],
-                         "IAM3ProtectStackSetRoles": [STACKSET_EXEC]}
+def test_only_the_management_account_can_drive_the_stackset_execution_roles(org):
+    # Service-managed StackSets are administered from the management account alone: with a
+    # delegated administrator, that account could rewrite the break-glass role everywhere.
+    delegated = {d.inputs["servicePrincipal"] for d in org.of_type(
+        "aws:organizations/delegatedAdministrator:DelegatedAdministrator")}
+    assert "member.org.stacksets.cloudformation.amazonaws.com" not in delegated
+
+
+def test_each_platform_role_is_changed_only_by_whom_the_docs_say(org):
+    # (role, action) -> the principals that may do it; every other principal is denied.
+    iam3 = [s for s in _statements(org) if s["Sid"].startswith("IAM3")]
+
+    def allowed(role: str, action: str) -> set[str]:
+        principals = {"exempt", "stackset"}
+        for s in iam3:
+            if role in s["Resource"] and action in _list(s["Action"]):
+                if STACKSET_EXEC not in s["Condition"]["ArnNotLike"]["aws:PrincipalARN"]:
+                    principals.discard("stackset")
+                assert s["Condition"]["ArnNotLike"]["aws:PrincipalARN"][:2] == EXEMPT
+        return principals
+
+    for action in sorted(LIFECYCLE | BOUNDARIES | {"iam:PassRole"}):
+        assert allowed(DEPLOYMENT, action) == {"exempt"}, action
+        assert allowed(STACKSET_EXEC, action) == {"exempt"}, action
+        assert allowed(BREAK_GLASS, action) == ({"exempt", "stackset"} if action in LIFECYCLE else {"exempt"}), action
+        for baseline in (AUTOMATION, RECORDER):
+            expected = {"exempt"} if action in BOUNDARIES else {"exempt", "stackset"}
+            assert allowed(baseline, action) == expected, (baseline, action)
+
+
+def test_config_recorder_role_is_protected_like_the_other_baseline_roles(org):
+    protected = {r for s in _statements(org) if s["Sid"].startswith("IAM3") for r in s["Resource"]}
+    assert {RECORDER, AUTOMATION, BREAK_GLASS, DEPLOYMENT, STACKSET_EXEC} == protected
+
+
+def test_ci2_role_changes_spare_only_the_roles_iam3_guards(org):
+    by_sid = {s["Sid"]: s for s in _statements(org)}
+    roles = by_sid["CI2DenyPipelineRoleChanges"]
+    assert roles["NotResource"] == [BREAK_GLASS, AUTOMATION, RECORDER]
+    assert {"iam:CreateRole", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy"} <= set(roles["Action"])
+    assert roles["Condition"]["ArnNotLike"]["aws:PrincipalARN"] == EXEMPT
+    rest = by_sid["CI2DenyPipelineChanges"]
+    assert rest["Resource"] == "*" and not any(a.startswith("iam:") for a in rest["Action"])
+    assert {"codepipeline:UpdatePipeline", "codebuild:UpdateProject", "kms:PutKeyPolicy"} <= set(rest["Action"])
 
 
 def test_log_archive_buckets_are_the_security_stack_buckets(org):
@@ -199,23 +304,52 @@ def test_bad_configuration_registers_nothing(run_platform, sample_platform):
 
 
 def test_a_full_target_falls_back_to_wildcard_action_lists(run_platform, sample_platform):
-    # Workloads needs 4 SCPs with explicit action lists; with a limit of 4 (3 + FullAWSAccess)
-    # the same guardrails are packed with wildcards that match exactly the same actions.
-    sample_platform["guardrails"]["scp_limit_per_target"] = 4
+    # Thirteen mandatory tags make TAG-1 thirteen statements of ~1,900 characters: with explicit
+    # lists, Workloads and its children cannot carry them within 5 SCPs less one free slot; the
+    # same guardrails packed with wildcards that match exactly the same actions fit.
+    extra = [f"extra-tag-{i}" for i in range(8)]
+    sample_platform["mandatory_tags"] += extra
+    sample_platform["default_tags"].update({t: "x" for t in extra})
+    assert sample_platform["guardrails"]["scp_limit_per_target"] == 5
+    assert sample_platform["guardrails"]["scp_free_slots_per_target"] == 1
+    platform = parse_platform(sample_platform)
+    with pytest.raises(ScpLimitError):  # the premise: explicit lists do not fit
+        pack_policies(guardrail_statements(scp_settings(platform, compact=False)), "mrd",
+                      free_slots_per_target=1, children=push_down_targets(platform))
     run = run_platform("organization", sample_platform)
     assert max(_targets(run).values()) <= 3
-    assert any("*" in a for s in _statements(run) for a in ([s["Action"]] if isinstance(s.get("Action"), str) else s.get("Action", []))
-               if s["Sid"].startswith("SM"))
+    assert any("*" in a for s in _statements(run) for a in _list(s.get("Action", []))
+               if s["Sid"].startswith(("SM", "TAG")))
     for policy in _scps(run):
         assert validate_document(json.loads(policy.inputs["content"])) == []
 
 
 def test_scps_that_cannot_fit_fail_before_any_resource(run_platform, sample_platform):
-    sample_platform["guardrails"]["scp_limit_per_target"] = 1  # FullAWSAccess alone fills every target
+    # Three SCPs per target, one of them free: one document for guardrails is too few for
+    # what reaches the project OUs, even with wildcards and everything pushed down.
+    sample_platform["guardrails"]["scp_limit_per_target"] = 3
     with pytest.raises(PreviewError) as info:
         run_platform("organization", sample_platform)
-    assert "Root" in str(info.value) and "ORG-1" in str(info.value)
+    message = str(info.value)
+    assert "Workloads/Dev (guardrails " in message and "TAG-1" in message
+    assert "may hold 1 (3 per target, 1 reserved for FullAWSAccess, 1 kept free)" in message
     assert info.value.registered == []
+
+
+def test_a_limit_that_leaves_no_slot_is_a_configuration_error(run_platform, sample_platform):
+    sample_platform["guardrails"]["scp_limit_per_target"] = 1
+    sample_platform["guardrails"]["scp_free_slots_per_target"] = 0
+    with pytest.raises(PreviewError) as info:
+        run_platform("organization", sample_platform)
+    assert "guardrails.scp_limit_per_target: 1 leaves no slot besides FullAWSAccess (allowed: 2 to 10)" in str(info.value)
+    assert info.value.registered == []
+
+def test_readme_slots_table_is_the_samples(org):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    rows = {m.group(1): int(m.group(2)) for m in re.finditer(r"^\| `([A-Za-z/]+)` \| (\d) \|$", readme, re.M)}
+    assert rows == {t: v["used"] for t, v in org.outputs["serviceControlPolicySlots"].items()}
 
 
 # -- trusted access follows the layers' settings ---------------------------------------------------

@@ -255,3 +255,14 @@ def test_break_glass_principals_are_validated(sample_platform):
     assert any(p.startswith(f"{key}.trusted_principals: at least one principal") for p in _problems(sample_platform))
     bg["max_session_seconds"] = 60
     assert any(p.startswith(f"{key}.max_session_seconds:") for p in _problems(sample_platform))
+
+
+def test_a_reserved_pattern_is_known_only_as_itself(platform):
+    # MOD-1 denies by the model-consumer pattern before any such role exists; a policy that
+    # grants to or trusts a concrete role of that family is still an unknown principal.
+    from stacks.data_settings import model_consumer_role_pattern
+
+    pattern = model_consumer_role_pattern(platform)
+    assert find_role(platform, "*", pattern) is not None
+    assert find_role(platform, "*", "mrd-fraud-detection-dev-model-consumer") is None
+    assert find_role(platform, "fraud-detection-dev", pattern) is None

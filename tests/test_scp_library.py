@@ -29,6 +29,7 @@ from guardrail_catalog import read_catalog
 ROLES = ("ml-platform-break-glass", "ml-platform-deployment")
 ROLE_ARNS = [f"arn:aws:iam::*:role/{r}" for r in ROLES]
 TAGS = ("owner", "project", "environment", "cost-center", "data-classification")
+CONSUMERS = ("ml-platform-*-model-consumer*",)
 
 # The catalog's `scp` layer: guardrail id -> the OU paths it names (`Root` is every account).
 CATALOG_TARGETS = {g.id: set(g.scp.targets) for g in read_catalog() if g.scp}
@@ -42,6 +43,7 @@ def settings(**overrides) -> ScpSettings:
         exempt_role_names=ROLES,
         mandatory_tags=TAGS,
         notebook_instance_types=("ml.t3.medium", "ml.m5.xlarge", "ml.g4dn.xlarge"),
+        model_consumer_role_patterns=CONSUMERS,
     )
     return ScpSettings(**{**base, **overrides})
 
@@ -117,9 +119,14 @@ def test_every_statement_is_a_deny_exempting_only_the_configured_roles(item):
     assert statement["Effect"] == "Deny"
     condition = statement["Condition"]
     assert condition["ArnNotLike"] == {"aws:PrincipalARN": ROLE_ARNS}
-    # Nothing else may carve out principals.
-    principal_keys = [k for entries in condition.values() for k in entries if k.lower().startswith("aws:principal")]
-    assert principal_keys == ["aws:PrincipalARN"]
+    # Nothing else may carve out principals; MOD-1 alone narrows whom it denies (ArnLike),
+    # to exactly the configured model-consumer roles.
+    principal = {op: k for op, entries in condition.items() for k in entries if k.lower().startswith("aws:principal")}
+    if item.guardrail_id == "MOD-1":
+        assert principal == {"ArnNotLike": "aws:PrincipalARN", "ArnLike": "aws:PrincipalARN"}
+        assert condition["ArnLike"] == {"aws:PrincipalARN": [f"arn:aws:iam::*:role/{p}" for p in CONSUMERS]}
+    else:
+        assert principal == {"ArnNotLike": "aws:PrincipalARN"}
 
 
 def test_exemption_follows_the_settings():
@@ -253,13 +260,27 @@ def test_log2_protects_the_log_archive_buckets_by_name_pattern():
     assert custom["LOG2ProtectLogArchive"].statement["Resource"] == ["arn:aws:s3:::audit-logs", "arn:aws:s3:::audit-logs/*"]
 
 
-def test_mod1_goes_to_the_model_consumer_ous():
-    assert by_sid(DEFAULT)["MOD1DenyRekognitionProjectChanges"].targets == ("Workloads/PreProd", "Workloads/Prod")
-    custom = by_sid(guardrail_statements(settings(model_consumer_ous=("Workloads/Prod",))))
-    statement = custom["MOD1DenyRekognitionProjectChanges"]
-    assert statement.targets == ("Workloads/Prod",)
+def test_mod1_binds_to_consumer_roles_where_producers_are():
+    statement = by_sid(DEFAULT)["MOD1DenyRekognitionProjectChanges"]
+    assert statement.targets == ("Workloads",)
+    custom = by_sid(guardrail_statements(settings(model_producer_ous=("Workloads/PreProd",),
+                                                  model_consumer_role_patterns=("app-*",))))
+    item = custom["MOD1DenyRekognitionProjectChanges"]
+    assert item.targets == ("Workloads/PreProd",)
+    assert item.statement["Condition"]["ArnLike"] == {"aws:PrincipalARN": ["arn:aws:iam::*:role/app-*"]}
+    assert item.statement["Resource"] == "arn:aws:rekognition:*:*:project/*"
+    # Exactly the seed's four verbs on projects and their versions, nothing else.
+    expected = {a for p in ("rekognition:CreateProject*", "rekognition:DeleteProject*", "rekognition:StartProject*",
+                            "rekognition:StopProject*") for a in expand_actions(p)}
+    assert actions(item.statement) == expected
     assert {"rekognition:CreateProject", "rekognition:DeleteProject", "rekognition:StartProjectVersion",
-            "rekognition:StopProjectVersion"} <= actions(statement.statement)
+            "rekognition:StopProjectVersion", "rekognition:DeleteProjectVersion"} <= expected
+    assert not any(a in expected for a in ("rekognition:DetectCustomLabels", "rekognition:DescribeProjectVersions"))
+
+
+def test_mod1_only_with_consumer_roles_and_producer_ous():
+    assert "MOD-1" not in {g.guardrail_id for g in guardrail_statements(settings(model_consumer_role_patterns=()))}
+    assert "MOD-1" not in {g.guardrail_id for g in guardrail_statements(settings(model_producer_ous=()))}
 
 
 @pytest.mark.parametrize("sid", [g.sid for g in DEFAULT])
@@ -277,11 +298,13 @@ def test_invalid_settings_report_every_problem_at_once():
     with pytest.raises(ValueError) as error:
         settings(allowed_regions=("eu-west-1", "europe"), exempt_role_names=(), notebook_instance_types=("t3.medium",),
                  sagemaker_source_cidrs=("10.0.0.1/8",), sagemaker_source_vpce_ids=("vpc-1",),
-                 model_consumer_ous=("Root",), mandatory_tags=("cost-center", "cost_center"))
+                 model_producer_ous=("Root",), mandatory_tags=("cost-center", "cost_center"),
+                 baseline_role_patterns=("a-*",), baseline_automation_role_patterns=("b-*",))
     message = str(error.value)
     for fragment in ("allowed_regions[1]: 'europe'", "exempt_role_names: must not be empty",
                      "notebook_instance_types[0]: 't3.medium'", "sagemaker_source_cidrs[0]: '10.0.0.1/8'",
-                     "sagemaker_source_vpce_ids[0]: 'vpc-1'", "model_consumer_ous[0]: 'Root'",
+                     "sagemaker_source_vpce_ids[0]: 'vpc-1'", "model_producer_ous[0]: 'Root'",
+                     "baseline_automation_role_patterns: b-* not among baseline_role_patterns",
                      "mandatory_tags: CostCenter would be the Sid of more than one tag"):
         assert fragment in message, message
 
@@ -296,3 +319,136 @@ def test_settings_are_not_mutated_by_the_library():
     before = dataclasses.asdict(s)
     guardrail_statements(s)
     assert dataclasses.asdict(s) == before
+
+
+# --- TAG-1 follows the API models ------------------------------------------------------------
+
+def test_every_action_tag1_lists_accepts_tags_in_its_api_model():
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    listed = set().union(*(actions(g.statement) for g in DEFAULT if g.guardrail_id == "TAG-1"))
+    assert len(listed) >= 40
+    for action in listed:
+        shape = model.operation_model(action.split(":", 1)[1]).input_shape
+        assert "Tags" in shape.members, action
+        text = re.sub(r"<[^>]+>", "", shape.members["Tags"].documentation or "")
+        assert "cannot supply a tag" not in text, action
+
+
+def test_tag1_spares_calls_whose_request_cannot_carry_tags():
+    listed = set().union(*(actions(g.statement) for g in DEFAULT if g.guardrail_id == "TAG-1"))
+    # A version registered into a model package group takes the group's tags and refuses its
+    # own; an edge deployment stage has no Tags parameter at all.
+    for action in ("sagemaker:CreateModelPackage", "sagemaker:CreateEdgeDeploymentStage"):
+        assert action_supports_key(action, "aws:RequestTag/${TagKey}")  # the IAM data alone would list it
+        assert action not in listed
+    assert {"sagemaker:CreateModelPackageGroup", "sagemaker:CreateTrainingJob", "sagemaker:CreateEndpoint"} <= listed
+
+
+def test_tag1_lists_only_actions_that_support_the_request_tag_key():
+    listed = set().union(*(actions(g.statement) for g in DEFAULT if g.guardrail_id == "TAG-1"))
+    assert all(action_supports_key(a, "aws:RequestTag/${TagKey}") for a in listed)
+
+
+# --- NET-1: every way out but the hub -------------------------------------------------------
+
+def test_net1_denies_vpn_client_vpn_and_direct_connect_in_project_accounts():
+    statement = by_sid(DEFAULT)["NET1DenyPrivateConnectivity"]
+    assert statement.targets == ("Workloads",)
+    assert actions(statement.statement) == {
+        "ec2:CreateVpnGateway", "ec2:AttachVpnGateway", "ec2:CreateCustomerGateway", "ec2:CreateVpnConnection",
+        "ec2:CreateClientVpnEndpoint", "ec2:AssociateClientVpnTargetNetwork",
+        "directconnect:CreateDirectConnectGatewayAssociation", "directconnect:CreateDirectConnectGatewayAssociationProposal",
+        "directconnect:AcceptDirectConnectGatewayAssociationProposal", "directconnect:UpdateDirectConnectGatewayAssociation",
+        "directconnect:CreatePrivateVirtualInterface", "directconnect:AllocatePrivateVirtualInterface",
+        "directconnect:CreateTransitVirtualInterface", "directconnect:AllocateTransitVirtualInterface"}
+    assert statement.statement["Resource"] == "*"
+    assert set(statement.statement["Condition"]) == {"ArnNotLike"}  # unconditional but for the exemption
+
+
+def test_net1_denies_peering_with_vpcs_outside_the_organization_only():
+    statement = by_sid(DEFAULT)["NET1DenyPeeringOutsideOrganization"].statement
+    assert actions(statement) == {"ec2:CreateVpcPeeringConnection", "ec2:AcceptVpcPeeringConnection"}
+    assert statement["Condition"]["StringNotEquals"] == {"aws:ResourceOrgID": "${aws:PrincipalOrgID}"}
+
+
+def test_net1_still_denies_internet_gateways():
+    statement = by_sid(DEFAULT)["NET1DenyInternetGateways"].statement
+    assert actions(statement) == {"ec2:AttachInternetGateway", "ec2:CreateEgressOnlyInternetGateway",
+                                  "ec2:CreateInternetGateway"}
+
+
+# --- IAM-3, LOG-3, CI-2 and S3-1 with a baseline --------------------------------------------
+
+BASELINE = settings(baseline_role_patterns=("ml-platform-account-baseline-*", "ml-platform-config-recorder-*"),
+                    baseline_automation_role_patterns=("ml-platform-account-baseline-*",))
+WITH_BASELINE = by_sid(guardrail_statements(BASELINE))
+EXEC = "arn:aws:iam::*:role/stacksets-exec-*"
+BASELINE_ARNS = ["arn:aws:iam::*:role/ml-platform-account-baseline-*", "arn:aws:iam::*:role/ml-platform-config-recorder-*"]
+
+
+def _exempt(sid: str) -> list[str]:
+    return WITH_BASELINE[sid].statement["Condition"]["ArnNotLike"]["aws:PrincipalARN"]
+
+
+def test_without_a_baseline_nothing_exempts_the_stackset_roles():
+    for item in DEFAULT:
+        assert EXEC not in item.statement["Condition"]["ArnNotLike"]["aws:PrincipalARN"], item.sid
+    statement = by_sid(DEFAULT)["IAM3ProtectExemptRoles"].statement
+    assert statement["Resource"] == ROLE_ARNS and actions(statement) >= {"iam:CreateRole", "iam:PassRole"}
+
+
+def test_iam3_with_a_baseline_gives_the_stackset_roles_only_role_lifecycle_and_only_on_baseline_roles():
+    lifecycle = {"iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRole", "iam:DeleteRolePolicy",
+                 "iam:DetachRolePolicy", "iam:PutRolePolicy", "iam:TagRole", "iam:UntagRole",
+                 "iam:UpdateAssumeRolePolicy", "iam:UpdateRole", "iam:UpdateRoleDescription"}
+    boundaries = {"iam:DeleteRolePermissionsBoundary", "iam:PutRolePermissionsBoundary"}
+    break_glass, deployment = ROLE_ARNS
+    expected = {
+        "IAM3ProtectDeploymentRole": ([deployment, EXEC], lifecycle | boundaries | {"iam:PassRole"}, False),
+        "IAM3ProtectBreakGlassRole": ([break_glass], boundaries | {"iam:PassRole"}, False),
+        "IAM3BreakGlassRoleOnlyFromBaseline": ([break_glass], lifecycle, True),
+        "IAM3ProtectBaselineRoles": (BASELINE_ARNS, boundaries, False),
+        "IAM3BaselineRolesOnlyFromBaseline": (BASELINE_ARNS, lifecycle | {"iam:PassRole"}, True),
+    }
+    iam3 = {sid: g for sid, g in WITH_BASELINE.items() if g.guardrail_id == "IAM-3"}
+    assert set(iam3) == set(expected)
+    for sid, (resources, acts, stackset) in expected.items():
+        assert iam3[sid].statement["Resource"] == resources, sid
+        assert actions(iam3[sid].statement) == acts, sid
+        assert _exempt(sid) == ROLE_ARNS + ([EXEC] if stackset else []), sid
+
+
+def test_log3_with_a_baseline_exempts_the_stackset_roles_from_exactly_the_recorder_calls():
+    assert actions(WITH_BASELINE["LOG3DenyConfigChanges"].statement) == {"config:DeleteRetentionConfiguration"}
+    assert _exempt("LOG3DenyConfigChanges") == ROLE_ARNS
+    assert actions(WITH_BASELINE["LOG3ConfigOnlyFromBaseline"].statement) == {
+        "config:DeleteConfigurationRecorder", "config:DeleteDeliveryChannel", "config:PutConfigurationRecorder",
+        "config:PutDeliveryChannel", "config:StopConfigurationRecorder"}
+    assert _exempt("LOG3ConfigOnlyFromBaseline") == ROLE_ARNS + [EXEC]
+    assert actions(by_sid(DEFAULT)["LOG3DenyConfigChanges"].statement) == {
+        "config:DeleteConfigurationRecorder", "config:DeleteDeliveryChannel", "config:DeleteRetentionConfiguration",
+        "config:PutConfigurationRecorder", "config:PutDeliveryChannel", "config:StopConfigurationRecorder"}
+
+
+def test_ci2_with_a_baseline_spares_only_the_baseline_roles_from_its_role_changes():
+    roles = WITH_BASELINE["CI2DenyPipelineRoleChanges"].statement
+    assert roles["NotResource"] == [ROLE_ARNS[0], *BASELINE_ARNS] and "Resource" not in roles
+    assert all(a.startswith("iam:") for a in actions(roles))
+    assert _exempt("CI2DenyPipelineRoleChanges") == ROLE_ARNS
+    rest = WITH_BASELINE["CI2DenyPipelineChanges"].statement
+    assert rest["Resource"] == "*" and not any(a.startswith("iam:") for a in actions(rest))
+    assert _exempt("CI2DenyPipelineChanges") == ROLE_ARNS
+    # Together, exactly the single statement's actions of a platform without a baseline.
+    assert actions(roles) | actions(rest) == actions(by_sid(DEFAULT)["CI2DenyPipelineChanges"].statement)
+
+
+def test_s31_exempts_only_the_baseline_automation_role():
+    assert _exempt("S31DenyAccountPublicAccessChanges") == ROLE_ARNS + ["arn:aws:iam::*:role/ml-platform-account-baseline-*"]
+    assert "ml-platform-config-recorder" not in str(_exempt("S31DenyAccountPublicAccessChanges"))
+
+
+@pytest.mark.parametrize("item", list(WITH_BASELINE.values()), ids=lambda g: g.sid)
+def test_every_baseline_statement_validates(item):
+    assert validate_document(document(item.statement)) == []

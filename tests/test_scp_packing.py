@@ -11,7 +11,14 @@ from policy_documents.scp_library import (
     ScpSettings,
     guardrail_statements,
 )
-from policy_documents.scp_packing import ScpLimitError, pack_policies, target_slug
+from policy_documents.scp_packing import (
+    ScpLimitError,
+    guardrail_ids_for_sid,
+    pack_policies,
+    shape_key,
+    slots_used,
+    target_slug,
+)
 from policy_documents.serialize import document, to_json
 from policy_documents.service_authorization import validate_document
 
@@ -19,10 +26,12 @@ EMPTY_DOC = len(to_json(document()))
 
 
 def padded(guardrail_id: str, sid: str, chars: int, targets=("Workloads",)) -> GuardrailStatement:
-    """A statement whose minified JSON is exactly `chars` characters."""
+    """A statement whose minified JSON is exactly `chars` characters. Its condition names its
+    Sid, so two padded statements never share a shape (the packer would merge them)."""
+    key = f"aws:PrincipalTag/{sid}"
     statement = {"Sid": sid, "Effect": "Deny", "Action": "organizations:LeaveOrganization", "Resource": "*",
-                 "Condition": {"StringEquals": {"aws:PrincipalTag/pad": ""}}}
-    statement["Condition"]["StringEquals"]["aws:PrincipalTag/pad"] = "x" * (chars - len(to_json(statement)))
+                 "Condition": {"StringEquals": {key: ""}}}
+    statement["Condition"]["StringEquals"][key] = "x" * (chars - len(to_json(statement)))
     assert len(to_json(statement)) == chars
     return GuardrailStatement(guardrail_id, tuple(targets), statement)
 
@@ -83,7 +92,7 @@ def test_a_target_one_policy_over_fails_naming_it_and_its_guardrails():
         pack_policies(four_full_documents(), "p")
     [problem] = error.value.problems
     assert problem.startswith("Workloads (guardrails SM-1, SM-3, SM-4, SM-5, SM-8): needs 5 policies")
-    assert "may hold 4 (5 per target, 1 reserved for FullAWSAccess)" in problem
+    assert "may hold 4 (5 per target, 1 reserved for FullAWSAccess, 0 kept free)" in problem
 
 
 def test_every_failing_target_is_reported_together():
@@ -124,10 +133,24 @@ def test_the_default_library_packs_within_the_limits(default_statements):
         assert policy.name == f"ml-platform-guardrails-{target_slug(policy.target)}-{len(per_target.get(policy.target, [])) + 1}"
         per_target.setdefault(policy.target, []).append(policy)
     assert all(len(v) <= 4 for v in per_target.values())
-    # Every statement lands exactly once in each of its targets.
+    # Every statement lands exactly once in each of its targets, alone or merged.
     for target in {t for g in default_statements for t in g.targets}:
-        expected = sorted(g.sid for g in default_statements if target in g.targets)
-        assert sorted(sid for p in per_target[target] for sid in p.sids) == expected
+        packed = [s for p in per_target[target] for s in p.document["Statement"]]
+        for item in (g for g in default_statements if target in g.targets):
+            assert len([s for s in packed if carries(s, item)]) == 1, (target, item.sid)
+        assert sum(len(guardrail_ids_for_sid(s["Sid"])) for s in packed) >= len(packed)
+
+
+def carries(packed: dict, item: GuardrailStatement) -> bool:
+    """`packed` is `item`'s statement, or the merge of it with others of its shape."""
+    if packed["Sid"] == item.sid:
+        return packed == item.statement
+    return (item.guardrail_id in guardrail_ids_for_sid(packed["Sid"]) and shape_key(packed) == shape_key(item.statement)
+            and set(_list(item.statement["Action"])) <= set(packed["Action"]))
+
+
+def _list(value):
+    return value if isinstance(value, list) else [value]
 
 
 def test_packing_is_deterministic(default_statements):
@@ -153,3 +176,127 @@ def test_packing_does_not_share_state_with_the_input():
     [policy] = pack_policies([item], "p")
     policy.document["Statement"][0]["Sid"] = "Changed"
     assert item.statement["Sid"] == "SM1A"
+
+
+# --- merging, free slots and pushing down (headroom) -----------------------------------------
+
+def plain(guardrail_id: str, sid: str, actions, targets=("Workloads",), **extra) -> GuardrailStatement:
+    """A deny statement with only the exemption condition (the most common shape)."""
+    statement = {"Sid": sid, "Effect": "Deny", "Action": actions, "Resource": "*",
+                 "Condition": {"ArnNotLike": {"aws:PrincipalARN": ["arn:aws:iam::*:role/bg"]}}, **extra}
+    return GuardrailStatement(guardrail_id, tuple(targets), statement)
+
+
+def test_statements_of_the_same_shape_merge_into_one_with_the_union_of_actions():
+    items = [plain("NET-1", "NET1DenyA", ["ec2:CreateInternetGateway", "ec2:AttachInternetGateway"]),
+             plain("IAM-1", "IAM1DenyB", ["iam:CreateUser"]),
+             plain("NET-1", "NET1DenyC", ["ec2:CreateVpnGateway", "ec2:CreateInternetGateway"])]
+    [policy] = pack_policies(items, "p")
+    [statement] = policy.document["Statement"]
+    assert statement["Sid"] == "IAM1NET1Deny"
+    assert statement["Action"] == ["ec2:AttachInternetGateway", "ec2:CreateInternetGateway", "ec2:CreateVpnGateway",
+                                   "iam:CreateUser"]
+    assert {k: v for k, v in statement.items() if k not in ("Sid", "Action")} == {
+        k: v for k, v in items[0].statement.items() if k not in ("Sid", "Action")}
+    assert list(statement) == list(items[0].statement)  # element order kept
+    assert policy.guardrail_ids == ("IAM-1", "NET-1")
+    assert validate_document(policy.document) == []
+
+
+@pytest.mark.parametrize("differ", [
+    {"Resource": "arn:aws:iam::*:role/x"},
+    {"Condition": {"ArnNotLike": {"aws:PrincipalARN": ["arn:aws:iam::*:role/other"]}}},
+    {"Condition": {"ArnNotLike": {"aws:PrincipalARN": ["arn:aws:iam::*:role/bg"]}, "Bool": {"aws:ViaAWSService": "false"}}},
+    {"Effect": "Allow"},
+])
+def test_statements_that_differ_in_anything_but_actions_stay_apart(differ):
+    first = plain("NET-1", "NET1DenyA", ["ec2:CreateInternetGateway"])
+    second = plain("IAM-1", "IAM1DenyB", ["iam:CreateUser"])
+    second.statement.update(differ)
+    [policy] = pack_policies([first, second], "p")
+    assert policy.sids == ("IAM1DenyB", "NET1DenyA")
+
+
+def test_not_action_statements_never_merge():
+    first = plain("REG-1", "REG1DenyA", ["iam:*"])
+    first.statement["NotAction"] = first.statement.pop("Action")
+    second = plain("REG-1", "REG1DenyB", ["sts:*"])
+    second.statement["NotAction"] = second.statement.pop("Action")
+    [policy] = pack_policies([first, second], "p")
+    assert policy.sids == ("REG1DenyA", "REG1DenyB")
+
+
+def test_two_merges_from_the_same_guardrails_get_distinct_sids():
+    items = [plain("NET-1", "NET1A", ["ec2:CreateInternetGateway"]), plain("IAM-1", "IAM1B", ["iam:CreateUser"]),
+             plain("NET-1", "NET1C", ["ec2:CreateVpnGateway"], Resource="arn:aws:ec2:*:*:vpc/*"),
+             plain("IAM-1", "IAM1D", ["iam:CreateLoginProfile"], Resource="arn:aws:ec2:*:*:vpc/*")]
+    [policy] = pack_policies(items, "p")
+    assert policy.sids == ("IAM1NET1Deny", "IAM1NET1Deny2")
+    assert [guardrail_ids_for_sid(s) for s in policy.sids] == [("IAM-1", "NET-1")] * 2
+
+
+@pytest.mark.parametrize(("sid", "ids"), [("ORG1LOG1LOG3Deny", ("ORG-1", "LOG-1", "LOG-3")),
+                                          ("S31DenyAccount", ("S3-1",)), ("IAM1SM7Deny", ("IAM-1", "SM-7")),
+                                          ("SM4DenyNotebookDirectInternet", ("SM-4",))])
+def test_guardrail_ids_for_sid_reads_every_merged_id(sid, ids):
+    assert guardrail_ids_for_sid(sid) == ids
+
+
+def test_guardrail_ids_for_sid_rejects_a_sid_without_an_id():
+    with pytest.raises(ValueError):
+        guardrail_ids_for_sid("DenyEverything")
+
+
+def test_free_slots_are_kept_on_every_target():
+    three = four_full_documents(ids=("SM-1", "SM-3", "SM-4"))
+    assert len(pack_policies(three, "p", free_slots_per_target=1)) == 3  # 3 + FullAWSAccess + 1 free = 5
+    with pytest.raises(ScpLimitError) as error:
+        pack_policies(four_full_documents(ids=("SM-1", "SM-3", "SM-4", "SM-5")), "p", free_slots_per_target=1)
+    assert "may hold 3 (5 per target, 1 reserved for FullAWSAccess, 1 kept free)" in str(error.value)
+
+
+KIDS = {"Workloads": ("Workloads/Dev", "Workloads/PreProd", "Workloads/Prod")}
+
+
+def test_what_a_parent_cannot_carry_goes_to_each_child():
+    parent = four_full_documents(ids=("SM-1", "SM-3", "SM-4", "SM-5"))  # four full documents
+    own = padded("SM-7", "SM7Own", 300, targets=("Workloads/Dev",))
+    policies = pack_policies([*parent, own], "p", free_slots_per_target=1, children=KIDS)
+    at = {t: [p for p in policies if p.target == t] for t in ("Workloads", *KIDS["Workloads"])}
+    assert len(at["Workloads"]) == 3
+    kept = {sid for p in at["Workloads"] for sid in p.sids}
+    [moved] = {g.sid for g in parent} - kept
+    for child in KIDS["Workloads"]:
+        sids = {sid for p in at[child] for sid in p.sids}
+        assert moved in sids and not kept & sids
+    assert {sid for p in at["Workloads/Dev"] for sid in p.sids} == {moved, "SM7Own"}
+    assert slots_used(policies) == {"Workloads": 4, "Workloads/Dev": 2, "Workloads/PreProd": 2, "Workloads/Prod": 2}
+
+
+def test_a_parent_within_its_budget_moves_nothing():
+    parent = four_full_documents(ids=("SM-1", "SM-3", "SM-4"))
+    policies = pack_policies(parent, "p", free_slots_per_target=1, children=KIDS)
+    assert {p.target for p in policies} == {"Workloads"}
+
+
+def test_a_statement_already_on_a_child_is_not_pushed_there_twice():
+    parent = four_full_documents(ids=("SM-1", "SM-3", "SM-4"))
+    both = padded("SM-5", "SM5Both", 3000, targets=("Workloads", "Workloads/Dev"))
+    policies = pack_policies([*parent, both], "p", free_slots_per_target=1, children=KIDS)
+    dev = [sid for p in policies if p.target == "Workloads/Dev" for sid in p.sids]
+    assert sorted(dev) == sorted(set(dev))
+
+
+def test_a_parent_with_accounts_of_its_own_cannot_push_down():
+    parent = four_full_documents(ids=("SM-1", "SM-3", "SM-4", "SM-5"))
+    with pytest.raises(ScpLimitError, match=r"^[^\n]*\n  - Workloads \(guardrails SM-1, SM-3, SM-4, SM-5\): needs 4"):
+        pack_policies(parent, "p", free_slots_per_target=1, children={})
+
+
+def test_a_child_that_cannot_take_what_moves_down_fails_naming_the_child():
+    parent = four_full_documents(ids=("SM-1", "SM-3", "SM-4", "SM-5"))
+    full_child = four_full_documents("Workloads/Prod", ids=("SM-6", "MOD-1", "SM-8"))
+    with pytest.raises(ScpLimitError) as error:
+        pack_policies([*parent, *full_child], "p", free_slots_per_target=1, children=KIDS)
+    [problem] = error.value.problems
+    assert problem.startswith("Workloads/Prod (guardrails ") and "needs 4 policies" in problem

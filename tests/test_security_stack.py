@@ -347,10 +347,10 @@ def test_organization_rules_wait_for_the_recorders(run):
 def test_baseline_stack_set_reaches_every_account_and_allowed_region(run, accounts, org_outputs):
     stack_set = one(run, "aws:cloudformation/stackSet:StackSet")
     i = stack_set.inputs
-    assert i["permissionModel"] == "SERVICE_MANAGED" and i["callAs"] == "DELEGATED_ADMIN"
+    assert i["permissionModel"] == "SERVICE_MANAGED" and i["callAs"] == "SELF"
     assert i["autoDeployment"]["enabled"] is True
     assert i["capabilities"] == ["CAPABILITY_NAMED_IAM"]
-    assert account_of(run, stack_set)[0] == accounts["security-tooling"]
+    assert account_of(run, stack_set)[0] == MANAGEMENT
     assert i["parameters"]["ConfigBucketName"] == CONFIG_BUCKET
     assert i["parameters"]["LogKeyArn"] == one(run, "aws:kms/key:Key", "log-archive-key").outputs["arn"]
     assert i["parameters"]["DeployConfigRecorder"] == "true"
@@ -361,7 +361,7 @@ def test_baseline_stack_set_reaches_every_account_and_allowed_region(run, accoun
     assert sorted(x.inputs["stackSetInstanceRegion"] for x in instances) == sorted(REGIONS)
     for instance in instances:
         assert instance.inputs["deploymentTargets"]["organizationalUnitIds"] == [org_outputs["rootId"]]
-        assert instance.inputs["callAs"] == "DELEGATED_ADMIN"
+        assert instance.inputs["callAs"] == "SELF"
 
 
 def test_management_account_gets_the_baseline_directly(run):
@@ -499,7 +499,8 @@ def test_resources_land_in_the_right_accounts(run, accounts):
         "aws:s3/bucketPolicy:BucketPolicy": accounts["log-archive"],
         "aws:cloudtrail/trail:Trail": MANAGEMENT,
         "aws:cloudwatch/logGroup:LogGroup": MANAGEMENT,
-        "aws:cloudformation/stackSet:StackSet": accounts["security-tooling"],
+        # Only the management account administers service-managed StackSets (IAM-3).
+        "aws:cloudformation/stackSet:StackSet": MANAGEMENT,
         "aws:cfg/configurationAggregator:ConfigurationAggregator": accounts["security-tooling"],
         "aws:guardduty/detector:Detector": None,  # both: the administrator and the management account
         "aws:sns/topic:Topic": accounts["security-tooling"],
