@@ -1,0 +1,273 @@
+"""Access proofs: the scenario catalog evaluated against the sample plan by the IAM engine
+(`@cloud-copilot/iam-simulate`, a separate Node.js process installed by `make test`).
+
+Each test that evaluates starts one engine process for all its plans and scenarios."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from access_proofs.__main__ import main
+from access_proofs.catalog import CatalogError, load_catalog, parse_catalog
+from access_proofs.plan_index import ORG_POLICY, BUCKET_POLICY, build_index, plan_from_runs
+from access_proofs.prove import guardrails_in_sid, prove, prove_many
+from access_proofs.report import coverage, markdown, table
+from offline_preview.engine import discover_stacks
+from tests.conftest import SAMPLE_DIR
+
+CATALOG = load_catalog()
+
+
+@pytest.fixture(scope="module")
+def sample_plan(sample_runs: Callable[[str], Any]) -> dict[str, Any]:
+    """The plan of every sample stack, as plan.json has it."""
+    return plan_from_runs(sample_runs(s) for s in discover_stacks(SAMPLE_DIR))
+
+
+@pytest.fixture(scope="module")
+def sample_proof(sample_plan: dict[str, Any]) -> Any:
+    """The catalog proved against the sample plan, once for the module."""
+    return prove(sample_plan, CATALOG)
+
+
+def _by_name(run: Any) -> dict[str, Any]:
+    return {o.scenario.name: o for o in run.outcomes}
+
+
+def _resource(plan: dict[str, Any], typ: str, match: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    found = [r for s in plan["stacks"] for r in s["resources"] if r["type"] == typ and match(r)]
+    assert len(found) == 1, f"{len(found)} {typ} resources match"
+    return found[0]
+
+
+def _edit_document(resource: dict[str, Any], key: str, edit: Callable[[dict[str, Any]], None]) -> None:
+    doc = json.loads(resource["inputs"][key])
+    edit(doc)
+    resource["inputs"][key] = json.dumps(doc)
+
+
+def _scp_with(plan: dict[str, Any], sid: str) -> dict[str, Any]:
+    return _resource(plan, ORG_POLICY, lambda r: sid in r["inputs"].get("content", ""))
+
+
+def _bucket_policy(plan: dict[str, Any], bucket_part: str) -> dict[str, Any]:
+    return _resource(plan, BUCKET_POLICY, lambda r: r["inputs"]["bucket"].startswith(f"mrd-{bucket_part}-"))
+
+
+def test_sample_plan_proves_every_scenario(sample_proof: Any) -> None:
+    run = sample_proof
+    assert run.ok, table(run)
+    outcomes = _by_name(run)
+    # The deciding statements are the guardrails' own: the report traces back to the catalog.
+    assert "SM7DenyEndpoints" in outcomes["endpoint-created-in-dev"].deciding[0].text()
+    assert outcomes["deployer-loosens-log-archive-policy"].deciding[0].layer == "resource"
+    # Cross-account reads decide in two steps: the bucket, then the domain key S3 uses.
+    assert any(d.layer == "key" for d in outcomes["auditor-reads-log-file"].deciding)
+    assert any(d.layer == "endpoint" for d in outcomes["consumer-reads-curated-transactions"].deciding)
+
+
+def test_every_scp_guardrail_of_the_plan_has_an_allowed_and_a_denied_scenario(
+        sample_plan: dict[str, Any], sample_proof: Any) -> None:
+    organization = next(s for s in sample_plan["stacks"] if s["name"] == "organization")
+    attached = {g for p in organization["outputs"]["serviceControlPolicies"].values() for g in p["guardrails"]}
+    assert attached and build_index(sample_plan).scps
+    covered = coverage(sample_proof)
+    missing = {g: covered.get(g) for g in attached
+               if not covered.get(g) or not covered[g]["allowed"] or not covered[g]["denied"]}
+    assert not missing, f"SCP guardrails without an allowed and a denied scenario: {missing}"
+
+
+def test_known_issue_stays_known_until_fixed(sample_plan: dict[str, Any], sample_proof: Any) -> None:
+    """A known issue that stops mismatching fails the run, so its note cannot outlive the fix."""
+    fixed = copy.deepcopy(sample_plan)
+    # The SCP library's fix: the job statement's Null test also on the current key name.
+    for sid in ("SM1RequireVolumeKmsKey", "SM1RequireJobVolumeKmsKey"):
+        def add_arn_key(doc: dict[str, Any], sid: str = sid) -> None:
+            for st in doc["Statement"]:
+                if st["Sid"] == sid:
+                    st["Condition"]["Null"]["sagemaker:VolumeKmsKeyArn"] = "true"
+        _edit_document(_scp_with(fixed, sid), "content", add_arn_key)
+    before, after = sample_proof, prove(fixed, CATALOG)
+    assert _by_name(before)["notebook-with-safe-values"].status == "KNOWN ISSUE"
+    resolved = _by_name(after)["notebook-with-safe-values"]
+    assert resolved.status == "KNOWN ISSUE RESOLVED" and not resolved.ok and not after.ok
+
+
+def test_guardrail_ids_are_read_from_sid_prefixes() -> None:
+    assert guardrails_in_sid("SM7DenyEndpoints") == ["SM-7"]
+    assert guardrails_in_sid("ORG1LOG1DenyOrganizationAndTrail") == ["ORG-1", "LOG-1"]
+    assert guardrails_in_sid("S34DenyInsecureTransport") == ["S3-4"]
+    assert guardrails_in_sid("S31DenyAccountPublicAccessChanges") == ["S3-1"]
+    assert guardrails_in_sid("DenyReadExceptGrantedRoles") == []
+    assert guardrails_in_sid(None) == []
+
+
+# -- mutations: drop or widen a guardrail in the plan, and its scenarios flip ---------------------
+
+
+def _drop_statement(sid: str) -> Callable[[dict[str, Any]], None]:
+    def edit(doc: dict[str, Any]) -> None:
+        before = len(doc["Statement"])
+        doc["Statement"] = [st for st in doc["Statement"] if st.get("Sid") != sid]
+        assert len(doc["Statement"]) == before - 1, sid
+    return edit
+
+
+def _mutations(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+
+    no_sm7 = copy.deepcopy(plan)  # SM-7 gone from Workloads/Dev (the sandbox keeps its own copy)
+    dev_scp = _resource(no_sm7, ORG_POLICY, lambda r: r["inputs"]["name"].endswith("-workloads-dev-1"))
+    _edit_document(dev_scp, "content", _drop_statement("SM7DenyEndpoints"))
+    out["no-sm7"] = no_sm7
+
+    wide_lake = copy.deepcopy(plan)  # curated transactions readable by anyone
+
+    def widen(doc: dict[str, Any]) -> None:
+        _drop_statement("DenyReadExceptGrantedRoles")(doc)
+        for st in doc["Statement"]:
+            if st.get("Sid") == "ConsumersReadOnly":
+                st["Principal"] = "*"
+                st.pop("Condition")
+    _edit_document(_bucket_policy(wide_lake, "data-lake-transactions-curated"), "policy", widen)
+    out["wide-lake"] = wide_lake
+
+    no_log2 = copy.deepcopy(plan)  # the log archive's bucket policy without its LOG-2 deny
+    _edit_document(_bucket_policy(no_log2, "log-archive"), "policy", _drop_statement("LOG2DenyDeleteOrLoosen"))
+    out["no-log2-bucket"] = no_log2
+
+    exempt_persona = copy.deepcopy(plan)  # ORG-1's exemption widened to a persona
+
+    def exempt(doc: dict[str, Any]) -> None:
+        for st in doc["Statement"]:
+            if st["Sid"] == "ORG1DenyLeaveOrganization":
+                st["Condition"]["ArnNotLike"]["aws:PrincipalARN"].append("arn:aws:iam::*:role/*data-scientist")
+    _edit_document(_scp_with(exempt_persona, "ORG1DenyLeaveOrganization"), "content", exempt)
+    out["exempt-persona"] = exempt_persona
+
+    renamed = copy.deepcopy(plan)  # the SCP library merges and renames statements: still traced
+
+    def rename(doc: dict[str, Any]) -> None:
+        for st in doc["Statement"]:
+            if st["Sid"] == "SM7DenyEndpoints":
+                st["Sid"] = "SM7SM8MergedEndpointAndInstanceRules"
+    for r in [r for s in renamed["stacks"] for r in s["resources"]
+              if r["type"] == ORG_POLICY and "SM7DenyEndpoints" in r["inputs"].get("content", "")]:
+        _edit_document(r, "content", rename)
+    out["renamed-sids"] = renamed
+    return out
+
+
+def test_dropped_or_widened_guardrails_flip_their_scenarios(sample_plan: dict[str, Any]) -> None:
+    mutations = _mutations(sample_plan)
+    runs = dict(zip(mutations, prove_many(list(mutations.values()), CATALOG)))
+
+    def mismatched(name: str) -> set[str]:
+        return {o.scenario.name for o in runs[name].outcomes if not o.ok}
+
+    assert mismatched("no-sm7") == {"endpoint-created-in-dev", "endpoint-invoked-in-dev"}
+    assert mismatched("wide-lake") == {"other-project-reads-transactions", "outsider-reads-curated-transactions"}
+    assert mismatched("no-log2-bucket") == {"deployer-loosens-log-archive-policy",
+                                            "deployer-shortens-log-archive-lifecycle", "deployer-deletes-log-file"}
+    assert mismatched("exempt-persona") == {"persona-leaves-organization"}
+    assert mismatched("renamed-sids") == set()
+    flipped = _by_name(runs["no-sm7"])["endpoint-created-in-dev"]
+    assert flipped.decision == "allowed" and "expected denied, got allowed" in flipped.problems[0]
+
+
+# -- bad input -------------------------------------------------------------------------------------
+
+
+def _scenario(**overrides: Any) -> dict[str, Any]:
+    base = {"name": "probe", "description": "probe", "principal": {"account": "fraud-detection-dev",
+            "role": "mrd-fraud-detection-dev-data-scientist"}, "action": "s3:GetObject",
+            "resource": "arn:aws:s3:::{bucket:data-lake/domain-transactions-curated}/x", "expect": {"decision": "denied"}}
+    return {**base, **overrides}
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"principal": {"account": "fraud-detection-qa", "role": "x"}}, "principal account 'fraud-detection-qa' is not in the plan"),
+    ({"principal": {"account": "fraud-detection-dev", "role": "mrd-fraud-detection-dev-pipeline-a"}},
+     "principal role 'mrd-fraud-detection-dev-pipeline-a' is not in account fraud-detection-dev"),
+    ({"resource": "arn:aws:s3:::{bucket:shared-services/ecr-artifacts}/x"}, "bucket 'shared-services/ecr-artifacts' is not in the plan"),
+    ({"resource": "arn:aws:s3:::{account:automation-prod}/x"}, "account 'automation-prod' is not in the plan"),
+    ({"resource": "arn:aws:s3:::somebody-elses-bucket/x"}, "bucket 'somebody-elses-bucket' is not in the plan"),
+    ({"via_endpoint": "rekognition"}, "no 'rekognition' VPC endpoint in account fraud-detection-dev"),
+])
+def test_a_scenario_naming_what_the_plan_lacks_fails_with_its_name(
+        sample_plan: dict[str, Any], overrides: dict[str, Any], message: str) -> None:
+    catalog = parse_catalog({"scenarios": [_scenario(**overrides)]})
+    with pytest.raises(CatalogError) as error:
+        prove(sample_plan, catalog)
+    assert "scenario 'probe'" in str(error.value) and message in str(error.value)
+
+
+def test_every_bad_scenario_is_reported_at_once(sample_plan: dict[str, Any]) -> None:
+    catalog = parse_catalog({"scenarios": [
+        _scenario(name="one", principal={"account": "nowhere", "role": "x"}),
+        _scenario(name="two", resource="arn:aws:s3:::{bucket:data-lake/nothing}/x"),
+    ]})
+    with pytest.raises(CatalogError) as error:
+        prove(sample_plan, catalog)
+    assert "2 scenario problem(s)" in str(error.value)
+    assert "scenario 'one'" in str(error.value) and "scenario 'two'" in str(error.value)
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"identity": "allow-all"}, "identity: allow-all needs isolation"),
+    ({"proves": ["SM-42"]}, "'SM-42' is not a guardrail id"),
+    ({"expect": {"decision": "allowed", "guardrail": "SM-7"}}, "only for decision: denied"),
+    ({"principal": {"role": "x"}}, "give account and role together"),
+    ({"colour": "red"}, "colour: Extra inputs are not permitted"),
+])
+def test_a_malformed_catalog_names_the_problem(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(CatalogError) as error:
+        parse_catalog({"scenarios": [_scenario(**overrides)]})
+    assert message in str(error.value)
+
+
+# -- the command -------------------------------------------------------------------------------------
+
+
+def test_command_writes_the_table_and_fails_on_a_mismatch(
+        sample_plan: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(sample_plan))
+    scenarios = tmp_path / "scenarios.yaml"
+    scenarios.write_text(json.dumps({"scenarios": [
+        _scenario(name="reads-raw", resource="arn:aws:s3:::{bucket:data-lake/domain-transactions-raw}/x"),
+        _scenario(name="wrongly-expected", expect={"decision": "allowed"}),
+    ]}))
+    assert main(["--plan", str(plan_file), "--scenarios", str(scenarios)]) == 1
+    out = capsys.readouterr().out
+    assert "MISMATCH wrongly-expected: expected allowed, got denied" in out
+    assert "2 scenarios, 1 as expected, 0 known issue(s), 1 mismatched" in out
+    report = json.loads((tmp_path / "access-proofs.json").read_text())
+    assert [s["ok"] for s in report["scenarios"]] == [True, False]
+    assert "| reads-raw |" in (tmp_path / "access-proofs.md").read_text()
+
+
+def test_command_reports_bad_input_without_a_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   sample_plan: dict[str, Any]) -> None:
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(sample_plan))
+    scenarios = tmp_path / "scenarios.yaml"
+    scenarios.write_text(json.dumps({"scenarios": [_scenario(principal={"account": "nowhere", "role": "x"})]}))
+    assert main(["--plan", str(plan_file), "--scenarios", str(scenarios)]) == 2
+    err = capsys.readouterr().err
+    assert "scenario 'probe': principal account 'nowhere' is not in the plan" in err
+    assert main(["--plan", str(tmp_path / "missing.json")]) == 2
+
+
+def test_markdown_marks_isolated_scenarios(sample_plan: dict[str, Any]) -> None:
+    text = markdown(prove(sample_plan, parse_catalog({"scenarios": [_scenario(
+        identity="allow-all", isolation="Resource side only.", principal={"account": "document-vision-dev",
+                                                                           "role": "mrd-document-vision-dev-data-scientist"})]})))
+    assert "| probe [identity: allow-all] | denied | denied | resource: DenyReadExceptGrantedRoles |" in text
+    assert "| probe | Resource side only. |" in text
