@@ -23,6 +23,7 @@ venv: $(VENV)/.installed
 # npm ci writes node_modules/.package-lock.json, which stands for the installed tree.
 $(ENGINE)/node_modules/.package-lock.json: $(ENGINE)/package-lock.json
 	cd $(ENGINE) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 engine: $(ENGINE)/node_modules/.package-lock.json
 

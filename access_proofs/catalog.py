@@ -53,6 +53,13 @@ class Principal(_Strict):
         return self
 
 
+class OutsideOwner(_Strict):
+    """The owner of a resource outside the organization (an exfiltration target)."""
+
+    account: str = Field(pattern=r"^\d{12}$")
+    org_id: str | None = None
+
+
 class Expectation(_Strict):
     decision: Literal["allowed", "denied"]
     # The policy layer that decides (for a denial: the layer whose statement or missing Allow
@@ -83,6 +90,10 @@ class Scenario(_Strict):
     # The request goes through the principal account's VPC endpoint for this service (`s3`,
     # `sagemaker.api`, ...): its policy applies and aws:SourceVpce / aws:SourceVpc are set.
     via_endpoint: str | None = None
+    # The resource belongs to an account outside the organization, whose policy is assumed to
+    # let anybody in (the worst case: a bucket an insider exfiltrates to). Only the principal's
+    # side of the request (identity, SCPs, the VPC endpoint) can stop it.
+    resource_owner: OutsideOwner | None = None
     # `plan`: the principal's identity policies and boundary as the plan declares them.
     # `allow-all`: the identity side is replaced by an allow-all policy, to test the other
     # layers in isolation; `isolation` must say why (shown in the report).

@@ -57,14 +57,16 @@ class Deciding:
     layer: str
     policy: str | None
     sid: str | None
-    explicit: bool
+    explicit: bool  # a statement decided (an Allow for allowed requests, a Deny for denied ones)
     guardrails: list[str]
+    step: str = "request"  # "request", or "key" for the KMS call S3 makes
+    statement: int | None = None  # 1-based index in its policy, for statements without a Sid
 
     def text(self) -> str:
         where = self.layer + (f" {self.policy}" if self.policy else "")
         if self.explicit:
-            return f"{where}: {self.sid or '(statement without Sid)'}"
-        return f"{where}: no Allow" if self.layer != "allow" else where
+            return f"{where}: {self.sid or f'statement {self.statement}'}"
+        return f"{where}: no Allow"
 
 
 @dataclass
@@ -221,13 +223,22 @@ class _Builder:
         if resolve.missing:
             return [], problems
 
-        bucket_name = _bucket_of(resource)
+        outside = scenario.resource_owner
+        if outside is not None and index.in_organization(outside.account):
+            problems.append(f"resource_owner {outside.account} is an account of the organization")
+            return [], problems
+        bucket_name = _bucket_of(resource) if outside is None else None
         bucket = index.buckets.get(bucket_name) if bucket_name else None
         if bucket_name and bucket is None:
             problems.append(f"bucket {bucket_name!r} is not in the plan")
             return [], problems
         resource_policy: dict[str, Any] | None = None
-        if bucket is not None:
+        if outside is not None:
+            resource_account = outside.account
+            resource_policy = {"Version": "2012-10-17", "Statement": [
+                {"Sid": "OutsideOwnerLetsAnybodyIn", "Effect": "Allow", "Principal": "*", "Action": "*",
+                 "Resource": "*"}]}
+        elif bucket is not None:
             resource_account, resource_policy = bucket.account, bucket.policy
         elif resource.startswith("arn:aws:kms:"):
             if resource not in index.keys:
@@ -266,6 +277,8 @@ class _Builder:
             base_context["aws:PrincipalOrgID"] = principal_org
         if index.in_organization(resource_account):
             base_context["aws:ResourceOrgID"] = index.organization_id
+        elif outside is not None and outside.org_id:
+            base_context["aws:ResourceOrgID"] = outside.org_id
         if endpoint is not None:
             base_context["aws:SourceVpce"] = endpoint.id
             if endpoint.vpc_id:
@@ -306,8 +319,7 @@ class _Builder:
             key_context = {**base_context, "aws:ViaAWSService": "true",
                            "aws:ResourceAccount": _arn_account(key_arn),
                            "kms:ViaService": f"s3.{region}.amazonaws.com",
-                           "kms:CallerAccount": principal_account,
-                           "kms:EncryptionContext:aws:s3:arn": f"arn:aws:s3:::{bucket.name}"}
+                           "kms:CallerAccount": principal_account}
             key_context.pop("aws:SourceVpce", None)
             key_context.pop("aws:SourceVpc", None)
             step = simulation(kms_action, key_arn, index.keys[key_arn], key_context, False)
@@ -325,13 +337,14 @@ def _deciding(result: Mapping[str, Any], kind: str, ids: Sequence[str]) -> list[
         for g in result.get("grants") or []:
             layer = "key" if kind == "key" and g["policyType"] == "resource" else _LAYER.get(g["policyType"], g["policyType"])
             out.append(Deciding(layer, g.get("policyIdentifier") or g.get("orgIdentifier"), g.get("statementId"),
-                                True, guardrails_in_sid(g.get("statementId"), ids)))
+                                True, guardrails_in_sid(g.get("statementId"), ids), kind, g.get("statementIndex")))
         return out
     for d in result.get("denials") or []:
         layer = "key" if kind == "key" and d["policyType"] == "resource" else _LAYER.get(d["policyType"], d["policyType"])
         explicit = d.get("denialType") == "Explicit"
         policy = d.get("policyIdentifier") or d.get("identifier")
-        out.append(Deciding(layer, policy, d.get("statementId"), explicit, guardrails_in_sid(d.get("statementId"), ids)))
+        out.append(Deciding(layer, policy, d.get("statementId"), explicit, guardrails_in_sid(d.get("statementId"), ids),
+                            kind, d.get("statementIndex")))
     # Explicit denials first: they decide whatever else is missing.
     return sorted(out, key=lambda x: not x.explicit)
 

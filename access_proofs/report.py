@@ -19,7 +19,8 @@ def _expected(o: Outcome) -> str:
 def _deciding(o: Outcome) -> str:
     if o.decision == "allowed":
         # The grants that matter; every SCP level's FullAWSAccess allow would only repeat itself.
-        shown = [d.text() for d in o.deciding if d.layer not in ("scp", "rcp")]
+        shown = [("key step: " if d.step == "key" and d.layer != "key" else "") + d.text()
+                 for d in o.deciding if d.layer not in ("scp", "rcp")]
     else:
         shown = [d.text() for d in o.deciding if d.explicit] or [d.text() for d in o.deciding]
     text = "; ".join(dict.fromkeys(shown))
@@ -46,11 +47,14 @@ def table(run: ProofRun) -> str:
     for r in data:
         cells = [c if len(c) <= widths[i] else c[: widths[i] - 1] + "…" for i, c in enumerate(r)]
         lines.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(cells)).rstrip())
+    notes: dict[str, list[str]] = {}
     for o in run.outcomes:
         lines += [f"{o.status} {o.scenario.name}: {p}" for p in o.problems]
+        if o.scenario.known_issue and not o.problems:
+            lines.append(f"{o.status} {o.scenario.name}: now as expected; remove its known_issue")
         if o.scenario.known_issue:
-            lines.append(f"{o.status} {o.scenario.name}: {o.scenario.known_issue}"
-                         + ("" if o.problems else " (now as expected: remove known_issue)"))
+            notes.setdefault(o.scenario.known_issue, []).append(o.scenario.name)
+    lines += [f"known issue ({', '.join(names)}): {note}" for note, names in notes.items()]
     lines.append(summary(run))
     return "\n".join(lines)
 

@@ -15,7 +15,14 @@ import pytest
 
 from access_proofs.__main__ import main
 from access_proofs.catalog import CatalogError, load_catalog, parse_catalog
-from access_proofs.plan_index import ORG_POLICY, BUCKET_POLICY, build_index, plan_from_runs
+from access_proofs.plan_index import (
+    BUCKET_POLICY,
+    ORG_POLICY,
+    STACK_SET,
+    VPC_ENDPOINT,
+    build_index,
+    plan_from_runs,
+)
 from access_proofs.prove import guardrails_in_sid, prove, prove_many
 from access_proofs.report import coverage, markdown, table
 from offline_preview.engine import discover_stacks
@@ -52,6 +59,11 @@ def _edit_document(resource: dict[str, Any], key: str, edit: Callable[[dict[str,
     resource["inputs"][key] = json.dumps(doc)
 
 
+def _account(plan: dict[str, Any], name: str) -> str:
+    organization = next(s for s in plan["stacks"] if s["name"] == "organization")
+    return organization["outputs"]["accountIds"][name]
+
+
 def _scp_with(plan: dict[str, Any], sid: str) -> dict[str, Any]:
     return _resource(plan, ORG_POLICY, lambda r: sid in r["inputs"].get("content", ""))
 
@@ -70,6 +82,10 @@ def test_sample_plan_proves_every_scenario(sample_proof: Any) -> None:
     # Cross-account reads decide in two steps: the bucket, then the domain key S3 uses.
     assert any(d.layer == "key" for d in outcomes["auditor-reads-log-file"].deciding)
     assert any(d.layer == "endpoint" for d in outcomes["consumer-reads-curated-transactions"].deciding)
+    # An outside bucket that lets anybody in: the endpoint policy is what stops the write.
+    assert [d.layer for d in outcomes["insider-writes-to-foreign-bucket"].deciding] == ["endpoint"]
+    # The member accounts' break-glass role comes from the baseline StackSet's template.
+    assert any(d.layer == "resource" for d in outcomes["management-break-glass-reaches-member-account"].deciding)
 
 
 def test_every_scp_guardrail_of_the_plan_has_an_allowed_and_a_denied_scenario(
@@ -151,6 +167,27 @@ def _mutations(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
     _edit_document(_scp_with(exempt_persona, "ORG1DenyLeaveOrganization"), "content", exempt)
     out["exempt-persona"] = exempt_persona
 
+    open_endpoint = copy.deepcopy(plan)  # fraud-detection dev's S3 endpoint open to any bucket
+
+    def any_bucket(doc: dict[str, Any]) -> None:
+        for st in doc["Statement"]:
+            if st.get("Sid") == "PlatformBucketsFromOrganization":
+                st["Resource"] = "*"
+                del st["Condition"]["StringEquals"]["aws:ResourceOrgID"]
+    endpoint = _resource(open_endpoint, VPC_ENDPOINT, lambda r: r["account"] == _account(plan, "fraud-detection-dev")
+                         and r["inputs"].get("serviceName", "").endswith(".s3"))
+    _edit_document(endpoint, "policy", any_bucket)
+    out["open-s3-endpoint"] = open_endpoint
+
+    broad_trust = copy.deepcopy(plan)  # the member accounts' break-glass role trusted without MFA
+    stack_set = _resource(broad_trust, STACK_SET, lambda r: "BreakGlassRole" in r["inputs"]["templateBody"])
+
+    def no_mfa(template: dict[str, Any]) -> None:
+        for st in template["Resources"]["BreakGlassRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
+            del st["Condition"]["Bool"]
+    _edit_document(stack_set, "templateBody", no_mfa)
+    out["break-glass-without-mfa"] = broad_trust
+
     renamed = copy.deepcopy(plan)  # the SCP library merges and renames statements: still traced
 
     def rename(doc: dict[str, Any]) -> None:
@@ -176,6 +213,8 @@ def test_dropped_or_widened_guardrails_flip_their_scenarios(sample_plan: dict[st
     assert mismatched("no-log2-bucket") == {"deployer-loosens-log-archive-policy",
                                             "deployer-shortens-log-archive-lifecycle", "deployer-deletes-log-file"}
     assert mismatched("exempt-persona") == {"persona-leaves-organization"}
+    assert mismatched("open-s3-endpoint") == {"insider-writes-to-foreign-bucket"}
+    assert mismatched("break-glass-without-mfa") == {"management-break-glass-without-mfa"}
     assert mismatched("renamed-sids") == set()
     flipped = _by_name(runs["no-sm7"])["endpoint-created-in-dev"]
     assert flipped.decision == "allowed" and "expected denied, got allowed" in flipped.problems[0]
@@ -206,6 +245,13 @@ def test_a_scenario_naming_what_the_plan_lacks_fails_with_its_name(
     with pytest.raises(CatalogError) as error:
         prove(sample_plan, catalog)
     assert "scenario 'probe'" in str(error.value) and message in str(error.value)
+
+
+def test_an_outside_owner_must_be_outside_the_organization(sample_plan: dict[str, Any]) -> None:
+    catalog = parse_catalog({"scenarios": [_scenario(resource="arn:aws:s3:::drop/x", resource_owner={
+        "account": _account(sample_plan, "data-lake")})]})
+    with pytest.raises(CatalogError, match=r"scenario 'probe': resource_owner \d{12} is an account of the organization"):
+        prove(sample_plan, catalog)
 
 
 def test_every_bad_scenario_is_reported_at_once(sample_plan: dict[str, Any]) -> None:
@@ -271,3 +317,12 @@ def test_markdown_marks_isolated_scenarios(sample_plan: dict[str, Any]) -> None:
                                                                            "role": "mrd-document-vision-dev-data-scientist"})]})))
     assert "| probe [identity: allow-all] | denied | denied | resource: DenyReadExceptGrantedRoles |" in text
     assert "| probe | Resource side only. |" in text
+
+
+def test_readme_shows_the_tables_first_lines(sample_proof: Any) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Access proofs", 1)[1].split("\n## ", 1)[0]
+    shown = [line for line in section.splitlines() if line.startswith("| ")]
+    generated = markdown(sample_proof).splitlines()
+    start = generated.index(shown[0])
+    assert len(shown) > 3 and generated[start:start + len(shown) + 1] == [shown[0], "|---|---|---|---|---|---|", *shown[1:]]
