@@ -357,7 +357,11 @@ def _judge(scenario: Scenario, steps: Sequence[Step], results: Sequence[Mapping[
         if result.get("resultType") == "error":
             outcome.decision = "error"
             outcome.step = step.kind
-            outcome.problems.append(f"the engine rejected the {step.kind} simulation: {result['errors'].get('message')}")
+            errors = dict(result.get("errors") or {})
+            message = errors.pop("message", "")
+            detail = f" {json.dumps(errors, sort_keys=True)[:400]}" if errors else ""
+            outcome.problems.append(f"the engine rejected the {step.kind} simulation ({scenario.action} on "
+                                    f"{step.simulation['request']['resource']['resource']}): {message}{detail}")
             return outcome
         if result.get("overallResult") != "Allowed":
             outcome.decision, outcome.step = "denied", step.kind

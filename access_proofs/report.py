@@ -99,6 +99,14 @@ def markdown(run: ProofRun) -> str:
     if isolated:
         lines += ["", "## Isolated scenarios", "", "| scenario | isolation |", "|---|---|"]
         lines += [f"| {o.scenario.name} | {cell(o.scenario.isolation or '')} |" for o in isolated]
+    ignored = [o for o in run.outcomes if o.ignored_context_keys]
+    if ignored:
+        # A key the action does not support never reaches a condition: worth seeing, since a
+        # guardrail that tests such a key does not do what it says.
+        lines += ["", "## Context keys the engine ignored", "",
+                  "Keys a scenario sets that the AWS service authorization data does not list for its action.",
+                  "", "| scenario | ignored keys |", "|---|---|"]
+        lines += [f"| {o.scenario.name} | {', '.join(sorted(set(o.ignored_context_keys)))} |" for o in ignored]
     lines += ["", "## Guardrail coverage", "", "| guardrail | allowed | denied |", "|---|---|---|"]
     lines += [f"| {g} | {c['allowed']} | {c['denied']} |" for g, c in coverage(run).items()]
     problems = [f"- `{o.scenario.name}`: {p}" for o in run.outcomes if not o.scenario.known_issue for p in o.problems]

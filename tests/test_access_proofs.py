@@ -326,3 +326,39 @@ def test_readme_shows_the_tables_first_lines(sample_proof: Any) -> None:
     generated = markdown(sample_proof).splitlines()
     start = generated.index(shown[0])
     assert len(shown) > 3 and generated[start:start + len(shown) + 1] == [shown[0], "|---|---|---|---|---|---|", *shown[1:]]
+
+
+def test_resource_control_policies_on_the_resource_accounts_path_apply(sample_plan: dict[str, Any]) -> None:
+    """An RCP attached to the data-lake account's OU denies reads the bucket policy allows."""
+    plan = copy.deepcopy(sample_plan)
+    organization = next(s for s in plan["stacks"] if s["name"] == "organization")
+    prod_ou = organization["outputs"]["ouIds"]["Workloads/Prod"]
+    rcp = {"Version": "2012-10-17", "Statement": [{"Sid": "S34NoReadsFromDev", "Effect": "Deny", "Principal": "*",
+           "Action": "s3:GetObject", "Resource": "*",
+           "Condition": {"StringEquals": {"aws:PrincipalAccount": _account(plan, "fraud-detection-dev")}}}]}
+    organization["resources"] += [
+        {"type": ORG_POLICY, "name": "rcp", "id": "p-rcp00001", "account": None, "region": None, "outputs": {},
+         "inputs": {"name": "no-dev-reads", "type": "RESOURCE_CONTROL_POLICY", "content": json.dumps(rcp)}},
+        {"type": "aws:organizations/policyAttachment:PolicyAttachment", "name": "rcp-attachment", "id": "a",
+         "account": None, "region": None, "outputs": {}, "inputs": {"policyId": "p-rcp00001", "targetId": prod_ou}},
+    ]
+    names = {"consumer-reads-curated-transactions", "lake-formation-role-reads-curated"}
+    catalog = parse_catalog({"scenarios": [s.model_dump(exclude_none=True) for s in CATALOG.scenarios if s.name in names]})
+    outcomes = _by_name(prove(plan, catalog))
+    assert not outcomes["consumer-reads-curated-transactions"].ok
+    assert outcomes["consumer-reads-curated-transactions"].deciding[0].text() == "rcp no-dev-reads: S34NoReadsFromDev"
+    assert outcomes["lake-formation-role-reads-curated"].ok
+
+
+def test_a_request_the_engine_rejects_is_a_mismatch_with_its_message(sample_plan: dict[str, Any]) -> None:
+    run = prove(sample_plan, parse_catalog({"scenarios": [_scenario(action="s3:GetObjekt")]}))
+    (outcome,) = run.outcomes
+    assert outcome.decision == "error" and not run.ok
+    assert "the engine rejected the request simulation" in outcome.problems[0]
+
+
+def test_ignored_context_keys_are_reported(sample_proof: Any) -> None:
+    """The deprecated sagemaker:VolumeKmsKey reaches no condition (the SM-1 known issue)."""
+    outcomes = _by_name(sample_proof)
+    assert "sagemaker:VolumeKmsKey" in outcomes["notebook-with-safe-values"].ignored_context_keys
+    assert "| notebook-with-safe-values | sagemaker:VolumeKmsKey |" in markdown(sample_proof)
