@@ -331,16 +331,19 @@ class _Builder:
 # -- interpreting results -----------------------------------------------------------------------
 
 
-def _deciding(result: Mapping[str, Any], kind: str, ids: Sequence[str]) -> list[Deciding]:
+def _deciding(result: Mapping[str, Any], step: Step, ids: Sequence[str]) -> list[Deciding]:
+    kind = step.kind
+    # A key's resource policy is its key policy, whether S3 calls KMS or the principal does.
+    on_key = kind == "key" or step.simulation["request"]["resource"]["resource"].startswith("arn:aws:kms:")
     out = []
     if result.get("overallResult") == "Allowed":
         for g in result.get("grants") or []:
-            layer = "key" if kind == "key" and g["policyType"] == "resource" else _LAYER.get(g["policyType"], g["policyType"])
+            layer = "key" if on_key and g["policyType"] == "resource" else _LAYER.get(g["policyType"], g["policyType"])
             out.append(Deciding(layer, g.get("policyIdentifier") or g.get("orgIdentifier"), g.get("statementId"),
                                 True, guardrails_in_sid(g.get("statementId"), ids), kind, g.get("statementIndex")))
         return out
     for d in result.get("denials") or []:
-        layer = "key" if kind == "key" and d["policyType"] == "resource" else _LAYER.get(d["policyType"], d["policyType"])
+        layer = "key" if on_key and d["policyType"] == "resource" else _LAYER.get(d["policyType"], d["policyType"])
         explicit = d.get("denialType") == "Explicit"
         policy = d.get("policyIdentifier") or d.get("identifier")
         out.append(Deciding(layer, policy, d.get("statementId"), explicit, guardrails_in_sid(d.get("statementId"), ids),
@@ -365,9 +368,9 @@ def _judge(scenario: Scenario, steps: Sequence[Step], results: Sequence[Mapping[
             return outcome
         if result.get("overallResult") != "Allowed":
             outcome.decision, outcome.step = "denied", step.kind
-            outcome.deciding = _deciding(result, step.kind, ids)
+            outcome.deciding = _deciding(result, step, ids)
             break
-        outcome.deciding += _deciding(result, step.kind, ids)
+        outcome.deciding += _deciding(result, step, ids)
     else:
         outcome.step = steps[-1].kind
     expect = scenario.expect

@@ -88,15 +88,21 @@ def test_sample_plan_proves_every_scenario(sample_proof: Any) -> None:
     assert any(d.layer == "resource" for d in outcomes["management-break-glass-reaches-member-account"].deciding)
 
 
-def test_every_scp_guardrail_of_the_plan_has_an_allowed_and_a_denied_scenario(
+def test_every_guardrail_with_an_scp_or_resource_policy_side_has_an_allowed_and_a_denied_scenario(
         sample_plan: dict[str, Any], sample_proof: Any) -> None:
+    """The SCP guardrails the plan attaches, and every guardrail id a bucket, key or endpoint
+    policy statement of the plan carries in its Sid."""
     organization = next(s for s in sample_plan["stacks"] if s["name"] == "organization")
     attached = {g for p in organization["outputs"]["serviceControlPolicies"].values() for g in p["guardrails"]}
-    assert attached and build_index(sample_plan).scps
+    index = build_index(sample_plan)
+    documents = [b.policy for b in index.buckets.values()] + list(index.keys.values()) + [e.policy for e in index.endpoints]
+    in_resource_policies = {g for d in documents if d for st in d["Statement"] for g in guardrails_in_sid(st.get("Sid"))}
+    assert {"S3-4", "LOG-2"} <= in_resource_policies and "SM-7" in attached
+    attached |= in_resource_policies
     covered = coverage(sample_proof)
     missing = {g: covered.get(g) for g in attached
                if not covered.get(g) or not covered[g]["allowed"] or not covered[g]["denied"]}
-    assert not missing, f"SCP guardrails without an allowed and a denied scenario: {missing}"
+    assert not missing, f"guardrails without an allowed and a denied scenario: {missing}"
 
 
 def test_known_issue_stays_known_until_fixed(sample_plan: dict[str, Any], sample_proof: Any) -> None:
@@ -167,6 +173,17 @@ def _mutations(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
     _edit_document(_scp_with(exempt_persona, "ORG1DenyLeaveOrganization"), "content", exempt)
     out["exempt-persona"] = exempt_persona
 
+    open_key = copy.deepcopy(plan)  # the transactions key's readers statement open to anybody
+    key = _resource(open_key, "aws:kms/key:Key", lambda r: r["name"] == "domain-transactions-key")
+
+    def open_readers(doc: dict[str, Any]) -> None:
+        for st in doc["Statement"]:
+            if st.get("Sid") == "DataReadersThroughS3":
+                st["Principal"] = "*"
+                st.pop("Condition")
+    _edit_document(key, "policy", open_readers)
+    out["open-domain-key"] = open_key
+
     open_endpoint = copy.deepcopy(plan)  # fraud-detection dev's S3 endpoint open to any bucket
 
     def any_bucket(doc: dict[str, Any]) -> None:
@@ -213,6 +230,7 @@ def test_dropped_or_widened_guardrails_flip_their_scenarios(sample_plan: dict[st
     assert mismatched("no-log2-bucket") == {"deployer-loosens-log-archive-policy",
                                             "deployer-shortens-log-archive-lifecycle", "deployer-deletes-log-file"}
     assert mismatched("exempt-persona") == {"persona-leaves-organization"}
+    assert mismatched("open-domain-key") == {"outsider-decrypts-with-domain-key"}
     assert mismatched("open-s3-endpoint") == {"insider-writes-to-foreign-bucket"}
     assert mismatched("break-glass-without-mfa") == {"management-break-glass-without-mfa"}
     assert mismatched("renamed-sids") == set()
