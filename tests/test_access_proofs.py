@@ -64,8 +64,38 @@ def _account(plan: dict[str, Any], name: str) -> str:
     return organization["outputs"]["accountIds"][name]
 
 
-def _scp_with(plan: dict[str, Any], sid: str) -> dict[str, Any]:
-    return _resource(plan, ORG_POLICY, lambda r: sid in r["inputs"].get("content", ""))
+# The SCP library is matched by guardrail id, never by exact Sid or policy name: statements
+# may be renamed, merged (a Sid carrying several ids) or packed differently.
+
+
+def _carries(statement: dict[str, Any], guardrail: str) -> bool:
+    return guardrail in guardrails_in_sid(statement.get("Sid"))
+
+
+def _scps(plan: dict[str, Any], guardrail: str, target: str | None = None) -> list[dict[str, Any]]:
+    """The SCP resources with a statement carrying `guardrail` (attached to OU path `target`)."""
+    organization = next(s for s in plan["stacks"] if s["name"] == "organization")
+    attached = None
+    if target is not None:
+        target_id = organization["outputs"]["ouIds"][target]
+        attached = {r["inputs"]["policyId"] for r in organization["resources"]
+                    if r["type"] == "aws:organizations/policyAttachment:PolicyAttachment"
+                    and r["inputs"]["targetId"] == target_id}
+    found = [r for r in organization["resources"] if r["type"] == ORG_POLICY
+             and r["inputs"]["type"] == "SERVICE_CONTROL_POLICY" and (attached is None or r["id"] in attached)
+             and any(_carries(st, guardrail) for st in json.loads(r["inputs"]["content"])["Statement"])]
+    assert found, f"no SCP carries {guardrail}" + (f" on {target}" if target else "")
+    return found
+
+
+def _edit_statements(resources: list[dict[str, Any]], key: str, guardrail: str,
+                     edit: Callable[[dict[str, Any]], None]) -> None:
+    for resource in resources:
+        def each(doc: dict[str, Any]) -> None:
+            for st in doc["Statement"]:
+                if _carries(st, guardrail):
+                    edit(st)
+        _edit_document(resource, key, each)
 
 
 def _bucket_policy(plan: dict[str, Any], bucket_part: str) -> dict[str, Any]:
@@ -77,7 +107,7 @@ def test_sample_plan_proves_every_scenario(sample_proof: Any) -> None:
     assert run.ok, table(run)
     outcomes = _by_name(run)
     # The deciding statements are the guardrails' own: the report traces back to the catalog.
-    assert "SM7DenyEndpoints" in outcomes["endpoint-created-in-dev"].deciding[0].text()
+    assert "SM-7" in outcomes["endpoint-created-in-dev"].deciding[0].guardrails
     assert outcomes["deployer-loosens-log-archive-policy"].deciding[0].layer == "resource"
     # Cross-account reads decide in two steps: the bucket, then the domain key S3 uses.
     assert any(d.layer == "key" for d in outcomes["auditor-reads-log-file"].deciding)
@@ -108,13 +138,13 @@ def test_every_guardrail_with_an_scp_or_resource_policy_side_has_an_allowed_and_
 def test_known_issue_stays_known_until_fixed(sample_plan: dict[str, Any], sample_proof: Any) -> None:
     """A known issue that stops mismatching fails the run, so its note cannot outlive the fix."""
     fixed = copy.deepcopy(sample_plan)
-    # The SCP library's fix: the job statement's Null test also on the current key name.
-    for sid in ("SM1RequireVolumeKmsKey", "SM1RequireJobVolumeKmsKey"):
-        def add_arn_key(doc: dict[str, Any], sid: str = sid) -> None:
-            for st in doc["Statement"]:
-                if st["Sid"] == sid:
-                    st["Condition"]["Null"]["sagemaker:VolumeKmsKeyArn"] = "true"
-        _edit_document(_scp_with(fixed, sid), "content", add_arn_key)
+
+    def add_arn_key(statement: dict[str, Any]) -> None:
+        # The fix in the SCP library: the Null test also on the current key name (ANDed).
+        null = statement.get("Condition", {}).get("Null", {})
+        if "sagemaker:VolumeKmsKey" in null:
+            null["sagemaker:VolumeKmsKeyArn"] = "true"
+    _edit_statements(_scps(fixed, "SM-1"), "content", "SM-1", add_arn_key)
     before, after = sample_proof, prove(fixed, CATALOG)
     assert _by_name(before)["notebook-with-safe-values"].status == "KNOWN ISSUE"
     resolved = _by_name(after)["notebook-with-safe-values"]
@@ -145,8 +175,9 @@ def _mutations(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
 
     no_sm7 = copy.deepcopy(plan)  # SM-7 gone from Workloads/Dev (the sandbox keeps its own copy)
-    dev_scp = _resource(no_sm7, ORG_POLICY, lambda r: r["inputs"]["name"].endswith("-workloads-dev-1"))
-    _edit_document(dev_scp, "content", _drop_statement("SM7DenyEndpoints"))
+    for scp in _scps(no_sm7, "SM-7", target="Workloads/Dev"):
+        _edit_document(scp, "content", lambda doc: doc.update(
+            Statement=[st for st in doc["Statement"] if not _carries(st, "SM-7")]))
     out["no-sm7"] = no_sm7
 
     wide_lake = copy.deepcopy(plan)  # curated transactions readable by anyone
@@ -166,11 +197,11 @@ def _mutations(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
     exempt_persona = copy.deepcopy(plan)  # ORG-1's exemption widened to a persona
 
-    def exempt(doc: dict[str, Any]) -> None:
-        for st in doc["Statement"]:
-            if st["Sid"] == "ORG1DenyLeaveOrganization":
-                st["Condition"]["ArnNotLike"]["aws:PrincipalARN"].append("arn:aws:iam::*:role/*data-scientist")
-    _edit_document(_scp_with(exempt_persona, "ORG1DenyLeaveOrganization"), "content", exempt)
+    def exempt(statement: dict[str, Any]) -> None:
+        arn_not_like = statement["Condition"]["ArnNotLike"]
+        key = next(k for k in arn_not_like if k.lower() == "aws:principalarn")
+        arn_not_like[key] = [*arn_not_like[key], "arn:aws:iam::*:role/*data-scientist"]
+    _edit_statements(_scps(exempt_persona, "ORG-1"), "content", "ORG-1", exempt)
     out["exempt-persona"] = exempt_persona
 
     open_key = copy.deepcopy(plan)  # the transactions key's readers statement open to anybody
@@ -207,13 +238,9 @@ def _mutations(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
     renamed = copy.deepcopy(plan)  # the SCP library merges and renames statements: still traced
 
-    def rename(doc: dict[str, Any]) -> None:
-        for st in doc["Statement"]:
-            if st["Sid"] == "SM7DenyEndpoints":
-                st["Sid"] = "SM7SM8MergedEndpointAndInstanceRules"
-    for r in [r for s in renamed["stacks"] for r in s["resources"]
-              if r["type"] == ORG_POLICY and "SM7DenyEndpoints" in r["inputs"].get("content", "")]:
-        _edit_document(r, "content", rename)
+    def rename(statement: dict[str, Any]) -> None:
+        statement["Sid"] = "SM7SM8MergedEndpointAndInstanceRules"
+    _edit_statements(_scps(renamed, "SM-7"), "content", "SM-7", rename)
     out["renamed-sids"] = renamed
     return out
 
