@@ -6,7 +6,8 @@ resolves, so the catalog names things the way the platform definition does, not 
 
 * `{account:<name>}`: an account id (`management`, `log-archive`, `fraud-detection-dev`, ...);
 * `{org_id}`, `{region}` (the scenario's region);
-* `{bucket:<stack>/<logical name>}`: a bucket's name, `{key:<stack>/<logical name>}`: a key's ARN.
+* `{bucket:<stack>/<logical name>}`: a bucket's name, `{key:<stack>/<logical name>}`: a key's ARN;
+* `{each}`, with `for_each: bucket` or `key`: every bucket's name or key's ARN of the plan.
 """
 
 from __future__ import annotations
@@ -83,6 +84,9 @@ class Scenario(_Strict):
     principal: Principal
     action: str = Field(pattern=r"^[a-z0-9-]+:[A-Za-z0-9*]+$")
     resource: str
+    # One scenario per bucket (or KMS key) of the plan: `{each}` in `resource` becomes each
+    # bucket's name (each key's ARN), and the scenario's name gets `[<stack>/<logical name>]`.
+    for_each: Literal["bucket", "key"] | None = None
     region: str | None = None
     # Request context: condition keys and their values, on top of what the principal and the
     # resource imply (aws:PrincipalArn, aws:PrincipalOrgID, aws:RequestedRegion, ...).
@@ -104,6 +108,12 @@ class Scenario(_Strict):
     # and not failing the run while it mismatches; once it matches, the run fails until the
     # note is removed (so a fixed defect cannot hide a later regression).
     known_issue: str | None = None
+
+    @model_validator(mode="after")
+    def _each_used(self) -> Scenario:
+        if (self.for_each is None) == ("{each}" in self.resource):
+            raise ValueError("for_each and {each} in resource go together")
+        return self
 
     @model_validator(mode="after")
     def _isolation_explained(self) -> Scenario:

@@ -164,6 +164,15 @@ class _Builder:
     def __init__(self, index: PlanIndex) -> None:
         self.index = index
 
+    def expand(self, scenario: Scenario) -> list[Scenario]:
+        """The scenario, or one per bucket / key of the plan for `for_each`."""
+        if scenario.for_each is None:
+            return [scenario]
+        names = {"bucket": self.index.bucket_names, "key": self.index.key_names}[scenario.for_each]
+        return [scenario.model_copy(update={"name": f"{scenario.name}[{ref}]",
+                                            "resource": scenario.resource.replace("{each}", value), "for_each": None})
+                for ref, value in sorted(names.items())]
+
     def identity(self, scenario: Scenario, role_arn: str | None, problems: list[str]) -> tuple[list, list | None]:
         """(identity policies, boundary policies) of the principal."""
         if scenario.identity == "allow-all":
@@ -416,7 +425,7 @@ def prove_many(plans: Sequence[Mapping[str, Any]], catalog: Catalog, engine_dir:
     for n, plan in enumerate(plans):
         builder = _Builder(build_index(plan))
         problems, built = [], []
-        for scenario in catalog.scenarios:
+        for scenario in (e for s in catalog.scenarios for e in builder.expand(s)):
             steps, trouble = builder.steps(scenario)
             if trouble:
                 problems += [f"  - scenario {scenario.name!r}: {t}" for t in trouble]

@@ -253,11 +253,13 @@ def test_dropped_or_widened_guardrails_flip_their_scenarios(sample_plan: dict[st
         return {o.scenario.name for o in runs[name].outcomes if not o.ok}
 
     assert mismatched("no-sm7") == {"endpoint-created-in-dev", "endpoint-invoked-in-dev"}
-    assert mismatched("wide-lake") == {"other-project-reads-transactions", "outsider-reads-curated-transactions"}
+    assert mismatched("wide-lake") == {"other-project-reads-transactions", "outsider-reads-curated-transactions",
+                                       "outsider-reads-every-bucket[data-lake/domain-transactions-curated]"}
     assert mismatched("no-log2-bucket") == {"deployer-loosens-log-archive-policy",
                                             "deployer-shortens-log-archive-lifecycle", "deployer-deletes-log-file"}
     assert mismatched("exempt-persona") == {"persona-leaves-organization"}
-    assert mismatched("open-domain-key") == {"outsider-decrypts-with-domain-key"}
+    assert mismatched("open-domain-key") == {"outsider-decrypts-with-domain-key",
+                                             "outsider-decrypts-with-every-key[data-lake/domain-transactions-key]"}
     assert mismatched("open-s3-endpoint") == {"insider-writes-to-foreign-bucket"}
     assert mismatched("break-glass-without-mfa") == {"management-break-glass-without-mfa"}
     assert mismatched("renamed-sids") == set()
@@ -292,6 +294,12 @@ def test_a_scenario_naming_what_the_plan_lacks_fails_with_its_name(
     assert "scenario 'probe'" in str(error.value) and message in str(error.value)
 
 
+def test_for_each_expands_over_every_bucket_of_the_plan(sample_proof: Any, sample_plan: dict[str, Any]) -> None:
+    expanded = [o for o in sample_proof.outcomes if o.scenario.name.startswith("outsider-reads-every-bucket[")]
+    assert len(expanded) == len(build_index(sample_plan).buckets) > 20
+    assert "outsider-reads-every-bucket[security/log-archive-bucket]" in {o.scenario.name for o in expanded}
+
+
 def test_an_outside_owner_must_be_outside_the_organization(sample_plan: dict[str, Any]) -> None:
     catalog = parse_catalog({"scenarios": [_scenario(resource="arn:aws:s3:::drop/x", resource_owner={
         "account": _account(sample_plan, "data-lake")})]})
@@ -316,6 +324,8 @@ def test_every_bad_scenario_is_reported_at_once(sample_plan: dict[str, Any]) -> 
     ({"expect": {"decision": "allowed", "guardrail": "SM-7"}}, "only for decision: denied"),
     ({"principal": {"role": "x"}}, "give account and role together"),
     ({"colour": "red"}, "colour: Extra inputs are not permitted"),
+    ({"for_each": "bucket"}, "for_each and {each} in resource go together"),
+    ({"resource": "arn:aws:s3:::{each}/x"}, "for_each and {each} in resource go together"),
 ])
 def test_a_malformed_catalog_names_the_problem(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(CatalogError) as error:
