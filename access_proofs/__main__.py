@@ -18,7 +18,8 @@ from access_proofs.report import as_json, markdown, table
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m access_proofs", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m access_proofs",
+                                     description="Evaluate the access-proof scenarios against an offline-preview plan.")
     parser.add_argument("--plan", type=Path, default=Path("build/preview/plan.json"))
     parser.add_argument("--scenarios", type=Path, default=CATALOG_FILE)
     parser.add_argument("--out", type=Path, default=None, help="output directory (default: the plan's)")
