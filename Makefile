@@ -1,13 +1,16 @@
-# The README's two commands: `make preview` and `make test`. Both build the virtual
-# environment from requirements.txt when it is missing or older than requirements.txt.
+# The README's commands: `make preview`, `make test` and `make prove`. They build the virtual
+# environment from requirements.txt when it is missing or older than requirements.txt; `test`
+# and `prove` also install the access proofs' IAM engine (Node.js, development-time only) from
+# its pinned package-lock.json when node_modules is missing or older than the lock file.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STACKS ?=
 CONFIG_DIR ?= stacks
 OUT ?= build/preview
+ENGINE := access_proofs/engine
 
-.PHONY: preview test venv generated clean
+.PHONY: preview test venv engine prove generated clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,11 +20,22 @@ $(VENV)/.installed: requirements.txt
 
 venv: $(VENV)/.installed
 
+# npm ci writes node_modules/.package-lock.json, which stands for the installed tree.
+$(ENGINE)/node_modules/.package-lock.json: $(ENGINE)/package-lock.json
+	cd $(ENGINE) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+engine: $(ENGINE)/node_modules/.package-lock.json
+
 preview: venv
 	$(PY) -m offline_preview --config-dir $(CONFIG_DIR) --out $(OUT) $(if $(STACKS),--stacks $(STACKS))
 
-test: venv
+test: venv engine
 	$(PY) -m pytest -q -n 2 tests
+
+# The access proofs on the offline preview's plan (preview first, so the plan is current).
+prove: preview engine
+	$(PY) -m access_proofs --plan $(OUT)/plan.json
 
 # The generated files, in dependency order: the pack's copy of the guardrail catalog, the
 # pack's CATALOG.md, the traceability document.
