@@ -44,6 +44,9 @@ class Principal(_Strict):
     role: str | None = None
     arn: str | None = None
     org_id: str | None = None
+    # A role the platform's naming rules reserve but no stack creates yet (MOD-1's
+    # model-consumer roles): only with `identity: allow-all`, to prove the SCP side alone.
+    planned: bool = False
 
     @model_validator(mode="after")
     def _one_kind(self) -> Principal:
@@ -117,6 +120,8 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _isolation_explained(self) -> Scenario:
+        if self.principal.planned and self.identity != "allow-all":
+            raise ValueError("principal.planned needs identity: allow-all (a planned role has no policies yet)")
         if self.identity == "allow-all" and not self.isolation:
             raise ValueError("identity: allow-all needs isolation: <why the identity side is left out>")
         if self.identity == "plan" and self.isolation:

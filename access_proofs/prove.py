@@ -212,7 +212,7 @@ class _Builder:
                                 f"(accounts: {', '.join(sorted(index.account_ids))})")
                 return [], problems
             role_arn = f"arn:aws:iam::{account_id}:role/{p.role}"
-            if role_arn not in index.roles:
+            if role_arn not in index.roles and not p.planned:
                 known = sorted(r.name for r in index.roles.values() if r.account == account_id)
                 problems.append(f"principal role {p.role!r} is not in account {p.account} of the plan "
                                 f"(roles there: {', '.join(known)})")

@@ -257,7 +257,9 @@ def test_dropped_or_widened_guardrails_flip_their_scenarios(sample_plan: dict[st
                                        "outsider-reads-every-bucket[data-lake/domain-transactions-curated]"}
     assert mismatched("no-log2-bucket") == {"deployer-loosens-log-archive-policy",
                                             "deployer-shortens-log-archive-lifecycle", "deployer-deletes-log-file"}
-    assert mismatched("exempt-persona") == {"persona-leaves-organization"}
+    # ORG-1 shares its statement with LOG-1 and LOG-3's retention call (same shape, merged by
+    # the packer): widening that statement's exemption opens exactly what it carries.
+    assert mismatched("exempt-persona") == {"persona-leaves-organization", "persona-stops-cloudtrail"}
     assert mismatched("open-domain-key") == {"outsider-decrypts-with-domain-key",
                                              "outsider-decrypts-with-every-key[data-lake/domain-transactions-key]"}
     assert mismatched("open-s3-endpoint") == {"insider-writes-to-foreign-bucket"}
