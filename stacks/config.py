@@ -21,9 +21,16 @@ import yaml
 from pydantic import Field, TypeAdapter, ValidationError
 
 from stacks import data_settings, network_settings, principal_settings, security_settings
-from stacks.config_model import EMAIL, ConfigModel
+from stacks.config_model import (  # noqa: F401 (re-exported: the stacks import them from here)
+    BUCKET_KINDS,
+    EMAIL,
+    ENVIRONMENTS,
+    IAM_ROLE_NAME_MAX,
+    ROLE_PERSONAS,
+    ConfigError,
+    ConfigModel,
+)
 
-ENVIRONMENTS = ("dev", "preprod", "prod")
 ENVIRONMENT_OUS = {"dev": "Workloads/Dev", "preprod": "Workloads/PreProd", "prod": "Workloads/Prod"}
 # The OU tree from the governed-environments blog, plus Suspended for accounts being retired.
 DEFAULT_OUS = (
@@ -51,13 +58,7 @@ DERIVED_TAGS = ("project", "environment")
 # The layers with a stack module (`stacks/<layer>.py`, hyphens as underscores).
 LAYERS = ("organization", "security", "network", "data-lake", "project")
 
-# Names the program derives are checked against AWS limits at load time (every bucket of the
-# plan, the longest role name) so that a long prefix or project name fails here rather than
-# half-way through `pulumi up`.
-BUCKET_KINDS = ("experimentation", "datasets", "pipeline", "models", "access-logs")
-ROLE_PERSONAS = ("data-scientist", "ml-engineer", "model-consumer", "sm-execution")
 S3_BUCKET_NAME_MAX = 63
-IAM_ROLE_NAME_MAX = 64
 ACCOUNT_NAME_MAX = 50
 
 _NAME = r"^[a-z][a-z0-9-]*[a-z0-9]$"
@@ -69,17 +70,6 @@ BUCKET_SUFFIX_MAX = 20
 _BUCKET_CHARS = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
 _BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
-
-
-class ConfigError(ValueError):
-    """Raised with every configuration problem found, one per line."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__(
-            f"{len(problems)} configuration problem(s):\n" + "\n".join(f"  - {p}" for p in problems)
-        )
-
 
 
 

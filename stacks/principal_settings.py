@@ -30,7 +30,9 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from stacks.config_model import ConfigModel
+from stacks import data_settings as ds
+from stacks.config_model import ConfigError, ConfigModel
+from stacks.security_settings import auditor_role_names, trail_name
 
 if TYPE_CHECKING:
     from stacks.config import PlatformConfig
@@ -110,16 +112,11 @@ def baseline_accounts(platform: "PlatformConfig") -> list[str]:
 def auditor_roles_created(platform: "PlatformConfig") -> list[str]:
     """Auditor roles the security stack creates in security tooling: every configured name
     that is not a pattern (a pattern names roles made elsewhere, which must be declared)."""
-    from stacks.security_settings import auditor_role_names
-
     return [n for n in auditor_role_names(platform) if "*" not in n]
 
 
 def created_roles(platform: "PlatformConfig") -> list[KnownRole]:
     """Every role the platform's stacks create, by account key, from the definition alone."""
-    from stacks import data_settings as ds
-    from stacks.security_settings import trail_name
-
     prefix, org = platform.name_prefix, platform.organization
     found: list[KnownRole] = []
 
@@ -235,8 +232,6 @@ def administrator_references(platform: "PlatformConfig", account: str, policy: s
 def require_roles(platform: "PlatformConfig", references: Sequence[RoleReference]) -> None:
     """Raise :class:`stacks.config.ConfigError` naming every reference to a role that no stack
     creates, AWS does not create and configuration does not declare pre-existing."""
-    from stacks.config import ConfigError
-
     known = known_roles(platform)
     problems = []
     for ref in references:

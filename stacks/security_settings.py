@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from components.config_rules import DETECTIVE_RULES, GUARDRAIL_IDS, rule_name  # the catalog lives with the rules
 from policy_documents.arns import partition_of
+from stacks import data_settings as ds
 from stacks.config_model import (
     EMAIL,
     IA_MIN_DAYS,
@@ -209,8 +211,6 @@ def data_event_buckets(platform: "PlatformConfig") -> list[str]:
     configured = platform.security.trail.data_event_buckets
     if configured:
         return list(configured)
-    from stacks import data_settings as ds
-
     return ds.data_bucket_names(platform)
 
 
@@ -324,10 +324,6 @@ def validate(platform: "PlatformConfig") -> list[str]:
     for i, ou in enumerate(s.config.baseline_ous):
         if ou not in ous:
             problems.append(f"security.config.baseline_ous[{i}]: unknown OU '{ou}' (allowed: {', '.join(ous)})")
-    from components.config_rules import (  # the catalog lives with the rules
-        DETECTIVE_RULES,
-        rule_name,
-    )
     longest = max((rule_name(platform.name_prefix, r) for r in DETECTIVE_RULES), key=len)
     if len(longest) > CONFIG_RULE_NAME_MAX:
         problems.append(f"name_prefix: Config rule name '{longest}' would be {len(longest)} characters "
@@ -348,7 +344,6 @@ def validate(platform: "PlatformConfig") -> list[str]:
             problems.append(f"security.alerts.emails[{i}]: '{email}' is not a valid e-mail address (allowed: name@domain.tld)")
 
     # Control Tower.
-    from components.config_rules import GUARDRAIL_IDS
     for i, control in enumerate(s.control_tower.controls):
         key = f"security.control_tower.controls[{i}]"
         if control.guardrail not in GUARDRAIL_IDS:
