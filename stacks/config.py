@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, TypeAdapter, ValidationError
 
-from stacks import data_settings, network_settings, principal_settings, security_settings
+from stacks import data_settings, network_settings, principal_settings, security_settings, shared_services_settings
 from stacks.config_model import (  # noqa: F401 (re-exported: the stacks import them from here)
     BUCKET_KINDS,
     EMAIL,
@@ -56,7 +56,7 @@ SHARED_ACCOUNT_OUS = {
 }
 DERIVED_TAGS = ("project", "environment")
 # The layers with a stack module (`stacks/<layer>.py`, hyphens as underscores).
-LAYERS = ("organization", "security", "network", "data-lake", "project")
+LAYERS = ("organization", "security", "network", "data-lake", "shared-services", "project")
 
 S3_BUCKET_NAME_MAX = 63
 ACCOUNT_NAME_MAX = 50
@@ -169,6 +169,7 @@ class PlatformConfig(ConfigModel):
     security: security_settings.SecuritySettings = security_settings.SecuritySettings()
     network: network_settings.NetworkSettings = network_settings.NetworkSettings()
     data_lake: data_settings.DataSettings = data_settings.DataSettings()
+    shared_services: shared_services_settings.SharedServicesSettings = shared_services_settings.SharedServicesSettings()
 
     # Derived views used by the stacks; pure functions of the configuration.
     def project(self, name: str) -> Project:
@@ -435,7 +436,7 @@ _CHECKS: tuple[Check, ...] = (
     _check_regions, _check_tags, _check_organization, _check_accounts, _check_account_ous,
     _check_project_account_names, _check_projects, _check_networks, _check_derived_names,
     *_layer(security_settings), *_layer(network_settings), *_layer(data_settings),
-    *_layer(principal_settings),
+    *_layer(principal_settings), *_layer(shared_services_settings),
 )
 
 

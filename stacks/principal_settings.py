@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from stacks import data_settings as ds
+from stacks import shared_services_settings as ss
 from stacks.config_model import ConfigError, ConfigModel
 from stacks.security_settings import auditor_role_names, trail_name
 
@@ -160,6 +161,10 @@ def created_roles(platform: "PlatformConfig") -> list[KnownRole]:
     add("data-lake", ds.lake_formation_role_name(platform), "data-lake")
     if data.write_back.approvers:
         add("data-lake", ds.write_back_role_name(platform), "data-lake")
+
+    # shared-services: the role ECR assumes to create repositories from templates.
+    if ss.creates_creation_role(platform):
+        add(ss.ACCOUNT, ss.creation_role_name(platform), "shared-services")
 
     # <project>-<env>: personas and the VPC's flow-log role.
     pb = data.project_buckets

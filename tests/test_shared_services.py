@@ -1,0 +1,245 @@
+"""The shared-services stack (issue 13): who may pull and push images, read and publish
+packages, register and consume models; what bad configuration is refused before any resource."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from offline_preview.engine import PreviewError
+from stacks.config import ConfigError, parse_platform
+
+REPO = "aws:ecr/repository:Repository"
+REPO_POLICY = "aws:ecr/repositoryPolicy:RepositoryPolicy"
+GROUP = "aws:sagemaker/modelPackageGroup:ModelPackageGroup"
+GROUP_POLICY = "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy"
+CA_REPO_POLICY = "aws:codeartifact/repositoryPermissionsPolicy:RepositoryPermissionsPolicy"
+CA_DOMAIN_POLICY = "aws:codeartifact/domainPermissions:DomainPermissions"
+PARAMETER = "aws:ssm/parameter:Parameter"
+PROJECTS = ("fraud-detection", "document-vision")
+ENVS = ("dev", "preprod", "prod")
+
+
+@pytest.fixture(scope="module")
+def run(sample_runs):
+    return sample_runs("shared-services")
+
+
+@pytest.fixture(scope="module")
+def org(sample_runs):
+    outputs = sample_runs("organization").outputs
+    return outputs["accountIds"], outputs["organizationId"]
+
+
+def _list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def _roots(statement) -> set[str]:
+    return set(_list(statement["Principal"]["AWS"]))
+
+
+def _root(account_id: str) -> str:
+    return f"arn:aws:iam::{account_id}:root"
+
+
+def _repo_policies(run) -> dict[str, dict]:
+    return {r.inputs["repository"]: json.loads(r.inputs["policy"]) for r in run.of_type(REPO_POLICY)}
+
+
+def test_the_image_hierarchy_from_configuration(run):
+    names = {r.inputs["name"] for r in run.of_type(REPO)}
+    assert {"base/python", "base/cuda", "framework/pytorch", "framework/tensorflow", "framework/scikit-learn"} <= names
+    assert {f"{p}/{image}" for p in PROJECTS for image in ("training", "inference")} <= names
+    assert len(names) == 5 + 4
+
+
+def test_every_repository_is_kms_encrypted_scanned_and_protected(run, sample_runs):
+    key_arns = {r.outputs["arn"] for r in run.of_type("aws:kms/key:Key")}
+    for repo in run.of_type(REPO):
+        (encryption,) = repo.inputs["encryptionConfigurations"]
+        assert encryption["encryptionType"] == "KMS" and encryption["kmsKey"] in key_arns, repo.name
+        assert repo.inputs["imageScanningConfiguration"]["scanOnPush"] is True
+        assert repo.protect and repo.retain_on_delete and not repo.inputs.get("forceDelete")
+
+
+def test_application_tags_are_immutable_and_base_images_move_only_stable_tags(run):
+    for repo in run.of_type(REPO):
+        name = repo.inputs["name"]
+        if name.split("/")[0] in ("base", "framework"):
+            assert repo.inputs["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION", name
+            assert {f["filter"] for f in repo.inputs["imageTagMutabilityExclusionFilters"]} == {"latest", "stable"}
+        else:
+            assert repo.inputs["imageTagMutability"] == "IMMUTABLE", name
+            assert not repo.inputs.get("imageTagMutabilityExclusionFilters")
+
+
+def test_pull_only_for_organization_workload_and_deployment_accounts(run, org):
+    ids, org_id = org
+    everyone = {_root(ids[f"{p}-{e}"]) for p in PROJECTS for e in ENVS} | {_root(ids["automation"])}
+    for name, policy in _repo_policies(run).items():
+        pulls = [s for s in policy["Statement"] if "ecr:BatchGetImage" in s["Action"] and s["Sid"].startswith("Pull")]
+        (pull,) = pulls
+        assert "*" not in _roots(pull)
+        assert pull["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": org_id}}
+        namespace = name.split("/")[0]
+        if namespace in ("base", "framework"):
+            assert _roots(pull) == everyone, name
+        else:
+            # A project's images: its own accounts and the deployment account, no other project's.
+            own = {_root(ids[f"{namespace}-{e}"]) for e in ENVS} | {_root(ids["automation"])}
+            assert _roots(pull) == own, name
+
+
+def test_push_only_for_pipeline_build_roles_and_for_base_images_the_platform_team(run, org):
+    ids, org_id = org
+    build = f"arn:aws:iam::{ids['automation']}:role/mrd-image-build"
+    team = f"arn:aws:iam::{ids['shared-services']}:role/mrd-platform-team"
+    for name, policy in _repo_policies(run).items():
+        pushers = [s for s in policy["Statement"] if "ecr:PutImage" in s["Action"]]
+        (push,) = pushers
+        expected = {build, team} if name.split("/")[0] in ("base", "framework") else {build}
+        assert set(push["Condition"]["ArnEquals"]["aws:PrincipalArn"]) == expected, name
+        assert push["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": org_id}
+        assert _roots(push) == {a.split(":role/")[0] + ":root" for a in expected}
+        assert all(s["Effect"] == "Allow" for s in policy["Statement"]) and len(policy["Statement"]) == 2
+
+
+def test_pull_through_cache_replication_and_enhanced_scanning(run):
+    rules = {r.inputs["ecrRepositoryPrefix"]: r.inputs["upstreamRegistryUrl"]
+             for r in run.of_type("aws:ecr/pullThroughCacheRule:PullThroughCacheRule")}
+    assert rules == {"ecr-public": "public.ecr.aws", "quay": "quay.io"}
+    assert run.outputs["pullThroughCachePrefixes"] == rules
+    templates = run.of_type("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate")
+    cache = {t.inputs["prefix"] for t in templates if t.inputs["appliedFors"] == ["PULL_THROUGH_CACHE"]}
+    assert cache == set(rules)
+    for template in templates:
+        assert template.inputs["encryptionConfigurations"][0]["encryptionType"] == "KMS"
+        assert "aws:PrincipalOrgID" in template.inputs["repositoryPolicy"]
+    (replication,) = run.of_type("aws:ecr/replicationConfiguration:ReplicationConfiguration")
+    (rule,) = replication.inputs["replicationConfiguration"]["rules"]
+    assert [d["region"] for d in rule["destinations"]] == ["eu-central-1"]
+    # Replicated repositories are KMS-encrypted in the DR region by their own template and key.
+    (dr,) = [t for t in templates if t.inputs["appliedFors"] == ["REPLICATION"]]
+    assert dr.region == "eu-central-1"
+    (scanning,) = run.of_type("aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration")
+    assert scanning.inputs["scanType"] == "ENHANCED"
+
+
+def test_codeartifact_read_for_organization_accounts_publish_only_pipeline_roles(run, org):
+    ids, org_id = org
+    (policy,) = [json.loads(r.inputs["policyDocument"]) for r in run.of_type(CA_REPO_POLICY)]
+    publishing = [s for s in policy["Statement"] if "codeartifact:PublishPackageVersion" in s["Action"]]
+    (publish,) = publishing
+    assert publish["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [f"arn:aws:iam::{ids['automation']}:role/mrd-image-build"]
+    (read,) = [s for s in policy["Statement"] if s is not publish]
+    assert read["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": org_id}}
+    assert "*" not in _roots(read)
+    (domain,) = [json.loads(r.inputs["policyDocument"]) for r in run.of_type(CA_DOMAIN_POLICY)]
+    assert all(s["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == org_id for s in domain["Statement"])
+    upstream = run.named("packages-pypi-store", "aws:codeartifact/repository:Repository")
+    assert upstream.inputs["externalConnections"]["externalConnectionName"] == "public:pypi"
+    internal = run.named("packages-internal", "aws:codeartifact/repository:Repository")
+    assert internal.inputs["upstreams"] == [{"repositoryName": "pypi-store"}]
+    assert run.outputs["codeArtifact"]["pipIndexUrl"] == (
+        f"https://mrd-{ids['shared-services']}.d.codeartifact.eu-west-1.amazonaws.com/pypi/internal/simple/")
+
+
+def _group_policies(run) -> dict[str, dict]:
+    return {r.inputs["modelPackageGroupName"]: json.loads(r.inputs["resourcePolicy"]) for r in run.of_type(GROUP_POLICY)}
+
+
+def test_model_registration_only_from_the_projects_preprod_automation(run, org):
+    ids, org_id = org
+    policies = _group_policies(run)
+    assert set(policies) == {f"mrd-{p}" for p in PROJECTS}
+    for project in PROJECTS:
+        policy = policies[f"mrd-{project}"]
+        registering = [s for s in policy["Statement"] if "sagemaker:CreateModelPackage" in _list(s["Action"])]
+        (register,) = registering
+        assert _roots(register) == {_root(ids[f"{project}-preprod"])}
+        assert register["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [
+            f"arn:aws:iam::{ids[f'{project}-preprod']}:role/mrd-{project}-preprod-sm-execution"]
+        # A registration cannot approve itself.
+        assert register["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": org_id,
+                                                         "sagemaker:ModelApprovalStatus": "PendingManualApproval"}
+
+
+def test_model_consumption_only_from_the_projects_prod_account(run, org):
+    ids, _ = org
+    for project in PROJECTS:
+        policy = _group_policies(run)[f"mrd-{project}"]
+        principals = {}
+        for statement in policy["Statement"]:
+            for action in _list(statement["Action"]):
+                principals.setdefault(action, set()).update(statement["Condition"]["ArnEquals"]["aws:PrincipalArn"])
+        prod = f"arn:aws:iam::{ids[f'{project}-prod']}:role/mrd-{project}-prod-sm-execution"
+        preprod = f"arn:aws:iam::{ids[f'{project}-preprod']}:role/mrd-{project}-preprod-sm-execution"
+        assert principals == {"sagemaker:CreateModelPackage": {preprod},
+                              "sagemaker:DescribeModelPackageGroup": {preprod, prod},
+                              "sagemaker:DescribeModelPackage": {prod},
+                              "sagemaker:ListModelPackages": {prod}}
+
+
+def test_distributed_registry_lives_in_each_preprod_account(run_platform, sample_platform, org):
+    ids, _ = org
+    sample_platform["shared_services"]["model_registry"]["mode"] = "distributed"
+    result = run_platform("shared-services", platform=sample_platform)
+    groups = result.of_type(GROUP)
+    assert {g.account for g in groups} == {ids[f"{p}-preprod"] for p in PROJECTS}
+    for name, policy in _group_policies(result).items():
+        project = name.removeprefix("mrd-")
+        # No registration statement: the group's own account registers through identity policies.
+        assert {r for s in policy["Statement"] for r in _roots(s)} == {_root(ids[f"{project}-prod"])}
+    assert result.outputs["modelRegistryMode"] == "distributed"
+
+
+def test_parameters_are_secure_strings_under_the_path(run):
+    key_arns = {r.outputs["arn"] for r in run.of_type("aws:kms/key:Key")}
+    parameters = {r.inputs["name"]: r for r in run.of_type(PARAMETER)}
+    assert {"/mrd/shared-services/ecr/registry-uri", "/mrd/shared-services/codeartifact/pip-index-url",
+            "/mrd/shared-services/projects/fraud-detection/model-package-group-arn"} <= set(parameters)
+    for parameter in parameters.values():
+        assert parameter.inputs["type"] == "SecureString" and parameter.inputs["keyId"] in key_arns
+
+
+def test_the_shared_services_stack_passes_its_guardrails(run):
+    assert not run.errors
+
+
+@pytest.mark.parametrize("path, value, fragment", [
+    (("ecr", "project_namespaces"), {"fraud-detection": "Fraud/Det"},
+     "shared_services.ecr.project_namespaces.fraud-detection: namespace 'Fraud/Det' is not a valid ECR name"),
+    (("code_repositories", "provider"), "SourceForge",
+     "shared_services.code_repositories.provider: unknown Git provider 'SourceForge'"),
+    (("ecr", "pull_through_cache"), [{"prefix": "hub", "upstream": "registry.example.com"}],
+     "shared_services.ecr.pull_through_cache[0].upstream: 'registry.example.com' is not an upstream"),
+    (("ecr", "pull_through_cache"), [{"prefix": "hub", "upstream": "registry-1.docker.io"}],
+     "shared_services.ecr.pull_through_cache[0].credential_arn: 'registry-1.docker.io' needs credentials"),
+    (("ecr", "replication_region"), "us-east-1", "shared_services.ecr.replication_region: 'us-east-1' is not in allowed_regions"),
+])
+def test_bad_input_is_rejected_naming_the_key(sample_platform, path, value, fragment):
+    section = sample_platform["shared_services"]
+    for part in path[:-1]:
+        section = section[part]
+    section[path[-1]] = value
+    with pytest.raises(ConfigError) as info:
+        parse_platform(sample_platform)
+    assert fragment in str(info.value)
+
+
+def test_bad_input_registers_nothing(run_platform, sample_platform):
+    sample_platform["shared_services"]["code_repositories"]["provider"] = "SourceForge"
+    with pytest.raises(PreviewError) as info:
+        run_platform("shared-services", platform=sample_platform)
+    assert "unknown Git provider 'SourceForge'" in str(info.value)
+    assert info.value.registered == []
+
+
+def test_a_pipeline_role_nobody_creates_or_declares_is_refused(run_platform, sample_platform):
+    sample_platform["shared_services"]["pipeline_build_roles"] = ["mrd-unknown-builder"]
+    with pytest.raises(PreviewError) as info:
+        run_platform("shared-services", platform=sample_platform)
+    assert "names role 'mrd-unknown-builder' in account automation" in str(info.value)
+    assert info.value.registered == []
