@@ -381,6 +381,8 @@ def plan_bucket_names(cfg: PlatformConfig) -> list[tuple[str, str, str]]:
              for name in security_settings.log_archive_bucket_names(cfg)]
     for name in data_settings.lake_platform_bucket_names(cfg):
         found.append(("data_lake", name, "name_prefix or bucket_suffix"))
+    for name in shared_services_settings.bucket_names(cfg):
+        found.append(("shared_services", name, "name_prefix or bucket_suffix"))
     for i, domain in enumerate(cfg.data_lake.domains):
         for zone in data_settings.ZONES:
             found.append((f"data_lake.domains[{i}].name", data_settings.lake_bucket_name(cfg, domain.name, zone),

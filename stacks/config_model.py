@@ -1,7 +1,7 @@
 """What every section of the platform definition is built from: the base model, the error
 every validator raises and the platform-wide constants the layers' settings share. It imports
 no section, so the settings modules form one chain without a cycle:
-`config_model` <- `data_settings` <- `security_settings`, `network_settings`, `shared_services_settings`
+`config_model` <- `data_settings` <- `shared_services_settings` <- `security_settings`, `network_settings`
 <- `principal_settings` <- `config` (tests/test_layout.py keeps it so)."""
 
 from __future__ import annotations

@@ -30,16 +30,21 @@ Outputs: the contract is documented once, under "Stack outputs (contract)" in RE
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable
 
 import pulumi
 import pulumi_aws as aws
 
+from components.data_access import LogDelivery
 from components.image_repository import ImageRepository, ImageRepositoryArgs, lifecycle_policy, repository_policy
 from components.kms_keys import DECRYPT_ONLY, ENCRYPT_DECRYPT, CustomerManagedKey, KeyUse, RolePrincipals, role_arn
 from components.model_registry import ModelPackageGroup, ModelPackageGroupArgs
 from components.package_repository import PackageRepositories, PackageRepositoriesArgs
-from policy_documents.serialize import document, policy_json
+from components.project_buckets import access_log_bucket
+from components.secure_bucket import SecureBucket
+from policy_documents.serialize import document, policy_json, to_json
 from stacks import data_settings as ds
 from stacks import shared_services_settings as ss
 from stacks.common import account_provider, platform_tags, project_tags, stack_reference
@@ -99,7 +104,7 @@ def run(ctx: StackContext) -> None:
     creation_role = RolePrincipals(shared_id, (ss.creation_role_name(platform),))
 
     def key(name: str, key_region: str, key_opts: pulumi.ResourceOptions) -> CustomerManagedKey:
-        via = [f"{svc}.{key_region}.amazonaws.com" for svc in ("ecr", "codeartifact", "ssm")]
+        via = [f"{svc}.{key_region}.amazonaws.com" for svc in ("ecr", "codeartifact", "ssm", "codecommit", "s3")]
         uses = [
             # ECR and CodeArtifact encrypt through grants the deploying principal creates.
             KeyUse("DeployerThroughServices", ENCRYPT_DECRYPT, roles=[deployer], via_services=via,
@@ -129,6 +134,8 @@ def run(ctx: StackContext) -> None:
         tags=tags), opts=opts)
 
     groups = _model_registry(platform, account, org_id, shared_id, opts)
+    connections, code_repositories = _code_repositories(platform, shared_key, opts)
+    catalog = _service_catalog(platform, shared_id, shared_key, organization, opts) if s.service_catalog.enabled else None
     if s.ecr.replication_region is not None:
         dr_provider = account_provider(f"{ss.ACCOUNT}-{s.ecr.replication_region}", platform, shared_id, tags,
                                        region=s.ecr.replication_region)
@@ -168,9 +175,12 @@ def run(ctx: StackContext) -> None:
     pulumi.export("pullThroughCachePrefixes", cache_prefixes)
     pulumi.export("codeArtifact", {"domain": ss.codeartifact_domain(platform), "domainOwner": shared_id,
                                    "repository": s.codeartifact.repository, "pipIndexUrl": packages.pip_index_url})
+    pulumi.export("codeConnections", connections)
+    pulumi.export("codeCommitRepositories", code_repositories)
     pulumi.export("modelPackageGroups", {p: {"arn": g.arn, "name": g.name} for p, g in groups.items()})
     pulumi.export("modelRegistryMode", s.model_registry.mode)
     pulumi.export("parameterPath", ss.parameter_path(platform))
+    pulumi.export("serviceCatalog", catalog)
 
 
 def _parameter_readers(platform: PlatformConfig, account: Callable[[str], pulumi.Output[str]]) -> list[RolePrincipals]:
@@ -264,6 +274,99 @@ def _creation_templates(platform: PlatformConfig, name: str, prefixes: list[str]
                 [account(k) for k in ss.pull_accounts(platform, None)], org_id, [])),
             resource_tags=platform_tags(platform, project="shared-services"),
             opts=opts)
+
+
+def _code_repositories(platform: PlatformConfig, key: CustomerManagedKey, opts: pulumi.ResourceOptions
+                       ) -> tuple[dict[str, pulumi.Output[str]], dict[str, pulumi.Output[str]]]:
+    """Per project: a CodeConnections connection to the external Git provider (completed once
+    in the console by the provider's administrator: AWS creates connections PENDING), or
+    CodeCommit repositories (KMS, protected) with the configured approval rule template."""
+    code = platform.shared_services.code_repositories
+    connections: dict[str, pulumi.Output[str]] = {}
+    repositories: dict[str, pulumi.Output[str]] = {}
+    if code.provider != "CodeCommit":
+        for project in platform.projects:
+            connection = aws.codeconnections.Connection(
+                f"code-connection-{project.name}", name=ss.connection_name(platform, project.name),
+                provider_type=None if code.host_arn else code.provider, host_arn=code.host_arn,
+                tags=project_tags(platform, project.name, "shared"), opts=opts)
+            connections[project.name] = connection.arn
+        return connections, repositories
+    template = None
+    if code.approval_rule_template is not None:
+        template = aws.codecommit.ApprovalRuleTemplate(
+            "code-approval-rule", name=code.approval_rule_template,
+            description=f"{code.required_approvals} approvals before merging into the default branch",
+            content=to_json({"Version": "2018-11-08", "DestinationReferences": ["refs/heads/main"],
+                             "Statements": [{"Type": "Approvers", "NumberOfApprovalsNeeded": code.required_approvals}]}),
+            opts=opts)
+    for name, project in ss.code_repository_names(platform):
+        repository = aws.codecommit.Repository(
+            f"code-{name}", repository_name=name, description=f"ML code of {project}", kms_key_id=key.arn,
+            default_branch="main", tags=project_tags(platform, project, "shared"),
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=True, retain_on_delete=True)))
+        if template is not None:
+            aws.codecommit.ApprovalRuleTemplateAssociation(
+                f"code-{name}-approval-rule", approval_rule_template_name=template.name,
+                repository_name=repository.repository_name, opts=pulumi.ResourceOptions(parent=repository))
+        repositories[name] = repository.arn
+    return connections, repositories
+
+
+def _service_catalog(platform: PlatformConfig, shared_id: pulumi.Output[str], key: CustomerManagedKey,
+                     organization: pulumi.StackReference, opts: pulumi.ResourceOptions) -> dict[str, pulumi.Output[str]]:
+    """The self-service portfolio: the Studio user-profile product (its template from the
+    repository, uploaded to a templates bucket), launched through the launch constraint role
+    of the consuming account, tag options for the mandatory tags, shared to `share_ou`."""
+    sc = platform.shared_services.service_catalog
+    tags = platform_tags(platform, project="shared-services")
+    logs = access_log_bucket(
+        "shared-services-access-logs", ss.access_log_bucket_name(platform),
+        LogDelivery(source_account=shared_id, source_bucket_prefix=ss.bucket_prefix(platform)), tags, [], opts=opts)
+    bucket = SecureBucket("service-catalog-templates", bucket_name=ss.template_bucket_name(platform),
+                          kms_key_arn=key.arn, tags=tags, access_log_bucket=logs.bucket, opts=opts)
+    body = ss.STUDIO_PRODUCT_TEMPLATE.read_text()
+    version = hashlib.sha256(body.encode()).hexdigest()[:12]
+    object_key = f"service-catalog/studio-user-profile/{version}.yaml"
+    template = aws.s3.BucketObject("studio-user-profile-template", bucket=bucket.bucket, key=object_key, content=body,
+                                   content_type="application/x-yaml", server_side_encryption="aws:kms",
+                                   kms_key_id=key.arn, opts=pulumi.ResourceOptions.merge(
+                                       opts, pulumi.ResourceOptions(parent=bucket)))
+    portfolio = aws.servicecatalog.Portfolio(
+        "studio-self-service", name=f"{platform.name_prefix}-ml-self-service",
+        description="Self-service SageMaker Studio for the ML projects", provider_name="ML platform team",
+        tags=tags, opts=opts)
+    product = aws.servicecatalog.Product(
+        "studio-user-profile", name=f"{platform.name_prefix}-studio-user-profile", owner="ML platform team",
+        type="CLOUD_FORMATION_TEMPLATE", description="A SageMaker Studio user profile in the project's domain",
+        provisioning_artifact_parameters=aws.servicecatalog.ProductProvisioningArtifactParametersArgs(
+            name=f"v-{version}", type="CLOUD_FORMATION_TEMPLATE", disable_template_validation=False,
+            template_url=pulumi.Output.concat("https://", bucket.bucket, ".s3.", platform.home_region,
+                                              ".amazonaws.com/", object_key)),
+        tags=tags, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[template])))
+    child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=portfolio))
+    association = aws.servicecatalog.ProductPortfolioAssociation(
+        "studio-user-profile-in-portfolio", portfolio_id=portfolio.id, product_id=product.id, opts=child)
+    aws.servicecatalog.Constraint(
+        "studio-user-profile-launch", type="LAUNCH", portfolio_id=portfolio.id, product_id=product.id,
+        description="Launched as the consuming account's launch role (created by the ML workspace layer)",
+        parameters=to_json({"LocalRoleName": ss.launch_role_name(platform)}),
+        opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[association])))
+    for tag, value in ss.tag_options(platform):
+        slug = re.sub(r"[^a-z0-9]+", "-", f"{tag}-{value}".lower()).strip("-")
+        option = aws.servicecatalog.TagOption(f"tag-option-{slug}", key=tag, value=value, active=True, opts=child)
+        aws.servicecatalog.TagOptionResourceAssociation(f"tag-option-{slug}-portfolio", resource_id=portfolio.id,
+                                                       tag_option_id=option.id, opts=child)
+    ou_ids = organization.require_output("ouIds")
+    share = aws.servicecatalog.PortfolioShare(
+        "studio-self-service-share", portfolio_id=portfolio.id, type="ORGANIZATIONAL_UNIT",
+        principal_id=pulumi.Output.all(organization.require_output("managementAccountId"),
+                                       organization.require_output("organizationId"), ou_ids).apply(
+            lambda a: _ou_arn(a[0], a[1], a[2][sc.share_ou])),
+        share_tag_options=True, opts=child)
+    return {"portfolioId": portfolio.id, "productId": product.id, "shareOu": pulumi.Output.from_input(sc.share_ou),
+            "launchRoleName": pulumi.Output.from_input(ss.launch_role_name(platform)),
+            "templateUrl": product.provisioning_artifact_parameters.template_url, "shareId": share.id}
 
 
 def _model_registry(platform: PlatformConfig, account: Callable[[str], pulumi.Output[str]], org_id: pulumi.Output[str],

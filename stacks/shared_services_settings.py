@@ -24,6 +24,7 @@ consumption only by its production account.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
@@ -59,11 +60,14 @@ _PTC_SECRET = re.compile(r"^arn:aws:secretsmanager:[a-z0-9-]+:\d{12}:secret:ecr-
 GIT_PROVIDERS = ("GitHub", "GitLab", "Bitbucket", "GitHubEnterpriseServer", "GitLabSelfManaged")
 SELF_MANAGED_PROVIDERS = ("GitHubEnterpriseServer", "GitLabSelfManaged")
 _HOST_ARN = re.compile(r"^arn:aws:code(connections|star-connections):[a-z0-9-]+:\d{12}:host/[\w.-]+$")
+CONNECTION_NAME_MAX = 32
 _ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 _CODEARTIFACT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,48}[a-z0-9]$")
 _CODEARTIFACT_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,99}$")
 _MODEL_GROUP = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _SSM_PATH = re.compile(r"^(/[a-zA-Z0-9_.-]+)+$")
+# The Service Catalog product's CloudFormation template, shipped in the repository.
+STUDIO_PRODUCT_TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "studio-user-profile.yaml"
 # CodeArtifact's external connection to the Python Package Index.
 PYPI_CONNECTION = "public:pypi"
 
@@ -220,8 +224,55 @@ def launch_role_name(platform: "PlatformConfig") -> str:
     return platform.shared_services.service_catalog.launch_role_name or f"{platform.name_prefix}-studio-launch"
 
 
+def bucket_prefix(platform: "PlatformConfig") -> str:
+    return f"{platform.name_prefix}-{ACCOUNT}-"
+
+
+def template_bucket_name(platform: "PlatformConfig") -> str:
+    """The Service Catalog templates bucket (`PlatformConfig.bucket_name` is the rule)."""
+    return platform.bucket_name(ACCOUNT, "templates")
+
+
+def access_log_bucket_name(platform: "PlatformConfig") -> str:
+    return platform.bucket_name(ACCOUNT, "access-logs")
+
+
+def bucket_names(platform: "PlatformConfig") -> list[str]:
+    """Every bucket this layer creates (none without the Service Catalog portfolio)."""
+    if not platform.shared_services.service_catalog.enabled:
+        return []
+    return [template_bucket_name(platform), access_log_bucket_name(platform)]
+
+
+def data_bucket_names(platform: "PlatformConfig") -> list[str]:
+    """The layer's buckets that are not access-log targets (the trail logs their object events)."""
+    return [template_bucket_name(platform)] if platform.shared_services.service_catalog.enabled else []
+
+
+def tag_options(platform: "PlatformConfig") -> list[tuple[str, str]]:
+    """(tag, value) of the portfolio's tag options: the values of the mandatory tags the
+    configuration knows (projects, environments, owners, cost centers, classifications)."""
+    values: dict[str, list[str]] = {
+        "project": [p.name for p in platform.projects],
+        "environment": sorted({e for p in platform.projects for e in p.environments}),
+        "owner": [p.owner for p in platform.projects],
+        "cost-center": [p.cost_center for p in platform.projects],
+        "data-classification": [p.data_classification for p in platform.projects],
+    }
+    found: list[tuple[str, str]] = []
+    for tag in platform.mandatory_tags:
+        for value in values.get(tag, [platform.default_tags[tag]] if tag in platform.default_tags else []):
+            if (tag, value) not in found:
+                found.append((tag, value))
+    return found
+
+
 def parameter_path(platform: "PlatformConfig") -> str:
     return platform.shared_services.parameter_path or f"/{platform.name_prefix}/shared-services"
+
+
+def connection_name(platform: "PlatformConfig", project: str) -> str:
+    return f"{platform.name_prefix}-{project}"
 
 
 def code_repository_names(platform: "PlatformConfig") -> list[tuple[str, str]]:
@@ -328,6 +379,12 @@ def _check_services(platform: "PlatformConfig", problems: list[str]) -> None:
         problems.append(f"{key}.host_arn: only for {' and '.join(SELF_MANAGED_PROVIDERS)}")
     if code.approval_rule_template is not None and code.provider != "CodeCommit":
         problems.append(f"{key}.approval_rule_template: approval rule templates are CodeCommit's (allowed: with provider: CodeCommit)")
+    if code.provider != "CodeCommit":
+        for i, project in enumerate(platform.projects):
+            name = connection_name(platform, project.name)
+            if len(name) > CONNECTION_NAME_MAX:
+                problems.append(f"projects[{i}].name: connection name '{name}' would be {len(name)} characters "
+                                f"(allowed: at most {CONNECTION_NAME_MAX}; shorten name_prefix or the project name)")
     for i, name in enumerate(code.repositories):
         if not re.match(r"^[a-z][a-z0-9-]*[a-z0-9]$", name):
             problems.append(f"{key}.repositories[{i}]: '{name}' is not a repository name (allowed: lowercase letters, digits, hyphens)")

@@ -243,3 +243,82 @@ def test_a_pipeline_role_nobody_creates_or_declares_is_refused(run_platform, sam
         run_platform("shared-services", platform=sample_platform)
     assert "names role 'mrd-unknown-builder' in account automation" in str(info.value)
     assert info.value.registered == []
+
+
+def test_a_connection_per_project_to_the_configured_git_provider(run):
+    connections = {c.inputs["name"]: c for c in run.of_type("aws:codeconnections/connection:Connection")}
+    assert set(connections) == {f"mrd-{p}" for p in PROJECTS}
+    assert {c.inputs["providerType"] for c in connections.values()} == {"GitHub"}
+    assert set(run.outputs["codeConnections"]) == set(PROJECTS) and run.outputs["codeCommitRepositories"] == {}
+    assert not run.of_type("aws:codecommit/repository:Repository")
+
+
+def test_codecommit_repositories_with_the_approval_rule_template(run_platform, sample_platform):
+    sample_platform["shared_services"]["code_repositories"] = {
+        "provider": "CodeCommit", "repositories": ["ml-code"], "approval_rule_template": "mrd-two-approvals"}
+    result = run_platform("shared-services", platform=sample_platform)
+    repositories = {r.inputs["repositoryName"]: r for r in result.of_type("aws:codecommit/repository:Repository")}
+    assert set(repositories) == {f"{p}-ml-code" for p in PROJECTS}
+    assert all(r.protect and r.inputs["kmsKeyId"] for r in repositories.values())
+    (template,) = result.of_type("aws:codecommit/approvalRuleTemplate:ApprovalRuleTemplate")
+    assert template.inputs["name"] == "mrd-two-approvals"
+    assert json.loads(template.inputs["content"])["Statements"][0]["NumberOfApprovalsNeeded"] == 2
+    associated = {a.inputs["repositoryName"] for a in result.of_type(
+        "aws:codecommit/approvalRuleTemplateAssociation:ApprovalRuleTemplateAssociation")}
+    assert associated == set(repositories)
+    assert not result.of_type("aws:codeconnections/connection:Connection")
+
+
+def test_approval_rule_templates_are_codecommit_only():
+    from tests.conftest import load_sample_platform
+
+    data = load_sample_platform()
+    data["shared_services"]["code_repositories"]["approval_rule_template"] = "mrd-two-approvals"
+    with pytest.raises(ConfigError, match=r"code_repositories.approval_rule_template: approval rule templates are CodeCommit's"):
+        parse_platform(data)
+
+
+def test_the_studio_product_ships_its_template_and_passes_cfn_lint(run):
+    from cfnlint.api import ManualArgs, lint
+
+    from stacks.shared_services_settings import STUDIO_PRODUCT_TEMPLATE
+
+    (template,) = run.of_type("aws:s3/bucketObject:BucketObject")
+    assert template.inputs["content"] == STUDIO_PRODUCT_TEMPLATE.read_text()
+    assert template.inputs["serverSideEncryption"] == "aws:kms"
+    assert [str(m) for m in lint(template.inputs["content"], config=ManualArgs(regions=["eu-west-1", "eu-central-1"]))] == []
+    (product,) = run.of_type("aws:servicecatalog/product:Product")
+    artifact = product.inputs["provisioningArtifactParameters"]
+    assert artifact["templateUrl"].endswith("/" + template.inputs["key"])
+    assert artifact["templateUrl"].startswith(f"https://{template.inputs['bucket']}.s3.eu-west-1.amazonaws.com/")
+
+
+def test_cfn_lint_finds_a_broken_studio_template():
+    from cfnlint.api import ManualArgs, lint
+
+    from stacks.shared_services_settings import STUDIO_PRODUCT_TEMPLATE
+
+    broken = STUDIO_PRODUCT_TEMPLATE.read_text().replace("ExecutionRole: !Ref", "ExecutionRoles: !Ref")
+    assert lint(broken, config=ManualArgs(regions=["eu-west-1"]))
+
+
+def test_portfolio_launch_constraint_tag_options_and_share(run, sample_runs):
+    (constraint,) = run.of_type("aws:servicecatalog/constraint:Constraint")
+    assert constraint.inputs["type"] == "LAUNCH"
+    assert json.loads(constraint.inputs["parameters"]) == {"LocalRoleName": "mrd-studio-launch"}
+    options = {(o.inputs["key"], o.inputs["value"]) for o in run.of_type("aws:servicecatalog/tagOption:TagOption")}
+    mandatory = {"owner", "project", "environment", "cost-center", "data-classification"}
+    assert {k for k, _ in options} == mandatory
+    assert {("project", p) for p in PROJECTS} | {("environment", e) for e in ENVS} <= options
+    assert len(run.of_type("aws:servicecatalog/tagOptionResourceAssociation:TagOptionResourceAssociation")) == len(options)
+    (share,) = run.of_type("aws:servicecatalog/portfolioShare:PortfolioShare")
+    workloads = sample_runs("organization").outputs["ouIds"]["Workloads"]
+    assert share.inputs["type"] == "ORGANIZATIONAL_UNIT" and share.inputs["principalId"].endswith(f"/{workloads}")
+    assert share.inputs["shareTagOptions"] is True
+
+
+def test_every_bucket_of_the_layer_is_named_by_the_rule_and_secure(run):
+    buckets = {b.inputs["bucket"] for b in run.of_type("aws:s3/bucket:Bucket")}
+    assert buckets == {"mrd-shared-services-templates-111111111111", "mrd-shared-services-access-logs-111111111111"}
+    parents = {r.urn for r in run.resources if r.type.endswith(":SecureBucket")}
+    assert len(parents) == 2
