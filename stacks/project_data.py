@@ -35,6 +35,7 @@ from components.project_buckets import (
     ProjectBucketSetArgs,
 )
 from stacks import data_settings as ds
+from stacks import shared_services_settings as ss
 from stacks.common import stack_reference
 from stacks.context import StackContext
 from stacks.project_network import ProjectNetwork
@@ -78,8 +79,10 @@ def project_data(ctx: StackContext, network: ProjectNetwork) -> None:
         if pb.reviewer_roles:
             found.append(ObjectGrant("ReviewersReadOnly", [reviewers]))
         if kind == "models" and env == "preprod" and "prod" in project.environments:
-            # The deployment pipeline's prod side copies approved models into prod.
-            found.append(ObjectGrant("ProdPromotion", [roles(pb.automation_roles, account(f"{project.name}-prod"), "prod")]))
+            # The model registry's consumers (prod automation: it creates models from approved
+            # versions and copies them into prod) read exactly the registered versions' artifacts.
+            found.append(ObjectGrant("ProdPromotion", [roles(pb.automation_roles, account(f"{project.name}-prod"), "prod")],
+                                     prefix=ss.artifact_prefix(platform, project.name)))
         return found
 
     buckets = []

@@ -177,7 +177,8 @@ def run(ctx: StackContext) -> None:
                                    "repository": s.codeartifact.repository, "pipIndexUrl": packages.pip_index_url})
     pulumi.export("codeConnections", connections)
     pulumi.export("codeCommitRepositories", code_repositories)
-    pulumi.export("modelPackageGroups", {p: {"arn": g.arn, "name": g.name} for p, g in groups.items()})
+    pulumi.export("modelPackageGroups", {p: {"arn": g.arn, "name": g.name, "artifactPrefix": ss.artifact_prefix(platform, p)}
+                                         for p, g in groups.items()})
     pulumi.export("modelRegistryMode", s.model_registry.mode)
     pulumi.export("parameterPath", ss.parameter_path(platform))
     pulumi.export("serviceCatalog", catalog)

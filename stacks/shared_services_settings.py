@@ -193,6 +193,11 @@ def model_package_group(platform: "PlatformConfig", project: str) -> str:
     return f"{platform.name_prefix}-{project}"
 
 
+def artifact_prefix(platform: "PlatformConfig", project: str) -> str:
+    """Where a project's registered versions keep their artifacts in its preprod models bucket."""
+    return f"{platform.shared_services.model_registry.artifact_prefix}{model_package_group(platform, project)}/"
+
+
 def registration_roles(platform: "PlatformConfig", project: str) -> list[str]:
     """The project's pre-production automation: the roles that register model versions."""
     return [ds.project_role_name(platform, project, "preprod", r) for r in platform.data_lake.project_buckets.automation_roles]

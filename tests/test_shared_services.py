@@ -322,3 +322,23 @@ def test_every_bucket_of_the_layer_is_named_by_the_rule_and_secure(run):
     assert buckets == {"mrd-shared-services-templates-111111111111", "mrd-shared-services-access-logs-111111111111"}
     parents = {r.urn for r in run.resources if r.type.endswith(":SecureBucket")}
     assert len(parents) == 2
+
+
+def test_registry_consumers_read_exactly_the_registered_artifacts(run, sample_runs, org):
+    ids, _ = org
+    for project in PROJECTS:
+        prefix = run.outputs["modelPackageGroups"][project]["artifactPrefix"]
+        assert prefix == f"registry/mrd-{project}/"
+        preprod = sample_runs(f"{project}-preprod")
+        bucket = f"mrd-{project}-preprod-models-111111111111"
+        (policy,) = [json.loads(p.inputs["policy"]) for p in preprod.of_type("aws:s3/bucketPolicy:BucketPolicy")
+                     if p.inputs["bucket"] == bucket]
+        prod_role = f"arn:aws:iam::{ids[f'{project}-prod']}:role/mrd-{project}-prod-sm-execution"
+        reads = [s for s in policy["Statement"] if s["Effect"] == "Allow"
+                 and prod_role in str(s.get("Condition", {}).get("ArnLike", {}).get("aws:PrincipalArn"))]
+        assert {s["Sid"] for s in reads} == {"ProdPromotion", "ProdPromotionList"}
+        (objects,) = [s for s in reads if s["Sid"] == "ProdPromotion"]
+        assert objects["Resource"] == f"arn:aws:s3:::{bucket}/{prefix}*"
+        assert not any(a.startswith(("s3:Put", "s3:Delete")) for a in objects["Action"])
+        (listing,) = [s for s in reads if s["Sid"] == "ProdPromotionList"]
+        assert listing["Condition"]["StringLike"] == {"s3:prefix": [f"{prefix}*"]}
