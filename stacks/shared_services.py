@@ -45,7 +45,6 @@ from components.package_repository import PackageRepositories, PackageRepositori
 from components.project_buckets import access_log_bucket
 from components.secure_bucket import SecureBucket
 from policy_documents.serialize import document, policy_json, to_json
-from stacks import data_settings as ds
 from stacks import shared_services_settings as ss
 from stacks.common import account_provider, platform_tags, project_tags, stack_reference
 from stacks.config import PlatformConfig
@@ -70,6 +69,8 @@ def named_roles(platform: PlatformConfig) -> list[RoleReference]:
         if "prod" in platform.project(project).environments:
             found += [RoleReference(f"model package group {project} (consumption)", f"{project}-prod", r)
                       for r in ss.consumer_roles(platform, project)]
+    found += [RoleReference("shared-services key policy (parameter readers)", key, name)
+              for key, names in ss.parameter_readers(platform).items() for name in names]
     return found
 
 
@@ -185,18 +186,7 @@ def run(ctx: StackContext) -> None:
 
 
 def _parameter_readers(platform: PlatformConfig, account: Callable[[str], pulumi.Output[str]]) -> list[RolePrincipals]:
-    """The roles of the workload and deployment accounts that read the parameters: the projects'
-    team and automation roles, and the pipeline build roles."""
-    pb = platform.data_lake.project_buckets
-    found = []
-    for project in platform.projects:
-        for env in project.environments:
-            names = pb.team_roles if env == "dev" else pb.automation_roles
-            found.append(RolePrincipals(account(f"{project.name}-{env}"), tuple(
-                ds.project_role_name(platform, project.name, env, r) for r in dict.fromkeys(names))))
-    if platform.shared_services.pipeline_build_roles:
-        found.append(RolePrincipals(account(ss.PIPELINE_ACCOUNT), tuple(platform.shared_services.pipeline_build_roles)))
-    return [r for r in found if r.role_names]
+    return [RolePrincipals(account(key), tuple(names)) for key, names in ss.parameter_readers(platform).items()]
 
 
 def _image_hierarchy(platform: PlatformConfig, account: Callable[[str], pulumi.Output[str]], org_id: pulumi.Output[str],

@@ -225,6 +225,22 @@ def creates_creation_role(platform: "PlatformConfig") -> bool:
     return bool(ecr.pull_through_cache) or ecr.replication_region is not None
 
 
+def parameter_readers(platform: "PlatformConfig") -> dict[str, list[str]]:
+    """Account key -> roles that read the SSM parameters (decrypt with the shared-services key):
+    the projects' team roles in dev, their automation elsewhere, and the pipeline build roles."""
+    pb = platform.data_lake.project_buckets
+    found: dict[str, list[str]] = {}
+    for project in platform.projects:
+        for env in project.environments:
+            names = pb.team_roles if env == "dev" else pb.automation_roles
+            roles = [ds.project_role_name(platform, project.name, env, r) for r in dict.fromkeys(names)]
+            if roles:
+                found[f"{project.name}-{env}"] = roles
+    if platform.shared_services.pipeline_build_roles:
+        found[PIPELINE_ACCOUNT] = list(platform.shared_services.pipeline_build_roles)
+    return found
+
+
 def launch_role_name(platform: "PlatformConfig") -> str:
     return platform.shared_services.service_catalog.launch_role_name or f"{platform.name_prefix}-studio-launch"
 

@@ -342,3 +342,45 @@ def test_registry_consumers_read_exactly_the_registered_artifacts(run, sample_ru
         assert not any(a.startswith(("s3:Put", "s3:Delete")) for a in objects["Action"])
         (listing,) = [s for s in reads if s["Sid"] == "ProdPromotionList"]
         assert listing["Condition"]["StringLike"] == {"s3:prefix": [f"{prefix}*"]}
+
+
+def test_the_ecr_guardrails_see_every_repository_and_its_policy_and_pass(run):
+    import dataclasses
+
+    from offline_preview.analysis import analyzed_resources
+    from offline_preview.policy_analyzer import load_policy_config, shared_analyzer
+    from offline_preview.preview import DEFAULT_POLICY_CONFIG_NAME, DEFAULT_POLICY_PACK
+
+    analyzer = shared_analyzer(DEFAULT_POLICY_PACK, load_policy_config(DEFAULT_POLICY_PACK / DEFAULT_POLICY_CONFIG_NAME))
+    analyzer.configure_stack("shared-services", project="ml-platform")
+    resources = [r for r in analyzed_resources(run) if r.type in (REPO, REPO_POLICY)]
+    assert len(resources) == 2 * len(run.of_type(REPO))
+    ecr = ("ecr-1-repository-scan-kms", "ecr-1-immutable-image-tags", "ecr-2-cross-account-pull-org-only")
+    assert [d.message for d in analyzer.analyze_each(resources) if d.policy_name in ecr] == []
+    # The same resources, widened: the guardrails look at them.
+    policy = next(r for r in resources if r.type == REPO_POLICY)
+    document = json.loads(policy.properties["policy"])
+    document["Statement"][0]["Principal"] = {"AWS": "*"}
+    document["Statement"][0].pop("Condition")
+    widened = dataclasses.replace(policy, properties={**policy.properties, "policy": json.dumps(document)})
+    assert "ecr-2-cross-account-pull-org-only" in {d.policy_name for d in analyzer.analyze(widened)}
+    repo = next(r for r in resources if r.type == REPO and r.properties["imageTagMutability"] == "IMMUTABLE")
+    mutable = dataclasses.replace(repo, properties={**repo.properties, "imageTagMutability": "MUTABLE",
+                                                    "encryptionConfigurations": [{"encryptionType": "AES256"}]})
+    assert {"ecr-1-repository-scan-kms", "ecr-1-immutable-image-tags"} <= {d.policy_name for d in analyzer.analyze(mutable)}
+
+
+def test_the_parameters_key_lets_only_the_readers_decrypt_through_ssm(run, org):
+    ids, org_id = org
+    (key,) = [k for k in run.of_type("aws:kms/key:Key") if k.region == "eu-west-1"]
+    statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
+    readers = statements["ParameterReaders"]
+    assert readers["Action"] == ["kms:Decrypt", "kms:DescribeKey"]
+    assert readers["Condition"]["StringEquals"] == {"kms:ViaService": ["ssm.eu-west-1.amazonaws.com"],
+                                                    "aws:PrincipalOrgID": org_id}
+    expected = {f"arn:aws:iam::{ids['automation']}:role/mrd-image-build"}
+    for project in PROJECTS:
+        expected |= {f"arn:aws:iam::{ids[f'{project}-dev']}:role/mrd-{project}-dev-{r}"
+                     for r in ("data-scientist", "ml-engineer", "sm-execution")}
+        expected |= {f"arn:aws:iam::{ids[f'{project}-{e}']}:role/mrd-{project}-{e}-sm-execution" for e in ("preprod", "prod")}
+    assert set(readers["Condition"]["ArnLike"]["aws:PrincipalArn"]) == expected
