@@ -39,7 +39,7 @@ import pulumi_aws as aws
 
 from components.data_access import LogDelivery
 from components.image_repository import ImageRepository, ImageRepositoryArgs, lifecycle_policy, repository_policy
-from components.kms_keys import DECRYPT_ONLY, ENCRYPT_DECRYPT, CustomerManagedKey, KeyUse, RolePrincipals, role_arn
+from components.kms_keys import DECRYPT_ONLY, ENCRYPT_DECRYPT, CustomerManagedKey, KeyUse, RolePrincipals
 from components.model_registry import ModelPackageGroup, ModelPackageGroupArgs
 from components.package_repository import PackageRepositories, PackageRepositoriesArgs
 from components.project_buckets import access_log_bucket
@@ -110,9 +110,10 @@ def run(ctx: StackContext) -> None:
             # ECR and CodeArtifact encrypt through grants the deploying principal creates.
             KeyUse("DeployerThroughServices", ENCRYPT_DECRYPT, roles=[deployer], via_services=via,
                    allow_grants_for_aws_resources=True),
-            KeyUse("RepositoryCreationTemplates", ("kms:DescribeKey",), roles=[creation_role],
-                   via_services=[f"ecr.{key_region}.amazonaws.com"], allow_grants_for_aws_resources=True),
         ]
+        if ss.creates_creation_role(platform):
+            uses.append(KeyUse("RepositoryCreationTemplates", ("kms:DescribeKey",), roles=[creation_role],
+                               via_services=[f"ecr.{key_region}.amazonaws.com"], allow_grants_for_aws_resources=True))
         readers = _parameter_readers(platform, account)
         if readers and key_region == region:
             uses.append(KeyUse("ParameterReaders", DECRYPT_ONLY, roles=readers,
@@ -124,7 +125,8 @@ def run(ctx: StackContext) -> None:
             uses=uses, tags=tags, opts=key_opts)
 
     shared_key = key("shared-services-key", region, opts)
-    repositories, cache_prefixes = _image_hierarchy(platform, account, org_id, shared_id, shared_key, tags, opts)
+    creator = _creation_role(platform, shared_id, opts) if ss.creates_creation_role(platform) else None
+    repositories, cache_prefixes = _image_hierarchy(platform, account, org_id, shared_key, tags, creator, opts)
 
     packages = PackageRepositories("packages", PackageRepositoriesArgs(
         domain=ss.codeartifact_domain(platform), repository=s.codeartifact.repository,
@@ -137,12 +139,12 @@ def run(ctx: StackContext) -> None:
     groups = _model_registry(platform, account, org_id, shared_id, opts)
     connections, code_repositories = _code_repositories(platform, shared_key, opts)
     catalog = _service_catalog(platform, shared_id, shared_key, organization, opts) if s.service_catalog.enabled else None
-    if s.ecr.replication_region is not None:
+    if s.ecr.replication_region is not None and creator is not None:
         dr_provider = account_provider(f"{ss.ACCOUNT}-{s.ecr.replication_region}", platform, shared_id, tags,
                                        region=s.ecr.replication_region)
         dr_opts = pulumi.ResourceOptions(provider=dr_provider)
         dr_key = key(f"shared-services-key-{s.ecr.replication_region}", s.ecr.replication_region, dr_opts)
-        _creation_templates(platform, "replicated", ["ROOT"], ["REPLICATION"], dr_key, account, org_id, dr_opts)
+        _creation_templates(platform, "replicated", ["ROOT"], ["REPLICATION"], dr_key, account, org_id, creator, dr_opts)
         aws.ecr.ReplicationConfiguration(
             "ecr-replication",
             replication_configuration=aws.ecr.ReplicationConfigurationReplicationConfigurationArgs(rules=[
@@ -190,7 +192,7 @@ def _parameter_readers(platform: PlatformConfig, account: Callable[[str], pulumi
 
 
 def _image_hierarchy(platform: PlatformConfig, account: Callable[[str], pulumi.Output[str]], org_id: pulumi.Output[str],
-                     shared_id: pulumi.Output[str], key: CustomerManagedKey, tags: dict[str, str],
+                     key: CustomerManagedKey, tags: dict[str, str], creator: aws.iam.Role | None,
                      opts: pulumi.ResourceOptions) -> tuple[dict[str, ImageRepository], dict[str, str]]:
     s = platform.shared_services
     ecr = s.ecr
@@ -217,10 +219,9 @@ def _image_hierarchy(platform: PlatformConfig, account: Callable[[str], pulumi.O
         aws.ecr.PullThroughCacheRule(f"ecr-cache-{rule.prefix}", ecr_repository_prefix=rule.prefix,
                                      upstream_registry_url=rule.upstream, credential_arn=rule.credential_arn, opts=opts)
         cache_prefixes[rule.prefix] = rule.upstream
-    if ss.creates_creation_role(platform):
-        _creation_role(platform, shared_id, opts)
-    if ecr.pull_through_cache:
-        _creation_templates(platform, "cache", list(cache_prefixes), ["PULL_THROUGH_CACHE"], key, account, org_id, opts)
+    if ecr.pull_through_cache and creator is not None:
+        _creation_templates(platform, "cache", list(cache_prefixes), ["PULL_THROUGH_CACHE"], key, account, org_id,
+                            creator, opts)
     return repositories, cache_prefixes
 
 
@@ -247,16 +248,15 @@ def _creation_role(platform: PlatformConfig, shared_id: pulumi.Output[str], opts
 
 def _creation_templates(platform: PlatformConfig, name: str, prefixes: list[str], applied_for: list[str],
                         key: CustomerManagedKey, account: Callable[[str], pulumi.Output[str]],
-                        org_id: pulumi.Output[str], opts: pulumi.ResourceOptions) -> None:
+                        org_id: pulumi.Output[str], creator: aws.iam.Role, opts: pulumi.ResourceOptions) -> None:
     """Repositories ECR creates itself (cache, replication) get the same encryption, lifecycle
     and pull policy as the hierarchy's; their tags follow upstream (mutable)."""
     ecr = platform.shared_services.ecr
-    shared_id = account(ss.ACCOUNT)
     for prefix in prefixes:
         aws.ecr.RepositoryCreationTemplate(
             f"ecr-template-{name}-{prefix.lower()}", prefix=prefix, applied_fors=applied_for,
             description=f"Repositories ECR creates for {name} ({prefix})",
-            custom_role_arn=role_arn(shared_id, ss.creation_role_name(platform)),
+            custom_role_arn=creator.arn,
             encryption_configurations=[aws.ecr.RepositoryCreationTemplateEncryptionConfigurationArgs(
                 encryption_type="KMS", kms_key=key.arn)],
             image_tag_mutability="MUTABLE",
@@ -264,7 +264,7 @@ def _creation_templates(platform: PlatformConfig, name: str, prefixes: list[str]
             repository_policy=policy_json(repository_policy(
                 [account(k) for k in ss.pull_accounts(platform, None)], org_id, [])),
             resource_tags=platform_tags(platform, project="shared-services"),
-            opts=opts)
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[creator])))
 
 
 def _code_repositories(platform: PlatformConfig, key: CustomerManagedKey, opts: pulumi.ResourceOptions

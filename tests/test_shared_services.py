@@ -384,3 +384,20 @@ def test_the_parameters_key_lets_only_the_readers_decrypt_through_ssm(run, org):
                      for r in ("data-scientist", "ml-engineer", "sm-execution")}
         expected |= {f"arn:aws:iam::{ids[f'{project}-{e}']}:role/mrd-{project}-{e}-sm-execution" for e in ("preprod", "prod")}
     assert set(readers["Condition"]["ArnLike"]["aws:PrincipalArn"]) == expected
+
+
+def test_without_cache_or_replication_no_creation_role_is_created_or_named(run_platform, sample_platform):
+    sample_platform["shared_services"]["ecr"]["pull_through_cache"] = []
+    sample_platform["shared_services"]["ecr"].pop("replication_region")
+    result = run_platform("shared-services", platform=sample_platform)
+    assert not result.of_type("aws:iam/role:Role")
+    assert not result.of_type("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate")
+    (key,) = result.of_type("aws:kms/key:Key")
+    assert "ecr-repository-creation" not in key.inputs["policy"]
+
+
+def test_creation_templates_assume_the_created_role(run):
+    (role,) = run.of_type("aws:iam/role:Role")
+    assert role.inputs["name"] == "mrd-ecr-repository-creation"
+    for template in run.of_type("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate"):
+        assert template.inputs["customRoleArn"] == role.outputs["arn"] and role.urn in template.dependencies
