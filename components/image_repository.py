@@ -85,6 +85,25 @@ def repository_policy(pull_accounts: Sequence[pulumi.Input[str]], organization_i
     return document(*statements)
 
 
+def pull_through_registry_policy(pull_accounts: Sequence[pulumi.Input[str]], organization_id: pulumi.Input[str],
+                                 cache_repositories: Sequence[pulumi.Input[str]]) -> dict:
+    """The registry policy that lets principals of `pull_accounts` (within the organization)
+    fill the pull-through caches: create a cache repository on first pull, only under the cache
+    prefixes (`cache_repositories`: repository ARN patterns), and import upstream images. The
+    import is granted on `*` because the IAM data parliament checks with lists no resource type
+    for it; ECR imports only into repositories of a pull-through cache rule, so `*` reaches no
+    other repository. Pulling is then the creation template's repository policy."""
+    roots = [account_root(a) for a in pull_accounts]
+    principal = {"AWS": roots if len(roots) > 1 else roots[0]}
+    condition = {"StringEquals": {"aws:PrincipalOrgID": organization_id}}
+    return document(
+        {"Sid": "CreateCacheRepositories", "Effect": "Allow", "Principal": principal,
+         "Action": "ecr:CreateRepository", "Resource": list(cache_repositories), "Condition": condition},
+        {"Sid": "ImportUpstreamImages", "Effect": "Allow", "Principal": principal,
+         "Action": "ecr:BatchImportUpstreamImage", "Resource": "*", "Condition": condition},
+    )
+
+
 class ImageRepository(pulumi.ComponentResource):
     """One repository with its lifecycle and repository policy. Protected: images are kept on
     `pulumi destroy` (no `force_delete`)."""

@@ -38,7 +38,13 @@ import pulumi
 import pulumi_aws as aws
 
 from components.data_access import LogDelivery
-from components.image_repository import ImageRepository, ImageRepositoryArgs, lifecycle_policy, repository_policy
+from components.image_repository import (
+    ImageRepository,
+    ImageRepositoryArgs,
+    lifecycle_policy,
+    pull_through_registry_policy,
+    repository_policy,
+)
 from components.kms_keys import DECRYPT_ONLY, ENCRYPT_DECRYPT, CustomerManagedKey, KeyUse, RolePrincipals
 from components.model_registry import ModelPackageGroup, ModelPackageGroupArgs
 from components.package_repository import PackageRepositories, PackageRepositoriesArgs
@@ -219,6 +225,12 @@ def _image_hierarchy(platform: PlatformConfig, account: Callable[[str], pulumi.O
         aws.ecr.PullThroughCacheRule(f"ecr-cache-{rule.prefix}", ecr_repository_prefix=rule.prefix,
                                      upstream_registry_url=rule.upstream, credential_arn=rule.credential_arn, opts=opts)
         cache_prefixes[rule.prefix] = rule.upstream
+    if ecr.pull_through_cache:
+        shared_id = account(ss.ACCOUNT)
+        aws.ecr.RegistryPolicy("ecr-registry-policy", policy=policy_json(pull_through_registry_policy(
+            [account(k) for k in ss.pull_accounts(platform, None)], org_id,
+            [pulumi.Output.concat("arn:aws:ecr:", platform.home_region, ":", shared_id, ":repository/", prefix, "/*")
+             for prefix in cache_prefixes])), opts=opts)
     if ecr.pull_through_cache and creator is not None:
         _creation_templates(platform, "cache", list(cache_prefixes), ["PULL_THROUGH_CACHE"], key, account, org_id,
                             creator, opts)

@@ -353,8 +353,9 @@ def test_the_ecr_guardrails_see_every_repository_and_its_policy_and_pass(run):
 
     analyzer = shared_analyzer(DEFAULT_POLICY_PACK, load_policy_config(DEFAULT_POLICY_PACK / DEFAULT_POLICY_CONFIG_NAME))
     analyzer.configure_stack("shared-services", project="ml-platform")
-    resources = [r for r in analyzed_resources(run) if r.type in (REPO, REPO_POLICY)]
-    assert len(resources) == 2 * len(run.of_type(REPO))
+    registry = "aws:ecr/registryPolicy:RegistryPolicy"
+    resources = [r for r in analyzed_resources(run) if r.type in (REPO, REPO_POLICY, registry)]
+    assert len(resources) == 2 * len(run.of_type(REPO)) + 1
     ecr = ("ecr-1-repository-scan-kms", "ecr-1-immutable-image-tags", "ecr-2-cross-account-pull-org-only")
     assert [d.message for d in analyzer.analyze_each(resources) if d.policy_name in ecr] == []
     # The same resources, widened: the guardrails look at them.
@@ -401,3 +402,17 @@ def test_creation_templates_assume_the_created_role(run):
     assert role.inputs["name"] == "mrd-ecr-repository-creation"
     for template in run.of_type("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate"):
         assert template.inputs["customRoleArn"] == role.outputs["arn"] and role.urn in template.dependencies
+
+
+def test_organization_accounts_may_fill_only_the_pull_through_caches(run, org):
+    ids, org_id = org
+    (registry,) = run.of_type("aws:ecr/registryPolicy:RegistryPolicy")
+    create, importing = json.loads(registry.inputs["policy"])["Statement"]
+    assert create["Action"] == "ecr:CreateRepository"
+    assert create["Resource"] == [f"arn:aws:ecr:eu-west-1:{ids['shared-services']}:repository/{p}/*"
+                                  for p in ("ecr-public", "quay")]
+    assert importing["Action"] == "ecr:BatchImportUpstreamImage"
+    accounts = {_root(ids[f"{p}-{e}"]) for p in PROJECTS for e in ENVS} | {_root(ids["automation"])}
+    for statement in (create, importing):
+        assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": org_id}}
+        assert _roots(statement) == accounts
