@@ -12,3 +12,8 @@ def regional_suffix(region: str, home_region: str) -> str:
 def cidr_slug(cidr: str) -> str:
     """A CIDR block as a name part: `10.0.0.0/8` -> `10-0-0-0-8`."""
     return cidr.replace(".", "-").replace("/", "-")
+
+
+def camel(*parts: str) -> str:
+    """`fraud-detection`, `dev` -> `FraudDetectionDev` (statement ids allow [A-Za-z0-9])."""
+    return "".join(w.capitalize() for p in parts for w in p.replace("_", "-").split("-"))

@@ -61,6 +61,9 @@ _ID_PREFIXES = {
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr",
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr",
     "aws:route53/zone:Zone": "Z",
+    "aws:servicecatalog/portfolio:Portfolio": "port",
+    "aws:servicecatalog/product:Product": "prod",
+    "aws:servicecatalog/tagOption:TagOption": "tag",
 }
 
 _ARNS = {
@@ -90,6 +93,11 @@ _ARNS = {
     "aws:cfg/rule:Rule": "arn:{partition}:config:{region}:{account}:config-rule/config-rule-{short}",
     "aws:accessanalyzer/analyzer:Analyzer": "arn:{partition}:access-analyzer:{region}:{account}:analyzer/{n}",
     "aws:cloudformation/stackSet:StackSet": "arn:{partition}:cloudformation:{region}:{account}:stackset/{n}:{uuid}",
+    "aws:ssm/parameter:Parameter": "arn:{partition}:ssm:{region}:{account}:parameter{n}",
+    "aws:codecommit/repository:Repository": "arn:{partition}:codecommit:{region}:{account}:{n}",
+    "aws:codeconnections/connection:Connection": "arn:{partition}:codeconnections:{region}:{account}:connection/{uuid}",
+    "aws:servicecatalog/portfolio:Portfolio": "arn:{partition}:catalog:{region}:{account}:portfolio/{id}",
+    "aws:servicecatalog/product:Product": "arn:{partition}:catalog:{region}:{account}:product/{id}",
 }
 
 # Inputs AWS echoes back as the resource's name when set.

@@ -20,10 +20,24 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, TypeAdapter, ValidationError
 
-from stacks import data_settings, network_settings, organization_settings, principal_settings, security_settings
-from stacks.config_model import EMAIL, ConfigModel
+from stacks import (
+    data_settings,
+    network_settings,
+    organization_settings,
+    principal_settings,
+    security_settings,
+    shared_services_settings,
+)
+from stacks.config_model import (  # noqa: F401 (re-exported: the stacks import them from here)
+    BUCKET_KINDS,
+    EMAIL,
+    ENVIRONMENTS,
+    IAM_ROLE_NAME_MAX,
+    ROLE_PERSONAS,
+    ConfigError,
+    ConfigModel,
+)
 
-ENVIRONMENTS = ("dev", "preprod", "prod")
 ENVIRONMENT_OUS = {"dev": "Workloads/Dev", "preprod": "Workloads/PreProd", "prod": "Workloads/Prod"}
 # The OU tree from the governed-environments blog, plus Suspended for accounts being retired.
 DEFAULT_OUS = (
@@ -49,15 +63,9 @@ SHARED_ACCOUNT_OUS = {
 }
 DERIVED_TAGS = ("project", "environment")
 # The layers with a stack module (`stacks/<layer>.py`, hyphens as underscores).
-LAYERS = ("organization", "security", "network", "data-lake", "project")
+LAYERS = ("organization", "security", "network", "data-lake", "shared-services", "project")
 
-# Names the program derives are checked against AWS limits at load time (every bucket of the
-# plan, the longest role name) so that a long prefix or project name fails here rather than
-# half-way through `pulumi up`.
-BUCKET_KINDS = ("experimentation", "datasets", "pipeline", "models", "access-logs")
-ROLE_PERSONAS = ("data-scientist", "ml-engineer", "model-consumer", "sm-execution")
 S3_BUCKET_NAME_MAX = 63
-IAM_ROLE_NAME_MAX = 64
 ACCOUNT_NAME_MAX = 50
 
 _NAME = r"^[a-z][a-z0-9-]*[a-z0-9]$"
@@ -69,17 +77,6 @@ BUCKET_SUFFIX_MAX = 20
 _BUCKET_CHARS = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
 _BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
-
-
-class ConfigError(ValueError):
-    """Raised with every configuration problem found, one per line."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__(
-            f"{len(problems)} configuration problem(s):\n" + "\n".join(f"  - {p}" for p in problems)
-        )
-
 
 
 
@@ -186,6 +183,7 @@ class PlatformConfig(ConfigModel):
     security: security_settings.SecuritySettings = security_settings.SecuritySettings()
     network: network_settings.NetworkSettings = network_settings.NetworkSettings()
     data_lake: data_settings.DataSettings = data_settings.DataSettings()
+    shared_services: shared_services_settings.SharedServicesSettings = shared_services_settings.SharedServicesSettings()
 
     # Derived views used by the stacks; pure functions of the configuration.
     def project(self, name: str) -> Project:
@@ -405,6 +403,8 @@ def plan_bucket_names(cfg: PlatformConfig) -> list[tuple[str, str, str]]:
              for name in security_settings.log_archive_bucket_names(cfg)]
     for name in data_settings.lake_platform_bucket_names(cfg):
         found.append(("data_lake", name, "name_prefix or bucket_suffix"))
+    for name in shared_services_settings.bucket_names(cfg):
+        found.append(("shared_services", name, "name_prefix or bucket_suffix"))
     for i, domain in enumerate(cfg.data_lake.domains):
         for zone in data_settings.ZONES:
             found.append((f"data_lake.domains[{i}].name", data_settings.lake_bucket_name(cfg, domain.name, zone),
@@ -460,7 +460,7 @@ _CHECKS: tuple[Check, ...] = (
     _check_regions, _check_tags, _check_organization, _check_accounts, _check_account_ous,
     _check_project_account_names, _check_projects, _check_networks, _check_derived_names,
     *_layer(security_settings), *_layer(network_settings), *_layer(data_settings),
-    *_layer(principal_settings), *_layer(organization_settings),
+    *_layer(principal_settings), *_layer(organization_settings), *_layer(shared_services_settings),
 )
 
 

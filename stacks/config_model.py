@@ -1,5 +1,8 @@
-"""What every section of the platform definition is built from (no imports of the sections,
-so each layer's settings module and `stacks.config` can share it without a cycle)."""
+"""What every section of the platform definition is built from: the base model, the error
+every validator raises and the platform-wide constants the layers' settings share. It imports
+no section, so the settings modules form one chain without a cycle:
+`config_model` <- `data_settings` <- `shared_services_settings` <- `security_settings`, `network_settings`
+<- `principal_settings` <- `config` (tests/test_layout.py keeps it so)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,25 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+
+
+ENVIRONMENTS = ("dev", "preprod", "prod")
+# Names the program derives are checked against AWS limits at load time (every bucket of the
+# plan, the longest role name) so that a long prefix or project name fails there rather than
+# half-way through `pulumi up`.
+BUCKET_KINDS = ("experimentation", "datasets", "pipeline", "models", "access-logs")
+ROLE_PERSONAS = ("data-scientist", "ml-engineer", "model-consumer", "sm-execution")
+IAM_ROLE_NAME_MAX = 64
+
+
+class ConfigError(ValueError):
+    """Raised with every configuration problem found, one per line."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(
+            f"{len(problems)} configuration problem(s):\n" + "\n".join(f"  - {p}" for p in problems)
+        )
 
 
 class ConfigModel(BaseModel):

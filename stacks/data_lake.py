@@ -30,6 +30,7 @@ from components.lake_formation_grants import (
     LocalGrantSpec,
     LocalPrincipalGrants,
 )
+from components.naming import camel
 from components.persona_roles import PersonaRoles, PersonaTrust
 from components.project_buckets import access_log_bucket
 from components.secure_bucket import BucketAccess, LifecycleRule, SecureBucket
@@ -39,26 +40,6 @@ from stacks.common import account_provider, platform_tags, stack_reference
 from stacks.config import PlatformConfig
 from stacks.context import StackContext
 from stacks.principal_settings import RoleReference, administrator_references, require_roles
-
-REKOGNITION = "rekognition.amazonaws.com"
-
-
-def lifecycle_rules(name: str, lifecycle: ds.Lifecycle | None) -> list[LifecycleRule]:
-    """The `SecureBucket` rule for a configured lifecycle (none when nothing is configured)."""
-    if lifecycle is None or not (lifecycle.transitions or lifecycle.noncurrent_expire_days or lifecycle.expire_days):
-        return []
-    return [LifecycleRule(
-        id=name,
-        transitions=tuple((t.days, t.storage_class) for t in lifecycle.transitions),
-        noncurrent_expire_days=lifecycle.noncurrent_expire_days,
-        expire_days=lifecycle.expire_days,
-    )]
-
-
-def camel(*parts: str) -> str:
-    """`fraud-detection`, `dev` -> `FraudDetectionDev` (statement ids allow [A-Za-z0-9])."""
-    return "".join(w.capitalize() for p in parts for w in p.replace("_", "-").split("-"))
-
 
 def account_ids(organization: pulumi.StackReference) -> Callable[[str], pulumi.Output[str]]:
     """Account id by key, from the organization stack; one Output per key so principals of the
@@ -130,7 +111,7 @@ def _domain_readers(platform: PlatformConfig, account: Callable[[str], pulumi.Ou
             for domain in consumer.domains:
                 readers[domain].append(ZoneReader(roles, tuple(consumer.zones), prefix))
                 if consumer.project in producers and env == data.model_producer_environment:
-                    services[domain].append(ServiceReader(f"Rekognition{camel(key)}", REKOGNITION, account(key),
+                    services[domain].append(ServiceReader(f"Rekognition{camel(key)}", ds.REKOGNITION, account(key),
                                                           tuple(consumer.zones), prefix))
     return readers, services
 
@@ -199,7 +180,7 @@ def run(ctx: StackContext) -> None:
     log_bucket_name = ds.lake_access_log_bucket_name(platform)
     access_logs = access_log_bucket(
         "data-lake-access-logs", log_bucket_name, log_delivery, tags,
-        lifecycle_rules("access-logs", data.project_buckets.lifecycle.get("access-logs")), opts=opts)
+        ds.lifecycle_rules("access-logs", data.project_buckets.lifecycle.get("access-logs")), opts=opts)
     results_name = ds.lake_athena_results_bucket_name(platform)
     results = SecureBucket(
         "data-lake-athena-results",
@@ -244,7 +225,7 @@ def run(ctx: StackContext) -> None:
                 write_back_prefix=ds.CONTRIBUTED_PREFIX,
                 readers=readers[domain.name],
                 service_readers=services[domain.name],
-                lifecycle={z: lifecycle_rules(f"{domain.name}-{z}", domain.lifecycle.get(z)) for z in ds.ZONES},
+                lifecycle={z: ds.lifecycle_rules(f"{domain.name}-{z}", domain.lifecycle.get(z)) for z in ds.ZONES},
                 access_log_bucket=access_logs.bucket,
                 tags={**tags, "data-classification": domain.data_classification},
                 description=domain.description,

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from stacks.config_model import IA_MIN_DAYS, ConfigModel, Transition
+from components.secure_bucket import LifecycleRule
+from stacks.config_model import BUCKET_KINDS, IA_MIN_DAYS, IAM_ROLE_NAME_MAX, ROLE_PERSONAS, ConfigModel, Transition
 
 if TYPE_CHECKING:
     from stacks.config import PlatformConfig
@@ -70,6 +71,22 @@ class Lifecycle(ConfigModel):
     transitions: list[Transition] = []
     noncurrent_expire_days: int | None = Field(default=None, ge=1)
     expire_days: int | None = Field(default=None, ge=1)
+
+
+def lifecycle_rules(name: str, lifecycle: Lifecycle | None) -> list[LifecycleRule]:
+    """The `SecureBucket` rule for a configured lifecycle (none when nothing is configured)."""
+    if lifecycle is None or not (lifecycle.transitions or lifecycle.noncurrent_expire_days or lifecycle.expire_days):
+        return []
+    return [LifecycleRule(
+        id=name,
+        transitions=tuple((t.days, t.storage_class) for t in lifecycle.transitions),
+        noncurrent_expire_days=lifecycle.noncurrent_expire_days,
+        expire_days=lifecycle.expire_days,
+    )]
+
+
+# The service that reads models shared with consumer projects (RK blog) and lake data granted to it.
+REKOGNITION = "rekognition.amazonaws.com"
 
 
 class Domain(ConfigModel):
@@ -264,8 +281,6 @@ def model_producers(platform: "PlatformConfig") -> set[str]:
 
 
 def known_project_roles(platform: "PlatformConfig") -> list[str]:
-    from stacks.config import ROLE_PERSONAS
-
     return [*ROLE_PERSONAS, *platform.data_lake.project_roles]
 
 
@@ -331,8 +346,6 @@ def _role_problems(key: str, roles: list[str], allowed: list[str], problems: lis
 
 def _check_roles(platform: "PlatformConfig", problems: list[str]) -> None:
     """Data-lake account roles and project role suffixes."""
-    from stacks.config import IAM_ROLE_NAME_MAX
-
     data = platform.data_lake
     for field in ("admin_roles", "data_engineer_roles"):
         for i, role in enumerate(getattr(data, field)):
@@ -350,8 +363,6 @@ def _check_roles(platform: "PlatformConfig", problems: list[str]) -> None:
 
 def _check_write_back(platform: "PlatformConfig", problems: list[str]) -> None:
     """Write-back: only approvers the platform defines."""
-    from stacks.config import IAM_ROLE_NAME_MAX
-
     data = platform.data_lake
     accounts = list(platform.accounts())
     wb = write_back_role_name(platform)
@@ -434,8 +445,6 @@ def _check_consumers(platform: "PlatformConfig", problems: list[str]) -> None:
 
 
 def _check_project_buckets(platform: "PlatformConfig", problems: list[str]) -> None:
-    from stacks.config import BUCKET_KINDS
-
     pb = platform.data_lake.project_buckets
     project_roles = known_project_roles(platform)
     for field in ("team_roles", "automation_roles", "reviewer_roles"):

@@ -28,57 +28,11 @@ import pulumi_aws as aws
 from components.egress_vpc import EgressVpc
 from components.transit_gateway_hub import OnPremisesConnection, TransitGatewayHub
 from components.vpc_endpoints import CentralEndpointZones, VpcEndpoints, associate_zone
-from components.workload_vpc import FlowLogSettings, TransitGatewaySpoke, WorkloadVpc
+from components.workload_vpc import TransitGatewaySpoke, WorkloadVpc
 from stacks import network_settings as ns
 from stacks.common import account_provider, platform_tags, stack_reference
-from stacks.config import ENVIRONMENTS, PlatformConfig
 from stacks.context import StackContext
 from stacks.principal_settings import administrator_references, require_roles
-
-SHARED_TABLE = "shared"
-EDGE_TABLE = "edge"
-
-
-def route_table_names(platform: PlatformConfig) -> list[str]:
-    """The hub's route tables: one per environment, `shared`, and `edge` when needed."""
-    names = [*ENVIRONMENTS, SHARED_TABLE]
-    if platform.network.on_premises is not None or platform.network.egress is not None:
-        names.append(EDGE_TABLE)
-    return names
-
-
-def spoke_destinations(platform: PlatformConfig) -> list[str]:
-    """What a VPC routes to the Transit Gateway: the platform's supernet and the corporate
-    ranges (the default route only where egress is configured for the account)."""
-    onprem = platform.network.on_premises
-    return [platform.cidr_plan.supernet, *(onprem.cidrs if onprem else [])]
-
-
-def internet_via_transit(platform: PlatformConfig, account_key: str) -> bool:
-    """Whether an account's VPC routes 0.0.0.0/0 to the hub: through the corporate network
-    (on_premises.internet_egress) or the egress VPC for the accounts it names."""
-    net = platform.network
-    if net.on_premises is not None and net.on_premises.internet_egress:
-        return True
-    return net.egress is not None and account_key in net.egress.accounts
-
-
-def flow_log_settings(platform: PlatformConfig) -> FlowLogSettings:
-    f = platform.network.flow_logs
-    org = platform.organization
-    return FlowLogSettings(retention_days=f.retention_days, traffic_type=f.traffic_type,
-                           max_aggregation_interval=f.max_aggregation_interval, allow_destroy=f.allow_destroy,
-                           key_administrators=(org.deployment_role, org.break_glass_role_name))
-
-
-def environment_of(platform: PlatformConfig, account_key: str) -> str:
-    """The hub route table an account's VPC is associated with."""
-    for project in platform.projects:
-        for env in project.environments:
-            if account_key == f"{project.name}-{env}":
-                return env
-    return SHARED_TABLE
-
 
 def _ou_arn(management: str, org_id: str, ou_id: str) -> str:
     return f"arn:aws:organizations::{management}:ou/{org_id}/{ou_id}"
@@ -104,7 +58,7 @@ def run(ctx: StackContext) -> None:
     network_account = account("network")
     hub_provider = account_provider("network", platform, network_account, tags)
 
-    tables = route_table_names(platform)
+    tables = ns.route_table_names(platform)
     principals = {
         path: pulumi.Output.all(management, organization_id, ou_ids).apply(
             lambda args, path=path: _ou_arn(args[0], args[1], args[2][path]))
@@ -124,15 +78,15 @@ def run(ctx: StackContext) -> None:
         share_principals=principals,
         tags=tags,
         on_premises=onprem,
-        edge_route_table=EDGE_TABLE if EDGE_TABLE in tables else None,
-        on_premises_route_tables=[t for t in tables if t != EDGE_TABLE],
+        edge_route_table=ns.EDGE_TABLE if ns.EDGE_TABLE in tables else None,
+        on_premises_route_tables=[t for t in tables if t != ns.EDGE_TABLE],
         opts=pulumi.ResourceOptions(provider=hub_provider),
     )
     # Internet through the corporate network: every environment's table sends the default
     # route to the on-premises attachment (the VPCs decide whether they use it).
     if net.on_premises is not None and net.on_premises.internet_egress:
         for table in tables:
-            if table != EDGE_TABLE:
+            if table != ns.EDGE_TABLE:
                 hub.static_route(f"{platform.name_prefix}-hub-{table}-internet-on-premises", table, "0.0.0.0/0",
                                  hub.on_premises_attachment_id)
 
@@ -146,17 +100,17 @@ def run(ctx: StackContext) -> None:
         provider = hub_provider if is_hub else account_provider(account_key, platform, account(account_key), tags)
         vpc = WorkloadVpc(
             f"{account_key}-vpc", label, cidr, net.azs_for("shared"), account(account_key), region, tags,
-            flow_logs=flow_log_settings(platform),
+            flow_logs=ns.flow_log_settings(platform),
             transit=TransitGatewaySpoke(
                 transit_gateway_id=hub.transit_gateway_id,
-                association_route_table_id=hub.route_table_ids[SHARED_TABLE],
+                association_route_table_id=hub.route_table_ids[ns.SHARED_TABLE],
                 propagation_route_table_ids=dict(hub.route_table_ids),
                 hub_provider=hub_provider,
-                destinations=spoke_destinations(platform),
+                destinations=ns.spoke_destinations(platform),
                 same_account=is_hub,
                 depends_on=[] if is_hub else hub.share_ready,
             ),
-            internet_via_transit=internet_via_transit(platform, account_key),
+            internet_via_transit=ns.internet_via_transit(platform, account_key),
             opts=pulumi.ResourceOptions(provider=provider),
         )
         central = net.endpoints.mode == "central"
@@ -195,7 +149,7 @@ def run(ctx: StackContext) -> None:
         provider = account_provider(sandbox.name, platform, account(sandbox.name), sandbox_tags)
         # NET-5: no Transit Gateway attachment, and no share reaches the Sandbox OU.
         vpc = WorkloadVpc(f"{sandbox.name}-vpc", sandbox.name, net.sandbox.cidr, net.azs_for("sandbox"),
-                          account(sandbox.name), region, sandbox_tags, flow_logs=flow_log_settings(platform),
+                          account(sandbox.name), region, sandbox_tags, flow_logs=ns.flow_log_settings(platform),
                           transit=None, opts=pulumi.ResourceOptions(provider=provider))
         endpoints = VpcEndpoints(
             f"{sandbox.name}-endpoints", vpc.vpc_id, region, organization_id, net.sandbox.endpoints, vpc.subnet_ids,
@@ -209,10 +163,10 @@ def run(ctx: StackContext) -> None:
         egress = EgressVpc(
             f"{platform.name_prefix}-egress", f"{platform.name_prefix}-egress", net.egress.cidr,
             net.azs_for("shared", net.egress.azs), network_account, region, hub.transit_gateway_id,
-            hub.route_table_ids[EDGE_TABLE], [platform.cidr_plan.supernet], tags,
-            flow_logs=flow_log_settings(platform), opts=pulumi.ResourceOptions(provider=hub_provider))
+            hub.route_table_ids[ns.EDGE_TABLE], [platform.cidr_plan.supernet], tags,
+            flow_logs=ns.flow_log_settings(platform), opts=pulumi.ResourceOptions(provider=hub_provider))
         # Only the route tables of the named accounts send the default route to the egress VPC.
-        for table in sorted({environment_of(platform, key) for key in net.egress.accounts}):
+        for table in sorted({ns.environment_of(platform, key) for key in net.egress.accounts}):
             hub.static_route(f"{platform.name_prefix}-hub-{table}-internet-egress", table, "0.0.0.0/0",
                              egress.attachment_id)
         egress_attachment = egress.attachment_id

@@ -13,7 +13,9 @@ from pydantic import Field
 
 from components.vpc_endpoints import INTERFACE_SERVICES
 from components.workload_vpc import SUBNET_MIN_PREFIX, carve_bits
-from stacks.config_model import LOG_RETENTION_DAYS, ConfigModel
+from components.workload_vpc import FlowLogSettings as VpcFlowLogs
+from stacks import data_settings
+from stacks.config_model import ENVIRONMENTS, LOG_RETENTION_DAYS, ConfigModel
 
 if TYPE_CHECKING:
     from stacks.config import PlatformConfig
@@ -118,8 +120,6 @@ def project_services(platform: "PlatformConfig", project: str, environment: str)
     SageMaker Runtime where SM-7 forbids invoking endpoints, plus Rekognition for projects that
     consume models shared by another project (RK blog, "Avoiding the public internet"), plus
     Athena, Glue and Lake Formation where the environment has data-lake grants."""
-    from stacks import data_settings  # noqa: PLC0415 (the data layer's grants; avoids an import cycle)
-
     services = [s for s in platform.network.endpoints.project_services
                 if not (s == "sagemaker.runtime" and environment in NO_RUNTIME_ENVIRONMENTS)]
     if platform.project(project).consumes_models_from and "rekognition" not in services:
@@ -318,3 +318,52 @@ def _quiet(value: str) -> ipaddress.IPv4Network | None:
         return ipaddress.IPv4Network(value, strict=True)
     except ValueError:
         return None
+
+
+# The hub's routing, shared by the network stack (which builds the route tables) and the
+# project stacks (which attach to them).
+SHARED_TABLE = "shared"
+EDGE_TABLE = "edge"
+
+
+def route_table_names(platform: PlatformConfig) -> list[str]:
+    """The hub's route tables: one per environment, `shared`, and `edge` when needed."""
+    names = [*ENVIRONMENTS, SHARED_TABLE]
+    if platform.network.on_premises is not None or platform.network.egress is not None:
+        names.append(EDGE_TABLE)
+    return names
+
+
+def spoke_destinations(platform: PlatformConfig) -> list[str]:
+    """What a VPC routes to the Transit Gateway: the platform's supernet and the corporate
+    ranges (the default route only where egress is configured for the account)."""
+    onprem = platform.network.on_premises
+    return [platform.cidr_plan.supernet, *(onprem.cidrs if onprem else [])]
+
+
+def internet_via_transit(platform: PlatformConfig, account_key: str) -> bool:
+    """Whether an account's VPC routes 0.0.0.0/0 to the hub: through the corporate network
+    (on_premises.internet_egress) or the egress VPC for the accounts it names."""
+    net = platform.network
+    if net.on_premises is not None and net.on_premises.internet_egress:
+        return True
+    return net.egress is not None and account_key in net.egress.accounts
+
+
+def flow_log_settings(platform: PlatformConfig) -> VpcFlowLogs:
+    """The VPC component's flow-log settings from `network.flow_logs` (the key administered by
+    the deployment and break-glass roles)."""
+    f = platform.network.flow_logs
+    org = platform.organization
+    return VpcFlowLogs(retention_days=f.retention_days, traffic_type=f.traffic_type,
+                       max_aggregation_interval=f.max_aggregation_interval, allow_destroy=f.allow_destroy,
+                       key_administrators=(org.deployment_role, org.break_glass_role_name))
+
+
+def environment_of(platform: PlatformConfig, account_key: str) -> str:
+    """The hub route table an account's VPC is associated with."""
+    for project in platform.projects:
+        for env in project.environments:
+            if account_key == f"{project.name}-{env}":
+                return env
+    return SHARED_TABLE

@@ -30,7 +30,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from stacks.config_model import ConfigModel
+from stacks import data_settings as ds
+from stacks import shared_services_settings as ss
+from stacks.config_model import ConfigError, ConfigModel
+from stacks.security_settings import auditor_role_names, trail_name
 
 if TYPE_CHECKING:
     from stacks.config import PlatformConfig
@@ -111,16 +114,11 @@ def baseline_accounts(platform: "PlatformConfig") -> list[str]:
 def auditor_roles_created(platform: "PlatformConfig") -> list[str]:
     """Auditor roles the security stack creates in security tooling: every configured name
     that is not a pattern (a pattern names roles made elsewhere, which must be declared)."""
-    from stacks.security_settings import auditor_role_names
-
     return [n for n in auditor_role_names(platform) if "*" not in n]
 
 
 def created_roles(platform: "PlatformConfig") -> list[KnownRole]:
     """Every role the platform's stacks create, by account key, from the definition alone."""
-    from stacks import data_settings as ds
-    from stacks.security_settings import trail_name
-
     prefix, org = platform.name_prefix, platform.organization
     found: list[KnownRole] = []
 
@@ -164,6 +162,10 @@ def created_roles(platform: "PlatformConfig") -> list[KnownRole]:
     add("data-lake", ds.lake_formation_role_name(platform), "data-lake")
     if data.write_back.approvers:
         add("data-lake", ds.write_back_role_name(platform), "data-lake")
+
+    # shared-services: the role ECR assumes to create repositories from templates.
+    if ss.creates_creation_role(platform):
+        add(ss.ACCOUNT, ss.creation_role_name(platform), "shared-services")
 
     # <project>-<env>: personas and the VPC's flow-log role.
     pb = data.project_buckets
@@ -214,9 +216,7 @@ def reserved_patterns(platform: "PlatformConfig") -> list[KnownRole]:
     """Role name patterns the guardrails deny by (never grant to) before any role of the
     family exists: MOD-1's model-consumer roles, wherever a producer account is. A reference
     is known through one only when it names the pattern itself, never a concrete role."""
-    from stacks.data_settings import model_consumer_role_pattern
-
-    return [KnownRole("*", model_consumer_role_pattern(platform), "reserved", "MOD-1 (organization stack SCPs)")]
+    return [KnownRole("*", ds.model_consumer_role_pattern(platform), "reserved", "MOD-1 (organization stack SCPs)")]
 
 
 def known_roles(platform: "PlatformConfig") -> list[KnownRole]:
@@ -250,8 +250,6 @@ def administrator_references(platform: "PlatformConfig", account: str, policy: s
 def require_roles(platform: "PlatformConfig", references: Sequence[RoleReference]) -> None:
     """Raise :class:`stacks.config.ConfigError` naming every reference to a role that no stack
     creates, AWS does not create and configuration does not declare pre-existing."""
-    from stacks.config import ConfigError
-
     known = known_roles(platform)
     problems = []
     for ref in references:

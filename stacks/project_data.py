@@ -27,6 +27,7 @@ from components.lake_formation_grants import (
     SharedDatabase,
     SharedDatabaseLinks,
 )
+from components.naming import camel
 from components.persona_roles import PersonaRoles, PersonaTrust
 from components.project_buckets import (
     BucketKind,
@@ -34,9 +35,9 @@ from components.project_buckets import (
     ProjectBucketSetArgs,
 )
 from stacks import data_settings as ds
+from stacks import shared_services_settings as ss
 from stacks.common import stack_reference
 from stacks.context import StackContext
-from stacks.data_lake import REKOGNITION, camel, lifecycle_rules
 from stacks.project_network import ProjectNetwork
 
 
@@ -78,8 +79,10 @@ def project_data(ctx: StackContext, network: ProjectNetwork) -> None:
         if pb.reviewer_roles:
             found.append(ObjectGrant("ReviewersReadOnly", [reviewers]))
         if kind == "models" and env == "preprod" and "prod" in project.environments:
-            # The deployment pipeline's prod side copies approved models into prod.
-            found.append(ObjectGrant("ProdPromotion", [roles(pb.automation_roles, account(f"{project.name}-prod"), "prod")]))
+            # The model registry's consumers (prod automation: it creates models from approved
+            # versions and copies them into prod) read exactly the registered versions' artifacts.
+            found.append(ObjectGrant("ProdPromotion", [roles(pb.automation_roles, account(f"{project.name}-prod"), "prod")],
+                                     prefix=ss.artifact_prefix(platform, project.name)))
         return found
 
     buckets = []
@@ -89,7 +92,7 @@ def project_data(ctx: StackContext, network: ProjectNetwork) -> None:
         services = []
         if producer and kind == work_kind:
             # Rekognition Custom Labels writes training output into the producer's work bucket.
-            services.append(ServiceGrant(f"Rekognition{camel(name)}", REKOGNITION, account_id, write=True))
+            services.append(ServiceGrant(f"Rekognition{camel(name)}", ds.REKOGNITION, account_id, write=True))
         kind_tags: dict[str, str] = {}
         if kind == "models":
             kind_tags = {"lineage": "required", "lineage-object-tags": " ".join(pb.model_lineage_tags)}
@@ -100,7 +103,7 @@ def project_data(ctx: StackContext, network: ProjectNetwork) -> None:
             bucket_name=ds.project_bucket_name(platform, project.name, env, kind),
             grants=grants_for(kind),
             services=services,
-            lifecycle=lifecycle_rules(kind, pb.lifecycle.get(kind)),
+            lifecycle=ds.lifecycle_rules(kind, pb.lifecycle.get(kind)),
             tags=kind_tags,
         ))
 
@@ -115,7 +118,7 @@ def project_data(ctx: StackContext, network: ProjectNetwork) -> None:
             access_log_bucket_name=ds.project_bucket_name(platform, project.name, env, "access-logs"),
             log_source_prefix=ds.project_bucket_prefix(platform, project.name, env),
             buckets=buckets,
-            access_log_lifecycle=lifecycle_rules("access-logs", pb.lifecycle.get("access-logs")),
+            access_log_lifecycle=ds.lifecycle_rules("access-logs", pb.lifecycle.get("access-logs")),
             tags=tags,
             organization_id=org_id,
             bucket_managers=RolePrincipals(account_id, (org.member_role_name,)),

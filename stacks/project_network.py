@@ -28,14 +28,6 @@ from components.workload_vpc import TransitGatewaySpoke, WorkloadVpc
 from stacks import network_settings as ns
 from stacks.common import account_provider, project_tags, stack_reference
 from stacks.context import StackContext
-from stacks.network import (
-    EDGE_TABLE,
-    SHARED_TABLE,
-    flow_log_settings,
-    internet_via_transit,
-    route_table_names,
-    spoke_destinations,
-)
 
 
 @dataclass(frozen=True)
@@ -86,18 +78,18 @@ def project_network(ctx: StackContext) -> ProjectNetwork:
     tables = network.require_output("transitGatewayRouteTableIds")
     # Dev never reaches prod: the attachment sits in its environment's table and propagates
     # into that table, `shared` (the shared services answer back) and `edge` (on-premises).
-    propagate = [env, SHARED_TABLE] + ([EDGE_TABLE] if EDGE_TABLE in route_table_names(platform) else [])
+    propagate = [env, ns.SHARED_TABLE] + ([ns.EDGE_TABLE] if ns.EDGE_TABLE in ns.route_table_names(platform) else [])
     vpc = WorkloadVpc(
         "vpc", label, spec.cidr, net.azs_for(env, spec.azs), account_id, region, tags,
-        flow_logs=flow_log_settings(platform),
+        flow_logs=ns.flow_log_settings(platform),
         transit=TransitGatewaySpoke(
             transit_gateway_id=network.require_output("transitGatewayId"),
             association_route_table_id=tables.apply(lambda t: t[env]),
             propagation_route_table_ids={name: tables.apply(lambda t, name=name: t[name]) for name in propagate},
             hub_provider=hub_provider,
-            destinations=spoke_destinations(platform),
+            destinations=ns.spoke_destinations(platform),
         ),
-        internet_via_transit=internet_via_transit(platform, account_key),
+        internet_via_transit=ns.internet_via_transit(platform, account_key),
         opts=pulumi.ResourceOptions(provider=provider),
     )
 

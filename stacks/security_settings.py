@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from components.config_rules import DETECTIVE_RULES, GUARDRAIL_IDS, rule_name  # the catalog lives with the rules
 from policy_documents.arns import partition_of
+from stacks import data_settings as ds
+from stacks import shared_services_settings as ss
 from stacks.config_model import (
     EMAIL,
     IA_MIN_DAYS,
@@ -93,7 +96,8 @@ class TrailSettings(ConfigModel):
     """The organization trail. `data_event_buckets` lists buckets whose object-level (data)
     events are logged: a bucket name, a name prefix ending in `*`, or an S3 ARN. Empty means
     every data bucket of the plan (`data_settings.data_bucket_names`: the data-lake zones and
-    Athena results, and every bucket of every project environment but its access logs)."""
+    Athena results, and every bucket of every project environment but its access logs; and the
+    shared services' templates bucket)."""
 
     name: str | None = None
     data_event_buckets: list[str] = []
@@ -215,9 +219,8 @@ def data_event_buckets(platform: "PlatformConfig") -> list[str]:
     configured = platform.security.trail.data_event_buckets
     if configured:
         return list(configured)
-    from stacks import data_settings as ds
-
-    return ds.data_bucket_names(platform)
+    # The shared services' templates bucket too: who replaced a Service Catalog template matters.
+    return [*ds.data_bucket_names(platform), *ss.data_bucket_names(platform)]
 
 
 def data_event_arn_prefixes(platform: "PlatformConfig") -> list[str]:
@@ -330,10 +333,6 @@ def validate(platform: "PlatformConfig") -> list[str]:
     for i, ou in enumerate(s.config.baseline_ous):
         if ou not in ous:
             problems.append(f"security.config.baseline_ous[{i}]: unknown OU '{ou}' (allowed: {', '.join(ous)})")
-    from components.config_rules import (  # the catalog lives with the rules
-        DETECTIVE_RULES,
-        rule_name,
-    )
     longest = max((rule_name(platform.name_prefix, r) for r in DETECTIVE_RULES), key=len)
     if len(longest) > CONFIG_RULE_NAME_MAX:
         problems.append(f"name_prefix: Config rule name '{longest}' would be {len(longest)} characters "
@@ -354,7 +353,6 @@ def validate(platform: "PlatformConfig") -> list[str]:
             problems.append(f"security.alerts.emails[{i}]: '{email}' is not a valid e-mail address (allowed: name@domain.tld)")
 
     # Control Tower.
-    from components.config_rules import GUARDRAIL_IDS
     for i, control in enumerate(s.control_tower.controls):
         key = f"security.control_tower.controls[{i}]"
         if control.guardrail not in GUARDRAIL_IDS:

@@ -151,11 +151,11 @@ def test_deployment_role_is_the_member_role(sample_platform):
 def test_an_unknown_layer_fails_naming_the_key_and_the_layers(tmp_path):
     shutil.copy(SAMPLE_DIR / "platform.yaml", tmp_path / "platform.yaml")
     (tmp_path / "Pulumi.tools.yaml").write_text(
-        "config:\n  aws:region: eu-west-1\n  ml-platform:layer: shared-services\n  ml-platform:platform-file: platform.yaml\n")
+        "config:\n  aws:region: eu-west-1\n  ml-platform:layer: delivery\n  ml-platform:platform-file: platform.yaml\n")
     with pytest.raises(PreviewError) as info:
         run_stack("tools", tmp_path, {})
-    assert ("ml-platform:layer: 'shared-services' is not a layer "
-            "(allowed: organization, security, network, data-lake, project)") in str(info.value)
+    assert ("ml-platform:layer: 'delivery' is not a layer "
+            "(allowed: organization, security, network, data-lake, shared-services, project)") in str(info.value)
     assert info.value.registered == []
 
 

@@ -361,8 +361,12 @@ def test_datasets_and_models_are_written_by_automation_and_read_by_reviewers(pre
 def test_prod_automation_promotes_models_from_preprod(preprod, ids, sample_runs):
     bucket = "mrd-fraud-detection-preprod-models-111111111111"
     prod_automation = role(ids, "fraud-detection-prod", "sm-execution")
-    assert preprod.reads(prod_automation, bucket, "fraud-xgb/v12/model.tar.gz")
-    assert not preprod.writes(prod_automation, bucket, "fraud-xgb/v12/model.tar.gz")
+    # Only the registered versions' artifacts (shared_services.model_registry.artifact_prefix).
+    registered = "registry/mrd-fraud-detection/fraud-xgb/v12/model.tar.gz"
+    assert preprod.reads(prod_automation, bucket, registered)
+    assert not preprod.reads(prod_automation, bucket, "fraud-xgb/v12/model.tar.gz")
+    assert not preprod.reads(prod_automation, bucket, "registry/mrd-document-vision/model.tar.gz")
+    assert not preprod.writes(prod_automation, bucket, registered)
     assert key_allows(sample_runs("fraud-detection-preprod"), bucket, prod_automation, "kms:Decrypt")
     assert not preprod.reads(role(ids, "fraud-detection-prod", "data-scientist"), bucket)
     assert not preprod.reads(role(ids, "document-vision-prod", "sm-execution"), bucket)

@@ -9,7 +9,7 @@ import pytest
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 KINDS = {"organization": "organization", "security": "security", "network": "network",
-         "data-lake": "data-lake", "<project>-<env>": "fraud-detection-dev"}
+         "data-lake": "data-lake", "shared-services": "shared-services", "<project>-<env>": "fraud-detection-dev"}
 
 
 def documented(optional: bool = False) -> dict[str, set[str]]:

@@ -92,5 +92,7 @@ def test_without_projects_or_domains_the_trail_logs_the_data_engineers_results(r
     sample_platform["data_lake"]["consumers"] = []
     sample_platform["data_lake"]["write_back"]["approvers"] = []
     trail = run_platform("security", platform=sample_platform).of_type(TRAIL)[0]
-    assert s3_data_event_prefixes(trail) == ["arn:aws:s3:::mrd-data-lake-athena-results-111111111111/"]
-    assert trail_selector_values(parse_platform(sample_platform)) == 1 + 2 + 1
+    # The data engineers' results, and the shared services' Service Catalog templates.
+    assert s3_data_event_prefixes(trail) == ["arn:aws:s3:::mrd-data-lake-athena-results-111111111111/",
+                                             "arn:aws:s3:::mrd-shared-services-templates-111111111111/"]
+    assert trail_selector_values(parse_platform(sample_platform)) == 1 + 2 + 2
