@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pulumi
 import pulumi_aws as aws
 
@@ -48,3 +50,17 @@ def account_provider(name: str, platform: PlatformConfig, account_id: pulumi.Inp
 def stack_reference(name: str) -> pulumi.StackReference:
     """A reference to another stack of this project, fully qualified."""
     return pulumi.StackReference(f"{pulumi.get_organization()}/{pulumi.get_project()}/{name}")
+
+
+def account_ids(organization: pulumi.StackReference) -> Callable[[str], pulumi.Output[str]]:
+    """Account id by key, from the organization stack; one Output per key so principals of the
+    same account are recognised as such."""
+    ids = organization.require_output("accountIds")
+    cache: dict[str, pulumi.Output[str]] = {}
+
+    def lookup(key: str) -> pulumi.Output[str]:
+        if key not in cache:
+            cache[key] = ids.apply(lambda m, k=key: m[k])
+        return cache[key]
+
+    return lookup

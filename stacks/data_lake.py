@@ -36,24 +36,10 @@ from components.project_buckets import access_log_bucket
 from components.secure_bucket import BucketAccess, LifecycleRule, SecureBucket
 from policy_documents.serialize import document, policy_json
 from stacks import data_settings as ds
-from stacks.common import account_provider, platform_tags, stack_reference
+from stacks.common import account_ids, account_provider, platform_tags, stack_reference
 from stacks.config import PlatformConfig
 from stacks.context import StackContext
 from stacks.principal_settings import RoleReference, administrator_references, require_roles
-
-def account_ids(organization: pulumi.StackReference) -> Callable[[str], pulumi.Output[str]]:
-    """Account id by key, from the organization stack; one Output per key so principals of the
-    same account are recognised as such."""
-    ids = organization.require_output("accountIds")
-    cache: dict[str, pulumi.Output[str]] = {}
-
-    def lookup(key: str) -> pulumi.Output[str]:
-        if key not in cache:
-            cache[key] = ids.apply(lambda m, k=key: m[k])
-        return cache[key]
-
-    return lookup
-
 
 def _write_back_role(platform: PlatformConfig, account: Callable[[str], pulumi.Output[str]],
                      org_id: pulumi.Output[str], opts: pulumi.ResourceOptions) -> aws.iam.Role | None:

@@ -52,7 +52,7 @@ from components.project_buckets import access_log_bucket
 from components.secure_bucket import SecureBucket
 from policy_documents.serialize import document, policy_json, to_json
 from stacks import shared_services_settings as ss
-from stacks.common import account_provider, platform_tags, project_tags, stack_reference
+from stacks.common import account_ids, account_provider, platform_tags, project_tags, stack_reference
 from stacks.config import PlatformConfig
 from stacks.context import StackContext
 from stacks.principal_settings import RoleReference, administrator_references, require_roles
@@ -95,14 +95,8 @@ def run(ctx: StackContext) -> None:
     tags = platform_tags(platform, project="shared-services")
     organization = stack_reference("organization")
     stack_reference("network")  # deployed after the network that connects the account
-    ids = organization.require_output("accountIds")
     org_id = organization.require_output("organizationId")
-    cache: dict[str, pulumi.Output[str]] = {}
-
-    def account(key: str) -> pulumi.Output[str]:
-        if key not in cache:
-            cache[key] = ids.apply(lambda m, k=key: m[k])
-        return cache[key]
+    account = account_ids(organization)
 
     shared_id = account(ss.ACCOUNT)
     provider = account_provider(ss.ACCOUNT, platform, shared_id, tags)

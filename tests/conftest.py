@@ -56,6 +56,12 @@ def sample_runs() -> Callable[[str], StackRun]:
     return sample_run
 
 
+@pytest.fixture(scope="session")
+def accounts() -> dict[str, str]:
+    """The sample organization's account ids by key (`log-archive`, `<project>-<env>`, ...)."""
+    return sample_run("organization").outputs["accountIds"]
+
+
 @pytest.fixture
 def run_platform(tmp_path: Path) -> Callable[..., StackRun]:
     """Run one stack on a modified copy of the sample configuration.

@@ -22,11 +22,6 @@ def run(sample_runs):
     return sample_runs("security")
 
 
-@pytest.fixture(scope="module")
-def accounts(sample_runs):
-    return sample_runs("organization").outputs["accountIds"]
-
-
 def _roles(run, name):
     return [r for r in run.of_type(ROLE) if r.inputs["name"] == name]
 

@@ -27,11 +27,6 @@ def run(sample_runs):
 
 
 @pytest.fixture(scope="module")
-def accounts(sample_runs):
-    return sample_runs("organization").outputs["accountIds"]
-
-
-@pytest.fixture(scope="module")
 def org_outputs(sample_runs):
     return sample_runs("organization").outputs
 
