@@ -277,3 +277,43 @@ def test_inline_policy_total_is_configurable_and_flags_unknown_parts(analyzer):
                          "(and more not yet known)")
     with analyzer.configured({"lim-4-inline-policies-per-role": {"maxCharacters": 5000}}):
         assert_clean(analyzer.analyze_stack([DEFAULT_PROVIDER, role, extra]), "lim-4-inline-policies-per-role")
+
+
+# -- supply chain: configured values -------------------------------------------------------------
+def test_registry_scanning_and_the_aws_managed_key_are_configurable(analyzer):
+    unscanned = res(REPOSITORY, "repo", {**GOOD_REPOSITORY, "imageScanningConfiguration": {"scanOnPush": False}})
+    assert_violation(analyzer.analyze(unscanned), "ecr-1-repository-scan-kms", "images are not scanned on push")
+    with analyzer.configured({"ecr-1-repository-scan-kms": {"registryScanning": True}}):
+        assert_clean(analyzer.analyze(unscanned), "ecr-1-repository-scan-kms")
+    aws_key = res(REPOSITORY, "repo", {**GOOD_REPOSITORY, "encryptionConfigurations": [{"encryptionType": "KMS"}]})
+    assert_violation(analyzer.analyze(aws_key), "ecr-1-repository-scan-kms",
+                     "repository fraud/model: the repository uses the AWS-managed ECR key instead of a customer-managed key")
+    with analyzer.configured({"ecr-1-repository-scan-kms": {"requireCustomerManagedKey": False}}):
+        assert_clean(analyzer.analyze(aws_key), "ecr-1-repository-scan-kms")
+        aes = res(REPOSITORY, "repo", {**GOOD_REPOSITORY, "encryptionConfigurations": [{"encryptionType": "AES256"}]})
+        assert_violation(analyzer.analyze(aes), "ecr-1-repository-scan-kms", "is not KMS-encrypted (encryptionType AES256)")
+
+
+def test_organization_condition_keys_are_configurable(analyzer):
+    by_path = _repository_policy({"Sid": "Paths", "Effect": "Allow", "Principal": "*", "Action": ["ecr:BatchGetImage"],
+                                  "Condition": {"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": ["o-abc/r-1/ou-1/*"]}}})
+    assert_clean(analyzer.analyze(by_path), "ecr-2-cross-account-pull-org-only")
+    with analyzer.configured({"ecr-2-cross-account-pull-org-only": {"organizationConditionKeys": ["aws:PrincipalOrgID"]}}):
+        assert_violation(analyzer.analyze(by_path), "ecr-2-cross-account-pull-org-only",
+                         "statement Paths lets * pull without aws:PrincipalOrgID")
+
+
+def test_image_builders_are_recognised_by_configured_tags_and_patterns(analyzer):
+    privileged = {"name": "docker-build", "encryptionKey": KEY_ARN, "tags": {"team": "ml"},
+                  "environment": {"computeType": "BUILD_GENERAL1_SMALL", "image": "aws/codebuild/standard:7.0",
+                                  "type": "LINUX_CONTAINER", "privilegedMode": True}}
+    project = res("aws:codebuild/project:Project", "docker-build", privileged)
+    assert_violation(analyzer.analyze(project), "ci-1-codebuild-encrypted-unprivileged",
+                     "build project docker-build runs privileged but is not an image build")
+    with analyzer.configured({"ci-1-codebuild-encrypted-unprivileged": {"imageBuilderPatterns": ["docker-*"]}}):
+        assert_clean(analyzer.analyze(project), "ci-1-codebuild-encrypted-unprivileged")
+    with analyzer.configured({"ci-1-codebuild-encrypted-unprivileged": {"imageBuilderTags": {"team": "ml"}}}):
+        assert_clean(analyzer.analyze(project), "ci-1-codebuild-encrypted-unprivileged")
+    with analyzer.configured({"ci-1-codebuild-encrypted-unprivileged": {"imageBuilderTags": {"team": "data"}}}):
+        assert_violation(analyzer.analyze(project), "ci-1-codebuild-encrypted-unprivileged",
+                         "(tag it {'team': 'data'} or name it per imageBuilderPatterns)")
