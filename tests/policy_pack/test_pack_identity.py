@@ -323,3 +323,72 @@ def test_a_wildcard_that_matches_none_of_its_resources_is_reported(analyzer):
     assert_clean(analyzer.analyze(policy("s3:GetObject*", "arn:aws:s3:::mrd-data/*")), "pol-1-policy-documents-valid")
     # A wildcard some of whose actions match the resource keeps them: scoping is its purpose.
     assert_clean(analyzer.analyze(policy("s3:List*", "arn:aws:s3:::mrd-data")), "pol-1-policy-documents-valid")
+
+
+# -- configured values ---------------------------------------------------------------------------
+def test_templates_are_checked_in_every_stack_unless_configured(analyzer):
+    shared = provider("shared", tags={**TAGS, "environment": "shared"})
+    template = {"Resources": {"Legacy": {"Type": "AWS::IAM::User", "Properties": {"UserName": "legacy"}}}}
+    stack_set = res("aws:cloudformation/stackSet:StackSet", "baseline", {"templateBody": json.dumps(template)}, prov=shared)
+    assert_violation(analyzer.analyze_stack([shared, stack_set]), "iam-1-no-iam-users", "deploys AWS::IAM::User Legacy")
+    with analyzer.configured({"iam-1-no-iam-users": {"checkTemplatesInEveryStack": False}}):
+        assert_clean(analyzer.analyze_stack([shared, stack_set]), "iam-1-no-iam-users")
+        # In a workload stack the template is still checked.
+        workload = res("aws:cloudformation/stackSet:StackSet", "baseline", {"templateBody": json.dumps(template)})
+        assert_violation(analyzer.analyze_stack([DEFAULT_PROVIDER, workload]), "iam-1-no-iam-users",
+                         "deploys AWS::IAM::User Legacy")
+
+
+def test_admin_role_name_patterns_are_configurable(analyzer):
+    arn = "arn:aws:iam::aws:policy/AdministratorAccess"
+    scientist = res("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "admin", {"role": "data-scientist", "policyArn": arn})
+    break_glass = res("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "bg", {"role": "mrd-break-glass", "policyArn": arn})
+    with analyzer.configured({"iam-2-no-admin-wildcard": {"adminRoleNamePatterns": ["data-*"]}}):
+        assert_clean(analyzer.analyze(scientist), "iam-2-no-admin-wildcard")
+        assert_violation(analyzer.analyze(break_glass), "iam-2-no-admin-wildcard",
+                         "AdministratorAccess is attached to role mrd-break-glass")
+
+
+def test_trusted_accounts_and_condition_keys_are_configurable(analyzer):
+    foreign = role("r", _trust(f"arn:aws:iam::{FOREIGN}:root"))
+    with analyzer.configured({"iam-2-trusted-principals": {"trustedAccountIds": [FOREIGN]}}):
+        assert_clean(analyzer.analyze(foreign), "iam-2-trusted-principals")
+    external = role("r", _trust(f"arn:aws:iam::{FOREIGN}:root", {"StringEquals": {"sts:ExternalId": "x-123"}}))
+    with analyzer.configured({"iam-2-trusted-principals": {"accountConditionKeys": ["aws:PrincipalOrgID"]}}):
+        assert_violation(analyzer.analyze(external), "iam-2-trusted-principals",
+                         f"trusts the whole foreign account arn:aws:iam::{FOREIGN}:root without a condition on "
+                         "aws:PrincipalOrgID")
+    org = role("r", _trust("*", {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}))
+    with analyzer.configured({"iam-2-trusted-principals": {"everyoneConditionKeys": ["aws:SourceVpce"]}}):
+        assert_violation(analyzer.analyze(org), "iam-2-trusted-principals",
+                         "statement Trust trusts '*' without a condition on aws:SourceVpce")
+
+
+def test_model_actions_and_the_endpoint_condition_are_configurable(analyzer):
+    unrelated = res(POLICY, "reader", {"policy": doc({"Sid": "Labels", "Effect": "Allow",
+                                                      "Action": "rekognition:DetectLabels", "Resource": "*"})})
+    with analyzer.configured({"mod-2-model-access-per-version": {"modelActions": ["rekognition:DetectLabels"]}}):
+        assert_violation(analyzer.analyze(unrelated), "mod-2-model-access-per-version",
+                         "statement Labels grants model access on *")
+    bare = _consumer_policy(VERSION_ARN)
+    assert_violation(analyzer.analyze(bare), "mod-2-model-access-per-version", "without an aws:SourceVpce condition")
+    with analyzer.configured({"mod-2-model-access-per-version": {"requireSourceVpce": False}}):
+        assert_clean(analyzer.analyze(bare), "mod-2-model-access-per-version")
+
+
+def test_linter_minimum_severity_is_configurable(analyzer):
+    mismatch = res(POLICY, "mismatch", {"policy": doc({"Effect": "Allow", "Action": "s3:GetObject",
+                                                       "Resource": "arn:aws:s3:::mrd-data"})})
+    with analyzer.configured({"pol-1-policy-documents-valid": {"minimumSeverity": "HIGH"}}):
+        assert_clean(analyzer.analyze(mismatch), "pol-1-policy-documents-valid")
+    with analyzer.configured({"pol-1-policy-documents-valid": {"minimumSeverity": "LOW"}}):
+        assert_violation(analyzer.analyze(mismatch), "pol-1-policy-documents-valid", "parliament RESOURCE_MISMATCH (MEDIUM)")
+
+
+def test_workload_environments_of_iam_1_are_configurable(analyzer):
+    user = res("aws:iam/user:User", "alice", {"name": "alice"})  # dev
+    with analyzer.configured({"iam-1-no-iam-users": {"workloadEnvironments": ["Prod"]}}):
+        assert_clean(analyzer.analyze_stack([DEFAULT_PROVIDER, user]), "iam-1-no-iam-users")
+        prod = provider("prod", tags={**TAGS, "environment": "prod"})
+        prod_user = res("aws:iam/user:User", "bob", {"name": "bob"}, prov=prod)
+        assert_violation(analyzer.analyze_stack([prod, prod_user]), "iam-1-no-iam-users", "User bob in a workload stack")

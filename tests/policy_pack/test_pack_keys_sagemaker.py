@@ -230,3 +230,24 @@ def test_forbidden_endpoint_environments_are_configurable(analyzer):
                      "no SageMaker endpoints in prod", urn_=endpoint.urn)
     assert_violation(diagnostics, "sm-7-no-endpoints-in-dev-sandbox", "EndpointConfiguration ec in environment prod",
                      urn_=config.urn)
+
+
+def test_consumer_condition_keys_are_configurable(analyzer):
+    usage = _key_policy({"Sid": "Org", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{FOREIGN}:role/reader"},
+                         "Action": ["kms:Decrypt"], "Resource": "*",
+                         "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}})
+    assert_clean(analyzer.analyze(usage), "kms-2-key-policy-account-boundary")
+    with analyzer.configured({"kms-2-key-policy-account-boundary": {"consumerConditionKeys": ["aws:PrincipalOrgPaths"]}}):
+        assert_violation(analyzer.analyze(usage), "kms-2-key-policy-account-boundary",
+                         f"key policy statement Org grants kms:Decrypt to arn:aws:iam::{FOREIGN}:role/reader")
+
+
+def test_isolated_environments_are_configurable(analyzer):
+    model = res(MODEL, "m", {"vpcConfig": {"subnets": ["subnet-1"], "securityGroupIds": ["sg-1"]}})  # dev
+    with analyzer.configured({"sm-6-model-network-isolation": {"environments": ["DEV"]}}):
+        assert_violation(analyzer.analyze(model), "sm-6-model-network-isolation",
+                         "model m in dev (from default tags of provider workload) does not enable network isolation")
+    prod = provider("prod", tags={**TAGS, "environment": "prod"})
+    bare = res(MODEL, "m", {"vpcConfig": {"subnets": ["subnet-1"], "securityGroupIds": ["sg-1"]}}, prov=prod)
+    with analyzer.configured({"sm-6-model-network-isolation": {"environments": ["dev"]}}):
+        assert_clean(analyzer.analyze(bare), "sm-6-model-network-isolation")

@@ -161,3 +161,17 @@ def test_deprecated_v2_bucket_types_are_refused(analyzer):
                      "BucketV2 legacy is a deprecated S3 type", "use aws:s3/bucket:Bucket")
     assert_clean(analyzer.analyze(res("aws:s3/bucket:Bucket", "current", {"bucket": "mrd-current"})),
                  "pol-2-no-deprecated-s3-types")
+
+
+def test_public_condition_keys_are_configurable(analyzer):
+    org_only = doc({"Sid": "Read", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::mrd-data-bucket/*",
+                    "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}})
+    policy = res("aws:s3/bucketPolicy:BucketPolicy", "data-policy", {"bucket": "mrd-data-bucket", "policy": org_only})
+    with analyzer.configured({"s3-1-no-public-bucket-settings": {"publicConditionKeys": ["aws:SourceVpce"]}}):
+        assert_violation(analyzer.analyze(policy), "s3-1-no-public-bucket-settings", "statement Read allows '*'")
+    # The same document inline on the bucket is judged the same way.
+    bucket = res("aws:s3/bucket:Bucket", "data", {"bucket": "mrd-data-bucket", "policy": org_only}, protect=True)
+    assert_clean(analyzer.analyze(bucket), "s3-1-no-public-bucket-settings")
+    with analyzer.configured({"s3-1-no-public-bucket-settings": {"publicConditionKeys": ["aws:SourceVpce"]}}):
+        assert_violation(analyzer.analyze(bucket), "s3-1-no-public-bucket-settings", "bucket data policy")
