@@ -82,5 +82,33 @@ def test_the_report_gives_rates_per_module_and_target_and_lists_survivors():
     assert any(l.startswith(f"{mutation.PACK}/network.py") and l.rstrip().endswith("90.0%") for l in lines)
     assert any(l.startswith("components/kms_keys.py") and "n/a" in l and "(2 not run)" in l for l in lines)
     assert any(l.startswith("total") and l.rstrip().endswith("90.0%") for l in lines)
-    assert f"{mutation.PACK}/network.py:60 core/AddNot  [no test runs this line]" in lines
+    assert f"{mutation.PACK}/network.py:60 core/AddNot in <module>  [no test runs this line]" in lines
     assert "    -    if a:" in lines and "    +    if not a:" in lines
+
+
+def test_equivalent_mutants_are_named_by_module_operator_definition_and_line(tmp_path):
+    diff = "-    if a == b:\n+    if a is b:"
+    key = mutation.equivalent_key("pkg/m.py", "core/ReplaceComparisonOperator_Eq_Is", "check", diff)
+    assert key == "pkg/m.py core/ReplaceComparisonOperator_Eq_Is check if a == b:"
+    listing = tmp_path / "equivalent.txt"
+    listing.write_text(f"# a comment\n\n{key}  # both are bools\n")
+    assert mutation.load_equivalents(listing) == {key}
+    assert mutation.load_equivalents(tmp_path / "missing.txt") == set()
+
+
+def test_every_listed_equivalent_mutant_still_exists():
+    # An entry whose line or definition changed would hide nothing, or the wrong mutant.
+    import ast
+
+    for entry in mutation.load_equivalents(mutation.EQUIVALENT):
+        module, operator, definition, line = entry.split(" ", 3)
+        source = (mutation.ROOT / module).read_text()
+        assert module in mutation.target_modules() and operator.startswith("core/"), entry
+        if definition == "<module>":
+            assert any(l.strip() == line for l in source.splitlines()), entry
+            continue
+        functions = [n for n in ast.walk(ast.parse(source))
+                     if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == definition]
+        assert functions, entry
+        body = "\n".join(ast.get_source_segment(source, f) or "" for f in functions)
+        assert any(l.strip() == line for l in body.splitlines()), entry

@@ -44,6 +44,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "build" / "mutation"
 COVERAGE_MAP = "coverage-map.json"
+#: Surviving mutants judged equivalent (no test can tell them apart), each with the reason.
+EQUIVALENT = ROOT / "tools" / "mutation_equivalent.txt"
 PRISTINE = "pristine"
 PACK = "policypacks/ml-guardrails/ml_guardrails"
 #: What `make mutation` mutates: the policy documents, the policy pack and the components.
@@ -309,11 +311,13 @@ def plan_module(shard: Path, module: str, sample: float, timeout: float) -> dict
 
 # -- report ------------------------------------------------------------------------------------
 
-def collect(work: Path) -> dict[str, dict]:
-    """Per module: counts and survivors, from every shard's sessions."""
+def collect(work: Path, equivalents: set[str] | None = None) -> dict[str, dict]:
+    """Per module: counts and survivors, from every shard's sessions. A survivor listed in
+    `equivalents` (see EQUIVALENT) counts as equivalent, not as survived."""
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome
 
+    equivalents = load_equivalents(EQUIVALENT) if equivalents is None else equivalents
     modules: dict[str, dict] = {}
     for db_path in sorted(work.glob("shard-*/sessions/*.sqlite")):
         with use_db(str(db_path), WorkDB.Mode.open) as db:
@@ -321,7 +325,8 @@ def collect(work: Path) -> dict[str, dict]:
             for item in db.work_items:
                 mutation = item.mutations[0]
                 entry = modules.setdefault(Path(mutation.module_path).as_posix(), {
-                    "killed": 0, "survived": 0, "incompetent": 0, "skipped": 0, "pending": 0, "survivors": []})
+                    "killed": 0, "survived": 0, "equivalent": 0, "incompetent": 0, "skipped": 0, "pending": 0,
+                    "survivors": []})
                 result = results.get(item.job_id)
                 if result is None:
                     entry["pending"] += 1
@@ -332,14 +337,42 @@ def collect(work: Path) -> dict[str, dict]:
                 elif result.test_outcome == TestOutcome.KILLED:
                     entry["killed"] += 1
                 else:
-                    entry["survived"] += 1
                     not_covered = "not covered:" in (result.output or "")
-                    entry["survivors"].append({
-                        "line": mutation.start_pos[0], "operator": mutation.operator_name,
-                        "occurrence": mutation.occurrence, "not_covered": not_covered,
-                        "diff": "\n".join(l for l in (result.diff or "").splitlines()
-                                          if l[:1] in "+-" and l[:3] not in ("+++", "---"))})
+                    diff = "\n".join(l for l in (result.diff or "").splitlines()
+                                     if l[:1] in "+-" and l[:3] not in ("+++", "---"))
+                    definition = getattr(mutation, "definition_name", None) or "<module>"
+                    survivor = {"line": mutation.start_pos[0], "operator": mutation.operator_name,
+                                "occurrence": mutation.occurrence, "not_covered": not_covered, "diff": diff,
+                                "definition": definition}
+                    if equivalent_key(entry_module(mutation), mutation.operator_name, definition, diff) in equivalents:
+                        entry["equivalent"] += 1
+                    else:
+                        entry["survived"] += 1
+                        entry["survivors"].append(survivor)
     return modules
+
+
+def entry_module(mutation) -> str:
+    return Path(mutation.module_path).as_posix()
+
+
+def equivalent_key(module: str, operator: str, definition: str, diff: str) -> str:
+    """How EQUIVALENT names a mutant: module, operator, the enclosing definition and the
+    original line, so the entry survives edits elsewhere in the file."""
+    original = next((l[1:].strip() for l in diff.splitlines() if l.startswith("-") and l[1:].strip()), "")
+    return f"{module} {operator} {definition} {original}"
+
+
+def load_equivalents(path: Path) -> set[str]:
+    """Entries of the equivalent-mutants file: `<module> <operator> <definition> <original line>  # why`."""
+    if not path.exists():
+        return set()
+    found = set()
+    for line in path.read_text().splitlines():
+        entry = line.split("  # ", 1)[0].strip()
+        if entry and not entry.startswith("#"):
+            found.add(entry)
+    return found
 
 
 def _rate(killed: int, survived: int) -> str:
@@ -351,25 +384,28 @@ def format_report(modules: dict[str, dict], meta: dict | None = None) -> str:
     lines = []
     if meta:
         lines.append(" ".join(f"{k}={v}" for k, v in meta.items()))
-    lines.append(f"{'module':62} {'killed':>6} {'surv.':>6} {'incomp':>6} {'skip':>5} {'rate':>6}")
+    lines.append("Kill rate = killed / (killed + survived); equivalent mutants (tools/mutation_equivalent.txt) "
+                 "and skipped ones (never executed, same site, sampled out) are not counted.")
+    lines.append(f"{'module':62} {'killed':>6} {'surv.':>6} {'equiv':>6} {'incomp':>6} {'skip':>5} {'rate':>6}")
     groups: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for module in sorted(modules):
         e = modules[module]
-        lines.append(f"{module:62} {e['killed']:6} {e['survived']:6} {e['incompetent']:6} {e['skipped']:5} "
-                     f"{_rate(e['killed'], e['survived']):>6}" + (f"  ({e['pending']} not run)" if e["pending"] else ""))
+        lines.append(f"{module:62} {e['killed']:6} {e['survived']:6} {e.get('equivalent', 0):6} {e['incompetent']:6} "
+                     f"{e['skipped']:5} {_rate(e['killed'], e['survived']):>6}"
+                     + (f"  ({e['pending']} not run)" if e["pending"] else ""))
         group = next(t for t in TARGETS if module.startswith(t))
         groups[group][0] += e["killed"]
         groups[group][1] += e["survived"]
     lines.append("")
     for group, (killed, survived) in groups.items():
-        lines.append(f"{group:62} {killed:6} {survived:6} {'':6} {'':5} {_rate(killed, survived):>6}")
+        lines.append(f"{group:62} {killed:6} {survived:6} {'':6} {'':6} {'':5} {_rate(killed, survived):>6}")
     total = [sum(v[0] for v in groups.values()), sum(v[1] for v in groups.values())]
-    lines.append(f"{'total':62} {total[0]:6} {total[1]:6} {'':6} {'':5} {_rate(*total):>6}")
+    lines.append(f"{'total':62} {total[0]:6} {total[1]:6} {'':6} {'':6} {'':5} {_rate(*total):>6}")
     lines.append("\nSurviving mutants (module:line operator; '-' original, '+' mutant):")
     for module in sorted(modules):
         for s in sorted(modules[module]["survivors"], key=lambda s: (s["line"], s["operator"])):
             note = "  [no test runs this line]" if s["not_covered"] else ""
-            lines.append(f"{module}:{s['line']} {s['operator']}{note}")
+            lines.append(f"{module}:{s['line']} {s['operator']} in {s.get('definition', '<module>')}{note}")
             lines.extend("    " + l.strip() for l in s["diff"].splitlines())
     return "\n".join(lines)
 
