@@ -392,3 +392,59 @@ def test_workload_environments_of_iam_1_are_configurable(analyzer):
         prod = provider("prod", tags={**TAGS, "environment": "prod"})
         prod_user = res("aws:iam/user:User", "bob", {"name": "bob"}, prov=prod)
         assert_violation(analyzer.analyze_stack([prod, prod_user]), "iam-1-no-iam-users", "User bob in a workload stack")
+
+
+# -- stack set templates: intrinsic functions ---------------------------------------------------
+def test_template_intrinsics_resolve_what_is_known_and_nothing_else():
+    from ml_guardrails.common import UNKNOWN as PACK_UNKNOWN
+    from ml_guardrails.identity import TEMPLATE_ACCOUNT, _resolve
+
+    params = {"Env": "prod"}
+    assert _resolve({"Ref": "AWS::Partition"}, params) == "aws"
+    assert _resolve({"Ref": "Env"}, params) == "prod"
+    assert _resolve({"Ref": "Other"}, params) is PACK_UNKNOWN
+    assert _resolve({"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${Env}-x"}, params) == \
+        f"arn:aws:iam::{TEMPLATE_ACCOUNT}:role/prod-x"
+    assert _resolve({"Fn::Sub": "${!Literal}-${Env}"}, params) == "${Literal}-prod"
+    assert _resolve({"Fn::Sub": "${Missing}"}, params) is PACK_UNKNOWN
+    assert _resolve({"Fn::Sub": ["${Name}-${Env}", {"Name": "trainer"}]}, params) == "trainer-prod"
+    # A variable that is not a string (here unknown) leaves the whole value unknown.
+    assert _resolve({"Fn::Sub": ["${Name}", {"Name": {"Fn::GetAtt": ["Role", "Arn"]}}]}, params) is PACK_UNKNOWN
+    assert _resolve({"Fn::Join": [":", ["a", {"Ref": "Env"}]]}, params) == "a:prod"
+    assert _resolve({"Fn::Join": [":", ["a", {"Ref": "Other"}]]}, params) is PACK_UNKNOWN
+    assert _resolve({"Fn::Join": [":"]}, params) is PACK_UNKNOWN
+    assert _resolve({"Fn::GetAtt": ["Role", "Arn"]}, params) is PACK_UNKNOWN
+    assert _resolve({"Condition": "IsProd"}, params) is PACK_UNKNOWN
+    assert _resolve({"Key": [{"Ref": "Env"}, 3]}, params) == {"Key": ["prod", 3]}
+
+
+def test_condition_keys_are_checked_key_by_key(analyzer):
+    # An unknown key is reported and the next key is still checked.
+    policy = res(POLICY, "keys", {"policy": doc(
+        {"Sid": "Keys", "Effect": "Deny", "Action": ["s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:DeleteObject",
+                                                     "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:GetBucketTagging"],
+         "Resource": "*", "Condition": {"StringEquals": {"aaa:NoSuchKey": "x", "s3:prefix": "home/"}}})})
+    diagnostics = analyzer.analyze(policy)
+    assert_violation(diagnostics, "pol-1-policy-documents-valid", "statement Keys: condition key 'aaa:NoSuchKey' does not exist")
+    # Seven actions, six of them without s3:prefix: five are named, the rest counted.
+    assert_violation(diagnostics, "pol-1-policy-documents-valid", "Deny uses condition key 's3:prefix', which ",
+                     " and 1 more do(es) not support")
+    # A global key after a service key is not judged per action.
+    mixed = res(POLICY, "mixed", {"policy": doc(
+        {"Sid": "Mixed", "Effect": "Deny", "Action": ["s3:ListBucket"], "Resource": "*",
+         "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123", "s3:prefix": "home/"}}})})
+    assert_clean(analyzer.analyze(mixed), "pol-1-policy-documents-valid")
+
+
+def test_an_allow_whose_key_no_action_supports_grants_nothing(analyzer):
+    policy = res(POLICY, "never", {"policy": doc(
+        {"Sid": "Never", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::mrd-data/*",
+         "Condition": {"StringLike": {"s3:prefix": "home/*"}}})})
+    assert_violation(analyzer.analyze(policy), "pol-1-policy-documents-valid",
+                     "statement Never: Allow uses condition key 's3:prefix', which none of its actions support")
+    some = res(POLICY, "some", {"policy": doc(
+        {"Sid": "Some", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"],
+         "Resource": ["arn:aws:s3:::mrd-data", "arn:aws:s3:::mrd-data/*"],
+         "Condition": {"StringLike": {"s3:prefix": "home/*"}}})})
+    d = assert_violation(analyzer.analyze(some), "pol-1-policy-documents-valid", "statement Some")
+    assert "none of its actions support" not in d.message
