@@ -21,7 +21,8 @@ What this driver adds around cosmic-ray, so the whole set fits in 30 minutes on 
 4. **Report**: kill rate per module and in total, and every surviving mutant with its diff.
 
 Usage: ``python -m tools.mutation [--jobs 2] [--sample FRACTION] [--only PATTERN ...]``;
-``python -m tools.mutation report`` prints the last run's report again.
+``python -m tools.mutation report`` prints the last run's report again; ``python -m tools.mutation
+recheck`` runs the last run's survivors again against the current tests (after killing some).
 """
 
 from __future__ import annotations
@@ -410,6 +411,94 @@ def format_report(modules: dict[str, dict], meta: dict | None = None) -> str:
     return "\n".join(lines)
 
 
+# -- recheck -----------------------------------------------------------------------------------
+
+def _recheck_one(tree: Path, module: str, survivor: dict, selection: list[str], timeout: float) -> str:
+    """`killed`, `survived` or `moved` (the mutant is no longer where the run found it)."""
+    import cosmic_ray.plugins
+    from cosmic_ray.mutating import use_mutation
+
+    operator = cosmic_ray.plugins.get_operator(survivor["operator"])()
+    expected = next((l[1:].strip() for l in survivor["diff"].splitlines() if l.startswith("-") and l[1:].strip()), None)
+    with use_mutation(tree / module, operator, survivor["occurrence"]) as (original, mutated):
+        if mutated is None:
+            return "moved"
+        changed = {original.splitlines()[n - 1].strip() for n in mutated_lines(original, mutated)
+                   if n <= len(original.splitlines())}
+        if expected is not None and expected not in changed:
+            return "moved"
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        try:
+            done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "--no-header", "-p", "no:xdist",
+                                   "-p", "no:cacheprovider", *selection], cwd=tree, env=env,
+                                  capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return "killed"
+        return "survived" if done.returncode == 0 else "killed"
+
+
+def recheck(work: Path, jobs: int, timeout: float) -> str:
+    """Run the last run's survivors again against the current tests and code.
+
+    Each survivor runs the test files its tests were in, plus the test files changed since the
+    coverage map was made that ran its module then, plus new test files; a survivor whose line
+    moved is reported as such, not guessed."""
+    modules = collect(work)
+    saved = json.loads((work / COVERAGE_MAP).read_text())
+    made = (work / COVERAGE_MAP).stat().st_mtime
+    changed = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").rglob("test_*.py")
+                     if p.stat().st_mtime > made)
+    trees = []
+    for i in range(jobs):
+        tree = work / f"recheck-{i}"
+        shutil.rmtree(tree, ignore_errors=True)
+        shutil.copytree(ROOT, tree, ignore=COPY_IGNORE, symlinks=True)
+        (tree / ".venv").unlink(missing_ok=True)
+        trees.append(tree)
+    mapped = set(saved["durations"])
+    jobs_list = []
+    for module in sorted(modules):
+        # Changed files that ran the module before, and test files the map does not know.
+        touching = {s.split("::", 1)[0] for selectors in saved["lines"].get(module, {}).values() for s in selectors}
+        extra = {f for f in changed if f in touching or f not in mapped}
+        for survivor in modules[module]["survivors"]:
+            old = selected_tests(module, {survivor["line"]}, saved["lines"], saved["durations"])
+            files = sorted({s.split("::", 1)[0] for s in old} | extra)
+            jobs_list.append((module, survivor, files))
+    outcomes: dict[str, dict[str, int]] = defaultdict(lambda: {"killed": 0, "survived": 0, "moved": 0})
+    lines = []
+
+    def work_on(index: int) -> list[tuple[str, dict, str]]:
+        return [(m, s, _recheck_one(trees[index], m, s, f, timeout))
+                for n, (m, s, f) in enumerate(jobs_list) if n % jobs == index]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        for results in pool.map(work_on, range(jobs)):
+            for module, survivor, outcome in results:
+                outcomes[module][outcome] += 1
+                if outcome != "killed":
+                    lines.append(f"{module}:{survivor['line']} {survivor['operator']} in "
+                                 f"{survivor.get('definition', '<module>')}: {outcome}")
+    report = ["Survivors of the last run, against the current tests:",
+              f"{'module':62} {'killed':>6} {'surv.':>6} {'moved':>6} {'rate now':>9}"]
+    for module in sorted(outcomes):
+        o, e = outcomes[module], modules[module]
+        report.append(f"{module:62} {o['killed']:6} {o['survived']:6} {o['moved']:6} "
+                      f"{_rate(e['killed'] + o['killed'], o['survived'] + o['moved']):>9}")
+    groups: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for module, e in modules.items():
+        o = outcomes.get(module, {"killed": 0, "survived": 0, "moved": 0})
+        group = next(t for t in TARGETS if module.startswith(t))
+        groups[group][0] += e["killed"] + o["killed"]
+        groups[group][1] += o["survived"] + o["moved"]
+    report.append("")
+    for group, (killed, left) in groups.items():
+        report.append(f"{group:62} {killed:6} {left:6} {'':6} {_rate(killed, left):>9}")
+    report.append("\nStill surviving (or moved: rerun `make mutation`):")
+    report.extend(sorted(lines))
+    return "\n".join(report)
+
+
 # -- main --------------------------------------------------------------------------------------
 
 def _prepare_shard(work: Path, index: int) -> Path:
@@ -434,7 +523,7 @@ def _run_shard(shard: Path, modules: list[str], log: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.mutation", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", nargs="?", default="run", choices=("run", "report", "test"))
+    parser.add_argument("command", nargs="?", default="run", choices=("run", "report", "test", "recheck"))
     parser.add_argument("module", nargs="?", help="for `test`: the module cosmic-ray mutated")
     parser.add_argument("--jobs", type=int, default=2, help="shards run in parallel (default 2)")
     parser.add_argument("--sample", type=float, default=float(os.environ["MUTATION_SAMPLE"])
@@ -448,6 +537,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "test":
         return run_mutant_tests(args.module)
+    if args.command == "recheck":
+        text = recheck(args.work, args.jobs, args.timeout)
+        (args.work / "recheck.txt").write_text(text + "\n")
+        print(text)
+        return 0
     if args.command == "report":
         meta = json.loads((args.work / "meta.json").read_text()) if (args.work / "meta.json").exists() else None
         print(format_report(collect(args.work), meta))

@@ -356,3 +356,18 @@ def test_sandbox_environments_are_configurable_and_cover_vpns_and_accepters(anal
         diagnostics = analyzer.analyze_stack([lab, vpn, accepter])
     assert_violation(diagnostics, "net-5-sandbox-detached", "VpnConnection vpn connects a lab account", urn_=vpn.urn)
     assert_violation(diagnostics, "net-5-sandbox-detached", "VpcAttachmentAccepter accept", urn_=accepter.urn)
+
+
+def test_every_resource_and_statement_is_checked_not_only_the_first(analyzer):
+    spoke = vpc()
+    private_nat = res("aws:ec2/natGateway:NatGateway", "private-nat", {"connectivityType": "private"},
+                      deps={"vpcId": [spoke]})
+    public_nat = res("aws:ec2/natGateway:NatGateway", "public-nat", {}, deps={"vpcId": [spoke]})
+    assert_violation(analyzer.analyze_stack([DEFAULT_PROVIDER, spoke, private_nat, public_nat]),
+                     "net-1-no-internet-in-workload-vpcs", "a public NAT gateway", urn_=public_nat.urn)
+    deny_first = doc({"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteBucket", "Resource": "*"},
+                     {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*",
+                      "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}},
+                     {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"})
+    gateway = res(ENDPOINT, "s3", {"serviceName": "com.amazonaws.eu-west-1.s3", "policy": deny_first})
+    assert_violation(analyzer.analyze_stack([DEFAULT_PROVIDER, gateway]), "net-2-private-endpoints", "full access")
