@@ -437,13 +437,14 @@ def _recheck_one(tree: Path, module: str, survivor: dict, selection: list[str], 
         return "survived" if done.returncode == 0 else "killed"
 
 
-def recheck(work: Path, jobs: int, timeout: float) -> str:
+def recheck(work: Path, jobs: int, timeout: float, only: list[str] | None = None) -> str:
     """Run the last run's survivors again against the current tests and code.
 
     Each survivor runs the test files its tests were in, plus the test files changed since the
     coverage map was made that ran its module then, plus new test files; a survivor whose line
     moved is reported as such, not guessed."""
-    modules = collect(work)
+    modules = {m: e for m, e in collect(work).items()
+               if not only or any(fnmatch.fnmatch(m, p) or p in m for p in only)}
     saved = json.loads((work / COVERAGE_MAP).read_text())
     made = (work / COVERAGE_MAP).stat().st_mtime
     changed = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").rglob("test_*.py")
@@ -538,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "test":
         return run_mutant_tests(args.module)
     if args.command == "recheck":
-        text = recheck(args.work, args.jobs, args.timeout)
+        text = recheck(args.work, args.jobs, args.timeout, args.only)
         (args.work / "recheck.txt").write_text(text + "\n")
         print(text)
         return 0

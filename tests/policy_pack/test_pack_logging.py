@@ -147,3 +147,12 @@ def test_global_resource_types_are_required_when_configured(analyzer):
     excluded = res("aws:cfg/recorder:Recorder", "recorder", {"recordingGroup": {
         "allSupported": True, "exclusionByResourceTypes": [{"resourceTypes": ["AWS::EC2::Instance"]}]}})
     assert_violation(analyzer.analyze(excluded), "log-3-config-records-all-resources", "excludes resource types")
+
+
+def test_resource_types_listed_next_to_all_supported_are_fine(analyzer):
+    both = res("aws:cfg/recorder:Recorder", "recorder", {"recordingGroup": {
+        "allSupported": True, "resourceTypes": ["AWS::S3::Bucket"]}})
+    assert_clean(analyzer.analyze(both), "log-3-config-records-all-resources")
+    only = res("aws:cfg/recorder:Recorder", "recorder", {"recordingGroup": {"resourceTypes": ["AWS::S3::Bucket"]}})
+    assert_violation(analyzer.analyze(only), "log-3-config-records-all-resources",
+                     "recorder recorder records only ['AWS::S3::Bucket']")

@@ -317,3 +317,33 @@ def test_image_builders_are_recognised_by_configured_tags_and_patterns(analyzer)
     with analyzer.configured({"ci-1-codebuild-encrypted-unprivileged": {"imageBuilderTags": {"team": "data"}}}):
         assert_violation(analyzer.analyze(project), "ci-1-codebuild-encrypted-unprivileged",
                          "(tag it {'team': 'data'} or name it per imageBuilderPatterns)")
+
+
+# The AWS quotas per organization policy type (Organizations, "Quotas for AWS Organizations").
+@pytest.mark.parametrize(("policy_type", "limit"), [
+    ("RESOURCE_CONTROL_POLICY", 5120), ("TAG_POLICY", 10000), ("BACKUP_POLICY", 10000),
+    ("AISERVICES_OPT_OUT_POLICY", 2500), ("CHATBOT_POLICY", 10000), ("DECLARATIVE_POLICY_EC2", 10000),
+])
+def test_each_organization_policy_type_has_its_aws_size_limit(analyzer, policy_type, limit):
+    def policy(size):
+        return res("aws:organizations/policy:Policy", "p", {"name": "p", "type": policy_type, "content": _sized_document(size)})
+
+    assert_clean(analyzer.analyze(policy(limit)), "lim-1-organization-policy-size")
+    assert_violation(analyzer.analyze(policy(limit + 1)), "lim-1-organization-policy-size",
+                     f"{policy_type} p is {limit + 1} characters, over the {limit} limit")
+
+
+def test_trust_policy_size_does_not_count_whitespace(analyzer):
+    pretty = _sized_document(2048, indent=4)
+    assert len(pretty) > 2048
+    assert_clean(analyzer.analyze(res("aws:iam/role:Role", "r", {"assumeRolePolicy": pretty})), "lim-5-trust-policy-size")
+
+
+def test_an_inline_policy_resource_unknown_in_preview_is_flagged_as_such(analyzer):
+    role = res("aws:iam/role:Role", "worker", {"name": "worker",
+                                               "inlinePolicies": [{"name": "a", "policy": _sized_document(10241)}]})
+    later = res("aws:iam/rolePolicy:RolePolicy", "later", {"role": "worker", "policy": UNKNOWN}, deps={"role": [role]})
+    assert_violation(analyzer.analyze_stack([DEFAULT_PROVIDER, role, later]), "lim-4-inline-policies-per-role",
+                     "over the 10240 limit (and more not yet known)")
+    assert "(and more not yet known)" not in assert_violation(
+        analyzer.analyze_stack([DEFAULT_PROVIDER, role]), "lim-4-inline-policies-per-role", "over the 10240 limit").message
