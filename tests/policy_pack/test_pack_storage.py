@@ -6,6 +6,7 @@ import pytest
 from pack_helpers import (
     ACCOUNT,
     FOREIGN,
+    KEY_ARN,
     UNKNOWN,
     assert_clean,
     assert_violation,
@@ -224,3 +225,23 @@ def test_public_acl_grants(analyzer):
     own = res("aws:s3/bucketAcl:BucketAcl", "own-acl", {"bucket": "mrd-data-bucket", "accessControlPolicy": {
         "owner": {"id": "o"}, "grants": [{"grantee": {"type": "CanonicalUser", "id": "o"}, "permission": "FULL_CONTROL"}]}})
     assert_clean(analyzer.analyze(own), "s3-1-no-public-bucket-settings")
+
+
+def test_inline_encryption_in_the_deprecated_list_form(analyzer):
+    inline = {"rule": [{"applyServerSideEncryptionByDefault": [{"sseAlgorithm": "aws:kms", "kmsMasterKeyId": KEY_ARN}],
+                        "bucketKeyEnabled": True}]}
+    resources = bucket_set(skip=["sse"], bucket_props={"serverSideEncryptionConfiguration": inline})
+    assert_clean(analyzer.analyze_stack(resources), "s3-2-bucket-sse-kms")
+    empty = {"rule": [{"applyServerSideEncryptionByDefault": []}]}
+    resources = bucket_set(skip=["sse"], bucket_props={"serverSideEncryptionConfiguration": empty})
+    assert_violation(analyzer.analyze_stack(resources), "s3-2-bucket-sse-kms",
+                     "(inline serverSideEncryptionConfiguration) has no default encryption")
+    later = bucket_set(sse_rule={"applyServerSideEncryptionByDefault": UNKNOWN})
+    assert_clean(analyzer.analyze_stack(later), "s3-2-bucket-sse-kms")
+
+
+def test_inline_versioning_counts_only_without_a_versioning_resource(analyzer):
+    inline = bucket_set(skip=["versioning"], bucket_props={"versioning": {"enabled": True}})
+    assert_clean(analyzer.analyze_stack(inline), "s3-3-bucket-versioning")
+    both = bucket_set(versioning="Suspended", bucket_props={"versioning": {"enabled": True}})
+    assert_violation(analyzer.analyze_stack(both), "s3-3-bucket-versioning", "versioning status Suspended, not Enabled")
