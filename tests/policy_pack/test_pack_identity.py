@@ -448,3 +448,20 @@ def test_an_allow_whose_key_no_action_supports_grants_nothing(analyzer):
          "Condition": {"StringLike": {"s3:prefix": "home/*"}}})})
     d = assert_violation(analyzer.analyze(some), "pol-1-policy-documents-valid", "statement Some")
     assert "none of its actions support" not in d.message
+
+
+def test_every_principal_of_a_statement_is_judged(analyzer):
+    # A service principal, then everyone, then a whole foreign account: each is looked at.
+    trust = doc({"Sid": "Mixed", "Effect": "Allow", "Action": "sts:AssumeRole",
+                 "Principal": {"Service": "sagemaker.amazonaws.com", "AWS": ["*", f"arn:aws:iam::{FOREIGN}:root"]}})
+    diagnostics = analyzer.analyze(role("r", trust))
+    assert_violation(diagnostics, "iam-2-trusted-principals", "statement Mixed trusts '*' without a condition")
+    assert_violation(diagnostics, "iam-2-trusted-principals", f"trusts the whole foreign account arn:aws:iam::{FOREIGN}:root")
+
+
+def test_a_global_key_does_not_stop_the_check_of_the_next_key(analyzer):
+    policy = res(POLICY, "mixed", {"policy": doc(
+        {"Sid": "Mixed", "Effect": "Deny", "Action": ["s3:GetObject"], "Resource": "*",
+         "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123", "s3:prefix": "home/"}}})})
+    assert_violation(analyzer.analyze(policy), "pol-1-policy-documents-valid",
+                     "statement Mixed: Deny uses condition key 's3:prefix', which s3:GetObject do(es) not support")
