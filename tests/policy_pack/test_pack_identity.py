@@ -465,3 +465,12 @@ def test_a_global_key_does_not_stop_the_check_of_the_next_key(analyzer):
          "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123", "s3:prefix": "home/"}}})})
     assert_violation(analyzer.analyze(policy), "pol-1-policy-documents-valid",
                      "statement Mixed: Deny uses condition key 's3:prefix', which s3:GetObject do(es) not support")
+
+
+def test_a_deny_on_every_action_reports_each_service_key(analyzer):
+    policy = res(POLICY, "all", {"policy": doc(
+        {"Sid": "All", "Effect": "Deny", "Action": "*", "Resource": "*",
+         "Condition": {"Null": {"s3:prefix": "true", "sagemaker:VolumeKmsKey": "true"}}})})
+    diagnostics = analyzer.analyze(policy)
+    for key in ("s3:prefix", "sagemaker:VolumeKmsKey"):
+        assert_violation(diagnostics, "pol-1-policy-documents-valid", f"statement All: Deny on Action '*' uses '{key}'")
