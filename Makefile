@@ -10,7 +10,7 @@ CONFIG_DIR ?= stacks
 OUT ?= build/preview
 ENGINE := access_proofs/engine
 
-.PHONY: preview test venv engine prove generated clean
+.PHONY: preview test venv engine prove generated mutation clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,16 @@ generated: venv
 	$(PY) -m guardrail_catalog
 	cd policypacks/ml-guardrails && ../../$(PY) -m ml_guardrails.catalog
 	$(PY) -m tools.guardrail_traceability
+
+# Mutation testing (cosmic-ray) of policy_documents/, the policy pack and the components: kill
+# rate per module and the surviving mutants, in build/mutation/report.txt. Not part of `test`.
+# MUTATION_ARGS passes options, e.g. MUTATION_ARGS="--only policy_documents --sample 1".
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+mutation: $(VENV)/.installed-dev
+	$(PY) -m tools.mutation $(MUTATION_ARGS)
 
 clean:
 	rm -rf build .pytest_cache

@@ -21,10 +21,15 @@ def problems_of(data) -> list[str]:
 
 def test_sample_configuration_is_valid(sample_platform):
     cfg = parse_platform(sample_platform)
-    assert len(cfg.projects) == 2
-    # 6 shared + 1 sandbox + 2 projects x 3 environments
-    assert len(cfg.accounts()) == 13
+    assert [p.name for p in cfg.projects] == [p["name"] for p in sample_platform["projects"]]
+    # One account per shared role, per sandbox and per project environment, each under its key.
+    expected = ([k.replace("_", "-") for k in sample_platform["shared_accounts"]]
+                + [s["name"] for s in sample_platform["sandbox_accounts"]]
+                + [f"{p['name']}-{env}" for p in sample_platform["projects"] for env in p["environments"]])
+    assert sorted(cfg.accounts()) == sorted(expected) and len(expected) == len(set(expected))
     assert cfg.accounts()["fraud-detection-prod"][1] == "Workloads/Prod"
+    assert cfg.accounts()["fraud-detection-dev"][1] == "Workloads/Dev"
+    assert cfg.accounts()[sample_platform["sandbox_accounts"][0]["name"]][1] == "Sandbox"
 
 
 def test_every_problem_is_reported_together(sample_platform):

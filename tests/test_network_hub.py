@@ -111,6 +111,25 @@ def test_shared_vpcs_associate_with_shared_table_in_the_network_account(network,
     assert all(provider_account(network, a) == accounts["network"] for a in accepters)
 
 
+def test_accepted_attachments_stay_out_of_the_default_route_tables(network, sample_runs):
+    # The accepter decides the hub side of a cross-account attachment: left at their default
+    # (true), these flags would associate and propagate it into the default route table,
+    # bypassing the shared/environment tables that keep environments apart.
+    accepters = network.of_type(ACCEPTER) + sample_runs("fraud-detection-dev").of_type(ACCEPTER)
+    assert accepters
+    for accepter in accepters:
+        assert accepter.inputs["transitGatewayDefaultRouteTableAssociation"] is False, accepter.name
+        assert accepter.inputs["transitGatewayDefaultRouteTablePropagation"] is False, accepter.name
+    # The one attachment in the hub's own account sets them itself (no accepter there).
+    [own] = [a for a in network.of_type(ATTACHMENT) if "network-vpc" in a.urn]
+    assert own.inputs["transitGatewayDefaultRouteTableAssociation"] is False
+    assert own.inputs["transitGatewayDefaultRouteTablePropagation"] is False
+    tgw = network.of_type(TGW)[0]
+    assert tgw.inputs["defaultRouteTableAssociation"] == "disable"
+    assert tgw.inputs["defaultRouteTablePropagation"] == "disable"
+    assert tgw.inputs["autoAcceptSharedAttachments"] == "disable"
+
+
 def test_sandbox_vpc_is_isolated(network, organization, sample_platform):
     sandbox = sample_platform["sandbox_accounts"][0]["name"]
     [vpc] = [v for v in network.of_type(VPC) if v.name == f"{sandbox}-vpc"]
@@ -275,13 +294,23 @@ def test_network_checks_on_other_sections(sample_platform, mutate, fragment):
     assert fragment in "\n".join(info.value.problems)
 
 
-def test_cost_command_prints_both_modes_for_the_sample(capsys):
+def test_cost_command_prints_both_modes_for_the_sample(capsys, sample_platform):
     assert costs_main([]) == 0
     out = capsys.readouterr().out
     assert "per-vpc" in out and "central" in out and "eu-west-1" in out and "as of 2025-01" in out
     total = next(line for line in out.splitlines() if line.startswith("total"))
     per_vpc, central = (float(v.strip("$").replace(",", "")) for v in total.split()[1:])
-    assert per_vpc > 0 and central > 0
+    # The totals are the model's for the sample at the default 100 GB per VPC, each the sum of
+    # its lines, and the command names the cheaper mode.
+    expected = estimate(parse_platform(sample_platform), load_prices("eu-west-1"), gb_per_vpc=100.0)
+    assert (per_vpc, central) == (round(expected["per-vpc"].total, 2), round(expected["central"].total, 2))
+    for mode in expected.values():
+        assert mode.total == pytest.approx(sum(mode.lines.values())) and len(mode.lines) > 1
+    cheaper = "central" if central < per_vpc else "per-vpc"
+    assert f"Cheaper at this volume: {cheaper} (difference ${abs(per_vpc - central):,.2f} per month)." in out
+    # Data volume counts: more GB per VPC costs more in both modes.
+    more = estimate(parse_platform(sample_platform), load_prices("eu-west-1"), gb_per_vpc=1000.0)
+    assert more["per-vpc"].total > expected["per-vpc"].total and more["central"].total > expected["central"].total
 
 
 def test_cost_model_counts_what_the_program_builds(sample_platform):

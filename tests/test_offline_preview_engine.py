@@ -169,3 +169,35 @@ def test_parallel_workers_give_the_same_plan(basic):
 
 def test_plan_json_is_valid_json(basic):
     assert json.loads(render_plan(build_plan(basic)))["project"] == "basic-demo"
+
+
+SECRETS = load_program(PROGRAMS / "secrets")
+
+
+def test_a_secret_read_through_a_stack_reference_stays_secret():
+    # As the engine does: the referenced stack's secret output names travel with its outputs,
+    # so what a downstream stack derives from them, exports or passes to a resource is secret.
+    result = preview(SECRETS, SECRETS.stack_config_dir, jobs=1)
+    assert result.succeeded
+    source, reader = result.stack("source").run, result.stack("reader").run
+    assert source.secret_outputs == ["apiToken"]
+    assert reader.secret_outputs == ["token", "tokenLooked", "tokenUpper"]
+    assert reader.outputs["region"] == "eu-west-1" and "region" not in reader.secret_outputs
+    plan = build_plan(result)
+    reader_plan = next(s for s in plan["stacks"] if s["name"] == "reader")
+    assert {k: v for k, v in reader_plan["outputs"].items() if v == "[secret]"} == {
+        "token": "[secret]", "tokenLooked": "[secret]", "tokenUpper": "[secret]"}
+    parameter = next(r for r in reader_plan["resources"] if r["name"] == "token")
+    assert parameter["inputs"]["value"] == "[secret]"
+    assert "tok-0123456789" not in render_plan(plan) and "TOK-0123456789" not in render_plan(plan)
+
+
+def test_a_stack_reference_marks_only_the_outputs_the_upstream_stack_marked():
+    source = run_stack("source", SECRETS.stack_config_dir, {}, program=SECRETS)
+    marked = run_stack("reader", SECRETS.stack_config_dir, {"source": source.outputs}, program=SECRETS,
+                       upstream_secrets={"source": source.secret_outputs})
+    assert marked.secret_outputs == ["token", "tokenLooked", "tokenUpper"]
+    # The value itself is handed over; only the marking makes it secret downstream.
+    assert marked.outputs["token"] == "tok-0123456789"
+    unmarked = run_stack("reader", SECRETS.stack_config_dir, {"source": source.outputs}, program=SECRETS)
+    assert unmarked.secret_outputs == []

@@ -218,3 +218,44 @@ def test_trust_policies_need_no_resource_but_permission_policies_do():
     assert validate_document(trust) == []
     permission = {"Version": "2012-10-17", "Statement": [{"Sid": "NoResource", "Effect": "Allow", "Action": "s3:GetObject"}]}
     assert any("needs exactly one of Resource and NotResource" in p for p in validate_document(permission))
+
+
+def test_only_a_trust_statement_may_leave_out_the_resource():
+    no_principal = {"Version": "2012-10-17", "Statement": [{"Sid": "Assume", "Effect": "Allow",
+                                                              "Action": "sts:AssumeRole"}]}
+    assert any("Sid Assume: needs exactly one of Resource and NotResource" in p for p in validate_document(no_principal))
+    not_sts = {"Version": "2012-10-17", "Statement": [{"Sid": "Read", "Effect": "Allow", "Principal": {"AWS": "*"},
+                                                         "Action": ["sts:AssumeRole", "s3:GetObject"]}]}
+    assert any("Sid Read: needs exactly one of Resource and NotResource" in p for p in validate_document(not_sts))
+    both = {"Version": "2012-10-17", "Statement": [{"Sid": "Both", "Effect": "Allow", "Action": "s3:GetObject",
+                                                      "Resource": "*", "NotResource": "arn:aws:s3:::b"}]}
+    assert any("Sid Both: needs exactly one of Resource and NotResource" in p for p in validate_document(both))
+
+
+@pytest.mark.parametrize("field", ["Resource", "NotResource"])
+def test_resources_are_star_or_arns(field):
+    statement = {"Sid": "Bad", "Effect": "Allow", "Action": "s3:GetObject", field: ["arn:aws:s3:::ok", "my-bucket"]}
+    assert f"Sid Bad: {field} 'my-bucket' is neither '*' nor an ARN" in validate_document(document(statement))
+
+
+def test_every_condition_operator_is_checked():
+    statement = deny("Cond", ["s3:GetObject"], {"StringEquals": {}, "StringLike": {"s3:NoSuchKey": "x"}})
+    problems = validate_document(document(statement))
+    assert "Sid Cond: condition operator 'StringEquals' needs an object of keys" in problems
+    assert "Sid Cond: condition key 's3:NoSuchKey' does not exist" in problems
+
+
+def test_split_leaves_not_action_and_allow_statements_alone():
+    not_action = {"Sid": "Kms", "Effect": "Deny", "NotAction": ["sagemaker:CreateModel"], "Resource": "*",
+                  "Condition": {"Null": {"sagemaker:VolumeKmsKey": "true"}}}
+    assert split_statement_by_condition_support(not_action) == [not_action]
+    allow = {**deny("Kms", ["sagemaker:CreateModel"], {"Null": {"sagemaker:VolumeKmsKey": "true"}}), "Effect": "Allow"}
+    assert split_statement_by_condition_support(allow) == [allow]
+
+
+def test_split_drops_keys_no_action_supports_even_with_one_group():
+    # Every action supports the same subset of the keys: one group, but not all the keys.
+    statement = deny("Vpc", ["sagemaker:CreateUserProfile"],
+                     {"Null": {"sagemaker:VpcSubnets": "true", "sagemaker:VpcSecurityGroupIds": "true"}})
+    assert split_statement_by_condition_support(statement) == [
+        deny("Vpc", ["sagemaker:CreateUserProfile"], {"Null": {"sagemaker:VpcSecurityGroupIds": "true"}})]

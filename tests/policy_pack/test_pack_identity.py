@@ -323,3 +323,154 @@ def test_a_wildcard_that_matches_none_of_its_resources_is_reported(analyzer):
     assert_clean(analyzer.analyze(policy("s3:GetObject*", "arn:aws:s3:::mrd-data/*")), "pol-1-policy-documents-valid")
     # A wildcard some of whose actions match the resource keeps them: scoping is its purpose.
     assert_clean(analyzer.analyze(policy("s3:List*", "arn:aws:s3:::mrd-data")), "pol-1-policy-documents-valid")
+
+
+# -- configured values ---------------------------------------------------------------------------
+def test_templates_are_checked_in_every_stack_unless_configured(analyzer):
+    shared = provider("shared", tags={**TAGS, "environment": "shared"})
+    template = {"Resources": {"Legacy": {"Type": "AWS::IAM::User", "Properties": {"UserName": "legacy"}}}}
+    stack_set = res("aws:cloudformation/stackSet:StackSet", "baseline", {"templateBody": json.dumps(template)}, prov=shared)
+    assert_violation(analyzer.analyze_stack([shared, stack_set]), "iam-1-no-iam-users", "deploys AWS::IAM::User Legacy")
+    with analyzer.configured({"iam-1-no-iam-users": {"checkTemplatesInEveryStack": False}}):
+        assert_clean(analyzer.analyze_stack([shared, stack_set]), "iam-1-no-iam-users")
+        # In a workload stack the template is still checked.
+        workload = res("aws:cloudformation/stackSet:StackSet", "baseline", {"templateBody": json.dumps(template)})
+        assert_violation(analyzer.analyze_stack([DEFAULT_PROVIDER, workload]), "iam-1-no-iam-users",
+                         "deploys AWS::IAM::User Legacy")
+
+
+def test_admin_role_name_patterns_are_configurable(analyzer):
+    arn = "arn:aws:iam::aws:policy/AdministratorAccess"
+    scientist = res("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "admin", {"role": "data-scientist", "policyArn": arn})
+    break_glass = res("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "bg", {"role": "mrd-break-glass", "policyArn": arn})
+    with analyzer.configured({"iam-2-no-admin-wildcard": {"adminRoleNamePatterns": ["data-*"]}}):
+        assert_clean(analyzer.analyze(scientist), "iam-2-no-admin-wildcard")
+        assert_violation(analyzer.analyze(break_glass), "iam-2-no-admin-wildcard",
+                         "AdministratorAccess is attached to role mrd-break-glass")
+
+
+def test_trusted_accounts_and_condition_keys_are_configurable(analyzer):
+    foreign = role("r", _trust(f"arn:aws:iam::{FOREIGN}:root"))
+    with analyzer.configured({"iam-2-trusted-principals": {"trustedAccountIds": [FOREIGN]}}):
+        assert_clean(analyzer.analyze(foreign), "iam-2-trusted-principals")
+    external = role("r", _trust(f"arn:aws:iam::{FOREIGN}:root", {"StringEquals": {"sts:ExternalId": "x-123"}}))
+    with analyzer.configured({"iam-2-trusted-principals": {"accountConditionKeys": ["aws:PrincipalOrgID"]}}):
+        assert_violation(analyzer.analyze(external), "iam-2-trusted-principals",
+                         f"trusts the whole foreign account arn:aws:iam::{FOREIGN}:root without a condition on "
+                         "aws:PrincipalOrgID")
+    org = role("r", _trust("*", {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}))
+    with analyzer.configured({"iam-2-trusted-principals": {"everyoneConditionKeys": ["aws:SourceVpce"]}}):
+        assert_violation(analyzer.analyze(org), "iam-2-trusted-principals",
+                         "statement Trust trusts '*' without a condition on aws:SourceVpce")
+
+
+def test_model_actions_and_the_endpoint_condition_are_configurable(analyzer):
+    unrelated = res(POLICY, "reader", {"policy": doc({"Sid": "Labels", "Effect": "Allow",
+                                                      "Action": "rekognition:DetectLabels", "Resource": "*"})})
+    with analyzer.configured({"mod-2-model-access-per-version": {"modelActions": ["rekognition:DetectLabels"]}}):
+        assert_violation(analyzer.analyze(unrelated), "mod-2-model-access-per-version",
+                         "statement Labels grants model access on *")
+    bare = _consumer_policy(VERSION_ARN)
+    assert_violation(analyzer.analyze(bare), "mod-2-model-access-per-version", "without an aws:SourceVpce condition")
+    with analyzer.configured({"mod-2-model-access-per-version": {"requireSourceVpce": False}}):
+        assert_clean(analyzer.analyze(bare), "mod-2-model-access-per-version")
+
+
+def test_linter_minimum_severity_is_configurable(analyzer):
+    mismatch = res(POLICY, "mismatch", {"policy": doc({"Effect": "Allow", "Action": "s3:GetObject",
+                                                       "Resource": "arn:aws:s3:::mrd-data"})})
+    with analyzer.configured({"pol-1-policy-documents-valid": {"minimumSeverity": "HIGH"}}):
+        assert_clean(analyzer.analyze(mismatch), "pol-1-policy-documents-valid")
+    with analyzer.configured({"pol-1-policy-documents-valid": {"minimumSeverity": "LOW"}}):
+        assert_violation(analyzer.analyze(mismatch), "pol-1-policy-documents-valid", "parliament RESOURCE_MISMATCH (MEDIUM)")
+
+
+def test_workload_environments_of_iam_1_are_configurable(analyzer):
+    user = res("aws:iam/user:User", "alice", {"name": "alice"})  # dev
+    with analyzer.configured({"iam-1-no-iam-users": {"workloadEnvironments": ["Prod"]}}):
+        assert_clean(analyzer.analyze_stack([DEFAULT_PROVIDER, user]), "iam-1-no-iam-users")
+        prod = provider("prod", tags={**TAGS, "environment": "prod"})
+        prod_user = res("aws:iam/user:User", "bob", {"name": "bob"}, prov=prod)
+        assert_violation(analyzer.analyze_stack([prod, prod_user]), "iam-1-no-iam-users", "User bob in a workload stack")
+
+
+# -- stack set templates: intrinsic functions ---------------------------------------------------
+def test_template_intrinsics_resolve_what_is_known_and_nothing_else():
+    from ml_guardrails.common import UNKNOWN as PACK_UNKNOWN
+    from ml_guardrails.identity import TEMPLATE_ACCOUNT, _resolve
+
+    params = {"Env": "prod"}
+    assert _resolve({"Ref": "AWS::Partition"}, params) == "aws"
+    assert _resolve({"Ref": "Env"}, params) == "prod"
+    assert _resolve({"Ref": "Other"}, params) is PACK_UNKNOWN
+    assert _resolve({"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${Env}-x"}, params) == \
+        f"arn:aws:iam::{TEMPLATE_ACCOUNT}:role/prod-x"
+    assert _resolve({"Fn::Sub": "${!Literal}-${Env}"}, params) == "${Literal}-prod"
+    assert _resolve({"Fn::Sub": "${Missing}"}, params) is PACK_UNKNOWN
+    assert _resolve({"Fn::Sub": ["${Name}-${Env}", {"Name": "trainer"}]}, params) == "trainer-prod"
+    # A variable that is not a string (here unknown) leaves the whole value unknown.
+    assert _resolve({"Fn::Sub": ["${Name}", {"Name": {"Fn::GetAtt": ["Role", "Arn"]}}]}, params) is PACK_UNKNOWN
+    assert _resolve({"Fn::Join": [":", ["a", {"Ref": "Env"}]]}, params) == "a:prod"
+    assert _resolve({"Fn::Join": [":", ["a", {"Ref": "Other"}]]}, params) is PACK_UNKNOWN
+    assert _resolve({"Fn::Join": [":"]}, params) is PACK_UNKNOWN
+    assert _resolve({"Fn::GetAtt": ["Role", "Arn"]}, params) is PACK_UNKNOWN
+    assert _resolve({"Condition": "IsProd"}, params) is PACK_UNKNOWN
+    assert _resolve({"Key": [{"Ref": "Env"}, 3]}, params) == {"Key": ["prod", 3]}
+
+
+def test_condition_keys_are_checked_key_by_key(analyzer):
+    # An unknown key is reported and the next key is still checked.
+    policy = res(POLICY, "keys", {"policy": doc(
+        {"Sid": "Keys", "Effect": "Deny", "Action": ["s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:DeleteObject",
+                                                     "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:GetBucketTagging"],
+         "Resource": "*", "Condition": {"StringEquals": {"aaa:NoSuchKey": "x", "s3:prefix": "home/"}}})})
+    diagnostics = analyzer.analyze(policy)
+    assert_violation(diagnostics, "pol-1-policy-documents-valid", "statement Keys: condition key 'aaa:NoSuchKey' does not exist")
+    # Seven actions, six of them without s3:prefix: five are named, the rest counted.
+    assert_violation(diagnostics, "pol-1-policy-documents-valid", "Deny uses condition key 's3:prefix', which ",
+                     " and 1 more do(es) not support")
+    # A global key after a service key is not judged per action.
+    mixed = res(POLICY, "mixed", {"policy": doc(
+        {"Sid": "Mixed", "Effect": "Deny", "Action": ["s3:ListBucket"], "Resource": "*",
+         "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123", "s3:prefix": "home/"}}})})
+    assert_clean(analyzer.analyze(mixed), "pol-1-policy-documents-valid")
+
+
+def test_an_allow_whose_key_no_action_supports_grants_nothing(analyzer):
+    policy = res(POLICY, "never", {"policy": doc(
+        {"Sid": "Never", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::mrd-data/*",
+         "Condition": {"StringLike": {"s3:prefix": "home/*"}}})})
+    assert_violation(analyzer.analyze(policy), "pol-1-policy-documents-valid",
+                     "statement Never: Allow uses condition key 's3:prefix', which none of its actions support")
+    some = res(POLICY, "some", {"policy": doc(
+        {"Sid": "Some", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"],
+         "Resource": ["arn:aws:s3:::mrd-data", "arn:aws:s3:::mrd-data/*"],
+         "Condition": {"StringLike": {"s3:prefix": "home/*"}}})})
+    d = assert_violation(analyzer.analyze(some), "pol-1-policy-documents-valid", "statement Some")
+    assert "none of its actions support" not in d.message
+
+
+def test_every_principal_of_a_statement_is_judged(analyzer):
+    # A service principal, then everyone, then a whole foreign account: each is looked at.
+    trust = doc({"Sid": "Mixed", "Effect": "Allow", "Action": "sts:AssumeRole",
+                 "Principal": {"Service": "sagemaker.amazonaws.com", "AWS": ["*", f"arn:aws:iam::{FOREIGN}:root"]}})
+    diagnostics = analyzer.analyze(role("r", trust))
+    assert_violation(diagnostics, "iam-2-trusted-principals", "statement Mixed trusts '*' without a condition")
+    assert_violation(diagnostics, "iam-2-trusted-principals", f"trusts the whole foreign account arn:aws:iam::{FOREIGN}:root")
+
+
+def test_a_global_key_does_not_stop_the_check_of_the_next_key(analyzer):
+    policy = res(POLICY, "mixed", {"policy": doc(
+        {"Sid": "Mixed", "Effect": "Deny", "Action": ["s3:GetObject"], "Resource": "*",
+         "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123", "s3:prefix": "home/"}}})})
+    assert_violation(analyzer.analyze(policy), "pol-1-policy-documents-valid",
+                     "statement Mixed: Deny uses condition key 's3:prefix', which s3:GetObject do(es) not support")
+
+
+def test_a_deny_on_every_action_reports_each_service_key(analyzer):
+    policy = res(POLICY, "all", {"policy": doc(
+        {"Sid": "All", "Effect": "Deny", "Action": "*", "Resource": "*",
+         "Condition": {"Null": {"s3:prefix": "true", "sagemaker:VolumeKmsKey": "true"}}})})
+    diagnostics = analyzer.analyze(policy)
+    for key in ("s3:prefix", "sagemaker:VolumeKmsKey"):
+        assert_violation(diagnostics, "pol-1-policy-documents-valid", f"statement All: Deny on Action '*' uses '{key}'")

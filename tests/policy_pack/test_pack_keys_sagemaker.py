@@ -186,3 +186,68 @@ def test_training_on_local_storage_instances_needs_no_volume_key(analyzer):
     local = res(TRAINING_JOB, "train", {**GOOD_JOB, "resourceConfig": {"instanceType": "ml.g5.2xlarge",
                                                                           "instanceCount": 1}})
     assert_clean(analyzer.analyze(local), "sm-1-notebook-domain-kms")
+
+
+# -- configured values and boundaries ----------------------------------------------------------------
+def test_key_rotation_and_deletion_thresholds_are_configurable(analyzer):
+    policy = "kms-1-key-rotation-deletion-window"
+    at_limits = res(KEY, "k", {"enableKeyRotation": True, "rotationPeriodInDays": 365, "deletionWindowInDays": 30})
+    assert_clean(analyzer.analyze(at_limits), policy)
+    over = res(KEY, "k", {"enableKeyRotation": True, "rotationPeriodInDays": 366, "deletionWindowInDays": 29})
+    diagnostics = analyzer.analyze(over)
+    assert_violation(diagnostics, policy, "key k rotates every 366 days, more than 365")
+    assert_violation(diagnostics, policy, "key k has a deletion window of 29 days, less than 30")
+    with analyzer.configured({policy: {"minimumDeletionWindowInDays": 20, "maximumRotationPeriodInDays": 400}}):
+        assert_clean(analyzer.analyze(over), policy)
+    with analyzer.configured({policy: {"minimumDeletionWindowInDays": 25, "maximumRotationPeriodInDays": 90}}):
+        assert_violation(analyzer.analyze(at_limits), policy, "rotates every 365 days, more than 90")
+        short = res(KEY, "short", {"enableKeyRotation": True, "deletionWindowInDays": 24})
+        assert_violation(analyzer.analyze(short), policy, "deletion window of 24 days, less than 25")
+        assert_clean(analyzer.analyze(res(KEY, "ok", {"enableKeyRotation": True, "deletionWindowInDays": 25})), policy)
+    # Unknown during preview: judged at `pulumi up`.
+    later = res(KEY, "later", {"enableKeyRotation": UNKNOWN, "deletionWindowInDays": UNKNOWN})
+    assert_clean(analyzer.analyze(later), policy)
+
+
+def test_local_storage_instance_types_are_configurable(analyzer):
+    job = res(TRAINING_JOB, "train", {**GOOD_JOB, "resourceConfig": {"instanceType": "ml.m5.xlarge", "instanceCount": 1}})
+    assert_violation(analyzer.analyze(job), "sm-1-notebook-domain-kms",
+                     "training job train has no KMS key for its storage volume (resourceConfig.volumeKmsKeyId)")
+    with analyzer.configured({"sm-1-notebook-domain-kms": {"localStorageInstanceTypes": ["ml.m5.*"]}}):
+        assert_clean(analyzer.analyze(job), "sm-1-notebook-domain-kms")
+    with analyzer.configured({"sm-1-notebook-domain-kms": {"localStorageInstanceTypes": ["ml.m5.2xlarge"]}}):
+        assert_violation(analyzer.analyze(job), "sm-1-notebook-domain-kms", "no KMS key for its storage volume")
+
+
+def test_forbidden_endpoint_environments_are_configurable(analyzer):
+    prod = provider("prod", tags={**TAGS, "environment": "prod"})
+    endpoint = res("aws:sagemaker/endpoint:Endpoint", "ep", {"endpointConfigName": "ec"}, prov=prod)
+    config = res("aws:sagemaker/endpointConfiguration:EndpointConfiguration", "ec", {"kmsKeyArn": KEY_ARN}, prov=prod)
+    assert_clean(analyzer.analyze_stack([prod, endpoint, config]), "sm-7-no-endpoints-in-dev-sandbox")
+    with analyzer.configured({"sm-7-no-endpoints-in-dev-sandbox": {"forbiddenEnvironments": ["PROD"]}}):
+        diagnostics = analyzer.analyze_stack([prod, endpoint, config])
+    assert_violation(diagnostics, "sm-7-no-endpoints-in-dev-sandbox", "Endpoint ep in environment prod",
+                     "no SageMaker endpoints in prod", urn_=endpoint.urn)
+    assert_violation(diagnostics, "sm-7-no-endpoints-in-dev-sandbox", "EndpointConfiguration ec in environment prod",
+                     urn_=config.urn)
+
+
+def test_consumer_condition_keys_are_configurable(analyzer):
+    usage = _key_policy({"Sid": "Org", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{FOREIGN}:role/reader"},
+                         "Action": ["kms:Decrypt"], "Resource": "*",
+                         "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}})
+    assert_clean(analyzer.analyze(usage), "kms-2-key-policy-account-boundary")
+    with analyzer.configured({"kms-2-key-policy-account-boundary": {"consumerConditionKeys": ["aws:PrincipalOrgPaths"]}}):
+        assert_violation(analyzer.analyze(usage), "kms-2-key-policy-account-boundary",
+                         f"key policy statement Org grants kms:Decrypt to arn:aws:iam::{FOREIGN}:role/reader")
+
+
+def test_isolated_environments_are_configurable(analyzer):
+    model = res(MODEL, "m", {"vpcConfig": {"subnets": ["subnet-1"], "securityGroupIds": ["sg-1"]}})  # dev
+    with analyzer.configured({"sm-6-model-network-isolation": {"environments": ["DEV"]}}):
+        assert_violation(analyzer.analyze(model), "sm-6-model-network-isolation",
+                         "model m in dev (from default tags of provider workload) does not enable network isolation")
+    prod = provider("prod", tags={**TAGS, "environment": "prod"})
+    bare = res(MODEL, "m", {"vpcConfig": {"subnets": ["subnet-1"], "securityGroupIds": ["sg-1"]}}, prov=prod)
+    with analyzer.configured({"sm-6-model-network-isolation": {"environments": ["dev"]}}):
+        assert_clean(analyzer.analyze(bare), "sm-6-model-network-isolation")

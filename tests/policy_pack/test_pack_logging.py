@@ -106,3 +106,53 @@ def test_config_delivery_buckets_count_as_log_archives_unless_configured_otherwi
                      "log archive bucket config-history: it is not protected")
     with analyzer.configured({"log-2-log-archive-immutable": {"includeConfigDeliveryBuckets": False}}):
         assert_clean(analyzer.analyze_stack(unprotected), "log-2-log-archive-immutable")
+
+# -- configured values ---------------------------------------------------------------------------
+def test_an_account_trail_is_allowed_when_configured(analyzer):
+    account_trail = res(TRAIL, "trail", {**GOOD_TRAIL, "isOrganizationTrail": False})
+    assert_violation(analyzer.analyze(account_trail), "log-1-cloudtrail-organization-trail",
+                     "trail trail is not: organization-wide")
+    with analyzer.configured({"log-1-cloudtrail-organization-trail": {"requireOrganizationTrail": False}}):
+        assert_clean(analyzer.analyze(account_trail), "log-1-cloudtrail-organization-trail")
+        single = res(TRAIL, "single", {**GOOD_TRAIL, "isOrganizationTrail": False, "isMultiRegionTrail": False,
+                                       "includeGlobalServiceEvents": False})
+        assert_violation(analyzer.analyze(single), "log-1-cloudtrail-organization-trail",
+                         "trail single is not: multi-region, global service events")
+
+
+def test_log_archives_found_by_configured_patterns_and_tags(analyzer):
+    plain = bucket_set("history")
+    assert_clean(analyzer.analyze_stack(plain), "log-2-log-archive-immutable")
+    with analyzer.configured({"log-2-log-archive-immutable": {"logArchiveBucketPatterns": ["mrd-hist*"]}}):
+        assert_violation(analyzer.analyze_stack(plain), "log-2-log-archive-immutable",
+                         "log archive bucket history: Object Lock is not enabled")
+    tagged = bucket_set("tagged", bucket_props={"tags": {"purpose": "log-archive"}})
+    assert_clean(analyzer.analyze_stack(tagged), "log-2-log-archive-immutable")
+    with analyzer.configured({"log-2-log-archive-immutable": {"logArchiveTags": {"purpose": "log-archive"}}}):
+        assert_violation(analyzer.analyze_stack(tagged), "log-2-log-archive-immutable",
+                         "log archive bucket tagged: Object Lock is not enabled")
+        other = bucket_set("other", bucket_props={"tags": {"purpose": "data"}})
+        assert_clean(analyzer.analyze_stack(other), "log-2-log-archive-immutable")
+
+
+def test_global_resource_types_are_required_when_configured(analyzer):
+    recorder = res("aws:cfg/recorder:Recorder", "recorder", {"recordingGroup": {"allSupported": True}})
+    assert_clean(analyzer.analyze(recorder), "log-3-config-records-all-resources")
+    with analyzer.configured({"log-3-config-records-all-resources": {"requireGlobalResourceTypes": True}}):
+        assert_violation(analyzer.analyze(recorder), "log-3-config-records-all-resources",
+                         "recorder recorder does not include global resource types")
+        with_global = res("aws:cfg/recorder:Recorder", "recorder", {"recordingGroup": {
+            "allSupported": True, "includeGlobalResourceTypes": True}})
+        assert_clean(analyzer.analyze(with_global), "log-3-config-records-all-resources")
+    excluded = res("aws:cfg/recorder:Recorder", "recorder", {"recordingGroup": {
+        "allSupported": True, "exclusionByResourceTypes": [{"resourceTypes": ["AWS::EC2::Instance"]}]}})
+    assert_violation(analyzer.analyze(excluded), "log-3-config-records-all-resources", "excludes resource types")
+
+
+def test_resource_types_listed_next_to_all_supported_are_fine(analyzer):
+    both = res("aws:cfg/recorder:Recorder", "recorder", {"recordingGroup": {
+        "allSupported": True, "resourceTypes": ["AWS::S3::Bucket"]}})
+    assert_clean(analyzer.analyze(both), "log-3-config-records-all-resources")
+    only = res("aws:cfg/recorder:Recorder", "recorder", {"recordingGroup": {"resourceTypes": ["AWS::S3::Bucket"]}})
+    assert_violation(analyzer.analyze(only), "log-3-config-records-all-resources",
+                     "recorder recorder records only ['AWS::S3::Bucket']")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
 from pack_helpers import (
     ACCOUNT,
     DEFAULT_PROVIDER,
     KEY_ARN,
     TAGS,
+    UNKNOWN,
     assert_clean,
     assert_violation,
+    bucket_set,
     doc,
+    messages,
     provider,
     res,
 )
@@ -68,6 +72,44 @@ def test_public_subnet_in_a_workload_vpc(analyzer):
     public = res("aws:ec2/subnet:Subnet", "public", {"vpcId": "vpc-1", "mapPublicIpOnLaunch": True}, deps={"vpcId": [spoke]})
     assert_violation(analyzer.analyze_stack([DEFAULT_PROVIDER, spoke, public]), "net-1-no-internet-in-workload-vpcs",
                      "a subnet mapping public IPs on launch")
+
+
+@pytest.mark.parametrize(("type_", "props", "path"), [
+    ("aws:ec2/internetGatewayAttachment:InternetGatewayAttachment", {}, "an internet gateway"),
+    ("aws:ec2/egressOnlyInternetGateway:EgressOnlyInternetGateway", {}, "an egress-only internet gateway"),
+    ("aws:ec2/eip:Eip", {"domain": "vpc"}, "an Elastic IP"),
+    ("aws:ec2/instance:Instance", {"associatePublicIpAddress": True}, "an instance with a public IP"),
+])
+def test_every_internet_path_in_a_workload_vpc(analyzer, type_, props, path):
+    spoke = vpc()
+    resource = res(type_, "path", {"vpcId": "vpc-123", **props}, deps={"vpcId": [spoke]})
+    assert_violation(analyzer.analyze_stack([DEFAULT_PROVIDER, spoke, resource]), "net-1-no-internet-in-workload-vpcs",
+                     f"gives spoke (dev from default tags of provider workload) {path}", urn_=resource.urn)
+
+
+def test_private_resources_are_no_internet_path(analyzer):
+    spoke = vpc()
+    private = [res("aws:ec2/instance:Instance", "private", {"associatePublicIpAddress": False, "vpcId": "vpc-123"},
+                   deps={"vpcId": [spoke]}),
+               res("aws:ec2/subnet:Subnet", "private", {"vpcId": "vpc-1", "mapPublicIpOnLaunch": False},
+                   deps={"vpcId": [spoke]}),
+               res("aws:ec2/natGateway:NatGateway", "later", {"connectivityType": UNKNOWN}, deps={"vpcId": [spoke]})]
+    assert_clean(analyzer.analyze_stack([DEFAULT_PROVIDER, spoke, *private]), "net-1-no-internet-in-workload-vpcs")
+
+
+def test_workload_environments_are_configurable(analyzer):
+    spoke = vpc()
+    igw = res("aws:ec2/internetGateway:InternetGateway", "igw", {"vpcId": "vpc-123"}, deps={"vpcId": [spoke]})
+    hub_vpc = vpc("hub", prov=HUB)
+    hub_igw = res("aws:ec2/internetGateway:InternetGateway", "hub-igw", {"vpcId": "vpc-1"}, deps={"vpcId": [hub_vpc]},
+                  prov=HUB)
+    stack = [DEFAULT_PROVIDER, HUB, spoke, igw, hub_vpc, hub_igw]
+    # Matched case-insensitively against the configured names; only those are workload VPCs.
+    with analyzer.configured({"net-1-no-internet-in-workload-vpcs": {"workloadEnvironments": ["PROD", "Shared"]}}):
+        diagnostics = analyzer.analyze_stack(stack)
+        assert_clean(diagnostics, "net-1-no-internet-in-workload-vpcs", urn_=igw.urn)
+        assert_violation(diagnostics, "net-1-no-internet-in-workload-vpcs", "shared from default tags of provider hub",
+                         urn_=hub_igw.urn)
 
 
 # -- NET-2 ---------------------------------------------------------------------------------------
@@ -131,6 +173,52 @@ def test_full_access_only_service_endpoint_without_a_policy(analyzer):
                          "Interface endpoint lake", "has no endpoint policy")
 
 
+@pytest.mark.parametrize("statement", [
+    {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "*:*", "Resource": "*"},
+    {"Effect": "Allow", "Action": "*", "Resource": ["arn:aws:s3:::a", "*"]},          # no Principal: everyone
+    {"Effect": "Allow", "Principal": "*", "NotAction": "iam:*", "Resource": "*"},
+    {"Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject", "*"], "NotResource": "arn:aws:s3:::a"},
+])
+def test_every_form_of_full_access_is_refused(analyzer, statement):
+    scoped = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}
+    gateway = res(ENDPOINT, "s3", {"serviceName": "com.amazonaws.eu-west-1.s3", "policy": doc(scoped, statement)})
+    assert_violation(analyzer.analyze_stack([DEFAULT_PROVIDER, gateway]), "net-2-private-endpoints",
+                     "the endpoint allows every action on every resource for everyone (full access)")
+
+
+@pytest.mark.parametrize("statement", [
+    {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*",
+     "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}},              # conditioned
+    {"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*"},               # a deny grants nothing
+    {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:root"}, "Action": "*", "Resource": "*"},
+    {"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"},
+    {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "arn:aws:s3:::mrd-*"},
+])
+def test_a_policy_narrower_than_full_access_is_accepted(analyzer, statement):
+    gateway = res(ENDPOINT, "s3", {"serviceName": "com.amazonaws.eu-west-1.s3", "policy": doc(statement)})
+    assert_clean(analyzer.analyze_stack([DEFAULT_PROVIDER, gateway]), "net-2-private-endpoints")
+
+
+def test_endpoints_that_take_no_policy_and_unknown_policies(analyzer):
+    glb = res(ENDPOINT, "glb", {"serviceName": "com.amazonaws.vpce.eu-west-1.vpce-svc-1",
+                                "vpcEndpointType": "GatewayLoadBalancer"})
+    # A policy that comes from another resource's output and is unknown in a preview is not judged;
+    # an unknown the provider computes (no dependency: the program left it unset) reads as unset.
+    source = res("aws:iam/policy:Policy", "source", {"policy": SCOPED})
+    later = res(ENDPOINT, "later", {**endpoint().properties, "policy": UNKNOWN, "privateDnsEnabled": UNKNOWN},
+                deps={"policy": [source], "privateDnsEnabled": [source]})
+    assert_clean(analyzer.analyze_stack([DEFAULT_PROVIDER, glb, source, later]), "net-2-private-endpoints")
+    unset = endpoint("unset", policy=UNKNOWN)
+    assert_violation(analyzer.analyze_stack([DEFAULT_PROVIDER, unset]), "net-2-private-endpoints",
+                     "Interface endpoint unset", "the endpoint has no endpoint policy")
+    # A separate VpcEndpointPolicy resource is checked like an inline one.
+    api = endpoint()
+    full = res("aws:ec2/vpcEndpointPolicy:VpcEndpointPolicy", "api-policy", {"vpcEndpointId": "vpce-1", "policy": FULL},
+               deps={"vpcEndpointId": [api]})
+    assert_violation(analyzer.analyze_stack([DEFAULT_PROVIDER, api, full]), "net-2-private-endpoints",
+                     "endpoint policy api-policy allows every action on every resource for everyone")
+
+
 def test_pack_and_program_agree_on_the_full_access_only_services():
     from components.vpc_endpoints import FULL_ACCESS_ONLY_SERVICES
     from ml_guardrails.network import FULL_ACCESS_ONLY_SERVICES as PACK
@@ -156,6 +244,44 @@ def test_ingress_from_anywhere(analyzer):
         assert_clean(analyzer.analyze(rule), "net-3-no-ingress-from-anywhere")
 
 
+@pytest.mark.parametrize(("resource", "fragment"), [
+    (res("aws:ec2/securityGroup:SecurityGroup", "sg6", {"ingress": [
+        {"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["10.0.0.0/8"], "ipv6CidrBlocks": ["::/0"]}]}),
+     "SecurityGroup sg6 admits ::/0 on port 22"),
+    (res("aws:ec2/securityGroupRule:SecurityGroupRule", "rule6", {"type": "ingress", "fromPort": 80, "toPort": 80,
+                                                                  "protocol": "tcp", "ipv6CidrBlocks": ["::/0"]}),
+     "SecurityGroupRule rule6 admits ::/0 on port 80"),
+    (res("aws:ec2/securityGroupRule:SecurityGroupRule", "rule4", {"type": "ingress", "fromPort": 80, "toPort": 80,
+                                                                  "protocol": "tcp", "cidrBlocks": ["0.0.0.0/0"]}),
+     "SecurityGroupRule rule4 admits 0.0.0.0/0 on port 80"),
+    (res("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "v4",
+         {"securityGroupId": "sg-1", "ipProtocol": "tcp", "fromPort": 1024, "toPort": 2048, "cidrIpv4": "0.0.0.0/0"}),
+     "SecurityGroupIngressRule v4 admits 0.0.0.0/0 on ports 1024-2048"),
+])
+def test_ingress_from_anywhere_over_ipv6_rules_and_ranges(analyzer, resource, fragment):
+    assert_violation(analyzer.analyze(resource), "net-3-no-ingress-from-anywhere", fragment)
+
+
+def test_allowed_public_ports_are_single_ports_only(analyzer):
+    def group(from_port, to_port, name="sg"):
+        return res("aws:ec2/securityGroup:SecurityGroup", name, {"ingress": [
+            {"protocol": "tcp", "fromPort": from_port, "toPort": to_port, "cidrBlocks": ["0.0.0.0/0"]}]})
+
+    with analyzer.configured({"net-3-no-ingress-from-anywhere": {"allowedPublicPorts": [443, 80]}}):
+        assert_clean(analyzer.analyze(group(443, 443)), "net-3-no-ingress-from-anywhere")
+        assert_clean(analyzer.analyze(group(80, 80)), "net-3-no-ingress-from-anywhere")
+        # A range that includes an allowed port, or another single port, is still refused.
+        assert_violation(analyzer.analyze(group(0, 65535)), "net-3-no-ingress-from-anywhere", "admits 0.0.0.0/0 on ports 0-65535")
+        assert_violation(analyzer.analyze(group(443, 444)), "net-3-no-ingress-from-anywhere", "on ports 443-444")
+        assert_violation(analyzer.analyze(group(8443, 8443)), "net-3-no-ingress-from-anywhere", "on port 8443")
+    assert_violation(analyzer.analyze(group(443, 443)), "net-3-no-ingress-from-anywhere", "on port 443")
+    # Every open rule is reported, not only the first.
+    both = res("aws:ec2/securityGroup:SecurityGroup", "both", {"ingress": [
+        {"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["0.0.0.0/0"]},
+        {"protocol": "tcp", "fromPort": 3389, "toPort": 3389, "ipv6CidrBlocks": ["::/0"]}]})
+    assert len(messages(analyzer.analyze(both), "net-3-no-ingress-from-anywhere")) == 2
+
+
 def test_ingress_from_the_corporate_network(analyzer):
     group = res("aws:ec2/securityGroup:SecurityGroup", "sg", {"ingress": [
         {"protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["10.0.0.0/8"]}]})
@@ -179,6 +305,27 @@ def test_vpc_without_flow_log_or_with_plain_destination(analyzer):
                      "net-4-vpc-flow-logs", "writes to log group flow-logs, which has no kmsKeyId")
 
 
+def test_flow_log_to_a_bucket_needs_sse_kms(analyzer):
+    def to_bucket(spoke, buckets):
+        bucket = buckets[1]
+        log = res("aws:ec2/flowLog:FlowLog", "flow", {"vpcId": "vpc-123", "logDestinationType": "s3",
+                                                      "logDestination": bucket.properties["arn"]},
+                  deps={"vpcId": [spoke], "logDestination": [bucket]})
+        return [spoke, *buckets, log]
+
+    spoke = vpc()
+    assert_clean(analyzer.analyze_stack(to_bucket(spoke, bucket_set("flow"))), "net-4-vpc-flow-logs")
+    assert_violation(analyzer.analyze_stack(to_bucket(spoke, bucket_set("flow", skip=("sse",)))), "net-4-vpc-flow-logs",
+                     "VPC spoke: flow log flow destination: bucket flow has no aws.s3.BucketServerSideEncryptionConfiguration")
+
+
+def test_a_log_group_key_unknown_during_preview_is_not_a_violation(analyzer):
+    spoke = vpc()
+    group, log = flow_log(spoke)
+    group.properties["kmsKeyId"] = UNKNOWN
+    assert_clean(analyzer.analyze_stack([DEFAULT_PROVIDER, spoke, group, log]), "net-4-vpc-flow-logs")
+
+
 # -- NET-5 ---------------------------------------------------------------------------------------
 def test_sandbox_attached_to_the_transit_gateway(analyzer, stack_tags):
     untagged = provider("untagged", tags=None)
@@ -197,3 +344,30 @@ def test_sandbox_attached_to_the_transit_gateway(analyzer, stack_tags):
 def test_workload_attachment_is_allowed(analyzer):
     attachment = res("aws:ec2transitgateway/vpcAttachment:VpcAttachment", "tgw", {"transitGatewayId": "tgw-1", "vpcId": "vpc-1"})
     assert_clean(analyzer.analyze_stack([DEFAULT_PROVIDER, attachment]), "net-5-sandbox-detached")
+
+
+def test_sandbox_environments_are_configurable_and_cover_vpns_and_accepters(analyzer):
+    lab = provider("lab", tags={**TAGS, "environment": "lab"})
+    vpn = res("aws:ec2/vpnConnection:VpnConnection", "vpn", {"customerGatewayId": "cgw-1", "type": "ipsec.1"}, prov=lab)
+    accepter = res("aws:ec2transitgateway/vpcAttachmentAccepter:VpcAttachmentAccepter", "accept",
+                   {"transitGatewayAttachmentId": "tgw-attach-1"}, prov=lab)
+    assert_clean(analyzer.analyze_stack([lab, vpn, accepter]), "net-5-sandbox-detached")
+    with analyzer.configured({"net-5-sandbox-detached": {"sandboxEnvironments": ["Lab"]}}):
+        diagnostics = analyzer.analyze_stack([lab, vpn, accepter])
+    assert_violation(diagnostics, "net-5-sandbox-detached", "VpnConnection vpn connects a lab account", urn_=vpn.urn)
+    assert_violation(diagnostics, "net-5-sandbox-detached", "VpcAttachmentAccepter accept", urn_=accepter.urn)
+
+
+def test_every_resource_and_statement_is_checked_not_only_the_first(analyzer):
+    spoke = vpc()
+    private_nat = res("aws:ec2/natGateway:NatGateway", "private-nat", {"connectivityType": "private"},
+                      deps={"vpcId": [spoke]})
+    public_nat = res("aws:ec2/natGateway:NatGateway", "public-nat", {}, deps={"vpcId": [spoke]})
+    assert_violation(analyzer.analyze_stack([DEFAULT_PROVIDER, spoke, private_nat, public_nat]),
+                     "net-1-no-internet-in-workload-vpcs", "a public NAT gateway", urn_=public_nat.urn)
+    deny_first = doc({"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteBucket", "Resource": "*"},
+                     {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*",
+                      "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}},
+                     {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"})
+    gateway = res(ENDPOINT, "s3", {"serviceName": "com.amazonaws.eu-west-1.s3", "policy": deny_first})
+    assert_violation(analyzer.analyze_stack([DEFAULT_PROVIDER, gateway]), "net-2-private-endpoints", "full access")

@@ -132,3 +132,42 @@ def test_service_quota_requests_for_global_services_may_use_us_east_1(analyzer):
     override = res("aws:servicequotas/serviceQuota:ServiceQuota", "accounts-here",
                    {"serviceCode": "organizations", "quotaCode": "L-29A0C5DF", "value": 19, "region": "us-east-1"})
     assert_clean(analyzer.analyze_stack([DEFAULT_PROVIDER, override]), "reg-1-allowed-regions")
+
+
+# -- configured values ---------------------------------------------------------------------------
+def test_global_services_and_explicit_regions_are_configurable(analyzer):
+    virginia = provider("global", region="us-east-1", tags=TAGS)
+    role = res("aws:iam/role:Role", "r", {"assumeRolePolicy": "{}"}, prov=virginia)
+    vpc = res("aws:ec2/vpc:Vpc", "v", {"cidrBlock": "10.0.0.0/16"}, prov=virginia)
+    # A provider used by a regional service as well is judged by its region.
+    assert_violation(analyzer.analyze_stack([virginia, role, vpc]), "reg-1-allowed-regions", "deploys to us-east-1")
+    with analyzer.configured({"reg-1-allowed-regions": {"globalServices": ["ec2"]}}):
+        # IAM is no longer listed as global: its provider's region counts now.
+        assert_violation(analyzer.analyze_stack([virginia, role]), "reg-1-allowed-regions", "deploys to us-east-1")
+        assert_clean(analyzer.analyze_stack([virginia, vpc]), "reg-1-allowed-regions")
+        override = res("aws:ec2/vpc:Vpc", "o", {"region": "ap-south-1"}, prov=DEFAULT_PROVIDER)
+        assert_clean(analyzer.analyze_stack([DEFAULT_PROVIDER, override]), "reg-1-allowed-regions")
+    unset = provider("unset", region=None, tags=TAGS)
+    with analyzer.configured({"reg-1-allowed-regions": {"requireExplicitRegion": False}}):
+        assert_clean(analyzer.analyze_stack([unset, res("aws:ec2/vpc:Vpc", "a", {}, prov=unset)]), "reg-1-allowed-regions")
+
+
+def test_tag_exempt_types_are_configurable(analyzer):
+    untagged = provider("untagged", tags=None)
+    vpc = res("aws:ec2/vpc:Vpc", "v", {"cidrBlock": "10.0.0.0/16"}, prov=untagged)
+    collection = res("aws:devopsguru/resourceCollection:ResourceCollection", "c", {"type": "AWS_TAGS"}, prov=untagged)
+    diagnostics = analyzer.analyze_stack([untagged, vpc, collection])
+    assert_violation(diagnostics, "tag-1-mandatory-tags", "Vpc v is missing mandatory tags", urn_=vpc.urn)
+    assert_clean(diagnostics, "tag-1-mandatory-tags", urn_=collection.urn)
+    with analyzer.configured({"tag-1-mandatory-tags": {"exemptTypes": ["aws:ec2/vpc:Vpc"]}}):
+        assert_clean(analyzer.analyze_stack([untagged, vpc]), "tag-1-mandatory-tags")
+
+
+def test_stateful_types_are_configurable(analyzer):
+    vpc = res("aws:ec2/vpc:Vpc", "v", {"cidrBlock": "10.0.0.0/16"})
+    key = res("aws:kms/key:Key", "key", {})
+    assert_clean(analyzer.analyze_stack([DEFAULT_PROVIDER, vpc]), "state-1-stateful-resources-protected")
+    with analyzer.configured({"state-1-stateful-resources-protected": {"statefulTypes": ["aws:ec2/vpc:Vpc"]}}):
+        diagnostics = analyzer.analyze_stack([DEFAULT_PROVIDER, vpc, key])
+    assert_violation(diagnostics, "state-1-stateful-resources-protected", "stateful Vpc v is not protected")
+    assert_clean(diagnostics, "state-1-stateful-resources-protected", urn_=key.urn)

@@ -100,6 +100,7 @@ def test_all_disabled_and_per_policy_levels(analyzer):
 
 
 def test_invalid_configurations_are_rejected_like_the_cli(analyzer):
+    before = (analyzer.policy_config, dict(analyzer._current_config))
     with pytest.raises(PolicyConfigError, match="not a valid enforcement level"):
         with analyzer.configured({"sm-5-no-root-access": "loud"}):
             pass
@@ -108,7 +109,13 @@ def test_invalid_configurations_are_rejected_like_the_cli(analyzer):
             pass
     with pytest.raises(PolicyConfigError, match="reg-1-allowed-regions: allowedRegions is required"):
         analyzer.configure({})
-    analyzer.configure(analyzer._current_config if analyzer._current_config else {})  # unchanged after the error
+    # A rejected configuration is never sent: the pack keeps the one it had, and so does the client.
+    assert (analyzer.policy_config, analyzer._current_config) == before
+    assert before[1]["reg-1-allowed-regions"]["allowedRegions"] == ["eu-west-1", "eu-central-1"]
+    abroad = provider("abroad", region="us-east-1", tags=TAGS)
+    assert_violation(analyzer.analyze_stack([abroad]), "reg-1-allowed-regions", "us-east-1")
+    assert_clean(analyzer.analyze_stack([DEFAULT_PROVIDER]), "reg-1-allowed-regions")
+    assert assert_violation(analyzer.analyze(BAD_NOTEBOOK), "sm-1-notebook-domain-kms").enforcement_level == "mandatory"
 
 
 def test_stack_tags_reach_the_policies(analyzer, stack_tags):

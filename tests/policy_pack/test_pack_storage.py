@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from pack_helpers import (
     ACCOUNT,
     FOREIGN,
+    KEY_ARN,
     UNKNOWN,
     assert_clean,
     assert_violation,
@@ -161,3 +163,85 @@ def test_deprecated_v2_bucket_types_are_refused(analyzer):
                      "BucketV2 legacy is a deprecated S3 type", "use aws:s3/bucket:Bucket")
     assert_clean(analyzer.analyze(res("aws:s3/bucket:Bucket", "current", {"bucket": "mrd-current"})),
                  "pol-2-no-deprecated-s3-types")
+
+
+def test_public_condition_keys_are_configurable(analyzer):
+    org_only = doc({"Sid": "Read", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::mrd-data-bucket/*",
+                    "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}})
+    policy = res("aws:s3/bucketPolicy:BucketPolicy", "data-policy", {"bucket": "mrd-data-bucket", "policy": org_only})
+    with analyzer.configured({"s3-1-no-public-bucket-settings": {"publicConditionKeys": ["aws:SourceVpce"]}}):
+        assert_violation(analyzer.analyze(policy), "s3-1-no-public-bucket-settings", "statement Read allows '*'")
+    # The same document inline on the bucket is judged the same way.
+    bucket = res("aws:s3/bucket:Bucket", "data", {"bucket": "mrd-data-bucket", "policy": org_only}, protect=True)
+    assert_clean(analyzer.analyze(bucket), "s3-1-no-public-bucket-settings")
+    with analyzer.configured({"s3-1-no-public-bucket-settings": {"publicConditionKeys": ["aws:SourceVpce"]}}):
+        assert_violation(analyzer.analyze(bucket), "s3-1-no-public-bucket-settings", "bucket data policy")
+
+
+def tls(**changes):
+    statement = {"Sid": "Tls", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                 "Resource": ["arn:aws:s3:::mrd-data-bucket", "arn:aws:s3:::mrd-data-bucket/*"],
+                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    statement.update(changes)
+    return doc({k: v for k, v in statement.items() if v is not None})
+
+
+@pytest.mark.parametrize("policy", [
+    tls(Effect="Allow"),                                                    # an Allow denies nothing
+    tls(Principal={"AWS": f"arn:aws:iam::{ACCOUNT}:role/reader"}),          # only for one role
+    tls(Action="s3:GetObject"),                                             # only for one action
+    tls(Resource="arn:aws:s3:::mrd-data-bucket"),                           # not on the objects
+    tls(Condition={"Bool": {"aws:SecureTransport": "true"}}),               # the opposite test
+    tls(Condition={"StringEquals": {"aws:SecureTransport": "false"}}),      # not a Bool test
+    tls(Condition=None),                                                    # no condition: not a TLS rule
+])
+def test_only_a_deny_for_everyone_on_all_of_s3_without_tls_counts(analyzer, policy):
+    assert_violation(analyzer.analyze_stack(bucket_set(policy=policy)), "s3-4-bucket-tls-only",
+                     "aws:SecureTransport = false")
+
+
+@pytest.mark.parametrize("policy", [
+    tls(), tls(Principal={"AWS": "*"}), tls(Principal={"AWS": ["*"]}), tls(Action="*"), tls(Resource="*"),
+    tls(Condition={"BoolIfExists": {"aws:SecureTransport": ["false"]}}),
+])
+def test_every_form_of_the_tls_deny_counts(analyzer, policy):
+    assert_clean(analyzer.analyze_stack(bucket_set(policy=policy)), "s3-4-bucket-tls-only")
+
+
+def test_public_acl_grants(analyzer):
+    for uri in ("http://acs.amazonaws.com/groups/global/AllUsers",
+                "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"):
+        acl = res("aws:s3/bucketAcl:BucketAcl", "data-acl", {"bucket": "mrd-data-bucket", "accessControlPolicy": {
+            "owner": {"id": "o"}, "grants": [
+                {"grantee": {"type": "CanonicalUser", "id": "o"}, "permission": "FULL_CONTROL"},
+                {"grantee": {"type": "Group", "uri": uri}, "permission": "READ"}]}})
+        assert_violation(analyzer.analyze(acl), "s3-1-no-public-bucket-settings", f"bucket ACL data-acl grants READ to {uri}")
+    bucket = res("aws:s3/bucket:Bucket", "data", {"bucket": "mrd-data-bucket", "grants": [
+        {"type": "Group", "uri": "http://acs.amazonaws.com/groups/global/AllUsers", "permissions": ["READ", "WRITE"]}]},
+        protect=True)
+    assert_violation(analyzer.analyze(bucket), "s3-1-no-public-bucket-settings",
+                     "bucket data grants READ, WRITE to http://acs.amazonaws.com/groups/global/AllUsers")
+    own = res("aws:s3/bucketAcl:BucketAcl", "own-acl", {"bucket": "mrd-data-bucket", "accessControlPolicy": {
+        "owner": {"id": "o"}, "grants": [{"grantee": {"type": "CanonicalUser", "id": "o"}, "permission": "FULL_CONTROL"}]}})
+    assert_clean(analyzer.analyze(own), "s3-1-no-public-bucket-settings")
+
+
+def test_inline_encryption_in_the_deprecated_list_form(analyzer):
+    inline = {"rule": [{"applyServerSideEncryptionByDefault": [{"sseAlgorithm": "aws:kms", "kmsMasterKeyId": KEY_ARN}],
+                        "bucketKeyEnabled": True}]}
+    resources = bucket_set(skip=["sse"], bucket_props={"serverSideEncryptionConfiguration": inline})
+    assert_clean(analyzer.analyze_stack(resources), "s3-2-bucket-sse-kms")
+    empty = {"rule": [{"applyServerSideEncryptionByDefault": []}]}
+    resources = bucket_set(skip=["sse"], bucket_props={"serverSideEncryptionConfiguration": empty})
+    assert_violation(analyzer.analyze_stack(resources), "s3-2-bucket-sse-kms",
+                     "(inline serverSideEncryptionConfiguration) has no default encryption")
+    later = bucket_set(sse_rule={"applyServerSideEncryptionByDefault": UNKNOWN})
+    assert_clean(analyzer.analyze_stack(later), "s3-2-bucket-sse-kms")
+
+
+def test_inline_versioning_counts_only_without_a_versioning_resource(analyzer):
+    inline = bucket_set(skip=["versioning"], bucket_props={"versioning": {"enabled": True}})
+    assert_clean(analyzer.analyze_stack(inline), "s3-3-bucket-versioning")
+    both = bucket_set(versioning="Suspended", bucket_props={"versioning": {"enabled": True}})
+    assert_violation(analyzer.analyze_stack(both), "s3-3-bucket-versioning", "versioning status Suspended, not Enabled")

@@ -170,7 +170,10 @@ def _validate_ingress(ctx: ResourceContext, report: Callable[[str], None]) -> No
         low, high = as_int(from_port), as_int(to_port)
         if low is not None and low == high and low in allowed:
             continue
-        ports = f"port {low}" if low == high else f"ports {from_port}-{to_port}"
+        # Ports arrive as numbers (floats over the protocol): print them as the integers they are.
+        first = from_port if low is None else low
+        last = to_port if high is None else high
+        ports = f"port {first}" if low == high else f"ports {first}-{last}"
         report(f"{ctx.type.split(':')[-1]} {ctx.name} admits {cidr} on {ports}")
 
 

@@ -1,0 +1,114 @@
+"""The mutation-testing driver (tools/mutation.py): what it mutates, which tests a mutant runs,
+what it skips as never executed, and how it reports. cosmic-ray itself is not needed here."""
+
+from __future__ import annotations
+
+import textwrap
+
+from tools import mutation
+
+
+def test_targets_are_the_guardrail_code_without_generated_data():
+    modules = mutation.target_modules()
+    assert "policy_documents/scp_library.py" in modules
+    assert f"{mutation.PACK}/network.py" in modules
+    assert "components/kms_keys.py" in modules
+    assert not [m for m in modules if m.endswith("__init__.py")]
+    assert f"{mutation.PACK}/catalog_data.py" not in modules
+    assert not [m for m in modules if m.startswith(("stacks/", "tests/", "offline_preview/"))]
+    assert mutation.target_modules(only=["ml_guardrails/network.py"]) == [f"{mutation.PACK}/network.py"]
+
+
+def test_mutated_lines_are_lines_of_the_original():
+    original = "a = 1\nb = 2\nc = 3\n"
+    assert mutation.mutated_lines(original, "a = 1\nb = 3\nc = 3\n") == {2}
+    assert mutation.mutated_lines(original, "a = 1\nc = 3\n") == {2}
+    assert mutation.mutated_lines(original, original) == set()
+
+
+def test_a_mutant_runs_the_tests_that_cover_its_lines_the_namesake_file_first():
+    coverage_map = {"pkg/network.py": {
+        "3": ["tests/test_slow.py", "tests/test_network.py::test_a"],
+        "4": ["tests/test_network.py::test_b", "tests/test_slow.py::test_c"],
+    }}
+    durations = {"tests/test_slow.py": 9.0, "tests/test_network.py": 1.0}
+    assert mutation.selected_tests("pkg/network.py", {3}, coverage_map, durations) == [
+        "tests/test_network.py::test_a", "tests/test_slow.py"]
+    # A node id inside a file that is selected whole is not repeated.
+    assert mutation.selected_tests("pkg/network.py", {3, 4}, coverage_map, durations) == [
+        "tests/test_network.py::test_a", "tests/test_network.py::test_b", "tests/test_slow.py"]
+    assert mutation.selected_tests("pkg/network.py", {9}, coverage_map, durations) == []
+    assert mutation.selected_tests("pkg/other.py", {3}, coverage_map, durations) == []
+
+
+def test_annotations_and_docstrings_are_never_executed():
+    source = textwrap.dedent('''\
+        """Module docstring."""
+        x: int | None = None
+
+
+        def f(a: str | None, *, b: int = 1) -> dict[str, int] | None:
+            """Docstring."""
+            return {a: b | 2}
+        ''')
+    spans = mutation.never_executed(source)
+    assert mutation._inside((1, 0), spans)          # module docstring
+    assert mutation._inside((2, 3), spans)          # `int | None` of the annotated assignment
+    assert mutation._inside((5, 9), spans)          # `str | None`
+    assert mutation._inside((5, 41), spans)         # the return annotation
+    assert mutation._inside((6, 4), spans)          # the function's docstring
+    assert not mutation._inside((7, 15), spans)     # `b | 2` runs
+    assert not mutation._inside((2, 16), spans)     # the value assigned runs
+
+
+def test_the_sample_is_deterministic_and_spread():
+    draws = [mutation._stable("m.py", "core/AddNot", i) for i in range(400)]
+    assert draws == [mutation._stable("m.py", "core/AddNot", i) for i in range(400)]
+    assert all(0 <= d < 1 for d in draws)
+    assert 0.15 < sum(d < 0.25 for d in draws) / len(draws) < 0.35
+
+
+def test_the_report_gives_rates_per_module_and_target_and_lists_survivors():
+    modules = {
+        f"{mutation.PACK}/network.py": {"killed": 9, "survived": 1, "incompetent": 0, "skipped": 5, "pending": 0,
+                                        "survivors": [{"line": 60, "operator": "core/AddNot", "occurrence": 2,
+                                                       "not_covered": True, "diff": "-    if a:\n+    if not a:"}]},
+        "components/kms_keys.py": {"killed": 0, "survived": 0, "incompetent": 1, "skipped": 0, "pending": 2,
+                                   "survivors": []},
+    }
+    report = mutation.format_report(modules, {"date": "2026-12-01", "cores": 2})
+    lines = report.splitlines()
+    assert lines[0] == "date=2026-12-01 cores=2"
+    assert any(l.startswith(f"{mutation.PACK}/network.py") and l.rstrip().endswith("90.0%") for l in lines)
+    assert any(l.startswith("components/kms_keys.py") and "n/a" in l and "(2 not run)" in l for l in lines)
+    assert any(l.startswith("total") and l.rstrip().endswith("90.0%") for l in lines)
+    assert f"{mutation.PACK}/network.py:60 core/AddNot in <module>  [no test runs this line]" in lines
+    assert "    -    if a:" in lines and "    +    if not a:" in lines
+
+
+def test_equivalent_mutants_are_named_by_module_operator_definition_and_line(tmp_path):
+    diff = "-    if a == b:\n+    if a is b:"
+    key = mutation.equivalent_key("pkg/m.py", "core/ReplaceComparisonOperator_Eq_Is", "check", diff)
+    assert key == "pkg/m.py core/ReplaceComparisonOperator_Eq_Is check if a == b:"
+    listing = tmp_path / "equivalent.txt"
+    listing.write_text(f"# a comment\n\n{key}  # both are bools\n")
+    assert mutation.load_equivalents(listing) == {key}
+    assert mutation.load_equivalents(tmp_path / "missing.txt") == set()
+
+
+def test_every_listed_equivalent_mutant_still_exists():
+    # An entry whose line or definition changed would hide nothing, or the wrong mutant.
+    import ast
+
+    for entry in mutation.load_equivalents(mutation.EQUIVALENT):
+        module, operator, definition, line = entry.split(" ", 3)
+        source = (mutation.ROOT / module).read_text()
+        assert module in mutation.target_modules() and operator.startswith("core/"), entry
+        if definition == "<module>":
+            assert any(l.strip() == line for l in source.splitlines()), entry
+            continue
+        functions = [n for n in ast.walk(ast.parse(source))
+                     if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == definition]
+        assert functions, entry
+        body = "\n".join(ast.get_source_segment(source, f) or "" for f in functions)
+        assert any(l.strip() == line for l in body.splitlines()), entry

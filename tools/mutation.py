@@ -1,0 +1,598 @@
+"""Mutation testing of the guardrail code with cosmic-ray (`make mutation`).
+
+cosmic-ray mutates a file on disk, runs a test command and restores the file. That suits this
+repository: the CrossGuard pack runs in a subprocess the tests start (through the engine's gRPC
+protocol), and a mutant written to disk is what that subprocess imports.
+
+What this driver adds around cosmic-ray, so the whole set fits in 30 minutes on 2 cores:
+
+1. **Coverage map** (`coverage` step): every test file is run once under coverage.py. In the test
+   process each test is its own coverage context (its node id); a subprocess (the policy pack)
+   records under the test file's name. The map says which tests run each line.
+2. **Plan**: one cosmic-ray session per module (`cosmic-ray init`), then the sessions are filtered
+   the way cosmic-ray's own `cr-filter-*` tools do, by marking work items skipped: mutants inside
+   annotations and docstrings (never executed, so equivalent), all but one replacement per
+   operator site for binary operators and all but two for comparisons (the alternatives at one
+   site are killed or survive together), then a deterministic sample (`--sample`).
+3. **Run**: the modules are sharded over `--jobs` copies of the work tree (cosmic-ray's local
+   distributor mutates in place, so each worker needs its own tree); each mutant's test command
+   (`python -m tools.mutation test MODULE`) finds the mutated lines against the pristine copy and
+   runs only the tests that cover them, stopping at the first failure.
+4. **Report**: kill rate per module and in total, and every surviving mutant with its diff.
+
+Usage: ``python -m tools.mutation [--jobs 2] [--sample FRACTION] [--only PATTERN ...]``;
+``python -m tools.mutation report`` prints the last run's report again; ``python -m tools.mutation
+recheck`` runs the last run's survivors again against the current tests (after killing some).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import concurrent.futures
+import difflib
+import fnmatch
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "build" / "mutation"
+COVERAGE_MAP = "coverage-map.json"
+#: Surviving mutants judged equivalent (no test can tell them apart), each with the reason.
+EQUIVALENT = ROOT / "tools" / "mutation_equivalent.txt"
+PRISTINE = "pristine"
+PACK = "policypacks/ml-guardrails/ml_guardrails"
+#: What `make mutation` mutates: the policy documents, the policy pack and the components.
+TARGETS = ("policy_documents", PACK, "components")
+#: Generated data and package markers: nothing to mutate that a test could pin differently.
+EXCLUDED = ("*/__init__.py", f"{PACK}/catalog_data.py", f"{PACK}/generated.py")
+#: Replacements kept per operator site, by operator family (the rest at that site are skipped).
+PER_SITE = {"core/ReplaceBinaryOperator": 1, "core/ReplaceComparisonOperator": 2}
+#: Fraction of the remaining mutants run per target, so the whole set fits 30 minutes on 2 cores
+#: (3 to 14 s a mutant, depending on how busy the cores are): the modules with a kill-rate target get more.
+SAMPLE = {"policy_documents": 0.25, PACK: 0.12, "components": 0.06}
+TIMEOUT_SECONDS = 180.0
+COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", "build", "__pycache__", ".pytest_cache", "mutants",
+                                     "*.pyc", ".coverage*")
+
+
+def target_modules(root: Path = ROOT, only: list[str] | None = None) -> list[str]:
+    """The repository-relative paths of the modules to mutate, sorted."""
+    found = []
+    for target in TARGETS:
+        for path in sorted((root / target).rglob("*.py")):
+            rel = path.relative_to(root).as_posix()
+            if any(fnmatch.fnmatch(rel, pattern) for pattern in EXCLUDED):
+                continue
+            if only and not any(fnmatch.fnmatch(rel, pattern) or pattern in rel for pattern in only):
+                continue
+            found.append(rel)
+    return found
+
+
+def _stable(*parts: object) -> float:
+    """A number in [0, 1) that depends only on `parts` (the same plan on every machine)."""
+    digest = hashlib.sha256("\0".join(map(str, parts)).encode()).hexdigest()
+    return int(digest[:12], 16) / float(1 << 48)
+
+
+# -- coverage map ------------------------------------------------------------------------------
+
+PLUGIN = "tools.mutation_contexts"
+
+
+def _coverage_rc(work: Path, test_file: str) -> Path:
+    rc = work / "coverage" / (test_file.replace("/", "_") + ".rc")
+    sources = ", ".join(str(ROOT / t) for t in TARGETS)
+    rc.write_text(
+        "[run]\n"
+        f"data_file = {work / 'coverage' / '.coverage'}\n"
+        "parallel = true\n"
+        f"source = {sources}\n"
+        "patch = subprocess\n"
+        "sigterm = true\n"
+        # A subprocess (the policy pack) cannot tell which test asks it: its lines are
+        # attributed to the test file, which is then run whole for mutants there.
+        f"context = {test_file}\n")
+    return rc
+
+
+def _cover_one(work: Path, test_file: str) -> tuple[str, float, int]:
+    rc = _coverage_rc(work, test_file)
+    env = {**os.environ, "COVERAGE_RCFILE": str(rc)}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "coverage", "run", f"--rcfile={rc}", "-m", "pytest", "-q",
+                           "-p", "no:xdist", "-p", "no:cacheprovider", "-p", PLUGIN, test_file],
+                          cwd=ROOT, env=env, capture_output=True, text=True)
+    return test_file, time.monotonic() - started, done.returncode
+
+
+def build_coverage_map(work: Path, jobs: int) -> dict[str, dict[str, list[str]]]:
+    """{module: {line: [test selector, ...]}}; a selector is a node id or a whole test file."""
+    import coverage
+
+    cov_dir = work / "coverage"
+    shutil.rmtree(cov_dir, ignore_errors=True)
+    cov_dir.mkdir(parents=True)
+    test_files = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").rglob("test_*.py"))
+    durations: dict[str, float] = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        for test_file, seconds, code in pool.map(lambda f: _cover_one(work, f), test_files):
+            durations[test_file] = seconds
+            if code != 0:
+                raise SystemExit(f"the tests fail without any mutant ({test_file}); fix them first")
+    data = coverage.CoverageData(basename=str(cov_dir / ".coverage"))
+    combiner = coverage.Coverage(data_file=str(cov_dir / ".coverage"))
+    combiner.combine(data_paths=[str(cov_dir)], keep=False)
+    data = combiner.get_data()
+    result: dict[str, dict[str, list[str]]] = {}
+    for measured in data.measured_files():
+        rel = Path(measured).resolve().relative_to(ROOT).as_posix()
+        by_line: dict[int, set[str]] = defaultdict(set)
+        for line, contexts in data.contexts_by_lineno(measured).items():
+            for context in contexts:
+                test_file, _, node = context.partition("|")
+                if not test_file:
+                    continue
+                by_line[line].add(node if node else test_file)
+        result[rel] = {str(line): sorted(selectors) for line, selectors in sorted(by_line.items())}
+    (work / COVERAGE_MAP).write_text(json.dumps({"fingerprint": fingerprint(), "durations": durations, "lines": result}, indent=1))
+    return result
+
+
+def fingerprint() -> str:
+    """A hash of every Python file and data file the map depends on (tests and mutated code)."""
+    digest = hashlib.sha256()
+    for folder in ("tests", "stacks", "offline_preview", "guardrail_catalog", *TARGETS):
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(path.relative_to(ROOT).as_posix().encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _cached_map(work: Path) -> bool:
+    path = work / COVERAGE_MAP
+    if not path.exists():
+        return False
+    return json.loads(path.read_text()).get("fingerprint") == fingerprint()
+
+
+# -- the test command of one mutant ------------------------------------------------------------
+
+def mutated_lines(original: str, mutated: str) -> set[int]:
+    """The 1-based lines of `original` that the mutant changed."""
+    lines: set[int] = set()
+    matcher = difflib.SequenceMatcher(a=original.splitlines(), b=mutated.splitlines(), autojunk=False)
+    for tag, a0, a1, _b0, _b1 in matcher.get_opcodes():
+        if tag != "equal":
+            lines.update(range(a0 + 1, max(a1, a0 + 1) + 1))
+    return lines
+
+
+def selected_tests(module: str, lines: set[int], coverage_map: dict,
+                   durations: dict[str, float] | None = None) -> list[str]:
+    """The tests that run any of `lines` of `module`, likeliest killers first.
+
+    A test file whose name shares the module's name comes first, then the rest by how long the
+    file takes (pytest stops at the first failure, so a killed mutant costs little)."""
+    selectors: set[str] = set()
+    for line in lines:
+        selectors.update(coverage_map.get(module, {}).get(str(line), ()))
+    files = {s for s in selectors if "::" not in s}
+    chosen = files | {s for s in selectors if "::" in s and s.split("::", 1)[0] not in files}
+    stem = Path(module).stem.removeprefix("scp_")
+    durations = durations or {}
+
+    def order(selector: str) -> tuple:
+        test_file = selector.split("::", 1)[0]
+        return (stem not in Path(test_file).stem, durations.get(test_file, 0.0), selector)
+
+    return sorted(chosen, key=order)
+
+
+def run_mutant_tests(module: str) -> int:
+    """cosmic-ray's test command: exit 0 (the mutant survived) or not (killed)."""
+    here = Path.cwd()
+    original = (here / PRISTINE / module).read_text()
+    mutated = (here / module).read_text()
+    lines = mutated_lines(original, mutated)
+    saved = json.loads((here / COVERAGE_MAP).read_text())
+    tests = selected_tests(module, lines, saved["lines"], saved["durations"])
+    if not tests:
+        print(f"not covered: {module} lines {sorted(lines)}")
+        return 0
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "--no-header", "-p", "no:xdist",
+               "-p", "no:cacheprovider", *tests]
+    return subprocess.run(command, cwd=here).returncode
+
+
+# -- plan --------------------------------------------------------------------------------------
+
+def never_executed(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """(start, end) positions of annotations and docstrings: mutants there are equivalent."""
+    tree = ast.parse(source)
+    spans = []
+
+    def span(node: ast.AST) -> None:
+        spans.append(((node.lineno, node.col_offset), (node.end_lineno, node.end_col_offset)))
+
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if node.returns is not None:
+                span(node.returns)
+            for arg in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs,
+                        node.args.vararg, node.args.kwarg]:
+                if arg is not None and arg.annotation is not None:
+                    span(arg.annotation)
+        elif isinstance(node, ast.AnnAssign):
+            span(node.annotation)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                span(body[0])
+    return spans
+
+
+def _inside(position: tuple[int, int], spans) -> bool:
+    return any(start <= tuple(position) < end for start, end in spans)
+
+
+def _family(operator: str) -> str | None:
+    for family in PER_SITE:
+        if operator.startswith(family + "_"):
+            return family
+    return None
+
+
+def session_config(module: str, timeout: float) -> str:
+    command = f"{sys.executable} -m tools.mutation test {module}"
+    return ("[cosmic-ray]\n"
+            f"module-path = {json.dumps(module)}\n"
+            f"timeout = {timeout}\n"
+            "excluded-modules = []\n"
+            f"test-command = {json.dumps(command)}\n"
+            "[cosmic-ray.distributor]\n"
+            "name = \"local\"\n")
+
+
+def plan_module(shard: Path, module: str, sample: float, timeout: float) -> dict[str, int]:
+    """Create the module's cosmic-ray session in `shard` and skip what is not to be run."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    name = module.replace("/", "_").removesuffix(".py")
+    config = shard / "sessions" / f"{name}.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(session_config(module, timeout))
+    db_path = shard / "sessions" / f"{name}.sqlite"
+    db_path.unlink(missing_ok=True)
+    subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "init", str(config), str(db_path)], cwd=shard,
+                   check=True)
+    spans = never_executed((shard / module).read_text())
+    counts = {"generated": 0, "never executed": 0, "same site": 0, "sampled out": 0, "planned": 0}
+    with use_db(str(db_path), WorkDB.Mode.open) as db:
+        items = list(db.pending_work_items)
+        skipped: dict[str, list[str]] = defaultdict(list)
+        per_site: dict[tuple, list] = defaultdict(list)
+        for item in items:
+            counts["generated"] += 1
+            mutation = item.mutations[0]
+            if _inside(mutation.start_pos, spans):
+                skipped["never executed"].append(item.job_id)
+                continue
+            family = _family(mutation.operator_name)
+            if family is not None:
+                per_site[(family, tuple(mutation.start_pos))].append(item)
+                continue
+            if _stable(module, mutation.operator_name, mutation.occurrence) >= sample:
+                skipped["sampled out"].append(item.job_id)
+        for (family, position), group in per_site.items():
+            group.sort(key=lambda i: _stable(module, i.mutations[0].operator_name, position))
+            for item in group[PER_SITE[family]:]:
+                skipped["same site"].append(item.job_id)
+            for item in group[:PER_SITE[family]]:
+                if _stable(module, item.mutations[0].operator_name, item.mutations[0].occurrence) >= sample:
+                    skipped["sampled out"].append(item.job_id)
+        for reason, job_ids in skipped.items():
+            counts[reason] = len(job_ids)
+            if job_ids:
+                db.set_multiple_results(job_ids, WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output=reason))
+        counts["planned"] = counts["generated"] - sum(len(v) for v in skipped.values())
+    return counts
+
+
+# -- report ------------------------------------------------------------------------------------
+
+def collect(work: Path, equivalents: set[str] | None = None) -> dict[str, dict]:
+    """Per module: counts and survivors, from every shard's sessions. A survivor listed in
+    `equivalents` (see EQUIVALENT) counts as equivalent, not as survived."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome
+
+    equivalents = load_equivalents(EQUIVALENT) if equivalents is None else equivalents
+    modules: dict[str, dict] = {}
+    for db_path in sorted(work.glob("shard-*/sessions/*.sqlite")):
+        with use_db(str(db_path), WorkDB.Mode.open) as db:
+            results = dict(db.results)
+            for item in db.work_items:
+                mutation = item.mutations[0]
+                entry = modules.setdefault(Path(mutation.module_path).as_posix(), {
+                    "killed": 0, "survived": 0, "equivalent": 0, "incompetent": 0, "skipped": 0, "pending": 0,
+                    "survivors": []})
+                result = results.get(item.job_id)
+                if result is None:
+                    entry["pending"] += 1
+                elif result.worker_outcome in (WorkerOutcome.SKIPPED, WorkerOutcome.NO_TEST):
+                    entry["skipped"] += 1
+                elif result.worker_outcome != WorkerOutcome.NORMAL or result.test_outcome == TestOutcome.INCOMPETENT:
+                    entry["incompetent"] += 1
+                elif result.test_outcome == TestOutcome.KILLED:
+                    entry["killed"] += 1
+                else:
+                    not_covered = "not covered:" in (result.output or "")
+                    diff = "\n".join(l for l in (result.diff or "").splitlines()
+                                     if l[:1] in "+-" and l[:3] not in ("+++", "---"))
+                    definition = getattr(mutation, "definition_name", None) or "<module>"
+                    survivor = {"line": mutation.start_pos[0], "operator": mutation.operator_name,
+                                "occurrence": mutation.occurrence, "not_covered": not_covered, "diff": diff,
+                                "definition": definition}
+                    if equivalent_key(entry_module(mutation), mutation.operator_name, definition, diff) in equivalents:
+                        entry["equivalent"] += 1
+                    else:
+                        entry["survived"] += 1
+                        entry["survivors"].append(survivor)
+    return modules
+
+
+def entry_module(mutation) -> str:
+    return Path(mutation.module_path).as_posix()
+
+
+def equivalent_key(module: str, operator: str, definition: str, diff: str) -> str:
+    """How EQUIVALENT names a mutant: module, operator, the enclosing definition and the
+    original line, so the entry survives edits elsewhere in the file."""
+    original = next((l[1:].strip() for l in diff.splitlines() if l.startswith("-") and l[1:].strip()), "")
+    return f"{module} {operator} {definition} {original}"
+
+
+def load_equivalents(path: Path) -> set[str]:
+    """Entries of the equivalent-mutants file: `<module> <operator> <definition> <original line>  # why`."""
+    if not path.exists():
+        return set()
+    found = set()
+    for line in path.read_text().splitlines():
+        entry = line.split("  # ", 1)[0].strip()
+        if entry and not entry.startswith("#"):
+            found.add(entry)
+    return found
+
+
+def _rate(killed: int, survived: int) -> str:
+    run = killed + survived
+    return f"{100.0 * killed / run:5.1f}%" if run else "   n/a"
+
+
+def format_report(modules: dict[str, dict], meta: dict | None = None) -> str:
+    lines = []
+    if meta:
+        lines.append(" ".join(f"{k}={v}" for k, v in meta.items()))
+    lines.append("Kill rate = killed / (killed + survived); equivalent mutants (tools/mutation_equivalent.txt) "
+                 "and skipped ones (never executed, same site, sampled out) are not counted.")
+    lines.append(f"{'module':62} {'killed':>6} {'surv.':>6} {'equiv':>6} {'incomp':>6} {'skip':>5} {'rate':>6}")
+    groups: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for module in sorted(modules):
+        e = modules[module]
+        lines.append(f"{module:62} {e['killed']:6} {e['survived']:6} {e.get('equivalent', 0):6} {e['incompetent']:6} "
+                     f"{e['skipped']:5} {_rate(e['killed'], e['survived']):>6}"
+                     + (f"  ({e['pending']} not run)" if e["pending"] else ""))
+        group = next(t for t in TARGETS if module.startswith(t))
+        groups[group][0] += e["killed"]
+        groups[group][1] += e["survived"]
+    lines.append("")
+    for group, (killed, survived) in groups.items():
+        lines.append(f"{group:62} {killed:6} {survived:6} {'':6} {'':6} {'':5} {_rate(killed, survived):>6}")
+    total = [sum(v[0] for v in groups.values()), sum(v[1] for v in groups.values())]
+    lines.append(f"{'total':62} {total[0]:6} {total[1]:6} {'':6} {'':6} {'':5} {_rate(*total):>6}")
+    lines.append("\nSurviving mutants (module:line operator; '-' original, '+' mutant):")
+    for module in sorted(modules):
+        for s in sorted(modules[module]["survivors"], key=lambda s: (s["line"], s["operator"])):
+            note = "  [no test runs this line]" if s["not_covered"] else ""
+            lines.append(f"{module}:{s['line']} {s['operator']} in {s.get('definition', '<module>')}{note}")
+            lines.extend("    " + l.strip() for l in s["diff"].splitlines())
+    return "\n".join(lines)
+
+
+# -- recheck -----------------------------------------------------------------------------------
+
+def _recheck_one(tree: Path, module: str, survivor: dict, selection: list[str], timeout: float) -> str:
+    """`killed`, `survived` or `moved` (the mutant is no longer where the run found it)."""
+    import cosmic_ray.plugins
+    from cosmic_ray.mutating import use_mutation
+
+    operator = cosmic_ray.plugins.get_operator(survivor["operator"])()
+    expected = next((l[1:].strip() for l in survivor["diff"].splitlines() if l.startswith("-") and l[1:].strip()), None)
+    with use_mutation(tree / module, operator, survivor["occurrence"]) as (original, mutated):
+        if mutated is None:
+            return "moved"
+        changed = {original.splitlines()[n - 1].strip() for n in mutated_lines(original, mutated)
+                   if n <= len(original.splitlines())}
+        if expected is not None and expected not in changed:
+            return "moved"
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        try:
+            done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "--no-header", "-p", "no:xdist",
+                                   "-p", "no:cacheprovider", *selection], cwd=tree, env=env,
+                                  capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return "killed"
+        return "survived" if done.returncode == 0 else "killed"
+
+
+def recheck(work: Path, jobs: int, timeout: float, only: list[str] | None = None) -> str:
+    """Run the last run's survivors again against the current tests and code.
+
+    Each survivor runs the test files its tests were in, plus the test files changed since the
+    coverage map was made that ran its module then, plus new test files; a survivor whose line
+    moved is reported as such, not guessed."""
+    modules = {m: e for m, e in collect(work).items()
+               if not only or any(fnmatch.fnmatch(m, p) or p in m for p in only)}
+    saved = json.loads((work / COVERAGE_MAP).read_text())
+    made = (work / COVERAGE_MAP).stat().st_mtime
+    changed = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").rglob("test_*.py")
+                     if p.stat().st_mtime > made)
+    trees = []
+    for i in range(jobs):
+        tree = work / f"recheck-{i}"
+        shutil.rmtree(tree, ignore_errors=True)
+        shutil.copytree(ROOT, tree, ignore=COPY_IGNORE, symlinks=True)
+        (tree / ".venv").unlink(missing_ok=True)
+        trees.append(tree)
+    mapped = set(saved["durations"])
+    jobs_list = []
+    for module in sorted(modules):
+        # Changed files that ran the module before, and test files the map does not know.
+        touching = {s.split("::", 1)[0] for selectors in saved["lines"].get(module, {}).values() for s in selectors}
+        extra = {f for f in changed if f in touching or f not in mapped}
+        for survivor in modules[module]["survivors"]:
+            old = selected_tests(module, {survivor["line"]}, saved["lines"], saved["durations"])
+            files = sorted({s.split("::", 1)[0] for s in old} | extra)
+            jobs_list.append((module, survivor, files))
+    outcomes: dict[str, dict[str, int]] = defaultdict(lambda: {"killed": 0, "survived": 0, "moved": 0})
+    lines = []
+
+    def work_on(index: int) -> list[tuple[str, dict, str]]:
+        return [(m, s, _recheck_one(trees[index], m, s, f, timeout))
+                for n, (m, s, f) in enumerate(jobs_list) if n % jobs == index]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        for results in pool.map(work_on, range(jobs)):
+            for module, survivor, outcome in results:
+                outcomes[module][outcome] += 1
+                if outcome != "killed":
+                    lines.append(f"{module}:{survivor['line']} {survivor['operator']} in "
+                                 f"{survivor.get('definition', '<module>')}: {outcome}")
+    report = ["Survivors of the last run, against the current tests:",
+              f"{'module':62} {'killed':>6} {'surv.':>6} {'moved':>6} {'rate now':>9}"]
+    for module in sorted(outcomes):
+        o, e = outcomes[module], modules[module]
+        report.append(f"{module:62} {o['killed']:6} {o['survived']:6} {o['moved']:6} "
+                      f"{_rate(e['killed'] + o['killed'], o['survived'] + o['moved']):>9}")
+    groups: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for module, e in modules.items():
+        o = outcomes.get(module, {"killed": 0, "survived": 0, "moved": 0})
+        group = next(t for t in TARGETS if module.startswith(t))
+        groups[group][0] += e["killed"] + o["killed"]
+        groups[group][1] += o["survived"] + o["moved"]
+    report.append("")
+    for group, (killed, left) in groups.items():
+        report.append(f"{group:62} {killed:6} {left:6} {'':6} {_rate(killed, left):>9}")
+    report.append("\nStill surviving (or moved: rerun `make mutation`):")
+    report.extend(sorted(lines))
+    return "\n".join(report)
+
+
+# -- main --------------------------------------------------------------------------------------
+
+def _prepare_shard(work: Path, index: int) -> Path:
+    shard = work / f"shard-{index}"
+    shutil.rmtree(shard, ignore_errors=True)
+    shutil.copytree(ROOT, shard, ignore=COPY_IGNORE, symlinks=True)
+    (shard / ".venv").unlink(missing_ok=True)
+    shutil.copytree(ROOT, shard / PRISTINE, ignore=COPY_IGNORE, symlinks=True)
+    shutil.copy(work / COVERAGE_MAP, shard / COVERAGE_MAP)
+    return shard
+
+
+def _run_shard(shard: Path, modules: list[str], log: Path) -> None:
+    with log.open("w") as out:
+        for module in modules:
+            name = module.replace("/", "_").removesuffix(".py")
+            out.write(f"== {module}\n")
+            out.flush()
+            subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "exec", f"sessions/{name}.toml",
+                            f"sessions/{name}.sqlite"], cwd=shard, stdout=out, stderr=subprocess.STDOUT)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.mutation", description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", nargs="?", default="run", choices=("run", "report", "test", "recheck"))
+    parser.add_argument("module", nargs="?", help="for `test`: the module cosmic-ray mutated")
+    parser.add_argument("--jobs", type=int, default=2, help="shards run in parallel (default 2)")
+    parser.add_argument("--sample", type=float, default=float(os.environ["MUTATION_SAMPLE"])
+                        if os.environ.get("MUTATION_SAMPLE") else None,
+                        help="fraction of the remaining mutants run, chosen deterministically, for every "
+                             f"module (default per target: {SAMPLE})")
+    parser.add_argument("--only", nargs="*", default=None, help="modules to mutate (glob or substring)")
+    parser.add_argument("--timeout", type=float, default=TIMEOUT_SECONDS)
+    parser.add_argument("--work", type=Path, default=WORK)
+    args = parser.parse_args(argv)
+
+    if args.command == "test":
+        return run_mutant_tests(args.module)
+    if args.command == "recheck":
+        text = recheck(args.work, args.jobs, args.timeout, args.only)
+        (args.work / "recheck.txt").write_text(text + "\n")
+        print(text)
+        return 0
+    if args.command == "report":
+        meta = json.loads((args.work / "meta.json").read_text()) if (args.work / "meta.json").exists() else None
+        print(format_report(collect(args.work), meta))
+        return 0
+
+    started = time.monotonic()
+    args.work.mkdir(parents=True, exist_ok=True)
+    for old in args.work.glob("shard-*"):
+        shutil.rmtree(old) if old.is_dir() else old.unlink()
+    modules = target_modules(only=args.only)
+    if _cached_map(args.work):
+        print("coverage map: tests and code unchanged since the last run, reusing it", flush=True)
+    else:
+        print(f"coverage map: running each test file under coverage ({len(modules)} modules to mutate)", flush=True)
+        build_coverage_map(args.work, args.jobs)
+        print(f"  done in {time.monotonic() - started:.0f} s", flush=True)
+
+    shards = [_prepare_shard(args.work, i) for i in range(args.jobs)]
+    planned: dict[str, int] = {}
+    for module in modules:
+        sample = args.sample if args.sample is not None else \
+            next(rate for target, rate in SAMPLE.items() if module.startswith(target))
+        counts = plan_module(shards[0], module, sample, args.timeout)
+        planned[module] = counts["planned"]
+        print(f"  {module}: {counts}", flush=True)
+    # Largest modules first onto the least loaded shard; sessions move with their module.
+    loads = [0] * args.jobs
+    assignment: list[list[str]] = [[] for _ in range(args.jobs)]
+    for module in sorted(modules, key=lambda m: -planned[m]):
+        index = loads.index(min(loads))
+        loads[index] += planned[module]
+        assignment[index].append(module)
+        if index:
+            for suffix in (".toml", ".sqlite"):
+                name = module.replace("/", "_").removesuffix(".py") + suffix
+                (shards[index] / "sessions").mkdir(exist_ok=True)
+                shutil.move(shards[0] / "sessions" / name, shards[index] / "sessions" / name)
+    print(f"running {sum(planned.values())} mutants on {args.jobs} shards {loads}; logs in "
+          f"{args.work}/shard-*.log", flush=True)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        list(pool.map(lambda i: _run_shard(shards[i], assignment[i], args.work / f"shard-{i}.log"),
+                      range(args.jobs)))
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cores": os.cpu_count(),
+            "jobs": args.jobs, "sample": args.sample or SAMPLE, "minutes": round((time.monotonic() - started) / 60, 1)}
+    (args.work / "meta.json").write_text(json.dumps(meta))
+    report = format_report(collect(args.work), meta)
+    (args.work / "report.txt").write_text(report + "\n")
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
