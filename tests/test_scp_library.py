@@ -452,3 +452,25 @@ def test_s31_exempts_only_the_baseline_automation_role():
 @pytest.mark.parametrize("item", list(WITH_BASELINE.values()), ids=lambda g: g.sid)
 def test_every_baseline_statement_validates(item):
     assert validate_document(document(item.statement)) == []
+
+
+# --- what the mutation run found unpinned ----------------------------------------------------
+
+def test_an_empty_tag_key_is_refused():
+    with pytest.raises(ValueError, match=r"mandatory_tags\[1\]: '' is invalid"):
+        settings(mandatory_tags=("owner", ""))
+
+
+def test_no_mandatory_tags_means_no_tag1():
+    assert "TAG-1" not in {g.guardrail_id for g in guardrail_statements(settings(mandatory_tags=()))}
+
+
+def test_statements_compare_by_their_content():
+    a, b = DEFAULT[0], DEFAULT[1]
+    assert dataclasses.replace(a, statement=b.statement) != a
+
+
+def test_compact_lists_keep_wildcards_written_by_the_library():
+    # SM-9 denies `sagemaker:*` as written; compaction must not touch a list with wildcards.
+    compact = by_sid(guardrail_statements(settings(compact_action_lists=True, sagemaker_source_vpce_ids=("vpce-0123456789abcdef0",))))
+    assert compact["SM9RequireTrustedNetwork"].statement["Action"] == "sagemaker:*"

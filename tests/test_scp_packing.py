@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -300,3 +301,31 @@ def test_a_child_that_cannot_take_what_moves_down_fails_naming_the_child():
         pack_policies([*parent, *full_child], "p", free_slots_per_target=1, children=KIDS)
     [problem] = error.value.problems
     assert problem.startswith("Workloads/Prod (guardrails ") and "needs 4 policies" in problem
+
+
+def test_packed_policies_are_immutable():
+    [policy] = pack_policies([padded("SM-1", "SM1A", 200)], "p")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        policy.name = "other"  # type: ignore[misc]
+
+
+def test_known_targets_come_in_account_model_order_before_others():
+    items = [padded("SM-1", "SM1A", 200, targets=("Custom",)), padded("SM-3", "SM3B", 200, targets=("Workloads",)),
+             padded("SM-4", "SM4C", 200, targets=("Root",)), padded("SM-5", "SM5D", 200, targets=("Another",))]
+    assert [p.target for p in pack_policies(items, "p")] == ["Root", "Workloads", "Another", "Custom"]
+
+
+def test_largest_statements_are_placed_first():
+    # Largest first pairs each 3,000-character statement with a 2,000 one: two documents.
+    # Smallest first would pair the two small ones and leave each large one alone: three.
+    items = [padded("SM-1", "SM1Small", 2000), padded("SM-3", "SM3Small", 2000),
+             padded("SM-4", "SM4Big", 3000), padded("SM-5", "SM5Big", 3000)]
+    policies = pack_policies(items, "p")
+    assert [p.sids for p in policies] == [("SM1Small", "SM4Big"), ("SM3Small", "SM5Big")]
+
+
+def test_documents_are_numbered_by_their_first_statement_in_catalog_order():
+    items = [padded("NET-1", "NET1Big", 4000), padded("ORG-1", "ORG1Big", 4000)]
+    policies = pack_policies(items, "p")
+    assert [(p.name, p.sids) for p in policies] == [("p-guardrails-workloads-1", ("ORG1Big",)),
+                                                    ("p-guardrails-workloads-2", ("NET1Big",))]
