@@ -20,7 +20,14 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, TypeAdapter, ValidationError
 
-from stacks import data_settings, network_settings, principal_settings, security_settings, shared_services_settings
+from stacks import (
+    data_settings,
+    network_settings,
+    principal_settings,
+    security_settings,
+    shared_services_settings,
+    workspace_settings,
+)
 from stacks.config_model import (  # noqa: F401 (re-exported: the stacks import them from here)
     BUCKET_KINDS,
     EMAIL,
@@ -170,6 +177,7 @@ class PlatformConfig(ConfigModel):
     network: network_settings.NetworkSettings = network_settings.NetworkSettings()
     data_lake: data_settings.DataSettings = data_settings.DataSettings()
     shared_services: shared_services_settings.SharedServicesSettings = shared_services_settings.SharedServicesSettings()
+    workspace: workspace_settings.WorkspaceSettings = workspace_settings.WorkspaceSettings()
 
     # Derived views used by the stacks; pure functions of the configuration.
     def project(self, name: str) -> Project:
@@ -438,7 +446,7 @@ _CHECKS: tuple[Check, ...] = (
     _check_regions, _check_tags, _check_organization, _check_accounts, _check_account_ous,
     _check_project_account_names, _check_projects, _check_networks, _check_derived_names,
     *_layer(security_settings), *_layer(network_settings), *_layer(data_settings),
-    *_layer(principal_settings), *_layer(shared_services_settings),
+    *_layer(principal_settings), *_layer(shared_services_settings), *_layer(workspace_settings),
 )
 
 
