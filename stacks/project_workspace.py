@@ -14,6 +14,12 @@ Their policies, tightened from the whitepaper's samples:
 - ENI actions on the project's VPC only (`ec2:Vpc`).
 
 SSM parameters (SecureString, project key) under `workspace_settings.parameter_path`.
+
+Studio (environments in `workspace.studio.environments`, dev by default): the domain, its
+lifecycle configurations, the user profiles, and the customer-managed policy
+`<prefix>-workspace-studio-user` (same name in every account, so one Identity Center permission
+set references it): a person may presign and open only the user profile and spaces tagged with
+their own user name (ABAC on `studio-owner`).
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.service_roles import JobPermissions, ServiceRole, ServiceRoles
+from components.studio_domain import StudioDomain, StudioDomainArgs, StudioProfile
+from policy_documents.serialize import document, policy_json
 from stacks import data_settings as ds
 from stacks import shared_services_settings as ss
 from stacks import workspace_settings as ws
@@ -235,6 +243,7 @@ def _parameter_values(c: _Context) -> dict[str, pulumi.Input[str]]:
         "security-group-id": n.workload_security_group_id,
         "kms-key-arn": c.data.key_arn,
         "region": c.region,
+        "shared-services-account-id": c.shared,
     }
     for kind, arn in c.role_arns.items():
         values[f"roles/{kind.replace('_', '-')}"] = arn
@@ -258,8 +267,105 @@ def project_workspace(ctx: StackContext, network: ProjectNetwork, data: ProjectD
                           key_id=data.key_arn, value=value, description=f"ml-platform workspace: {key}",
                           tags=dict(network.tags), opts=opts)
         names[key] = name
-    pulumi.export("workspace", {
+    exports: dict[str, Any] = {
         "parameterPath": path,
         "parameters": names,
         "serviceRoleArns": {kind: c.role_arns[kind] for kind in ws.JOB_SERVICES},
-    })
+    }
+    if ws.has_studio(ctx.platform, ctx.environment):
+        exports["studio"] = _studio(c, path, opts)
+    pulumi.export("workspace", exports)
+
+
+def lifecycle_script(c: _Context, path: str) -> str:
+    """What JupyterLab and Code Editor run at start: the workspace parameters as environment
+    variables, pip through the shared CodeArtifact repository, and the SageMaker Python SDK's
+    default bucket set to the experimentation bucket (the S3 endpoint admits platform buckets
+    only, so the SDK's own `sagemaker-<region>-<account>` default would fail)."""
+    p = c.platform
+    domain, repo = ss.codeartifact_domain(p), p.shared_services.codeartifact.repository
+    work = ds.WORK_BUCKET_KIND[c.env]
+    return _SCRIPT.format(path=path, domain=domain, repo=repo, region=c.region, work=work.upper())
+
+
+# Parameter names become WORKSPACE_<NAME> variables (`roles/notebook` -> WORKSPACE_ROLES_NOTEBOOK).
+_SCRIPT = r"""#!/bin/bash
+set -euo pipefail
+PARAMS={path}
+ENV_FILE="$HOME/.workspace-env"
+aws ssm get-parameters-by-path --path "$PARAMS" --recursive --with-decryption \
+  --query 'Parameters[].[Name,Value]' --output text | while read -r name value; do
+  key=$(echo "${{name#$PARAMS/}}" | tr 'a-z/-' 'A-Z__')
+  printf 'export WORKSPACE_%s=%q\n' "$key" "$value"
+done > "$ENV_FILE"
+grep -qs workspace-env "$HOME/.bashrc" || echo ". $ENV_FILE" >> "$HOME/.bashrc"
+. "$ENV_FILE"
+aws codeartifact login --tool pip --domain {domain} --domain-owner "$WORKSPACE_SHARED_SERVICES_ACCOUNT_ID" \
+  --repository {repo} --region {region}
+mkdir -p "$HOME/.config/sagemaker"
+cat > "$HOME/.config/sagemaker/config.yaml" <<CONFIG
+SchemaVersion: '1.0'
+SageMaker:
+  PythonSDK:
+    Modules:
+      Session:
+        DefaultS3Bucket: $WORKSPACE_BUCKETS_{work}
+CONFIG
+"""
+
+
+def _studio(c: _Context, path: str, opts: pulumi.ResourceOptions) -> dict[str, Any]:
+    p, studio = c.platform, c.platform.workspace.studio
+    name = ws.domain_name(p, c.project, c.env)
+    work = ds.WORK_BUCKET_KIND[c.env]
+    profiles = [StudioProfile(u.name, u.owner) for u in ws.user_profiles(p, c.project)]
+    domain = StudioDomain(f"{c.network.label}-studio", StudioDomainArgs(
+        domain_name=name,
+        auth_mode=studio.auth_mode,
+        vpc_id=c.network.vpc_id,
+        subnet_ids=c.network.subnet_ids,
+        security_group_id=c.network.workload_security_group_id,
+        kms_key_arn=c.data.key_arn,
+        execution_role_arn=c.role_arns["notebook"],
+        lifecycle_script=lifecycle_script(c, path),
+        default_instance_type=ws.instance_types(p)[0],
+        idle_timeout_minutes=studio.idle_timeout_minutes,
+        owner_tag=ws.OWNER_TAG,
+        notebook_output=studio.notebook_output,
+        sharing_s3_path=_concat("s3://", c.data.bucket_names[work], "/studio-sharing/"),
+        profiles=profiles,
+        tags=c.network.tags,
+    ), opts)
+    policy = aws.iam.Policy(f"{c.network.label}-studio-user", name=ws.studio_user_policy_name(p),
+                            description="Studio users: open only their own user profile and spaces (ABAC)",
+                            policy=policy_json(document(*studio_user_statements(c, domain.domain_id))),
+                            tags=dict(c.network.tags), opts=opts)
+    return {"domainId": domain.domain_id, "domainArn": domain.domain_arn, "authMode": studio.auth_mode,
+            "userProfiles": domain.profile_arns, "lifecycleConfigArns": domain.lifecycle_config_arns,
+            "studioUserPolicyArn": policy.arn, "presignedUrlSeconds": studio.presigned_url_seconds,
+            "instanceTypes": ws.instance_types(p)}
+
+
+def studio_user_statements(c: _Context, domain_id: pulumi.Input[str]) -> list[Statement]:
+    """ABAC: the caller's user name (the `studio-owner` session tag Identity Center passes as an
+    attribute for access control, or the SAML session's) must equal the profile's / space's tag."""
+    owner = {"StringEquals": {f"aws:ResourceTag/{ws.OWNER_TAG}": f"${{aws:PrincipalTag/{ws.OWNER_TAG}}}"}}
+    domain_arn = c.arn("sagemaker", pulumi.Output.from_input(domain_id).apply(lambda d: f"domain/{d}"))
+    profiles = c.arn("sagemaker", pulumi.Output.from_input(domain_id).apply(lambda d: f"user-profile/{d}/*"))
+    spaces = c.arn("sagemaker", pulumi.Output.from_input(domain_id).apply(lambda d: f"space/{d}/*"))
+    apps = c.arn("sagemaker", pulumi.Output.from_input(domain_id).apply(lambda d: f"app/{d}/*"))
+    return [
+        {"Sid": "OpenOwnProfile", "Effect": "Allow", "Action": ["sagemaker:CreatePresignedDomainUrl"],
+         "Resource": [profiles], "Condition": owner},
+        {"Sid": "DescribeOwnProfileAndSpaces", "Effect": "Allow",
+         "Action": ["sagemaker:DescribeSpace", "sagemaker:DescribeUserProfile"], "Resource": [profiles, spaces],
+         "Condition": owner},
+        {"Sid": "DescribeDomain", "Effect": "Allow", "Action": ["sagemaker:DescribeDomain"], "Resource": [domain_arn]},
+        # SM-8 as an allow-list of the identity policy too.
+        {"Sid": "CreateAppsOfAllowedTypes", "Effect": "Allow", "Action": ["sagemaker:CreateApp"], "Resource": [apps],
+         "Condition": {"ForAllValues:StringEquals": {"sagemaker:InstanceTypes": ws.instance_types(c.platform)}}},
+        {"Sid": "ManageApps", "Effect": "Allow", "Action": ["sagemaker:DeleteApp", "sagemaker:DescribeApp"],
+         "Resource": [apps]},
+        {"Sid": "ListStudio", "Effect": "Allow", "Resource": "*",
+         "Action": ["sagemaker:ListApps", "sagemaker:ListDomains", "sagemaker:ListSpaces", "sagemaker:ListUserProfiles"]},
+    ]

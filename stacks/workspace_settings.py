@@ -285,3 +285,9 @@ def created_job_roles(platform: "PlatformConfig", project: str, env: str) -> dic
     personas = data_persona_suffixes(platform, project, env)
     return {kind: ds.project_role_name(platform, project, env, suffix)
             for kind, suffix in service_role_suffixes(platform).items() if suffix not in personas}
+
+
+def studio_user_policy_name(platform: "PlatformConfig") -> str:
+    """The customer-managed policy of Studio users, the same name in every project account (an
+    Identity Center permission set references it by name)."""
+    return f"{platform.name_prefix}-workspace-studio-user"
