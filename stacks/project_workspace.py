@@ -274,6 +274,13 @@ def project_workspace(ctx: StackContext, network: ProjectNetwork, data: ProjectD
     }
     if ws.has_studio(ctx.platform, ctx.environment):
         exports["studio"] = _studio(c, path, opts)
+    if ctx.environment == "preprod":
+        # Data scientists see training metrics and logs in preprod, read-only; nothing in prod
+        # (whitepaper "Testing/UAT account"); their change access is the dev Studio policy.
+        viewer = aws.iam.Policy(f"{network.label}-data-scientist-viewer", name=ws.viewer_policy_name(ctx.platform),
+                                description="Data scientists in preprod: read training metrics and logs",
+                                policy=policy_json(document(*viewer_statements(c))), tags=dict(network.tags), opts=opts)
+        exports["dataScientistViewerPolicyArn"] = viewer.arn
     pulumi.export("workspace", exports)
 
 
@@ -368,4 +375,21 @@ def studio_user_statements(c: _Context, domain_id: pulumi.Input[str]) -> list[St
          "Resource": [apps]},
         {"Sid": "ListStudio", "Effect": "Allow", "Resource": "*",
          "Action": ["sagemaker:ListApps", "sagemaker:ListDomains", "sagemaker:ListSpaces", "sagemaker:ListUserProfiles"]},
+    ]
+
+
+def viewer_statements(c: _Context) -> list[Statement]:
+    """Read-only views of SageMaker jobs, their logs and metrics in this account."""
+    jobs = [c.arn("sagemaker", f"{t}/*") for t in _JOB_TYPES]
+    return [
+        {"Sid": "ReadJobs", "Effect": "Allow", "Resource": jobs,
+         "Action": [f"sagemaker:Describe{n}" for n in _JOB_TYPES.values()]},
+        {"Sid": "ReadSageMakerLogGroups", "Effect": "Allow", "Action": ["logs:DescribeLogStreams", "logs:FilterLogEvents"],
+         "Resource": [c.arn("logs", "log-group:/aws/sagemaker/*")]},
+        {"Sid": "ReadSageMakerLogStreams", "Effect": "Allow", "Action": ["logs:GetLogEvents"],
+         "Resource": [c.arn("logs", "log-group:/aws/sagemaker/*:log-stream:*")]},
+        # Metric and list calls take no resource.
+        {"Sid": "ListJobsAndMetrics", "Effect": "Allow", "Resource": "*",
+         "Action": ["cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "sagemaker:ListHyperParameterTuningJobs",
+                    "sagemaker:ListProcessingJobs", "sagemaker:ListTrainingJobs"]},
     ]

@@ -291,3 +291,8 @@ def studio_user_policy_name(platform: "PlatformConfig") -> str:
     """The customer-managed policy of Studio users, the same name in every project account (an
     Identity Center permission set references it by name)."""
     return f"{platform.name_prefix}-workspace-studio-user"
+
+
+def viewer_policy_name(platform: "PlatformConfig") -> str:
+    """Data scientists' read-only policy in preprod accounts (same name in each)."""
+    return f"{platform.name_prefix}-workspace-data-scientist-viewer"

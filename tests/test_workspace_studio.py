@@ -97,3 +97,21 @@ def test_bad_input_registers_nothing(run_platform, sample_platform):
         run = run_platform("fraud-detection-dev", platform=sample_platform)
         assert run.resources == [] and run.errors
         raise RuntimeError("; ".join(run.errors))
+
+
+def _customer_policies(run):
+    return {p.inputs["name"]: json.loads(p.inputs["policy"]) for p in run.of_type(POLICY)}
+
+
+def test_data_scientists_read_only_in_preprod_and_nothing_in_prod(sample_runs):
+    from policy_documents.service_authorization import action_access_level
+
+    preprod = _customer_policies(sample_runs("fraud-detection-preprod"))
+    assert "mrd-workspace-studio-user" not in preprod
+    doc = preprod["mrd-workspace-data-scientist-viewer"]
+    assert validate_document(doc) == []
+    actions = [a for s in doc["Statement"] for a in s["Action"]]
+    assert actions and all(action_access_level(a) in ("Read", "List") for a in actions), actions
+    prod = _customer_policies(sample_runs("fraud-detection-prod"))
+    assert not any(name.startswith("mrd-workspace-") for name in prod)
+    assert "mrd-workspace-studio-user" in _customer_policies(sample_runs("fraud-detection-dev"))
