@@ -21,7 +21,7 @@ from components.data_access import (
     data_bucket_statements,
     key_uses_for,
 )
-from components.kms_keys import CustomerManagedKey, RolePrincipals
+from components.kms_keys import CustomerManagedKey, KeyUse, RolePrincipals
 from components.secure_bucket import BucketAccess, LifecycleRule, SecureBucket
 
 
@@ -54,6 +54,8 @@ class ProjectBucketSetArgs:
     # The deploying role: may list (HeadBucket) but never read or write objects.
     bucket_managers: RolePrincipals | None = None
     allow_destroy: bool = False
+    # Uses of the project key beyond S3 (SageMaker volumes and EFS, Parameter Store).
+    extra_key_uses: Sequence[KeyUse] = ()
 
 
 def access_log_bucket(name: str, bucket_name: str, log_delivery: LogDelivery, tags: Mapping[str, str],
@@ -94,7 +96,7 @@ class ProjectBucketSet(pulumi.ComponentResource):
             alias=a.key_alias,
             description=f"Project data: {', '.join(b.kind for b in a.buckets)} and access-log buckets",
             administrators=a.key_administrators,
-            uses=key_uses_for(a.region, grants, services, organization_id=a.organization_id),
+            uses=[*key_uses_for(a.region, grants, services, organization_id=a.organization_id), *a.extra_key_uses],
             tags=a.tags,
             allow_destroy=a.allow_destroy,
             opts=pulumi.ResourceOptions(parent=self),

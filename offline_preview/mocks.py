@@ -81,6 +81,7 @@ _ARNS = {
     "aws:cloudwatch/eventRule:EventRule": "arn:{partition}:events:{region}:{account}:rule/{n}",
     "aws:ecr/repository:Repository": "arn:{partition}:ecr:{region}:{account}:repository/{n}",
     "aws:sagemaker/domain:Domain": "arn:{partition}:sagemaker:{region}:{account}:domain/{id}",
+    "aws:sagemaker/studioLifecycleConfig:StudioLifecycleConfig": "arn:{partition}:sagemaker:{region}:{account}:studio-lifecycle-config/{n}",
     "aws:ec2/vpc:Vpc": "arn:{partition}:ec2:{region}:{account}:vpc/{id}",
     "aws:ec2/subnet:Subnet": "arn:{partition}:ec2:{region}:{account}:subnet/{id}",
     "aws:ec2/securityGroup:SecurityGroup": "arn:{partition}:ec2:{region}:{account}:security-group/{id}",

@@ -27,6 +27,7 @@ from stacks import (
     principal_settings,
     security_settings,
     shared_services_settings,
+    workspace_settings,
 )
 from stacks.config_model import (  # noqa: F401 (re-exported: the stacks import them from here)
     BUCKET_KINDS,
@@ -184,6 +185,7 @@ class PlatformConfig(ConfigModel):
     network: network_settings.NetworkSettings = network_settings.NetworkSettings()
     data_lake: data_settings.DataSettings = data_settings.DataSettings()
     shared_services: shared_services_settings.SharedServicesSettings = shared_services_settings.SharedServicesSettings()
+    workspace: workspace_settings.WorkspaceSettings = workspace_settings.WorkspaceSettings()
 
     # Derived views used by the stacks; pure functions of the configuration.
     def project(self, name: str) -> Project:
@@ -461,6 +463,7 @@ _CHECKS: tuple[Check, ...] = (
     _check_project_account_names, _check_projects, _check_networks, _check_derived_names,
     *_layer(security_settings), *_layer(network_settings), *_layer(data_settings),
     *_layer(principal_settings), *_layer(organization_settings), *_layer(shared_services_settings),
+    *_layer(workspace_settings),
 )
 
 

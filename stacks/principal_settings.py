@@ -32,6 +32,7 @@ from pydantic import Field
 
 from stacks import data_settings as ds
 from stacks import shared_services_settings as ss
+from stacks import workspace_settings as ws
 from stacks.config_model import ConfigError, ConfigModel
 from stacks.security_settings import auditor_role_names, trail_name
 
@@ -176,6 +177,8 @@ def created_roles(platform: "PlatformConfig") -> list[KnownRole]:
                         *(r for consumer, _ in ds.consumer_grants(platform, project.name, env) for r in consumer.roles)]
             for persona in dict.fromkeys(personas):
                 add(account, ds.project_role_name(platform, project.name, env, persona), stack)
+            for role in ws.service_role_names(platform, project.name, env).values():
+                add(account, role, stack)
             add(account, f"{platform.project_account_name(project.name, env)}-vpc-flow-logs", stack)
     return found
 

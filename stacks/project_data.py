@@ -15,13 +15,14 @@ its read-only window onto the data lake.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
 from components.athena_workgroups import QueryWorkgroup
 from components.data_access import ObjectGrant, ServiceGrant
-from components.kms_keys import RolePrincipals, role_arn
+from components.kms_keys import KeyUse, RolePrincipals, role_arn
 from components.lake_formation_grants import (
     LakeFormationAdministration,
     SharedDatabase,
@@ -36,14 +37,29 @@ from components.project_buckets import (
 )
 from stacks import data_settings as ds
 from stacks import shared_services_settings as ss
+from stacks import workspace_settings as ws
 from stacks.common import stack_reference
 from stacks.context import StackContext
 from stacks.project_network import ProjectNetwork
 
 
-def project_data(ctx: StackContext, network: ProjectNetwork) -> None:
+@dataclass(frozen=True)
+class ProjectData:
+    """What the data part built, for the workspace part."""
+
+    key_arn: pulumi.Output[str]
+    bucket_names: dict[str, pulumi.Output[str]]
+    bucket_arns: dict[str, pulumi.Output[str]]
+    persona_arns: dict[str, pulumi.Output[str]]
+    # domain -> {keyArn, prefix, bucketArns}: what this environment may read in the lake.
+    lake_readable: pulumi.Output[dict] | None
+
+
+def project_data(ctx: StackContext, network: ProjectNetwork,
+                 depends_on: list[pulumi.Resource] | None = None) -> ProjectData:
     """Register the project environment's buckets and lake access, in the account and through
-    the provider and StackReferences that the network part (`project_network`) made."""
+    the provider and StackReferences that the network part (`project_network`) made; the
+    bucket set waits for `depends_on` (the job roles its policies name)."""
     platform = ctx.platform
     data = platform.data_lake
     project = platform.project(ctx.project)
@@ -66,18 +82,23 @@ def project_data(ctx: StackContext, network: ProjectNetwork) -> None:
     def roles(names: list[str], acct: pulumi.Input[str] = account_id, environment: str = env) -> RolePrincipals:
         return RolePrincipals(acct, tuple(ds.project_role_name(platform, project.name, environment, r) for r in names))
 
-    team, automation, reviewers = roles(pb.team_roles), roles(pb.automation_roles), roles(pb.reviewer_roles)
+    # The job roles of the workspace that read or write these buckets join the data layer's roles.
+    access = ws.bucket_role_groups(platform)
+    team, automation, reviewers = roles(access["team"]), roles(access["automation"]), roles(access["reviewers"])
+    hosting = roles(access["hosting"])
     producer = project.name in ds.model_producers(platform) and env == data.model_producer_environment
     work_kind = ds.WORK_BUCKET_KIND[env]
 
     def grants_for(kind: str) -> list[ObjectGrant]:
         if kind == "experimentation":
-            return [ObjectGrant("ProjectTeam", [team], write=True)]
+            return [ObjectGrant("ProjectTeam", [team], write=True), ObjectGrant("ModelHosting", [hosting])]
         if kind == "pipeline":
             return [ObjectGrant("AutomationOnly", [automation], write=True)]
         found = [ObjectGrant("Automation", [automation], write=True)]
         if pb.reviewer_roles:
             found.append(ObjectGrant("ReviewersReadOnly", [reviewers]))
+        if kind == "models":
+            found.append(ObjectGrant("ModelHosting", [hosting]))
         if kind == "models" and env == "preprod" and "prod" in project.environments:
             # The model registry's consumers (prod automation: it creates models from approved
             # versions and copies them into prod) read exactly the registered versions' artifacts.
@@ -122,8 +143,9 @@ def project_data(ctx: StackContext, network: ProjectNetwork) -> None:
             tags=tags,
             organization_id=org_id,
             bucket_managers=RolePrincipals(account_id, (org.member_role_name,)),
+            extra_key_uses=_workspace_key_uses(platform, project.name, env, account_id, org_id),
         ),
-        opts=opts,
+        opts=pulumi.ResourceOptions(provider=network.provider, depends_on=depends_on or []),
     )
 
     exports: dict[str, Any] = {
@@ -184,3 +206,25 @@ def project_data(ctx: StackContext, network: ProjectNetwork) -> None:
             for domain, (zones, prefix) in readable.items()
         })
     pulumi.export("data", exports)
+    return ProjectData(
+        key_arn=bucket_set.key_arn,
+        bucket_names={kind: b.bucket for kind, b in bucket_set.buckets.items()},
+        bucket_arns={kind: b.arn for kind, b in bucket_set.buckets.items()},
+        persona_arns=dict(personas.arns),
+        lake_readable=exports.get("lakeReadable"),
+    )
+
+
+def _workspace_key_uses(platform: Any, project: str, env: str, account_id: pulumi.Output[str],
+                        org_id: pulumi.Output[str]) -> list[KeyUse]:
+    """The project key beyond S3: the job roles encrypt SageMaker volumes, EFS and read
+    SecureString parameters (through grants for AWS resources); the deploying role encrypts the
+    parameters and hands the key to the Studio domain."""
+    jobs = RolePrincipals(account_id, tuple(ws.service_role_names(platform, project, env).values()))
+    deployer = RolePrincipals(account_id, (platform.organization.deployment_role,))
+    return [
+        KeyUse("WorkspaceJobs", ws.JOB_KEY_ACTIONS, roles=[jobs], allow_grants_for_aws_resources=True,
+               organization_id=org_id),
+        KeyUse("WorkspaceDeployment", ws.JOB_KEY_ACTIONS, roles=[deployer], allow_grants_for_aws_resources=True,
+               organization_id=org_id),
+    ]

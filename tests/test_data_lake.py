@@ -18,6 +18,7 @@ from stacks.data_settings import (
     model_producers,
     project_role_name,
 )
+from stacks.workspace_settings import service_role_names
 
 BUCKET = "aws:s3/bucket:Bucket"
 KEY = "aws:kms/key:Key"
@@ -182,6 +183,10 @@ def configured_principals(platform, ids, stack: str) -> tuple[set[str], set[str]
         pb = data.project_buckets
         for persona in {*pb.team_roles, *pb.automation_roles, *pb.reviewer_roles}:
             arns.add(f"arn:aws:iam::{own}:role/{project_role_name(platform, project, env, persona)}")
+        # The workspace's job roles (configured in workspace.service_roles) and the deploying
+        # role, which writes the SecureString parameters and hands the key to Studio.
+        arns |= {f"arn:aws:iam::{own}:role/{name}" for name in service_role_names(platform, project, env).values()}
+        arns.add(f"arn:aws:iam::{own}:role/{platform.organization.deployment_role}")
         if env == "preprod":
             arns |= {f"arn:aws:iam::{ids[project + '-prod']}:role/{project_role_name(platform, project, 'prod', r)}" for r in pb.automation_roles}
     roots = {f"arn:aws:iam::{a.split(':')[4]}:root" for a in arns}

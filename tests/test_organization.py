@@ -482,6 +482,9 @@ def test_no_quota_request_while_the_default_holds_the_plan(run_platform, sample_
     lake["consumers"] = [c for c in lake["consumers"] if c["project"] == fraud["name"]]
     for consumer in lake["consumers"]:
         consumer["environments"] = [e for e in consumer["environments"] if e in fraud["environments"]]
+    profiles = sample_platform.get("workspace", {}).get("studio", {}).get("user_profiles", {})
+    for name in [n for n in profiles if n != fraud["name"]]:
+        del profiles[name]
     assert _planned_accounts(sample_platform) == 10
     run = run_platform("organization", sample_platform)
     assert run.of_type(SERVICE_QUOTA) == []

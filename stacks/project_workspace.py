@@ -1,0 +1,396 @@
+"""The ML workspace part of a `<project>-<env>` stack: the job roles and their least-privilege
+permissions, and the SSM parameters notebooks and pipelines read.
+
+Job roles (whitepaper "Service roles", one per job kind): notebook execution (the data part's
+`sm-execution` persona), processing, training / tuning, model hosting, Step Functions, Glue.
+Their policies, tightened from the whitepaper's samples:
+
+- `iam:PassRole` only to the named job roles, only to the service that runs them;
+- ECR pull from the shared-services base/framework repositories and the project's namespace;
+- KMS: the named actions on the project key, decrypt on the granted lake domains' keys;
+- S3: the project buckets exactly as their bucket policies grant the role, read on the lake
+  zones the data layer's consumers entry grants;
+- CloudWatch Logs on SageMaker's (Glue's) log groups only; metrics in SageMaker namespaces;
+- ENI actions on the project's VPC only (`ec2:Vpc`).
+
+SSM parameters (SecureString, project key) under `workspace_settings.parameter_path`.
+
+Studio (environments in `workspace.studio.environments`, dev by default): the domain, its
+lifecycle configurations, the user profiles, and the customer-managed policy
+`<prefix>-workspace-studio-user` (same name in every account, so one Identity Center permission
+set references it): a person may presign and open only the user profile and spaces tagged with
+their own user name (ABAC on `studio-owner`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.service_roles import JobPermissions, ServiceRole, ServiceRoles
+from components.studio_domain import StudioDomain, StudioDomainArgs, StudioProfile
+from policy_documents.serialize import document, policy_json
+from stacks import data_settings as ds
+from stacks import shared_services_settings as ss
+from stacks import workspace_settings as ws
+from stacks.context import StackContext
+from stacks.project_data import ProjectData
+from stacks.project_network import ProjectNetwork
+
+Statement = dict[str, Any]
+
+
+def job_roles(ctx: StackContext, network: ProjectNetwork) -> ServiceRoles:
+    """The job roles the data part does not create, without permissions (created first: the
+    bucket policies name them)."""
+    platform = ctx.platform
+    roles = [ServiceRole(kind, name, ws.JOB_SERVICES[kind])
+             for kind, name in ws.created_job_roles(platform, ctx.project, ctx.environment).items()]
+    return ServiceRoles(f"{network.label}-job-roles", network.account_id, roles, network.tags,
+                        pulumi.ResourceOptions(provider=network.provider))
+
+
+def _concat(*parts: Any) -> pulumi.Output[str]:
+    return pulumi.Output.concat(*parts)
+
+
+class _Context:
+    """The ARNs the policies of one environment name."""
+
+    def __init__(self, ctx: StackContext, network: ProjectNetwork, data: ProjectData, roles: ServiceRoles):
+        p = ctx.platform
+        self.platform, self.project, self.env = p, ctx.project, ctx.environment
+        self.region = p.home_region
+        self.account = network.account_id
+        self.network = network
+        self.data = data
+        self.shared = network.organization.require_output("accountIds").apply(lambda ids: ids[ss.ACCOUNT])
+        self.role_arns: dict[str, pulumi.Output[str]] = {}
+        for kind, name in ws.service_role_names(p, ctx.project, ctx.environment).items():
+            self.role_arns[kind] = roles.arns.get(kind) or _concat("arn:aws:iam::", self.account, ":role/", name)
+
+    def arn(self, service: str, resource: str, account: Any = None, region: str | None = None) -> pulumi.Output[str]:
+        return _concat(f"arn:aws:{service}:", self.region if region is None else region, ":",
+                       self.account if account is None else account, ":", resource)
+
+
+def _logs(c: _Context, group_prefix: str) -> list[Statement]:
+    group = c.arn("logs", f"log-group:{group_prefix}*")
+    return [
+        {"Sid": "LogGroups", "Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:DescribeLogStreams"],
+         "Resource": [group]},
+        {"Sid": "LogStreams", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": [c.arn("logs", f"log-group:{group_prefix}*:log-stream:*")]},
+    ]
+
+
+def _metrics() -> Statement:
+    # Metrics have no ARN (the data's only resource type for PutMetricData is a CloudWatch
+    # dataset, which jobs do not use); the namespace condition is its scope.
+    return {"Sid": "SageMakerMetrics", "Effect": "Allow", "Action": ["cloudwatch:PutMetricData"], "Resource": "*",
+            "Condition": {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "aws/sagemaker/*"]}}}
+
+
+def _ecr_pull(c: _Context) -> list[Statement]:
+    p = c.platform
+    prefixes = [ss.BASE, ss.FRAMEWORK, ss.namespace(p, c.project),
+                *(rule.prefix for rule in p.shared_services.ecr.pull_through_cache)]
+    return [
+        # GetAuthorizationToken takes no resource.
+        {"Sid": "EcrToken", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
+        {"Sid": "EcrPullShared", "Effect": "Allow",
+         "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+         "Resource": [c.arn("ecr", f"repository/{prefix}/*", c.shared) for prefix in dict.fromkeys(prefixes)]},
+    ]
+
+
+def _project_key(c: _Context, grants: bool) -> list[Statement]:
+    found: list[Statement] = [{"Sid": "ProjectKey", "Effect": "Allow", "Action": list(ws.JOB_KEY_ACTIONS),
+                               "Resource": [c.data.key_arn]}]
+    if grants:
+        # SageMaker and EFS attach the key to volumes through grants.
+        found.append({"Sid": "ProjectKeyGrantsForVolumes", "Effect": "Allow", "Action": ["kms:CreateGrant"],
+                      "Resource": [c.data.key_arn], "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}})
+    return found
+
+
+def _s3(c: _Context, kind: str, lake: bool) -> list[Statement]:
+    suffix = ws.service_role_suffixes(c.platform)[kind]
+    access = ws.bucket_access(c.platform, c.env, suffix)
+    found: list[Statement] = []
+    if access:
+        arns = [c.data.bucket_arns[k] for k in access]
+        found.append({"Sid": "ProjectBuckets", "Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
+                      "Resource": arns})
+        found.append({"Sid": "ProjectObjectsRead", "Effect": "Allow", "Action": ["s3:GetObject"],
+                      "Resource": [_concat(a, "/*") for a in arns]})
+        writable = [c.data.bucket_arns[k] for k, mode in access.items() if mode == "write"]
+        if writable:
+            found.append({"Sid": "ProjectObjectsWrite", "Effect": "Allow",
+                          "Action": ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject"],
+                          "Resource": [_concat(a, "/*") for a in writable]})
+    persona_reads = {r for consumer, _ in ds.consumer_grants(c.platform, c.project, c.env) for r in consumer.roles}
+    if lake and c.data.lake_readable is not None and suffix in persona_reads:
+        readable = c.data.lake_readable
+        found.append({"Sid": "LakeZonesList", "Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
+                      "Resource": readable.apply(lambda d: sorted(a for v in d.values() for a in v["bucketArns"]))})
+        found.append({"Sid": "LakeZonesRead", "Effect": "Allow", "Action": ["s3:GetObject"],
+                      "Resource": readable.apply(lambda d: sorted(f"{a}/{v['prefix']}*" for v in d.values()
+                                                                  for a in v["bucketArns"]))})
+        found.append({"Sid": "LakeKeys", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:DescribeKey"],
+                      "Resource": readable.apply(lambda d: sorted({v["keyArn"] for v in d.values()}))})
+    return found
+
+
+def _vpc(c: _Context) -> list[Statement]:
+    vpc_arn = c.arn("ec2", c.network.vpc_id.apply(lambda v: f"vpc/{v}"))
+    return [
+        # Describe calls take no resource.
+        {"Sid": "VpcDescribe", "Effect": "Allow", "Resource": "*",
+         "Action": ["ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups",
+                    "ec2:DescribeSubnets", "ec2:DescribeVpcs"]},
+        {"Sid": "ProjectVpcEnis", "Effect": "Allow",
+         "Action": ["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface"],
+         "Resource": [c.arn("ec2", "network-interface/*"), c.arn("ec2", "subnet/*"), c.arn("ec2", "security-group/*")],
+         "Condition": {"ArnEquals": {"ec2:Vpc": vpc_arn}}},
+    ]
+
+
+def _pass_roles(c: _Context, kinds: list[str]) -> Statement:
+    return {"Sid": "PassJobRoles", "Effect": "Allow", "Action": ["iam:PassRole"],
+            "Resource": [c.role_arns[k] for k in kinds],
+            "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}}
+
+
+_JOB_TYPES = {"training-job": "TrainingJob", "processing-job": "ProcessingJob",
+              "hyper-parameter-tuning-job": "HyperParameterTuningJob"}
+
+
+def _run_jobs(c: _Context) -> list[Statement]:
+    """Create, watch and stop training, tuning and processing jobs of this account, only in the
+    project's subnets and security group (the SCPs also require the volume key, SM-1/SM-3)."""
+    resources = [c.arn("sagemaker", f"{t}/*") for t in _JOB_TYPES]
+    creates = [f"sagemaker:Create{n}" for n in _JOB_TYPES.values()]
+    return [
+        {"Sid": "CreateJobsInProjectVpc", "Effect": "Allow", "Action": creates, "Resource": resources,
+         "Condition": {
+             "Null": {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"},
+             "ForAllValues:StringEquals": {"sagemaker:VpcSubnets": c.network.subnet_ids,
+                                           "sagemaker:VpcSecurityGroupIds": [c.network.workload_security_group_id]},
+         }},
+        {"Sid": "WatchJobs", "Effect": "Allow", "Resource": resources,
+         "Action": [*(f"sagemaker:Describe{n}" for n in _JOB_TYPES.values()),
+                    *(f"sagemaker:Stop{n}" for n in _JOB_TYPES.values()), "sagemaker:AddTags", "sagemaker:ListTags"]},
+        # List calls take no resource.
+        {"Sid": "ListJobs", "Effect": "Allow", "Resource": "*",
+         "Action": ["sagemaker:ListHyperParameterTuningJobs", "sagemaker:ListProcessingJobs", "sagemaker:ListTrainingJobs"]},
+    ]
+
+
+def _parameters(c: _Context) -> Statement:
+    path = ws.parameter_path(c.platform, c.project, c.env)
+    return {"Sid": "WorkspaceParameters", "Effect": "Allow",
+            "Action": ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
+            "Resource": [c.arn("ssm", f"parameter{path}"), c.arn("ssm", f"parameter{path}/*")]}
+
+
+def _packages(c: _Context) -> list[Statement]:
+    p = c.platform
+    domain, repo = ss.codeartifact_domain(p), p.shared_services.codeartifact.repository
+    return [
+        {"Sid": "CodeArtifactToken", "Effect": "Allow", "Action": ["codeartifact:GetAuthorizationToken"],
+         "Resource": [c.arn("codeartifact", f"domain/{domain}", c.shared)]},
+        {"Sid": "CodeArtifactRead", "Effect": "Allow",
+         "Action": ["codeartifact:GetRepositoryEndpoint", "codeartifact:ReadFromRepository"],
+         "Resource": [c.arn("codeartifact", f"repository/{domain}/{repo}", c.shared)]},
+        {"Sid": "CodeArtifactBearerToken", "Effect": "Allow", "Action": ["sts:GetServiceBearerToken"], "Resource": "*",
+         "Condition": {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}}},
+    ]
+
+
+def job_policies(c: _Context) -> dict[str, list[Statement]]:
+    """Statements per job kind (see the module docstring)."""
+    sagemaker_jobs = ["processing", "training", "hosting"]
+    policies: dict[str, list[Statement]] = {
+        "notebook": [*_s3(c, "notebook", lake=True), *_project_key(c, grants=True), *_ecr_pull(c),
+                     *_logs(c, "/aws/sagemaker/"), _metrics(), *_vpc(c), *_run_jobs(c),
+                     _pass_roles(c, sagemaker_jobs), _parameters(c), *_packages(c)],
+        "processing": [*_s3(c, "processing", lake=True), *_project_key(c, grants=True), *_ecr_pull(c),
+                       *_logs(c, "/aws/sagemaker/ProcessingJobs"), _metrics(), *_vpc(c), _parameters(c)],
+        "training": [*_s3(c, "training", lake=True), *_project_key(c, grants=True), *_ecr_pull(c),
+                     *_logs(c, "/aws/sagemaker/TrainingJobs"), _metrics(), *_vpc(c)],
+        "hosting": [*_s3(c, "hosting", lake=False), *_project_key(c, grants=True), *_ecr_pull(c),
+                    *_logs(c, "/aws/sagemaker/Endpoints"), _metrics(), *_vpc(c)],
+        "step_functions": [*_run_jobs(c), _pass_roles(c, ["processing", "training"]),
+                           {"Sid": "SageMakerJobEvents", "Effect": "Allow",
+                            "Action": ["events:DescribeRule", "events:PutRule", "events:PutTargets"],
+                            "Resource": [c.arn("events", f"rule/StepFunctionsGetEventsForSageMaker{n}sRule")
+                                         for n in _JOB_TYPES.values()]}],
+        "glue": [*_s3(c, "glue", lake=True), *_project_key(c, grants=False), *_logs(c, "/aws-glue/"),
+                 {"Sid": "ProjectCatalogRead", "Effect": "Allow",
+                  "Action": ["glue:GetDatabase", "glue:GetPartitions", "glue:GetTable", "glue:GetTables"],
+                  "Resource": [c.arn("glue", "catalog"), c.arn("glue", "database/*"), c.arn("glue", "table/*/*")]}],
+    }
+    return policies
+
+
+def _parameter_values(c: _Context) -> dict[str, pulumi.Input[str]]:
+    n = c.network
+    values: dict[str, pulumi.Input[str]] = {
+        "vpc-id": n.vpc_id,
+        "subnet-ids": pulumi.Output.all(*n.subnet_ids).apply(lambda ids: ",".join(ids)),
+        "security-group-id": n.workload_security_group_id,
+        "kms-key-arn": c.data.key_arn,
+        "region": c.region,
+        "shared-services-account-id": c.shared,
+    }
+    for kind, arn in c.role_arns.items():
+        values[f"roles/{kind.replace('_', '-')}"] = arn
+    for kind, name in c.data.bucket_names.items():
+        if kind != "access-logs":
+            values[f"buckets/{kind}"] = name
+    return values
+
+
+def project_workspace(ctx: StackContext, network: ProjectNetwork, data: ProjectData, roles: ServiceRoles) -> None:
+    """Attach the job roles' permissions and write the SSM parameters."""
+    c = _Context(ctx, network, data, roles)
+    opts = pulumi.ResourceOptions(provider=network.provider)
+    JobPermissions(f"{network.label}-job-permissions",
+                   {kind: (c.role_arns[kind], statements) for kind, statements in job_policies(c).items()}, opts)
+    path = ws.parameter_path(ctx.platform, ctx.project, ctx.environment)
+    names = {}
+    for key, value in _parameter_values(c).items():
+        name = f"{path}/{key}"
+        aws.ssm.Parameter(f"{network.label}-parameter-{key.replace('/', '-')}", name=name, type="SecureString",
+                          key_id=data.key_arn, value=value, description=f"ml-platform workspace: {key}",
+                          tags=dict(network.tags), opts=opts)
+        names[key] = name
+    exports: dict[str, Any] = {
+        "parameterPath": path,
+        "parameters": names,
+        "serviceRoleArns": {kind: c.role_arns[kind] for kind in ws.JOB_SERVICES},
+    }
+    if ws.has_studio(ctx.platform, ctx.environment):
+        exports["studio"] = _studio(c, path, opts)
+    if ctx.environment == "preprod":
+        # Data scientists see training metrics and logs in preprod, read-only; nothing in prod
+        # (whitepaper "Testing/UAT account"); their change access is the dev Studio policy.
+        viewer = aws.iam.Policy(f"{network.label}-data-scientist-viewer", name=ws.viewer_policy_name(ctx.platform),
+                                description="Data scientists in preprod: read training metrics and logs",
+                                policy=policy_json(document(*viewer_statements(c))), tags=dict(network.tags), opts=opts)
+        exports["dataScientistViewerPolicyArn"] = viewer.arn
+    pulumi.export("workspace", exports)
+
+
+def lifecycle_script(c: _Context, path: str) -> str:
+    """What JupyterLab and Code Editor run at start: the workspace parameters as environment
+    variables, pip through the shared CodeArtifact repository, and the SageMaker Python SDK's
+    default bucket set to the experimentation bucket (the S3 endpoint admits platform buckets
+    only, so the SDK's own `sagemaker-<region>-<account>` default would fail)."""
+    p = c.platform
+    domain, repo = ss.codeartifact_domain(p), p.shared_services.codeartifact.repository
+    work = ds.WORK_BUCKET_KIND[c.env]
+    return _SCRIPT.format(path=path, domain=domain, repo=repo, region=c.region, work=work.upper())
+
+
+# Parameter names become WORKSPACE_<NAME> variables (`roles/notebook` -> WORKSPACE_ROLES_NOTEBOOK).
+_SCRIPT = r"""#!/bin/bash
+set -euo pipefail
+PARAMS={path}
+ENV_FILE="$HOME/.workspace-env"
+aws ssm get-parameters-by-path --path "$PARAMS" --recursive --with-decryption \
+  --query 'Parameters[].[Name,Value]' --output text | while read -r name value; do
+  key=$(echo "${{name#$PARAMS/}}" | tr 'a-z/-' 'A-Z__')
+  printf 'export WORKSPACE_%s=%q\n' "$key" "$value"
+done > "$ENV_FILE"
+grep -qs workspace-env "$HOME/.bashrc" || echo ". $ENV_FILE" >> "$HOME/.bashrc"
+. "$ENV_FILE"
+aws codeartifact login --tool pip --domain {domain} --domain-owner "$WORKSPACE_SHARED_SERVICES_ACCOUNT_ID" \
+  --repository {repo} --region {region}
+mkdir -p "$HOME/.config/sagemaker"
+cat > "$HOME/.config/sagemaker/config.yaml" <<CONFIG
+SchemaVersion: '1.0'
+SageMaker:
+  PythonSDK:
+    Modules:
+      Session:
+        DefaultS3Bucket: $WORKSPACE_BUCKETS_{work}
+CONFIG
+"""
+
+
+def _studio(c: _Context, path: str, opts: pulumi.ResourceOptions) -> dict[str, Any]:
+    p, studio = c.platform, c.platform.workspace.studio
+    name = ws.domain_name(p, c.project, c.env)
+    work = ds.WORK_BUCKET_KIND[c.env]
+    profiles = [StudioProfile(u.name, u.owner) for u in ws.user_profiles(p, c.project)]
+    domain = StudioDomain(f"{c.network.label}-studio", StudioDomainArgs(
+        domain_name=name,
+        auth_mode=studio.auth_mode,
+        vpc_id=c.network.vpc_id,
+        subnet_ids=c.network.subnet_ids,
+        security_group_id=c.network.workload_security_group_id,
+        kms_key_arn=c.data.key_arn,
+        execution_role_arn=c.role_arns["notebook"],
+        lifecycle_script=lifecycle_script(c, path),
+        default_instance_type=ws.instance_types(p)[0],
+        idle_timeout_minutes=studio.idle_timeout_minutes,
+        owner_tag=ws.OWNER_TAG,
+        notebook_output=studio.notebook_output,
+        sharing_s3_path=_concat("s3://", c.data.bucket_names[work], "/studio-sharing/"),
+        profiles=profiles,
+        tags=c.network.tags,
+    ), opts)
+    policy = aws.iam.Policy(f"{c.network.label}-studio-user", name=ws.studio_user_policy_name(p),
+                            description="Studio users: open only their own user profile and spaces (ABAC)",
+                            policy=policy_json(document(*studio_user_statements(c, domain.domain_id))),
+                            tags=dict(c.network.tags), opts=opts)
+    return {"domainId": domain.domain_id, "domainArn": domain.domain_arn, "authMode": studio.auth_mode,
+            "userProfiles": domain.profile_arns, "lifecycleConfigArns": domain.lifecycle_config_arns,
+            "studioUserPolicyArn": policy.arn, "presignedUrlSeconds": studio.presigned_url_seconds,
+            "instanceTypes": ws.instance_types(p)}
+
+
+def studio_user_statements(c: _Context, domain_id: pulumi.Input[str]) -> list[Statement]:
+    """ABAC: the caller's user name (the `studio-owner` session tag Identity Center passes as an
+    attribute for access control, or the SAML session's) must equal the profile's / space's tag."""
+    owner = {"StringEquals": {f"aws:ResourceTag/{ws.OWNER_TAG}": f"${{aws:PrincipalTag/{ws.OWNER_TAG}}}"}}
+    domain_arn = c.arn("sagemaker", pulumi.Output.from_input(domain_id).apply(lambda d: f"domain/{d}"))
+    profiles = c.arn("sagemaker", pulumi.Output.from_input(domain_id).apply(lambda d: f"user-profile/{d}/*"))
+    spaces = c.arn("sagemaker", pulumi.Output.from_input(domain_id).apply(lambda d: f"space/{d}/*"))
+    apps = c.arn("sagemaker", pulumi.Output.from_input(domain_id).apply(lambda d: f"app/{d}/*"))
+    return [
+        {"Sid": "OpenOwnProfile", "Effect": "Allow", "Action": ["sagemaker:CreatePresignedDomainUrl"],
+         "Resource": [profiles], "Condition": owner},
+        {"Sid": "DescribeOwnProfileAndSpaces", "Effect": "Allow",
+         "Action": ["sagemaker:DescribeSpace", "sagemaker:DescribeUserProfile"], "Resource": [profiles, spaces],
+         "Condition": owner},
+        {"Sid": "DescribeDomain", "Effect": "Allow", "Action": ["sagemaker:DescribeDomain"], "Resource": [domain_arn]},
+        # SM-8 as an allow-list of the identity policy too.
+        {"Sid": "CreateAppsOfAllowedTypes", "Effect": "Allow", "Action": ["sagemaker:CreateApp"], "Resource": [apps],
+         "Condition": {"ForAllValues:StringEquals": {"sagemaker:InstanceTypes": ws.instance_types(c.platform)}}},
+        {"Sid": "ManageApps", "Effect": "Allow", "Action": ["sagemaker:DeleteApp", "sagemaker:DescribeApp"],
+         "Resource": [apps]},
+        {"Sid": "ListStudio", "Effect": "Allow", "Resource": "*",
+         "Action": ["sagemaker:ListApps", "sagemaker:ListDomains", "sagemaker:ListSpaces", "sagemaker:ListUserProfiles"]},
+    ]
+
+
+def viewer_statements(c: _Context) -> list[Statement]:
+    """Read-only views of SageMaker jobs, their logs and metrics in this account."""
+    jobs = [c.arn("sagemaker", f"{t}/*") for t in _JOB_TYPES]
+    return [
+        {"Sid": "ReadJobs", "Effect": "Allow", "Resource": jobs,
+         "Action": [f"sagemaker:Describe{n}" for n in _JOB_TYPES.values()]},
+        {"Sid": "ReadSageMakerLogGroups", "Effect": "Allow", "Action": ["logs:DescribeLogStreams", "logs:FilterLogEvents"],
+         "Resource": [c.arn("logs", "log-group:/aws/sagemaker/*")]},
+        {"Sid": "ReadSageMakerLogStreams", "Effect": "Allow", "Action": ["logs:GetLogEvents"],
+         "Resource": [c.arn("logs", "log-group:/aws/sagemaker/*:log-stream:*")]},
+        # Metric and list calls take no resource.
+        {"Sid": "ListJobsAndMetrics", "Effect": "Allow", "Resource": "*",
+         "Action": ["cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "sagemaker:ListHyperParameterTuningJobs",
+                    "sagemaker:ListProcessingJobs", "sagemaker:ListTrainingJobs"]},
+    ]
