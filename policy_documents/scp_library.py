@@ -506,8 +506,9 @@ def guardrail_statements(settings: ScpSettings) -> list[GuardrailStatement]:
         add("IAM-3", everywhere, _deny(s, "IAM-3", "ProtectExemptRoles", ROLE_CHANGES, resources=s.exempt_role_arns))
 
     # TAG-1: keys in one Null block are ANDed, so "any tag missing" needs one statement per tag.
+    tagged_creates = tag_required_creates()
     add("TAG-1", workloads, *(
-        _deny(s, "TAG-1", f"Require{_camel(tag)}Tag", tag_required_creates(),
+        _deny(s, "TAG-1", f"Require{_camel(tag)}Tag", tagged_creates,
               condition={"Null": {f"aws:RequestTag/{tag}": "true"}})
         for tag in s.mandatory_tags
     ))

@@ -229,17 +229,17 @@ def pack_policies(statements: list[GuardrailStatement], name_prefix: str, max_ch
         bins: list[list[_Entry]] = []
         if not reasons:
             bins = _first_fit_decreasing(entries, max_chars, overhead)
-            if len(bins) > budget and target in children and budget >= 0:
-                moved = sorted((m for b in bins[max(budget, 0):] for e in b for m in e.members), key=lambda m: m[0])
-                bins = bins[:max(budget, 0)]
+            if len(bins) > budget and target in children:
+                keep = max(budget, 0)
+                moved = sorted((m for b in bins[keep:] for e in b for m in e.members), key=lambda m: m[0])
+                bins = bins[:keep]
+                # Children are deeper, so none of them has been packed yet.
                 for child in children[target]:
                     have = {index for index, _ in by_target.setdefault(child, [])}
                     by_target[child] = sorted(by_target[child] + [m for m in moved if m[0] not in have],
                                               key=lambda m: m[0])
-                    if child not in pending and child not in packed_bins:
+                    if child not in pending:
                         pending.append(child)
-                    elif child in packed_bins:  # cannot happen with parents first; guard it
-                        raise RuntimeError(f"packing error: {child} was packed before its parent {target}")
                 pending.sort(key=order_key)
             if len(bins) > budget:
                 reasons.append(

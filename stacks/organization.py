@@ -81,6 +81,7 @@ def packed_guardrails(platform: PlatformConfig) -> list[PackedPolicy]:
     """
     error: ScpLimitError | None = None
     g = platform.guardrails
+    children = push_down_targets(platform)
     for compact in (False, True):
         try:
             return pack_policies(
@@ -88,7 +89,7 @@ def packed_guardrails(platform: PlatformConfig) -> list[PackedPolicy]:
                 name_prefix=platform.name_prefix,
                 max_policies_per_target=g.scp_limit_per_target,
                 free_slots_per_target=g.scp_free_slots_per_target,
-                children=push_down_targets(platform),
+                children=children,
             )
         except ScpLimitError as exc:
             error = exc
