@@ -69,6 +69,11 @@ def generate_platform(sample: dict, projects: int) -> dict:
             consumers += [{**copy.deepcopy(c), "project": project["name"]} for c in model]
     if data:
         data["consumers"] = consumers
+    # Studio user profiles belong to projects: keep those of the projects kept.
+    profiles = ((platform.get("workspace") or {}).get("studio") or {}).get("user_profiles")
+    if profiles:
+        for name in [n for n in profiles if n not in names]:
+            del profiles[name]
     # The trail's S3 data events: one name prefix instead of a list of (over 250) buckets.
     trail = (platform.get("security") or {}).get("trail")
     if trail is not None and projects > len(sample["projects"]):
