@@ -77,6 +77,13 @@ def generate_platform(sample: dict, projects: int) -> dict:
     if profiles:
         for name in [n for n in profiles if n not in names]:
             del profiles[name]
+    # Pipelines: the sample's for the projects kept, the first sample project's for generated ones.
+    delivery = (platform.get("delivery") or {}).get("projects")
+    if delivery is not None:
+        model_delivery = delivery.get(template["name"])
+        platform["delivery"]["projects"] = {
+            p["name"]: copy.deepcopy(delivery.get(p["name"], model_delivery)) for p in kept
+            if p["name"] in delivery or model_delivery is not None}
     # The trail's S3 data events: one name prefix instead of a list of (over 250) buckets.
     trail = (platform.get("security") or {}).get("trail")
     if trail is not None and projects > len(sample["projects"]):

@@ -143,6 +143,11 @@ CI2_ACTIONS: tuple[str, ...] = (
     "iam:UpdateAssumeRolePolicy", "kms:DisableKey", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion",
     "s3:DeleteBucket", "s3:DeleteBucketPolicy", "s3:PutBucketPolicy",
 )
+# CI-2: the StartBuild overrides that replace what a build project defines (the key is present
+# exactly when the request overrides it).
+CI2_BUILD_STARTS = ("codebuild:StartBuild", "codebuild:StartBuildBatch")
+CI2_BUILD_OVERRIDE_KEYS = (("Buildspec", "codebuild:source.buildspec"), ("Image", "codebuild:environment.image"),
+                           ("Role", "codebuild:serviceRole"))
 
 # SM-1: the key a request carries its storage volume's KMS key in (it replaces the deprecated
 # sagemaker:VolumeKmsKey; see _require_key).
@@ -193,6 +198,9 @@ class ScpSettings:
     # delegated roles act, and the name patterns of those roles (`*` allowed).
     model_producer_ous: tuple[str, ...] = ("Workloads",)
     model_consumer_role_patterns: tuple[str, ...] = ()
+    # CI-2: the roles of the release approver groups (names, * allowed), the only principals
+    # besides the exempt roles that may answer a pipeline's manual approval.
+    pipeline_approver_role_patterns: tuple[str, ...] = ()
     # Roles the account-baseline StackSet creates in every member account besides the
     # break-glass role (name patterns: its automation and Config recorder roles). IAM-3 lets only
     # the exempt roles and the StackSet execution roles create or change them; empty means the
@@ -250,6 +258,10 @@ class ScpSettings:
         return [f"arn:{self.partition}:iam::*:role/{name}" for name in self.model_consumer_role_patterns]
 
     @property
+    def pipeline_approver_role_arns(self) -> list[str]:
+        return [f"arn:{self.partition}:iam::*:role/{name}" for name in self.pipeline_approver_role_patterns]
+
+    @property
     def stackset_execution_role_arns(self) -> list[str]:
         # Service-managed StackSets deploy through these roles in every member account. They
         # are ordinary roles (SCPs apply to them), created by AWS through a service-linked role
@@ -286,6 +298,8 @@ def _settings_problems(s: ScpSettings) -> list[str]:
     check("model_producer_ous", s.model_producer_ous, lambda t: t != ROOT and _OU_PATH.match(t) is not None,
           "an OU path such as Workloads", required=False)
     check("model_consumer_role_patterns", s.model_consumer_role_patterns, _ROLE_NAME.match,
+          "IAM role names, * allowed", required=False)
+    check("pipeline_approver_role_patterns", s.pipeline_approver_role_patterns, _ROLE_NAME.match,
           "IAM role names, * allowed", required=False)
     check("baseline_role_patterns", s.baseline_role_patterns, _ROLE_NAME.match, "IAM role names, * allowed",
           required=False)
@@ -581,13 +595,22 @@ def guardrail_statements(settings: ScpSettings) -> list[GuardrailStatement]:
     # StackSet creates its roles in the automation account too: role changes are denied on
     # every role but those, which IAM-3 guards (NotResource), so its execution roles need no
     # exemption here.
+    # Starting a build may not swap what the pipeline defined: a buildspec, image or service
+    # role given at StartBuild would run other code, in another image, as another role. And only
+    # the approver groups' roles answer a manual approval.
+    runtime = [
+        *(_deny(s, "CI-2", f"DenyBuild{what}Override", list(CI2_BUILD_STARTS), condition={"Null": {key: "false"}})
+          for what, key in CI2_BUILD_OVERRIDE_KEYS),
+        _deny(s, "CI-2", "ApprovalsOnlyByApprovers", ["codepipeline:PutApprovalResult"],
+              also_exempt=s.pipeline_approver_role_arns),
+    ]
     if s.baseline_role_patterns:
         add("CI-2", ("Deployments",),
             _deny(s, "CI-2", "DenyPipelineChanges", [a for a in CI2_ACTIONS if not a.startswith("iam:")]),
             _deny(s, "CI-2", "DenyPipelineRoleChanges", [a for a in CI2_ACTIONS if a.startswith("iam:")],
-                  not_resources=[s.break_glass_role_arn, *s.baseline_role_arns]))
+                  not_resources=[s.break_glass_role_arn, *s.baseline_role_arns]), *runtime)
     else:
-        add("CI-2", ("Deployments",), _deny(s, "CI-2", "DenyPipelineChanges", CI2_ACTIONS))
+        add("CI-2", ("Deployments",), _deny(s, "CI-2", "DenyPipelineChanges", CI2_ACTIONS), *runtime)
     # MOD-1 binds where a consumer's delegated role acts: the producer accounts. Whatever that
     # role's own policy says, it cannot create, delete, start or stop Rekognition projects or
     # versions (the seed's wildcards, expanded against the data into explicit names).

@@ -22,6 +22,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from stacks import (
     data_settings,
+    delivery_settings,
     network_settings,
     organization_settings,
     principal_settings,
@@ -187,6 +188,7 @@ class PlatformConfig(ConfigModel):
     data_lake: data_settings.DataSettings = data_settings.DataSettings()
     shared_services: shared_services_settings.SharedServicesSettings = shared_services_settings.SharedServicesSettings()
     workspace: workspace_settings.WorkspaceSettings = workspace_settings.WorkspaceSettings()
+    delivery: delivery_settings.DeliverySettings = delivery_settings.DeliverySettings()
 
     # Derived views used by the stacks; pure functions of the configuration.
     def project(self, name: str) -> Project:
@@ -408,6 +410,8 @@ def plan_bucket_names(cfg: PlatformConfig) -> list[tuple[str, str, str]]:
         found.append(("data_lake", name, "name_prefix or bucket_suffix"))
     for name in shared_services_settings.bucket_names(cfg):
         found.append(("shared_services", name, "name_prefix or bucket_suffix"))
+    for name in delivery_settings.bucket_names(cfg):
+        found.append(("delivery.projects", name, "name_prefix, bucket_suffix or the project name"))
     for i, domain in enumerate(cfg.data_lake.domains):
         for zone in data_settings.ZONES:
             found.append((f"data_lake.domains[{i}].name", data_settings.lake_bucket_name(cfg, domain.name, zone),
@@ -464,7 +468,7 @@ _CHECKS: tuple[Check, ...] = (
     _check_project_account_names, _check_projects, _check_networks, _check_derived_names,
     *_layer(security_settings), *_layer(network_settings), *_layer(data_settings),
     *_layer(principal_settings), *_layer(organization_settings), *_layer(shared_services_settings),
-    *_layer(workspace_settings),
+    *_layer(workspace_settings), *_layer(delivery_settings),
 )
 
 

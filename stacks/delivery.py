@@ -30,12 +30,22 @@ import re
 import pulumi
 import pulumi_aws as aws
 
+from components.cross_account_roles import (
+    CrossAccountDeployRole,
+    CrossAccountDeployRoleArgs,
+    PipelineRole,
+    artifact_statements,
+)
 from components.image_repository import ImageRepository, ImageRepositoryArgs
-from components.kms_keys import RolePrincipals
-from components.model_registry import ModelPackageGroup, ModelPackageGroupArgs
+from components.kms_keys import ENCRYPT_DECRYPT, CustomerManagedKey, KeyUse, RolePrincipals
+from components.model_registry import ModelPackageGroup, ModelPackageGroupArgs, group_arn, package_arns
+from components.pipeline_stages import COMMIT_ID, StageInputs, pipeline_stages
+from components.secure_bucket import BucketAccess, SecureBucket
+from policy_documents.serialize import document, policy_json
+from stacks import workspace_settings as ws
 from stacks import delivery_settings as dv
 from stacks import shared_services_settings as ss
-from stacks.common import account_ids, account_provider, project_tags, stack_reference
+from stacks.common import account_ids, account_provider, platform_tags, project_tags, stack_reference
 from stacks.config import PlatformConfig
 from stacks.context import StackContext
 from stacks.principal_settings import RoleReference, require_roles
@@ -62,15 +72,16 @@ def run(ctx: StackContext) -> None:
     organization = stack_reference("organization")
     shared = stack_reference("shared-services")
     # Deployed after the project's target environments, whose roles and networks it uses.
-    for env in dv.target_environments(platform, project):
-        stack_reference(f"{project}-{env}")
+    targets = {env: stack_reference(f"{project}-{env}") for env in dv.target_environments(platform, project)}
     org_id = organization.require_output("organizationId")
     account = account_ids(organization)
     shared_id = account(ss.ACCOUNT)
     shared_opts = pulumi.ResourceOptions(provider=account_provider(ss.ACCOUNT, platform, shared_id, tags))
     shared_key_arn = shared.require_output("keyArn")
 
-    repositories = _repositories(platform, project, account, org_id, shared_key_arn, tags, shared_opts)
+    pipelines = bool(dv.pipeline_stages(platform, project))
+    repositories = _repositories(platform, project, account, org_id, shared_key_arn, tags, shared_opts,
+                                 build_role=dv.role_name(platform, project, "build") if pipelines else None)
     group = _model_package_group(platform, project, account, org_id, shared_id, shared_opts)
     connection, code_repositories = _code(platform, project, shared_key_arn, tags, shared_opts)
 
@@ -85,27 +96,38 @@ def run(ctx: StackContext) -> None:
         _tag_options(platform, project, shared.require_output("serviceCatalog"), shared_opts)
 
     pulumi.export("project", project)
-    pulumi.export("repositories", {name: {"arn": repo.arn, "url": repo.repository_url}
-                                   for name, repo in repositories.items()})
+    urls = _repository_urls(platform, repositories)
+    pulumi.export("repositories", {name: {"arn": repo.arn, "url": urls[name]} for name, repo in repositories.items()})
     pulumi.export("modelPackageGroup", None if group is None else {
         "arn": group.arn, "name": group.name, "artifactPrefix": ss.artifact_prefix(platform, project),
         "mode": platform.shared_services.model_registry.mode})
     pulumi.export("codeConnectionArn", connection)
     pulumi.export("codeCommitRepositories", code_repositories)
     pulumi.export("parameters", parameter_names)
+    delivery = _delivery(ctx, account, org_id, targets, repositories, group, connection) if pipelines else None
+    pulumi.export("delivery", delivery)
 
 
 def _repositories(platform: PlatformConfig, project: str, account, org_id: pulumi.Output[str],
-                  key_arn: pulumi.Output[str], tags: dict[str, str],
-                  opts: pulumi.ResourceOptions) -> dict[str, ImageRepository]:
+                  key_arn: pulumi.Output[str], tags: dict[str, str], opts: pulumi.ResourceOptions,
+                  build_role: str | None) -> dict[str, ImageRepository]:
     ecr = platform.shared_services.ecr
-    builders = RolePrincipals(account(ss.PIPELINE_ACCOUNT), tuple(platform.shared_services.pipeline_build_roles))
+    # The project's own image build pushes to its namespace (besides the configured build roles).
+    names = (*platform.shared_services.pipeline_build_roles, *((build_role,) if build_role else ()))
+    builders = RolePrincipals(account(ss.PIPELINE_ACCOUNT), tuple(dict.fromkeys(names)))
     return {name: ImageRepository(f"ecr-{name.replace('/', '-')}", ImageRepositoryArgs(
         name=name, kms_key_arn=key_arn, organization_id=org_id,
         pull_accounts=[account(k) for k in ss.pull_accounts(platform, project)],
         pushers=[builders], keep_tagged_images=ecr.keep_tagged_images,
         untagged_expire_days=ecr.untagged_expire_days, tags=tags), opts=opts)
         for name in ss.project_repositories(platform, project)}
+
+
+def _repository_urls(platform: PlatformConfig, repositories: dict[str, ImageRepository]) -> dict[str, pulumi.Output[str]]:
+    """`<account>.dkr.ecr.<region>.amazonaws.com/<name>` of each repository (from its ARN, so a
+    reader waits for the repository)."""
+    return {name: repo.arn.apply(lambda arn, n=name: f"{arn.split(':')[4]}.dkr.ecr.{platform.home_region}.amazonaws.com/{n}")
+            for name, repo in repositories.items()}
 
 
 def _model_package_group(platform: PlatformConfig, project: str, account, org_id: pulumi.Output[str],
@@ -120,13 +142,17 @@ def _model_package_group(platform: PlatformConfig, project: str, account, org_id
         f"{project}-preprod", platform, preprod, tags))
     consumers = ([RolePrincipals(account(f"{project}-prod"), tuple(ss.consumer_roles(platform, project)))]
                  if "prod" in platform.project(project).environments else [])
+    registrars = list(ss.registration_roles(platform, project))
+    if "register" in dv.stages(platform, project):
+        # The pipeline's registration stack is created by pre-production's execution role.
+        registrars.append(dv.role_name(platform, project, "cfn-training"))
     return ModelPackageGroup(f"model-registry-{project}", ModelPackageGroupArgs(
         group_name=ss.model_package_group(platform, project),
         description=f"Model versions of {project}: registered by its pre-production automation, "
                     "consumed by its production account",
         account_id=shared_id if central else preprod, region=platform.home_region, organization_id=org_id,
         # In distributed mode the registrars are of the group's own account: no resource policy needed.
-        registrars=[RolePrincipals(preprod, tuple(ss.registration_roles(platform, project)))] if central else [],
+        registrars=[RolePrincipals(preprod, tuple(registrars))] if central else [],
         consumers=consumers, tags=tags), opts=opts)
 
 
@@ -183,3 +209,459 @@ def _tag_options(platform: PlatformConfig, project: str, catalog: pulumi.Output,
         aws.servicecatalog.TagOptionResourceAssociation(f"tag-option-{slug}-portfolio", resource_id=portfolio_id,
                                                        tag_option_id=option.id,
                                                        opts=pulumi.ResourceOptions(parent=option))
+
+
+# -- the cross-account pipelines (whitepaper "Cross-account CodePipeline setup") ----------------
+
+HTTPS = 443
+ECR_PUSH = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:CompleteLayerUpload",
+            "ecr:GetDownloadUrlForLayer", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart")
+ECR_PULL = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+
+
+def _arn(service: str, region: str, account_id: pulumi.Input[str], resource: str) -> pulumi.Output[str]:
+    return pulumi.Output.concat(f"arn:aws:{service}:{region}:", account_id, f":{resource}")
+
+
+def _role_arn(account_id: pulumi.Input[str], name: str) -> pulumi.Output[str]:
+    return pulumi.Output.concat("arn:aws:iam::", account_id, ":role/", name)
+
+
+def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: dict[str, pulumi.StackReference],
+              repositories: dict[str, ImageRepository], group: ModelPackageGroup | None,
+              connection_arn: pulumi.Output[str] | None) -> dict:
+    """The project's artifact store, roles, image build and pipelines (A, A2)."""
+    platform, project = ctx.platform, ctx.project
+    assert project is not None and connection_arn is not None  # validated: pipelines read through a connection
+    region, org = platform.home_region, platform.organization
+    kinds = dv.pipeline_stages(platform, project)
+    stages = dv.stages(platform, project)
+    name = lambda key: dv.role_name(platform, project, key)  # noqa: E731
+    automation_id = account(dv.AUTOMATION_ACCOUNT)
+    tags = project_tags(platform, project, "shared")
+    automation = account_provider(dv.AUTOMATION_ACCOUNT, platform, automation_id, tags)
+    auto_opts = pulumi.ResourceOptions(provider=automation)
+    env_ids = {env: account(f"{project}-{env}") for env in targets}
+    env_opts = {env: pulumi.ResourceOptions(provider=account_provider(
+        f"{project}-{env}", platform, env_ids[env], project_tags(platform, project, env))) for env in targets}
+    outputs = {env: {key: ref.require_output(key) for key in ("subnetIds", "workloadSecurityGroupId", "data", "workspace")}
+               for env, ref in targets.items()}
+    needs_preprod = any(s in stages for s in ("train", "register"))
+    needs_prod = "deploy" in stages
+
+    # The roles every policy below names, by ARN (created further down, in dependency order).
+    pipeline_roles = [name(f"pipeline-{kind}") for kind in kinds] + [name("build")]
+    target_roles = {"preprod": (name("deploy-training"), name("cfn-training")),
+                    "prod": (name("deploy-endpoint"), name("cfn-endpoint"))}
+    target_roles = {env: roles for env, roles in target_roles.items()
+                    if (env == "preprod" and needs_preprod) or (env == "prod" and needs_prod)}
+    automation_roles = RolePrincipals(automation_id, tuple(pipeline_roles))
+    target_principals = [RolePrincipals(env_ids[env], roles) for env, roles in target_roles.items()]
+
+    # The artifact key and bucket (policy A): the pipeline roles and the target accounts' deploy
+    # and execution roles, nothing else.
+    via_s3 = [f"s3.{region}.amazonaws.com"]
+    artifact_key = CustomerManagedKey(
+        "artifact-key", alias=f"{platform.name_prefix}-{project}-pipeline-artifacts",
+        description=f"{project}: the delivery pipelines' input/output artifacts",
+        administrators=RolePrincipals(automation_id, tuple(dict.fromkeys((org.deployment_role, org.break_glass_role_name)))),
+        uses=[KeyUse("PipelineRoles", ENCRYPT_DECRYPT, roles=[automation_roles], via_services=via_s3),
+              *([KeyUse("TargetAccounts", ENCRYPT_DECRYPT, roles=target_principals, via_services=via_s3,
+                        organization_id=org_id)] if target_principals else [])],
+        tags=tags, opts=auto_opts)
+    bucket_name = dv.artifact_bucket_name(platform, project)
+    bucket_arn = f"arn:aws:s3:::{bucket_name}"
+    bucket = SecureBucket("artifacts", bucket_name=bucket_name, kms_key_arn=artifact_key.arn,
+                          tags={**tags, "bucket-kind": "pipeline-artifacts"},
+                          access=BucketAccess(statements=artifact_bucket_policy(bucket_arn, automation_roles,
+                                                                                target_principals, org_id)),
+                          opts=auto_opts)
+    logs_key = CustomerManagedKey(
+        "build-logs-key", alias=f"{platform.name_prefix}-{project}-build-logs",
+        description=f"{project}: the image build's log group",
+        administrators=RolePrincipals(automation_id, tuple(dict.fromkeys((org.deployment_role, org.break_glass_role_name)))),
+        uses=[KeyUse("CloudWatchLogs", ("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"),
+                     service=f"logs.{region}.amazonaws.com",
+                     conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": _arn(
+                         "logs", region, automation_id, f"log-group:/aws/codebuild/{dv.build_project_name(platform, project)}")}})],
+        tags=tags, opts=auto_opts)
+
+    stack_names = dv.stack_names(platform, project)
+    role_arns = {key: _role_arn(automation_id if dv.ROLES[key][0] == "automation" else env_ids[dv.ROLES[key][0]], name(key))
+                 for key in dv.ROLES if dv.ROLES[key][0] == "automation" or dv.ROLES[key][0] in env_ids}
+
+    # Image build (CodeBuild) in the automation VPC.
+    build = _build_project(ctx, automation_id, repositories, bucket.arn, artifact_key.arn, logs_key.arn, tags, auto_opts)
+
+    # Pipeline roles A (training) and A2 (deployment): the bucket, its key, sts:AssumeRole on B
+    # or C, the build project and the source connection; nothing else.
+    pipeline_role = {}
+    for kind in kinds:
+        target = "deploy-training" if kind == "training" else "deploy-endpoint"
+        assumes = [role_arns[target]] if (kind == "training" and needs_preprod) or (kind == "deployment" and needs_prod) else []
+        statements = [
+            *artifact_statements(bucket.arn, artifact_key.arn, write=True),
+            {"Sid": "ReadTheSource", "Effect": "Allow", "Action": ["codeconnections:UseConnection"],
+             "Resource": connection_arn},
+            *([{"Sid": "AssumeTheTargetRole", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": assumes}]
+              if assumes else []),
+            *([{"Sid": "RunTheBuild", "Effect": "Allow", "Action": ["codebuild:BatchGetBuilds", "codebuild:StartBuild"],
+                "Resource": build["arn"]}] if "build" in kinds[kind] else []),
+        ]
+        pipeline_role[kind] = PipelineRole(
+            f"pipeline-{kind}-role", name(f"pipeline-{kind}"),
+            f"CodePipeline {'A (training)' if kind == 'training' else 'A2 (deployment)'} of {project}",
+            "codepipeline.amazonaws.com", automation_id, statements, tags, opts=auto_opts)
+
+    # Cross-account roles B and C, and the execution roles they pass.
+    deploy_roles: dict[str, CrossAccountDeployRole] = {}
+    execution_roles: dict[str, PipelineRole] = {}
+    if needs_preprod:
+        execution_roles["preprod"] = PipelineRole(
+            "cfn-training-role", name("cfn-training"), f"CloudFormation: {project}'s training workflow and registration",
+            "cloudformation.amazonaws.com", env_ids["preprod"],
+            training_execution_statements(platform, project, region, env_ids["preprod"], outputs["preprod"], group),
+            project_tags(platform, project, "preprod"), opts=env_opts["preprod"])
+        deploy_roles["preprod"] = CrossAccountDeployRole("deploy-training-role", CrossAccountDeployRoleArgs(
+            role_name=name("deploy-training"), description=f"Cross-account role B of {project}: training workflow",
+            account_id=env_ids["preprod"], region=region, trusted_role_arn=pipeline_role["training"].arn,
+            execution_role_arn=execution_roles["preprod"].arn,
+            stack_names=[stack_names[k] for k in ("training", "registration")],
+            artifact_bucket_arn=bucket.arn, artifact_key_arn=artifact_key.arn,
+            tags=project_tags(platform, project, "preprod"),
+            extra_statements=[
+                {"Sid": "RunTheTrainingWorkflow", "Effect": "Allow", "Action": ["states:StartExecution"],
+                 "Resource": _arn("states", region, env_ids["preprod"], f"stateMachine:{workflow_name(platform, project)}*")},
+                {"Sid": "WatchTheTrainingWorkflow", "Effect": "Allow", "Action": ["states:DescribeExecution"],
+                 "Resource": _arn("states", region, env_ids["preprod"], f"execution:{workflow_name(platform, project)}*:*")},
+            ]), opts=env_opts["preprod"])
+    if needs_prod:
+        execution_roles["prod"] = PipelineRole(
+            "cfn-endpoint-role", name("cfn-endpoint"), f"CloudFormation: {project}'s production endpoint",
+            "cloudformation.amazonaws.com", env_ids["prod"],
+            endpoint_execution_statements(platform, project, region, env_ids["prod"], outputs["prod"]),
+            project_tags(platform, project, "prod"), opts=env_opts["prod"])
+        deploy_roles["prod"] = CrossAccountDeployRole("deploy-endpoint-role", CrossAccountDeployRoleArgs(
+            role_name=name("deploy-endpoint"), description=f"Cross-account role C of {project}: production endpoint",
+            account_id=env_ids["prod"], region=region, trusted_role_arn=pipeline_role["deployment"].arn,
+            execution_role_arn=execution_roles["prod"].arn, stack_names=[stack_names["endpoint"]],
+            artifact_bucket_arn=bucket.arn, artifact_key_arn=artifact_key.arn,
+            tags=project_tags(platform, project, "prod")), opts=env_opts["prod"])
+
+    inputs = _stage_inputs(ctx, connection_arn, build, repositories, group, outputs, deploy_roles, execution_roles)
+    pipelines = {}
+    spec = dv.delivery(platform, project)
+    first = next(iter(kinds))
+    for kind, kind_stages in kinds.items():
+        pipeline_name = dv.pipeline_name(platform, project, kind)
+        source_triggers = [t for t in spec.triggers if t.type == "source"] if kind == first else []
+        pipeline = aws.codepipeline.Pipeline(
+            f"pipeline-{kind}", name=pipeline_name, pipeline_type="V2", execution_mode="QUEUED",
+            role_arn=pipeline_role[kind].arn,
+            artifact_stores=[aws.codepipeline.PipelineArtifactStoreArgs(
+                location=bucket.bucket, type="S3",
+                encryption_key=aws.codepipeline.PipelineArtifactStoreEncryptionKeyArgs(id=artifact_key.arn, type="KMS"))],
+            stages=pipeline_stages(inputs, kind_stages),
+            triggers=[aws.codepipeline.PipelineTriggerArgs(
+                provider_type="CodeStarSourceConnection",
+                git_configuration=aws.codepipeline.PipelineTriggerGitConfigurationArgs(
+                    source_action_name="Source", pushes=[aws.codepipeline.PipelineTriggerGitConfigurationPushArgs(
+                        branches=aws.codepipeline.PipelineTriggerGitConfigurationPushBranchesArgs(includes=[t.branch]),
+                        file_paths=aws.codepipeline.PipelineTriggerGitConfigurationPushFilePathsArgs(
+                            includes=list(t.file_paths)) if t.file_paths else None)]))
+                for t in source_triggers] or None,
+            tags={**tags, "pipeline-kind": kind}, opts=pulumi.ResourceOptions.merge(
+                auto_opts, pulumi.ResourceOptions(depends_on=[bucket, *deploy_roles.values()])))
+        # The ARN from its parts (the pipeline's name is fixed), as CodePipeline forms it.
+        arn = _arn("codepipeline", platform.home_region, automation_id, pipeline_name)
+        pipelines[kind] = {"name": pipeline.name, "arn": arn, "roleArn": pipeline_role[kind].arn,
+                           "stages": ["Source", *(s.capitalize() for s in kind_stages)]}
+    schedules = [t.schedule for t in spec.triggers if t.type == "schedule"]
+    if schedules:
+        _schedules(platform, project, schedules, pipelines[first]["arn"], automation_id, tags, auto_opts)
+    return {
+        "pipelines": pipelines,
+        "scenario": spec.scenario,
+        "artifactBucket": {"name": bucket.bucket, "arn": bucket.arn},
+        "artifactKeyArn": artifact_key.arn,
+        "buildProject": {"name": build["name"], "arn": build["arn"], "roleArn": build["role_arn"]},
+        "crossAccountRoles": {env: role.arn for env, role in deploy_roles.items()},
+        "executionRoles": {env: role.arn for env, role in execution_roles.items()},
+    }
+
+
+def workflow_name(platform: PlatformConfig, project: str) -> str:
+    """The training workflow's name (state machine or SageMaker pipeline) the template creates."""
+    return f"{platform.name_prefix}-{project}-training"
+
+
+def endpoint_name(platform: PlatformConfig, project: str) -> str:
+    return f"{platform.name_prefix}-{project}"
+
+
+def artifact_bucket_policy(bucket_arn: str, pipeline_roles: RolePrincipals, targets: list[RolePrincipals],
+                           org_id: pulumi.Input[str]) -> list[dict]:
+    """Policy A: the pipeline roles read and write; the target accounts' deploy roles read and
+    write their actions' outputs, their execution roles read; nobody else."""
+    objects = f"{bucket_arn}/*"
+
+    def allow(sid: str, principals: list[RolePrincipals], actions: list[str], resource: str) -> dict:
+        return {"Sid": sid, "Effect": "Allow",
+                "Principal": {"AWS": [pulumi.Output.concat("arn:aws:iam::", p.account_id, ":root") for p in principals]},
+                "Action": actions, "Resource": resource,
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": [a for p in principals for a in p.role_arns]},
+                              "StringEquals": {"aws:PrincipalOrgID": org_id}}}
+
+    statements = [allow("PipelineRolesObjects", [pipeline_roles], ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+                        objects),
+                  allow("PipelineRolesBucket", [pipeline_roles], ["s3:GetBucketLocation", "s3:GetBucketVersioning"],
+                        bucket_arn)]
+    if targets:
+        deployers = [RolePrincipals(t.account_id, t.role_names[:1]) for t in targets]
+        executors = [RolePrincipals(t.account_id, t.role_names[1:]) for t in targets]
+        statements += [
+            allow("TargetDeployRolesObjects", deployers, ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], objects),
+            allow("TargetExecutionRolesObjects", executors, ["s3:GetObject", "s3:GetObjectVersion"], objects),
+            allow("TargetRolesBucket", targets, ["s3:GetBucketLocation", "s3:GetBucketVersioning"], bucket_arn),
+        ]
+    return statements
+
+
+def _build_project(ctx: StackContext, automation_id: pulumi.Output[str], repositories: dict[str, ImageRepository],
+                   bucket_arn: pulumi.Output[str], key_arn: pulumi.Output[str], logs_key_arn: pulumi.Output[str],
+                   tags: dict[str, str], opts: pulumi.ResourceOptions) -> dict[str, pulumi.Output[str]]:
+    """CodeBuild in the automation VPC, KMS-encrypted, privileged only because it builds images
+    (Docker), logging to an encrypted group; its role pushes only to the project's namespace."""
+    platform, project = ctx.platform, ctx.project
+    assert project is not None
+    region = platform.home_region
+    d = platform.delivery
+    project_name = dv.build_project_name(platform, project)
+    vpc = stack_reference("network").require_output("sharedVpcs").apply(lambda v: v["automation"])
+    log_group = aws.cloudwatch.LogGroup("build-logs", name=f"/aws/codebuild/{project_name}",
+                                        retention_in_days=d.build_log_retention_days, kms_key_id=logs_key_arn,
+                                        tags=tags, opts=opts)
+    group = aws.ec2.SecurityGroup("build-network", name=f"{project_name}-build", vpc_id=vpc.apply(lambda v: v["vpcId"]),
+                                  description="Image build: HTTPS out only (the VPC has no internet route)",
+                                  tags={**tags, "Name": f"{project_name}-build"}, opts=opts)
+    # No ingress. HTTPS out reaches only what the automation VPC routes to: its interface
+    # endpoints and S3 through the gateway endpoint (no internet gateway or NAT, NET-1).
+    aws.vpc.SecurityGroupEgressRule("build-network-https", security_group_id=group.id, ip_protocol="tcp",
+                                    from_port=HTTPS, to_port=HTTPS, cidr_ipv4="0.0.0.0/0",
+                                    description="HTTPS to the VPC's endpoints and S3", tags=dict(tags),
+                                    opts=pulumi.ResourceOptions(parent=group))
+    shared_id = stack_reference("shared-services").require_output("accountId")
+    prefixes = [ss.BASE, ss.FRAMEWORK, *(r.prefix for r in platform.shared_services.ecr.pull_through_cache)]
+    subnets = vpc.apply(lambda v: v["subnetIds"])
+    domain = ss.codeartifact_domain(platform)
+    statements = [
+        {"Sid": "BuildLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": pulumi.Output.concat(log_group.arn, ":log-stream:*")},
+        *artifact_statements(bucket_arn, key_arn, write=True),
+        {"Sid": "EcrToken", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
+        {"Sid": "PushTheProjectImages", "Effect": "Allow", "Action": list(ECR_PUSH),
+         "Resource": [repo.arn for repo in repositories.values()]},
+        {"Sid": "PullBaseImages", "Effect": "Allow", "Action": list(ECR_PULL),
+         "Resource": [_arn("ecr", region, shared_id, f"repository/{p}/*") for p in prefixes]},
+        {"Sid": "PackagesToken", "Effect": "Allow", "Action": ["codeartifact:GetAuthorizationToken"],
+         "Resource": _arn("codeartifact", region, shared_id, f"domain/{domain}")},
+        {"Sid": "PackagesRead", "Effect": "Allow", "Action": ["codeartifact:ReadFromRepository"],
+         "Resource": _arn("codeartifact", region, shared_id,
+                          f"repository/{domain}/{platform.shared_services.codeartifact.repository}")},
+        {"Sid": "PackagesBearerToken", "Effect": "Allow", "Action": ["sts:GetServiceBearerToken"], "Resource": "*",
+         "Condition": {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}}},
+        # CodeBuild in a VPC: the ENIs of its builds (describe calls take no resource).
+        {"Sid": "BuildNetworkDescribe", "Effect": "Allow",
+         "Action": ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeDhcpOptions",
+                    "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
+                    "ec2:DescribeVpcs"], "Resource": "*"},
+        {"Sid": "BuildNetworkInterfaces", "Effect": "Allow", "Action": ["ec2:CreateNetworkInterfacePermission"],
+         "Resource": _arn("ec2", region, automation_id, "network-interface/*"),
+         "Condition": {"StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"},
+                       "ArnEquals": {"ec2:Subnet": pulumi.Output.all(automation_id, subnets).apply(
+                           lambda a: [f"arn:aws:ec2:{region}:{a[0]}:subnet/{i}" for i in a[1]])}}},
+    ]
+    role = PipelineRole("build-role", dv.role_name(platform, project, "build"), f"Image build of {project}",
+                        "codebuild.amazonaws.com", automation_id, statements, tags, opts=opts)
+    images = {r.split("/", 1)[1]: repo_url for r, repo_url in _repository_urls(ctx.platform, repositories).items()}
+    build = aws.codebuild.Project(
+        "image-build", name=project_name, description=f"Builds and pushes {project}'s container images",
+        service_role=role.arn, encryption_key=key_arn, build_timeout=60, queued_timeout=480,
+        artifacts=aws.codebuild.ProjectArtifactsArgs(type="CODEPIPELINE"),
+        source=aws.codebuild.ProjectSourceArgs(type="CODEPIPELINE", buildspec="buildspec.yml"),
+        environment=aws.codebuild.ProjectEnvironmentArgs(
+            compute_type=d.build_compute_type, image=d.build_image, type="LINUX_CONTAINER",
+            image_pull_credentials_type="CODEBUILD",
+            # Docker-in-Docker: the only reason this project runs privileged (CI-1).
+            privileged_mode=True,
+            environment_variables=[
+                aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
+                    name="REGISTRY", value=pulumi.Output.concat(shared_id, ".dkr.ecr.", region, ".amazonaws.com")),
+                *(aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
+                    name=f"{image.upper().replace('-', '_')}_IMAGE_REPOSITORY", value=url) for image, url in images.items()),
+            ]),
+        vpc_config=aws.codebuild.ProjectVpcConfigArgs(vpc_id=vpc.apply(lambda v: v["vpcId"]), subnets=subnets,
+                                                      security_group_ids=[group.id]),
+        logs_config=aws.codebuild.ProjectLogsConfigArgs(
+            cloudwatch_logs=aws.codebuild.ProjectLogsConfigCloudwatchLogsArgs(group_name=log_group.name, status="ENABLED"),
+            s3_logs=aws.codebuild.ProjectLogsConfigS3LogsArgs(status="DISABLED")),
+        tags={**tags, "builds-images": "true"}, opts=opts)
+    # The ARN from its parts (the project's name is fixed), as CodeBuild forms it.
+    return {"name": build.name, "arn": _arn("codebuild", region, automation_id, f"project/{project_name}"),
+            "role_arn": role.arn}
+
+
+def training_execution_statements(platform: PlatformConfig, project: str, region: str, account_id: pulumi.Output[str],
+                                  outputs: dict, group: ModelPackageGroup | None) -> list[dict]:
+    """Pre-production's CloudFormation execution role: the training workflow (a Step Functions
+    state machine, or a SageMaker pipeline) run by the workspace's roles, and the registered
+    model version; nothing else."""
+    workflow = workflow_name(platform, project)
+    roles = outputs["workspace"].apply(lambda w: w["serviceRoleArns"])
+    statements = [
+        {"Sid": "TrainingStateMachine", "Effect": "Allow",
+         "Action": ["states:CreateStateMachine", "states:DeleteStateMachine", "states:DescribeStateMachine",
+                    "states:ListTagsForResource", "states:TagResource", "states:UntagResource",
+                    "states:UpdateStateMachine"],
+         "Resource": _arn("states", region, account_id, f"stateMachine:{workflow}*")},
+        {"Sid": "TrainingPipeline", "Effect": "Allow",
+         "Action": ["sagemaker:AddTags", "sagemaker:CreatePipeline", "sagemaker:DeletePipeline",
+                    "sagemaker:DeleteTags", "sagemaker:DescribePipeline", "sagemaker:UpdatePipeline"],
+         "Resource": _arn("sagemaker", region, account_id, f"pipeline/{workflow}*")},
+        {"Sid": "PassTheStateMachineRole", "Effect": "Allow", "Action": "iam:PassRole",
+         "Resource": roles.apply(lambda r: r["step_functions"]),
+         "Condition": {"StringEquals": {"iam:PassedToService": "states.amazonaws.com"}}},
+        {"Sid": "PassTheJobRoles", "Effect": "Allow", "Action": "iam:PassRole",
+         "Resource": roles.apply(lambda r: [r["processing"], r["training"]]),
+         "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}},
+        {"Sid": "ValidateNetworkParameters", "Effect": "Allow",
+         "Action": ["ec2:DescribeSecurityGroups", "ec2:DescribeSubnets"], "Resource": "*"},
+    ]
+    if group is not None and "register" in dv.stages(platform, project):
+        registry_account = group.arn.apply(lambda a: a.split(":")[4])
+        statements.append({
+            "Sid": "RegisterModelVersions", "Effect": "Allow",
+            "Action": ["sagemaker:AddTags", "sagemaker:CreateModelPackage", "sagemaker:DeleteModelPackage",
+                       "sagemaker:DescribeModelPackage"],
+            "Resource": package_arns(region, registry_account, ss.model_package_group(platform, project))})
+        statements.append({"Sid": "ReadTheModelPackageGroup", "Effect": "Allow",
+                           "Action": ["sagemaker:DescribeModelPackageGroup"],
+                           "Resource": group_arn(region, registry_account, ss.model_package_group(platform, project))})
+    return statements
+
+
+def endpoint_execution_statements(platform: PlatformConfig, project: str, region: str, account_id: pulumi.Output[str],
+                                  outputs: dict) -> list[dict]:
+    """Production's CloudFormation execution role: the model, endpoint configuration (KMS, data
+    capture) and endpoint of the project, hosted by the workspace's hosting role; nothing else."""
+    name = endpoint_name(platform, project)
+    roles = outputs["workspace"].apply(lambda w: w["serviceRoleArns"])
+    key = outputs["data"].apply(lambda d: d["keyArn"])
+    return [
+        {"Sid": "ModelAndEndpoint", "Effect": "Allow",
+         "Action": ["sagemaker:AddTags", "sagemaker:CreateEndpoint", "sagemaker:CreateEndpointConfig",
+                    "sagemaker:CreateModel", "sagemaker:DeleteEndpoint", "sagemaker:DeleteEndpointConfig",
+                    "sagemaker:DeleteModel", "sagemaker:DeleteTags", "sagemaker:DescribeEndpoint",
+                    "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel", "sagemaker:UpdateEndpoint"],
+         "Resource": [_arn("sagemaker", region, account_id, f"{kind}/{name}*")
+                      for kind in ("model", "endpoint-config", "endpoint")]},
+        {"Sid": "PassTheHostingRole", "Effect": "Allow", "Action": "iam:PassRole",
+         "Resource": roles.apply(lambda r: r["hosting"]),
+         "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}},
+        {"Sid": "EncryptTheEndpoint", "Effect": "Allow", "Action": ["kms:CreateGrant", "kms:DescribeKey"],
+         "Resource": key, "Condition": {"StringEquals": {"kms:ViaService": f"sagemaker.{region}.amazonaws.com"}}},
+        {"Sid": "ValidateNetworkParameters", "Effect": "Allow",
+         "Action": ["ec2:DescribeSecurityGroups", "ec2:DescribeSubnets"], "Resource": "*"},
+    ]
+
+
+def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str], build: dict, repositories: dict,
+                  group: ModelPackageGroup | None, outputs: dict, deploy_roles: dict, execution_roles: dict) -> StageInputs:
+    """Template parameters from the stacks' outputs (the project's environments, this stack)."""
+    platform, project = ctx.platform, ctx.project
+    assert project is not None
+    spec = dv.delivery(platform, project)
+    assert spec is not None
+    images = {r.split("/", 1)[1]: repo_url for r, repo_url in _repository_urls(ctx.platform, repositories).items()}
+    training_image = images.get("training", next(iter(images.values())))
+    inference_image = images.get("inference", training_image)
+    source = next((t for t in spec.triggers if t.type == "source"), None)
+
+    def env_parameters(env: str) -> dict[str, pulumi.Input[str]]:
+        o = outputs[env]
+        roles = o["workspace"].apply(lambda w: w["serviceRoleArns"])
+        return {
+            "SubnetIds": o["subnetIds"].apply(lambda ids: ",".join(ids)),
+            "SecurityGroupId": o["workloadSecurityGroupId"],
+            "HostingRoleArn": roles.apply(lambda r: r["hosting"]),
+            **{f"{k}Tag": v for k, v in (("Owner", platform.project(project).owner), ("Project", project),
+                                          ("Environment", env), ("CostCenter", platform.project(project).cost_center),
+                                          ("DataClassification", platform.project(project).data_classification))},
+        }
+
+    def models_url(env: str) -> pulumi.Output[str]:
+        # The training workflow writes each run's model under the registry prefix, by commit.
+        return outputs[env]["data"].apply(lambda d: f"s3://{d['buckets']['models']['name']}/"
+                                                    f"{ss.artifact_prefix(platform, project)}")
+
+    training = registration = endpoint = {}
+    if "preprod" in outputs:
+        o = outputs["preprod"]
+        roles = o["workspace"].apply(lambda w: w["serviceRoleArns"])
+        key = o["data"].apply(lambda d: d["keyArn"])
+        training = {
+            "WorkflowEngine": "StepFunctions", "WorkflowName": workflow_name(platform, project),
+            "ImageUri": pulumi.Output.concat(training_image, ":", COMMIT_ID),
+            "ProcessingRoleArn": roles.apply(lambda r: r["processing"]),
+            "TrainingRoleArn": roles.apply(lambda r: r["training"]),
+            "StateMachineRoleArn": roles.apply(lambda r: r["step_functions"]),
+            "VolumeKmsKeyArn": key, "OutputKmsKeyArn": key,
+            "InputDataS3Uri": o["data"].apply(lambda d: f"s3://{d['buckets']['datasets']['name']}"),
+            "OutputS3Uri": models_url("preprod").apply(lambda u: u.rstrip("/")),
+            **env_parameters("preprod"),
+        }
+        if group is not None:
+            registration = {
+                "ModelPackageGroupName": group.arn,
+                "ImageUri": pulumi.Output.concat(inference_image, ":", COMMIT_ID),
+                "ModelDataUrl": pulumi.Output.concat(models_url("preprod"), COMMIT_ID, "/model/model.tar.gz"),
+                "CommitId": COMMIT_ID,
+            }
+    if "prod" in outputs:
+        o = outputs["prod"]
+        models = models_url("preprod") if "preprod" in outputs else None
+        endpoint = {
+            "EndpointName": endpoint_name(platform, project),
+            "ImageUri": pulumi.Output.concat(inference_image, ":", COMMIT_ID),
+            **({"ModelDataUrl": pulumi.Output.concat(models, COMMIT_ID, "/model/model.tar.gz")} if models else {}),
+            "KmsKeyArn": o["data"].apply(lambda d: d["keyArn"]),
+            **env_parameters("prod"),
+        }
+    group_spec = dv.approver_group(platform, project)
+    return StageInputs(
+        project=project, region=platform.home_region, connection_arn=connection_arn,
+        repository=dv.source_repository(platform, project), branch=source.branch if source else "main",
+        build_project_name=build["name"], training_image=training_image, inference_image=inference_image,
+        stack_names=dv.stack_names(platform, project), templates=platform.delivery.templates.model_dump(),
+        preprod_role_arn=deploy_roles["preprod"].arn if "preprod" in deploy_roles else None,
+        preprod_execution_role_arn=execution_roles["preprod"].arn if "preprod" in execution_roles else None,
+        prod_role_arn=deploy_roles["prod"].arn if "prod" in deploy_roles else None,
+        prod_execution_role_arn=execution_roles["prod"].arn if "prod" in execution_roles else None,
+        training_parameters=training, registration_parameters=registration, endpoint_parameters=endpoint,
+        approval_message=f"Release {project} to production (approvers: {group_spec.name})" if group_spec else "")
+
+
+def _schedules(platform: PlatformConfig, project: str, expressions: list[str], pipeline_arn: pulumi.Output[str],
+               automation_id: pulumi.Output[str], tags: dict[str, str], opts: pulumi.ResourceOptions) -> None:
+    """Scheduled runs: EventBridge starts the pipeline through a role that may do only that."""
+    role = PipelineRole("schedule-role", dv.role_name(platform, project, "schedule"),
+                        f"EventBridge: scheduled runs of {project}'s pipeline", "events.amazonaws.com", automation_id,
+                        [{"Sid": "StartThePipeline", "Effect": "Allow", "Action": ["codepipeline:StartPipelineExecution"],
+                          "Resource": pipeline_arn}], tags, opts=opts)
+    for i, expression in enumerate(expressions):
+        rule = aws.cloudwatch.EventRule(f"pipeline-schedule-{i}", name=f"{platform.name_prefix}-{project}-schedule-{i}",
+                                        description=f"Scheduled run of {project}'s pipeline",
+                                        schedule_expression=expression, tags=tags, opts=opts)
+        aws.cloudwatch.EventTarget(f"pipeline-schedule-{i}-target", rule=rule.name, arn=pipeline_arn,
+                                   role_arn=role.arn, opts=pulumi.ResourceOptions.merge(
+                                       opts, pulumi.ResourceOptions(parent=rule)))

@@ -9,6 +9,11 @@ stack table):
   is in the project's pre-production account), its code connection or CodeCommit
   repositories, and the SSM parameters that describe them (added to the shared-services
   parameter share);
+- in the **automation account**: the cross-account pipelines of the whitepaper ("Cross-account
+  CodePipeline setup"): CodePipeline A (training) and A2 (deployment), their roles A and A2,
+  the image build project, and the input/output bucket with policy A and its KMS key;
+- in the project's **pre-production and production accounts**: cross-account roles B and C
+  and the CloudFormation execution roles they pass.
 
 Names are pure functions of the configuration, so a project stack can compute what the
 delivery stack creates without reading it (project stacks never read the delivery stack; the
@@ -17,9 +22,11 @@ delivery stack reads them).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, Literal
 
 from stacks import shared_services_settings as ss
+from stacks.config_model import ConfigModel
 
 if TYPE_CHECKING:
     from stacks.config import PlatformConfig
@@ -37,3 +44,271 @@ def stack_name(project: str) -> str:
 def target_environments(platform: "PlatformConfig", project: str) -> list[str]:
     """The project's environments a pipeline deploys into, in pipeline order."""
     return [env for env in TARGET_ENVIRONMENTS if env in platform.project(project).environments]
+
+
+# -- the `delivery:` section --------------------------------------------------------------------
+
+# The whitepaper's deployment scenarios, each a sequence of the same stage builders (after the
+# source stage every pipeline starts with). Training pipeline (A): build, train, register;
+# deployment pipeline (A2): approve, deploy.
+SCENARIOS: dict[str, tuple[str, ...]] = {
+    "end-to-end": ("build", "train", "register", "approve", "deploy"),
+    "docker-build": ("build",),
+    "training": ("train", "register"),
+    "registration": ("register",),
+    "deployment": ("approve", "deploy"),
+}
+TRAINING_STAGES = ("build", "train", "register")
+DEPLOYMENT_STAGES = ("approve", "deploy")
+# The environment each stage needs (the build runs in the automation account).
+STAGE_ENVIRONMENTS = {"train": "preprod", "register": "preprod", "approve": "prod", "deploy": "prod"}
+TRIGGER_TYPES = ("source", "schedule", "on-demand")
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*?,/#L W-]+$")
+_GROUP_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+_BRANCH = re.compile(r"^[^\s~^:?\[\\]{1,255}$")
+
+
+class ApproverGroup(ConfigModel):
+    """Who may approve production releases: a named group and the role (in the automation
+    account, a name or `*` pattern, e.g. an Identity Center permission set's role) its members
+    act through. Only that role may call PutApprovalResult (CI-2)."""
+
+    name: str
+    role: str
+
+
+class Trigger(ConfigModel):
+    """source: a push to `branch` (optionally only when `file_paths` globs change); schedule:
+    an EventBridge `rate(...)` or `cron(...)` expression; on-demand: started by hand / API."""
+
+    type: Literal["source", "schedule", "on-demand"]
+    branch: str = "main"
+    file_paths: list[str] = []
+    schedule: str | None = None
+
+
+class ProjectDelivery(ConfigModel):
+    """One project's pipelines: the scenario, its triggers and its release approvers."""
+
+    scenario: str = "end-to-end"
+    triggers: list[Trigger] = [Trigger(type="source")]
+    approver_group: str | None = None
+    # The project's code repository the pipelines build from (default: the first configured).
+    repository: str | None = None
+
+
+class TemplateSettings(ConfigModel):
+    """Where, in the project's repository, the CloudFormation templates the pipelines deploy are
+    (the platform ships them in templates/ as the project starter)."""
+
+    training: str = "templates/training-workflow.yaml"
+    registration: str = "templates/model-registration.yaml"
+    endpoint: str = "templates/endpoint.yaml"
+
+
+class DeliverySettings(ConfigModel):
+    """The `delivery:` section: approver groups and each project's pipelines (a project without
+    an entry gets no pipelines; its delivery stack still holds its shared-services part)."""
+
+    approver_groups: list[ApproverGroup] = []
+    projects: dict[str, ProjectDelivery] = {}
+    templates: TemplateSettings = TemplateSettings()
+    build_image: str = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
+    build_compute_type: Literal["BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"] = \
+        "BUILD_GENERAL1_MEDIUM"
+    build_log_retention_days: int = 365
+
+
+# -- derived names (pure functions of the configuration) -----------------------------------------
+
+def delivery(platform: "PlatformConfig", project: str) -> ProjectDelivery | None:
+    return platform.delivery.projects.get(project)
+
+
+def stages(platform: "PlatformConfig", project: str) -> tuple[str, ...]:
+    spec = delivery(platform, project)
+    # An unknown scenario has no stages (the validator reports it naming the key).
+    return SCENARIOS.get(spec.scenario, ()) if spec is not None else ()
+
+
+def pipeline_stages(platform: "PlatformConfig", project: str) -> dict[str, tuple[str, ...]]:
+    """Pipeline kind (`training`: A, `deployment`: A2) -> its stages after the source stage."""
+    found = stages(platform, project)
+    kinds = {"training": tuple(s for s in found if s in TRAINING_STAGES),
+             "deployment": tuple(s for s in found if s in DEPLOYMENT_STAGES)}
+    return {kind: kind_stages for kind, kind_stages in kinds.items() if kind_stages}
+
+
+def _name(platform: "PlatformConfig", project: str, suffix: str) -> str:
+    return f"{platform.name_prefix}-{project}-{suffix}"
+
+
+def pipeline_name(platform: "PlatformConfig", project: str, kind: str) -> str:
+    return _name(platform, project, kind)
+
+
+# Roles by key: (account environment or `automation`, name suffix). A / A2 are the pipelines'
+# roles, `build` the CodeBuild project's; B and C the cross-account action roles of pre-production
+# and production; their CloudFormation execution roles create what the templates declare.
+ROLES: dict[str, tuple[str, str]] = {
+    "pipeline-training": ("automation", "pipeline-training"),      # CodePipeline role A
+    "pipeline-deployment": ("automation", "pipeline-deployment"),  # CodePipeline role A2
+    "build": ("automation", "image-build"),
+    "deploy-training": ("preprod", "deploy-training"),              # cross-account role B
+    "deploy-endpoint": ("prod", "deploy-endpoint"),                 # cross-account role C
+    "cfn-training": ("preprod", "cfn-training"),
+    "cfn-endpoint": ("prod", "cfn-endpoint"),
+    "schedule": ("automation", "pipeline-schedule"),
+}
+
+
+def role_name(platform: "PlatformConfig", project: str, key: str) -> str:
+    return _name(platform, project, ROLES[key][1])
+
+
+def role_account(project: str, key: str) -> str:
+    """The account key (`automation`, `<project>-preprod`, ...) a role lives in."""
+    where = ROLES[key][0]
+    return AUTOMATION_ACCOUNT if where == "automation" else f"{project}-{where}"
+
+
+def created_role_keys(platform: "PlatformConfig", project: str) -> list[str]:
+    """The roles (keys of ROLES) a project's delivery stack creates for its scenario."""
+    kinds, found = pipeline_stages(platform, project), stages(platform, project)
+    if not kinds:
+        return []
+    keys = [f"pipeline-{kind}" for kind in kinds] + ["build"]
+    if any(s in found for s in ("train", "register")):
+        keys += ["deploy-training", "cfn-training"]
+    if "deploy" in found:
+        keys += ["deploy-endpoint", "cfn-endpoint"]
+    spec = delivery(platform, project)
+    if spec is not None and any(t.type == "schedule" for t in spec.triggers):
+        keys.append("schedule")
+    return keys
+
+
+def build_project_name(platform: "PlatformConfig", project: str) -> str:
+    return _name(platform, project, "image-build")
+
+
+def artifact_bucket_name(platform: "PlatformConfig", project: str) -> str:
+    """The pipelines' input/output bucket (policy A) in the automation account."""
+    return platform.bucket_name(project, "pipeline-artifacts")
+
+
+def bucket_names(platform: "PlatformConfig") -> list[str]:
+    return [artifact_bucket_name(platform, p) for p in platform.delivery.projects]
+
+
+def stack_names(platform: "PlatformConfig", project: str) -> dict[str, str]:
+    """The CloudFormation stacks the pipelines deploy, by template kind."""
+    return {kind: _name(platform, project, kind) for kind in ("training", "registration", "endpoint")}
+
+
+def source_repository(platform: "PlatformConfig", project: str) -> str:
+    """The Git repository (`owner/name` for a connection) the pipelines build from."""
+    spec = delivery(platform, project)
+    names = platform.shared_services.code_repositories.repositories
+    return (spec.repository if spec and spec.repository else f"{project}-{names[0]}")
+
+
+def approver_role_patterns(platform: "PlatformConfig") -> list[str]:
+    """The roles that may approve releases (PutApprovalResult), every approver group's."""
+    return list(dict.fromkeys(g.role for g in platform.delivery.approver_groups))
+
+
+def approver_group(platform: "PlatformConfig", project: str) -> ApproverGroup | None:
+    spec = delivery(platform, project)
+    name = spec.approver_group if spec else None
+    return next((g for g in platform.delivery.approver_groups if g.name == name), None)
+
+
+# -- validation -----------------------------------------------------------------------------------
+
+def schedule_problem(expression: str) -> str | None:
+    """Why EventBridge would reject `expression` as a schedule, or None."""
+    rate = _RATE.match(expression)
+    if rate:
+        value, unit = int(rate.group(1)), rate.group(2)
+        if value < 1:
+            return "a rate must be at least 1"
+        if (value == 1) != (not unit.endswith("s")):
+            return f"use the {'singular' if value == 1 else 'plural'} unit with {value}"
+        return None
+    if expression.startswith("cron(") and expression.endswith(")"):
+        fields = expression[5:-1].split(" ")
+        if len(fields) != 6 or not all(_CRON_FIELD.match(f) for f in fields):
+            return "a cron expression has six fields (minutes hours day-of-month month day-of-week year)"
+        if "?" not in (fields[2], fields[4]) or fields[2] == fields[4] == "?":
+            return "exactly one of day-of-month and day-of-week must be '?'"
+        return None
+    return "not rate(<value> <unit>) or cron(<six fields>)"
+
+
+def _check_delivery(platform: "PlatformConfig", problems: list[str]) -> None:
+    d = platform.delivery
+    projects = {p.name: p for p in platform.projects}
+    groups = [g.name for g in d.approver_groups]
+    for i, group in enumerate(d.approver_groups):
+        if not _GROUP_NAME.match(group.name):
+            problems.append(f"delivery.approver_groups[{i}].name: '{group.name}' is not a group name (allowed: "
+                            "lowercase letters, digits and hyphens, at most 32 characters)")
+        if groups.count(group.name) > 1:
+            problems.append(f"delivery.approver_groups[{i}].name: '{group.name}' is defined twice")
+        if not re.match(r"^[\w+=,.@*-]{1,64}$", group.role) or group.role.strip("*") == "":
+            problems.append(f"delivery.approver_groups[{i}].role: '{group.role}' is not a role name or pattern "
+                            "(allowed: letters, digits, +=,.@_- and '*', not '*' alone)")
+    code = platform.shared_services.code_repositories
+    for name, spec in d.projects.items():
+        key = f"delivery.projects.{name}"
+        if name not in projects:
+            problems.append(f"{key}: unknown project (allowed: {', '.join(projects) or 'none'})")
+            continue
+        if spec.scenario not in SCENARIOS:
+            problems.append(f"{key}.scenario: unknown scenario '{spec.scenario}' (allowed: {', '.join(SCENARIOS)})")
+            continue
+        environments = projects[name].environments
+        for stage in SCENARIOS[spec.scenario]:
+            env = STAGE_ENVIRONMENTS.get(stage)
+            if env is not None and env not in environments:
+                fitting = [s for s, st in SCENARIOS.items()
+                           if all(STAGE_ENVIRONMENTS.get(x) in (None, *environments) for x in st)]
+                problems.append(f"{key}.scenario: '{spec.scenario}' has the {stage} stage, which needs a {env} "
+                                f"environment that {name} does not have (allowed: {', '.join(fitting)})")
+                break
+        if "approve" in SCENARIOS[spec.scenario]:
+            if spec.approver_group is None:
+                problems.append(f"{key}.approver_group: the {spec.scenario} scenario approves releases "
+                                f"(allowed: one of delivery.approver_groups: {', '.join(groups) or 'none defined'})")
+            elif spec.approver_group not in groups:
+                problems.append(f"{key}.approver_group: unknown approver group '{spec.approver_group}' "
+                                f"(allowed: {', '.join(groups) or 'none; define delivery.approver_groups'})")
+        if code.provider == "CodeCommit":
+            problems.append(f"{key}: the pipelines read code through CodeConnections; with "
+                            "shared_services.code_repositories.provider: CodeCommit the repositories are in another "
+                            "account (allowed: a CodeConnections provider, or no delivery.projects entry)")
+        if spec.repository is not None and not re.match(r"^[\w.-]+/[\w.-]+$", spec.repository):
+            problems.append(f"{key}.repository: '{spec.repository}' is not <owner>/<repository>")
+        for j, trigger in enumerate(spec.triggers):
+            tk = f"{key}.triggers[{j}]"
+            if trigger.type == "schedule":
+                if trigger.schedule is None:
+                    problems.append(f"{tk}.schedule: a schedule trigger needs an expression (allowed: rate(...) or cron(...))")
+                elif (why := schedule_problem(trigger.schedule)) is not None:
+                    problems.append(f"{tk}.schedule: '{trigger.schedule}' is not an EventBridge schedule expression "
+                                    f"({why}; allowed: e.g. rate(1 day), cron(0 6 ? * MON *))")
+            elif trigger.schedule is not None:
+                problems.append(f"{tk}.schedule: only for type: schedule")
+            if trigger.type != "source" and trigger.file_paths:
+                problems.append(f"{tk}.file_paths: only for type: source")
+            if trigger.type == "source" and not _BRANCH.match(trigger.branch):
+                problems.append(f"{tk}.branch: '{trigger.branch}' is not a Git branch name or pattern")
+        for key_, length in ((k, len(role_name(platform, name, k))) for k in ROLES):
+            if length > 64:
+                problems.append(f"projects (name '{name}'): role name '{role_name(platform, name, key_)}' would be "
+                                f"{length} characters (allowed: at most 64; shorten name_prefix or the project name)")
+
+
+CHECKS = (_check_delivery,)

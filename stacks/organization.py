@@ -15,6 +15,7 @@ from policy_documents.serialize import to_json
 from stacks.common import account_provider, platform_tags, project_tags
 from stacks.config import ConfigError, PlatformConfig
 from stacks.context import StackContext
+from stacks import delivery_settings
 from stacks.data_settings import model_consumer_role_pattern
 from stacks.organization_settings import (
     ACCOUNT_QUOTA_CODE,
@@ -50,6 +51,7 @@ def scp_settings(platform: PlatformConfig, compact: bool = False) -> ScpSettings
         sagemaker_source_cidrs=tuple(g.sagemaker_source_cidrs),
         model_producer_ous=tuple(g.model_producer_ous),
         model_consumer_role_patterns=(model_consumer_role_pattern(platform),),
+        pipeline_approver_role_patterns=tuple(delivery_settings.approver_role_patterns(platform)),
         log_archive_bucket_patterns=log_archive_bucket_names(platform),
         baseline_role_patterns=(baseline_role_pattern(platform), recorder_role_pattern(platform)),
         baseline_automation_role_patterns=(baseline_role_pattern(platform),),

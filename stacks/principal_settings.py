@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from stacks import data_settings as ds
+from stacks import delivery_settings as dv
 from stacks import shared_services_settings as ss
 from stacks import workspace_settings as ws
 from stacks.config_model import ConfigError, ConfigModel
@@ -180,6 +181,10 @@ def created_roles(platform: "PlatformConfig") -> list[KnownRole]:
             for role in ws.service_role_names(platform, project.name, env).values():
                 add(account, role, stack)
             add(account, f"{platform.project_account_name(project.name, env)}-vpc-flow-logs", stack)
+        # <project>-delivery: the pipelines' roles (automation) and roles B and C with their
+        # CloudFormation execution roles (preprod, prod).
+        for key in dv.created_role_keys(platform, project.name):
+            add(dv.role_account(project.name, key), dv.role_name(platform, project.name, key), dv.stack_name(project.name))
     return found
 
 

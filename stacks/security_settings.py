@@ -17,6 +17,7 @@ from pydantic import Field
 from components.config_rules import DETECTIVE_RULES, GUARDRAIL_IDS, rule_name  # the catalog lives with the rules
 from policy_documents.arns import partition_of
 from stacks import data_settings as ds
+from stacks import delivery_settings as dv
 from stacks import shared_services_settings as ss
 from stacks.config_model import (
     EMAIL,
@@ -96,8 +97,8 @@ class TrailSettings(ConfigModel):
     """The organization trail. `data_event_buckets` lists buckets whose object-level (data)
     events are logged: a bucket name, a name prefix ending in `*`, or an S3 ARN. Empty means
     every data bucket of the plan (`data_settings.data_bucket_names`: the data-lake zones and
-    Athena results, and every bucket of every project environment but its access logs; and the
-    shared services' templates bucket)."""
+    Athena results, and every bucket of every project environment but its access logs; the
+    shared services' templates bucket; the delivery pipelines' artifact buckets)."""
 
     name: str | None = None
     data_event_buckets: list[str] = []
@@ -219,8 +220,9 @@ def data_event_buckets(platform: "PlatformConfig") -> list[str]:
     configured = platform.security.trail.data_event_buckets
     if configured:
         return list(configured)
-    # The shared services' templates bucket too: who replaced a Service Catalog template matters.
-    return [*ds.data_bucket_names(platform), *ss.data_bucket_names(platform)]
+    # The shared services' templates bucket too: who replaced a Service Catalog template matters;
+    # and the pipelines' artifacts (the templates and code deployed into pre-production and production).
+    return [*ds.data_bucket_names(platform), *ss.data_bucket_names(platform), *dv.bucket_names(platform)]
 
 
 def data_event_arn_prefixes(platform: "PlatformConfig") -> list[str]:

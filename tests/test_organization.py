@@ -187,6 +187,8 @@ def test_only_break_glass_and_deployment_roles_are_exempt_but_where_the_baseline
         "LOG3ConfigOnlyFromBaseline": [STACKSET_EXEC],
         "IAM3BreakGlassRoleOnlyFromBaseline": [STACKSET_EXEC],
         "IAM3BaselineRolesOnlyFromBaseline": [STACKSET_EXEC],
+        # Release approvals: the approver groups' roles (delivery.approver_groups).
+        "CI2ApprovalsOnlyByApprovers": ["arn:aws:iam::*:role/mrd-release-approver"],
     }
     seen = set()
     for statement in _statements(org):
@@ -485,6 +487,8 @@ def test_no_quota_request_while_the_default_holds_the_plan(run_platform, sample_
     profiles = sample_platform.get("workspace", {}).get("studio", {}).get("user_profiles", {})
     for name in [n for n in profiles if n != fraud["name"]]:
         del profiles[name]
+    # Without prod, the project's delivery can be a training pipeline at most.
+    sample_platform["delivery"]["projects"] = {fraud["name"]: {"scenario": "training"}}
     assert _planned_accounts(sample_platform) == 10
     run = run_platform("organization", sample_platform)
     assert run.of_type(SERVICE_QUOTA) == []

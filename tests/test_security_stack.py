@@ -259,9 +259,11 @@ def test_organization_trail_settings(run):
     assert "arn:aws:s3:::mrd-fraud-detection-prod-models-111111111111/" in prefixes
     assert "arn:aws:s3:::mrd-document-vision-dev-experimentation-111111111111/" in prefixes
     assert "arn:aws:s3:::mrd-shared-services-templates-111111111111/" in prefixes
+    assert "arn:aws:s3:::mrd-fraud-detection-pipeline-artifacts-111111111111/" in prefixes
     # 2 domains x 3 zones, the data engineers' Athena results, 2 projects x (dev experimentation;
-    # preprod datasets, pipeline, models; prod pipeline, models), the Service Catalog templates
-    assert len(prefixes) == 6 + 1 + 2 * (1 + 3 + 2) + 1
+    # preprod datasets, pipeline, models; prod pipeline, models; the delivery pipelines' artifacts),
+    # the Service Catalog templates
+    assert len(prefixes) == 6 + 1 + 2 * (1 + 3 + 2 + 1) + 1
 
 
 def test_trail_delivers_to_an_encrypted_log_group_in_its_own_account(run):

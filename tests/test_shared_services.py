@@ -121,7 +121,10 @@ def test_push_only_for_pipeline_build_roles_and_for_base_images_the_platform_tea
     for name, policy in _repo_policies(runs).items():
         pushers = [s for s in policy["Statement"] if "ecr:PutImage" in s["Action"]]
         (push,) = pushers
-        expected = {build, team} if name.split("/")[0] in ("base", "framework") else {build}
+        namespace = name.split("/")[0]
+        # A project's images: also its own pipeline's image build (its delivery stack's role).
+        own = f"arn:aws:iam::{ids['automation']}:role/mrd-{namespace}-image-build"
+        expected = {build, team} if namespace in ("base", "framework") else {build, own}
         assert set(push["Condition"]["ArnEquals"]["aws:PrincipalArn"]) == expected, name
         assert push["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": org_id}
         assert _roots(push) == {a.split(":role/")[0] + ":root" for a in expected}
@@ -184,8 +187,11 @@ def test_model_registration_only_from_the_projects_preprod_automation(runs, run,
         registering = [s for s in policy["Statement"] if "sagemaker:CreateModelPackage" in _list(s["Action"])]
         (register,) = registering
         assert _roots(register) == {_root(ids[f"{project}-preprod"])}
+        # The project's pre-production automation, and its pipeline's registration stack (created
+        # by pre-production's CloudFormation execution role).
         assert register["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [
-            f"arn:aws:iam::{ids[f'{project}-preprod']}:role/mrd-{project}-preprod-sm-execution"]
+            f"arn:aws:iam::{ids[f'{project}-preprod']}:role/mrd-{project}-preprod-sm-execution",
+            f"arn:aws:iam::{ids[f'{project}-preprod']}:role/mrd-{project}-cfn-training"]
         # A registration cannot approve itself.
         assert register["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": org_id,
                                                          "sagemaker:ModelApprovalStatus": "PendingManualApproval"}
@@ -201,8 +207,9 @@ def test_model_consumption_only_from_the_projects_prod_account(runs, org):
                 principals.setdefault(action, set()).update(statement["Condition"]["ArnEquals"]["aws:PrincipalArn"])
         prod = f"arn:aws:iam::{ids[f'{project}-prod']}:role/mrd-{project}-prod-sm-execution"
         preprod = f"arn:aws:iam::{ids[f'{project}-preprod']}:role/mrd-{project}-preprod-sm-execution"
-        assert principals == {"sagemaker:CreateModelPackage": {preprod},
-                              "sagemaker:DescribeModelPackageGroup": {preprod, prod},
+        registration = f"arn:aws:iam::{ids[f'{project}-preprod']}:role/mrd-{project}-cfn-training"
+        assert principals == {"sagemaker:CreateModelPackage": {preprod, registration},
+                              "sagemaker:DescribeModelPackageGroup": {preprod, registration, prod},
                               "sagemaker:DescribeModelPackage": {prod},
                               "sagemaker:ListModelPackages": {prod}}
 
@@ -293,6 +300,8 @@ def test_a_connection_per_project_to_the_configured_git_provider(runs, delivery)
 def test_codecommit_repositories_with_the_approval_rule_template(run_platform, sample_platform):
     sample_platform["shared_services"]["code_repositories"] = {
         "provider": "CodeCommit", "repositories": ["ml-code"], "approval_rule_template": "mrd-two-approvals"}
+    # The pipelines read code through CodeConnections only: no pipelines with CodeCommit.
+    sample_platform["delivery"]["projects"] = {}
     result = run_platform("shared-services", platform=sample_platform)
     projects = [run_platform(f"{p}-delivery", platform=sample_platform) for p in PROJECTS]
     assert result.outputs["approvalRuleTemplateName"] == "mrd-two-approvals"

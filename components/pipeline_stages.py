@@ -1,0 +1,140 @@
+"""The stage builders every delivery pipeline is made of (whitepaper "Automation pipelines",
+"Cross-account pipeline example", "Deployment scenarios"): a scenario is a sequence of these
+stages after the source stage, so the five scenarios share one definition of each stage.
+
+Each builder returns a `PipelineStageArgs`; who runs an action is explicit: the build runs as
+the CodeBuild project's role, the CloudFormation and Step Functions actions as the target
+account's cross-account role (B in pre-production, C in production), the source and approval
+actions as the pipeline's own role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from policy_documents.serialize import to_json
+
+SOURCE_ARTIFACT = "SourceArtifact"
+SOURCE_VARIABLES = "SourceVariables"
+TRAIN_STACK_VARIABLES = "TrainStack"
+COMMIT_ID = f"#{{{SOURCE_VARIABLES}.CommitId}}"
+
+
+@dataclass(frozen=True)
+class StageInputs:
+    """What the stages of one project's pipelines are built from (ARNs and names as Outputs
+    from the stacks that create them)."""
+
+    project: str
+    region: str
+    connection_arn: pulumi.Input[str]
+    repository: str
+    branch: str
+    build_project_name: pulumi.Input[str]
+    training_image: pulumi.Input[str]          # repository URL, tagged with the commit id
+    inference_image: pulumi.Input[str]
+    stack_names: Mapping[str, str]             # training, registration, endpoint
+    templates: Mapping[str, str]               # same keys: path in the source artifact
+    preprod_role_arn: pulumi.Input[str] | None = None    # role B
+    preprod_execution_role_arn: pulumi.Input[str] | None = None
+    prod_role_arn: pulumi.Input[str] | None = None       # role C
+    prod_execution_role_arn: pulumi.Input[str] | None = None
+    training_parameters: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    registration_parameters: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    endpoint_parameters: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    approval_message: str = ""
+
+
+def _overrides(parameters: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[str]:
+    # CloudFormation takes parameter overrides as one JSON object of strings.
+    return pulumi.Output.from_input(dict(parameters)).apply(to_json)
+
+
+def _deploy_action(name: str, kind: str, inputs: StageInputs, role_arn: pulumi.Input[str] | None,
+                   execution_role_arn: pulumi.Input[str] | None, parameters: Mapping[str, pulumi.Input[str]],
+                   namespace: str | None = None, run_order: int = 1) -> aws.codepipeline.PipelineStageActionArgs:
+    if role_arn is None or execution_role_arn is None:
+        raise ValueError(f"{inputs.project}: the {kind} stack needs its target account's roles")
+    return aws.codepipeline.PipelineStageActionArgs(
+        name=name, category="Deploy", owner="AWS", provider="CloudFormation", version="1", run_order=run_order,
+        input_artifacts=[SOURCE_ARTIFACT], namespace=namespace, role_arn=role_arn, region=inputs.region,
+        configuration={
+            "ActionMode": "CREATE_UPDATE", "StackName": inputs.stack_names[kind],
+            "TemplatePath": f"{SOURCE_ARTIFACT}::{inputs.templates[kind]}", "RoleArn": execution_role_arn,
+            "Capabilities": "CAPABILITY_NAMED_IAM,CAPABILITY_AUTO_EXPAND",
+            "ParameterOverrides": _overrides(parameters), "OutputFileName": f"{kind}-outputs.json",
+        },
+        output_artifacts=[f"{kind.capitalize()}Outputs"])
+
+
+def source_stage(inputs: StageInputs) -> aws.codepipeline.PipelineStageArgs:
+    """The project's repository through its CodeConnections connection (changes are detected by
+    the pipeline's trigger, which filters branch and paths, not by the action)."""
+    return aws.codepipeline.PipelineStageArgs(name="Source", actions=[aws.codepipeline.PipelineStageActionArgs(
+        name="Source", category="Source", owner="AWS", provider="CodeStarSourceConnection", version="1",
+        namespace=SOURCE_VARIABLES, output_artifacts=[SOURCE_ARTIFACT],
+        configuration={"ConnectionArn": inputs.connection_arn, "FullRepositoryId": inputs.repository,
+                       "BranchName": inputs.branch, "OutputArtifactFormat": "CODE_ZIP", "DetectChanges": "false"})])
+
+
+def build_stage(inputs: StageInputs) -> aws.codepipeline.PipelineStageArgs:
+    """The container build (CodeBuild, automation account), pushing to the project's ECR
+    namespace tagged with the commit id (application tags are immutable)."""
+    variables = pulumi.Output.all(inputs.training_image, inputs.inference_image).apply(lambda images: to_json([
+        {"name": "IMAGE_TAG", "value": COMMIT_ID, "type": "PLAINTEXT"},
+        {"name": "TRAINING_IMAGE_REPOSITORY", "value": images[0], "type": "PLAINTEXT"},
+        {"name": "INFERENCE_IMAGE_REPOSITORY", "value": images[1], "type": "PLAINTEXT"}]))
+    return aws.codepipeline.PipelineStageArgs(name="Build", actions=[aws.codepipeline.PipelineStageActionArgs(
+        name="BuildImages", category="Build", owner="AWS", provider="CodeBuild", version="1",
+        input_artifacts=[SOURCE_ARTIFACT], output_artifacts=["BuildOutput"], namespace="BuildVariables",
+        configuration={"ProjectName": inputs.build_project_name, "EnvironmentVariables": variables})])
+
+
+def train_stage(inputs: StageInputs) -> aws.codepipeline.PipelineStageArgs:
+    """Deploy the training workflow into pre-production through role B, then run it through B."""
+    deploy = _deploy_action("DeployTrainingWorkflow", "training", inputs, inputs.preprod_role_arn,
+                            inputs.preprod_execution_role_arn, inputs.training_parameters,
+                            namespace=TRAIN_STACK_VARIABLES)
+    invoke = aws.codepipeline.PipelineStageActionArgs(
+        name="RunTrainingWorkflow", category="Invoke", owner="AWS", provider="StepFunctions", version="1",
+        run_order=2, input_artifacts=[SOURCE_ARTIFACT], role_arn=inputs.preprod_role_arn, region=inputs.region,
+        configuration={"StateMachineArn": f"#{{{TRAIN_STACK_VARIABLES}.StateMachineARN}}", "InputType": "Literal",
+                       "Input": to_json({"commitId": COMMIT_ID}), "ExecutionNamePrefix": inputs.project[:40]})
+    return aws.codepipeline.PipelineStageArgs(name="Train", actions=[deploy, invoke])
+
+
+def register_stage(inputs: StageInputs) -> aws.codepipeline.PipelineStageArgs:
+    """Register the trained version in the central registry (a CloudFormation model package,
+    created by pre-production's execution role, pending manual approval)."""
+    return aws.codepipeline.PipelineStageArgs(name="Register", actions=[_deploy_action(
+        "RegisterModelVersion", "registration", inputs, inputs.preprod_role_arn, inputs.preprod_execution_role_arn,
+        inputs.registration_parameters)])
+
+
+def approve_stage(inputs: StageInputs) -> aws.codepipeline.PipelineStageArgs:
+    """Release approval: only the approver group's role may answer (CI-2)."""
+    return aws.codepipeline.PipelineStageArgs(name="Approve", actions=[aws.codepipeline.PipelineStageActionArgs(
+        name="ApproveRelease", category="Approval", owner="AWS", provider="Manual", version="1",
+        configuration={"CustomData": inputs.approval_message})])
+
+
+def deploy_stage(inputs: StageInputs) -> aws.codepipeline.PipelineStageArgs:
+    """Deploy the model, endpoint configuration and endpoint into production through role C."""
+    return aws.codepipeline.PipelineStageArgs(name="Deploy", actions=[_deploy_action(
+        "DeployEndpoint", "endpoint", inputs, inputs.prod_role_arn, inputs.prod_execution_role_arn,
+        inputs.endpoint_parameters)])
+
+
+STAGE_BUILDERS: dict[str, Callable[[StageInputs], aws.codepipeline.PipelineStageArgs]] = {
+    "build": build_stage, "train": train_stage, "register": register_stage,
+    "approve": approve_stage, "deploy": deploy_stage,
+}
+
+
+def pipeline_stages(inputs: StageInputs, stages: tuple[str, ...]) -> list[aws.codepipeline.PipelineStageArgs]:
+    """The source stage, then `stages` in order, each from its one builder."""
+    return [source_stage(inputs), *(STAGE_BUILDERS[stage](inputs) for stage in stages)]
