@@ -20,7 +20,8 @@ the topic; alarms therefore need no cross-account alarm actions.
 The topic's key is a :class:`CustomerManagedKey` (named administrators, no `kms:*`); EventBridge
 may use it for this topic only (`aws:sns:topicArn` encryption context), the same key uses the
 security alert topic has (:func:`components.security_alerts.topic_publish_key_uses`). The topic
-policy admits EventBridge of the automation account only and denies publishing without TLS.
+policy admits EventBridge of the automation account, for the project's own rules only, and
+denies publishing without TLS.
 
 A CloudWatch dashboard per project (automation account) shows the builds, the training
 executions and the endpoint; its pre-production and production widgets name their account,
@@ -228,6 +229,21 @@ def routes(args: DeliveryMonitoringArgs) -> list[EventRoute]:
     return found
 
 
+def forwarded_rule_name(args: DeliveryMonitoringArgs) -> str:
+    return f"{args.base_name}-delivery-forwarded"
+
+
+def topic_rule_arns(args: DeliveryMonitoringArgs) -> list[pulumi.Output[str]]:
+    """The rules that publish to the topic: the automation area's on the default bus, and the
+    project bus's rule for forwarded events (its ARN names the bus). Other projects' rules in
+    the same automation account may not publish here."""
+    arns = [args.arn("events", args.automation_account_id, f"rule/{args.base_name}-{r.key}")
+            for r in routes(args) if r.area == "automation"]
+    if args.forwarding_accounts():
+        arns.append(args.arn("events", args.automation_account_id, f"rule/{args.bus_name}/{forwarded_rule_name(args)}"))
+    return arns
+
+
 def bus_policy(args: DeliveryMonitoringArgs) -> dict:
     """Only the forwarder roles of the project's pre-production and production accounts may put
     events on the project bus."""
@@ -354,7 +370,8 @@ class DeliveryMonitoring(pulumi.ComponentResource):
         topic_access = aws.sns.TopicPolicy(
             f"{name}-topic-policy", arn=topic.arn,
             policy=policy_json(publish_topic_policy(args.topic_arn(), args.automation_account_id,
-                                                    ["events.amazonaws.com"], "EventBridgePublish")),
+                                                    ["events.amazonaws.com"], "EventBridgePublish",
+                                                    source_arns=topic_rule_arns(args))),
             opts=in_area("automation"))
         for i, email in enumerate(args.emails):
             aws.sns.TopicSubscription(f"{name}-email-{i}", topic=topic.arn, protocol="email", endpoint=email,
@@ -373,7 +390,7 @@ class DeliveryMonitoring(pulumi.ComponentResource):
             bus = aws.cloudwatch.EventBus(f"{name}-bus", name=args.bus_name, tags=tags, opts=in_area("automation"))
             bus_access = aws.cloudwatch.EventBusPolicy(f"{name}-bus-policy", event_bus_name=bus.name,
                                                        policy=policy_json(bus_policy(args)), opts=in_area("automation"))
-            rule_name = f"{args.base_name}-delivery-forwarded"
+            rule_name = forwarded_rule_name(args)
             forwarded = aws.cloudwatch.EventRule(
                 f"{name}-forwarded", name=rule_name, event_bus_name=bus.name,
                 description="Training and serving events forwarded from the project's accounts",

@@ -172,8 +172,12 @@ def alert_key_uses(args: SecurityAlertsArgs) -> list[KeyUse]:
 
 
 def publish_topic_policy(topic_arn: pulumi.Input[str], account_id: pulumi.Input[str], services: Sequence[str],
-                         sid: str) -> dict:
-    """`services` acting for `account_id` may publish to the topic; nobody publishes without TLS."""
+                         sid: str, source_arns: Sequence[pulumi.Input[str]] = ()) -> dict:
+    """`services` acting for `account_id` (and, when given, for `source_arns` only) may publish
+    to the topic; nobody publishes without TLS."""
+    condition: dict = {"StringEquals": {"aws:SourceAccount": account_id}}
+    if source_arns:
+        condition["ArnEquals"] = {"aws:SourceArn": list(source_arns)}
     return document(
         {
             "Sid": sid,
@@ -181,7 +185,7 @@ def publish_topic_policy(topic_arn: pulumi.Input[str], account_id: pulumi.Input[
             "Principal": {"Service": list(services) if len(services) > 1 else services[0]},
             "Action": "sns:Publish",
             "Resource": topic_arn,
-            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            "Condition": condition,
         },
         {
             "Sid": "DenyInsecureTransport",

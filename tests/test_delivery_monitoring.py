@@ -161,7 +161,16 @@ def test_the_topic_is_encrypted_and_only_eventbridge_of_automation_publishes(ful
     (policy,) = full.of_type("aws:sns/topicPolicy:TopicPolicy")
     allow, deny = json.loads(policy.inputs["policy"])["Statement"]
     assert allow["Principal"] == {"Service": "events.amazonaws.com"} and allow["Action"] == "sns:Publish"
-    assert allow["Condition"] == {"StringEquals": {"aws:SourceAccount": AUTOMATION}}
+    assert allow["Condition"] == {"StringEquals": {"aws:SourceAccount": AUTOMATION}, "ArnEquals": {"aws:SourceArn": [
+        f"arn:aws:events:eu-west-1:{AUTOMATION}:rule/mrd-churn-codepipeline",
+        f"arn:aws:events:eu-west-1:{AUTOMATION}:rule/mrd-churn-codebuild",
+        f"arn:aws:events:eu-west-1:{AUTOMATION}:rule/mrd-churn-delivery-events/mrd-churn-delivery-forwarded"]}}
+    # Exactly the rules that target the topic (a rule on a custom bus has the bus in its ARN).
+    publishing = [f"arn:aws:events:eu-west-1:{AUTOMATION}:rule/"
+                  + (f"{r.inputs['eventBusName']}/" if r.inputs.get("eventBusName", "default") != "default" else "")
+                  + r.inputs["name"]
+                  for r in full.of_type(RULE) if any(t.inputs["arn"] == TOPIC_ARN for t in targets_of(full, r))]
+    assert sorted(publishing) == sorted(allow["Condition"]["ArnEquals"]["aws:SourceArn"])
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
     assert set(statements) == {"KeyAdministration", "EventBridgePublishToDeliveryTopic"}
