@@ -16,7 +16,14 @@ in the **shared-services account** through an explicit provider:
   parameter share, and its **tag options** (name, owner, cost center) on the Studio
   self-service portfolio.
 
-Reads the organization stack (account ids, organization id), the shared-services stack (its
+and, for a project with a `delivery.projects` entry, the whitepaper's cross-account pipelines
+(README "Delivery"): in the **automation account** the artifact bucket (policy A) and its key,
+CodePipeline A (training) and A2 (deployment) with their roles, the image build; in the
+project's **pre-production and production accounts** cross-account roles B and C and the
+CloudFormation execution roles they pass; and the project's delivery monitoring.
+
+Reads the organization stack (account ids, organization id), the network stack (the automation
+VPC), the shared-services stack (its
 key, its parameter share) and the project's pre-production and production stacks; no project
 stack reads this one (their names come from the settings).
 
@@ -30,6 +37,7 @@ import re
 import pulumi
 import pulumi_aws as aws
 
+from components.delivery_monitoring import DeliveryMonitoring, DeliveryMonitoringArgs, EndpointAlarms
 from components.cross_account_roles import (
     CrossAccountDeployRole,
     CrossAccountDeployRoleArgs,
@@ -46,7 +54,7 @@ from stacks import workspace_settings as ws
 from stacks import delivery_settings as dv
 from stacks import shared_services_settings as ss
 from stacks.common import account_ids, account_provider, platform_tags, project_tags, stack_reference
-from stacks.config import PlatformConfig
+from stacks.config import EMAIL, PlatformConfig
 from stacks.context import StackContext
 from stacks.principal_settings import RoleReference, require_roles
 
@@ -379,7 +387,21 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
     schedules = [t.schedule for t in spec.triggers if t.type == "schedule"]
     if schedules:
         _schedules(platform, project, schedules, pipelines[first]["arn"], automation_id, tags, auto_opts)
+    monitoring = DeliveryMonitoring("delivery-monitoring", DeliveryMonitoringArgs(
+        name_prefix=platform.name_prefix, project=project, region=region, automation_account_id=automation_id,
+        key_administrators=tuple(dict.fromkeys((org.deployment_role, org.break_glass_role_name))),
+        preprod_account_id=env_ids.get("preprod") if needs_preprod else None,
+        prod_account_id=env_ids.get("prod") if needs_prod else None,
+        pipeline_names=[dv.pipeline_name(platform, project, kind) for kind in kinds],
+        build_project_names=[dv.build_project_name(platform, project)],
+        endpoint_alarms=EndpointAlarms(endpoint_name=endpoint_name(platform, project)) if needs_prod else None,
+        # The project's owner is told (when it is an address: owners may be team names).
+        emails=(platform.project(project).owner,) if EMAIL.match(platform.project(project).owner) else (), tags=tags),
+        automation=automation,
+        preprod=env_opts["preprod"].provider if needs_preprod else None,
+        prod=env_opts["prod"].provider if needs_prod else None)
     return {
+        "monitoring": {"topicArn": monitoring.topic_arn, "dashboardName": monitoring.dashboard_name},
         "pipelines": pipelines,
         "scenario": spec.scenario,
         "artifactBucket": {"name": bucket.bucket, "arn": bucket.arn},
@@ -630,11 +652,16 @@ def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str], build: 
     if "prod" in outputs:
         o = outputs["prod"]
         models = models_url("preprod") if "preprod" in outputs else None
+        pipeline_bucket = o["data"].apply(lambda d: f"s3://{d['buckets']['pipeline']['name']}")
         endpoint = {
             "EndpointName": endpoint_name(platform, project),
             "ImageUri": pulumi.Output.concat(inference_image, ":", COMMIT_ID),
             **({"ModelDataUrl": pulumi.Output.concat(models, COMMIT_ID, "/model/model.tar.gz")} if models else {}),
             "KmsKeyArn": o["data"].apply(lambda d: d["keyArn"]),
+            # Captured requests and Model Monitor's reports stay in prod's pipeline bucket.
+            "DataCaptureS3Uri": pipeline_bucket.apply(lambda b: f"{b}/data-capture"),
+            "MonitorOutputS3Uri": pipeline_bucket.apply(lambda b: f"{b}/model-monitor"),
+            "MonitorRoleArn": o["workspace"].apply(lambda w: w["serviceRoleArns"]["processing"]),
             **env_parameters("prod"),
         }
     group_spec = dv.approver_group(platform, project)

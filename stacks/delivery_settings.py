@@ -189,6 +189,19 @@ def created_role_keys(platform: "PlatformConfig", project: str) -> list[str]:
     return keys
 
 
+def forwarder_role_name(platform: "PlatformConfig", project: str) -> str:
+    """The monitoring's EventBridge forwarder role in preprod and prod (components/delivery_monitoring.py)."""
+    return _name(platform, project, "delivery-event-forwarder")
+
+
+def monitored_environments(platform: "PlatformConfig", project: str) -> list[str]:
+    """The target environments whose events the delivery monitoring forwards: where its
+    pipelines act."""
+    found = stages(platform, project)
+    return [env for env, needs in (("preprod", ("train", "register")), ("prod", ("deploy",)))
+            if any(s in found for s in needs)]
+
+
 def build_project_name(platform: "PlatformConfig", project: str) -> str:
     return _name(platform, project, "image-build")
 

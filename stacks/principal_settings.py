@@ -185,6 +185,8 @@ def created_roles(platform: "PlatformConfig") -> list[KnownRole]:
         # CloudFormation execution roles (preprod, prod).
         for key in dv.created_role_keys(platform, project.name):
             add(dv.role_account(project.name, key), dv.role_name(platform, project.name, key), dv.stack_name(project.name))
+        for env in dv.monitored_environments(platform, project.name):
+            add(f"{project.name}-{env}", dv.forwarder_role_name(platform, project.name), dv.stack_name(project.name))
     return found
 
 

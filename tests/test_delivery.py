@@ -34,7 +34,9 @@ def _arn(ids, account, name):
 
 
 def _roles(run) -> dict:
-    return {r.inputs["name"].removeprefix(f"mrd-{PROJECT}-"): r for r in run.of_type(ROLE)}
+    """The pipelines' roles by name (the monitoring's forwarder roles are its own tests')."""
+    return {r.inputs["name"].removeprefix(f"mrd-{PROJECT}-"): r for r in run.of_type(ROLE)
+            if not r.inputs["name"].endswith("-delivery-event-forwarder")}
 
 
 def _policy(run, role) -> dict:
@@ -220,14 +222,14 @@ def test_triggers_source_branch_and_paths_and_a_schedule(run, sample_runs):
     (push,) = trigger["gitConfiguration"]["pushes"]
     assert push["branches"]["includes"] == ["main"] and push["filePaths"]["includes"] == ["src/**", "Dockerfile", "templates/**"]
     assert not pipelines["deployment"].inputs.get("triggers")  # released on demand, after approval
-    (rule,) = run.of_type("aws:cloudwatch/eventRule:EventRule")
+    (rule,) = [r for r in run.of_type("aws:cloudwatch/eventRule:EventRule") if r.inputs.get("scheduleExpression")]
     assert rule.inputs["scheduleExpression"] == "cron(0 4 ? * MON *)"
-    (target,) = run.of_type("aws:cloudwatch/eventTarget:EventTarget")
+    (target,) = [t for t in run.of_type("aws:cloudwatch/eventTarget:EventTarget") if t.parent == rule.urn]
     assert target.inputs["arn"] == run.outputs["delivery"]["pipelines"]["training"]["arn"]
     assert _granted(_policy(run, _roles(run)["pipeline-schedule"]), "codepipeline:StartPipelineExecution") == [target.inputs["arn"]]
     # document-vision has a source trigger without paths and no schedule.
     other = sample_runs("document-vision-delivery")
-    assert not other.of_type("aws:cloudwatch/eventRule:EventRule")
+    assert not [r for r in other.of_type("aws:cloudwatch/eventRule:EventRule") if r.inputs.get("scheduleExpression")]
 
 
 @pytest.mark.parametrize("scenario, expected", [
@@ -370,3 +372,30 @@ def test_the_registration_template_passes_cfn_lint_and_takes_the_parameters_the_
     assert set(json.loads(action["configuration"]["ParameterOverrides"])) == declared
     broken = text.replace("ModelApprovalStatus: PendingManualApproval", "ModelApprovalStatus: Approvedd")
     assert lint(broken, config=ManualArgs(regions=["eu-west-1"]))
+
+
+@pytest.mark.parametrize("stage, action, template", [
+    (2, 0, "templates/training-workflow.yaml"), (2, 0, "templates/endpoint.yaml")])
+def test_the_pipelines_pass_every_required_template_parameter_and_nothing_undeclared(run, stage, action, template):
+    from cfnlint.decode import decode_str
+
+    from tests.conftest import ROOT
+
+    parameters = decode_str((ROOT / template).read_text())[0]["Parameters"]
+    kind = "training" if "training" in template else "deployment"
+    configuration = _pipelines(run)[kind].inputs["stages"][stage]["actions"][action]["configuration"]
+    assert configuration["TemplatePath"] == f"SourceArtifact::{template}"
+    given = set(json.loads(configuration["ParameterOverrides"]))
+    assert given <= set(parameters)
+    assert {name for name, p in parameters.items() if "Default" not in p} <= given
+
+
+def test_the_delivery_stack_instantiates_the_monitoring_of_its_three_areas(run, ids):
+    (monitoring,) = [r for r in run.resources if r.type == "ml-platform:delivery:DeliveryMonitoring"]
+    children = [r for r in run.resources if r.parent == monitoring.urn]
+    rules = [r for r in run.of_type("aws:cloudwatch/eventRule:EventRule") if r.inputs.get("eventPattern")]
+    assert {r.account for r in rules} == {ids["automation"], ids[f"{PROJECT}-preprod"], ids[f"{PROJECT}-prod"]}
+    alarms = run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert alarms and {a.inputs["dimensions"]["EndpointName"] for a in alarms} == {f"mrd-{PROJECT}"}
+    assert children and run.outputs["delivery"]["monitoring"]["topicArn"].startswith(
+        f"arn:aws:sns:eu-west-1:{ids['automation']}:")
