@@ -37,6 +37,7 @@ from collections.abc import Callable
 import pulumi
 import pulumi_aws as aws
 
+from components import persona_policies as pp
 from components.data_access import LogDelivery
 from components.image_repository import (
     ImageRepository,
@@ -48,9 +49,11 @@ from components.image_repository import (
 from components.kms_keys import DECRYPT_ONLY, ENCRYPT_DECRYPT, CustomerManagedKey, KeyUse, RolePrincipals
 from components.model_registry import ModelPackageGroup, ModelPackageGroupArgs
 from components.package_repository import PackageRepositories, PackageRepositoriesArgs
+from components.permission_sets import PersonaAccess
 from components.project_buckets import access_log_bucket
 from components.secure_bucket import SecureBucket
 from policy_documents.serialize import document, policy_json, to_json
+from stacks import identity_settings as ids
 from stacks import shared_services_settings as ss
 from stacks.common import account_ids, account_provider, platform_tags, project_tags, stack_reference
 from stacks.config import PlatformConfig
@@ -137,6 +140,10 @@ def run(ctx: StackContext) -> None:
         tags=tags), opts=opts)
 
     groups = _model_registry(platform, account, org_id, shared_id, opts)
+    # People's access: model risk managers read the central registry (components/persona_policies.py).
+    PersonaAccess("shared-services-people-access", ids.access_args(
+        platform, ss.ACCOUNT, shared_id, {"model-risk-manager": pp.registry_reads(pp.AccountArns(shared_id, region))},
+        tags, account), opts=opts)
     connections, code_repositories = _code_repositories(platform, shared_key, opts)
     catalog = _service_catalog(platform, shared_id, shared_key, organization, opts) if s.service_catalog.enabled else None
     if s.ecr.replication_region is not None and creator is not None:
