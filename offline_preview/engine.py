@@ -527,7 +527,7 @@ class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):
 
 
 # Dependency order of the platform's layers (see the stack table in ARCHITECTURE.md); a hint only.
-LAYER_ORDER = ("organization", "security", "network", "data-lake", "shared-services", "project", "delivery")
+LAYER_ORDER = ("organization", "identity", "security", "network", "data-lake", "shared-services", "project", "delivery")
 
 
 # -- isolation between runs in one process -----------------------------------------------------

@@ -234,6 +234,9 @@ class PlatformMocks(pulumi.runtime.Mocks):
         if typ == "aws:s3/bucket:Bucket":
             return {"bucket": state.get("bucket") or resource_id, "bucketDomainName": f"{resource_id}.s3.amazonaws.com",
                     "bucketRegionalDomainName": f"{resource_id}.s3.{region}.amazonaws.com", "region": region}
+        if typ == "aws:ssoadmin/permissionSet:PermissionSet":
+            instance = str(state.get("instanceArn", "")).rsplit("/", 1)[-1]
+            return {"arn": f"arn:{PARTITION}:sso:::permissionSet/{instance}/ps-{_chars(seed, 16, _HEX)}"}
         if typ == "aws:iam/role:Role":
             return {"uniqueId": "AROA" + _chars(seed, 17, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")}
         if typ == "aws:ec2/vpc:Vpc":

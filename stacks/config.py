@@ -22,6 +22,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from stacks import (
     data_settings,
+    identity_settings,
     network_settings,
     organization_settings,
     principal_settings,
@@ -65,7 +66,7 @@ SHARED_ACCOUNT_OUS = {
 }
 DERIVED_TAGS = ("project", "environment")
 # The layers with a stack module (`stacks/<layer>.py`, hyphens as underscores).
-LAYERS = ("organization", "security", "network", "data-lake", "shared-services", "project", "delivery")
+LAYERS = ("organization", "identity", "security", "network", "data-lake", "shared-services", "project", "delivery")
 
 S3_BUCKET_NAME_MAX = 63
 ACCOUNT_NAME_MAX = 50
@@ -187,6 +188,7 @@ class PlatformConfig(ConfigModel):
     data_lake: data_settings.DataSettings = data_settings.DataSettings()
     shared_services: shared_services_settings.SharedServicesSettings = shared_services_settings.SharedServicesSettings()
     workspace: workspace_settings.WorkspaceSettings = workspace_settings.WorkspaceSettings()
+    identity: identity_settings.IdentitySettings = identity_settings.IdentitySettings()
 
     # Derived views used by the stacks; pure functions of the configuration.
     def project(self, name: str) -> Project:
@@ -464,7 +466,7 @@ _CHECKS: tuple[Check, ...] = (
     _check_project_account_names, _check_projects, _check_networks, _check_derived_names,
     *_layer(security_settings), *_layer(network_settings), *_layer(data_settings),
     *_layer(principal_settings), *_layer(organization_settings), *_layer(shared_services_settings),
-    *_layer(workspace_settings),
+    *_layer(workspace_settings), *_layer(identity_settings),
 )
 
 

@@ -60,6 +60,8 @@ TRUSTED_SERVICES = (
     TrustedService("controltower.amazonaws.com", "security.control_tower.enabled (the landing zone's own integration)",
                    lambda platform: platform.security.control_tower.enabled),
     TrustedService("ram.amazonaws.com", "network: the Transit Gateway shared through RAM with OUs"),
+    TrustedService("sso.amazonaws.com", "identity.mode: identity-center (permission sets and account assignments)",
+                   lambda platform: platform.identity.mode == "identity-center"),
 )
 EXTRA_PRINCIPALS_KEY = "organization.extra_service_access_principals"
 _SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9][a-z0-9.-]*\.amazonaws\.com$")

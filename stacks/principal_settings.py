@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from stacks import data_settings as ds
+from stacks import identity_settings as ids
 from stacks import shared_services_settings as ss
 from stacks import workspace_settings as ws
 from stacks.config_model import ConfigError, ConfigModel
@@ -180,6 +181,13 @@ def created_roles(platform: "PlatformConfig") -> list[KnownRole]:
             for role in ws.service_role_names(platform, project.name, env).values():
                 add(account, role, stack)
             add(account, f"{platform.project_account_name(project.name, env)}-vpc-flow-logs", stack)
+    # SAML mode: the persona roles, in every account where the persona has a policy (the
+    # stack of that account).
+    if not ids.uses_identity_center(platform):
+        stacks = {"data-lake": "data-lake", "security-tooling": "security", ss.ACCOUNT: "shared-services"}
+        for persona in ids.PERSONAS:
+            for account in ids.persona_accounts(platform, persona):
+                add(account, ids.saml_role_name(platform, persona), stacks.get(account, account))
     return found
 
 

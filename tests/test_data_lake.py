@@ -70,9 +70,16 @@ def account_of(run, resource) -> str:
 
 def in_data_layer(run, resource) -> bool:
     """Whether the data layer registered `resource` (project stacks hold other layers too)."""
+    urns = {r.urn: r for r in run.resources}
+    parent = urns.get(resource.parent)
+    while parent is not None:
+        # People's access is the identity layer's (its assignments are made in the Identity
+        # Center account; tests/test_identity.py).
+        if parent.type == "ml-platform:identity:PersonaAccess":
+            return False
+        parent = urns.get(parent.parent)
     if run.stack == "data-lake":
         return True
-    urns = {r.urn: r for r in run.resources}
     while resource is not None:
         if resource.type.startswith("ml-platform:data:"):
             return True

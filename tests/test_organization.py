@@ -416,12 +416,20 @@ def test_control_tower_mode_keeps_the_landing_zone_integration(org, run_platform
 
 
 def test_declared_extra_principals_are_kept(org, run_platform, sample_platform):
-    # The sample declares IAM Identity Center, which no layer of the program sets up.
-    assert "sso.amazonaws.com" in _principals(org)
     sample_platform["organization"]["extra_service_access_principals"] = ["inspector2.amazonaws.com", MALWARE_PROTECTION]
     principals = _principals(run_platform("organization", sample_platform))
-    assert "inspector2.amazonaws.com" in principals and "sso.amazonaws.com" not in principals
+    assert "inspector2.amazonaws.com" in principals and "inspector2.amazonaws.com" not in _principals(org)
     assert principals == sorted(set(principals))
+
+
+def test_identity_center_trusted_access_follows_the_identity_mode(org, run_platform, sample_platform):
+    # Derived from identity.mode, not declared: the sample declares no extra principal.
+    assert sample_platform["organization"]["extra_service_access_principals"] == []
+    assert "sso.amazonaws.com" in _principals(org)
+    sample_platform["identity"] = {"mode": "saml", "saml_provider_name": "corporate-idp"}
+    sample_platform["workspace"]["studio"]["auth_mode"] = "IAM"
+    principals = _principals(run_platform("organization", sample_platform))
+    assert principals == [p for p in _principals(org) if p != "sso.amazonaws.com"]
 
 
 def test_extra_principals_must_be_service_principals(run_platform, sample_platform):
