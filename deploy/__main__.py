@@ -8,7 +8,7 @@
 The order comes from the StackReferences of an offline preview run now (or of `--plan
 build/preview/plan.json`). `preview` and `up` run through the Pulumi Automation API (the
 Pulumi CLI must be installed and logged in to the backend) and stop at the first stack that
-fails. Exit status: 0 done; 1 a stack failed; 2 the stacks could not be ordered or selected.
+fails. Exit status: 0 done; 1 a stack failed (or no Pulumi CLI); 2 the stacks could not be ordered or selected.
 """
 
 from __future__ import annotations
@@ -73,7 +73,11 @@ def main(argv: list[str] | None = None, workspace_factory: Callable | None = Non
     else:
         for line in order.render(chosen, f"pulumi {operation}"):
             print(line)
-    if args.operation == "plan" or args.dry_run or not chosen:
+    if args.operation == "plan" or args.dry_run:
+        return 0
+    if not chosen:
+        if args.summary:  # CI comments on every previewed pull request, also when nothing changes
+            args.summary.write_text(runner.summary_markdown([], operation, args.org))
         return 0
 
     packs = args.policy_pack if args.policy_pack is not None else [DEFAULT_POLICY_PACK]
@@ -81,11 +85,15 @@ def main(argv: list[str] | None = None, workspace_factory: Callable | None = Non
     configs = list(args.policy_pack_config)
     if not configs and packs == [DEFAULT_POLICY_PACK]:
         configs = [DEFAULT_POLICY_CONFIG]  # as the offline preview does
-    outcomes = runner.run_steps(
-        chosen, operation, work_dir=ROOT, org=args.org, policy_packs=packs,
-        policy_pack_configs=configs, create_missing=args.create_missing,
-        secrets_provider=args.secrets_provider,
-        **({"workspace_factory": workspace_factory} if workspace_factory else {}))
+    try:
+        outcomes = runner.run_steps(
+            chosen, operation, work_dir=ROOT, org=args.org, policy_packs=packs,
+            policy_pack_configs=configs, create_missing=args.create_missing,
+            secrets_provider=args.secrets_provider,
+            **({"workspace_factory": workspace_factory} if workspace_factory else {}))
+    except runner.RunnerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     if args.summary:
         args.summary.write_text(runner.summary_markdown(outcomes, operation, args.org))
     failed = [o for o in outcomes if o.status == "failed"]

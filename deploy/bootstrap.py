@@ -26,6 +26,7 @@ is put back). It prints the `pulumi login` and `pulumi stack init` commands to u
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -106,7 +107,8 @@ class BackendSettings:
 
 def settings_from_platform(cfg: PlatformConfig, account_id: str, region: str | None = None,
                            deployers: Sequence[str] = (), keep_versions_days: int = 90, keep_versions: int = 10,
-                           log_retention_days: int = 365) -> BackendSettings:
+                           log_retention_days: int = 365, state_key_alias: str | None = None,
+                           secrets_key_alias: str | None = None) -> BackendSettings:
     """The backend's names and settings; raises BootstrapError listing every bad value."""
     problems = []
     bucket = cfg.bucket_name("pulumi-state")
@@ -125,13 +127,20 @@ def settings_from_platform(cfg: PlatformConfig, account_id: str, region: str | N
         if not arn.startswith("arn:aws:iam::") or arn.split(":")[4] != account_id:
             problems.append(f"--deployer: '{arn}' is not an IAM principal ARN of account {account_id} "
                             f"(allowed: arn:aws:iam::{account_id}:role/<name> or :user/<name>)")
+    state_key_alias = state_key_alias or f"alias/{cfg.name_prefix}-pulumi-state"
+    secrets_key_alias = secrets_key_alias or f"alias/{cfg.name_prefix}-pulumi-secrets"
+    for flag, alias in (("--state-key-alias", state_key_alias), ("--secrets-key-alias", secrets_key_alias)):
+        if not re.fullmatch(r"alias/[A-Za-z0-9/_-]{1,250}", alias) or alias.startswith("alias/aws/"):
+            problems.append(f"{flag}: '{alias}' is not a customer key alias (allowed: alias/ followed by letters, "
+                            f"digits, '/', '_' and '-', not alias/aws/...)")
+    if state_key_alias == secrets_key_alias:
+        problems.append(f"--state-key-alias and --secrets-key-alias are both '{state_key_alias}' (each key has its own)")
     if problems:
         raise BootstrapError(f"{len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))
     tags = {**cfg.default_tags, "purpose": "pulumi-state"}
     return BackendSettings(
         account_id=account_id, region=region or cfg.home_region, bucket=bucket, log_bucket=log_bucket,
-        state_key_alias=f"alias/{cfg.name_prefix}-pulumi-state",
-        secrets_key_alias=f"alias/{cfg.name_prefix}-pulumi-secrets",
+        state_key_alias=state_key_alias, secrets_key_alias=secrets_key_alias,
         deployers=tuple(deployers) or (f"arn:aws:iam::{account_id}:root",),
         keep_versions_days=keep_versions_days, keep_versions=keep_versions,
         log_retention_days=log_retention_days, tags=tags,
@@ -406,6 +415,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-versions", type=int, default=10,
                    help="noncurrent versions of each state file always kept (default 10)")
     p.add_argument("--log-retention-days", type=int, default=365, help="days access logs are kept (default 365)")
+    p.add_argument("--state-key-alias", default=None,
+                   help="the state bucket's key (default alias/<name_prefix>-pulumi-state; a new alias replaces the key)")
+    p.add_argument("--secrets-key-alias", default=None,
+                   help="the secrets provider's key (default alias/<name_prefix>-pulumi-secrets)")
     return p
 
 
@@ -429,7 +442,8 @@ def main(argv: list[str] | None = None, session: Any = None) -> int:
                 f"(organization.management_account_id); use management-account credentials, or --account-id {caller} "
                 f"for a dedicated backend account")
         settings = settings_from_platform(cfg, target, args.region, args.deployer, args.keep_versions_days,
-                                          args.keep_versions, args.log_retention_days)
+                                          args.keep_versions, args.log_retention_days, args.state_key_alias,
+                                          args.secrets_key_alias)
         target_session = account_session(session, caller, target, args.role_name or cfg.organization.member_role_name)
         result = bootstrap(target_session, settings)
     except BootstrapError as exc:

@@ -134,8 +134,12 @@ def deployment_order(plan: dict[str, Any], config_dir: Path | None = None) -> li
 
 
 def _comparable(entry: dict[str, Any]) -> dict[str, Any]:
-    # What the stack registers, reads and exports; policy findings are not a change to the stack.
-    return {k: v for k, v in entry.items() if k not in ("violations", "warnings")}
+    # What the stack manages and exports. Policy findings are no change to the stack, nor is
+    # what a read (a StackReference, a `get`) returns: the upstream stack's own entry shows that
+    # change, and the reading stack changes only where it uses the value.
+    resources = [{k: v for k, v in r.items() if k != "outputs"} if r.get("read") else r
+                 for r in entry.get("resources") or []]
+    return {**{k: v for k, v in entry.items() if k not in ("violations", "warnings")}, "resources": resources}
 
 
 def changed_stacks(base: dict[str, Any], head: dict[str, Any]) -> set[str]:

@@ -21,6 +21,10 @@ from offline_preview.engine import PROJECT
 OPERATIONS = ("preview", "up")
 
 
+class RunnerError(RuntimeError):
+    """Nothing could run (no CLI); the message says what to do."""
+
+
 @dataclass
 class StackOutcome:
     """What one stack's operation did."""
@@ -68,7 +72,13 @@ def run_steps(
     """Run `operation` on each step in order; stop at the first failure (later steps: "not run")."""
     if operation not in OPERATIONS:
         raise ValueError(f"operation must be one of {OPERATIONS}, not {operation!r}")
-    workspace = workspace_factory(work_dir=str(work_dir), secrets_provider=secrets_provider)
+    try:
+        workspace = workspace_factory(work_dir=str(work_dir), secrets_provider=secrets_provider)
+    except FileNotFoundError:
+        raise RunnerError("the Pulumi CLI (`pulumi`) is not on PATH; install it (see the README, \"Real AWS "
+                          "workflow\"), or use --dry-run to print the plan without it") from None
+    except auto.errors.InvalidVersionError as exc:
+        raise RunnerError(f"the Pulumi CLI is too old for the Automation API: {exc}") from None
     outcomes: list[StackOutcome] = []
     failed = False
     for n, step in enumerate(steps, 1):
@@ -117,6 +127,8 @@ def format_changes(changes: dict[str, int]) -> str:
 
 def summary_markdown(outcomes: Sequence[StackOutcome], operation: str, org: str) -> str:
     """A Markdown summary (the CI's pull-request comment): one row per stack, in order."""
+    if not outcomes:
+        return f"### `pulumi {operation}`: no stack selected\n\nNo stack's offline preview differs from the base.\n"
     lines = [f"### `pulumi {operation}` of {len(outcomes)} stack(s), in dependency order", "",
              "| # | stack | touches | result | changes |", "|---|---|---|---|---|"]
     for n, o in enumerate(outcomes, 1):

@@ -217,3 +217,29 @@ def test_deployers_alone_may_use_the_keys(aws, run):
     statements = json.loads(kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"])["Statement"]
     use = next(st for st in statements if st["Sid"] == "StackSecrets")
     assert use["Principal"] == {"AWS": [role]}
+
+
+def test_a_new_state_key_alias_replaces_the_buckets_key(aws, run):
+    assert run()[0] == 0
+    kms, s3 = aws.mgmt.client("kms"), aws.mgmt.client("s3")
+    old = kms.describe_key(KeyId="alias/mrd-pulumi-state")["KeyMetadata"]["Arn"]
+    code, out, err = run("--state-key-alias", "alias/mrd-pulumi-state-2027")
+    assert code == 0, err
+    new = kms.describe_key(KeyId="alias/mrd-pulumi-state-2027")["KeyMetadata"]["Arn"]
+    assert new != old and f"created KMS key alias/mrd-pulumi-state-2027 ({new})" in out
+    (rule,) = s3.get_bucket_encryption(Bucket=STATE_BUCKET)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == new
+    policy = json.loads(s3.get_bucket_policy(Bucket=STATE_BUCKET)["Policy"])
+    deny = next(st for st in policy["Statement"] if st["Sid"] == "DenyOtherKey")
+    assert deny["Condition"]["StringNotEqualsIfExists"]["s3:x-amz-server-side-encryption-aws-kms-key-id"] == new
+    # The old key stays enabled: old state versions are still readable.
+    assert kms.describe_key(KeyId=old)["KeyMetadata"]["KeyState"] == "Enabled"
+
+
+def test_bad_key_aliases_are_refused(aws, run):
+    code, _, err = run("--state-key-alias", "alias/aws/s3", "--secrets-key-alias", "mrd-secrets")
+    assert code == 1
+    assert "--state-key-alias: 'alias/aws/s3' is not a customer key alias" in err
+    assert "--secrets-key-alias: 'mrd-secrets' is not a customer key alias" in err
+    code, _, err = run("--state-key-alias", "alias/one", "--secrets-key-alias", "alias/one")
+    assert code == 1 and "are both 'alias/one'" in err

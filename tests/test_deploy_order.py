@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from deploy import order, runner
 from offline_preview.engine import discover_stacks, read_stack_config, stack_layer
 from offline_preview.plan import stack_entry
 from offline_preview.preview import StackResult
-from tests.conftest import SAMPLE_DIR
+from tests.conftest import ROOT, SAMPLE_DIR
 
 SHARED = ["organization", "security", "network", "data-lake", "shared-services"]
 PROJECT_STACKS = [f"{p}-{e}" for p in ("document-vision", "fraud-detection") for e in ("dev", "preprod", "prod")]
@@ -158,8 +159,13 @@ def test_changed_from_keeps_the_stacks_whose_preview_differs(sample_plan, plan_f
     head["stacks"].append(_entry("fraud-detection-delivery", ["fraud-detection-prod"], layer="delivery"))
     head_file = tmp_path / "head.json"
     head_file.write_text(json.dumps(head))
-    # A changed policy finding is no change to the stack.
+    # A changed policy finding is no change to the stack, nor a changed upstream output it reads
+    # (the new account's id in the organization's outputs) where it does not use it.
     next(e for e in head["stacks"] if e["name"] == "security")["violations"] = [{"policy": "x"}]
+    reference = next(r for r in next(e for e in head["stacks"] if e["name"] == "fraud-detection-dev")["resources"]
+                     if r["type"] == "pulumi:pulumi:StackReference" and r["name"].endswith("/organization"))
+    assert reference["read"] is True
+    reference["outputs"]["outputs"]["accountIds"]["churn-model-dev"] = "123456789012"
     assert order.changed_stacks(sample_plan, head) == {"network", "fraud-detection-delivery"}
 
     assert cli.main(["plan", "--plan", str(head_file), "--changed-from", str(plan_file), "--json"]) == 0
@@ -309,3 +315,44 @@ def test_cli_message_prefers_the_error_lines():
     assert runner.cli_message(exc) == "error: 1 error occurred:"
     exc = create_command_error(auto.CommandResult("", "failed to load plugin\npanic: boom", 1))
     assert runner.cli_message(exc) == "failed to load plugin\npanic: boom"
+
+
+def test_the_commands_the_readme_and_runbooks_name_exist():
+    from deploy import bootstrap
+
+    found = {"deploy": 0, "deploy.bootstrap": 0}
+    for doc in (ROOT / "README.md", ROOT / "docs" / "runbooks.md"):
+        text = doc.read_text().replace("\\\n", " ")
+        for match in re.finditer(r"python -m (deploy(?:\.bootstrap)?) ([^`\n#]*)", text):
+            module, rest = match.groups()
+            argv = [a for a in shlex.split(rest) if a != "..."]
+            parser = bootstrap._parser() if module == "deploy.bootstrap" else cli._parser()
+            if module == "deploy" and (not argv or argv[0] not in ("plan", "preview", "up")):
+                continue  # prose such as "python -m deploy computes ..."
+            try:
+                parser.parse_args(argv)
+            except SystemExit:
+                pytest.fail(f"{doc.name}: `python -m {module} {rest.strip()}` is not a valid command")
+            found[module] += 1
+    assert found["deploy"] >= 8 and found["deploy.bootstrap"] >= 2
+
+
+def test_without_the_cli_preview_says_so_and_dry_run_still_works(plan_file, capsys):
+    def no_cli(**kwargs):
+        # What LocalWorkspace raises when `pulumi version` cannot be started.
+        raise FileNotFoundError(2, "No such file or directory", "pulumi")
+
+    assert cli.main(["preview", "--plan", str(plan_file)], workspace_factory=no_cli) == 1
+    assert "the Pulumi CLI (`pulumi`) is not on PATH" in capsys.readouterr().err
+    assert cli.main(["preview", "--plan", str(plan_file), "--dry-run"], workspace_factory=no_cli) == 0
+
+
+def test_a_change_that_touches_no_stack_previews_nothing_and_still_leaves_a_summary(plan_file, tmp_path, capsys):
+    fake = FakeCLI()
+    summary = tmp_path / "summary.md"
+    code = cli.main(["preview", "--plan", str(plan_file), "--changed-from", str(plan_file), "--summary", str(summary)],
+                    workspace_factory=_workspace(fake))
+    assert code == 0
+    assert fake.calls == []
+    assert "nothing to pulumi preview: no stack selected" in capsys.readouterr().out
+    assert "No stack's offline preview differs from the base." in summary.read_text()
