@@ -129,6 +129,9 @@ def test_main_deploys_in_dependency_order_behind_the_environment_approval(workfl
     (up,) = _commands(_runs(workflow, "deploy"), ".venv/bin/python -m deploy")
     args = deploy_cli._parser().parse_args(up[3:])
     assert args.operation == "up" and not args.dry_run and not args.stacks and args.environment is None
+    # A new project's stacks do not exist in the backend yet: they are created, with the key.
+    assert args.create_missing and args.secrets_provider == "$PULUMI_SECRETS_PROVIDER"
+    assert job["env"]["PULUMI_SECRETS_PROVIDER"] == "${{ vars.PULUMI_SECRETS_PROVIDER }}"
 
 
 def test_no_secrets_reach_the_logs(workflow):
