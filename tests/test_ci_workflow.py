@@ -86,6 +86,36 @@ def test_the_workflow_lints_itself_with_the_pinned_actionlint(workflow):
     assert script.index("actionlint") < first_make
 
 
+def _schema_errors(path: Path) -> str:
+    """check-jsonschema's findings for a workflow file against the GitHub workflow schema it
+    vendors (SchemaStore's, shipped in the wheel: no network). The offline stand-in for
+    actionlint, which cannot be installed where GitHub's releases are unreachable."""
+    from check_jsonschema.cli.main_command import main as check_jsonschema
+
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(check_jsonschema, ["--builtin-schema", "vendor.github-workflows", str(path)])
+    return "" if result.exit_code == 0 else result.output
+
+
+def test_every_workflow_is_valid_against_the_github_workflow_schema():
+    workflows = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
+    assert workflows
+    for path in workflows:
+        assert _schema_errors(path) == "", path.name
+
+
+def test_the_schema_check_finds_a_broken_workflow(tmp_path):
+    broken = yaml.safe_load(WORKFLOW.read_text())
+    broken[True] = broken.pop(True, broken.pop("on", None))
+    job = next(iter(broken["jobs"].values()))
+    job["runs-on"] = {"labels": 3}          # neither a runner label nor a group
+    job["permissions"] = {"contents": "admin"}  # not a permission level
+    path = tmp_path / "ci.yml"
+    path.write_text(yaml.safe_dump(broken).replace("true:", "on:", 1))
+    assert _schema_errors(path) != ""
+
+
 def test_cloud_preview_runs_only_with_the_oidc_role_on_this_repositorys_pull_requests(workflow):
     job = workflow["jobs"]["cloud-preview"]
     condition = " ".join(job["if"].split())
