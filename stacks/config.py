@@ -22,6 +22,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from stacks import (
     data_settings,
+    model_sharing_settings,
     network_settings,
     organization_settings,
     principal_settings,
@@ -186,6 +187,7 @@ class PlatformConfig(ConfigModel):
     data_lake: data_settings.DataSettings = data_settings.DataSettings()
     shared_services: shared_services_settings.SharedServicesSettings = shared_services_settings.SharedServicesSettings()
     workspace: workspace_settings.WorkspaceSettings = workspace_settings.WorkspaceSettings()
+    model_sharing: model_sharing_settings.ModelSharingSettings = model_sharing_settings.ModelSharingSettings()
 
     # Derived views used by the stacks; pure functions of the configuration.
     def project(self, name: str) -> Project:
@@ -463,7 +465,7 @@ _CHECKS: tuple[Check, ...] = (
     _check_project_account_names, _check_projects, _check_networks, _check_derived_names,
     *_layer(security_settings), *_layer(network_settings), *_layer(data_settings),
     *_layer(principal_settings), *_layer(organization_settings), *_layer(shared_services_settings),
-    *_layer(workspace_settings),
+    *_layer(workspace_settings), *_layer(model_sharing_settings),
 )
 
 

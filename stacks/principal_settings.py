@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from stacks import data_settings as ds
+from stacks import model_sharing_settings as ms
 from stacks import shared_services_settings as ss
 from stacks import workspace_settings as ws
 from stacks.config_model import ConfigError, ConfigModel
@@ -180,6 +181,9 @@ def created_roles(platform: "PlatformConfig") -> list[KnownRole]:
             for role in ws.service_role_names(platform, project.name, env).values():
                 add(account, role, stack)
             add(account, f"{platform.project_account_name(project.name, env)}-vpc-flow-logs", stack)
+    # <project>-<env>: model sharing's application and producer roles (each in its account's stack).
+    for account, name in ms.created_roles(platform):
+        add(account, name, account)
     return found
 
 
