@@ -310,3 +310,26 @@ def test_an_endpoint_account_needs_an_endpoint():
     with pytest.raises(CatalogError, match="endpoint_account names whose via_endpoint"):
         parse_catalog({"scenarios": [scenario]})
     parse_catalog({"scenarios": [{**scenario, "via_endpoint": "rekognition"}]})
+
+
+def test_in_central_mode_the_roles_name_the_hub_endpoints_and_read_no_consumer_stack(run_platform, sample_platform,
+                                                                                       sample_runs):
+    sample_platform["network"]["endpoints"]["mode"] = "central"
+    runs = run_chain(run_platform, sample_runs, sample_platform, "network", f"{PROJECT}-preprod")
+    central = runs["network"].outputs["centralEndpointIds"]
+    producer = runs[f"{PROJECT}-preprod"]
+    assert f"{PROJECT}-prod" not in producer.references
+    prod_role = roles(producer)[f"mrd-{PROJECT}-preprod-model-consumer-prod"]
+    [detect] = statements(prod_role)
+    assert detect["Condition"] == {"StringEquals": {"aws:SourceVpce": central["rekognition"]}}
+    [trust] = prod_role["trust"]["Statement"]
+    assert trust["Condition"]["StringEquals"]["aws:SourceVpce"] == central["sts"]
+
+
+def test_bad_sharing_settings_stop_the_program_before_any_resource(run_platform, sample_platform):
+    _sharing(sample_platform)["consumers"]["prod"]["version"] = "arn:aws:rekognition:eu-west-1:123:project/x"
+    with pytest.raises(PreviewError) as info:
+        run_platform(f"{PROJECT}-prod", platform=sample_platform)
+    assert f"model_sharing.projects.{PROJECT}.consumers.prod.version: 'arn:aws:rekognition:eu-west-1:123:project/x'" \
+        in str(info.value)
+    assert [r for r in info.value.registered if r.custom] == []
