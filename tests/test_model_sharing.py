@@ -182,11 +182,17 @@ def test_promotion_changes_only_the_promoted_environment(run_platform, sample_pl
     [detect] = statements(roles(promoted[f"{PROJECT}-preprod"])[f"mrd-{PROJECT}-preprod-model-consumer-prod"])
     assert detect["Resource"] == [version(ids, V2), version(ids, V1)]
     assert parameters(promoted[f"{PROJECT}-prod"])[f"/mrd/{PROJECT}/prod/model-sharing/version-arn"] == version(ids, V2)
-    # After the cut-over the old version is dropped.
+    # After the cut-over the old version is dropped. (And preprod opts into a version prefix:
+    # a wildcard only when configured, and the run says so.)
     consumers["prod"] = {"version": version(ids, V2)}
+    consumers["preprod"]["version_prefix"] = "documents.2026-12-"
     done = run_chain(run_platform, sample_runs, sample_platform, f"{PROJECT}-prod", f"{PROJECT}-preprod")
-    [detect] = statements(roles(done[f"{PROJECT}-preprod"])[f"mrd-{PROJECT}-preprod-model-consumer-prod"])
+    found = roles(done[f"{PROJECT}-preprod"])
+    [detect] = statements(found[f"mrd-{PROJECT}-preprod-model-consumer-prod"])
     assert detect["Resource"] == [version(ids, V2)]
+    [use] = [s for s in statements(found[f"mrd-{PROJECT}-preprod-model-consumer-app"]) if s["Sid"] == "UseConfiguredModelVersions"]
+    assert use["Resource"] == [version(ids, V2), version(ids, "project/documents/version/documents.2026-12-*")]
+    assert any("version_prefix" in w and "wildcard" in w for w in done[f"{PROJECT}-preprod"].warnings)
 
 
 def test_a_version_prefix_is_a_wildcard_only_when_configured():
@@ -333,3 +339,15 @@ def test_bad_sharing_settings_stop_the_program_before_any_resource(run_platform,
     assert f"model_sharing.projects.{PROJECT}.consumers.prod.version: 'arn:aws:rekognition:eu-west-1:123:project/x'" \
         in str(info.value)
     assert [r for r in info.value.registered if r.custom] == []
+
+
+def test_the_producer_key_admits_rekognition_once_for_reading_and_writing(sample_runs, ids):
+    # Rekognition reads the datasets bucket and writes the pipeline bucket under one key: one
+    # key statement that encrypts (and so decrypts), for the producer account only.
+    [key] = [k for k in sample_runs(f"{PROJECT}-preprod").of_type("aws:kms/key:Key")
+             if k.name == f"{PROJECT}-preprod-data-key"]
+    found = [s for s in json.loads(key.inputs["policy"])["Statement"]
+             if s.get("Principal") == {"Service": "rekognition.amazonaws.com"}]
+    assert len(found) == 1
+    assert "kms:GenerateDataKey" in found[0]["Action"] and "kms:Decrypt" in found[0]["Action"]
+    assert found[0]["Condition"]["StringEquals"]["aws:SourceAccount"] == ids[f"{PROJECT}-preprod"]
