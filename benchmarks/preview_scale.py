@@ -77,6 +77,11 @@ def generate_platform(sample: dict, projects: int) -> dict:
     if profiles:
         for name in [n for n in profiles if n not in names]:
             del profiles[name]
+    # Model sharing names projects: keep the entries of the projects kept.
+    sharing = (platform.get("model_sharing") or {}).get("projects")
+    if sharing:
+        for name in [n for n in sharing if n not in names]:
+            del sharing[name]
     # The trail's S3 data events: one name prefix instead of a list of (over 250) buckets.
     trail = (platform.get("security") or {}).get("trail")
     if trail is not None and projects > len(sample["projects"]):

@@ -95,6 +95,8 @@ _ARNS = {
     "aws:accessanalyzer/analyzer:Analyzer": "arn:{partition}:access-analyzer:{region}:{account}:analyzer/{n}",
     "aws:cloudformation/stackSet:StackSet": "arn:{partition}:cloudformation:{region}:{account}:stackset/{n}:{uuid}",
     "aws:ssm/parameter:Parameter": "arn:{partition}:ssm:{region}:{account}:parameter{n}",
+    # Rekognition adds the creation time (epoch milliseconds) to the project name.
+    "aws:rekognition/project:Project": "arn:{partition}:rekognition:{region}:{account}:project/{n}/1700000000000",
     "aws:codecommit/repository:Repository": "arn:{partition}:codecommit:{region}:{account}:{n}",
     "aws:codeconnections/connection:Connection": "arn:{partition}:codeconnections:{region}:{account}:connection/{uuid}",
     "aws:servicecatalog/portfolio:Portfolio": "arn:{partition}:catalog:{region}:{account}:portfolio/{id}",

@@ -23,6 +23,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from stacks import (
     data_settings,
     identity_settings,
+    model_sharing_settings,
     network_settings,
     organization_settings,
     principal_settings,
@@ -189,6 +190,7 @@ class PlatformConfig(ConfigModel):
     shared_services: shared_services_settings.SharedServicesSettings = shared_services_settings.SharedServicesSettings()
     workspace: workspace_settings.WorkspaceSettings = workspace_settings.WorkspaceSettings()
     identity: identity_settings.IdentitySettings = identity_settings.IdentitySettings()
+    model_sharing: model_sharing_settings.ModelSharingSettings = model_sharing_settings.ModelSharingSettings()
 
     # Derived views used by the stacks; pure functions of the configuration.
     def project(self, name: str) -> Project:
@@ -467,6 +469,7 @@ _CHECKS: tuple[Check, ...] = (
     *_layer(security_settings), *_layer(network_settings), *_layer(data_settings),
     *_layer(principal_settings), *_layer(organization_settings), *_layer(shared_services_settings),
     *_layer(workspace_settings), *_layer(identity_settings),
+    *_layer(workspace_settings), *_layer(model_sharing_settings),
 )
 
 

@@ -39,6 +39,7 @@ from components.secure_bucket import BucketAccess, LifecycleRule, SecureBucket
 from policy_documents.serialize import document, policy_json
 from stacks import data_settings as ds
 from stacks import identity_settings as ids
+from stacks import model_sharing_settings as ms
 from stacks.common import account_ids, account_provider, platform_tags, stack_reference
 from stacks.config import PlatformConfig
 from stacks.context import StackContext
@@ -89,7 +90,6 @@ def _domain_readers(platform: PlatformConfig, account: Callable[[str], pulumi.Ou
     for model producers (model-sharing blog: Custom Labels in the producer's account reads its
     training images from the lake through the bucket policy)."""
     data = platform.data_lake
-    producers = ds.model_producers(platform)
     readers: dict[str, list[ZoneReader]] = {d.name: [] for d in data.domains}
     services: dict[str, list[ServiceReader]] = {d.name: [] for d in data.domains}
     for consumer in data.consumers:
@@ -99,7 +99,7 @@ def _domain_readers(platform: PlatformConfig, account: Callable[[str], pulumi.Ou
             roles = RolePrincipals(account(key), tuple(ds.project_role_name(platform, consumer.project, env, r) for r in consumer.roles))
             for domain in consumer.domains:
                 readers[domain].append(ZoneReader(roles, tuple(consumer.zones), prefix))
-                if consumer.project in producers and env == data.model_producer_environment:
+                if ms.is_producer(platform, consumer.project, env):
                     services[domain].append(ServiceReader(f"Rekognition{camel(key)}", ds.REKOGNITION, account(key),
                                                           tuple(consumer.zones), prefix))
     return readers, services

@@ -32,6 +32,7 @@ from pydantic import Field
 
 from stacks import data_settings as ds
 from stacks import identity_settings as ids
+from stacks import model_sharing_settings as ms
 from stacks import shared_services_settings as ss
 from stacks import workspace_settings as ws
 from stacks.config_model import ConfigError, ConfigModel
@@ -188,6 +189,9 @@ def created_roles(platform: "PlatformConfig") -> list[KnownRole]:
         for persona in ids.PERSONAS:
             for account in ids.persona_accounts(platform, persona):
                 add(account, ids.saml_role_name(platform, persona), stacks.get(account, account))
+    # <project>-<env>: model sharing's application and producer roles (each in its account's stack).
+    for account, name in ms.created_roles(platform):
+        add(account, name, account)
     return found
 
 

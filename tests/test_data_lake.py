@@ -18,6 +18,7 @@ from stacks.data_settings import (
     model_producers,
     project_role_name,
 )
+from stacks.model_sharing_settings import is_producer
 from stacks.workspace_settings import service_role_names
 
 BUCKET = "aws:s3/bucket:Bucket"
@@ -196,6 +197,9 @@ def configured_principals(platform, ids, stack: str) -> tuple[set[str], set[str]
         arns.add(f"arn:aws:iam::{own}:role/{platform.organization.deployment_role}")
         if env == "preprod":
             arns |= {f"arn:aws:iam::{ids[project + '-prod']}:role/{project_role_name(platform, project, 'prod', r)}" for r in pb.automation_roles}
+        # A model producer's Rekognition reads training data and writes output (model_sharing).
+        if is_producer(platform, project, env):
+            services.add("rekognition.amazonaws.com")
     roots = {f"arn:aws:iam::{a.split(':')[4]}:root" for a in arns}
     return roots, arns, services
 

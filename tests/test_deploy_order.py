@@ -25,7 +25,10 @@ from offline_preview.preview import StackResult
 from tests.conftest import ROOT, SAMPLE_DIR
 
 SHARED = ["organization", "identity", "security", "network", "data-lake", "shared-services"]
-PROJECT_STACKS = [f"{p}-{e}" for p in ("document-vision", "fraud-detection") for e in ("dev", "preprod", "prod")]
+# document-vision's preprod produces the model its prod consumes and reads prod's endpoints
+# (README "Model sharing"), so prod comes first.
+PROJECT_STACKS = ["document-vision-dev", "document-vision-prod", "document-vision-preprod",
+                  "fraud-detection-dev", "fraud-detection-preprod", "fraud-detection-prod"]
 DELIVERY_STACKS = ["document-vision-delivery", "fraud-detection-delivery"]
 
 

@@ -549,6 +549,7 @@ def test_no_quota_request_while_the_default_holds_the_plan(run_platform, sample_
     profiles = sample_platform.get("workspace", {}).get("studio", {}).get("user_profiles", {})
     for name in [n for n in profiles if n != fraud["name"]]:
         del profiles[name]
+    sample_platform["model_sharing"]["projects"] = {}  # document-vision's shared model
     assert _planned_accounts(sample_platform) == 10
     run = run_platform("organization", sample_platform)
     assert run.of_type(SERVICE_QUOTA) == []
