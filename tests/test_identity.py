@@ -343,3 +343,15 @@ def test_bad_identity_input_registers_nothing(run_platform, sample_platform):
         run_platform("identity", sample_platform)
     assert "identity.groups.it-audit.personas[0]" in str(info.value)
     assert info.value.registered == []
+
+
+def test_presigned_url_lifetime_has_no_condition_key_so_sessions_bound_it(run_platform, sample_platform):
+    # README "How people get in": IAM cannot enforce ExpiresInSeconds or the Studio session
+    # length because the authorization data has no key for them; should one appear, enforce it.
+    from policy_documents.service_authorization import action_condition_keys
+
+    keys = action_condition_keys("sagemaker:CreatePresignedDomainUrl")
+    assert not [k for k in keys if "expir" in k or "session" in k or "duration" in k], keys
+    sample_platform["identity"]["session_duration"] = "PT2H"
+    identity = run_platform("identity", sample_platform)
+    assert {s.inputs["sessionDuration"] for s in identity.of_type(PERMISSION_SET)} == {"PT2H"}
