@@ -6,7 +6,8 @@ fresh interpreter each time so that start-up counts:
 1. the sample configuration (stacks/),
 2. generated configurations with 1, 10 and 50 ML projects (three environments each): the
    sample platform definition with its projects replaced, one Pulumi.<project>-<env>.yaml per
-   project environment, the platform-wide stack files copied from the sample.
+   project environment and one Pulumi.<project>-delivery.yaml per project, the platform-wide
+   stack files copied from the sample.
 
     .venv/bin/python benchmarks/preview_scale.py [--projects 1,10,50] [--jobs N] [--no-policy]
 
@@ -32,6 +33,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "stacks"
 ENVIRONMENTS = ("dev", "preprod", "prod")
+# Stack kinds with one stack per project (environment): reported by their largest stack.
+PER_PROJECT_LAYERS = ("project", "delivery")
 
 
 def generate_platform(sample: dict, projects: int) -> dict:
@@ -87,17 +90,21 @@ def generate_config_dir(target: Path, projects: int) -> Path:
     sample = yaml.safe_load((SAMPLE / "platform.yaml").read_text())
     platform = generate_platform(sample, projects)
     (target / "platform.yaml").write_text(yaml.safe_dump(platform, sort_keys=False))
-    project_stack = None
-    for path in SAMPLE.glob("Pulumi.*.yaml"):
+    per_project: dict[str, dict] = {}
+    for path in sorted(SAMPLE.glob("Pulumi.*.yaml")):
         config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
-        if config.get("ml-platform:layer") == "project":
-            project_stack = project_stack or config
+        layer = config.get("ml-platform:layer")
+        if layer in PER_PROJECT_LAYERS:
+            per_project.setdefault(layer, config)
         else:
             shutil.copy(path, target / path.name)
     for project in platform["projects"]:
         for env in project["environments"]:
-            config = {**project_stack, "ml-platform:project": project["name"], "ml-platform:environment": env}
+            config = {**per_project["project"], "ml-platform:project": project["name"], "ml-platform:environment": env}
             (target / f"Pulumi.{project['name']}-{env}.yaml").write_text(yaml.safe_dump({"config": config}))
+        if "delivery" in per_project:
+            config = {**per_project["delivery"], "ml-platform:project": project["name"]}
+            (target / f"Pulumi.{project['name']}-delivery.yaml").write_text(yaml.safe_dump({"config": config}))
     return target
 
 
@@ -120,10 +127,12 @@ def preview(config_dir: Path, out: Path, jobs: int | None, policy: bool) -> dict
         raise SystemExit(f"the preview printed no summary (exit {result.returncode}):\n{result.stdout}\n{result.stderr}")
     stacks, resources, checked, violations, mandatory, failed, seconds = summary.groups()
     plan = json.loads((out / "plan.json").read_text())
-    # Resources per platform stack, and the largest project stack: what must not grow with projects.
-    sizes = {s["name"]: len(s["resources"]) for s in plan["stacks"] if s.get("layer") != "project"}
-    sizes["largest project stack"] = max((len(s["resources"]) for s in plan["stacks"] if s.get("layer") == "project"),
-                                         default=0)
+    # Resources per platform stack, and the largest per-project stack of each kind: what must
+    # not grow with projects.
+    sizes = {s["name"]: len(s["resources"]) for s in plan["stacks"] if s.get("layer") not in PER_PROJECT_LAYERS}
+    for layer in PER_PROJECT_LAYERS:
+        sizes[f"largest {layer} stack"] = max(
+            (len(s["resources"]) for s in plan["stacks"] if s.get("layer") == layer), default=0)
     # SCPs attached per target (FullAWSAccess included), from the organization stack's outputs.
     organization = next((s for s in plan["stacks"] if s["name"] == "organization"), {})
     slots = (organization.get("outputs") or {}).get("serviceControlPolicySlots") or {}

@@ -32,6 +32,7 @@ from stacks import (
 )
 from stacks.config_model import (  # noqa: F401 (re-exported: the stacks import them from here)
     BUCKET_KINDS,
+    DATA_CLASSIFICATIONS,
     EMAIL,
     ENVIRONMENTS,
     IAM_ROLE_NAME_MAX,
@@ -65,7 +66,7 @@ SHARED_ACCOUNT_OUS = {
 }
 DERIVED_TAGS = ("project", "environment")
 # The layers with a stack module (`stacks/<layer>.py`, hyphens as underscores).
-LAYERS = ("organization", "identity", "security", "network", "data-lake", "shared-services", "project")
+LAYERS = ("organization", "identity", "security", "network", "data-lake", "shared-services", "project", "delivery")
 
 S3_BUCKET_NAME_MAX = 63
 ACCOUNT_NAME_MAX = 50
@@ -115,7 +116,7 @@ class Project(ConfigModel):
     name: str = Field(pattern=_NAME, max_length=24)
     owner: str
     cost_center: str
-    data_classification: Literal["public", "internal", "confidential", "restricted"] = "confidential"
+    data_classification: Literal[DATA_CLASSIFICATIONS] = "confidential"
     # Model-consumer projects invoke a model shared by another account (RK blog).
     consumes_models_from: list[str] = []
     environments: dict[str, ProjectEnvironment]

@@ -18,6 +18,8 @@ ENVIRONMENTS = ("dev", "preprod", "prod")
 # Names the program derives are checked against AWS limits at load time (every bucket of the
 # plan, the longest role name) so that a long prefix or project name fails there rather than
 # half-way through `pulumi up`.
+# The values of the `data-classification` tag a project may carry.
+DATA_CLASSIFICATIONS = ("public", "internal", "confidential", "restricted")
 BUCKET_KINDS = ("experimentation", "datasets", "pipeline", "models", "access-logs")
 ROLE_PERSONAS = ("data-scientist", "ml-engineer", "model-consumer", "sm-execution")
 IAM_ROLE_NAME_MAX = 64

@@ -41,12 +41,12 @@ def load_context() -> StackContext:
     if layer not in LAYERS:
         problems.append(f"{NAMESPACE}:layer: {layer!r} is not a layer (allowed: {', '.join(LAYERS)})")
     project = environment = None
-    if layer == "project":
-        project, environment = config.get("project"), config.get("environment")
+    if layer in ("project", "delivery"):  # delivery: one stack per project, no environment
+        project, environment = config.get("project"), config.get("environment") if layer == "project" else None
         names = [p.name for p in platform.projects]
         if project not in names:
             problems.append(f"{NAMESPACE}:project: {project!r} is not a project of the platform (allowed: {', '.join(names)})")
-        elif environment not in platform.project(project).environments:
+        elif layer == "project" and environment not in platform.project(project).environments:
             allowed = ", ".join(platform.project(project).environments) or "none"
             problems.append(f"{NAMESPACE}:environment: {environment!r} is not an environment of {project} (allowed: {allowed})")
         if environment is not None and environment not in ENVIRONMENTS:

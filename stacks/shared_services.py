@@ -2,24 +2,24 @@
 
 Builds (settings: `shared_services:`, stacks/shared_services_settings.py):
 
+Only what is platform-wide, so that this stack is the same size for 1 or 50 projects (each
+project's application repositories, model package group, code connection or repositories and
+its parameters are its `<project>-delivery` stack's, stacks/delivery.py):
+
 * the **image hierarchy** in ECR: `base/*` and `framework/*` (pushed by the pipeline build roles
-  and the platform team), one namespace per project for application images (immutable tags,
-  pushed by the pipeline build roles); all KMS-encrypted with the shared-services key, scanned
-  on push (enhanced, continuous scanning through the registry scanning configuration when
+  and the platform team), KMS-encrypted with the shared-services key, scanned on push
+  (enhanced, continuous scanning through the registry scanning configuration when
   `ecr.scanning: ENHANCED`), with a lifecycle policy; pull only for principals of the project
   (workload) accounts and the deployment account, within the organization. Pull-through cache
   rules for the configured public registries, whose repositories ECR creates from a creation
   template (KMS, the same pull policy); replication to `ecr.replication_region` when configured;
 * **CodeArtifact**: KMS-encrypted domain, internal repository with a PyPI upstream;
-* **code repositories** per project: a CodeConnections connection to the Git provider, or
-  CodeCommit repositories with an approval rule template;
-* the **model registry**: a model package group per project (here, or in the project's
-  pre-production account in distributed mode) whose policy lets the project's pre-production
-  automation register and its production automation consume;
+* with CodeCommit, the **approval rule template** the projects' repositories are associated with;
 * the **Service Catalog** portfolio with the Studio user-profile product, shared to the
   Workloads OU;
 * **SSM parameters** (SecureString, advanced tier, shared through RAM with the workload and
-  deployment OUs) describing the above for notebooks and pipelines.
+  deployment OUs) describing the above for notebooks and pipelines; the delivery stacks add
+  their projects' parameters to the same share.
 
 Reads the organization stack (account ids, organization id, OU ids) and the network stack
 (its account's VPC comes from there; only the ordering matters today).
@@ -47,7 +47,6 @@ from components.image_repository import (
     repository_policy,
 )
 from components.kms_keys import DECRYPT_ONLY, ENCRYPT_DECRYPT, CustomerManagedKey, KeyUse, RolePrincipals
-from components.model_registry import ModelPackageGroup, ModelPackageGroupArgs
 from components.package_repository import PackageRepositories, PackageRepositoriesArgs
 from components.permission_sets import PersonaAccess
 from components.project_buckets import access_log_bucket
@@ -55,7 +54,7 @@ from components.secure_bucket import SecureBucket
 from policy_documents.serialize import document, policy_json, to_json
 from stacks import identity_settings as ids
 from stacks import shared_services_settings as ss
-from stacks.common import account_ids, account_provider, platform_tags, project_tags, stack_reference
+from stacks.common import account_ids, account_provider, platform_tags, stack_reference
 from stacks.config import PlatformConfig
 from stacks.context import StackContext
 from stacks.principal_settings import RoleReference, administrator_references, require_roles
@@ -72,12 +71,6 @@ def named_roles(platform: PlatformConfig) -> list[RoleReference]:
     if s.platform_team_role is not None:
         found.append(RoleReference("base/framework ECR repository policies (platform team)",
                                    s.platform_team_role.account, s.platform_team_role.name))
-    for project in ss.registry_projects(platform):
-        found += [RoleReference(f"model package group {project} (registration)", f"{project}-preprod", r)
-                  for r in ss.registration_roles(platform, project)]
-        if "prod" in platform.project(project).environments:
-            found += [RoleReference(f"model package group {project} (consumption)", f"{project}-prod", r)
-                      for r in ss.consumer_roles(platform, project)]
     found += [RoleReference("shared-services key policy (parameter readers)", key, name)
               for key, names in ss.parameter_readers(platform).items() for name in names]
     return found
@@ -139,12 +132,11 @@ def run(ctx: StackContext) -> None:
         publishers=[RolePrincipals(account(ss.PIPELINE_ACCOUNT), tuple(s.pipeline_build_roles))],
         tags=tags), opts=opts)
 
-    groups = _model_registry(platform, account, org_id, shared_id, opts)
+    approval_template = _approval_rule_template(platform, opts)
     # People's access: model risk managers read the central registry (components/persona_policies.py).
     PersonaAccess("shared-services-people-access", ids.access_args(
         platform, ss.ACCOUNT, shared_id, {"model-risk-manager": pp.registry_reads(pp.AccountArns(shared_id, region))},
         tags, account), opts=opts)
-    connections, code_repositories = _code_repositories(platform, shared_key, opts)
     catalog = _service_catalog(platform, shared_id, shared_key, organization, opts) if s.service_catalog.enabled else None
     if s.ecr.replication_region is not None and creator is not None:
         dr_provider = account_provider(f"{ss.ACCOUNT}-{s.ecr.replication_region}", platform, shared_id, tags,
@@ -170,12 +162,9 @@ def run(ctx: StackContext) -> None:
         "codeartifact/repository": s.codeartifact.repository,
         "codeartifact/pip-index-url": packages.pip_index_url,
     }
-    for project in platform.projects:
-        parameters[f"projects/{project.name}/ecr-namespace"] = pulumi.Output.concat(
-            registry_uri, "/", ss.namespace(platform, project.name), "/")
-        if project.name in groups:
-            parameters[f"projects/{project.name}/model-package-group-arn"] = groups[project.name].arn
-    _parameters(platform, parameters, shared_key, organization, opts)
+    # Each project's own parameters (its namespace, its model package group) are written by its
+    # delivery stack into the same share, so this stack does not grow with projects.
+    parameter_share = _parameters(platform, parameters, shared_key, organization, opts)
 
     pulumi.export("accountId", shared_id)
     pulumi.export("keyArn", shared_key.arn)
@@ -185,12 +174,10 @@ def run(ctx: StackContext) -> None:
     pulumi.export("pullThroughCachePrefixes", cache_prefixes)
     pulumi.export("codeArtifact", {"domain": ss.codeartifact_domain(platform), "domainOwner": shared_id,
                                    "repository": s.codeartifact.repository, "pipIndexUrl": packages.pip_index_url})
-    pulumi.export("codeConnections", connections)
-    pulumi.export("codeCommitRepositories", code_repositories)
-    pulumi.export("modelPackageGroups", {p: {"arn": g.arn, "name": g.name, "artifactPrefix": ss.artifact_prefix(platform, p)}
-                                         for p, g in groups.items()})
+    pulumi.export("approvalRuleTemplateName", approval_template)
     pulumi.export("modelRegistryMode", s.model_registry.mode)
     pulumi.export("parameterPath", ss.parameter_path(platform))
+    pulumi.export("parameterShareArn", parameter_share)
     pulumi.export("serviceCatalog", catalog)
 
 
@@ -207,15 +194,14 @@ def _image_hierarchy(platform: PlatformConfig, account: Callable[[str], pulumi.O
     team = ([RolePrincipals(account(s.platform_team_role.account), (s.platform_team_role.name,))]
             if s.platform_team_role is not None else [])
     repositories: dict[str, ImageRepository] = {}
-    for name, project in ss.repositories(platform):
-        repo_tags = project_tags(platform, project, "shared") if project else {**tags, "image-tier": name.split("/")[0]}
+    # Only the platform team's tiers: each project's application repositories are its delivery stack's.
+    for name in ss.platform_repositories(platform):
         repositories[name] = ImageRepository(f"ecr-{name.replace('/', '-')}", ImageRepositoryArgs(
             name=name, kms_key_arn=key.arn, organization_id=org_id,
-            pull_accounts=[account(k) for k in ss.pull_accounts(platform, project)],
-            pushers=[builders] if project else [builders, *team],
-            mutable_tags=() if project else tuple(ecr.stable_tags),
+            pull_accounts=[account(k) for k in ss.pull_accounts(platform, None)],
+            pushers=[builders, *team], mutable_tags=tuple(ecr.stable_tags),
             keep_tagged_images=ecr.keep_tagged_images, untagged_expire_days=ecr.untagged_expire_days,
-            tags=repo_tags), opts=opts)
+            tags={**tags, "image-tier": name.split("/")[0]}), opts=opts)
     if ecr.scanning == "ENHANCED":
         aws.ecr.RegistryScanningConfiguration("ecr-scanning", scan_type="ENHANCED", rules=[
             aws.ecr.RegistryScanningConfigurationRuleArgs(scan_frequency=frequency, repository_filters=[
@@ -280,41 +266,19 @@ def _creation_templates(platform: PlatformConfig, name: str, prefixes: list[str]
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[creator])))
 
 
-def _code_repositories(platform: PlatformConfig, key: CustomerManagedKey, opts: pulumi.ResourceOptions
-                       ) -> tuple[dict[str, pulumi.Output[str]], dict[str, pulumi.Output[str]]]:
-    """Per project: a CodeConnections connection to the external Git provider (completed once
-    in the console by the provider's administrator: AWS creates connections PENDING), or
-    CodeCommit repositories (KMS, protected) with the configured approval rule template."""
+def _approval_rule_template(platform: PlatformConfig, opts: pulumi.ResourceOptions) -> str | None:
+    """With CodeCommit, the approval rule template every project repository is associated with
+    (the repositories themselves are the projects' delivery stacks')."""
     code = platform.shared_services.code_repositories
-    connections: dict[str, pulumi.Output[str]] = {}
-    repositories: dict[str, pulumi.Output[str]] = {}
-    if code.provider != "CodeCommit":
-        for project in platform.projects:
-            connection = aws.codeconnections.Connection(
-                f"code-connection-{project.name}", name=ss.connection_name(platform, project.name),
-                provider_type=None if code.host_arn else code.provider, host_arn=code.host_arn,
-                tags=project_tags(platform, project.name, "shared"), opts=opts)
-            connections[project.name] = connection.arn
-        return connections, repositories
-    template = None
-    if code.approval_rule_template is not None:
-        template = aws.codecommit.ApprovalRuleTemplate(
-            "code-approval-rule", name=code.approval_rule_template,
-            description=f"{code.required_approvals} approvals before merging into the default branch",
-            content=to_json({"Version": "2018-11-08", "DestinationReferences": ["refs/heads/main"],
-                             "Statements": [{"Type": "Approvers", "NumberOfApprovalsNeeded": code.required_approvals}]}),
-            opts=opts)
-    for name, project in ss.code_repository_names(platform):
-        repository = aws.codecommit.Repository(
-            f"code-{name}", repository_name=name, description=f"ML code of {project}", kms_key_id=key.arn,
-            default_branch="main", tags=project_tags(platform, project, "shared"),
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=True, retain_on_delete=True)))
-        if template is not None:
-            aws.codecommit.ApprovalRuleTemplateAssociation(
-                f"code-{name}-approval-rule", approval_rule_template_name=template.name,
-                repository_name=repository.repository_name, opts=pulumi.ResourceOptions(parent=repository))
-        repositories[name] = repository.arn
-    return connections, repositories
+    if code.provider != "CodeCommit" or code.approval_rule_template is None:
+        return None
+    aws.codecommit.ApprovalRuleTemplate(
+        "code-approval-rule", name=code.approval_rule_template,
+        description=f"{code.required_approvals} approvals before merging into the default branch",
+        content=to_json({"Version": "2018-11-08", "DestinationReferences": ["refs/heads/main"],
+                         "Statements": [{"Type": "Approvers", "NumberOfApprovalsNeeded": code.required_approvals}]}),
+        opts=opts)
+    return code.approval_rule_template
 
 
 def _service_catalog(platform: PlatformConfig, shared_id: pulumi.Output[str], key: CustomerManagedKey,
@@ -373,34 +337,10 @@ def _service_catalog(platform: PlatformConfig, shared_id: pulumi.Output[str], ke
             "templateUrl": product.provisioning_artifact_parameters.template_url, "shareId": share.id}
 
 
-def _model_registry(platform: PlatformConfig, account: Callable[[str], pulumi.Output[str]], org_id: pulumi.Output[str],
-                    shared_id: pulumi.Output[str], opts: pulumi.ResourceOptions) -> dict[str, ModelPackageGroup]:
-    """One model package group per project with a pre-production environment."""
-    central = platform.shared_services.model_registry.mode == "central"
-    groups = {}
-    for project in ss.registry_projects(platform):
-        preprod = account(f"{project}-preprod")
-        has_prod = "prod" in platform.project(project).environments
-        tags = project_tags(platform, project, "shared" if central else "preprod")
-        group_opts = opts if central else pulumi.ResourceOptions(provider=account_provider(
-            f"{project}-preprod", platform, preprod, tags))
-        consumers = ([RolePrincipals(account(f"{project}-prod"), tuple(ss.consumer_roles(platform, project)))]
-                     if has_prod else [])
-        groups[project] = ModelPackageGroup(f"model-registry-{project}", ModelPackageGroupArgs(
-            group_name=ss.model_package_group(platform, project),
-            description=f"Model versions of {project}: registered by its pre-production automation, "
-                        "consumed by its production account",
-            account_id=shared_id if central else preprod, region=platform.home_region, organization_id=org_id,
-            # In distributed mode the registrars are of the group's own account: no resource policy needed.
-            registrars=[RolePrincipals(preprod, tuple(ss.registration_roles(platform, project)))] if central else [],
-            consumers=consumers, tags=tags), opts=group_opts)
-    return groups
-
-
 def _parameters(platform: PlatformConfig, values: dict[str, pulumi.Input[str]], key: CustomerManagedKey,
-                organization: pulumi.StackReference, opts: pulumi.ResourceOptions) -> None:
+                organization: pulumi.StackReference, opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
     """SecureString parameters under `parameter_path`, shared through RAM with the OUs where
-    notebooks and pipelines run (only advanced-tier parameters can be shared)."""
+    notebooks and pipelines run (only advanced-tier parameters can be shared); the share's ARN."""
     path = ss.parameter_path(platform)
     share = aws.ram.ResourceShare("shared-services-parameters", name=f"{platform.name_prefix}-shared-services-parameters",
                                   allow_external_principals=False, opts=opts)
@@ -419,3 +359,4 @@ def _parameters(platform: PlatformConfig, values: dict[str, pulumi.Input[str]], 
             key_id=key.arn, value=value, description=f"Shared services: {name}", opts=opts)
         aws.ram.ResourceAssociation(f"parameter-{name.replace('/', '-')}-share", resource_arn=parameter.arn,
                                     resource_share_arn=share.arn, opts=pulumi.ResourceOptions(parent=share))
+    return share.arn

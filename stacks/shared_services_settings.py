@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from stacks import data_settings as ds
-from stacks.config_model import ConfigModel
+from stacks.config_model import DATA_CLASSIFICATIONS, ENVIRONMENTS, ConfigModel
 
 if TYPE_CHECKING:
     from stacks.config import PlatformConfig
@@ -170,12 +170,21 @@ def namespace(platform: "PlatformConfig", project: str) -> str:
 
 def repositories(platform: "PlatformConfig") -> list[tuple[str, str | None]]:
     """(repository name, owning project or None for the platform team's) of every repository."""
-    ecr = platform.shared_services.ecr
-    found: list[tuple[str, str | None]] = [(f"{BASE}/{n}", None) for n in ecr.base_images]
-    found += [(f"{FRAMEWORK}/{n}", None) for n in ecr.framework_images]
+    found: list[tuple[str, str | None]] = [(name, None) for name in platform_repositories(platform)]
     for project in platform.projects:
-        found += [(f"{namespace(platform, project.name)}/{n}", project.name) for n in ecr.application_images]
+        found += [(name, project.name) for name in project_repositories(platform, project.name)]
     return found
+
+
+def platform_repositories(platform: "PlatformConfig") -> list[str]:
+    """The platform team's repositories (base and framework): the shared-services stack's."""
+    ecr = platform.shared_services.ecr
+    return [*(f"{BASE}/{n}" for n in ecr.base_images), *(f"{FRAMEWORK}/{n}" for n in ecr.framework_images)]
+
+
+def project_repositories(platform: "PlatformConfig", project: str) -> list[str]:
+    """A project's application repositories under its namespace: its delivery stack's."""
+    return [f"{namespace(platform, project)}/{n}" for n in platform.shared_services.ecr.application_images]
 
 
 def pull_accounts(platform: "PlatformConfig", project: str | None) -> list[str]:
@@ -270,22 +279,37 @@ def data_bucket_names(platform: "PlatformConfig") -> list[str]:
     return [template_bucket_name(platform)] if platform.shared_services.service_catalog.enabled else []
 
 
+# Mandatory tags whose values belong to a project: their tag options are its delivery stack's.
+PROJECT_TAGS = ("project", "owner", "cost-center")
+
+
 def tag_options(platform: "PlatformConfig") -> list[tuple[str, str]]:
-    """(tag, value) of the portfolio's tag options: the values of the mandatory tags the
-    configuration knows (projects, environments, owners, cost centers, classifications)."""
-    values: dict[str, list[str]] = {
-        "project": [p.name for p in platform.projects],
-        "environment": sorted({e for p in platform.projects for e in p.environments}),
-        "owner": [p.owner for p in platform.projects],
-        "cost-center": [p.cost_center for p in platform.projects],
-        "data-classification": [p.data_classification for p in platform.projects],
-    }
+    """(tag, value) of the portfolio's platform-wide tag options: every environment and data
+    classification, and the default of any other mandatory tag; the same for any number of
+    projects (each project's values are `project_tag_options`)."""
+    values: dict[str, tuple[str, ...]] = {"environment": ENVIRONMENTS, "data-classification": DATA_CLASSIFICATIONS}
     found: list[tuple[str, str]] = []
-    for tag in platform.mandatory_tags:
-        for value in values.get(tag, [platform.default_tags[tag]] if tag in platform.default_tags else []):
-            if (tag, value) not in found:
-                found.append((tag, value))
+    for tag in (t for t in platform.mandatory_tags if t not in PROJECT_TAGS):
+        for value in values.get(tag, (platform.default_tags[tag],) if tag in platform.default_tags else ()):
+            found.append((tag, value))
     return found
+
+
+def project_tag_options(platform: "PlatformConfig", project: str) -> list[tuple[str, str]]:
+    """(tag, value) of the tag options a project's delivery stack adds to the portfolio: its
+    name, owner and cost center, each value only from the first project that carries it (a tag
+    option's key and value are unique in the account)."""
+    found: list[tuple[str, str]] = []
+    for tag in (t for t in PROJECT_TAGS if t in platform.mandatory_tags):
+        value = _project_tag_value(platform.project(project), tag)
+        first = next(p.name for p in platform.projects if _project_tag_value(p, tag) == value)
+        if first == project:
+            found.append((tag, value))
+    return found
+
+
+def _project_tag_value(project, tag: str) -> str:
+    return {"project": project.name, "owner": project.owner, "cost-center": project.cost_center}[tag]
 
 
 def parameter_path(platform: "PlatformConfig") -> str:
@@ -298,8 +322,17 @@ def connection_name(platform: "PlatformConfig", project: str) -> str:
 
 def code_repository_names(platform: "PlatformConfig") -> list[tuple[str, str]]:
     """(repository name, project) of every project code repository."""
-    names = platform.shared_services.code_repositories.repositories
-    return [(f"{p.name}-{n}", p.name) for p in platform.projects for n in names]
+    return [(name, p.name) for p in platform.projects for name in project_code_repositories(platform, p.name)]
+
+
+def project_code_repositories(platform: "PlatformConfig", project: str) -> list[str]:
+    """A project's CodeCommit repositories (`code_repositories.provider: CodeCommit`)."""
+    return [f"{project}-{n}" for n in platform.shared_services.code_repositories.repositories]
+
+
+def project_parameter_path(platform: "PlatformConfig", project: str) -> str:
+    """Where a project's delivery stack writes the parameters about its shared services."""
+    return f"{parameter_path(platform)}/projects/{project}"
 
 
 # -- validation -------------------------------------------------------------------------------

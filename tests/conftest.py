@@ -78,9 +78,10 @@ def run_platform(tmp_path: Path) -> Callable[..., StackRun]:
         if platform is not None:
             (config_dir / "platform.yaml").write_text(yaml.safe_dump(platform, sort_keys=False))
         if upstream is None:
-            # Project stacks read only platform stacks, never each other.
+            # Project stacks read only platform stacks, never each other; delivery stacks read them.
+            delivery = read_stack_config(SAMPLE_DIR, stack).get("ml-platform:layer") == "delivery"
             order = [s for s in discover_stacks(SAMPLE_DIR)
-                     if read_stack_config(SAMPLE_DIR, s).get("ml-platform:layer") != "project"]
+                     if delivery or read_stack_config(SAMPLE_DIR, s).get("ml-platform:layer") != "project"]
             before = order[: order.index(stack)] if stack in order else order
             upstream = {s: sample_run(s).outputs for s in before}
         return run_stack(stack, config_dir, upstream)

@@ -156,11 +156,21 @@ def test_deployment_role_is_the_member_role(sample_platform):
 def test_an_unknown_layer_fails_naming_the_key_and_the_layers(tmp_path):
     shutil.copy(SAMPLE_DIR / "platform.yaml", tmp_path / "platform.yaml")
     (tmp_path / "Pulumi.tools.yaml").write_text(
-        "config:\n  aws:region: eu-west-1\n  ml-platform:layer: delivery\n  ml-platform:platform-file: platform.yaml\n")
+        "config:\n  aws:region: eu-west-1\n  ml-platform:layer: tooling\n  ml-platform:platform-file: platform.yaml\n")
     with pytest.raises(PreviewError) as info:
         run_stack("tools", tmp_path, {})
-    assert ("ml-platform:layer: 'delivery' is not a layer "
-            "(allowed: organization, identity, security, network, data-lake, shared-services, project)") in str(info.value)
+    assert ("ml-platform:layer: 'tooling' is not a layer "
+            "(allowed: organization, identity, security, network, data-lake, shared-services, project, delivery)") in str(info.value)
+    assert info.value.registered == []
+
+
+def test_a_delivery_stack_needs_a_project_of_the_platform(tmp_path):
+    shutil.copy(SAMPLE_DIR / "platform.yaml", tmp_path / "platform.yaml")
+    (tmp_path / "Pulumi.x-delivery.yaml").write_text(
+        "config:\n  ml-platform:layer: delivery\n  ml-platform:platform-file: platform.yaml\n  ml-platform:project: x\n")
+    with pytest.raises(PreviewError) as info:
+        run_stack("x-delivery", tmp_path, {})
+    assert "ml-platform:project: 'x' is not a project of the platform" in str(info.value)
     assert info.value.registered == []
 
 

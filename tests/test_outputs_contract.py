@@ -9,7 +9,8 @@ import pytest
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 KINDS = {"organization": "organization", "identity": "identity", "security": "security", "network": "network",
-         "data-lake": "data-lake", "shared-services": "shared-services", "<project>-<env>": "fraud-detection-dev"}
+         "data-lake": "data-lake", "shared-services": "shared-services", "<project>-<env>": "fraud-detection-dev",
+         "<project>-delivery": "fraud-detection-delivery"}
 
 
 def documented(optional: bool = False) -> dict[str, set[str]]:

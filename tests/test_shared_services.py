@@ -1,5 +1,7 @@
-"""The shared-services stack (issue 13): who may pull and push images, read and publish
-packages, register and consume models; what bad configuration is refused before any resource."""
+"""The shared-services stack (issue 13) and the projects' parts of it, which their delivery
+stacks hold: who may pull and push images, read and publish packages, register and consume
+models; what bad configuration is refused before any resource; that shared-services does not
+grow with the number of projects."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import pytest
 
 from offline_preview.engine import PreviewError
 from stacks.config import ConfigError, parse_platform
+from tests.conftest import load_sample_platform
 
 REPO = "aws:ecr/repository:Repository"
 REPO_POLICY = "aws:ecr/repositoryPolicy:RepositoryPolicy"
@@ -24,6 +27,21 @@ ENVS = ("dev", "preprod", "prod")
 @pytest.fixture(scope="module")
 def run(sample_runs):
     return sample_runs("shared-services")
+
+
+@pytest.fixture(scope="module")
+def delivery(sample_runs):
+    """Each sample project's delivery stack: its repositories, group, code and parameters."""
+    return {p: sample_runs(f"{p}-delivery") for p in PROJECTS}
+
+
+@pytest.fixture(scope="module")
+def runs(run, delivery):
+    return [run, *delivery.values()]
+
+
+def _of_type(runs, typ):
+    return [r for stack in runs for r in stack.of_type(typ)]
 
 
 @pytest.fixture(scope="module")
@@ -44,28 +62,31 @@ def _root(account_id: str) -> str:
     return f"arn:aws:iam::{account_id}:root"
 
 
-def _repo_policies(run) -> dict[str, dict]:
-    return {r.inputs["repository"]: json.loads(r.inputs["policy"]) for r in run.of_type(REPO_POLICY)}
+def _repo_policies(runs) -> dict[str, dict]:
+    return {r.inputs["repository"]: json.loads(r.inputs["policy"]) for r in _of_type(runs, REPO_POLICY)}
 
 
-def test_the_image_hierarchy_from_configuration(run):
+def test_the_image_hierarchy_from_configuration(run, delivery, org):
+    ids, _ = org
     names = {r.inputs["name"] for r in run.of_type(REPO)}
-    assert {"base/python", "base/cuda", "framework/pytorch", "framework/tensorflow", "framework/scikit-learn"} <= names
-    assert {f"{p}/{image}" for p in PROJECTS for image in ("training", "inference")} <= names
-    assert len(names) == 5 + 4
+    assert names == {"base/python", "base/cuda", "framework/pytorch", "framework/tensorflow", "framework/scikit-learn"}
+    for project, stack in delivery.items():
+        # A project's application repositories are its delivery stack's, in the shared-services account.
+        assert {r.inputs["name"] for r in stack.of_type(REPO)} == {f"{project}/{i}" for i in ("training", "inference")}
+        assert {r.account for r in stack.of_type(REPO)} == {ids["shared-services"]}
 
 
-def test_every_repository_is_kms_encrypted_scanned_and_protected(run, sample_runs):
+def test_every_repository_is_kms_encrypted_scanned_and_protected(run, runs):
     key_arns = {r.outputs["arn"] for r in run.of_type("aws:kms/key:Key")}
-    for repo in run.of_type(REPO):
+    for repo in _of_type(runs, REPO):
         (encryption,) = repo.inputs["encryptionConfigurations"]
         assert encryption["encryptionType"] == "KMS" and encryption["kmsKey"] in key_arns, repo.name
         assert repo.inputs["imageScanningConfiguration"]["scanOnPush"] is True
         assert repo.protect and repo.retain_on_delete and not repo.inputs.get("forceDelete")
 
 
-def test_application_tags_are_immutable_and_base_images_move_only_stable_tags(run):
-    for repo in run.of_type(REPO):
+def test_application_tags_are_immutable_and_base_images_move_only_stable_tags(runs):
+    for repo in _of_type(runs, REPO):
         name = repo.inputs["name"]
         if name.split("/")[0] in ("base", "framework"):
             assert repo.inputs["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION", name
@@ -75,10 +96,11 @@ def test_application_tags_are_immutable_and_base_images_move_only_stable_tags(ru
             assert not repo.inputs.get("imageTagMutabilityExclusionFilters")
 
 
-def test_pull_only_for_organization_workload_and_deployment_accounts(run, org):
+def test_pull_only_for_organization_workload_and_deployment_accounts(runs, org):
     ids, org_id = org
     everyone = {_root(ids[f"{p}-{e}"]) for p in PROJECTS for e in ENVS} | {_root(ids["automation"])}
-    for name, policy in _repo_policies(run).items():
+    assert len(_repo_policies(runs)) == 5 + 4
+    for name, policy in _repo_policies(runs).items():
         pulls = [s for s in policy["Statement"] if "ecr:BatchGetImage" in s["Action"] and s["Sid"].startswith("Pull")]
         (pull,) = pulls
         assert "*" not in _roots(pull)
@@ -92,11 +114,11 @@ def test_pull_only_for_organization_workload_and_deployment_accounts(run, org):
             assert _roots(pull) == own, name
 
 
-def test_push_only_for_pipeline_build_roles_and_for_base_images_the_platform_team(run, org):
+def test_push_only_for_pipeline_build_roles_and_for_base_images_the_platform_team(runs, org):
     ids, org_id = org
     build = f"arn:aws:iam::{ids['automation']}:role/mrd-image-build"
     team = f"arn:aws:iam::{ids['shared-services']}:role/mrd-platform-team"
-    for name, policy in _repo_policies(run).items():
+    for name, policy in _repo_policies(runs).items():
         pushers = [s for s in policy["Statement"] if "ecr:PutImage" in s["Action"]]
         (push,) = pushers
         expected = {build, team} if name.split("/")[0] in ("base", "framework") else {build}
@@ -146,13 +168,16 @@ def test_codeartifact_read_for_organization_accounts_publish_only_pipeline_roles
         f"https://mrd-{ids['shared-services']}.d.codeartifact.eu-west-1.amazonaws.com/pypi/internal/simple/")
 
 
-def _group_policies(run) -> dict[str, dict]:
-    return {r.inputs["modelPackageGroupName"]: json.loads(r.inputs["resourcePolicy"]) for r in run.of_type(GROUP_POLICY)}
+def _group_policies(runs) -> dict[str, dict]:
+    return {r.inputs["modelPackageGroupName"]: json.loads(r.inputs["resourcePolicy"])
+            for r in _of_type(runs, GROUP_POLICY)}
 
 
-def test_model_registration_only_from_the_projects_preprod_automation(run, org):
+def test_model_registration_only_from_the_projects_preprod_automation(runs, run, org):
     ids, org_id = org
-    policies = _group_policies(run)
+    assert not run.of_type(GROUP)  # the groups are the delivery stacks'
+    assert {g.account for g in _of_type(runs, GROUP)} == {ids["shared-services"]}
+    policies = _group_policies(runs)
     assert set(policies) == {f"mrd-{p}" for p in PROJECTS}
     for project in PROJECTS:
         policy = policies[f"mrd-{project}"]
@@ -166,10 +191,10 @@ def test_model_registration_only_from_the_projects_preprod_automation(run, org):
                                                          "sagemaker:ModelApprovalStatus": "PendingManualApproval"}
 
 
-def test_model_consumption_only_from_the_projects_prod_account(run, org):
+def test_model_consumption_only_from_the_projects_prod_account(runs, org):
     ids, _ = org
     for project in PROJECTS:
-        policy = _group_policies(run)[f"mrd-{project}"]
+        policy = _group_policies(runs)[f"mrd-{project}"]
         principals = {}
         for statement in policy["Statement"]:
             for action in _list(statement["Action"]):
@@ -185,23 +210,32 @@ def test_model_consumption_only_from_the_projects_prod_account(run, org):
 def test_distributed_registry_lives_in_each_preprod_account(run_platform, sample_platform, org):
     ids, _ = org
     sample_platform["shared_services"]["model_registry"]["mode"] = "distributed"
-    result = run_platform("shared-services", platform=sample_platform)
-    groups = result.of_type(GROUP)
+    results = [run_platform(f"{p}-delivery", platform=sample_platform) for p in PROJECTS]
+    groups = _of_type(results, GROUP)
     assert {g.account for g in groups} == {ids[f"{p}-preprod"] for p in PROJECTS}
-    for name, policy in _group_policies(result).items():
+    for name, policy in _group_policies(results).items():
         project = name.removeprefix("mrd-")
         # No registration statement: the group's own account registers through identity policies.
         assert {r for s in policy["Statement"] for r in _roots(s)} == {_root(ids[f"{project}-prod"])}
-    assert result.outputs["modelRegistryMode"] == "distributed"
+    assert {r.outputs["modelPackageGroup"]["mode"] for r in results} == {"distributed"}
+    assert run_platform("shared-services", platform=sample_platform).outputs["modelRegistryMode"] == "distributed"
 
 
-def test_parameters_are_secure_strings_under_the_path(run):
+def test_parameters_are_secure_strings_under_the_path(run, runs):
     key_arns = {r.outputs["arn"] for r in run.of_type("aws:kms/key:Key")}
-    parameters = {r.inputs["name"]: r for r in run.of_type(PARAMETER)}
-    assert {"/mrd/shared-services/ecr/registry-uri", "/mrd/shared-services/codeartifact/pip-index-url",
-            "/mrd/shared-services/projects/fraud-detection/model-package-group-arn"} <= set(parameters)
+    parameters = {r.inputs["name"]: r for r in _of_type(runs, PARAMETER)}
+    assert {"/mrd/shared-services/ecr/registry-uri", "/mrd/shared-services/codeartifact/pip-index-url"} <= {
+        r.inputs["name"] for r in run.of_type(PARAMETER)}
+    assert {f"/mrd/shared-services/projects/{p}/{n}" for p in PROJECTS
+            for n in ("model-package-group-arn", "ecr-namespace")} <= set(parameters)
     for parameter in parameters.values():
         assert parameter.inputs["type"] == "SecureString" and parameter.inputs["keyId"] in key_arns
+        assert parameter.inputs["tier"] == "Advanced"
+    # Every parameter, the delivery stacks' too, is in the one share with the workload OUs.
+    (share,) = run.of_type("aws:ram/resourceShare:ResourceShare")
+    shared = _of_type(runs, "aws:ram/resourceAssociation:ResourceAssociation")
+    assert {a.inputs["resourceArn"] for a in shared} == {p.outputs["arn"] for p in parameters.values()}
+    assert {a.inputs["resourceShareArn"] for a in shared} == {share.outputs["arn"]}
 
 
 def test_the_shared_services_stack_passes_its_guardrails(run):
@@ -245,33 +279,37 @@ def test_a_pipeline_role_nobody_creates_or_declares_is_refused(run_platform, sam
     assert info.value.registered == []
 
 
-def test_a_connection_per_project_to_the_configured_git_provider(run):
-    connections = {c.inputs["name"]: c for c in run.of_type("aws:codeconnections/connection:Connection")}
+def test_a_connection_per_project_to_the_configured_git_provider(runs, delivery):
+    connections = {c.inputs["name"]: c for c in _of_type(runs, "aws:codeconnections/connection:Connection")}
     assert set(connections) == {f"mrd-{p}" for p in PROJECTS}
     assert {c.inputs["providerType"] for c in connections.values()} == {"GitHub"}
-    assert set(run.outputs["codeConnections"]) == set(PROJECTS) and run.outputs["codeCommitRepositories"] == {}
-    assert not run.of_type("aws:codecommit/repository:Repository")
+    for project, stack in delivery.items():
+        (connection,) = stack.of_type("aws:codeconnections/connection:Connection")
+        assert stack.outputs["codeConnectionArn"] == connection.outputs["arn"]
+        assert stack.outputs["codeCommitRepositories"] == {}
+    assert not _of_type(runs, "aws:codecommit/repository:Repository")
 
 
 def test_codecommit_repositories_with_the_approval_rule_template(run_platform, sample_platform):
     sample_platform["shared_services"]["code_repositories"] = {
         "provider": "CodeCommit", "repositories": ["ml-code"], "approval_rule_template": "mrd-two-approvals"}
     result = run_platform("shared-services", platform=sample_platform)
-    repositories = {r.inputs["repositoryName"]: r for r in result.of_type("aws:codecommit/repository:Repository")}
+    projects = [run_platform(f"{p}-delivery", platform=sample_platform) for p in PROJECTS]
+    assert result.outputs["approvalRuleTemplateName"] == "mrd-two-approvals"
+    assert not result.of_type("aws:codecommit/repository:Repository")
+    repositories = {r.inputs["repositoryName"]: r for r in _of_type(projects, "aws:codecommit/repository:Repository")}
     assert set(repositories) == {f"{p}-ml-code" for p in PROJECTS}
     assert all(r.protect and r.inputs["kmsKeyId"] for r in repositories.values())
     (template,) = result.of_type("aws:codecommit/approvalRuleTemplate:ApprovalRuleTemplate")
     assert template.inputs["name"] == "mrd-two-approvals"
     assert json.loads(template.inputs["content"])["Statements"][0]["NumberOfApprovalsNeeded"] == 2
-    associated = {a.inputs["repositoryName"] for a in result.of_type(
-        "aws:codecommit/approvalRuleTemplateAssociation:ApprovalRuleTemplateAssociation")}
-    assert associated == set(repositories)
-    assert not result.of_type("aws:codeconnections/connection:Connection")
+    associations = _of_type(projects, "aws:codecommit/approvalRuleTemplateAssociation:ApprovalRuleTemplateAssociation")
+    assert {a.inputs["repositoryName"] for a in associations} == set(repositories)
+    assert {a.inputs["approvalRuleTemplateName"] for a in associations} == {template.inputs["name"]}
+    assert not _of_type([result, *projects], "aws:codeconnections/connection:Connection")
 
 
 def test_approval_rule_templates_are_codecommit_only():
-    from tests.conftest import load_sample_platform
-
     data = load_sample_platform()
     data["shared_services"]["code_repositories"]["approval_rule_template"] = "mrd-two-approvals"
     with pytest.raises(ConfigError, match=r"code_repositories.approval_rule_template: approval rule templates are CodeCommit's"):
@@ -302,15 +340,23 @@ def test_cfn_lint_finds_a_broken_studio_template():
     assert lint(broken, config=ManualArgs(regions=["eu-west-1"]))
 
 
-def test_portfolio_launch_constraint_tag_options_and_share(run, sample_runs):
+def test_portfolio_launch_constraint_tag_options_and_share(run, runs, delivery, sample_runs):
     (constraint,) = run.of_type("aws:servicecatalog/constraint:Constraint")
     assert constraint.inputs["type"] == "LAUNCH"
     assert json.loads(constraint.inputs["parameters"]) == {"LocalRoleName": "mrd-studio-launch"}
-    options = {(o.inputs["key"], o.inputs["value"]) for o in run.of_type("aws:servicecatalog/tagOption:TagOption")}
+    options = {(o.inputs["key"], o.inputs["value"]) for o in _of_type(runs, "aws:servicecatalog/tagOption:TagOption")}
     mandatory = {"owner", "project", "environment", "cost-center", "data-classification"}
     assert {k for k, _ in options} == mandatory
     assert {("project", p) for p in PROJECTS} | {("environment", e) for e in ENVS} <= options
-    assert len(run.of_type("aws:servicecatalog/tagOptionResourceAssociation:TagOptionResourceAssociation")) == len(options)
+    # The project's values are its delivery stack's, associated with the shared portfolio.
+    for project, stack in delivery.items():
+        spec = next(p for p in load_sample_platform()["projects"] if p["name"] == project)
+        assert {(o.inputs["key"], o.inputs["value"]) for o in stack.of_type("aws:servicecatalog/tagOption:TagOption")
+                } == {("project", project), ("owner", spec["owner"]), ("cost-center", spec["cost_center"])}
+    (portfolio,) = run.of_type("aws:servicecatalog/portfolio:Portfolio")
+    associations = _of_type(runs, "aws:servicecatalog/tagOptionResourceAssociation:TagOptionResourceAssociation")
+    assert len(associations) == len(options)
+    assert {a.inputs["resourceId"] for a in associations} == {portfolio.id}
     (share,) = run.of_type("aws:servicecatalog/portfolioShare:PortfolioShare")
     workloads = sample_runs("organization").outputs["ouIds"]["Workloads"]
     assert share.inputs["type"] == "ORGANIZATIONAL_UNIT" and share.inputs["principalId"].endswith(f"/{workloads}")
@@ -324,10 +370,10 @@ def test_every_bucket_of_the_layer_is_named_by_the_rule_and_secure(run):
     assert len(parents) == 2
 
 
-def test_registry_consumers_read_exactly_the_registered_artifacts(run, sample_runs, org):
+def test_registry_consumers_read_exactly_the_registered_artifacts(delivery, sample_runs, org):
     ids, _ = org
     for project in PROJECTS:
-        prefix = run.outputs["modelPackageGroups"][project]["artifactPrefix"]
+        prefix = delivery[project].outputs["modelPackageGroup"]["artifactPrefix"]
         assert prefix == f"registry/mrd-{project}/"
         preprod = sample_runs(f"{project}-preprod")
         bucket = f"mrd-{project}-preprod-models-111111111111"
@@ -344,7 +390,7 @@ def test_registry_consumers_read_exactly_the_registered_artifacts(run, sample_ru
         assert listing["Condition"]["StringLike"] == {"s3:prefix": [f"{prefix}*"]}
 
 
-def test_the_ecr_guardrails_see_every_repository_and_its_policy_and_pass(run):
+def test_the_ecr_guardrails_see_every_repository_and_its_policy_and_pass(run, delivery):
     import dataclasses
 
     from offline_preview.analysis import analyzed_resources
@@ -352,12 +398,15 @@ def test_the_ecr_guardrails_see_every_repository_and_its_policy_and_pass(run):
     from offline_preview.preview import DEFAULT_POLICY_CONFIG_NAME, DEFAULT_POLICY_PACK
 
     analyzer = shared_analyzer(DEFAULT_POLICY_PACK, load_policy_config(DEFAULT_POLICY_PACK / DEFAULT_POLICY_CONFIG_NAME))
-    analyzer.configure_stack("shared-services", project="ml-platform")
     registry = "aws:ecr/registryPolicy:RegistryPolicy"
-    resources = [r for r in analyzed_resources(run) if r.type in (REPO, REPO_POLICY, registry)]
-    assert len(resources) == 2 * len(run.of_type(REPO)) + 1
     ecr = ("ecr-1-repository-scan-kms", "ecr-1-immutable-image-tags", "ecr-2-cross-account-pull-org-only")
-    assert [d.message for d in analyzer.analyze_each(resources) if d.policy_name in ecr] == []
+    resources = []
+    for name, stack in [("shared-services", run), *((f"{p}-delivery", r) for p, r in delivery.items())]:
+        analyzer.configure_stack(name, project="ml-platform")
+        found = [r for r in analyzed_resources(stack) if r.type in (REPO, REPO_POLICY, registry)]
+        assert len(found) == 2 * len(stack.of_type(REPO)) + (stack is run)
+        assert [d.message for d in analyzer.analyze_each(found) if d.policy_name in ecr] == []
+        resources += found
     # The same resources, widened: the guardrails look at them.
     policy = next(r for r in resources if r.type == REPO_POLICY)
     document = json.loads(policy.properties["policy"])
@@ -416,3 +465,48 @@ def test_organization_accounts_may_fill_only_the_pull_through_caches(run, org):
     for statement in (create, importing):
         assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": org_id}}
         assert _roots(statement) == accounts
+
+
+def test_a_tag_option_value_two_projects_share_is_created_once(sample_platform):
+    from stacks.shared_services_settings import project_tag_options
+
+    sample_platform["projects"][1]["owner"] = sample_platform["projects"][0]["owner"]
+    platform = parse_platform(sample_platform)
+    first, second = (p["name"] for p in sample_platform["projects"][:2])
+    assert ("owner", sample_platform["projects"][0]["owner"]) in project_tag_options(platform, first)
+    assert [t for t, _ in project_tag_options(platform, second)] == ["project", "cost-center"]
+
+
+def _shared_services_with(projects: int, tmp_path, sample_runs):
+    """The shared-services stack on the sample platform with `projects` ML projects (the
+    benchmark's generator), upstream outputs from the sample with the new accounts' ids."""
+    import copy
+    import shutil
+
+    import yaml
+
+    from benchmarks.preview_scale import generate_platform
+    from offline_preview.engine import run_stack
+    from tests.conftest import SAMPLE_DIR
+
+    platform = generate_platform(load_sample_platform(), projects)
+    config_dir = tmp_path / f"p{projects}"
+    shutil.copytree(SAMPLE_DIR, config_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    (config_dir / "platform.yaml").write_text(yaml.safe_dump(platform, sort_keys=False))
+    organization = copy.deepcopy(sample_runs("organization").outputs)
+    for i, project in enumerate(platform["projects"]):
+        for j, env in enumerate(project["environments"]):
+            organization["accountIds"].setdefault(f"{project['name']}-{env}", f"9{i:08d}{j:03d}")
+    return run_stack("shared-services", config_dir, {"organization": organization,
+                                                     "identity": sample_runs("identity").outputs,
+                                                     "network": sample_runs("network").outputs})
+
+
+def test_shared_services_is_the_same_size_for_1_2_and_50_projects(tmp_path, sample_runs):
+    sizes = {}
+    for projects in (1, 2, 50):
+        result = _shared_services_with(projects, tmp_path, sample_runs)
+        assert not result.errors
+        sizes[projects] = sorted(r.type for r in result.resources)
+    assert sizes[1] == sizes[2] == sizes[50]
+    assert len(sizes[2]) == len(sample_runs("shared-services").resources)
