@@ -22,6 +22,7 @@ from stacks.organization_settings import (
     ACCOUNT_QUOTA_SERVICE_CODE,
     TAG_POLICY_ENFORCED_FOR,
     account_quota_request,
+    identity_delegation,
     service_access_principals,
 )
 from stacks.security_settings import baseline_role_pattern, log_archive_bucket_names, recorder_role_pattern
@@ -152,11 +153,12 @@ def run(ctx: StackContext) -> None:
     GuardrailPolicies("guardrail-policies", policies, {"Root": root_id, **ous.ids}, tags,
                       pulumi.ResourceOptions(provider=provider, depends_on=[organization]))
 
-    security_tooling = accounts.ids["security-tooling"]
-    for principal in SECURITY_DELEGATIONS:
+    delegations = {principal: "security-tooling" for principal in SECURITY_DELEGATIONS}
+    delegations.update(identity_delegation(platform))
+    for principal, account_key in delegations.items():
         aws.organizations.DelegatedAdministrator(
             f"delegated-admin-{principal.split('.amazonaws.com')[0].replace('.', '-')}",
-            account_id=security_tooling,
+            account_id=accounts.ids[account_key],
             service_principal=principal,
             opts=pulumi.ResourceOptions(provider=provider, depends_on=[organization]),
         )

@@ -76,6 +76,15 @@ def service_access_principals(platform: "PlatformConfig") -> dict[str, str]:
     return dict(sorted(needed.items()))
 
 
+def identity_delegation(platform: "PlatformConfig") -> dict[str, str]:
+    """IAM Identity Center's delegated administrator (`identity.admin_account`), when it is not
+    the management account: service principal -> account key."""
+    ident = platform.identity
+    if ident.mode != "identity-center" or ident.admin_account == "management":
+        return {}
+    return {"sso.amazonaws.com": ident.admin_account}
+
+
 # AWS Organizations quota "Default maximum number of accounts" (Service Quotas service code
 # `organizations`, quota code L-29A0C5DF, as `aws service-quotas list-aws-default-service-quotas
 # --service-code organizations --region us-east-1` lists it). Organizations is a global service

@@ -97,8 +97,14 @@ def test_permission_sets_do_not_grow_with_projects(sample_runs, run_platform, sa
     assert "credit-risk-preprod" in three.outputs["personaPolicies"]["data-scientist"]["accounts"]
 
 
-def test_a_delegated_administrator_hosts_the_permission_sets_and_the_assignments(run_platform, sample_platform, accounts):
+def test_a_delegated_administrator_hosts_the_permission_sets_and_the_assignments(run_platform, sample_platform, accounts,
+                                                                                sample_runs):
+    delegated = "aws:organizations/delegatedAdministrator:DelegatedAdministrator"
+    assert "sso.amazonaws.com" not in {d.inputs["servicePrincipal"] for d in sample_runs("organization").of_type(delegated)}
     sample_platform["identity"]["admin_account"] = "security-tooling"
+    organization = run_platform("organization", sample_platform)
+    assert [d.inputs["accountId"] for d in organization.of_type(delegated)
+            if d.inputs["servicePrincipal"] == "sso.amazonaws.com"] == [accounts["security-tooling"]]
     identity = run_platform("identity", sample_platform)
     assert {s.account for s in identity.of_type(PERMISSION_SET)} == {accounts["security-tooling"]}
     dev = run_platform("fraud-detection-dev", sample_platform, upstream=None)
