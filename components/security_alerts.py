@@ -143,44 +143,65 @@ class SecurityAlertsArgs:
                                     f":{self.topic_name}")
 
 
-def alert_key_uses(args: SecurityAlertsArgs) -> list[KeyUse]:
-    """Who may use the topic key: EventBridge and CloudWatch, to publish to the alert topic only
-    (the topic policy decides who may publish)."""
+def topic_publish_key_uses(topic_arn: pulumi.Input[str], account_id: pulumi.Input[str], region: str,
+                           partition: str = "aws", label: str = "AlertTopic",
+                           alarms: bool = True) -> list[KeyUse]:
+    """Who may use an encrypted topic's key: EventBridge and (with `alarms`) CloudWatch alarms
+    of `account_id`, to publish to `topic_arn` only (the topic policy decides who may publish).
+    Statement ids name the topic by `label`."""
     publish = ("kms:GenerateDataKey*", "kms:Decrypt")
-    this_topic = {"kms:EncryptionContext:aws:sns:topicArn": args.topic_arn()}
-    return [
+    this_topic = {"kms:EncryptionContext:aws:sns:topicArn": topic_arn}
+    uses = [
         # No aws:Source* key here: SNS does not support them in the key policy for EventBridge.
-        KeyUse(sid="EventBridgePublishToAlertTopic", actions=publish, service="events.amazonaws.com",
+        KeyUse(sid=f"EventBridgePublishTo{label}", actions=publish, service="events.amazonaws.com",
                conditions={"StringEquals": this_topic}),
-        KeyUse(sid="CloudWatchAlarmsPublishToAlertTopic", actions=publish, service="cloudwatch.amazonaws.com",
-               source_account=args.tooling_account_id,
-               conditions={"StringEquals": this_topic,
-                           "ArnLike": {"aws:SourceArn": pulumi.Output.concat(
-                               f"arn:{args.partition}:cloudwatch:{args.region}:", args.tooling_account_id, ":alarm:*")}}),
     ]
+    if alarms:
+        uses.append(KeyUse(
+            sid=f"CloudWatchAlarmsPublishTo{label}", actions=publish, service="cloudwatch.amazonaws.com",
+            source_account=account_id,
+            conditions={"StringEquals": this_topic,
+                        "ArnLike": {"aws:SourceArn": pulumi.Output.concat(
+                            f"arn:{partition}:cloudwatch:{region}:", account_id, ":alarm:*")}}))
+    return uses
 
 
-def topic_policy(args: SecurityAlertsArgs) -> dict:
-    """EventBridge rules and CloudWatch alarms of security tooling may publish; TLS only."""
-    topic = args.topic_arn()
+def alert_key_uses(args: SecurityAlertsArgs) -> list[KeyUse]:
+    """Who may use the alert topic key: EventBridge and CloudWatch of security tooling."""
+    return topic_publish_key_uses(args.topic_arn(), args.tooling_account_id, args.region, args.partition)
+
+
+def publish_topic_policy(topic_arn: pulumi.Input[str], account_id: pulumi.Input[str], services: Sequence[str],
+                         sid: str, source_arns: Sequence[pulumi.Input[str]] = ()) -> dict:
+    """`services` acting for `account_id` (and, when given, for `source_arns` only) may publish
+    to the topic; nobody publishes without TLS."""
+    condition: dict = {"StringEquals": {"aws:SourceAccount": account_id}}
+    if source_arns:
+        condition["ArnEquals"] = {"aws:SourceArn": list(source_arns)}
     return document(
         {
-            "Sid": "EventBridgeAndCloudWatchPublish",
+            "Sid": sid,
             "Effect": "Allow",
-            "Principal": {"Service": ["events.amazonaws.com", "cloudwatch.amazonaws.com"]},
+            "Principal": {"Service": list(services) if len(services) > 1 else services[0]},
             "Action": "sns:Publish",
-            "Resource": topic,
-            "Condition": {"StringEquals": {"aws:SourceAccount": args.tooling_account_id}},
+            "Resource": topic_arn,
+            "Condition": condition,
         },
         {
             "Sid": "DenyInsecureTransport",
             "Effect": "Deny",
             "Principal": "*",
             "Action": "sns:Publish",
-            "Resource": topic,
+            "Resource": topic_arn,
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
         },
     )
+
+
+def topic_policy(args: SecurityAlertsArgs) -> dict:
+    """EventBridge rules and CloudWatch alarms of security tooling may publish; TLS only."""
+    return publish_topic_policy(args.topic_arn(), args.tooling_account_id,
+                                ["events.amazonaws.com", "cloudwatch.amazonaws.com"], "EventBridgeAndCloudWatchPublish")
 
 
 def bus_policy(args: SecurityAlertsArgs) -> dict:

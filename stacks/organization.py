@@ -20,23 +20,14 @@ from stacks.organization_settings import (
     ACCOUNT_QUOTA_CODE,
     ACCOUNT_QUOTA_REGION,
     ACCOUNT_QUOTA_SERVICE_CODE,
+    SERVICE_CATALOG_PRINCIPAL,
     TAG_POLICY_ENFORCED_FOR,
     account_quota_request,
-    identity_delegation,
+    delegated_administrators,
     service_access_principals,
+    service_catalog_organization_access,
 )
 from stacks.security_settings import baseline_role_pattern, log_archive_bucket_names, recorder_role_pattern
-
-# Services whose organization-wide administration moves to the security-tooling account.
-# GuardDuty and Security Hub have their own admin-account APIs (security stack). StackSets are
-# not delegated: their execution roles may create the break-glass role in every account
-# (IAM-3), so only the management account may administer service-managed StackSets.
-SECURITY_DELEGATIONS = [
-    "access-analyzer.amazonaws.com",
-    "config-multiaccountsetup.amazonaws.com",
-    "config.amazonaws.com",
-]
-
 
 def scp_settings(platform: PlatformConfig, compact: bool = False) -> ScpSettings:
     """Map the platform definition onto the SCP library's settings."""
@@ -153,14 +144,24 @@ def run(ctx: StackContext) -> None:
     GuardrailPolicies("guardrail-policies", policies, {"Root": root_id, **ous.ids}, tags,
                       pulumi.ResourceOptions(provider=provider, depends_on=[organization]))
 
-    delegations = {principal: "security-tooling" for principal in SECURITY_DELEGATIONS}
-    delegations.update(identity_delegation(platform))
-    for principal, account_key in delegations.items():
+    # Service Catalog's own organization access (its EnableAWSOrganizationsAccess, from the
+    # management account only): it keeps OU shares in step with the organization's structure.
+    # Trusted access for servicecatalog.amazonaws.com is also in the organization's exact list,
+    # so the next `up` does not disable what this turns on.
+    catalog_access = None
+    if service_catalog_organization_access(platform):
+        catalog_access = aws.servicecatalog.OrganizationsAccess(
+            "service-catalog-organizations-access", enabled=True,
+            opts=pulumi.ResourceOptions(provider=provider, depends_on=[organization]))
+    for principal, account_key in delegated_administrators(platform).items():
+        # Registering needs the service's trusted access (and Service Catalog's own access) first.
+        after = [organization, catalog_access] if catalog_access is not None and principal == SERVICE_CATALOG_PRINCIPAL \
+            else [organization]
         aws.organizations.DelegatedAdministrator(
             f"delegated-admin-{principal.split('.amazonaws.com')[0].replace('.', '-')}",
             account_id=accounts.ids[account_key],
             service_principal=principal,
-            opts=pulumi.ResourceOptions(provider=provider, depends_on=[organization]),
+            opts=pulumi.ResourceOptions(provider=provider, depends_on=after),
         )
 
     # RAM shares to OUs (the Transit Gateway hub) need sharing with the organization turned on.

@@ -7,6 +7,9 @@ derived views of the organization stack).
   (a GuardDuty feature, Control Tower mode, the layers every platform has), plus the principals
   `organization.extra_service_access_principals` declares for integrations made outside this
   program.
+* **Delegated administrators**: which account administers which integration for the
+  organization (security tooling for Config and Access Analyzer; shared services for Service
+  Catalog while its portfolio is shared to an OU).
 * **Account quota**: AWS Organizations' "Default maximum number of accounts" (10 for a new
   organization) is requested through Service Quotas when the platform needs more.
 * **Tag policy enforcement**: the resource types on which the mandatory tag keys' spelling is
@@ -62,6 +65,9 @@ TRUSTED_SERVICES = (
     TrustedService("ram.amazonaws.com", "network: the Transit Gateway shared through RAM with OUs"),
     TrustedService("sso.amazonaws.com", "identity.mode: identity-center (permission sets and account assignments)",
                    lambda platform: platform.identity.mode == "identity-center"),
+    TrustedService("servicecatalog.amazonaws.com",
+                   "shared_services.service_catalog: the Studio portfolio shared to an OU from shared services",
+                   lambda platform: platform.shared_services.service_catalog.enabled),
 )
 EXTRA_PRINCIPALS_KEY = "organization.extra_service_access_principals"
 _SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9][a-z0-9.-]*\.amazonaws\.com$")
@@ -76,13 +82,37 @@ def service_access_principals(platform: "PlatformConfig") -> dict[str, str]:
     return dict(sorted(needed.items()))
 
 
-def identity_delegation(platform: "PlatformConfig") -> dict[str, str]:
-    """IAM Identity Center's delegated administrator (`identity.admin_account`), when it is not
-    the management account: service principal -> account key."""
-    ident = platform.identity
-    if ident.mode != "identity-center" or ident.admin_account == "management":
-        return {}
-    return {"sso.amazonaws.com": ident.admin_account}
+# Services whose organization-wide administration moves to the security-tooling account.
+# GuardDuty and Security Hub have their own admin-account APIs (security stack). StackSets are
+# not delegated: their execution roles may create the break-glass role in every account
+# (IAM-3), so only the management account may administer service-managed StackSets.
+SECURITY_DELEGATIONS = (
+    "access-analyzer.amazonaws.com",
+    "config-multiaccountsetup.amazonaws.com",
+    "config.amazonaws.com",
+)
+SERVICE_CATALOG_PRINCIPAL = "servicecatalog.amazonaws.com"
+IDENTITY_CENTER_PRINCIPAL = "sso.amazonaws.com"
+
+
+def service_catalog_organization_access(platform: "PlatformConfig") -> bool:
+    """Whether Service Catalog shares portfolios through AWS Organizations: the shared-services
+    portfolio is shared to an OU, which only the management account or a delegated
+    administrator can do once Service Catalog's organization access is on."""
+    return platform.shared_services.service_catalog.enabled
+
+
+def delegated_administrators(platform: "PlatformConfig") -> dict[str, str]:
+    """Service principal -> the key of the account registered as its delegated administrator."""
+    found = {principal: "security-tooling" for principal in SECURITY_DELEGATIONS}
+    if service_catalog_organization_access(platform):
+        # The portfolio share to the OU is made from shared services (shared-services stack).
+        found[SERVICE_CATALOG_PRINCIPAL] = "shared-services"
+    identity = platform.identity
+    if identity.mode == "identity-center" and identity.admin_account != "management":
+        # The identity stack runs in that account, which must administer Identity Center.
+        found[IDENTITY_CENTER_PRINCIPAL] = identity.admin_account
+    return found
 
 
 # AWS Organizations quota "Default maximum number of accounts" (Service Quotas service code

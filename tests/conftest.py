@@ -87,3 +87,30 @@ def run_platform(tmp_path: Path) -> Callable[..., StackRun]:
         return run_stack(stack, config_dir, upstream)
 
     return run
+
+
+@pytest.fixture
+def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Any]:
+    """moto's in-process AWS (`mock_aws`) for code that calls AWS with boto3: fake credentials,
+    no AWS configuration files. Returns `session_in(account_id)`, a boto3 session whose
+    credentials belong to that account (an assumed member role, as moto tracks accounts by key)."""
+    import boto3
+    from moto import mock_aws
+
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ROLE_ARN",
+                 "AWS_WEB_IDENTITY_TOKEN_FILE", "MOTO_ACCOUNT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+
+    def session_in(account_id: str) -> Any:
+        creds = boto3.client("sts").assume_role(
+            RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole", RoleSessionName="test")["Credentials"]
+        return boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                             aws_session_token=creds["SessionToken"], region_name="eu-west-1")
+
+    with mock_aws():
+        yield session_in

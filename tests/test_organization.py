@@ -263,10 +263,60 @@ def test_tag_policy_covers_mandatory_tags(org, sample_platform):
     assert set(json.loads(tag_policies[0].inputs["content"])["tags"]) == set(sample_platform["mandatory_tags"])
 
 
-def test_delegated_administrators_are_security_tooling(org):
-    delegated = org.of_type("aws:organizations/delegatedAdministrator:DelegatedAdministrator")
-    assert {d.inputs["servicePrincipal"] for d in delegated} >= {"config.amazonaws.com", "access-analyzer.amazonaws.com"}
-    assert {d.inputs["accountId"] for d in delegated} == {org.outputs["accountIds"]["security-tooling"]}
+def test_delegated_administrators_are_security_tooling_and_shared_services(org):
+    delegated = {d.inputs["servicePrincipal"]: d.inputs["accountId"] for d in org.of_type(DELEGATED)}
+    ids = org.outputs["accountIds"]
+    assert delegated == {
+        "access-analyzer.amazonaws.com": ids["security-tooling"],
+        "config-multiaccountsetup.amazonaws.com": ids["security-tooling"],
+        "config.amazonaws.com": ids["security-tooling"],
+        SERVICE_CATALOG: ids["shared-services"],
+    }
+
+
+# -- Service Catalog shares the shared-services portfolio through the organization ----------------
+DELEGATED = "aws:organizations/delegatedAdministrator:DelegatedAdministrator"
+CATALOG_ACCESS = "aws:servicecatalog/organizationsAccess:OrganizationsAccess"
+SERVICE_CATALOG = "servicecatalog.amazonaws.com"
+
+
+def test_service_catalog_organization_access_is_on_before_shared_services_is_its_administrator(org, sample_platform):
+    (access,) = org.of_type(CATALOG_ACCESS)
+    assert access.inputs["enabled"] is True
+    # Only the management account may turn it on (a delegated administrator cannot).
+    assert access.account == sample_platform["organization"]["management_account_id"]
+    (organization,) = org.of_type("aws:organizations/organization:Organization")
+    assert organization.urn in access.dependencies
+    assert SERVICE_CATALOG in organization.inputs["awsServiceAccessPrincipals"]
+    (delegation,) = [d for d in org.of_type(DELEGATED) if d.inputs["servicePrincipal"] == SERVICE_CATALOG]
+    assert {organization.urn, access.urn} <= set(delegation.dependencies)
+
+
+def test_the_portfolio_share_is_made_from_the_service_catalog_administrator(org, sample_runs):
+    (share,) = sample_runs("shared-services").of_type("aws:servicecatalog/portfolioShare:PortfolioShare")
+    assert share.inputs["type"] == "ORGANIZATIONAL_UNIT"
+    (delegation,) = [d for d in org.of_type(DELEGATED) if d.inputs["servicePrincipal"] == SERVICE_CATALOG]
+    assert share.account == delegation.inputs["accountId"] == org.outputs["accountIds"]["shared-services"]
+
+
+def test_without_the_portfolio_service_catalog_is_not_integrated(org, run_platform, sample_platform):
+    sample_platform["shared_services"]["service_catalog"]["enabled"] = False
+    run = run_platform("organization", sample_platform)
+    assert not run.of_type(CATALOG_ACCESS)
+    (organization,) = run.of_type("aws:organizations/organization:Organization")
+    (sample,) = org.of_type("aws:organizations/organization:Organization")
+    assert organization.inputs["awsServiceAccessPrincipals"] == [
+        p for p in sample.inputs["awsServiceAccessPrincipals"] if p != SERVICE_CATALOG]
+    assert SERVICE_CATALOG not in {d.inputs["servicePrincipal"] for d in run.of_type(DELEGATED)}
+
+
+def test_an_identity_center_administrator_other_than_management_is_delegated(run_platform, sample_platform):
+    sample_platform.setdefault("identity", {})["admin_account"] = "security-tooling"
+    run = run_platform("organization", sample_platform)
+    delegated = {d.inputs["servicePrincipal"]: d.inputs["accountId"] for d in run.of_type(DELEGATED)}
+    assert delegated["sso.amazonaws.com"] == run.outputs["accountIds"]["security-tooling"]
+    (organization,) = run.of_type("aws:organizations/organization:Organization")
+    assert "sso.amazonaws.com" in organization.inputs["awsServiceAccessPrincipals"]
 
 
 def test_ram_sharing_with_the_organization_is_on(org):
@@ -383,6 +433,9 @@ def _integrations(run) -> dict[str, str]:
         "aws:ram/sharingWithOrganization:SharingWithOrganization": lambda r: "ram.amazonaws.com",
         "aws:organizations/delegatedAdministrator:DelegatedAdministrator": lambda r: r.inputs["servicePrincipal"],
         "aws:controltower/controlTowerControl:ControlTowerControl": lambda r: "controltower.amazonaws.com",
+        "aws:servicecatalog/organizationsAccess:OrganizationsAccess": lambda r: "servicecatalog.amazonaws.com",
+        "aws:servicecatalog/portfolioShare:PortfolioShare":
+            lambda r: r.inputs["type"] in ("ORGANIZATION", "ORGANIZATIONAL_UNIT") and "servicecatalog.amazonaws.com",
     }
     found = {}
     for typ, principal_of in needs.items():
@@ -394,9 +447,12 @@ def _integrations(run) -> dict[str, str]:
 
 
 def test_trusted_access_covers_every_integration_the_layers_register(org, sample_runs):
-    needed = {**_integrations(org), **_integrations(sample_runs("security")), **_integrations(sample_runs("network"))}
-    # GuardDuty auto-enables Malware Protection for EC2 in every member (the sample's features).
+    needed = {**_integrations(org), **_integrations(sample_runs("security")), **_integrations(sample_runs("network")),
+              **_integrations(sample_runs("shared-services"))}
+    # GuardDuty auto-enables Malware Protection for EC2 in every member (the sample's features);
+    # the Studio portfolio is shared to an OU.
     assert MALWARE_PROTECTION in needed and "ram.amazonaws.com" in needed
+    assert SERVICE_CATALOG in _integrations(sample_runs("shared-services"))
     missing = {p: r for p, r in needed.items() if p not in _principals(org)}
     assert missing == {}, f"integrations without trusted access (the organization would disable them): {missing}"
 
