@@ -113,16 +113,18 @@ def notebook_instances_by_owner(a: AccountArns, owner_tag: str) -> list[Statemen
     ]
 
 
-def ecr_push_sagemaker_repositories(a: AccountArns) -> list[Statement]:
-    """The whitepaper's development pattern: push images only to this account's repositories
-    tagged `CreatedBy=SageMaker` (the Studio image build's), and create repositories only so
-    tagged."""
-    tagged = {"StringEquals": {"ecr:ResourceTag/CreatedBy": "SageMaker"}}
+def sagemaker_repositories(a: AccountArns, push: bool) -> list[Statement]:
+    """The whitepaper's development pattern (notebook execution role): pull from, and with
+    `push` create and push to, only this account's repositories tagged `CreatedBy=SageMaker`."""
+    tagged = {"StringEquals": {"aws:ResourceTag/CreatedBy": "SageMaker"}}
+    pull = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    if not push:
+        return [{"Sid": "PullSageMakerRepositories", "Effect": "Allow", "Action": pull,
+                 "Resource": [a.arn("ecr", "repository/*")], "Condition": tagged}]
     return [
         {"Sid": "PushToSageMakerRepositories", "Effect": "Allow",
-         "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:CompleteLayerUpload",
-                    "ecr:DescribeRepositories", "ecr:GetDownloadUrlForLayer", "ecr:InitiateLayerUpload",
-                    "ecr:PutImage", "ecr:UploadLayerPart"],
+         "Action": sorted([*pull, "ecr:CompleteLayerUpload", "ecr:DescribeImages", "ecr:DescribeRepositories",
+                           "ecr:InitiateLayerUpload", "ecr:ListImages", "ecr:PutImage", "ecr:UploadLayerPart"]),
          "Resource": [a.arn("ecr", "repository/*")], "Condition": tagged},
         {"Sid": "CreateSageMakerRepositories", "Effect": "Allow", "Action": ["ecr:CreateRepository", "ecr:TagResource"],
          "Resource": [a.arn("ecr", "repository/*")],

@@ -3,7 +3,8 @@
 Lake Formation, unlike S3 and KMS policies, checks that a principal exists when it is granted
 permissions, so the roles the data layer grants to must exist first. This component creates
 them with a trust policy and no permissions: each layer that grants access (buckets, keys, Lake
-Formation, the ML workspace) adds its own, so a role never holds more than those grants.
+Formation, the ML workspace, the persona policies of components/permission_sets.py) adds its
+own, so a role never holds more than those grants.
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ which directory groups hold which persona where.
   `<prefix>-saml-<persona>`, trusting the account's SAML provider (`saml_provider_name`) for the
   audience `saml_audience`, with the same policy attached.
 
-Every name is a pure function of the configuration, so the stacks and the checks agree.
+Every name is a pure function of the configuration, so the stacks and the checks agree
+(`access_args` also reads the `identity` stack's outputs).
 """
 
 from __future__ import annotations
@@ -184,7 +185,11 @@ def access_args(platform: "PlatformConfig", account: str, account_id: pulumi.Inp
     """What an account's stack gives `PersonaAccess`: the persona policies of `account` (the
     personas of `statements` that have a policy there), and the assignments into it
     (identity-center mode, permission set ARNs read from the `identity` stack) or the SAML
-    roles (saml mode). `account_ids` looks up account ids by key (the organization stack's)."""
+    roles (saml mode). `account_ids` looks up account ids by key (the organization stack's).
+
+    The one thing here that is not a pure function of the configuration: with assignments to
+    make it reads the `identity` stack's `permissionSetArns` through a StackReference, so
+    each account's stack calls it once."""
     ident = platform.identity
     personas = [p for p in account_personas(platform, account) if statements.get(p)]
     policies = [PersonaPolicy(p, persona_policy_name(platform, p), list(statements[p])) for p in personas]

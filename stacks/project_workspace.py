@@ -7,6 +7,8 @@ Their policies, tightened from the whitepaper's samples:
 
 - `iam:PassRole` only to the named job roles, only to the service that runs them;
 - ECR pull from the shared-services base/framework repositories and the project's namespace;
+  in dev, the notebook role also creates and pushes to, and the processing and training roles
+  pull from, this account's repositories tagged `CreatedBy=SageMaker` (whitepaper);
 - KMS: the named actions on the project key, decrypt on the granted lake domains' keys;
 - S3: the project buckets exactly as their bucket policies grant the role, read on the lake
   zones the data layer's consumers entry grants;
@@ -23,8 +25,8 @@ same name in every account, so one permission set references it), and the assign
 configured groups to the permission sets for this account (or the SAML persona roles):
 
 - data scientists: in dev, open only the user profile and spaces tagged with their own user
-  name (ABAC on `studio-owner`), run jobs in the project VPC with the job roles, push images to
-  `CreatedBy=SageMaker` repositories, their own notebook instances (when enabled); in preprod,
+  name (ABAC on `studio-owner`), run jobs in the project VPC with the job roles, their own
+  notebook instances (when enabled); in preprod,
   read-only views of jobs, their logs and metrics; nothing in prod;
 - MLOps engineers (preprod, prod): read jobs, endpoints, pipelines and the registry, stop or
   retry pipeline executions and scale endpoints, never change a pipeline;
@@ -245,6 +247,13 @@ def job_policies(c: _Context) -> dict[str, list[Statement]]:
                   "Action": ["glue:GetDatabase", "glue:GetPartitions", "glue:GetTable", "glue:GetTables"],
                   "Resource": [c.arn("glue", "catalog"), c.arn("glue", "database/*"), c.arn("glue", "table/*/*")]}],
     }
+    if c.env == "dev":
+        # Whitepaper: quick experiments build images from the notebook into this account's
+        # repositories tagged CreatedBy=SageMaker; the jobs pull them. Dev only.
+        a = pp.AccountArns(c.account, c.region)
+        policies["notebook"] += pp.sagemaker_repositories(a, push=True)
+        for kind in ("processing", "training"):
+            policies[kind] += pp.sagemaker_repositories(a, push=False)
     return policies
 
 
@@ -416,8 +425,7 @@ def persona_statements(c: _Context, domain_id: pulumi.Input[str] | None) -> dict
         "model-risk-manager": [*pp.registry_reads(a), *pp.model_governance_reads(a), *pp.serving_reads(a)],
     }
     if c.env == "dev":
-        scientist = [*viewer, *_run_jobs(c), _pass_roles(c, ["processing", "training"]),
-                     *pp.ecr_push_sagemaker_repositories(a)]
+        scientist = [*viewer, *_run_jobs(c), _pass_roles(c, ["processing", "training"])]
         if domain_id is not None:
             scientist += studio_user_statements(c, domain_id)
         if c.platform.workspace.notebook_instances:

@@ -24,6 +24,7 @@ ATTRIBUTES = "aws:ssoadmin/instanceAccessControlAttributes:InstanceAccessControl
 POLICY = "aws:iam/policy:Policy"
 ROLE = "aws:iam/role:Role"
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 PERSONAS = ["data-scientist", "data-engineer", "mlops-engineer", "it-auditor", "model-risk-manager"]
 SET_NAMES = {"data-scientist": "mrd-DataScientist", "data-engineer": "mrd-DataEngineer",
              "mlops-engineer": "mrd-MLOpsEngineer", "it-auditor": "mrd-ITAuditor", "model-risk-manager": "mrd-ModelRisk"}
@@ -96,8 +97,14 @@ def test_permission_sets_do_not_grow_with_projects(sample_runs, run_platform, sa
     assert "credit-risk-preprod" in three.outputs["personaPolicies"]["data-scientist"]["accounts"]
 
 
-def test_a_delegated_administrator_hosts_the_permission_sets_and_the_assignments(run_platform, sample_platform, accounts):
+def test_a_delegated_administrator_hosts_the_permission_sets_and_the_assignments(run_platform, sample_platform, accounts,
+                                                                                sample_runs):
+    delegated = "aws:organizations/delegatedAdministrator:DelegatedAdministrator"
+    assert "sso.amazonaws.com" not in {d.inputs["servicePrincipal"] for d in sample_runs("organization").of_type(delegated)}
     sample_platform["identity"]["admin_account"] = "security-tooling"
+    organization = run_platform("organization", sample_platform)
+    assert [d.inputs["accountId"] for d in organization.of_type(delegated)
+            if d.inputs["servicePrincipal"] == "sso.amazonaws.com"] == [accounts["security-tooling"]]
     identity = run_platform("identity", sample_platform)
     assert {s.account for s in identity.of_type(PERMISSION_SET)} == {accounts["security-tooling"]}
     dev = run_platform("fraud-detection-dev", sample_platform, upstream=None)
@@ -150,7 +157,7 @@ def test_another_project_leaves_a_project_stacks_assignments_alone(sample_runs, 
 
 def test_data_scientists_change_in_dev_read_in_preprod_and_have_nothing_in_prod(sample_runs):
     dev = _persona_policies(sample_runs("fraud-detection-dev"))["data-scientist"]
-    assert {"sagemaker:CreateTrainingJob", "sagemaker:CreatePresignedDomainUrl", "ecr:PutImage"} <= set(_actions(dev))
+    assert {"sagemaker:CreateTrainingJob", "sagemaker:CreatePresignedDomainUrl"} <= set(_actions(dev))
     preprod = _persona_policies(sample_runs("fraud-detection-preprod"))["data-scientist"]
     levels = {a: action_access_level(a) for a in _actions(preprod)}
     assert set(levels.values()) <= {"Read", "List"}, levels
@@ -159,17 +166,29 @@ def test_data_scientists_change_in_dev_read_in_preprod_and_have_nothing_in_prod(
         assert "data-scientist" not in _persona_policies(sample_runs(stack))
 
 
-def test_ecr_push_only_in_dev_and_only_to_repositories_sagemaker_created(sample_runs):
-    dev = _persona_policies(sample_runs("fraud-detection-dev"))["data-scientist"]
-    (push,) = [s for s in dev["Statement"] if "ecr:PutImage" in s["Action"]]
-    assert push["Condition"] == {"StringEquals": {"ecr:ResourceTag/CreatedBy": "SageMaker"}}
-    assert all(r.endswith(":repository/*") and r.split(":")[4] == push["Resource"][0].split(":")[4]
-               for r in push["Resource"])
-    (create,) = [s for s in dev["Statement"] if "ecr:CreateRepository" in s["Action"]]
+def test_ecr_push_only_in_dev_only_from_the_notebook_role_and_only_to_repositories_sagemaker_created(sample_runs):
+    def job_policies(stack):
+        return {p.inputs["role"]: json.loads(p.inputs["policy"]) for p in sample_runs(stack).of_type(ROLE_POLICY)
+                if p.inputs.get("name", "").endswith("-job")}
+
+    dev = job_policies("fraud-detection-dev")
+    pushers = {role for role, doc in dev.items() if "ecr:PutImage" in _actions(doc)}
+    assert pushers == {"mrd-fraud-detection-dev-sm-execution"}
+    doc = dev["mrd-fraud-detection-dev-sm-execution"]
+    (push,) = [s for s in doc["Statement"] if "ecr:PutImage" in s["Action"]]
+    tagged = {"StringEquals": {"aws:ResourceTag/CreatedBy": "SageMaker"}}
+    assert push["Condition"] == tagged
+    account = push["Resource"][0].split(":")[4]
+    assert push["Resource"] == [f"arn:aws:ecr:eu-west-1:{account}:repository/*"]
+    (create,) = [s for s in doc["Statement"] if "ecr:CreateRepository" in s["Action"]]
     assert create["Condition"] == {"StringEquals": {"aws:RequestTag/CreatedBy": "SageMaker"}}
+    (pull,) = [s for s in dev["mrd-fraud-detection-dev-sm-training"]["Statement"] if s["Sid"] == "PullSageMakerRepositories"]
+    assert pull["Condition"] == tagged and "ecr:PutImage" not in pull["Action"]
     for stack in ("fraud-detection-preprod", "fraud-detection-prod"):
-        for persona, doc in _persona_policies(sample_runs(stack)).items():
-            assert "ecr:PutImage" not in _actions(doc), (stack, persona)
+        for role, policy in job_policies(stack).items():
+            assert "ecr:PutImage" not in _actions(policy) and "CreatedBy" not in json.dumps(policy), (stack, role)
+        for persona, policy in _persona_policies(sample_runs(stack)).items():
+            assert "ecr:PutImage" not in _actions(policy), (stack, persona)
 
 
 def test_notebook_instances_start_and_stop_only_by_their_owner_tag(sample_runs, run_platform, sample_platform):
@@ -275,6 +294,20 @@ def test_saml_mode_creates_persona_roles_trusting_the_provider_for_the_audience(
     assert run_platform("identity", saml_platform).of_type(PERMISSION_SET) == []
 
 
+def test_saml_roles_are_known_roles_of_their_accounts(run_platform, saml_platform):
+    from stacks.principal_settings import created_roles
+
+    platform = parse_platform(saml_platform)
+    listed = {(r.account, r.name) for r in created_roles(platform) if "-saml-" in r.name}
+    assert ("fraud-detection-dev", "mrd-saml-data-scientist") in listed
+    assert ("fraud-detection-prod", "mrd-saml-data-scientist") not in listed
+    assert {("data-lake", "mrd-saml-data-engineer"), ("security-tooling", "mrd-saml-it-auditor"),
+            ("shared-services", "mrd-saml-model-risk-manager")} <= listed
+    prod = run_platform("fraud-detection-prod", saml_platform)
+    assert {r.inputs["name"] for r in prod.of_type(ROLE) if "-saml-" in r.inputs["name"]} == \
+           {n for a, n in listed if a == "fraud-detection-prod"}
+
+
 def test_saml_mode_lake_roles_trust_the_saml_data_engineer_role(run_platform, saml_platform, accounts):
     run = run_platform("data-lake", saml_platform)
     (role,) = [r for r in run.of_type(ROLE) if r.inputs["name"] == "mrd-data-engineer"]
@@ -316,3 +349,15 @@ def test_bad_identity_input_registers_nothing(run_platform, sample_platform):
         run_platform("identity", sample_platform)
     assert "identity.groups.it-audit.personas[0]" in str(info.value)
     assert info.value.registered == []
+
+
+def test_presigned_url_lifetime_has_no_condition_key_so_sessions_bound_it(run_platform, sample_platform):
+    # README "How people get in": IAM cannot enforce ExpiresInSeconds or the Studio session
+    # length because the authorization data has no key for them; should one appear, enforce it.
+    from policy_documents.service_authorization import action_condition_keys
+
+    keys = action_condition_keys("sagemaker:CreatePresignedDomainUrl")
+    assert not [k for k in keys if "expir" in k or "session" in k or "duration" in k], keys
+    sample_platform["identity"]["session_duration"] = "PT2H"
+    identity = run_platform("identity", sample_platform)
+    assert {s.inputs["sessionDuration"] for s in identity.of_type(PERMISSION_SET)} == {"PT2H"}
