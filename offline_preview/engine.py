@@ -532,6 +532,9 @@ class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):
 # -- the SDK's per-registration work, done the same way at less cost ---------------------------
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})  # never unknown, nothing inside
+
+
 def _contains_unknowns(value: Any) -> bool:
     """`pulumi.runtime.rpc.contains_unknowns` without its recursive closure.
 
@@ -539,6 +542,8 @@ def _contains_unknowns(value: Any) -> bool:
     on every call: a garbage cycle per output value, tens of thousands per stack, which the
     collector must then find. Same answer: whether an unknown is reachable through dicts and lists.
     """
+    if type(value) in _SCALARS:
+        return False
     is_unknown = known_types.is_unknown
     if not isinstance(value, (dict, list)):
         return is_unknown(value)
@@ -546,6 +551,8 @@ def _contains_unknowns(value: Any) -> bool:
     todo = [value]
     while todo:
         item = todo.pop()
+        if type(item) in _SCALARS:
+            continue
         if is_unknown(item):
             return True
         if id(item) in seen:
