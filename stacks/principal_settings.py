@@ -124,10 +124,12 @@ def created_roles(platform: "PlatformConfig") -> list[KnownRole]:
     """Every role the platform's stacks create, by account key, from the definition alone."""
     prefix, org = platform.name_prefix, platform.organization
     found: list[KnownRole] = []
+    listed: set[KnownRole] = set()  # `role in found` would make this quadratic in projects
 
     def add(account: str, name: str, stack: str) -> None:
         role = KnownRole(account, name, "created", stack)
-        if role not in found:
+        if role not in listed:
+            listed.add(role)
             found.append(role)
 
     # security: management account.
