@@ -97,6 +97,9 @@ class Scenario(_Strict):
     # The request goes through the principal account's VPC endpoint for this service (`s3`,
     # `sagemaker.api`, ...): its policy applies and aws:SourceVpce / aws:SourceVpc are set.
     via_endpoint: str | None = None
+    # The account whose VPC endpoint that is, when not the principal's: a role of one account
+    # used from another account's VPC (a producer's per-consumer role, assumed from the consumer).
+    endpoint_account: str | None = None
     # The resource belongs to an account outside the organization, whose policy is assumed to
     # let anybody in (the worst case: a bucket an insider exfiltrates to). Only the principal's
     # side of the request (identity, SCPs, the VPC endpoint) can stop it.
@@ -116,6 +119,12 @@ class Scenario(_Strict):
     def _each_used(self) -> Scenario:
         if (self.for_each is None) == ("{each}" in self.resource):
             raise ValueError("for_each and {each} in resource go together")
+        return self
+
+    @model_validator(mode="after")
+    def _endpoint_account_with_endpoint(self) -> Scenario:
+        if self.endpoint_account is not None and self.via_endpoint is None:
+            raise ValueError("endpoint_account names whose via_endpoint the request uses; give via_endpoint too")
         return self
 
     @model_validator(mode="after")

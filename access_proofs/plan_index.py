@@ -33,6 +33,17 @@ ORG_POLICY = "aws:organizations/policy:Policy"
 ORG_POLICY_ATTACHMENT = "aws:organizations/policyAttachment:PolicyAttachment"
 STACK_SET = "aws:cloudformation/stackSet:StackSet"
 STACK_SET_INSTANCE = "aws:cloudformation/stackSetInstance:StackSetInstance"
+PERMISSION_SET = "aws:ssoadmin/permissionSet:PermissionSet"
+PERMISSION_SET_POLICY = "aws:ssoadmin/customerManagedPolicyAttachment:CustomerManagedPolicyAttachment"
+ACCOUNT_ASSIGNMENT = "aws:ssoadmin/accountAssignment:AccountAssignment"
+# The plan's stand-in for the random suffix of the role IAM Identity Center creates for a
+# permission set in each account it is assigned to.
+SSO_ROLE_SUFFIX = "plan"
+
+
+def sso_role_name(permission_set_name: str) -> str:
+    """The role (path included) an assignment of the permission set creates in an account."""
+    return f"aws-reserved/sso.amazonaws.com/AWSReservedSSO_{permission_set_name}_{SSO_ROLE_SUFFIX}"
 
 ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 # AWS attaches FullAWSAccess to the root, every OU and every account unless it is detached;
@@ -245,6 +256,10 @@ def build_index(plan: Mapping[str, Any]) -> PlanIndex:
     attached: list[tuple[str, str, str]] = []
     stack_sets: dict[str, dict[str, Any]] = {}
     stack_set_targets: dict[str, set[str]] = {}
+    managed_by_name: dict[tuple[str, str, str], str] = {}  # (account, name, path) -> ARN
+    permission_sets: dict[str, str] = {}  # ARN -> name
+    permission_set_policies: dict[str, list[tuple[str, str]]] = {}  # ARN -> [(name, path)]
+    assigned: set[tuple[str, str]] = set()  # (permission set ARN, account)
     for stack, r in _resources(plan):
         t, account = r["type"], r.get("account")
         if t == ROLE:
@@ -267,6 +282,15 @@ def build_index(plan: Mapping[str, Any]) -> PlanIndex:
         elif t == MANAGED_POLICY:
             arn = _value(r, "arn") or f"arn:aws:iam::{account}:policy/{_value(r, 'name')}"
             managed[arn] = _document(_value(r, "policy"))
+            managed_by_name[(account, _value(r, "name"), _value(r, "path") or "/")] = arn
+        elif t == PERMISSION_SET:
+            permission_sets[_value(r, "arn")] = _value(r, "name")
+        elif t == PERMISSION_SET_POLICY:
+            ref = _value(r, "customerManagedPolicyReference") or {}
+            permission_set_policies.setdefault(_value(r, "permissionSetArn"), []).append(
+                (ref.get("name"), ref.get("path") or "/"))
+        elif t == ACCOUNT_ASSIGNMENT and _value(r, "targetType") == "AWS_ACCOUNT":
+            assigned.add((_value(r, "permissionSetArn"), _value(r, "targetId")))
         elif t == BUCKET:
             name = _value(r, "bucket")
             bucket_accounts[name] = account
@@ -299,6 +323,18 @@ def build_index(plan: Mapping[str, Any]) -> PlanIndex:
     for account, role_name, policy_arn in attached:
         if (account, role_name) in role_by_key and policy_arn:
             role_by_key[(account, role_name)].managed_arns.append(policy_arn)
+    # What Identity Center provisions for each assignment: a role in the account holding the
+    # account's customer-managed policies the permission set references (by name and path).
+    for set_arn, account in sorted(assigned):
+        if set_arn not in permission_sets:
+            continue
+        name = sso_role_name(permission_sets[set_arn])
+        arn = f"arn:aws:iam::{account}:role/{name}"
+        roles[arn] = RolePolicies(
+            arn=arn, account=account, name=name, source=f"IAM Identity Center permission set {permission_sets[set_arn]}",
+            trust=None, managed_arns=[managed_by_name[(account, n, path)]
+                                      for n, path in permission_set_policies.get(set_arn, [])
+                                      if (account, n, path) in managed_by_name])
     for name, account in bucket_accounts.items():
         buckets[name] = Bucket(name=name, account=account, policy=bucket_policies.get(name),
                                kms_key_arn=bucket_keys.get(name))

@@ -265,11 +265,16 @@ class _Builder:
         identity, boundary = self.identity(scenario, role_arn, problems)
         endpoint = None
         if scenario.via_endpoint:
-            endpoint = index.endpoint(principal_account, scenario.via_endpoint)
-            if endpoint is None:
-                known = sorted(e.service for e in index.endpoints if e.account == principal_account)
+            endpoint_account = principal_account
+            if scenario.endpoint_account is not None:
+                endpoint_account = index.account_id(scenario.endpoint_account) or ""
+                if not endpoint_account:
+                    problems.append(f"endpoint_account {scenario.endpoint_account!r} is not in the plan")
+            endpoint = index.endpoint(endpoint_account, scenario.via_endpoint)
+            if endpoint is None and endpoint_account:
+                known = sorted(e.service for e in index.endpoints if e.account == endpoint_account)
                 problems.append(f"no {scenario.via_endpoint!r} VPC endpoint in account "
-                                f"{index.account_name(principal_account)} of the plan (endpoints: {', '.join(known)})")
+                                f"{index.account_name(endpoint_account)} of the plan (endpoints: {', '.join(known)})")
         if problems:
             return [], problems
 

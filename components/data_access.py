@@ -208,12 +208,14 @@ def key_uses_for(region: str, grants: Sequence[ObjectGrant], services: Sequence[
     if readers:
         uses.append(KeyUse("DataReadersThroughS3", DECRYPT_ONLY, roles=readers, via_services=via_s3,
                            organization_id=organization_id))
-    seen: set[tuple[str, int, bool]] = set()
+    # One statement per service and account: it encrypts where it writes any bucket of the key
+    # (which covers decrypting what it reads), else it only decrypts.
+    by_service: dict[tuple[str, int], tuple[ServiceGrant, bool]] = {}
     for service in services:
-        ident = (service.service, id(service.source_account), service.write)
-        if ident in seen:
-            continue
-        seen.add(ident)
-        uses.append(KeyUse(f"{service.sid}ThroughS3", ENCRYPT_DECRYPT if service.write else DECRYPT_ONLY,
+        ident = (service.service, id(service.source_account))
+        first, write = by_service.get(ident, (service, False))
+        by_service[ident] = (first, write or service.write)
+    for service, write in by_service.values():
+        uses.append(KeyUse(f"{service.sid}ThroughS3", ENCRYPT_DECRYPT if write else DECRYPT_ONLY,
                            service=service.service, source_account=service.source_account, via_services=via_s3))
     return uses

@@ -3,7 +3,8 @@
 Lake Formation, unlike S3 and KMS policies, checks that a principal exists when it is granted
 permissions, so the roles the data layer grants to must exist first. This component creates
 them with a trust policy and no permissions: each layer that grants access (buckets, keys, Lake
-Formation, the ML workspace) adds its own, so a role never holds more than those grants.
+Formation, the ML workspace, the persona policies of components/permission_sets.py) adds its
+own, so a role never holds more than those grants.
 """
 
 from __future__ import annotations
@@ -20,15 +21,20 @@ from policy_documents.serialize import document, policy_json
 @dataclass(frozen=True)
 class PersonaTrust:
     """Who may assume the roles: AWS services acting for this account (SageMaker execution
-    roles), or people of this account with MFA (federated persona roles)."""
+    roles), or people: the sessions of this account's roles whose names match `people`
+    (paths included), i.e. the Identity Center role of a persona's permission set
+    (`aws-reserved/sso.amazonaws.com/*AWSReservedSSO_<name>_*`) or the SAML persona role.
+
+    No `aws:MultiFactorAuthPresent`: federated sessions (Identity Center, SAML) never carry
+    it, so such a condition locks everybody out; MFA is enforced where people sign in."""
 
     services: Sequence[str] = ()
-    people: bool = False
+    people: Sequence[str] = ()
 
 
 def trust_policy(account_id: pulumi.Input[str], trust: PersonaTrust) -> dict:
     """The trust policy as data: services only on behalf of `account_id` (confused deputy),
-    people of `account_id` only with MFA."""
+    people only through the persona roles of `account_id` that `trust.people` names."""
     statements = []
     if trust.services:
         statements.append({
@@ -40,12 +46,12 @@ def trust_policy(account_id: pulumi.Input[str], trust: PersonaTrust) -> dict:
         })
     if trust.people:
         statements.append({
-            "Sid": "PeopleOfThisAccountWithMfa",
+            "Sid": "PersonaSessionsOfThisAccount",
             "Effect": "Allow",
             "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", account_id, ":root")},
             "Action": "sts:AssumeRole",
-            "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"},
-                          "StringEquals": {"aws:PrincipalAccount": account_id}},
+            "Condition": {"ArnLike": {"aws:PrincipalArn": [pulumi.Output.concat("arn:aws:iam::", account_id, ":role/", p)
+                                                           for p in trust.people]}},
         })
     if not statements:
         raise ValueError("PersonaTrust: name services, people, or both")

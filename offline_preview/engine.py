@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import functools
 import gc
 import json
 import logging
@@ -37,8 +39,9 @@ import pulumi
 import yaml
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import rpc
-from pulumi.runtime.proto import engine_pb2, provider_pb2, resource_pb2
+from pulumi.runtime import known_types, rpc
+from pulumi.runtime import resource as sdk_resource
+from pulumi.runtime.proto import engine_pb2, provider_pb2, resource_pb2, source_pb2
 from pulumi.runtime.sync_await import _sync_await
 
 from offline_preview.mocks import PlatformMocks
@@ -526,8 +529,99 @@ class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):
         return future
 
 
+# -- the SDK's per-registration work, done the same way at less cost ---------------------------
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})  # never unknown, nothing inside
+
+
+def _contains_unknowns(value: Any) -> bool:
+    """`pulumi.runtime.rpc.contains_unknowns` without its recursive closure.
+
+    The SDK's version defines a self-referencing inner function (and evaluates its annotations)
+    on every call: a garbage cycle per output value, tens of thousands per stack, which the
+    collector must then find. Same answer: whether an unknown is reachable through dicts and lists.
+    """
+    if type(value) in _SCALARS:
+        return False
+    is_unknown = known_types.is_unknown
+    if not isinstance(value, (dict, list)):
+        return is_unknown(value)
+    seen: set[int] = set()
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if type(item) in _SCALARS:
+            continue
+        if is_unknown(item):
+            return True
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, dict):
+            # By key, as the SDK does: a dict subclass (an output type) may shadow `values`.
+            todo.extend(item[k] for k in item)
+        elif isinstance(item, list):
+            todo.extend(item)
+    return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _source_uri(filename: str) -> str | None:
+    try:
+        return Path(filename).as_uri()
+    except BaseException:  # noqa: BLE001 as the SDK: no position for a frame it cannot place
+        return None
+
+
+def _stack_trace() -> source_pb2.StackTrace:
+    """`pulumi.runtime.resource._get_stack_trace` without reading source files.
+
+    The SDK builds the registration's stack trace with `traceback.extract_stack()`, which stats
+    and reads the source file of every frame (linecache) for text it never uses: a large part of
+    each registration's cost. The trace sent is the same: the frames below the concrete
+    resource's `__init__` (the third `__init__` from the top), newest first, as file URI and line.
+    """
+    frames = []
+    frame = sys._getframe()  # noqa: SLF001 what traceback.extract_stack() starts from
+    while frame is not None:
+        frames.append(frame)
+        frame = frame.f_back
+    # `frames` is newest first; the SDK's `stack` is the same list oldest first.
+    seen = 0
+    for index, frame in enumerate(frames):
+        if frame.f_code.co_name == "__init__":
+            seen += 1
+            if seen == 3:
+                break
+    else:
+        index = len(frames) - 1
+    if index > len(frames) - 2:  # the SDK's `i < 1`: nothing older than that frame
+        return source_pb2.StackTrace()
+    out = []
+    for frame in frames[index + 1:]:
+        filename, line = frame.f_code.co_filename, frame.f_lineno
+        uri = _source_uri(filename) if filename != "" and line is not None else None
+        out.append(source_pb2.StackFrame(pc=source_pb2.SourcePosition(uri=uri, line=line) if uri else None))
+    return source_pb2.StackTrace(frames=out)
+
+
+@contextlib.contextmanager
+def _lean_sdk() -> Any:
+    """Use the equivalents above in the SDK for the block (a run), then restore the SDK's own."""
+    if getattr(sys, "tracebacklimit", None) is not None:  # extract_stack would honour it: keep the SDK's
+        yield
+        return
+    saved = rpc.contains_unknowns, sdk_resource._get_stack_trace  # noqa: SLF001
+    rpc.contains_unknowns, sdk_resource._get_stack_trace = _contains_unknowns, _stack_trace  # noqa: SLF001
+    try:
+        yield
+    finally:
+        rpc.contains_unknowns, sdk_resource._get_stack_trace = saved  # noqa: SLF001
+
+
 # Dependency order of the platform's layers (see the stack table in ARCHITECTURE.md); a hint only.
-LAYER_ORDER = ("organization", "security", "network", "data-lake", "shared-services", "project", "delivery")
+LAYER_ORDER = ("organization", "identity", "security", "network", "data-lake", "shared-services", "project", "delivery")
 
 
 # -- isolation between runs in one process -----------------------------------------------------
@@ -700,6 +794,8 @@ def _run_stack(stack: str, config_dir: Path, upstream: dict[str, dict[str, Any]]
     sys.path.insert(0, main_dir)
     os.chdir(main_dir)  # the CLI runs a Python program in its own directory
     failure: BaseException | None = None
+    lean = _lean_sdk()
+    lean.__enter__()
     try:
         _sync_await(pulumi.runtime.stack.run_pulumi_func(body))
         _sync_await(_settle())
@@ -711,6 +807,7 @@ def _run_stack(stack: str, config_dir: Path, upstream: dict[str, dict[str, Any]]
         failure = exc
     finally:
         _cancel_leftovers()
+        lean.__exit__(None, None, None)
         # Let go of this run's runtime (root stack, outputs, monitor) so it can be collected.
         pulumi.runtime.settings.ROOT.set(None)
         pulumi.runtime.settings.SETTINGS.outputs.clear()

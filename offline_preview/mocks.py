@@ -95,6 +95,8 @@ _ARNS = {
     "aws:accessanalyzer/analyzer:Analyzer": "arn:{partition}:access-analyzer:{region}:{account}:analyzer/{n}",
     "aws:cloudformation/stackSet:StackSet": "arn:{partition}:cloudformation:{region}:{account}:stackset/{n}:{uuid}",
     "aws:ssm/parameter:Parameter": "arn:{partition}:ssm:{region}:{account}:parameter{n}",
+    # Rekognition adds the creation time (epoch milliseconds) to the project name.
+    "aws:rekognition/project:Project": "arn:{partition}:rekognition:{region}:{account}:project/{n}/1700000000000",
     "aws:codecommit/repository:Repository": "arn:{partition}:codecommit:{region}:{account}:{n}",
     "aws:codeconnections/connection:Connection": "arn:{partition}:codeconnections:{region}:{account}:connection/{uuid}",
     "aws:servicecatalog/portfolio:Portfolio": "arn:{partition}:catalog:{region}:{account}:portfolio/{id}",
@@ -234,6 +236,9 @@ class PlatformMocks(pulumi.runtime.Mocks):
         if typ == "aws:s3/bucket:Bucket":
             return {"bucket": state.get("bucket") or resource_id, "bucketDomainName": f"{resource_id}.s3.amazonaws.com",
                     "bucketRegionalDomainName": f"{resource_id}.s3.{region}.amazonaws.com", "region": region}
+        if typ == "aws:ssoadmin/permissionSet:PermissionSet":
+            instance = str(state.get("instanceArn", "")).rsplit("/", 1)[-1]
+            return {"arn": f"arn:{PARTITION}:sso:::permissionSet/{instance}/ps-{_chars(seed, 16, _HEX)}"}
         if typ == "aws:iam/role:Role":
             return {"uniqueId": "AROA" + _chars(seed, 17, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")}
         if typ == "aws:ec2/vpc:Vpc":

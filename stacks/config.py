@@ -23,6 +23,8 @@ from pydantic import Field, TypeAdapter, ValidationError
 from stacks import (
     data_settings,
     delivery_settings,
+    identity_settings,
+    model_sharing_settings,
     network_settings,
     organization_settings,
     principal_settings,
@@ -66,7 +68,7 @@ SHARED_ACCOUNT_OUS = {
 }
 DERIVED_TAGS = ("project", "environment")
 # The layers with a stack module (`stacks/<layer>.py`, hyphens as underscores).
-LAYERS = ("organization", "security", "network", "data-lake", "shared-services", "project", "delivery")
+LAYERS = ("organization", "identity", "security", "network", "data-lake", "shared-services", "project", "delivery")
 
 S3_BUCKET_NAME_MAX = 63
 ACCOUNT_NAME_MAX = 50
@@ -189,6 +191,8 @@ class PlatformConfig(ConfigModel):
     shared_services: shared_services_settings.SharedServicesSettings = shared_services_settings.SharedServicesSettings()
     workspace: workspace_settings.WorkspaceSettings = workspace_settings.WorkspaceSettings()
     delivery: delivery_settings.DeliverySettings = delivery_settings.DeliverySettings()
+    identity: identity_settings.IdentitySettings = identity_settings.IdentitySettings()
+    model_sharing: model_sharing_settings.ModelSharingSettings = model_sharing_settings.ModelSharingSettings()
 
     # Derived views used by the stacks; pure functions of the configuration.
     def project(self, name: str) -> Project:
@@ -468,7 +472,9 @@ _CHECKS: tuple[Check, ...] = (
     _check_project_account_names, _check_projects, _check_networks, _check_derived_names,
     *_layer(security_settings), *_layer(network_settings), *_layer(data_settings),
     *_layer(principal_settings), *_layer(organization_settings), *_layer(shared_services_settings),
-    *_layer(workspace_settings), *_layer(delivery_settings),
+    *_layer(workspace_settings), *_layer(identity_settings),
+    *_layer(workspace_settings), *_layer(model_sharing_settings),
+    *_layer(delivery_settings),
 )
 
 

@@ -31,11 +31,15 @@ from components.lake_formation_grants import (
     LocalPrincipalGrants,
 )
 from components.naming import camel
+from components import persona_policies as pp
+from components.permission_sets import PersonaAccess
 from components.persona_roles import PersonaRoles, PersonaTrust
 from components.project_buckets import access_log_bucket
 from components.secure_bucket import BucketAccess, LifecycleRule, SecureBucket
 from policy_documents.serialize import document, policy_json
 from stacks import data_settings as ds
+from stacks import identity_settings as ids
+from stacks import model_sharing_settings as ms
 from stacks.common import account_ids, account_provider, platform_tags, stack_reference
 from stacks.config import PlatformConfig
 from stacks.context import StackContext
@@ -86,7 +90,6 @@ def _domain_readers(platform: PlatformConfig, account: Callable[[str], pulumi.Ou
     for model producers (model-sharing blog: Custom Labels in the producer's account reads its
     training images from the lake through the bucket policy)."""
     data = platform.data_lake
-    producers = ds.model_producers(platform)
     readers: dict[str, list[ZoneReader]] = {d.name: [] for d in data.domains}
     services: dict[str, list[ServiceReader]] = {d.name: [] for d in data.domains}
     for consumer in data.consumers:
@@ -96,7 +99,7 @@ def _domain_readers(platform: PlatformConfig, account: Callable[[str], pulumi.Ou
             roles = RolePrincipals(account(key), tuple(ds.project_role_name(platform, consumer.project, env, r) for r in consumer.roles))
             for domain in consumer.domains:
                 readers[domain].append(ZoneReader(roles, tuple(consumer.zones), prefix))
-                if consumer.project in producers and env == data.model_producer_environment:
+                if ms.is_producer(platform, consumer.project, env):
                     services[domain].append(ServiceReader(f"Rekognition{camel(key)}", ds.REKOGNITION, account(key),
                                                           tuple(consumer.zones), prefix))
     return readers, services
@@ -139,7 +142,7 @@ def run(ctx: StackContext) -> None:
     people = PersonaRoles(
         "data-lake-people", lake_id,
         [r for r in (*data.admin_roles, *data.data_engineer_roles) if r not in (deployer, org.break_glass_role_name)],
-        PersonaTrust(people=True), tags, opts)
+        PersonaTrust(people=ids.persona_session_roles(platform, "data-engineer")), tags, opts)
 
     def people_arn(name: str) -> pulumi.Input[str]:
         return people.arns.get(name) or role_arn(lake_id, name)
@@ -253,6 +256,17 @@ def run(ctx: StackContext) -> None:
             )),
             opts=opts,
         )
+
+    # People's access: the data engineers' persona policy (permission set or SAML role), held
+    # by the data-engineer roles the lake's policies name too, which the persona's sessions assume.
+    PersonaAccess("data-lake-people-access", ids.access_args(
+        platform, "data-lake", lake_id,
+        {"data-engineer": [*pp.assume_roles(pp.AccountArns(lake_id, region), data.data_engineer_roles, "DataEngineerRoles"),
+                           *pp.data_engineering(pp.AccountArns(lake_id, region), bucket_arns, key_arns,
+                                                [n for d in domains.values() for n in d.database_names.values()],
+                                                f"{platform.name_prefix}-data-engineering", f"arn:aws:s3:::{results_name}",
+                                                platform_key.arn)]},
+        tags, account, attach_to_roles={"data-engineer": [people_arn(r) for r in data.data_engineer_roles]}), opts=opts)
 
     # Catalog permissions: the data engineers here, read-only grants to the consumer accounts.
     if engineers.role_names and data.domains:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from components.secure_bucket import LifecycleRule
+from stacks import model_sharing_settings as ms
 from stacks.config_model import BUCKET_KINDS, IA_MIN_DAYS, IAM_ROLE_NAME_MAX, ROLE_PERSONAS, ConfigModel, Transition
 
 if TYPE_CHECKING:
@@ -175,9 +176,8 @@ class DataSettings(ConfigModel):
     project_buckets: ProjectBucketSettings = ProjectBucketSettings()
     # Project-account role suffixes other than the personas (e.g. a delivery pipeline role).
     project_roles: list[str] = []
-    # Where a model-producer project (one another project `consumes_models_from`) trains its
-    # Rekognition Custom Labels models on lake data (model-sharing blog: the "ML account").
-    model_producer_environment: Literal["dev", "preprod", "prod"] = "dev"
+    # Where a model-producer project trains its Rekognition Custom Labels models on lake data
+    # is `model_sharing.projects.<project>.producer` (stacks/model_sharing_settings.py).
 
 
 # -- derived names (pure functions of the configuration, shared by both stacks) -------------
@@ -276,8 +276,9 @@ def model_consumer_role_pattern(platform: "PlatformConfig") -> str:
 
 
 def model_producers(platform: "PlatformConfig") -> set[str]:
-    """Projects whose models other projects consume (they train on lake data)."""
-    return {source for p in platform.projects for source in p.consumes_models_from}
+    """Projects that share a model (they train on lake data in their producer environment,
+    `model_sharing_settings.producer_environment`)."""
+    return {p.name for p in platform.projects if ms.producer_environment(platform, p.name) is not None}
 
 
 def known_project_roles(platform: "PlatformConfig") -> list[str]:
@@ -292,6 +293,9 @@ _POLICY_BASE = 4300
 _GROUP_OVERHEAD = 850
 _ARN_OVERHEAD = len('"arn:aws:iam::123456789012:role/",')
 _ROOT_SIZE = len('"arn:aws:iam::123456789012:root",')
+# Rekognition reading for a model producer's account (bucket and read statements, and its
+# place in the denies), measured on the sample with some margin.
+_SERVICE_READER_SIZE = 1000
 
 
 def estimate_lake_policy_sizes(platform: "PlatformConfig") -> dict[str, int]:
@@ -310,6 +314,8 @@ def estimate_lake_policy_sizes(platform: "PlatformConfig") -> dict[str, int]:
                 for env in consumer.environments:
                     names = [project_role_name(platform, consumer.project, env, r) for r in consumer.roles]
                     size += 2 * _ROOT_SIZE + 4 * sum(len(n) + _ARN_OVERHEAD for n in names)
+                    if ms.is_producer(platform, consumer.project, env):
+                        size += _SERVICE_READER_SIZE
             sizes[lake_bucket_name(platform, domain.name, zone)] = size + _GROUP_OVERHEAD * len(groups)
     return sizes
 
@@ -477,16 +483,20 @@ def _check_policy_sizes(platform: "PlatformConfig", problems: list[str]) -> None
 
 
 def _check_model_producers(platform: "PlatformConfig", problems: list[str]) -> None:
-    """Model producers train where the configuration says, so that environment must exist."""
-    data = platform.data_lake
-    projects = {p.name: p for p in platform.projects}
-    for name in sorted(model_producers(platform)):
-        project = projects.get(name)
-        if project is not None and data.model_producer_environment not in project.environments:
-            problems.append(
-                f"data_lake.model_producer_environment: model-producer project '{name}' has no "
-                f"'{data.model_producer_environment}' environment (allowed: {', '.join(project.environments)})"
-            )
+    """A project another one `consumes_models_from` without model_sharing settings trains in the
+    default producer environment, so that environment must exist (configured producers are
+    checked by model_sharing_settings)."""
+    for i, project in enumerate(platform.projects):
+        for j, name in enumerate(project.consumes_models_from):
+            source = next((p for p in platform.projects if p.name == name), None)
+            if source is None or ms.sharing(platform, name) is not None:
+                continue
+            env = ms.producer_environment(platform, name)
+            if env not in source.environments:
+                problems.append(
+                    f"projects[{i}].consumes_models_from[{j}]: model-producer project '{name}' has no '{env}' "
+                    f"environment, the default producer (allowed: set model_sharing.projects.{name}.producer "
+                    f"to one of {', '.join(source.environments)})")
 
 
 # Run one by one by `stacks.config`, so a schema problem in one setting skips only the checks

@@ -14,7 +14,7 @@ from pydantic import Field
 from components.vpc_endpoints import INTERFACE_SERVICES
 from components.workload_vpc import SUBNET_MIN_PREFIX, carve_bits
 from components.workload_vpc import FlowLogSettings as VpcFlowLogs
-from stacks import data_settings
+from stacks import data_settings, model_sharing_settings
 from stacks.config_model import ENVIRONMENTS, LOG_RETENTION_DAYS, ConfigModel
 
 if TYPE_CHECKING:
@@ -118,12 +118,17 @@ class NetworkSettings(ConfigModel):
 def project_services(platform: "PlatformConfig", project: str, environment: str) -> list[str]:
     """The interface endpoints a project environment's VPC needs: the configured list, without
     SageMaker Runtime where SM-7 forbids invoking endpoints, plus Rekognition for projects that
-    consume models shared by another project (RK blog, "Avoiding the public internet"), plus
-    Athena, Glue and Lake Formation where the environment has data-lake grants."""
+    consume models shared by another project and for the consumer environments of a project's
+    shared model (RK blog, "Avoiding the public internet"; STS too where they assume the
+    producer's role), plus Athena, Glue and Lake Formation where the environment has data-lake grants."""
     services = [s for s in platform.network.endpoints.project_services
                 if not (s == "sagemaker.runtime" and environment in NO_RUNTIME_ENVIRONMENTS)]
     if platform.project(project).consumes_models_from and "rekognition" not in services:
         services.append("rekognition")
+    # A consumer of the project's shared model calls Rekognition (and, across accounts, STS for
+    # the producer's role) through its own endpoints; the role policies require them.
+    services.extend(s for s in model_sharing_settings.endpoint_services(platform, project, environment)
+                    if s not in services)
     # Environments that read the data lake query it from private subnets.
     if data_settings.consumer_grants(platform, project, environment):
         services.extend(s for s in LAKE_QUERY_SERVICES if s not in services)

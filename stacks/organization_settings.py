@@ -63,6 +63,8 @@ TRUSTED_SERVICES = (
     TrustedService("controltower.amazonaws.com", "security.control_tower.enabled (the landing zone's own integration)",
                    lambda platform: platform.security.control_tower.enabled),
     TrustedService("ram.amazonaws.com", "network: the Transit Gateway shared through RAM with OUs"),
+    TrustedService("sso.amazonaws.com", "identity.mode: identity-center (permission sets and account assignments)",
+                   lambda platform: platform.identity.mode == "identity-center"),
     TrustedService("servicecatalog.amazonaws.com",
                    "shared_services.service_catalog: the Studio portfolio shared to an OU from shared services",
                    lambda platform: platform.shared_services.service_catalog.enabled),
@@ -90,6 +92,7 @@ SECURITY_DELEGATIONS = (
     "config.amazonaws.com",
 )
 SERVICE_CATALOG_PRINCIPAL = "servicecatalog.amazonaws.com"
+IDENTITY_CENTER_PRINCIPAL = "sso.amazonaws.com"
 
 
 def service_catalog_organization_access(platform: "PlatformConfig") -> bool:
@@ -105,6 +108,10 @@ def delegated_administrators(platform: "PlatformConfig") -> dict[str, str]:
     if service_catalog_organization_access(platform):
         # The portfolio share to the OU is made from shared services (shared-services stack).
         found[SERVICE_CATALOG_PRINCIPAL] = "shared-services"
+    identity = platform.identity
+    if identity.mode == "identity-center" and identity.admin_account != "management":
+        # The identity stack runs in that account, which must administer Identity Center.
+        found[IDENTITY_CENTER_PRINCIPAL] = identity.admin_account
     return found
 
 

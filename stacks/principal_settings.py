@@ -32,6 +32,8 @@ from pydantic import Field
 
 from stacks import data_settings as ds
 from stacks import delivery_settings as dv
+from stacks import identity_settings as ids
+from stacks import model_sharing_settings as ms
 from stacks import shared_services_settings as ss
 from stacks import workspace_settings as ws
 from stacks.config_model import ConfigError, ConfigModel
@@ -123,10 +125,12 @@ def created_roles(platform: "PlatformConfig") -> list[KnownRole]:
     """Every role the platform's stacks create, by account key, from the definition alone."""
     prefix, org = platform.name_prefix, platform.organization
     found: list[KnownRole] = []
+    listed: set[KnownRole] = set()  # `role in found` would make this quadratic in projects
 
     def add(account: str, name: str, stack: str) -> None:
         role = KnownRole(account, name, "created", stack)
-        if role not in found:
+        if role not in listed:
+            listed.add(role)
             found.append(role)
 
     # security: management account.
@@ -187,6 +191,16 @@ def created_roles(platform: "PlatformConfig") -> list[KnownRole]:
             add(dv.role_account(project.name, key), dv.role_name(platform, project.name, key), dv.stack_name(project.name))
         for env in dv.monitored_environments(platform, project.name):
             add(f"{project.name}-{env}", dv.forwarder_role_name(platform, project.name), dv.stack_name(project.name))
+    # SAML mode: the persona roles, in every account where the persona has a policy (the
+    # stack of that account).
+    if not ids.uses_identity_center(platform):
+        stacks = {"data-lake": "data-lake", "security-tooling": "security", ss.ACCOUNT: "shared-services"}
+        for persona in ids.PERSONAS:
+            for account in ids.persona_accounts(platform, persona):
+                add(account, ids.saml_role_name(platform, persona), stacks.get(account, account))
+    # <project>-<env>: model sharing's application and producer roles (each in its account's stack).
+    for account, name in ms.created_roles(platform):
+        add(account, name, account)
     return found
 
 

@@ -36,6 +36,7 @@ from components.project_buckets import (
     ProjectBucketSetArgs,
 )
 from stacks import data_settings as ds
+from stacks import model_sharing_settings as ms
 from stacks import shared_services_settings as ss
 from stacks import workspace_settings as ws
 from stacks.common import stack_reference
@@ -86,7 +87,7 @@ def project_data(ctx: StackContext, network: ProjectNetwork,
     access = ws.bucket_role_groups(platform)
     team, automation, reviewers = roles(access["team"]), roles(access["automation"]), roles(access["reviewers"])
     hosting = roles(access["hosting"])
-    producer = project.name in ds.model_producers(platform) and env == data.model_producer_environment
+    producer = ms.is_producer(platform, project.name, env)
     work_kind = ds.WORK_BUCKET_KIND[env]
 
     def grants_for(kind: str) -> list[ObjectGrant]:
@@ -111,9 +112,11 @@ def project_data(ctx: StackContext, network: ProjectNetwork,
         if kind == "access-logs":
             continue
         services = []
-        if producer and kind == work_kind:
-            # Rekognition Custom Labels writes training output into the producer's work bucket.
-            services.append(ServiceGrant(f"Rekognition{camel(name)}", ds.REKOGNITION, account_id, write=True))
+        if producer and kind in (work_kind, "datasets"):
+            # Rekognition Custom Labels (for this account only) reads the training data sets and
+            # writes training output into the producer's work bucket (model-sharing blog).
+            services.append(ServiceGrant(f"Rekognition{camel(name)}", ds.REKOGNITION, account_id,
+                                         write=kind == work_kind))
         kind_tags: dict[str, str] = {}
         if kind == "models":
             kind_tags = {"lineage": "required", "lineage-object-tags": " ".join(pb.model_lineage_tags)}

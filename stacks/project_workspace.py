@@ -7,6 +7,8 @@ Their policies, tightened from the whitepaper's samples:
 
 - `iam:PassRole` only to the named job roles, only to the service that runs them;
 - ECR pull from the shared-services base/framework repositories and the project's namespace;
+  in dev, the notebook role also creates and pushes to, and the processing and training roles
+  pull from, this account's repositories tagged `CreatedBy=SageMaker` (whitepaper);
 - KMS: the named actions on the project key, decrypt on the granted lake domains' keys;
 - S3: the project buckets exactly as their bucket policies grant the role, read on the lake
   zones the data layer's consumers entry grants;
@@ -16,10 +18,19 @@ Their policies, tightened from the whitepaper's samples:
 SSM parameters (SecureString, project key) under `workspace_settings.parameter_path`.
 
 Studio (environments in `workspace.studio.environments`, dev by default): the domain, its
-lifecycle configurations, the user profiles, and the customer-managed policy
-`<prefix>-workspace-studio-user` (same name in every account, so one Identity Center permission
-set references it): a person may presign and open only the user profile and spaces tagged with
-their own user name (ABAC on `studio-owner`).
+lifecycle configurations and the user profiles.
+
+People (`identity:`): the persona policies of this account, `<prefix>-persona-<persona>` (the
+same name in every account, so one permission set references it), and the assignments of the
+configured groups to the permission sets for this account (or the SAML persona roles):
+
+- data scientists: in dev, open only the user profile and spaces tagged with their own user
+  name (ABAC on `studio-owner`), run jobs in the project VPC with the job roles, their own
+  notebook instances (when enabled); in preprod,
+  read-only views of jobs, their logs and metrics; nothing in prod;
+- MLOps engineers (preprod, prod): read jobs, endpoints, pipelines and the registry, stop or
+  retry pipeline executions and scale endpoints, never change a pipeline;
+- model risk managers (preprod, prod): the registry, model cards and lineage, read-only.
 """
 
 from __future__ import annotations
@@ -29,10 +40,13 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components import persona_policies as pp
+from components.permission_sets import PersonaAccess
 from components.service_roles import JobPermissions, ServiceRole, ServiceRoles
 from components.studio_domain import StudioDomain, StudioDomainArgs, StudioProfile
 from policy_documents.serialize import document, policy_json
 from stacks import data_settings as ds
+from stacks import identity_settings as ids
 from stacks import shared_services_settings as ss
 from stacks import workspace_settings as ws
 from stacks.context import StackContext
@@ -233,6 +247,13 @@ def job_policies(c: _Context) -> dict[str, list[Statement]]:
                   "Action": ["glue:GetDatabase", "glue:GetPartitions", "glue:GetTable", "glue:GetTables"],
                   "Resource": [c.arn("glue", "catalog"), c.arn("glue", "database/*"), c.arn("glue", "table/*/*")]}],
     }
+    if c.env == "dev":
+        # Whitepaper: quick experiments build images from the notebook into this account's
+        # repositories tagged CreatedBy=SageMaker; the jobs pull them. Dev only.
+        a = pp.AccountArns(c.account, c.region)
+        policies["notebook"] += pp.sagemaker_repositories(a, push=True)
+        for kind in ("processing", "training"):
+            policies[kind] += pp.sagemaker_repositories(a, push=False)
     return policies
 
 
@@ -273,15 +294,17 @@ def project_workspace(ctx: StackContext, network: ProjectNetwork, data: ProjectD
         "parameters": names,
         "serviceRoleArns": {kind: c.role_arns[kind] for kind in ws.JOB_SERVICES},
     }
+    domain_id = None
     if ws.has_studio(ctx.platform, ctx.environment):
-        exports["studio"] = _studio(c, path, opts)
-    if ctx.environment == "preprod":
-        # Data scientists see training metrics and logs in preprod, read-only; nothing in prod
-        # (whitepaper "Testing/UAT account"); their change access is the dev Studio policy.
-        viewer = aws.iam.Policy(f"{network.label}-data-scientist-viewer", name=ws.viewer_policy_name(ctx.platform),
-                                description="Data scientists in preprod: read training metrics and logs",
-                                policy=policy_json(document(*viewer_statements(c))), tags=dict(network.tags), opts=opts)
-        exports["dataScientistViewerPolicyArn"] = viewer.arn
+        exports["studio"], domain_id = _studio(c, path, opts)
+    access = PersonaAccess(f"{network.label}-people-access", ids.access_args(
+        ctx.platform, f"{ctx.project}-{ctx.environment}", network.account_id, persona_statements(c, domain_id),
+        dict(network.tags),
+        lambda key: network.organization.require_output("accountIds").apply(lambda m: m[key])), opts)
+    exports["personaPolicyArns"] = access.policy_arns
+    exports["accountAssignments"] = access.assignments
+    if access.role_arns:
+        exports["samlRoleArns"] = access.role_arns
     pulumi.export("workspace", exports)
 
 
@@ -322,7 +345,7 @@ CONFIG
 """
 
 
-def _studio(c: _Context, path: str, opts: pulumi.ResourceOptions) -> dict[str, Any]:
+def _studio(c: _Context, path: str, opts: pulumi.ResourceOptions) -> tuple[dict[str, Any], pulumi.Output[str]]:
     p, studio = c.platform, c.platform.workspace.studio
     name = ws.domain_name(p, c.project, c.env)
     work = ds.WORK_BUCKET_KIND[c.env]
@@ -344,14 +367,10 @@ def _studio(c: _Context, path: str, opts: pulumi.ResourceOptions) -> dict[str, A
         profiles=profiles,
         tags=c.network.tags,
     ), opts)
-    policy = aws.iam.Policy(f"{c.network.label}-studio-user", name=ws.studio_user_policy_name(p),
-                            description="Studio users: open only their own user profile and spaces (ABAC)",
-                            policy=policy_json(document(*studio_user_statements(c, domain.domain_id))),
-                            tags=dict(c.network.tags), opts=opts)
     return {"domainId": domain.domain_id, "domainArn": domain.domain_arn, "authMode": studio.auth_mode,
             "userProfiles": domain.profile_arns, "lifecycleConfigArns": domain.lifecycle_config_arns,
-            "studioUserPolicyArn": policy.arn, "presignedUrlSeconds": studio.presigned_url_seconds,
-            "instanceTypes": ws.instance_types(p)}
+            "presignedUrlSeconds": studio.presigned_url_seconds,
+            "instanceTypes": ws.instance_types(p)}, domain.domain_id
 
 
 def studio_user_statements(c: _Context, domain_id: pulumi.Input[str]) -> list[Statement]:
@@ -394,3 +413,42 @@ def viewer_statements(c: _Context) -> list[Statement]:
          "Action": ["cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "sagemaker:ListHyperParameterTuningJobs",
                     "sagemaker:ListProcessingJobs", "sagemaker:ListTrainingJobs"]},
     ]
+
+
+def persona_statements(c: _Context, domain_id: pulumi.Input[str] | None) -> dict[str, list[Statement]]:
+    """Persona -> statements of its policy in this environment (see the module docstring);
+    `identity_settings.account_personas` decides which personas have a policy here."""
+    a = pp.AccountArns(c.account, c.region)
+    viewer = viewer_statements(c)
+    found: dict[str, list[Statement]] = {
+        "mlops-engineer": [*viewer, *pp.serving_reads(a), *pp.mlops_operations(a), *pp.registry_reads(a)],
+        "model-risk-manager": [*pp.registry_reads(a), *pp.model_governance_reads(a), *pp.serving_reads(a)],
+    }
+    if c.env == "dev":
+        scientist = [*viewer, *_run_jobs(c), _pass_roles(c, ["processing", "training"])]
+        if domain_id is not None:
+            scientist += studio_user_statements(c, domain_id)
+        if c.platform.workspace.notebook_instances:
+            scientist += pp.notebook_instances_by_owner(a, ws.OWNER_TAG)
+        found["data-scientist"] = _unique_sids(scientist)
+    else:
+        # Preprod: read-only views of training metrics and logs (whitepaper "Testing/UAT account").
+        found["data-scientist"] = viewer
+    return {persona: _unique_sids(statements) for persona, statements in found.items()}
+
+
+def _unique_sids(statements: list[Statement]) -> list[Statement]:
+    """Statements of several builders in one document: the same statement once, and a Sid
+    shared by two different statements numbered."""
+    seen: dict[str, Statement] = {}
+    found = []
+    for statement in statements:
+        sid = statement["Sid"]
+        if sid in seen and seen[sid] == statement:
+            continue
+        n = 2
+        while sid in seen:
+            sid, n = f"{statement['Sid']}{n}", n + 1
+        seen[sid] = statement
+        found.append({**statement, "Sid": sid})
+    return found

@@ -48,13 +48,16 @@ from components.control_tower_controls import (
     ControlTowerControls,
     EnabledControl,
 )
+from components import persona_policies as pp
 from components.log_archive import LogArchive, LogArchiveArgs
+from components.permission_sets import PersonaAccess
 from components.organization_trail import OrganizationTrail, OrganizationTrailArgs
 from components.secure_bucket import ObjectLock
 from components.security_alerts import ALERTS, SecurityAlerts, SecurityAlertsArgs
 from components.security_auditor import SecurityAuditorArgs, SecurityAuditorRoles
 from components.security_services import SecurityServices, SecurityServicesArgs
 from policy_documents.arns import partition_of
+from stacks import identity_settings as ids
 from stacks.common import account_provider, platform_tags, stack_reference
 from stacks.config import PlatformConfig
 from stacks.context import StackContext
@@ -190,6 +193,13 @@ def run(ctx: StackContext) -> None:
                             bucket_names=(archive_name, config_bucket_name, access_log_name),
                             log_key_arn=archive.key_arn, region=home, partition=partition),
         tags, opts=pulumi.ResourceOptions(provider=tooling[home]))
+
+    # People's access: IT auditors read CloudTrail and Config here and the log archive through
+    # the auditor roles above (components/persona_policies.py).
+    PersonaAccess("security-tooling-people-access", ids.access_args(
+        platform, "security-tooling", tooling_id,
+        {"it-auditor": pp.audit_reads(pp.AccountArns(tooling_id, home), management_id, trail, auditor_role_names(platform))},
+        tags, lambda key: account_ids.apply(lambda ids_: ids_[key])), opts=pulumi.ResourceOptions(provider=tooling[home]))
 
     # Organization trail (management account).
     trail_args = OrganizationTrailArgs(

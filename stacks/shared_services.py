@@ -37,6 +37,7 @@ from collections.abc import Callable
 import pulumi
 import pulumi_aws as aws
 
+from components import persona_policies as pp
 from components.data_access import LogDelivery
 from components.image_repository import (
     ImageRepository,
@@ -47,9 +48,11 @@ from components.image_repository import (
 )
 from components.kms_keys import DECRYPT_ONLY, ENCRYPT_DECRYPT, CustomerManagedKey, KeyUse, RolePrincipals
 from components.package_repository import PackageRepositories, PackageRepositoriesArgs
+from components.permission_sets import PersonaAccess
 from components.project_buckets import access_log_bucket
 from components.secure_bucket import SecureBucket
 from policy_documents.serialize import document, policy_json, to_json
+from stacks import identity_settings as ids
 from stacks import shared_services_settings as ss
 from stacks.common import account_ids, account_provider, platform_tags, stack_reference
 from stacks.config import PlatformConfig
@@ -130,6 +133,10 @@ def run(ctx: StackContext) -> None:
         tags=tags), opts=opts)
 
     approval_template = _approval_rule_template(platform, opts)
+    # People's access: model risk managers read the central registry (components/persona_policies.py).
+    PersonaAccess("shared-services-people-access", ids.access_args(
+        platform, ss.ACCOUNT, shared_id, {"model-risk-manager": pp.registry_reads(pp.AccountArns(shared_id, region))},
+        tags, account), opts=opts)
     catalog = _service_catalog(platform, shared_id, shared_key, organization, opts) if s.service_catalog.enabled else None
     if s.ecr.replication_region is not None and creator is not None:
         dr_provider = account_provider(f"{ss.ACCOUNT}-{s.ecr.replication_region}", platform, shared_id, tags,

@@ -7,8 +7,10 @@
   authentication mode, the presigned URL lifetime, the idle shutdown, the instance types
   (default: `guardrails.notebook_instance_types`, the SM-8 allow-list) and the user profiles,
   each owned by a configured person.
-- **People**: the persons (`people`, by user name) and the directory groups
-  (`identity.groups`) that map to the whitepaper's personas.
+- **People**: the persons (`people`, by user name) who own user profiles; how they get in
+  (permission sets or SAML roles, directory groups) is `identity:` (stacks/identity_settings.py).
+- **Notebook instances** (`notebook_instances`, off by default): data scientists start, stop
+  and open only the instances tagged with their own user name (whitepaper "Service roles").
 
 Every name is a pure function of the configuration, so `principal_settings.created_roles`
 and the stacks agree.
@@ -36,8 +38,6 @@ JOB_SERVICES = {
     "step_functions": "states.amazonaws.com",
     "glue": "glue.amazonaws.com",
 }
-# The whitepaper's personas (permission sets / SAML roles).
-PERSONAS = ("data-scientist", "data-engineer", "mlops-engineer", "it-auditor", "model-risk-manager")
 # CreatePresignedDomainUrl's ExpiresInSeconds range (botocore sagemaker model).
 PRESIGNED_MIN, PRESIGNED_MAX = 5, 300
 # SessionExpirationDurationInSeconds range.
@@ -86,22 +86,11 @@ class Person(ConfigModel):
     email: str | None = None
 
 
-class IdentitySettings(ConfigModel):
-    """How people get in: `identity-center` (permission sets) or `saml` (IAM roles)."""
-
-    mode: Literal["identity-center", "saml"] = "identity-center"
-    instance_arn: str | None = None
-    identity_store_id: str | None = None
-    saml_provider_name: str | None = None
-    # Directory group -> personas it holds.
-    groups: dict[str, list[str]] = {}
-
-
 class WorkspaceSettings(ConfigModel):
     service_roles: ServiceRoleNames = ServiceRoleNames()
     studio: StudioSettings = StudioSettings()
     people: list[Person] = []
-    identity: IdentitySettings = IdentitySettings()
+    notebook_instances: bool = False
     parameter_path: str | None = None  # default /<prefix>/<project>/<env>/workspace
 
 
@@ -172,8 +161,15 @@ def validate(platform: "PlatformConfig") -> list[str]:
                                     f"(allowed: at most {IAM_ROLE_NAME_MAX})")
 
     s = w.studio
+    project_accounts = {f"{p.name}-{e}" for p in platform.projects for e in p.environments}
+    vpc_less = {"management", *(k for k in platform.accounts() if k not in project_accounts)}
     for i, env in enumerate(s.environments):
-        if env not in ENVIRONMENTS:
+        if env in vpc_less:
+            # Shared and sandbox accounts have no project VPC, workload security group or
+            # project key for a domain.
+            problems.append(f"workspace.studio.environments[{i}]: '{env}' is an account without a project VPC "
+                            f"(allowed: project environments, whose VPC the domain uses: {', '.join(ENVIRONMENTS)})")
+        elif env not in ENVIRONMENTS:
             problems.append(f"workspace.studio.environments[{i}]: unknown environment '{env}' "
                             f"(allowed: {', '.join(ENVIRONMENTS)})")
     allowed = platform.guardrails.notebook_instance_types
@@ -206,26 +202,10 @@ def validate(platform: "PlatformConfig") -> list[str]:
     if len(set(people)) != len(people):
         problems.append("workspace.people: a user_name is listed twice")
 
-    ident = w.identity
-    for group, personas in ident.groups.items():
-        for j, persona in enumerate(personas):
-            if persona not in PERSONAS:
-                problems.append(f"workspace.identity.groups.{group}[{j}]: unknown persona '{persona}' "
-                                f"(allowed: {', '.join(PERSONAS)})")
-    if ident.mode == "identity-center" and ident.groups:
-        if not ident.instance_arn or not re.match(r"^arn:aws:sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{16}$", ident.instance_arn):
-            problems.append("workspace.identity.instance_arn: the IAM Identity Center instance ARN is required with "
-                            "mode identity-center (allowed: arn:aws:sso:::instance/ssoins-<16 characters>)")
-        if not ident.identity_store_id or not re.match(r"^d-[0-9a-f]{10}$", ident.identity_store_id):
-            problems.append("workspace.identity.identity_store_id: the identity store id is required with mode "
-                            "identity-center (allowed: d-<10 hexadecimal digits>)")
-    if ident.mode == "saml" and not ident.saml_provider_name:
-        problems.append("workspace.identity.saml_provider_name: required with mode saml (allowed: the IAM SAML "
-                        "provider's name in each project account)")
-    if s.auth_mode == "SSO" and ident.mode != "identity-center" and any(
+    if s.auth_mode == "SSO" and platform.identity.mode != "identity-center" and any(
             has_studio(platform, e) for p in platform.projects for e in p.environments):
-        problems.append("workspace.studio.auth_mode: SSO needs workspace.identity.mode identity-center "
-                        "(allowed: IAM with saml)")
+        problems.append("workspace.studio.auth_mode: SSO needs identity.mode identity-center "
+                        "(allowed: IAM with identity.mode saml)")
     return problems
 
 
@@ -285,14 +265,3 @@ def created_job_roles(platform: "PlatformConfig", project: str, env: str) -> dic
     personas = data_persona_suffixes(platform, project, env)
     return {kind: ds.project_role_name(platform, project, env, suffix)
             for kind, suffix in service_role_suffixes(platform).items() if suffix not in personas}
-
-
-def studio_user_policy_name(platform: "PlatformConfig") -> str:
-    """The customer-managed policy of Studio users, the same name in every project account (an
-    Identity Center permission set references it by name)."""
-    return f"{platform.name_prefix}-workspace-studio-user"
-
-
-def viewer_policy_name(platform: "PlatformConfig") -> str:
-    """Data scientists' read-only policy in preprod accounts (same name in each)."""
-    return f"{platform.name_prefix}-workspace-data-scientist-viewer"

@@ -160,7 +160,7 @@ def test_an_unknown_layer_fails_naming_the_key_and_the_layers(tmp_path):
     with pytest.raises(PreviewError) as info:
         run_stack("tools", tmp_path, {})
     assert ("ml-platform:layer: 'tooling' is not a layer "
-            "(allowed: organization, security, network, data-lake, shared-services, project, delivery)") in str(info.value)
+            "(allowed: organization, identity, security, network, data-lake, shared-services, project, delivery)") in str(info.value)
     assert info.value.registered == []
 
 

@@ -287,37 +287,48 @@ def test_access_logs_are_written_by_the_logging_service_only(lake, ids):
 # -- Rekognition Custom Labels training from the model-producer account --------------------
 
 def test_rekognition_in_the_producer_account_reads_training_data(run_platform, sample_platform, sample_runs, ids):
-    # fraud-detection consumes document-vision's models: document-vision produces them, and
-    # trains Rekognition Custom Labels in its dev account on (redacted) lake documents.
-    sample_platform["projects"][0]["consumes_models_from"] = ["document-vision"]
-    run = run_platform("data-lake", platform=sample_platform)
-    lake = Buckets(run, ids["data-lake"])
+    # The sample's document-vision shares its model from preprod (model_sharing): Rekognition
+    # Custom Labels in that account trains on the curated lake documents preprod may read.
+    lake = Buckets(sample_runs("data-lake"), ids["data-lake"])
     curated = "mrd-data-lake-documents-curated-111111111111"
-    producer = Who(ids["document-vision-dev"], service="rekognition.amazonaws.com")
-    assert lake.can(producer, "s3:GetObject", curated, "redacted/labels/manifest.json")
+    producer = Who(ids["document-vision-preprod"], service="rekognition.amazonaws.com")
+    assert lake.can(producer, "s3:GetObject", curated, "labels/manifest.json")
     assert lake.can(producer, "s3:GetBucketAcl", curated)
-    assert not lake.can(producer, "s3:GetObject", curated, "cheques/2024/01/scan.png")
-    assert not lake.can(producer, "s3:PutObject", curated, "redacted/output.json")
+    assert not lake.can(producer, "s3:PutObject", curated, "output.json")
     # The same service acting for any other account is refused (confused deputy).
-    for other in ("fraud-detection-dev", "document-vision-prod"):
-        assert not lake.can(Who(ids[other], service="rekognition.amazonaws.com"), "s3:GetObject", curated, "redacted/x.png")
-    assert key_allows(run, curated, producer, "kms:Decrypt")
-    assert not key_allows(run, curated, Who(ids["fraud-detection-dev"], service="rekognition.amazonaws.com"), "kms:Decrypt")
+    for other in ("fraud-detection-dev", "document-vision-dev", "document-vision-prod"):
+        assert not lake.can(Who(ids[other], service="rekognition.amazonaws.com"), "s3:GetObject", curated, "x.png")
+    assert key_allows(sample_runs("data-lake"), curated, producer, "kms:Decrypt")
+    assert not key_allows(sample_runs("data-lake"), curated, Who(ids["fraud-detection-dev"], service="rekognition.amazonaws.com"),
+                          "kms:Decrypt")
+    # A dev producer (dev and preprod consumers only) reads what dev may: the redacted copies.
+    sharing = sample_platform["model_sharing"]["projects"]["document-vision"]
+    sharing["producer"] = "dev"
+    sharing["consumers"] = {"dev": sharing["consumers"]["preprod"]}
+    dev_lake = Buckets(run_platform("data-lake", platform=sample_platform), ids["data-lake"])
+    dev_producer = Who(ids["document-vision-dev"], service="rekognition.amazonaws.com")
+    assert dev_lake.can(dev_producer, "s3:GetObject", curated, "redacted/labels/manifest.json")
+    assert not dev_lake.can(dev_producer, "s3:GetObject", curated, "cheques/2024/01/scan.png")
+    assert not dev_lake.can(producer, "s3:GetObject", curated, "labels/manifest.json")
     # Without a producer the lake admits no service principal at all.
-    plain = Buckets(sample_runs("data-lake"), ids["data-lake"])
-    assert not plain.can(producer, "s3:GetObject", curated, "redacted/labels/manifest.json")
+    del sample_platform["model_sharing"]
+    plain = Buckets(run_platform("data-lake", platform=sample_platform), ids["data-lake"])
+    assert not plain.can(producer, "s3:GetObject", curated, "labels/manifest.json")
+    assert not plain.can(dev_producer, "s3:GetObject", curated, "redacted/labels/manifest.json")
 
 
-def test_rekognition_writes_training_output_to_the_producer_work_bucket(run_platform, sample_platform, ids):
-    sample_platform["projects"][0]["consumes_models_from"] = ["document-vision"]
-    run = run_platform("document-vision-dev", platform=sample_platform)
-    own = Buckets(run, ids["document-vision-dev"])
-    bucket = "mrd-document-vision-dev-experimentation-111111111111"
-    service = Who(ids["document-vision-dev"], service="rekognition.amazonaws.com")
-    assert own.can(service, "s3:PutObject", bucket, "rekognition/output/manifest.json",
-                   extra={"s3:x-amz-acl": "bucket-owner-full-control"})
-    assert not own.can(Who(ids["fraud-detection-dev"], service="rekognition.amazonaws.com"), "s3:PutObject", bucket,
-                       extra={"s3:x-amz-acl": "bucket-owner-full-control"})
+def test_rekognition_writes_training_output_to_the_producer_work_bucket(sample_runs, ids):
+    # The producer (preprod) reads its data sets and writes output to its pipeline bucket only.
+    own = Buckets(sample_runs("document-vision-preprod"), ids["document-vision-preprod"])
+    work = "mrd-document-vision-preprod-pipeline-111111111111"
+    datasets = "mrd-document-vision-preprod-datasets-111111111111"
+    service = Who(ids["document-vision-preprod"], service="rekognition.amazonaws.com")
+    acl = {"s3:x-amz-acl": "bucket-owner-full-control"}
+    assert own.can(service, "s3:PutObject", work, "rekognition/output/manifest.json", extra=acl)
+    assert own.can(service, "s3:GetObject", datasets, "training/manifest.json")
+    assert not own.can(service, "s3:PutObject", datasets, "training/manifest.json", extra=acl)
+    assert not own.can(Who(ids["fraud-detection-dev"], service="rekognition.amazonaws.com"), "s3:PutObject", work,
+                       extra=acl)
 
 
 # -- the project bucket sets ---------------------------------------------------------------

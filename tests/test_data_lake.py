@@ -18,6 +18,7 @@ from stacks.data_settings import (
     model_producers,
     project_role_name,
 )
+from stacks.model_sharing_settings import is_producer
 from stacks.workspace_settings import service_role_names
 
 BUCKET = "aws:s3/bucket:Bucket"
@@ -70,9 +71,16 @@ def account_of(run, resource) -> str:
 
 def in_data_layer(run, resource) -> bool:
     """Whether the data layer registered `resource` (project stacks hold other layers too)."""
+    urns = {r.urn: r for r in run.resources}
+    parent = urns.get(resource.parent)
+    while parent is not None:
+        # People's access is the identity layer's (its assignments are made in the Identity
+        # Center account; tests/test_identity.py).
+        if parent.type == "ml-platform:identity:PersonaAccess":
+            return False
+        parent = urns.get(parent.parent)
     if run.stack == "data-lake":
         return True
-    urns = {r.urn: r for r in run.resources}
     while resource is not None:
         if resource.type.startswith("ml-platform:data:"):
             return True
@@ -189,6 +197,9 @@ def configured_principals(platform, ids, stack: str) -> tuple[set[str], set[str]
         arns.add(f"arn:aws:iam::{own}:role/{platform.organization.deployment_role}")
         if env == "preprod":
             arns |= {f"arn:aws:iam::{ids[project + '-prod']}:role/{project_role_name(platform, project, 'prod', r)}" for r in pb.automation_roles}
+        # A model producer's Rekognition reads training data and writes output (model_sharing).
+        if is_producer(platform, project, env):
+            services.add("rekognition.amazonaws.com")
     roots = {f"arn:aws:iam::{a.split(':')[4]}:root" for a in arns}
     return roots, arns, services
 

@@ -78,9 +78,12 @@ def _consumer(p, **changes):
          "data_lake.consumers[4]: fraud-detection-dev is already granted domain 'transactions' by data_lake.consumers[0]"),
         (lambda p: _consumer(p, roles=["data-scientist", "model-consumer"]),
          "data_lake.consumers[0].roles[1]: 'model-consumer' cannot read the lake in dev: it is not in data_lake.project_buckets.team_roles"),
-        (lambda p: p["projects"][0].__setitem__("consumes_models_from", ["document-vision"]) or
-         p["data_lake"].__setitem__("model_producer_environment", "prod") or p["projects"][1]["environments"].pop("prod"),
-         "data_lake.model_producer_environment: model-producer project 'document-vision' has no 'prod' environment"),
+        (lambda p: (p["projects"][0].__setitem__("consumes_models_from", ["document-vision"]),
+                    p.pop("model_sharing"), p["projects"][1]["environments"].pop("preprod")),
+         "projects[0].consumes_models_from[0]: model-producer project 'document-vision' has no 'preprod' environment"),
+        # The producer is model_sharing's setting now (stacks/model_sharing_settings.py).
+        (lambda p: p["data_lake"].__setitem__("model_producer_environment", "dev"),
+         "data_lake.model_producer_environment: unknown key"),
         (lambda p: p["data_lake"].__setitem__("warehouse", {}), "data_lake.warehouse: unknown key"),
     ],
 )

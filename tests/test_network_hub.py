@@ -321,11 +321,13 @@ def test_cost_model_counts_what_the_program_builds(sample_platform):
     # Athena, Glue and Lake Formation where the environment reads the lake (all but
     # document-vision-prod in the sample); sandbox 8x2.
     lake = 3 * (2 + 2 + 3) + 3 * (2 + 2)
-    assert result["per-vpc"].endpoint_az_count == 3 * 8 * 2 + 2 * (13 * 2 + 14 * 2 + 14 * 3) + lake + 8 * 2
-    # Central: the 17 services once, in the hub VPC's 2 AZs, plus the isolated sandbox's own.
-    assert result["central"].endpoint_az_count == 17 * 2 + 8 * 2
-    assert result["per-vpc"].lines["interface endpoint-hours"] == pytest.approx((256 + lake) * 730 * 0.011)
-    assert result["central"].lines["route 53 private hosted zones"] == pytest.approx(17 * 0.5)
+    # Rekognition where document-vision's shared model is used (model_sharing): preprod, prod.
+    models = 2 + 3
+    assert result["per-vpc"].endpoint_az_count == 3 * 8 * 2 + 2 * (13 * 2 + 14 * 2 + 14 * 3) + lake + models + 8 * 2
+    # Central: the 18 services once, in the hub VPC's 2 AZs, plus the isolated sandbox's own.
+    assert result["central"].endpoint_az_count == 18 * 2 + 8 * 2
+    assert result["per-vpc"].lines["interface endpoint-hours"] == pytest.approx((256 + lake + models) * 730 * 0.011)
+    assert result["central"].lines["route 53 private hosted zones"] == pytest.approx(18 * 0.5)
     # 10 attached VPCs in both modes.
     assert result["central"].lines["transit gateway attachment-hours"] == pytest.approx(10 * 730 * 0.05)
 

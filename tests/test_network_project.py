@@ -15,6 +15,7 @@ from offline_preview.engine import discover_stacks
 from policy_documents.service_authorization import validate_document
 from stacks.config import parse_platform
 from stacks.data_settings import consumer_grants
+from stacks.model_sharing_settings import endpoint_services
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "stacks"
 SAMPLE = parse_platform(yaml.safe_load((SAMPLE_DIR / "platform.yaml").read_text()))
@@ -90,6 +91,12 @@ def lake_services(stack: str) -> set[str]:
     return {"athena", "glue", "lakeformation"} if consumer_grants(SAMPLE, project, env) else set()
 
 
+def model_services(stack: str) -> set[str]:
+    """Rekognition (and STS across accounts) where the environment uses a shared model."""
+    project, env = stack.rsplit("-", 1)
+    return set(endpoint_services(SAMPLE, project, env))
+
+
 def test_lake_readers_get_query_endpoints_and_others_do_not():
     assert lake_services("fraud-detection-dev") and not lake_services("document-vision-prod")
 
@@ -98,7 +105,7 @@ def test_lake_readers_get_query_endpoints_and_others_do_not():
 def test_endpoint_set_per_environment(sample_runs, stack):
     run = sample_runs(stack)
     found = services(run)
-    expected = WHITEPAPER | lake_services(stack)
+    expected = WHITEPAPER | lake_services(stack) | model_services(stack)
     if stack.endswith("-dev"):
         assert found == expected  # SM-7: no SageMaker Runtime where endpoints are denied
     else:

@@ -312,6 +312,15 @@ def test_without_the_portfolio_service_catalog_is_not_integrated(org, run_platfo
     assert SERVICE_CATALOG not in {d.inputs["servicePrincipal"] for d in run.of_type(DELEGATED)}
 
 
+def test_an_identity_center_administrator_other_than_management_is_delegated(run_platform, sample_platform):
+    sample_platform.setdefault("identity", {})["admin_account"] = "security-tooling"
+    run = run_platform("organization", sample_platform)
+    delegated = {d.inputs["servicePrincipal"]: d.inputs["accountId"] for d in run.of_type(DELEGATED)}
+    assert delegated["sso.amazonaws.com"] == run.outputs["accountIds"]["security-tooling"]
+    (organization,) = run.of_type("aws:organizations/organization:Organization")
+    assert "sso.amazonaws.com" in organization.inputs["awsServiceAccessPrincipals"]
+
+
 def test_ram_sharing_with_the_organization_is_on(org):
     assert len(org.of_type("aws:ram/sharingWithOrganization:SharingWithOrganization")) == 1
     (organization,) = org.of_type("aws:organizations/organization:Organization")
@@ -465,12 +474,20 @@ def test_control_tower_mode_keeps_the_landing_zone_integration(org, run_platform
 
 
 def test_declared_extra_principals_are_kept(org, run_platform, sample_platform):
-    # The sample declares IAM Identity Center, which no layer of the program sets up.
-    assert "sso.amazonaws.com" in _principals(org)
     sample_platform["organization"]["extra_service_access_principals"] = ["inspector2.amazonaws.com", MALWARE_PROTECTION]
     principals = _principals(run_platform("organization", sample_platform))
-    assert "inspector2.amazonaws.com" in principals and "sso.amazonaws.com" not in principals
+    assert "inspector2.amazonaws.com" in principals and "inspector2.amazonaws.com" not in _principals(org)
     assert principals == sorted(set(principals))
+
+
+def test_identity_center_trusted_access_follows_the_identity_mode(org, run_platform, sample_platform):
+    # Derived from identity.mode, not declared: the sample declares no extra principal.
+    assert sample_platform["organization"]["extra_service_access_principals"] == []
+    assert "sso.amazonaws.com" in _principals(org)
+    sample_platform["identity"] = {"mode": "saml", "saml_provider_name": "corporate-idp"}
+    sample_platform["workspace"]["studio"]["auth_mode"] = "IAM"
+    principals = _principals(run_platform("organization", sample_platform))
+    assert principals == [p for p in _principals(org) if p != "sso.amazonaws.com"]
 
 
 def test_extra_principals_must_be_service_principals(run_platform, sample_platform):
@@ -536,6 +553,7 @@ def test_no_quota_request_while_the_default_holds_the_plan(run_platform, sample_
         del profiles[name]
     # Without prod, the project's delivery can be a training pipeline at most.
     sample_platform["delivery"]["projects"] = {fraud["name"]: {"scenario": "training"}}
+    sample_platform["model_sharing"]["projects"] = {}  # document-vision's shared model
     assert _planned_accounts(sample_platform) == 10
     run = run_platform("organization", sample_platform)
     assert run.of_type(SERVICE_QUOTA) == []

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-KINDS = {"organization": "organization", "security": "security", "network": "network",
+KINDS = {"organization": "organization", "identity": "identity", "security": "security", "network": "network",
          "data-lake": "data-lake", "shared-services": "shared-services", "<project>-<env>": "fraud-detection-dev",
          "<project>-delivery": "fraud-detection-delivery"}
 

@@ -507,6 +507,7 @@ def _shared_services_with(projects: int, tmp_path, sample_runs):
         for j, env in enumerate(project["environments"]):
             organization["accountIds"].setdefault(f"{project['name']}-{env}", f"9{i:08d}{j:03d}")
     return run_stack("shared-services", config_dir, {"organization": organization,
+                                                     "identity": sample_runs("identity").outputs,
                                                      "network": sample_runs("network").outputs})
 
 

@@ -90,6 +90,7 @@ def test_without_projects_or_domains_the_trail_logs_the_data_engineers_results(r
     sample_platform["projects"] = []
     sample_platform["workspace"]["studio"]["user_profiles"] = {}  # profiles belong to projects
     sample_platform["delivery"]["projects"] = {}  # pipelines belong to projects
+    sample_platform["model_sharing"]["projects"] = {}  # so does model sharing
     sample_platform["data_lake"]["domains"] = []
     sample_platform["data_lake"]["consumers"] = []
     sample_platform["data_lake"]["write_back"]["approvers"] = []

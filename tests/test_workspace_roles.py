@@ -103,7 +103,7 @@ def test_no_wildcards_and_no_star_resource_where_the_action_takes_one(sample_run
 @pytest.mark.parametrize("stack", PROJECT_STACKS)
 def test_job_policies_are_parliament_clean_at_medium(sample_runs, stack):
     run = sample_runs(stack)
-    workspace = [p for p in run.of_type("aws:iam/policy:Policy") if p.inputs["name"].startswith("mrd-workspace-")]
+    workspace = [p for p in run.of_type("aws:iam/policy:Policy") if p.inputs["name"].startswith("mrd-persona-")]
     for policy in [*run.of_type(ROLE_POLICY), *workspace]:
         assert lint(load_document("identity", "policy", policy.inputs["policy"]), "MEDIUM") == [], policy.name
 

@@ -64,7 +64,7 @@ def test_user_profiles_are_tagged_with_their_owner(sample_runs):
 
 def test_abac_a_person_presigns_and_opens_only_their_own_profile_and_spaces(sample_runs):
     run = sample_runs("fraud-detection-dev")
-    (policy,) = [p for p in run.of_type(POLICY) if p.inputs["name"] == "mrd-workspace-studio-user"]
+    (policy,) = [p for p in run.of_type(POLICY) if p.inputs["name"] == "mrd-persona-data-scientist"]
     doc = json.loads(policy.inputs["policy"])
     assert validate_document(doc) == []
     owner = {"StringEquals": {"aws:ResourceTag/studio-owner": "${aws:PrincipalTag/studio-owner}"}}
@@ -81,7 +81,6 @@ def test_abac_a_person_presigns_and_opens_only_their_own_profile_and_spaces(samp
     (lambda w: w["studio"].update(instance_types=["ml.p5.48xlarge"]), "workspace.studio.instance_types[0]"),
     (lambda w: w["studio"]["user_profiles"]["fraud-detection"].append({"name": "x", "owner": "nobody@x.example"}),
      "workspace.studio.user_profiles.fraud-detection[1].owner"),
-    (lambda w: w.setdefault("identity", {}).update(groups={"ml-team": ["wizard"]}), "workspace.identity.groups.ml-team[0]"),
     (lambda w: w["studio"]["user_profiles"].update({"unknown-project": []}), "workspace.studio.user_profiles.unknown-project"),
 ])
 def test_bad_workspace_input_is_rejected_naming_the_key(sample_platform, change, key):
@@ -107,11 +106,12 @@ def test_data_scientists_read_only_in_preprod_and_nothing_in_prod(sample_runs):
     from policy_documents.service_authorization import action_access_level
 
     preprod = _customer_policies(sample_runs("fraud-detection-preprod"))
-    assert "mrd-workspace-studio-user" not in preprod
-    doc = preprod["mrd-workspace-data-scientist-viewer"]
+    doc = preprod["mrd-persona-data-scientist"]
+    assert "sagemaker:CreatePresignedDomainUrl" not in str(doc)
     assert validate_document(doc) == []
     actions = [a for s in doc["Statement"] for a in s["Action"]]
     assert actions and all(action_access_level(a) in ("Read", "List") for a in actions), actions
     prod = _customer_policies(sample_runs("fraud-detection-prod"))
-    assert not any(name.startswith("mrd-workspace-") for name in prod)
-    assert "mrd-workspace-studio-user" in _customer_policies(sample_runs("fraud-detection-dev"))
+    assert "mrd-persona-data-scientist" not in prod
+    assert "sagemaker:CreatePresignedDomainUrl" in str(_customer_policies(sample_runs("fraud-detection-dev"))[
+        "mrd-persona-data-scientist"])

@@ -212,7 +212,7 @@ def test_central_endpoint_mode_passes_the_mandatory_policies(analyzer, request, 
     # The other supported endpoint layout: central endpoints in the hub, private zones in spokes.
     sample_runs, run_platform = request.getfixturevalue("sample_runs"), request.getfixturevalue("run_platform")
     sample_platform["network"]["endpoints"]["mode"] = "central"
-    upstream = {s: sample_runs(s).outputs for s in ("organization", "security")}
+    upstream = {s: sample_runs(s).outputs for s in ("organization", "identity", "security")}
     network = run_platform("network", platform=sample_platform, upstream=upstream)
     upstream["network"] = network.outputs
     upstream["data-lake"] = sample_runs("data-lake").outputs

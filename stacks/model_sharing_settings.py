@@ -1,0 +1,253 @@
+"""Settings of cross-account model sharing (`model_sharing:` in the platform definition).
+
+The model-sharing blog (seeds/001): a Rekognition Custom Labels model is trained once in an
+"ML account" and used from the QA and production accounts through one IAM role per consumer in
+the ML account; promotion is a change of the version ARN each consumer is configured to use.
+
+Here the ML account is a project environment, the **producer** (default `preprod`: only
+automation changes it, so production never depends on an account where people have change
+access). A `dev` producer may serve dev and preprod consumers only. Each **consumer**
+environment of the project names the version ARN its application uses (and, during a
+cut-over, the versions it keeps using for a while); the producer's own environment may be a
+consumer too, in-account, without the cross-account hop.
+
+Names (pure functions of the configuration, so no stack needs another project stack's
+outputs to know them):
+
+* producer role per cross-account consumer, in the producer account:
+  `<prefix>-<project>-<producer>-model-consumer-<consumer>`;
+* application role in each consumer account: `<prefix>-<project>-<env>-model-consumer-app`;
+  both match MOD-1's `<prefix>-*-model-consumer*`, so the SCP denies them Rekognition project
+  and version changes wherever they act (`data_settings.model_consumer_role_pattern`);
+* SSM parameter with the version ARN: `/<prefix>/<project>/<env>/model-sharing/version-arn`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field
+
+from stacks.config_model import ENVIRONMENTS, IAM_ROLE_NAME_MAX, ConfigModel
+
+if TYPE_CHECKING:
+    from stacks.config import PlatformConfig
+
+# The producer unless configured otherwise (whitepaper "Testing/UAT account": automation only).
+DEFAULT_PRODUCER = "preprod"
+# What a dev producer may serve: never production.
+DEV_PRODUCER_CONSUMERS = ("dev", "preprod")
+# Rekognition project version ARN (Rekognition API reference, ProjectVersionArn):
+# arn:aws:rekognition:<region>:<account>:project/<project>/version/<version>/<creation timestamp>.
+VERSION_ARN = re.compile(
+    r"^arn:(?P<partition>[\w-]+):rekognition:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"project/(?P<project>[A-Za-z0-9_.-]{1,255})/version/(?P<version>[A-Za-z0-9_.-]{1,255})/(?P<created>\d{1,20})$")
+_PROJECT_NAME = r"^[A-Za-z0-9_.-]{1,255}$"
+_VERSION_PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,254}$")
+# Who runs the consumer application (the application role's trusted services).
+APPLICATION_SERVICES = ("lambda.amazonaws.com", "ecs-tasks.amazonaws.com", "ec2.amazonaws.com")
+PRODUCER_ROLE_SUFFIX = "model-consumer"
+APPLICATION_ROLE_SUFFIX = "model-consumer-app"
+
+
+class ConsumerModel(ConfigModel):
+    """What one consumer environment uses: `version` is the ARN its application reads from the
+    SSM parameter; `keep_previous` stay callable during a cut-over (drop them afterwards)."""
+
+    version: str
+    keep_previous: list[str] = []
+    # Also every version whose name starts with this prefix, in the project of `version`
+    # (a wildcard in the role policy: the blog allows it, MOD-2 reports it).
+    version_prefix: str | None = None
+
+
+class ProjectSharing(ConfigModel):
+    """One project's shared model."""
+
+    # The environment whose account holds the Rekognition project and the consumer roles.
+    producer: Literal["dev", "preprod", "prod"] = DEFAULT_PRODUCER
+    # Create the Rekognition Custom Labels project of this name in the producer account
+    # (unset: the project is made outside this program, e.g. by the training pipeline).
+    rekognition_project: str | None = Field(default=None, pattern=_PROJECT_NAME)
+    # The service that runs the application in each consumer account.
+    application_service: Literal["lambda.amazonaws.com", "ecs-tasks.amazonaws.com", "ec2.amazonaws.com"] = \
+        "lambda.amazonaws.com"
+    # Consumer environment -> the versions it uses.
+    consumers: dict[str, ConsumerModel] = Field(min_length=1)
+
+
+class ModelSharingSettings(ConfigModel):
+    """The `model_sharing:` section: project name -> its shared model."""
+
+    projects: dict[str, ProjectSharing] = {}
+
+
+# -- derived names and views ---------------------------------------------------------------
+
+def sharing(platform: "PlatformConfig", project: str) -> ProjectSharing | None:
+    """The project's model-sharing settings, or None when it shares no model."""
+    return platform.model_sharing.projects.get(project)
+
+
+def producer_environment(platform: "PlatformConfig", project: str) -> str | None:
+    """Where `project` trains and keeps its shared model: the configured producer, the
+    default one for a project another project `consumes_models_from`, else None."""
+    found = sharing(platform, project)
+    if found is not None:
+        return found.producer
+    if any(project in p.consumes_models_from for p in platform.projects):
+        return DEFAULT_PRODUCER
+    return None
+
+
+def is_producer(platform: "PlatformConfig", project: str, env: str) -> bool:
+    return producer_environment(platform, project) == env
+
+
+def consumer(platform: "PlatformConfig", project: str, env: str) -> ConsumerModel | None:
+    """What `project`-`env` uses of the project's shared model, or None."""
+    found = sharing(platform, project)
+    return found.consumers.get(env) if found is not None else None
+
+
+def cross_account_consumers(platform: "PlatformConfig", project: str) -> list[str]:
+    """Consumer environments in another account than the producer (they get a producer role)."""
+    found = sharing(platform, project)
+    return [env for env in found.consumers if env != found.producer] if found is not None else []
+
+
+def producer_role_name(platform: "PlatformConfig", project: str, consumer_env: str) -> str:
+    """The role in the producer account that `consumer_env`'s application assumes."""
+    producer = producer_environment(platform, project)
+    return f"{platform.name_prefix}-{project}-{producer}-{PRODUCER_ROLE_SUFFIX}-{consumer_env}"
+
+
+def application_role_name(platform: "PlatformConfig", project: str, env: str) -> str:
+    """The consumer application's role in `project`-`env`'s account."""
+    return f"{platform.name_prefix}-{project}-{env}-{APPLICATION_ROLE_SUFFIX}"
+
+
+def parameter_name(platform: "PlatformConfig", project: str, env: str) -> str:
+    """The SSM parameter holding the version ARN the application of `project`-`env` uses."""
+    return f"/{platform.name_prefix}/{project}/{env}/model-sharing/version-arn"
+
+
+def allowed_versions(settings: ConsumerModel) -> list[str]:
+    """The resources a consumer may call: its version, the kept ones, the prefix wildcard."""
+    found = list(dict.fromkeys([settings.version, *settings.keep_previous]))
+    if settings.version_prefix:
+        base = settings.version.split("/version/", 1)[0]
+        found.append(f"{base}/version/{settings.version_prefix}*")
+    return found
+
+
+def endpoint_services(platform: "PlatformConfig", project: str, env: str) -> list[str]:
+    """Interface endpoints `project`-`env` needs for the shared model: Rekognition where it
+    calls the model, STS where it assumes the producer's role (blog, "Avoiding the public
+    internet")."""
+    if consumer(platform, project, env) is None:
+        return []
+    return ["rekognition", "sts"] if env in cross_account_consumers(platform, project) else ["rekognition"]
+
+
+def created_roles(platform: "PlatformConfig") -> list[tuple[str, str]]:
+    """(account key, role name) of every role model sharing creates (principal_settings)."""
+    found = []
+    for project, settings in platform.model_sharing.projects.items():
+        for env in settings.consumers:
+            found.append((f"{project}-{env}", application_role_name(platform, project, env)))
+        for env in cross_account_consumers(platform, project):
+            found.append((f"{project}-{settings.producer}", producer_role_name(platform, project, env)))
+    return found
+
+
+# -- validation --------------------------------------------------------------------------
+
+def _check_arn(key: str, arn: str, platform: "PlatformConfig", project: str, settings: ProjectSharing,
+               problems: list[str]) -> None:
+    """A Rekognition project version ARN of the producer's region (and project, when the
+    program creates it); the account is checked when the account ids are known."""
+    match = VERSION_ARN.match(arn)
+    allowed = (f"arn:aws:rekognition:{platform.home_region}:<{project}-{settings.producer} account id>:"
+               "project/<project>/version/<version>/<creation timestamp>")
+    if match is None:
+        problems.append(f"{key}: '{arn}' is not a Rekognition project version ARN (allowed: {allowed})")
+        return
+    if match["partition"] != "aws":
+        problems.append(f"{key}: '{arn}' is in partition '{match['partition']}' (allowed: aws)")
+    # (An invalid home_region is reported on its own; the ARNs are not judged against it.)
+    if match["region"] != platform.home_region and platform.home_region in platform.allowed_regions:
+        problems.append(f"{key}: '{arn}' is in region '{match['region']}', not the producer's "
+                        f"{project}-{settings.producer} region (allowed: {platform.home_region})")
+    if settings.rekognition_project and match["project"] != settings.rekognition_project:
+        problems.append(f"{key}: '{arn}' is a version of project '{match['project']}', not of the shared project "
+                        f"(allowed: versions of '{settings.rekognition_project}')")
+
+
+def _check_projects(platform: "PlatformConfig", problems: list[str]) -> None:
+    projects = {p.name: p for p in platform.projects}
+    for name, settings in platform.model_sharing.projects.items():
+        key = f"model_sharing.projects.{name}"
+        project = projects.get(name)
+        if project is None:
+            problems.append(f"{key}: unknown project '{name}' (allowed: {', '.join(projects) or 'none'})")
+            continue
+        envs = list(project.environments)
+        if settings.producer not in envs:
+            problems.append(f"{key}.producer: project '{name}' has no '{settings.producer}' environment, so no account "
+                            f"to keep the model in (allowed: {', '.join(envs)})")
+        for env, used in settings.consumers.items():
+            env_key = f"{key}.consumers.{env}"
+            if env not in envs:
+                problems.append(f"{env_key}: project '{name}' has no environment '{env}', so no consumer account "
+                                f"(allowed: {', '.join(e for e in envs if e in ENVIRONMENTS)})")
+                continue
+            if settings.producer == "dev" and env not in DEV_PRODUCER_CONSUMERS:
+                problems.append(f"{env_key}: the {env} consumer {name}-{env} cannot use a model produced in dev "
+                                f"({key}.producer: dev, {name}-dev, where people have change access) "
+                                f"(allowed: consumers {', '.join(DEV_PRODUCER_CONSUMERS)}; or producer: preprod)")
+            _check_arn(f"{env_key}.version", used.version, platform, name, settings, problems)
+            for i, arn in enumerate(used.keep_previous):
+                _check_arn(f"{env_key}.keep_previous[{i}]", arn, platform, name, settings, problems)
+                if arn == used.version:
+                    problems.append(f"{env_key}.keep_previous[{i}]: '{arn}' is the current version "
+                                    "(allowed: earlier versions only)")
+                if used.keep_previous.index(arn) != i:
+                    problems.append(f"{env_key}.keep_previous[{i}]: '{arn}' is listed twice")
+            if used.version_prefix is not None and not _VERSION_PREFIX.match(used.version_prefix):
+                problems.append(f"{env_key}.version_prefix: '{used.version_prefix}' is not a version name prefix "
+                                "(allowed: letters, digits, '_', '.', '-'; the program adds the '*')")
+        for env in cross_account_consumers(platform, name):
+            for role in (producer_role_name(platform, name, env), application_role_name(platform, name, env)):
+                if len(role) > IAM_ROLE_NAME_MAX:
+                    problems.append(f"{key}.consumers.{env}: role name '{role}' would be {len(role)} characters "
+                                    f"(allowed: at most {IAM_ROLE_NAME_MAX}; shorten name_prefix or the project name)")
+
+
+CHECKS = (_check_projects,)
+
+
+def validate(platform: "PlatformConfig") -> list[str]:
+    """Cross-field checks of the model-sharing settings; every problem, each naming its key."""
+    problems: list[str] = []
+    for check in CHECKS:
+        check(platform, problems)
+    return problems
+
+
+def account_problems(platform: "PlatformConfig", project: str, producer_account: str) -> list[str]:
+    """Version ARNs of another account than the producer's (checked when the organization's
+    account ids are known, before the roles naming them are registered)."""
+    settings = sharing(platform, project)
+    problems = []
+    if settings is None:
+        return problems
+    for env, used in settings.consumers.items():
+        key = f"model_sharing.projects.{project}.consumers.{env}"
+        for field, arn in [("version", used.version), *((f"keep_previous[{i}]", a) for i, a in enumerate(used.keep_previous))]:
+            match = VERSION_ARN.match(arn)
+            if match is not None and match["account"] != producer_account:
+                problems.append(f"{key}.{field}: '{arn}' is in account {match['account']}, not the producer's "
+                                f"{project}-{settings.producer} (allowed: account {producer_account})")
+    return problems

@@ -1,0 +1,164 @@
+"""What makes the offline preview fast, without changing what it computes.
+
+The engine swaps two SDK helpers for equivalents during a run (`engine._lean_sdk`): each must
+give the SDK's answer, cost less in the way it was measured to cost, and be put back after.
+"""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import pulumi
+import pytest
+from pulumi.runtime import resource as sdk_resource
+from pulumi.runtime import rpc
+
+from offline_preview import engine
+from offline_preview.engine import load_program, run_stack
+
+PROGRAMS = Path(__file__).resolve().parent / "programs"
+SDK_CONTAINS_UNKNOWNS = rpc.contains_unknowns
+SDK_STACK_TRACE = sdk_resource._get_stack_trace  # noqa: SLF001
+
+UNKNOWN = pulumi.output.UNKNOWN
+SHARED = {"k": [1, 2]}
+class _OutputType(dict):
+    """A dict subclass whose attributes shadow dict methods, as generated output types do."""
+
+    @property
+    def values(self):  # noqa: D401 (an output property named like the dict method)
+        return [UNKNOWN]
+
+
+VALUES = [
+    _OutputType(values=["known"]), _OutputType(values=UNKNOWN),
+    None, "text", 3, 2.5, True, UNKNOWN, [], {}, [1, "a", None], [1, [2, [3, UNKNOWN]]],
+    {"a": {"b": {"c": "d"}}}, {"a": [{"b": UNKNOWN}]}, {"x": SHARED, "y": SHARED, "z": [SHARED, SHARED]},
+    {"x": SHARED, "y": [SHARED, {"u": UNKNOWN}]}, ("tuple", UNKNOWN), {UNKNOWN: "key only"},
+]
+
+
+@pytest.mark.parametrize("value", VALUES, ids=[f"value{n}" for n in range(len(VALUES))])
+def test_contains_unknowns_answers_as_the_sdk(value):
+    assert engine._contains_unknowns(value) is SDK_CONTAINS_UNKNOWNS(value)  # noqa: SLF001
+
+
+def _garbage_after(function, value) -> int:
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(50):
+            function(value)
+        return gc.collect()
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def test_contains_unknowns_leaves_no_garbage_cycles():
+    value = {"a": [1, {"b": "c"}], "d": "e"}
+    # The SDK's recursive closure is a cycle per call (what the collector had to find after each stack).
+    assert _garbage_after(SDK_CONTAINS_UNKNOWNS, value) >= 50
+    assert _garbage_after(engine._contains_unknowns, value) == 0  # noqa: SLF001
+
+
+class _Base:
+    def __init__(self, traces: list) -> None:
+        traces.append((SDK_STACK_TRACE(), engine._stack_trace()))  # noqa: SLF001
+
+
+class _Middle(_Base):
+    def __init__(self, traces: list) -> None:
+        super().__init__(traces)
+
+
+class _Concrete(_Middle):
+    def __init__(self, traces: list) -> None:
+        super().__init__(traces)
+
+
+def _user_code(traces: list) -> None:
+    _Concrete(traces)
+
+
+@pytest.mark.parametrize("make", [_user_code, _Concrete, _Middle, _Base], ids=lambda f: f.__name__)
+def test_stack_trace_is_the_sdks(make):
+    traces: list = []
+    make(traces)
+    (sdk, ours), = traces
+    assert ours == sdk
+    if make is _user_code:  # below the concrete resource's __init__: this file's frames, newest first
+        assert sdk.frames and sdk.frames[0].pc.uri == Path(__file__).as_uri()
+
+
+def test_a_run_uses_the_lean_helpers_and_restores_the_sdks(monkeypatch):
+    seen = []
+    original = engine._contains_unknowns  # noqa: SLF001
+
+    def spy(value):
+        seen.append(rpc.contains_unknowns is spy and sdk_resource._get_stack_trace is engine._stack_trace)  # noqa: SLF001
+        return original(value)
+
+    monkeypatch.setattr(engine, "_contains_unknowns", spy)
+    program = load_program(PROGRAMS / "basic")
+    run = run_stack("base", program.stack_config_dir, program=program)
+    assert run.resources and seen and all(seen)
+    assert rpc.contains_unknowns is SDK_CONTAINS_UNKNOWNS
+    assert sdk_resource._get_stack_trace is SDK_STACK_TRACE  # noqa: SLF001
+
+
+def test_created_roles_costs_linear_in_projects(monkeypatch):
+    """The role inventory every stack's validation builds: each role compared with a few, not all."""
+    import sys
+
+    from stacks import principal_settings
+    from stacks.config import parse_platform
+    from tests.conftest import load_sample_platform
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    try:
+        from preview_scale import generate_platform
+    finally:
+        sys.path.pop(0)
+    platform = parse_platform(generate_platform(load_sample_platform(), 50))
+    comparisons = 0
+    equal = principal_settings.KnownRole.__eq__
+
+    def counting(self, other):
+        nonlocal comparisons
+        comparisons += 1
+        return equal(self, other)
+
+    monkeypatch.setattr(principal_settings.KnownRole, "__eq__", counting)
+    roles = principal_settings.created_roles(platform)
+    assert len(roles) > 1000
+    assert comparisons < 2 * len(roles)
+
+
+def _benchmark():
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "preview_scale.py"
+    spec = importlib.util.spec_from_file_location("preview_scale_under_test", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_reads_each_stack_line_the_cli_prints():
+    """The benchmark's time per stack kind comes from the CLI's stack lines: it must read them all."""
+    from offline_preview import cli
+    from offline_preview.preview import preview
+
+    program = load_program(PROGRAMS / "basic")
+    result = preview(program, program.stack_config_dir, jobs=1)
+    bench = _benchmark()
+    for stack in result.stacks:
+        stack.run_seconds = 12.25
+        match = bench._STACK_LINE.match(cli._line(stack, 24))  # noqa: SLF001
+        assert match, cli._line(stack, 24)  # noqa: SLF001
+        assert (match.group(1), int(match.group(2)), float(match.group(3))) == (stack.stack, len(stack.resources), 12.2)
+    stack.policy_error = "analysis failed"
+    assert bench._STACK_LINE.match(cli._line(stack, 24))  # noqa: SLF001
