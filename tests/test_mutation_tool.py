@@ -112,3 +112,36 @@ def test_every_listed_equivalent_mutant_still_exists():
         assert functions, entry
         body = "\n".join(ast.get_source_segment(source, f) or "" for f in functions)
         assert any(l.strip() == line for l in body.splitlines()), entry
+
+
+def test_tests_on_the_cached_sample_runs_share_the_coverage_of_the_first_one():
+    fixtures = {
+        "tests/test_a.py::test_first": ["sample_runs", "tmp_path"],
+        "tests/test_a.py::test_later": ["accounts"],
+        "tests/test_a.py::test_unit": ["tmp_path"],
+        "tests/test_b.py::test_other_file": ["run_platform"],
+    }
+    groups = mutation.shared_groups(fixtures)
+    # Only the first test ran the program (the later one read the cached run): both are selected.
+    assert mutation.expand_shared({"tests/test_a.py::test_first"}, groups) == {
+        "tests/test_a.py::test_first", "tests/test_a.py::test_later"}
+    # A test without the cached runs, and tests of other files, are not added.
+    assert mutation.expand_shared({"tests/test_a.py::test_unit"}, groups) == {"tests/test_a.py::test_unit"}
+    assert mutation.expand_shared({"tests/test_b.py::test_other_file"}, groups) == {
+        "tests/test_b.py::test_other_file"}
+    assert mutation.expand_shared({"tests/test_a.py"}, groups) == {"tests/test_a.py"}
+
+
+def test_the_idle_estimate_spreads_the_coverage_step_and_takes_the_busiest_shard():
+    # 240 CPU-s of coverage on 2 cores, then shards of 600 and 900 CPU-s: 2 + 15 minutes.
+    assert mutation.idle_estimate(240.0, [600.0, 900.0], 2) == 17.0
+    assert mutation.idle_estimate(0.0, [], 2) == 0.0
+
+
+def test_a_mutant_runs_its_first_test_file_alone_then_the_rest():
+    tests = ["tests/test_network.py::test_a", "tests/test_network.py::test_b", "tests/test_slow.py",
+             "tests/test_other.py::test_c"]
+    assert mutation.stages(tests) == [["tests/test_network.py::test_a", "tests/test_network.py::test_b"],
+                                      ["tests/test_slow.py", "tests/test_other.py::test_c"]]
+    assert mutation.stages(["tests/test_slow.py"]) == [["tests/test_slow.py"]]
+    assert mutation.stages([]) == []
