@@ -3,6 +3,7 @@ pack's own functions (the subprocess tests cover the same code over the Analyzer
 
 from __future__ import annotations
 
+import json
 import sys
 
 from ml_guardrails import identity
@@ -37,3 +38,15 @@ def test_a_yaml_template_is_not_judged_without_a_yaml_reader(monkeypatch):
         assert identity._parse_template('{"Resources": {}}') == {"Resources": {}}
     finally:
         identity._parse_template.cache_clear()
+
+
+def test_an_unknown_minimum_severity_reads_as_the_default_medium():
+    # POL-1's `minimumSeverity` defaults to MEDIUM (its config schema); a value outside the
+    # severities reaching lint() must not silently raise the bar. RESOURCE_MISMATCH is MEDIUM.
+    document = identity.load_document("identity", "mismatch", json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::mrd-data"}]}))
+    medium = identity.lint(document, "MEDIUM")
+    assert any(p.startswith("parliament RESOURCE_MISMATCH (MEDIUM)") for p in medium), medium
+    assert identity.lint(document, "unheard-of") == medium
+    assert not any("RESOURCE_MISMATCH" in p for p in identity.lint(document, "HIGH"))
