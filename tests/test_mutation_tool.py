@@ -84,6 +84,10 @@ def test_the_report_gives_rates_per_module_and_target_and_lists_survivors():
     assert any(l.startswith("total") and l.rstrip().endswith("90.0%") for l in lines)
     assert f"{mutation.PACK}/network.py:60 core/AddNot in <module>  [no test runs this line]" in lines
     assert "    -    if a:" in lines and "    +    if not a:" in lines
+    assert not any(l.startswith("A sample") for l in lines)
+    sampled = mutation.format_report(modules, {"date": "2026-12-01", "sample": 0.25}).splitlines()
+    assert sampled[1].startswith("A sample: the mutants run are a deterministic sample (fraction per target: 0.25)")
+    assert not any(l.startswith("A sample") for l in mutation.format_report(modules, {"sample": 1.0}).splitlines())
 
 
 def test_equivalent_mutants_are_named_by_module_operator_definition_and_line(tmp_path):

@@ -456,6 +456,9 @@ def format_report(modules: dict[str, dict], meta: dict | None = None) -> str:
     lines = []
     if meta:
         lines.append(" ".join(f"{k}={v}" for k, v in meta.items()))
+        if meta.get("sample") not in (None, 1, 1.0):
+            lines.append(f"A sample: the mutants run are a deterministic sample (fraction per target: {meta['sample']}) "
+                         "of those left after the never-executed and same-site filters; `--sample 1` runs them all.")
     lines.append("Kill rate = killed / (killed + survived); equivalent mutants (tools/mutation_equivalent.txt) "
                  "and skipped ones (never executed, same site, sampled out) are not counted.")
     lines.append(f"{'module':62} {'killed':>6} {'surv.':>6} {'equiv':>6} {'incomp':>6} {'skip':>5} {'rate':>6}")

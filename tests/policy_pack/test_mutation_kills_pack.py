@@ -50,3 +50,16 @@ def test_an_unknown_minimum_severity_reads_as_the_default_medium():
     assert any(p.startswith("parliament RESOURCE_MISMATCH (MEDIUM)") for p in medium), medium
     assert identity.lint(document, "unheard-of") == medium
     assert not any("RESOURCE_MISMATCH" in p for p in identity.lint(document, "HIGH"))
+
+
+def test_a_template_condition_parsed_from_json_is_unknown():
+    # Templates arrive as text: the `Condition` key of a parsed document is no literal of the
+    # pack's source, and still reads as unknown (the condition is decided at deploy time).
+    parsed = json.loads('{"Value": {"Condition": "IsProd"}}')
+    assert identity._resolve(parsed, {})["Value"] is identity.UNKNOWN
+
+
+def test_long_action_lists_are_abbreviated_after_five():
+    five = [f"s3:Action{i}" for i in range(5)]
+    assert identity._listed(five) == ", ".join(five)
+    assert identity._listed([*five, "s3:Action5"]) == ", ".join(five) + " and 1 more"
