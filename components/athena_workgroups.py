@@ -8,8 +8,9 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_aws as aws
 
-# Athena refuses smaller per-query cutoffs.
-MIN_BYTES_SCANNED_CUTOFF = 10 * 1024 * 1024
+# Athena refuses smaller per-query cutoffs: 10 MB in decimal (its API's BytesScannedCutoffValue
+# minimum, 10,000,000 bytes), not 10 MiB.
+MIN_BYTES_SCANNED_CUTOFF = 10_000_000
 
 
 class QueryWorkgroup(pulumi.ComponentResource):

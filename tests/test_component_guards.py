@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import botocore.session
 import pytest
 
 from components.kms_keys import ENCRYPTION_CONTEXT_PREFIX, SOURCE_SCOPE_KEYS, KeyUse, RolePrincipals
@@ -14,6 +15,9 @@ from components.persona_roles import PersonaTrust, trust_policy
 from components.workload_vpc import subnet_blocks
 from offline_preview.engine import PreviewError, load_program, run_stack
 
+#: Athena's smallest per-query scan cutoff, from its API model (botocore): what the guard must allow.
+ATHENA_MIN_CUTOFF = botocore.session.get_session().get_service_model("athena").shape_for(
+    "BytesScannedCutoffValue").metadata["min"]
 GUARDS = load_program(Path(__file__).resolve().parent / "programs" / "guards")
 ACCOUNT = "111122223333"
 ROLES = [RolePrincipals(ACCOUNT, ["reader"])]
@@ -26,8 +30,8 @@ def run_case(tmp_path: Path, case: str):
 
 
 @pytest.mark.parametrize(("case", "message"), [
-    ("athena-cutoff", f"workgroup analysts: bytes_scanned_cutoff {10 * 1024 * 1024 - 1} is below Athena's minimum "
-                      f"{10 * 1024 * 1024}"),
+    ("athena-cutoff", f"workgroup analysts: bytes_scanned_cutoff {ATHENA_MIN_CUTOFF - 1} is below Athena's minimum "
+                      f"{ATHENA_MIN_CUTOFF}"),
     ("scp-unknown-target", "GuardrailPolicies scps: unknown targets Nowhere"),
     ("key-deletion-window-short", "key key: deletion window 29 days (allowed: 30 days, KMS-1)"),
     ("key-deletion-window-long", "key key: deletion window 31 days (allowed: 30 days, KMS-1)"),
@@ -50,10 +54,12 @@ def test_each_component_guard_refuses_its_argument(tmp_path, case, message):
 
 
 def test_a_guard_lets_the_boundary_value_through(tmp_path):
-    # Athena's minimum itself is allowed: the guard refuses only what is below it.
+    # Athena's minimum itself is allowed: the guard refuses only what is below it. The minimum
+    # is Athena's API model's (10,000,000 bytes), never the component's own constant.
+    assert ATHENA_MIN_CUTOFF == 10_000_000
     run = run_case(tmp_path, "athena-cutoff-at-minimum")
     [workgroup] = run.of_type("aws:athena/workgroup:Workgroup")
-    assert workgroup.inputs["configuration"]["bytesScannedCutoffPerQuery"] == 10 * 1024 * 1024
+    assert workgroup.inputs["configuration"]["bytesScannedCutoffPerQuery"] == ATHENA_MIN_CUTOFF
 
 
 @pytest.mark.parametrize(("use", "message"), [

@@ -84,6 +84,10 @@ def test_the_report_gives_rates_per_module_and_target_and_lists_survivors():
     assert any(l.startswith("total") and l.rstrip().endswith("90.0%") for l in lines)
     assert f"{mutation.PACK}/network.py:60 core/AddNot in <module>  [no test runs this line]" in lines
     assert "    -    if a:" in lines and "    +    if not a:" in lines
+    assert not any(l.startswith("A sample") for l in lines)
+    sampled = mutation.format_report(modules, {"date": "2026-12-01", "sample": 0.25}).splitlines()
+    assert sampled[1].startswith("A sample: the mutants run are a deterministic sample (fraction per target: 0.25)")
+    assert not any(l.startswith("A sample") for l in mutation.format_report(modules, {"sample": 1.0}).splitlines())
 
 
 def test_equivalent_mutants_are_named_by_module_operator_definition_and_line(tmp_path):
@@ -112,3 +116,36 @@ def test_every_listed_equivalent_mutant_still_exists():
         assert functions, entry
         body = "\n".join(ast.get_source_segment(source, f) or "" for f in functions)
         assert any(l.strip() == line for l in body.splitlines()), entry
+
+
+def test_tests_on_the_cached_sample_runs_share_the_coverage_of_the_first_one():
+    fixtures = {
+        "tests/test_a.py::test_first": ["sample_runs", "tmp_path"],
+        "tests/test_a.py::test_later": ["accounts"],
+        "tests/test_a.py::test_unit": ["tmp_path"],
+        "tests/test_b.py::test_other_file": ["run_platform"],
+    }
+    groups = mutation.shared_groups(fixtures)
+    # Only the first test ran the program (the later one read the cached run): both are selected.
+    assert mutation.expand_shared({"tests/test_a.py::test_first"}, groups) == {
+        "tests/test_a.py::test_first", "tests/test_a.py::test_later"}
+    # A test without the cached runs, and tests of other files, are not added.
+    assert mutation.expand_shared({"tests/test_a.py::test_unit"}, groups) == {"tests/test_a.py::test_unit"}
+    assert mutation.expand_shared({"tests/test_b.py::test_other_file"}, groups) == {
+        "tests/test_b.py::test_other_file"}
+    assert mutation.expand_shared({"tests/test_a.py"}, groups) == {"tests/test_a.py"}
+
+
+def test_the_idle_estimate_spreads_the_coverage_step_and_takes_the_busiest_shard():
+    # 240 CPU-s of coverage on 2 cores, then shards of 600 and 900 CPU-s: 2 + 15 minutes.
+    assert mutation.idle_estimate(240.0, [600.0, 900.0], 2) == 17.0
+    assert mutation.idle_estimate(0.0, [], 2) == 0.0
+
+
+def test_a_mutant_runs_its_first_test_file_alone_then_the_rest():
+    tests = ["tests/test_network.py::test_a", "tests/test_network.py::test_b", "tests/test_slow.py",
+             "tests/test_other.py::test_c"]
+    assert mutation.stages(tests) == [["tests/test_network.py::test_a", "tests/test_network.py::test_b"],
+                                      ["tests/test_slow.py", "tests/test_other.py::test_c"]]
+    assert mutation.stages(["tests/test_slow.py"]) == [["tests/test_slow.py"]]
+    assert mutation.stages([]) == []

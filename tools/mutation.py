@@ -45,6 +45,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "build" / "mutation"
 COVERAGE_MAP = "coverage-map.json"
+#: Per-mutant timings (JSON lines) written by each shard's test command.
+TIMINGS = "timings.jsonl"
 #: Surviving mutants judged equivalent (no test can tell them apart), each with the reason.
 EQUIVALENT = ROOT / "tools" / "mutation_equivalent.txt"
 PRISTINE = "pristine"
@@ -106,12 +108,17 @@ def _coverage_rc(work: Path, test_file: str) -> Path:
 
 def _cover_one(work: Path, test_file: str) -> tuple[str, float, int]:
     rc = _coverage_rc(work, test_file)
-    env = {**os.environ, "COVERAGE_RCFILE": str(rc)}
-    started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "coverage", "run", f"--rcfile={rc}", "-m", "pytest", "-q",
-                           "-p", "no:xdist", "-p", "no:cacheprovider", "-p", PLUGIN, test_file],
-                          cwd=ROOT, env=env, capture_output=True, text=True)
-    return test_file, time.monotonic() - started, done.returncode
+    env = {**os.environ, "COVERAGE_RCFILE": str(rc), "MUTATION_FIXTURES": str(rc.with_suffix(".fixtures.json"))}
+    with rc.with_suffix(".log").open("w") as log:
+        code, wall, cpu = run_measured([sys.executable, "-m", "coverage", "run", f"--rcfile={rc}", "-m", "pytest",
+                                        "-q", "-p", "no:xdist", "-p", "no:cacheprovider", "-p", PLUGIN, test_file],
+                                       cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    _COVERAGE_CPU[test_file] = cpu
+    return test_file, wall, code
+
+
+#: CPU seconds of each test file's coverage run (for the idle-time estimate).
+_COVERAGE_CPU: dict[str, float] = {}
 
 
 def build_coverage_map(work: Path, jobs: int) -> dict[str, dict[str, list[str]]]:
@@ -127,11 +134,16 @@ def build_coverage_map(work: Path, jobs: int) -> dict[str, dict[str, list[str]]]
         for test_file, seconds, code in pool.map(lambda f: _cover_one(work, f), test_files):
             durations[test_file] = seconds
             if code != 0:
-                raise SystemExit(f"the tests fail without any mutant ({test_file}); fix them first")
+                raise SystemExit(f"the tests fail without any mutant ({test_file}, see "
+                                 f"{_coverage_rc(work, test_file).with_suffix('.log')}); fix them first")
     data = coverage.CoverageData(basename=str(cov_dir / ".coverage"))
     combiner = coverage.Coverage(data_file=str(cov_dir / ".coverage"))
     combiner.combine(data_paths=[str(cov_dir)], keep=False)
     data = combiner.get_data()
+    fixtures: dict[str, list[str]] = {}
+    for found in cov_dir.glob("*.fixtures.json"):
+        fixtures.update(json.loads(found.read_text()))
+    groups = shared_groups(fixtures)
     result: dict[str, dict[str, list[str]]] = {}
     for measured in data.measured_files():
         rel = Path(measured).resolve().relative_to(ROOT).as_posix()
@@ -142,9 +154,34 @@ def build_coverage_map(work: Path, jobs: int) -> dict[str, dict[str, list[str]]]
                 if not test_file:
                     continue
                 by_line[line].add(node if node else test_file)
-        result[rel] = {str(line): sorted(selectors) for line, selectors in sorted(by_line.items())}
-    (work / COVERAGE_MAP).write_text(json.dumps({"fingerprint": fingerprint(), "durations": durations, "lines": result}, indent=1))
+        result[rel] = {str(line): sorted(expand_shared(selectors, groups))
+                       for line, selectors in sorted(by_line.items())}
+    (work / COVERAGE_MAP).write_text(json.dumps({"fingerprint": fingerprint(), "durations": durations,
+                                                 "cpu": dict(_COVERAGE_CPU), "lines": result}, indent=1))
     return result
+
+
+#: conftest fixtures that hand out the session's cached sample runs: the program runs in the
+#: first test of a file that asks for a stack, and every later one asserts on that run.
+SHARED_FIXTURES = frozenset({"sample_runs", "accounts", "run_platform"})
+
+
+def shared_groups(fixtures: dict[str, list[str]]) -> dict[str, list[str]]:
+    """{node id: the node ids of its file that share the cached sample runs with it}."""
+    by_file: dict[str, list[str]] = defaultdict(list)
+    for node, names in fixtures.items():
+        if SHARED_FIXTURES.intersection(names):
+            by_file[node.split("::", 1)[0]].append(node)
+    return {node: nodes for nodes in by_file.values() for node in nodes}
+
+
+def expand_shared(selectors: set[str], groups: dict[str, list[str]]) -> set[str]:
+    """`selectors` plus, for a test on the cached sample runs, every test of its file on them
+    (they read what the first one's run executed, which coverage saw only once)."""
+    expanded = set(selectors)
+    for selector in selectors:
+        expanded.update(groups.get(selector, ()))
+    return expanded
 
 
 def fingerprint() -> str:
@@ -198,6 +235,20 @@ def selected_tests(module: str, lines: set[int], coverage_map: dict,
     return sorted(chosen, key=order)
 
 
+def stages(tests: list[str]) -> list[list[str]]:
+    """The selected tests in two pytest runs: the first test file's, then the rest.
+
+    Most mutants are killed by the first file (the module's namesake, else the quickest), and
+    pytest imports every selected file before it runs one test: collecting one file first makes
+    a killed mutant cheap; a survivor pays one more pytest start."""
+    if not tests:
+        return []
+    first = tests[0].split("::", 1)[0]
+    head = [t for t in tests if t.split("::", 1)[0] == first]
+    rest = [t for t in tests if t.split("::", 1)[0] != first]
+    return [head, rest] if rest else [head]
+
+
 def run_mutant_tests(module: str) -> int:
     """cosmic-ray's test command: exit 0 (the mutant survived) or not (killed)."""
     here = Path.cwd()
@@ -209,9 +260,29 @@ def run_mutant_tests(module: str) -> int:
     if not tests:
         print(f"not covered: {module} lines {sorted(lines)}")
         return 0
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "--no-header", "-p", "no:xdist",
-               "-p", "no:cacheprovider", *tests]
-    return subprocess.run(command, cwd=here).returncode
+    code, wall, cpu = 0, 0.0, 0.0
+    for stage in stages(tests):
+        command = [sys.executable, "-m", "pytest", "-x", "-q", "--no-header", "-p", "no:xdist",
+                   "-p", "no:cacheprovider", *stage]
+        code, stage_wall, stage_cpu = run_measured(command, cwd=here)
+        wall, cpu = wall + stage_wall, cpu + stage_cpu
+        if code != 0:
+            break
+    # Per-mutant timings: CPU seconds are what an idle core would need (the wall time is not,
+    # on shared cores), so the report can estimate the idle figure from them.
+    with (here / TIMINGS).open("a") as out:
+        out.write(json.dumps({"module": module, "lines": sorted(lines), "tests": len(tests), "code": code,
+                              "wall": round(wall, 2), "cpu": round(cpu, 2)}) + "\n")
+    return code
+
+
+def run_measured(command: list[str], **popen) -> tuple[int, float, float]:
+    """Run `command`; (exit code, wall seconds, CPU seconds of it and every process it waited for)."""
+    started = time.monotonic()
+    process = subprocess.Popen(command, **popen)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, time.monotonic() - started, usage.ru_utime + usage.ru_stime
 
 
 # -- plan --------------------------------------------------------------------------------------
@@ -385,6 +456,9 @@ def format_report(modules: dict[str, dict], meta: dict | None = None) -> str:
     lines = []
     if meta:
         lines.append(" ".join(f"{k}={v}" for k, v in meta.items()))
+        if meta.get("sample") not in (None, 1, 1.0):
+            lines.append(f"A sample: the mutants run are a deterministic sample (fraction per target: {meta['sample']}) "
+                         "of those left after the never-executed and same-site filters; `--sample 1` runs them all.")
     lines.append("Kill rate = killed / (killed + survived); equivalent mutants (tools/mutation_equivalent.txt) "
                  "and skipped ones (never executed, same site, sampled out) are not counted.")
     lines.append(f"{'module':62} {'killed':>6} {'surv.':>6} {'equiv':>6} {'incomp':>6} {'skip':>5} {'rate':>6}")
@@ -512,14 +586,44 @@ def _prepare_shard(work: Path, index: int) -> Path:
     return shard
 
 
-def _run_shard(shard: Path, modules: list[str], log: Path) -> None:
+def _run_shard(shard: Path, modules: list[str], log: Path) -> float:
+    """Run the shard's sessions one after the other; the CPU seconds they took."""
+    cpu_total = 0.0
     with log.open("w") as out:
         for module in modules:
             name = module.replace("/", "_").removesuffix(".py")
             out.write(f"== {module}\n")
             out.flush()
-            subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "exec", f"sessions/{name}.toml",
-                            f"sessions/{name}.sqlite"], cwd=shard, stdout=out, stderr=subprocess.STDOUT)
+            _, _, cpu = run_measured([sys.executable, "-m", "cosmic_ray.cli", "exec", f"sessions/{name}.toml",
+                                      f"sessions/{name}.sqlite"], cwd=shard, stdout=out, stderr=subprocess.STDOUT)
+            cpu_total += cpu
+    return cpu_total
+
+
+class LoadSampler:
+    """The 1-minute load average every `every` seconds while the run lasts (cores are shared)."""
+
+    def __init__(self, every: float = 30.0) -> None:
+        import threading
+        self.samples = [os.getloadavg()[0]]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _loop(self, every: float) -> None:
+        while not self._stop.wait(every):
+            self.samples.append(os.getloadavg()[0])
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        return {"load_mean": round(sum(self.samples) / len(self.samples), 1), "load_max": round(max(self.samples), 1)}
+
+
+def idle_estimate(coverage_cpu: float, shard_cpu: list[float], jobs: int) -> float:
+    """Minutes the run would take on `jobs` idle cores: the coverage step's CPU spread over the
+    cores, then the busiest shard's CPU (each shard is one process chain, one core). An estimate:
+    it leaves out I/O waits and counts cache effects of the shared cores as they were."""
+    return round((coverage_cpu / jobs + max(shard_cpu, default=0.0)) / 60, 1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -549,6 +653,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     started = time.monotonic()
+    load = LoadSampler()
     args.work.mkdir(parents=True, exist_ok=True)
     for old in args.work.glob("shard-*"):
         shutil.rmtree(old) if old.is_dir() else old.unlink()
@@ -583,10 +688,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"running {sum(planned.values())} mutants on {args.jobs} shards {loads}; logs in "
           f"{args.work}/shard-*.log", flush=True)
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        list(pool.map(lambda i: _run_shard(shards[i], assignment[i], args.work / f"shard-{i}.log"),
-                      range(args.jobs)))
+        shard_cpu = list(pool.map(lambda i: _run_shard(shards[i], assignment[i], args.work / f"shard-{i}.log"),
+                                  range(args.jobs)))
+    coverage_cpu = sum(json.loads((args.work / COVERAGE_MAP).read_text()).get("cpu", {}).values()) \
+        if _COVERAGE_CPU else 0.0
     meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cores": os.cpu_count(),
-            "jobs": args.jobs, "sample": args.sample or SAMPLE, "minutes": round((time.monotonic() - started) / 60, 1)}
+            "jobs": args.jobs, "only": " ".join(args.only or []) or "all", "sample": args.sample or SAMPLE,
+            "mutants": sum(planned.values()), "minutes": round((time.monotonic() - started) / 60, 1), **load.stop(),
+            "coverage_map": "built" if _COVERAGE_CPU else "reused",
+            "cpu_minutes": round((coverage_cpu + sum(shard_cpu)) / 60, 1),
+            "idle_estimate_minutes": idle_estimate(coverage_cpu, shard_cpu, args.jobs)}
     (args.work / "meta.json").write_text(json.dumps(meta))
     report = format_report(collect(args.work), meta)
     (args.work / "report.txt").write_text(report + "\n")

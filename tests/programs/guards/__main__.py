@@ -2,9 +2,10 @@
 
 The repository root must be importable (the tests' conftest puts it on sys.path)."""
 
+import botocore.session
 import pulumi
 
-from components.athena_workgroups import MIN_BYTES_SCANNED_CUTOFF, QueryWorkgroup
+from components.athena_workgroups import QueryWorkgroup
 from components.guardrail_policies import GuardrailPolicies, OrganizationPolicySpec
 from components.kms_keys import CustomerManagedKey, KeyUse, RolePrincipals
 from components.lake_formation_grants import LakeFormationAdministration
@@ -31,13 +32,17 @@ def vpc(**changes):
     return WorkloadVpc("vpc", **args)
 
 
+# The boundary comes from Athena's API model (botocore), not from the component under test.
+ATHENA_MIN_CUTOFF = botocore.session.get_session().get_service_model("athena").shape_for(
+    "BytesScannedCutoffValue").metadata["min"]
+
 CASES = {
     "athena-cutoff": lambda: QueryWorkgroup(
         "wg", workgroup_name="analysts", results_bucket="results", results_prefix="athena/", kms_key_arn=KEY,
-        bytes_scanned_cutoff=MIN_BYTES_SCANNED_CUTOFF - 1, expected_bucket_owner=ACCOUNT),
+        bytes_scanned_cutoff=ATHENA_MIN_CUTOFF - 1, expected_bucket_owner=ACCOUNT),
     "athena-cutoff-at-minimum": lambda: QueryWorkgroup(
         "wg", workgroup_name="analysts", results_bucket="results", results_prefix="athena/", kms_key_arn=KEY,
-        bytes_scanned_cutoff=MIN_BYTES_SCANNED_CUTOFF, expected_bucket_owner=ACCOUNT),
+        bytes_scanned_cutoff=ATHENA_MIN_CUTOFF, expected_bucket_owner=ACCOUNT),
     "scp-unknown-target": lambda: GuardrailPolicies(
         "scps", [OrganizationPolicySpec(name="p-1", target="Workloads", content="{}", description="d"),
                  OrganizationPolicySpec(name="p-2", target="Nowhere", content="{}", description="d")],
