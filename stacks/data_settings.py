@@ -61,7 +61,7 @@ WORK_BUCKET_KIND = {"dev": "experimentation", "preprod": "pipeline", "prod": "pi
 _NAME = r"^[a-z][a-z0-9-]*[a-z0-9]$"
 # IAM role names, optionally with a path (`aws-reserved/sso.amazonaws.com/eu-west-1/Name`).
 _ROLE_NAME = re.compile(r"^([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
-_MIN_ATHENA_CUTOFF_BYTES = 10 * 1024 * 1024
+_MIN_ATHENA_CUTOFF_BYTES = 10_000_000  # Athena API model: BytesScannedCutoffPerQuery min (as components/athena_workgroups.py)
 
 
 
