@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.service_roles import service_trust
 from policy_documents.serialize import document, policy_json
 
 # What a CloudFormation action of CodePipeline calls on its stack (create, update or replace
@@ -32,12 +33,6 @@ ARTIFACT_WRITE = ("s3:PutObject",)
 ARTIFACT_BUCKET_READ = ("s3:GetBucketLocation", "s3:GetBucketVersioning")
 ARTIFACT_KEY_USE = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom",
                     "kms:ReEncryptTo")
-
-
-def service_trust(service: str, account_id: pulumi.Input[str]) -> dict:
-    """`service` acting for `account_id` only (confused deputy)."""
-    return document({"Sid": "ServiceOfThisAccount", "Effect": "Allow", "Principal": {"Service": service},
-                     "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}})
 
 
 def role_trust(role_arn: pulumi.Input[str]) -> dict:
@@ -68,7 +63,7 @@ class PipelineRole(pulumi.ComponentResource):
                  statements: Sequence[dict], tags: Mapping[str, str], opts: pulumi.ResourceOptions | None = None):
         super().__init__("ml-platform:delivery:PipelineRole", name, None, opts)
         role = aws.iam.Role(name, name=role_name, description=description, max_session_duration=3600,
-                            assume_role_policy=policy_json(service_trust(service, account_id)), tags=dict(tags),
+                            assume_role_policy=policy_json(service_trust(account_id, service, sid="ServiceOfThisAccount")), tags=dict(tags),
                             opts=pulumi.ResourceOptions(parent=self))
         aws.iam.RolePolicy(f"{name}-policy", name="pipeline", role=role.name, policy=policy_json(document(*statements)),
                            opts=pulumi.ResourceOptions(parent=role))

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.service_roles import service_trust
 from policy_documents.serialize import document, policy_json
 
 PARTITION = "aws"
@@ -155,13 +156,7 @@ class ModelConsumerArgs:
 
 def application_trust(account_id: pulumi.Input[str], service: str) -> dict:
     """The application role: assumed by the service that runs the application, for this account."""
-    return document({
-        "Sid": "ApplicationServiceOfThisAccount",
-        "Effect": "Allow",
-        "Principal": {"Service": service},
-        "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-    })
+    return service_trust(account_id, service, sid="ApplicationServiceOfThisAccount")
 
 
 def parameter_arn(region: str, account_id: pulumi.Input[str], name: str) -> pulumi.Output[str]:

@@ -26,10 +26,10 @@ class ServiceRole:
     service: str
 
 
-def service_trust(account_id: pulumi.Input[str], service: str) -> dict:
-    """Trust of a job role: `service` acting for `account_id` only (confused deputy)."""
+def service_trust(account_id: pulumi.Input[str], service: str, sid: str = "JobServiceOfThisAccount") -> dict:
+    """Trust of a role a service assumes: `service` acting for `account_id` only (confused deputy)."""
     return document({
-        "Sid": "JobServiceOfThisAccount",
+        "Sid": sid,
         "Effect": "Allow",
         "Principal": {"Service": service},
         "Action": "sts:AssumeRole",
