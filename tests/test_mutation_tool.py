@@ -4,6 +4,7 @@ what it skips as never executed, and how it reports. cosmic-ray itself is not ne
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 from tools import mutation
 
@@ -149,3 +150,100 @@ def test_a_mutant_runs_its_first_test_file_alone_then_the_rest():
                                       ["tests/test_slow.py", "tests/test_other.py::test_c"]]
     assert mutation.stages(["tests/test_slow.py"]) == [["tests/test_slow.py"]]
     assert mutation.stages([]) == []
+
+
+def test_the_coverage_step_balances_test_files_over_processes_by_their_last_time():
+    seconds = {"tests/a.py": 30.0, "tests/b.py": 20.0, "tests/c.py": 10.0, "tests/d.py": 10.0}
+    assert mutation.balanced_groups(["tests/a.py", "tests/b.py", "tests/c.py", "tests/d.py"], seconds, 2) == [
+        ["tests/a.py", "tests/d.py"], ["tests/b.py", "tests/c.py"]]
+    # A file not timed yet counts as the mean of the others; no empty group.
+    assert mutation.balanced_groups(["tests/a.py", "tests/new.py"], {"tests/a.py": 5.0}, 3) == [
+        ["tests/a.py"], ["tests/new.py"]]
+
+
+def test_code_run_on_import_selects_every_test_file_and_function_bodies_their_tests():
+    source = textwrap.dedent('''\
+        LIMIT = 5
+        def check(x, default=LIMIT):
+            return x > default
+        class Rule:
+            name = "r"
+            def run(self):
+                return 1
+        ''')
+    body = mutation.function_body_lines(source)
+    assert body == {3, 7}
+    groups = mutation.shared_groups({"t.py::a": ["sample_runs"], "u.py::b": ["accounts"], "u.py::c": []},
+                                    per_file=False)
+    # One process makes the cached runs for every file in it: their tests share them.
+    assert mutation.line_selectors({"t.py::a"}, True, groups) == ["t.py::a", "u.py::b"]
+    assert mutation.line_selectors({"u.py::c"}, True, groups) == ["u.py::c"]
+    # Module level, or a function also called on import (the empty context): every file.
+    assert mutation.line_selectors({"u.py::c"}, False, groups) == [mutation.EVERY_FILE]
+    assert mutation.line_selectors({"", "u.py::c"}, True, groups) == [mutation.EVERY_FILE]
+    durations = {"tests/test_a.py": 2.0, "tests/test_b.py": 1.0}
+    assert mutation.selected_tests("pkg/a.py", {1}, {"pkg/a.py": {"1": [mutation.EVERY_FILE]}}, durations) == [
+        "tests/test_a.py", "tests/test_b.py"]
+
+
+def test_shards_get_equal_estimated_cpu_and_run_the_targets_with_a_rate_target_first():
+    pd, pack, comp = "policy_documents/x.py", f"{mutation.PACK}/y.py", "components/z.py"
+    planned = {pd: 10, pack: 10, comp: 4, "components/w.py": 1}
+    costs = {pd: 6.0}  # measured; the others take DEFAULT_COST
+    assignment, loads = mutation.assign_shards(planned, costs, 2)
+    # 4 x 30 for z.py on one shard; 60 + 50 + 30 on the other, documents and checks first.
+    assert loads == [120.0, 140.0]
+    assert assignment == [[comp], [pd, pack, "components/w.py"]]
+    assert sum(loads) == 10 * 6.0 + 10 * mutation.DEFAULT_COST[mutation.PACK] + 5 * mutation.DEFAULT_COST["components"]
+
+
+def test_measured_costs_are_the_mean_cpu_per_mutant_of_the_last_run(tmp_path):
+    (tmp_path / "shard-0").mkdir()
+    (tmp_path / "shard-0" / mutation.TIMINGS).write_text(
+        '{"module": "m.py", "cpu": 2.0}\n{"module": "m.py", "cpu": 4.0}\nnot json\n')
+    assert mutation.measured_costs(tmp_path) == {"m.py": 3.0}
+
+
+def test_a_session_still_running_at_the_deadline_is_stopped_with_what_it_started():
+    import subprocess
+    import sys
+    import time
+
+    # A session that starts a child (its test command) and never ends.
+    process = subprocess.Popen([sys.executable, "-c",
+                                "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', "
+                                "'import time; time.sleep(60)']); time.sleep(60)"], start_new_session=True)
+    started = time.monotonic()
+    cpu, finished = mutation._wait_until(process, started + 1.0)
+    assert not finished and cpu == 0.0
+    mutation._stop_group(process)
+    assert time.monotonic() - started < 15
+    assert process.returncode is not None
+
+    def alive_in_group() -> list[int]:
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == process.pid and fields[0] != "Z":  # process group; zombies are dead
+                found.append(int(stat.parent.name))
+        return found
+
+    waited = time.monotonic() + 5
+    while alive_in_group() and time.monotonic() < waited:
+        time.sleep(0.1)
+    assert alive_in_group() == []
+    done = subprocess.Popen([sys.executable, "-c", "pass"], start_new_session=True)
+    cpu, finished = mutation._wait_until(done, time.monotonic() + 30)
+    assert finished and cpu > 0
+
+
+def test_the_map_stores_each_selector_list_once_and_gives_a_module_back_whole():
+    lines = {"a.py": {"1": ["t::x", "t::y"], "2": ["t::x", "t::y"], "3": ["*"]}, "b.py": {"7": ["t::x", "t::y"]}}
+    saved = mutation.pack_lines(lines)
+    assert len(saved["selector_sets"]) == 2
+    assert mutation.module_lines(saved, "a.py") == {"a.py": lines["a.py"]}
+    assert mutation.module_lines(saved, "b.py") == {"b.py": lines["b.py"]}
+    assert mutation.module_lines(saved, "c.py") == {"c.py": {}}

@@ -4,20 +4,23 @@ cosmic-ray mutates a file on disk, runs a test command and restores the file. Th
 repository: the CrossGuard pack runs in a subprocess the tests start (through the engine's gRPC
 protocol), and a mutant written to disk is what that subprocess imports.
 
-What this driver adds around cosmic-ray, so the whole set fits in 30 minutes on 2 cores:
+What this driver adds around cosmic-ray, so a run fits in 30 minutes on 2 cores:
 
-1. **Coverage map** (`coverage` step): every test file is run once under coverage.py. In the test
-   process each test is its own coverage context (its node id); a subprocess (the policy pack)
-   records under the test file's name. The map says which tests run each line.
+1. **Coverage map** (`coverage` step): the test files run under coverage.py in `--jobs` pytest
+   processes (so each makes the cached sample runs once); each test is its own coverage
+   context (its node id), in the test process and in the subprocesses it starts (the policy
+   pack). The map says which tests run each line; code run on import, every test file.
 2. **Plan**: one cosmic-ray session per module (`cosmic-ray init`), then the sessions are filtered
    the way cosmic-ray's own `cr-filter-*` tools do, by marking work items skipped: mutants inside
    annotations and docstrings (never executed, so equivalent), all but one replacement per
    operator site for binary operators and all but two for comparisons (the alternatives at one
    site are killed or survive together), then a deterministic sample (`--sample`).
 3. **Run**: the modules are sharded over `--jobs` copies of the work tree (cosmic-ray's local
-   distributor mutates in place, so each worker needs its own tree); each mutant's test command
-   (`python -m tools.mutation test MODULE`) finds the mutated lines against the pristine copy and
-   runs only the tests that cover them, stopping at the first failure.
+   distributor mutates in place, so each worker needs its own tree) by estimated CPU time;
+   each mutant's test command (`python -m tools.mutation test MODULE`) finds the mutated lines
+   against the pristine copy and runs only the tests that cover them, stopping at the first
+   failure. Each shard runs the targets in TARGETS order and stops at the time budget
+   (`--minutes`); what it did not reach is reported as not run.
 4. **Report**: kill rate per module and in total, and every surviving mutant with its diff.
 
 Usage: ``python -m tools.mutation [--jobs 2] [--sample FRACTION] [--only PATTERN ...]``;
@@ -61,6 +64,12 @@ PER_SITE = {"core/ReplaceBinaryOperator": 1, "core/ReplaceComparisonOperator": 2
 #: (3 to 14 s a mutant, depending on how busy the cores are): the modules with a kill-rate target get more.
 SAMPLE = {"policy_documents": 0.25, PACK: 0.12, "components": 0.06}
 TIMEOUT_SECONDS = 180.0
+#: The whole run's time budget; the report is written in the last REPORT_SECONDS.
+BUDGET_MINUTES = 30.0
+REPORT_SECONDS = 30.0
+#: CPU seconds a mutant takes per target, until a run has measured them (timings.jsonl): a
+#: component's tests run the whole sample program, a pack or policy module's mostly not.
+DEFAULT_COST = {"policy_documents": 6.0, PACK: 5.0, "components": 30.0}
 COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", "build", "__pycache__", ".pytest_cache", "mutants",
                                      "*.pyc", ".coverage*")
 
@@ -79,6 +88,41 @@ def target_modules(root: Path = ROOT, only: list[str] | None = None) -> list[str
     return found
 
 
+def measured_costs(work: Path) -> dict[str, float]:
+    """Mean CPU seconds per mutant of each module in the last run (its shards' timings)."""
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+    for path in work.glob(f"shard-*/{TIMINGS}"):
+        for line in path.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            totals[entry["module"]][0] += entry["cpu"]
+            totals[entry["module"]][1] += 1
+    return {module: cpu / n for module, (cpu, n) in totals.items() if n}
+
+
+def assign_shards(planned: dict[str, int], costs: dict[str, float], jobs: int) -> tuple[list[list[str]], list[float]]:
+    """Modules onto `jobs` shards by estimated CPU (planned mutants x cost per mutant: measured,
+    else DEFAULT_COST), costliest first onto the lightest shard; each shard then runs the
+    targets in TARGETS order (the ones with a kill-rate target first), so a run cut short by
+    its time budget loses components' mutants, not the guardrails' documents and checks."""
+    def cost(module: str) -> float:
+        target = next(t for t in TARGETS if module.startswith(t))
+        return planned[module] * costs.get(module, DEFAULT_COST[target])
+
+    def tier(module: str) -> int:
+        return next(i for i, t in enumerate(TARGETS) if module.startswith(t))
+
+    loads = [0.0] * jobs
+    assignment: list[list[str]] = [[] for _ in range(jobs)]
+    for module in sorted(planned, key=lambda m: (-cost(m), m)):
+        index = loads.index(min(loads))
+        loads[index] += cost(module)
+        assignment[index].append(module)
+    return [sorted(a, key=lambda m: (tier(m), -cost(m), m)) for a in assignment], loads
+
+
 def _stable(*parts: object) -> float:
     """A number in [0, 1) that depends only on `parts` (the same plan on every machine)."""
     digest = hashlib.sha256("\0".join(map(str, parts)).encode()).hexdigest()
@@ -90,75 +134,140 @@ def _stable(*parts: object) -> float:
 PLUGIN = "tools.mutation_contexts"
 
 
-def _coverage_rc(work: Path, test_file: str) -> Path:
-    rc = work / "coverage" / (test_file.replace("/", "_") + ".rc")
+def _coverage_rc(work: Path, group: int) -> Path:
+    rc = work / "coverage" / f"group-{group}.rc"
     sources = ", ".join(str(ROOT / t) for t in TARGETS)
+    # No static context: each test's node id is the context (tools/mutation_contexts.py), in
+    # this process and in the subprocesses the test starts; code run outside any test (module
+    # imports) has the empty context.
     rc.write_text(
         "[run]\n"
         f"data_file = {work / 'coverage' / '.coverage'}\n"
         "parallel = true\n"
         f"source = {sources}\n"
         "patch = subprocess\n"
-        "sigterm = true\n"
-        # A subprocess (the policy pack) cannot tell which test asks it: its lines are
-        # attributed to the test file, which is then run whole for mutants there.
-        f"context = {test_file}\n")
+        "sigterm = true\n")
     return rc
 
 
-def _cover_one(work: Path, test_file: str) -> tuple[str, float, int]:
-    rc = _coverage_rc(work, test_file)
-    env = {**os.environ, "COVERAGE_RCFILE": str(rc), "MUTATION_FIXTURES": str(rc.with_suffix(".fixtures.json"))}
+def _cover_group(work: Path, group: int, test_files: list[str]) -> tuple[int, float, int]:
+    rc = _coverage_rc(work, group)
+    env = {**os.environ, "COVERAGE_RCFILE": str(rc), "MUTATION_FIXTURES": str(rc.with_suffix(".tests.json"))}
     with rc.with_suffix(".log").open("w") as log:
         code, wall, cpu = run_measured([sys.executable, "-m", "coverage", "run", f"--rcfile={rc}", "-m", "pytest",
-                                        "-q", "-p", "no:xdist", "-p", "no:cacheprovider", "-p", PLUGIN, test_file],
+                                        "-q", "-p", "no:xdist", "-p", "no:cacheprovider", "-p", PLUGIN, *test_files],
                                        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    _COVERAGE_CPU[test_file] = cpu
-    return test_file, wall, code
+    _COVERAGE_CPU[f"group-{group}"] = cpu
+    return group, wall, code
 
 
-#: CPU seconds of each test file's coverage run (for the idle-time estimate).
+#: CPU seconds of each coverage process (for the idle-time estimate).
 _COVERAGE_CPU: dict[str, float] = {}
+#: A selector meaning every test file: for code that runs when its module is imported.
+EVERY_FILE = "*"
+
+
+def balanced_groups(test_files: list[str], seconds: dict[str, float], jobs: int) -> list[list[str]]:
+    """`test_files` in `jobs` groups of about equal time (slowest first onto the lightest
+    group; a file not timed yet counts as the mean), each group in name order."""
+    known = [seconds[f] for f in test_files if f in seconds]
+    default = sum(known) / len(known) if known else 1.0
+    groups: list[list[str]] = [[] for _ in range(max(1, jobs))]
+    loads = [0.0] * len(groups)
+    for test_file in sorted(test_files, key=lambda f: (-seconds.get(f, default), f)):
+        index = loads.index(min(loads))
+        loads[index] += seconds.get(test_file, default)
+        groups[index].append(test_file)
+    return [sorted(g) for g in groups if g]
+
+
+def function_body_lines(source: str) -> set[int]:
+    """Lines inside function bodies: what runs when the function is called, not on import.
+    Everything else (module and class level, decorators, default values) runs on import."""
+    lines: set[int] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            body = node.body if isinstance(node.body, list) else [node.body]
+            for statement in body:
+                lines.update(range(statement.lineno, (statement.end_lineno or statement.lineno) + 1))
+    return lines
+
+
+def line_selectors(contexts: set[str], in_function: bool, groups: dict[str, list[str]]) -> list[str]:
+    """The selectors of one covered line: the node ids of the tests that ran it (with those
+    sharing their cached sample runs); every test file for code that runs on import, because
+    a module is imported once per process and its values are then used by any test."""
+    if not in_function or "" in contexts:
+        return [EVERY_FILE]
+    return sorted(expand_shared(contexts, groups))
+
+
+def _previous_seconds(work: Path) -> dict[str, float]:
+    path = work / COVERAGE_MAP
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text()).get("durations", {})
+    except ValueError:
+        return {}
 
 
 def build_coverage_map(work: Path, jobs: int) -> dict[str, dict[str, list[str]]]:
-    """{module: {line: [test selector, ...]}}; a selector is a node id or a whole test file."""
+    """{module: {line: [test selector, ...]}}; a selector is a node id, a whole test file, or
+    EVERY_FILE. The test files run in `jobs` pytest processes (not one per file), so each
+    process makes the cached sample runs once."""
     import coverage
 
+    previous = _previous_seconds(work)
     cov_dir = work / "coverage"
     shutil.rmtree(cov_dir, ignore_errors=True)
     cov_dir.mkdir(parents=True)
     test_files = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").rglob("test_*.py"))
-    durations: dict[str, float] = {}
+    file_groups = balanced_groups(test_files, previous, jobs)
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        for test_file, seconds, code in pool.map(lambda f: _cover_one(work, f), test_files):
-            durations[test_file] = seconds
+        for group, _seconds, code in pool.map(lambda g: _cover_group(work, g, file_groups[g]),
+                                              range(len(file_groups))):
             if code != 0:
-                raise SystemExit(f"the tests fail without any mutant ({test_file}, see "
-                                 f"{_coverage_rc(work, test_file).with_suffix('.log')}); fix them first")
-    data = coverage.CoverageData(basename=str(cov_dir / ".coverage"))
+                raise SystemExit(f"the tests fail without any mutant (coverage group {group}, see "
+                                 f"{_coverage_rc(work, group).with_suffix('.log')}); fix them first")
     combiner = coverage.Coverage(data_file=str(cov_dir / ".coverage"))
     combiner.combine(data_paths=[str(cov_dir)], keep=False)
     data = combiner.get_data()
-    fixtures: dict[str, list[str]] = {}
-    for found in cov_dir.glob("*.fixtures.json"):
-        fixtures.update(json.loads(found.read_text()))
-    groups = shared_groups(fixtures)
+    groups: dict[str, list[str]] = {}
+    durations: dict[str, float] = dict.fromkeys(test_files, 0.0)
+    for found in sorted(cov_dir.glob("*.tests.json")):
+        saved = json.loads(found.read_text())
+        # The sample runs are cached per process: shared by every test of the group on them.
+        groups.update(shared_groups(saved["fixtures"], per_file=False))
+        for node, seconds in saved["durations"].items():
+            test_file = node.split("::", 1)[0]
+            if test_file in durations:
+                durations[test_file] += seconds
     result: dict[str, dict[str, list[str]]] = {}
     for measured in data.measured_files():
-        rel = Path(measured).resolve().relative_to(ROOT).as_posix()
-        by_line: dict[int, set[str]] = defaultdict(set)
-        for line, contexts in data.contexts_by_lineno(measured).items():
-            for context in contexts:
-                test_file, _, node = context.partition("|")
-                if not test_file:
-                    continue
-                by_line[line].add(node if node else test_file)
-        result[rel] = {str(line): sorted(expand_shared(selectors, groups))
-                       for line, selectors in sorted(by_line.items())}
+        path = Path(measured).resolve()
+        rel = path.relative_to(ROOT).as_posix()
+        in_function = function_body_lines(path.read_text())
+        result[rel] = {str(line): line_selectors(set(contexts), line in in_function, groups)
+                       for line, contexts in sorted(data.contexts_by_lineno(measured).items())}
     (work / COVERAGE_MAP).write_text(json.dumps({"fingerprint": fingerprint(), "durations": durations,
-                                                 "cpu": dict(_COVERAGE_CPU), "lines": result}, indent=1))
+                                                 "cpu": dict(_COVERAGE_CPU), **pack_lines(result)}))
     return result
+
+
+def pack_lines(lines: dict[str, dict[str, list[str]]]) -> dict:
+    """The map's lines with each distinct selector list stored once: every line the sample runs
+    execute has the same long list, which each mutant's test command would otherwise parse."""
+    sets: dict[tuple[str, ...], int] = {}
+    packed = {module: {line: sets.setdefault(tuple(selectors), len(sets)) for line, selectors in by_line.items()}
+              for module, by_line in lines.items()}
+    return {"lines": packed, "selector_sets": [list(s) for s in sets]}
+
+
+def module_lines(saved: dict, module: str) -> dict[str, dict[str, list[str]]]:
+    """{module: {line: selectors}} of one module, from a map written by build_coverage_map."""
+    sets = saved["selector_sets"]
+    return {module: {line: sets[index] for line, index in saved["lines"].get(module, {}).items()}}
 
 
 #: conftest fixtures that hand out the session's cached sample runs: the program runs in the
@@ -166,12 +275,13 @@ def build_coverage_map(work: Path, jobs: int) -> dict[str, dict[str, list[str]]]
 SHARED_FIXTURES = frozenset({"sample_runs", "accounts", "run_platform"})
 
 
-def shared_groups(fixtures: dict[str, list[str]]) -> dict[str, list[str]]:
-    """{node id: the node ids of its file that share the cached sample runs with it}."""
+def shared_groups(fixtures: dict[str, list[str]], per_file: bool = True) -> dict[str, list[str]]:
+    """{node id: the node ids that share the cached sample runs with it}: those of its file
+    (one process per file) or, with `per_file=False`, every one in `fixtures` (one process)."""
     by_file: dict[str, list[str]] = defaultdict(list)
     for node, names in fixtures.items():
         if SHARED_FIXTURES.intersection(names):
-            by_file[node.split("::", 1)[0]].append(node)
+            by_file[node.split("::", 1)[0] if per_file else ""].append(node)
     return {node: nodes for nodes in by_file.values() for node in nodes}
 
 
@@ -223,10 +333,12 @@ def selected_tests(module: str, lines: set[int], coverage_map: dict,
     selectors: set[str] = set()
     for line in lines:
         selectors.update(coverage_map.get(module, {}).get(str(line), ()))
+    durations = durations or {}
+    if EVERY_FILE in selectors:
+        selectors = (selectors - {EVERY_FILE}) | set(durations)
     files = {s for s in selectors if "::" not in s}
     chosen = files | {s for s in selectors if "::" in s and s.split("::", 1)[0] not in files}
     stem = Path(module).stem.removeprefix("scp_")
-    durations = durations or {}
 
     def order(selector: str) -> tuple:
         test_file = selector.split("::", 1)[0]
@@ -256,7 +368,7 @@ def run_mutant_tests(module: str) -> int:
     mutated = (here / module).read_text()
     lines = mutated_lines(original, mutated)
     saved = json.loads((here / COVERAGE_MAP).read_text())
-    tests = selected_tests(module, lines, saved["lines"], saved["durations"])
+    tests = selected_tests(module, lines, module_lines(saved, module), saved["durations"])
     if not tests:
         print(f"not covered: {module} lines {sorted(lines)}")
         return 0
@@ -471,6 +583,10 @@ def format_report(modules: dict[str, dict], meta: dict | None = None) -> str:
         group = next(t for t in TARGETS if module.startswith(t))
         groups[group][0] += e["killed"]
         groups[group][1] += e["survived"]
+    pending = sum(e["pending"] for e in modules.values())
+    if pending:
+        budget = f" (time budget: {meta['budget_minutes']:g} minutes)" if meta and "budget_minutes" in meta else ""
+        lines.append(f"Not run: {pending} planned mutants{budget}; the rates above are of those that ran.")
     lines.append("")
     for group, (killed, survived) in groups.items():
         lines.append(f"{group:62} {killed:6} {survived:6} {'':6} {'':6} {'':5} {_rate(killed, survived):>6}")
@@ -534,10 +650,13 @@ def recheck(work: Path, jobs: int, timeout: float, only: list[str] | None = None
     jobs_list = []
     for module in sorted(modules):
         # Changed files that ran the module before, and test files the map does not know.
-        touching = {s.split("::", 1)[0] for selectors in saved["lines"].get(module, {}).values() for s in selectors}
+        by_line = module_lines(saved, module)
+        touching = {s.split("::", 1)[0] for selectors in by_line[module].values() for s in selectors}
+        if EVERY_FILE in touching:
+            touching = mapped
         extra = {f for f in changed if f in touching or f not in mapped}
         for survivor in modules[module]["survivors"]:
-            old = selected_tests(module, {survivor["line"]}, saved["lines"], saved["durations"])
+            old = selected_tests(module, {survivor["line"]}, by_line, saved["durations"])
             files = sorted({s.split("::", 1)[0] for s in old} | extra)
             jobs_list.append((module, survivor, files))
     outcomes: dict[str, dict[str, int]] = defaultdict(lambda: {"killed": 0, "survived": 0, "moved": 0})
@@ -586,18 +705,60 @@ def _prepare_shard(work: Path, index: int) -> Path:
     return shard
 
 
-def _run_shard(shard: Path, modules: list[str], log: Path) -> float:
-    """Run the shard's sessions one after the other; the CPU seconds they took."""
+def _run_shard(shard: Path, modules: list[str], log: Path, deadline: float) -> float:
+    """Run the shard's sessions one after the other until `deadline` (time.monotonic()); the CPU
+    seconds they took. At the deadline the running session is stopped: its remaining mutants,
+    and those of the sessions not started, stay pending and the report says so."""
     cpu_total = 0.0
     with log.open("w") as out:
         for module in modules:
             name = module.replace("/", "_").removesuffix(".py")
+            if time.monotonic() >= deadline:
+                out.write(f"== {module}: not started, the time budget is spent\n")
+                continue
             out.write(f"== {module}\n")
             out.flush()
-            _, _, cpu = run_measured([sys.executable, "-m", "cosmic_ray.cli", "exec", f"sessions/{name}.toml",
-                                      f"sessions/{name}.sqlite"], cwd=shard, stdout=out, stderr=subprocess.STDOUT)
+            process = subprocess.Popen([sys.executable, "-m", "cosmic_ray.cli", "exec", f"sessions/{name}.toml",
+                                        f"sessions/{name}.sqlite"], cwd=shard, stdout=out, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+            cpu, finished = _wait_until(process, deadline)
             cpu_total += cpu
+            if not finished:
+                out.write(f"== {module}: stopped, the time budget is spent\n")
+                out.flush()
+                _stop_group(process)
     return cpu_total
+
+
+def _wait_until(process: subprocess.Popen, deadline: float) -> tuple[float, bool]:
+    """Wait for `process` until `deadline`: (CPU seconds of it and every process it waited for,
+    as run_measured; whether it finished)."""
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            process.returncode = os.waitstatus_to_exitcode(status)
+            return usage.ru_utime + usage.ru_stime, True
+        if time.monotonic() >= deadline:
+            return 0.0, False
+        time.sleep(0.5)
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    """Stop a session and the test command it runs (its own process group)."""
+    import signal
+
+    for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        waited = time.monotonic() + grace
+        while time.monotonic() < waited:
+            pid, status, _ = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                process.returncode = os.waitstatus_to_exitcode(status)
+                return
+            time.sleep(0.2)
 
 
 class LoadSampler:
@@ -638,6 +799,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=None, help="modules to mutate (glob or substring)")
     parser.add_argument("--timeout", type=float, default=TIMEOUT_SECONDS)
     parser.add_argument("--work", type=Path, default=WORK)
+    parser.add_argument("--minutes", type=float, default=BUDGET_MINUTES,
+                        help=f"time budget of the whole run (default {BUDGET_MINUTES:g}); at its end the "
+                             "mutants not run yet are reported as not run")
     args = parser.parse_args(argv)
 
     if args.command == "test":
@@ -653,15 +817,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     started = time.monotonic()
+    deadline = started + args.minutes * 60 - REPORT_SECONDS
     load = LoadSampler()
     args.work.mkdir(parents=True, exist_ok=True)
+    costs = measured_costs(args.work)
     for old in args.work.glob("shard-*"):
         shutil.rmtree(old) if old.is_dir() else old.unlink()
     modules = target_modules(only=args.only)
     if _cached_map(args.work):
         print("coverage map: tests and code unchanged since the last run, reusing it", flush=True)
     else:
-        print(f"coverage map: running each test file under coverage ({len(modules)} modules to mutate)", flush=True)
+        print(f"coverage map: running the tests under coverage in {args.jobs} processes "
+              f"({len(modules)} modules to mutate)", flush=True)
         build_coverage_map(args.work, args.jobs)
         print(f"  done in {time.monotonic() - started:.0f} s", flush=True)
 
@@ -673,27 +840,25 @@ def main(argv: list[str] | None = None) -> int:
         counts = plan_module(shards[0], module, sample, args.timeout)
         planned[module] = counts["planned"]
         print(f"  {module}: {counts}", flush=True)
-    # Largest modules first onto the least loaded shard; sessions move with their module.
-    loads = [0] * args.jobs
-    assignment: list[list[str]] = [[] for _ in range(args.jobs)]
-    for module in sorted(modules, key=lambda m: -planned[m]):
-        index = loads.index(min(loads))
-        loads[index] += planned[module]
-        assignment[index].append(module)
-        if index:
+    assignment, loads = assign_shards(planned, costs, args.jobs)
+    for index, shard_modules in enumerate(assignment):
+        for module in shard_modules if index else ():
             for suffix in (".toml", ".sqlite"):
                 name = module.replace("/", "_").removesuffix(".py") + suffix
                 (shards[index] / "sessions").mkdir(exist_ok=True)
                 shutil.move(shards[0] / "sessions" / name, shards[index] / "sessions" / name)
-    print(f"running {sum(planned.values())} mutants on {args.jobs} shards {loads}; logs in "
+    left = max(0.0, deadline - time.monotonic())
+    print(f"running {sum(planned.values())} mutants on {args.jobs} shards (estimated CPU-s "
+          f"{[round(l) for l in loads]}, {left / 60:.1f} minutes left of the budget); logs in "
           f"{args.work}/shard-*.log", flush=True)
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        shard_cpu = list(pool.map(lambda i: _run_shard(shards[i], assignment[i], args.work / f"shard-{i}.log"),
-                                  range(args.jobs)))
+        shard_cpu = list(pool.map(lambda i: _run_shard(shards[i], assignment[i], args.work / f"shard-{i}.log",
+                                                       deadline), range(args.jobs)))
     coverage_cpu = sum(json.loads((args.work / COVERAGE_MAP).read_text()).get("cpu", {}).values()) \
         if _COVERAGE_CPU else 0.0
     meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cores": os.cpu_count(),
             "jobs": args.jobs, "only": " ".join(args.only or []) or "all", "sample": args.sample or SAMPLE,
+            "budget_minutes": args.minutes,
             "mutants": sum(planned.values()), "minutes": round((time.monotonic() - started) / 60, 1), **load.stop(),
             "coverage_map": "built" if _COVERAGE_CPU else "reused",
             "cpu_minutes": round((coverage_cpu + sum(shard_cpu)) / 60, 1),

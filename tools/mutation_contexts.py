@@ -1,23 +1,40 @@
 """pytest plugin for `tools.mutation`: each test is its own coverage context (its node id).
 
-Loaded only by the mutation driver's coverage step (`-p tools.mutation_contexts`). It also
-writes which fixtures each test uses (to `$MUTATION_FIXTURES`), because the sample runs are
-cached per session: a line of the program runs only in the first test that asks for a stack,
-yet every later test asserts on what that run registered."""
+Loaded only by the mutation driver's coverage step (`-p tools.mutation_contexts`), which runs
+many test files in one pytest process so the sample runs are made once. Each test's node id
+is the coverage context of the test process and, through the serialized configuration that
+coverage.py hands to subprocesses, the static context of every subprocess the test starts (the
+policy pack), so the pack's lines name the test that ran them too.
+
+It also writes, to `$MUTATION_FIXTURES`, which fixtures each test uses and how long it took:
+the sample runs are cached per session, so a line of the program runs only in the first test
+that asks for a stack, yet every later test asserts on what that run registered."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+from collections import defaultdict
 
 import coverage
 import pytest
 
+_CONFIG = "COVERAGE_PROCESS_CONFIG"
+_durations: dict[str, float] = defaultdict(float)
+_fixtures: dict[str, list[str]] = {}
+
 
 def _switch(name: str) -> None:
     current = coverage.Coverage.current()
-    if current is not None:
-        current.switch_context(name)
+    if current is None:
+        return
+    current.switch_context(name)
+    if _CONFIG in os.environ:
+        # Subprocesses started from now on record under this test's node id.
+        config = copy.copy(current.config)
+        config.context = name or None
+        os.environ[_CONFIG] = config.serialize()
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -28,8 +45,16 @@ def pytest_runtest_protocol(item, nextitem):
     _switch("")
 
 
+def pytest_runtest_logreport(report):
+    _durations[report.nodeid] += report.duration
+
+
 def pytest_collection_finish(session):
+    _fixtures.update({item.nodeid: sorted(getattr(item, "fixturenames", ())) for item in session.items})
+
+
+def pytest_sessionfinish(session):
     out = os.environ.get("MUTATION_FIXTURES")
     if out:
         with open(out, "w") as f:
-            json.dump({item.nodeid: sorted(getattr(item, "fixturenames", ())) for item in session.items}, f)
+            json.dump({"fixtures": _fixtures, "durations": dict(_durations)}, f)
