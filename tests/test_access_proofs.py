@@ -158,7 +158,8 @@ def test_a_claim_without_the_guardrails_statement_is_no_evidence(sample_plan: di
     assert "pipeline-starts-its-build" in found["CI-2"]["allowed"]  # StartBuild meets CI-2 and passes
     assert "endpoint-created-in-prod" in found["SM-7"]["allowed"]  # SM-7's request, where it is not attached
     # The break-glass exemption lives in other guardrails' conditions, not in IAM-3's statements.
-    assert found["IAM-3"]["allowed"] == ["baseline-updates-break-glass-trust"]
+    assert "baseline-updates-break-glass-trust" in found["IAM-3"]["allowed"]
+    assert "break-glass-leaves-organization" not in found["IAM-3"]["allowed"]
 
 
 def test_required_guardrails_come_from_the_catalog_and_the_plans_policies(sample_plan: dict[str, Any]) -> None:
@@ -316,6 +317,18 @@ def _mutations(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
     _edit_document(repository_policy(public_pull, "base/python"), "policy", anyone_pulls)
     out["public-ecr-pull"] = public_pull
 
+    ecr2_sids = copy.deepcopy(plan)  # the repositories' pull statements carry ECR-2 in their Sid
+
+    def carry_ecr2(doc: dict[str, Any]) -> None:
+        for st in doc["Statement"]:
+            if st["Sid"] == "PullFromOrganizationAccounts":
+                st["Sid"] = "ECR2PullFromOrganizationAccounts"
+    for stack in ecr2_sids["stacks"]:
+        for resource in stack["resources"]:
+            if resource["type"] == ECR_REPOSITORY_POLICY:
+                _edit_document(resource, "policy", carry_ecr2)
+    out["ecr2-sids"] = ecr2_sids
+
     renamed = copy.deepcopy(plan)  # the SCP library merges and renames statements: still traced
 
     def rename(statement: dict[str, Any]) -> None:
@@ -350,6 +363,15 @@ def test_dropped_or_widened_guardrails_flip_their_scenarios(sample_plan: dict[st
     assert mismatched("wide-ecr-push") == {"data-scientist-pushes-framework-image-with-broad-policy"}
     assert mismatched("public-ecr-pull") == {"outsider-pulls-every-repository[shared-services/ecr-base-python]"}
     assert mismatched("renamed-sids") == set()
+    # An Allow statement carrying a guardrail id: the pulls it lets through and the outsider's
+    # pull it does not (the missing Allow of its layer) are both evidence for ECR-2.
+    assert mismatched("ecr2-sids") == set()
+    assert "ECR-2" in required_guardrails(mutations["ecr2-sids"]) and "ECR-2" not in required_guardrails(sample_plan)
+    ecr2 = evidence(mutations["ecr2-sids"], runs["ecr2-sids"], ["ECR-2"])["ECR-2"]
+    assert "preprod-training-pulls-framework-image" in ecr2["allowed"]
+    assert "outsider-pulls-every-repository[shared-services/ecr-base-python]" in ecr2["denied"]
+    # A push is no pull: the pull statement does not cover PutImage.
+    assert "data-scientist-pushes-framework-image-with-broad-policy" not in ecr2["denied"]
     flipped = _by_name(runs["no-sm7"])["endpoint-created-in-dev"]
     assert flipped.decision == "allowed" and "expected denied, got allowed" in flipped.problems[0]
 
