@@ -7,7 +7,10 @@ resolves, so the catalog names things the way the platform definition does, not 
 * `{account:<name>}`: an account id (`management`, `log-archive`, `fraud-detection-dev`, ...);
 * `{org_id}`, `{region}` (the scenario's region);
 * `{bucket:<stack>/<logical name>}`: a bucket's name, `{key:<stack>/<logical name>}`: a key's ARN;
-* `{each}`, with `for_each: bucket` or `key`: every bucket's name or key's ARN of the plan.
+* `{ecr:<stack>/<logical name>}`: an ECR repository's ARN, `{codeartifact:<stack>/<logical name>}`:
+  a CodeArtifact domain's or repository's ARN;
+* `{each}`, with `for_each: bucket`, `key`, `ecr` or `codeartifact`: every bucket's name, key's
+  ARN, ECR repository's ARN or CodeArtifact repository's ARN of the plan.
 """
 
 from __future__ import annotations
@@ -87,9 +90,10 @@ class Scenario(_Strict):
     principal: Principal
     action: str = Field(pattern=r"^[a-z0-9-]+:[A-Za-z0-9*]+$")
     resource: str
-    # One scenario per bucket (or KMS key) of the plan: `{each}` in `resource` becomes each
-    # bucket's name (each key's ARN), and the scenario's name gets `[<stack>/<logical name>]`.
-    for_each: Literal["bucket", "key"] | None = None
+    # One scenario per bucket (KMS key, ECR repository, CodeArtifact repository) of the plan:
+    # `{each}` in `resource` becomes each bucket's name (each key's or repository's ARN), and
+    # the scenario's name gets `[<stack>/<logical name>]`.
+    for_each: Literal["bucket", "key", "ecr", "codeartifact"] | None = None
     region: str | None = None
     # Request context: condition keys and their values, on top of what the principal and the
     # resource imply (aws:PrincipalArn, aws:PrincipalOrgID, aws:RequestedRegion, ...).
@@ -104,6 +108,10 @@ class Scenario(_Strict):
     # let anybody in (the worst case: a bucket an insider exfiltrates to). Only the principal's
     # side of the request (identity, SCPs, the VPC endpoint) can stop it.
     resource_owner: OutsideOwner | None = None
+    # An ECR repository or CodeArtifact resource must be in the plan (its policy decides, and a
+    # misspelt one would be denied for the wrong reason); one created at run time (SageMaker's
+    # repositories for Studio images) is named with the reason the plan cannot have it.
+    runtime_resource: str | None = None
     # `plan`: the principal's identity policies and boundary as the plan declares them.
     # `allow-all`: the identity side is replaced by an allow-all policy, to test the other
     # layers in isolation; `isolation` must say why (shown in the report).
@@ -119,6 +127,13 @@ class Scenario(_Strict):
     def _each_used(self) -> Scenario:
         if (self.for_each is None) == ("{each}" in self.resource):
             raise ValueError("for_each and {each} in resource go together")
+        return self
+
+    @model_validator(mode="after")
+    def _runtime_resource_is_a_repository(self) -> Scenario:
+        repository = self.resource.startswith(("arn:aws:ecr:", "arn:aws:codeartifact:", "{ecr:", "{codeartifact:"))
+        if self.runtime_resource is not None and not repository:
+            raise ValueError("runtime_resource is for an ECR or CodeArtifact resource the plan cannot have")
         return self
 
     @model_validator(mode="after")
@@ -142,7 +157,7 @@ class Catalog(_Strict):
     scenarios: list[Scenario]
 
 
-PLACEHOLDER = re.compile(r"\{(account|bucket|key):([^{}]+)\}|\{(org_id|region)\}")
+PLACEHOLDER = re.compile(r"\{(account|bucket|key|ecr|codeartifact):([^{}]+)\}|\{(org_id|region)\}")
 
 
 def parse_catalog(data: object, source: str = "scenarios") -> Catalog:

@@ -1,6 +1,7 @@
 """What the access proofs read from an offline-preview plan: the organization (OU tree, accounts,
 SCPs and RCPs with their attachments), the IAM roles and their policies, and the resources
-that carry policies (buckets, keys, VPC endpoints).
+that carry policies (buckets, keys, VPC endpoints, ECR repositories, CodeArtifact domains and
+repositories).
 
 The plan is `build/preview/plan.json` (or the same structure built from the engine's runs by
 :func:`plan_from_runs`). Nothing here evaluates a policy: it only finds the documents that
@@ -26,6 +27,12 @@ BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 BUCKET_SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 KEY = "aws:kms/key:Key"
 VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+ECR_REPOSITORY = "aws:ecr/repository:Repository"
+ECR_REPOSITORY_POLICY = "aws:ecr/repositoryPolicy:RepositoryPolicy"
+CODEARTIFACT_DOMAIN = "aws:codeartifact/domain:Domain"
+CODEARTIFACT_DOMAIN_POLICY = "aws:codeartifact/domainPermissions:DomainPermissions"
+CODEARTIFACT_REPOSITORY = "aws:codeartifact/repository:Repository"
+CODEARTIFACT_REPOSITORY_POLICY = "aws:codeartifact/repositoryPermissionsPolicy:RepositoryPermissionsPolicy"
 ORGANIZATION = "aws:organizations/organization:Organization"
 OU = "aws:organizations/organizationalUnit:OrganizationalUnit"
 ACCOUNT = "aws:organizations/account:Account"
@@ -84,6 +91,15 @@ class Bucket:
 
 
 @dataclass
+class Repository:
+    """An ECR repository, or a CodeArtifact domain or repository, with its resource policy."""
+
+    arn: str
+    account: str
+    policy: dict[str, Any] | None
+
+
+@dataclass
 class Endpoint:
     id: str
     account: str
@@ -113,6 +129,11 @@ class PlanIndex:
     key_names: dict[str, str]  # "<stack>/<logical name>" -> key ARN
     bucket_names: dict[str, str]  # "<stack>/<logical name>" -> bucket name
     endpoints: list[Endpoint]
+    repositories: dict[str, Repository] = field(default_factory=dict)  # ARN -> ECR / CodeArtifact resource
+    ecr_names: dict[str, str] = field(default_factory=dict)  # "<stack>/<logical name>" -> repository ARN
+    # "<stack>/<logical name>" -> ARN, CodeArtifact repositories only (for_each) and with domains
+    codeartifact_repository_names: dict[str, str] = field(default_factory=dict)
+    codeartifact_names: dict[str, str] = field(default_factory=dict)
 
     def account_id(self, name: str) -> str | None:
         return self.account_ids.get(name)
@@ -140,6 +161,14 @@ class PlanIndex:
                 attached.insert(0, {"name": FULL_AWS_ACCESS, "policy": ALLOW_ALL})
             levels.append({"orgIdentifier": target, "policies": attached})
         return levels
+
+    def repository(self, arn: str) -> Repository | None:
+        """The ECR repository or CodeArtifact domain / repository whose policy governs `arn`
+        (a CodeArtifact package is governed by its repository's policy)."""
+        match = _CODEARTIFACT_PACKAGE.match(arn)
+        if match:
+            arn = f"{match.group(1)}repository/{match.group(2)}/{match.group(3)}"
+        return self.repositories.get(arn)
 
     def endpoint(self, account_id: str, service: str) -> Endpoint | None:
         found = [e for e in self.endpoints if e.account == account_id and e.service == service]
@@ -177,6 +206,7 @@ def _value(resource: Mapping[str, Any], key: str) -> Any:
     return inputs[key] if inputs.get(key) not in (None, "") else outputs.get(key)
 
 
+_CODEARTIFACT_PACKAGE = re.compile(r"^(arn:aws[\w-]*:codeartifact:[a-z0-9-]+:\d{12}:)package/([^/]+)/([^/]+)/")
 _ROLE_ARN = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):role/(?:.*/)?([^/]+)$")
 
 
@@ -252,6 +282,12 @@ def build_index(plan: Mapping[str, Any]) -> PlanIndex:
     key_names: dict[str, str] = {}
     bucket_names: dict[str, str] = {}
     endpoints: list[Endpoint] = []
+    repositories: dict[str, Repository] = {}
+    ecr_names: dict[str, str] = {}
+    codeartifact_names: dict[str, str] = {}
+    codeartifact_repository_names: dict[str, str] = {}
+    # (kind, account, region, name) -> policy, joined with their resources below
+    repository_policies: dict[tuple[str, str, str, str], dict[str, Any] | None] = {}
     inline: list[tuple[str, str, str, dict[str, Any]]] = []
     attached: list[tuple[str, str, str]] = []
     stack_sets: dict[str, dict[str, Any]] = {}
@@ -312,6 +348,27 @@ def build_index(plan: Mapping[str, Any]) -> PlanIndex:
             endpoints.append(Endpoint(id=r.get("id"), account=account, vpc_id=_value(r, "vpcId"),
                                       service=service, policy=_endpoint_policy(_document(_value(r, "policy"))),
                                       name=r["name"]))
+        elif t == ECR_REPOSITORY:
+            name = _value(r, "name")
+            arn = _value(r, "arn") or f"arn:aws:ecr:{r.get('region')}:{account}:repository/{name}"
+            repositories[arn] = Repository(arn=arn, account=account, policy=None)
+            ecr_names[f"{stack}/{r['name']}"] = arn
+        elif t == ECR_REPOSITORY_POLICY:
+            repository_policies[("ecr", account, r.get("region"), _value(r, "repository"))] = _document(_value(r, "policy"))
+        elif t in (CODEARTIFACT_DOMAIN, CODEARTIFACT_REPOSITORY):
+            owner = _value(r, "domainOwner") or account
+            path = (f"domain/{_value(r, 'domain')}" if t == CODEARTIFACT_DOMAIN
+                    else f"repository/{_value(r, 'domain')}/{_value(r, 'repository')}")
+            arn = f"arn:aws:codeartifact:{r.get('region')}:{owner}:{path}"
+            repositories[arn] = Repository(arn=arn, account=owner, policy=None)
+            codeartifact_names[f"{stack}/{r['name']}"] = arn
+            if t == CODEARTIFACT_REPOSITORY:
+                codeartifact_repository_names[f"{stack}/{r['name']}"] = arn
+        elif t in (CODEARTIFACT_DOMAIN_POLICY, CODEARTIFACT_REPOSITORY_POLICY):
+            owner = _value(r, "domainOwner") or account
+            path = (f"domain/{_value(r, 'domain')}" if t == CODEARTIFACT_DOMAIN_POLICY
+                    else f"repository/{_value(r, 'domain')}/{_value(r, 'repository')}")
+            repository_policies[("codeartifact", owner, r.get("region"), path)] = _document(_value(r, "policyDocument"))
         elif t == STACK_SET:
             stack_sets[_value(r, "name")] = r
         elif t == STACK_SET_INSTANCE:
@@ -335,6 +392,11 @@ def build_index(plan: Mapping[str, Any]) -> PlanIndex:
             trust=None, managed_arns=[managed_by_name[(account, n, path)]
                                       for n, path in permission_set_policies.get(set_arn, [])
                                       if (account, n, path) in managed_by_name])
+    for (kind, account, region, name), doc in repository_policies.items():
+        arn = (f"arn:aws:ecr:{region}:{account}:repository/{name}" if kind == "ecr"
+               else f"arn:aws:codeartifact:{region}:{account}:{name}")
+        if arn in repositories:
+            repositories[arn].policy = doc
     for name, account in bucket_accounts.items():
         buckets[name] = Bucket(name=name, account=account, policy=bucket_policies.get(name),
                                kms_key_arn=bucket_keys.get(name))
@@ -344,7 +406,8 @@ def build_index(plan: Mapping[str, Any]) -> PlanIndex:
         member_role_name=outputs.get("memberRoleName") or "OrganizationAccountAccessRole",
         account_ids=account_ids, parents=parents, ou_names=ou_names, scps=scps, rcps=rcps,
         roles=roles, managed_policies=managed, buckets=buckets, keys=keys, key_names=key_names,
-        bucket_names=bucket_names, endpoints=endpoints,
+        bucket_names=bucket_names, endpoints=endpoints, repositories=repositories, ecr_names=ecr_names,
+        codeartifact_repository_names=codeartifact_repository_names, codeartifact_names=codeartifact_names,
     )
     _add_stack_set_roles(index, stack_sets, stack_set_targets)
     _add_member_roles(index)

@@ -18,6 +18,7 @@ The scenario is allowed only when every step is. The IAM evaluation itself is
 from __future__ import annotations
 
 import copy
+import fnmatch
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -77,6 +78,10 @@ class Outcome:
     step: str = "request"  # the step that decided
     problems: list[str] = field(default_factory=list)
     ignored_context_keys: list[str] = field(default_factory=list)
+    # (layer, guardrail id) of every statement of a guardrail layer (SCP, RCP, resource, key,
+    # endpoint, boundary) whose actions cover the request, in the steps evaluated: the
+    # guardrails the request met, whether they denied it or let it through.
+    exercised: set[tuple[str, str]] = field(default_factory=set)
 
     @property
     def matches(self) -> bool:
@@ -104,6 +109,7 @@ class Outcome:
             "actual": {"decision": self.decision, "step": self.step,
                        "deciding": [d.__dict__ for d in self.deciding]},
             "ignoredContextKeys": self.ignored_context_keys,
+            "exercised": sorted(f"{layer}:{g}" for layer, g in self.exercised),
             "ok": self.ok, "status": self.status, "knownIssue": s.known_issue, "problems": self.problems,
         }
 
@@ -143,7 +149,8 @@ class _Resolver:
             if bare == "region":
                 return self.region
             table = {"account": self.index.account_ids, "bucket": self.index.bucket_names,
-                     "key": self.index.key_names}[kind]
+                     "key": self.index.key_names, "ecr": self.index.ecr_names,
+                     "codeartifact": self.index.codeartifact_names}[kind]
             if ref not in table:
                 self.missing.append(f"{kind} {ref!r} is not in the plan (known: {', '.join(sorted(table))})")
                 return m.group(0)
@@ -168,7 +175,8 @@ class _Builder:
         """The scenario, or one per bucket / key of the plan for `for_each`."""
         if scenario.for_each is None:
             return [scenario]
-        names = {"bucket": self.index.bucket_names, "key": self.index.key_names}[scenario.for_each]
+        names = {"bucket": self.index.bucket_names, "key": self.index.key_names, "ecr": self.index.ecr_names,
+                 "codeartifact": self.index.codeartifact_repository_names}[scenario.for_each]
         return [scenario.model_copy(update={"name": f"{scenario.name}[{ref}]",
                                             "resource": scenario.resource.replace("{each}", value), "for_each": None})
                 for ref, value in sorted(names.items())]
@@ -254,6 +262,23 @@ class _Builder:
                 problems.append(f"KMS key {resource} is not in the plan")
                 return [], problems
             resource_account, resource_policy = _arn_account(resource), index.keys[resource]
+        elif resource.startswith("arn:aws:codeartifact:") or (resource.startswith("arn:aws:ecr:")
+                                                                and ":repository/" in resource):
+            # The repository's (domain's) policy decides; the plan must have it, or the scenario
+            # says why it cannot (created at run time), and then it has no policy.
+            repository = index.repository(resource)
+            service = resource.split(":")[2]
+            if repository is None and scenario.runtime_resource is None:
+                known = sorted(a for a in index.repositories if a.split(":")[2] == service)
+                kind = "ECR repository" if service == "ecr" else "CodeArtifact domain or repository"
+                problems.append(f"{kind} of {resource} is not in the plan (known: {', '.join(known)}); "
+                                "give runtime_resource: <why> for one created at run time")
+                return [], problems
+            if repository is not None and scenario.runtime_resource is not None:
+                problems.append(f"runtime_resource: {resource} is in the plan; remove runtime_resource")
+                return [], problems
+            resource_account = repository.account if repository else _arn_account(resource) or principal_account
+            resource_policy = repository.policy if repository else None
         elif scenario.action == "sts:AssumeRole":
             if resource not in index.roles:
                 problems.append(f"role {resource} (to assume) is not in the plan")
@@ -345,6 +370,37 @@ class _Builder:
 # -- interpreting results -----------------------------------------------------------------------
 
 
+def _statements(doc: Any) -> list[dict[str, Any]]:
+    statements = (doc or {}).get("Statement") or []
+    return statements if isinstance(statements, list) else [statements]
+
+
+def covers(statement: Mapping[str, Any], action: str) -> bool:
+    """Whether a statement's Action (NotAction) covers the action; IAM's wildcards, no case."""
+    def listed(key: str) -> bool:
+        patterns = statement.get(key)
+        patterns = [patterns] if isinstance(patterns, str) else patterns or []
+        return any(fnmatch.fnmatchcase(action.lower(), p.lower()) for p in patterns)
+    return listed("Action") if "Action" in statement else "NotAction" in statement and not listed("NotAction")
+
+
+def exercised_guardrails(step: Step, ids: Sequence[str]) -> set[tuple[str, str]]:
+    """(layer, guardrail id) of the statements of the step's guardrail layers (not the
+    identity policies) that cover its action, whatever their conditions decide."""
+    sim = step.simulation
+    action = sim["request"]["action"]
+    on_key = step.kind == "key" or sim["request"]["resource"]["resource"].startswith("arn:aws:kms:")
+    documents: list[tuple[str, Any]] = []
+    for layer, key in (("scp", "serviceControlPolicies"), ("rcp", "resourceControlPolicies")):
+        documents += [(layer, p["policy"]) for level in sim.get(key) or [] for p in level["policies"]]
+    documents += [("endpoint", p["policy"]) for p in sim.get("vpcEndpointPolicies") or []]
+    documents += [("boundary", p["policy"]) for p in sim.get("permissionBoundaryPolicies") or []]
+    if sim.get("resourcePolicy"):
+        documents.append(("key" if on_key else "resource", sim["resourcePolicy"]))
+    return {(layer, g) for layer, doc in documents for st in _statements(doc) if covers(st, action)
+            for g in guardrails_in_sid(st.get("Sid"), ids)}
+
+
 def _deciding(result: Mapping[str, Any], step: Step, ids: Sequence[str]) -> list[Deciding]:
     kind = step.kind
     # A key's resource policy is its key policy, whether S3 calls KMS or the principal does.
@@ -362,6 +418,13 @@ def _deciding(result: Mapping[str, Any], step: Step, ids: Sequence[str]) -> list
         policy = d.get("policyIdentifier") or d.get("identifier")
         out.append(Deciding(layer, policy, d.get("statementId"), explicit, guardrails_in_sid(d.get("statementId"), ids),
                             kind, d.get("statementIndex")))
+    request = step.simulation["request"]
+    if not out and "resourcePolicy" not in step.simulation \
+            and _arn_account(request["principal"]) != request["resource"]["accountId"]:
+        # The engine names no reason when a cross-account request meets a resource without a
+        # policy: the resource side lacks the Allow the other account needs.
+        out.append(Deciding("key" if on_key else "resource", "(none: the resource has no policy)", None, False, [],
+                            kind))
     # Explicit denials first: they decide whatever else is missing.
     return sorted(out, key=lambda x: not x.explicit)
 
@@ -371,6 +434,7 @@ def _judge(scenario: Scenario, steps: Sequence[Step], results: Sequence[Mapping[
     outcome = Outcome(scenario, "allowed")
     for step, result in zip(steps, results):
         outcome.ignored_context_keys += result.get("ignoredContextKeys") or []
+        outcome.exercised |= exercised_guardrails(step, ids)
         if result.get("resultType") == "error":
             outcome.decision = "error"
             outcome.step = step.kind

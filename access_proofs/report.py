@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from access_proofs.prove import Outcome, ProofRun
@@ -79,7 +80,13 @@ def coverage(run: ProofRun) -> dict[str, dict[str, int]]:
     return dict(sorted(out.items()))
 
 
-def markdown(run: ProofRun) -> str:
+def gap_lines(gaps: Mapping[str, str]) -> list[str]:
+    """One line per guardrail with an SCP or resource-policy side that lacks an allowed or a
+    denied scenario (:func:`access_proofs.coverage.gaps`)."""
+    return [f"COVERAGE GAP {g}: {what}" for g, what in gaps.items()]
+
+
+def markdown(run: ProofRun, gaps: Mapping[str, str] | None = None) -> str:
     def cell(text: str) -> str:
         return text.replace("|", "\\|")
 
@@ -112,6 +119,11 @@ def markdown(run: ProofRun) -> str:
     problems = [f"- `{o.scenario.name}`: {p}" for o in run.outcomes if not o.scenario.known_issue for p in o.problems]
     known = [f"- `{o.scenario.name}` ({o.status}): {o.scenario.known_issue} Engine: {'; '.join(o.problems) or 'as expected'}"
              for o in run.outcomes if o.scenario.known_issue]
+    if gaps is not None:
+        lines += ["", "## Guardrails without an allowed and a denied scenario", "",
+                  "Every guardrail with an SCP or resource-policy side needs a scenario its statements let",
+                  "through and one they deny (`access_proofs/coverage.py`).", "",
+                  *([f"- {g}: {what}" for g, what in gaps.items()] or ["None."])]
     lines += ["", "## Mismatches", "", *(problems or ["None."])]
     if known:
         lines += ["", "## Known issues", "", *known]
@@ -119,7 +131,9 @@ def markdown(run: ProofRun) -> str:
     return "\n".join(lines)
 
 
-def as_json(run: ProofRun) -> str:
-    data: dict[str, Any] = {"engine": run.engine, "ok": run.ok, "coverage": coverage(run),
+def as_json(run: ProofRun, gaps: Mapping[str, str] | None = None) -> str:
+    data: dict[str, Any] = {"engine": run.engine, "ok": run.ok and not gaps, "coverage": coverage(run),
                             "scenarios": [o.as_dict() for o in run.outcomes]}
+    if gaps is not None:
+        data["coverageGaps"] = dict(gaps)
     return json.dumps(data, indent=2, sort_keys=True) + "\n"

@@ -15,16 +15,20 @@ import pytest
 
 from access_proofs.__main__ import main
 from access_proofs.catalog import CatalogError, load_catalog, parse_catalog
+from access_proofs.coverage import evidence, gaps, guardrail_statements, required_guardrails
 from access_proofs.plan_index import (
     BUCKET_POLICY,
+    ECR_REPOSITORY_POLICY,
+    ROLE,
     ORG_POLICY,
     STACK_SET,
     VPC_ENDPOINT,
     build_index,
     plan_from_runs,
 )
-from access_proofs.prove import guardrails_in_sid, prove, prove_many
+from access_proofs.prove import ProofRun, guardrails_in_sid, prove, prove_many
 from access_proofs.report import coverage, markdown, table
+from guardrail_catalog import catalog as guardrail_catalog
 from offline_preview.engine import discover_stacks
 from tests.conftest import SAMPLE_DIR
 
@@ -120,19 +124,60 @@ def test_sample_plan_proves_every_scenario(sample_proof: Any) -> None:
 
 def test_every_guardrail_with_an_scp_or_resource_policy_side_has_an_allowed_and_a_denied_scenario(
         sample_plan: dict[str, Any], sample_proof: Any) -> None:
-    """The SCP guardrails the plan attaches, and every guardrail id a bucket, key or endpoint
-    policy statement of the plan carries in its Sid."""
-    organization = next(s for s in sample_plan["stacks"] if s["name"] == "organization")
-    attached = {g for p in organization["outputs"]["serviceControlPolicies"].values() for g in p["guardrails"]}
-    index = build_index(sample_plan)
-    documents = [b.policy for b in index.buckets.values()] + list(index.keys.values()) + [e.policy for e in index.endpoints]
-    in_resource_policies = {g for d in documents if d for st in d["Statement"] for g in guardrails_in_sid(st.get("Sid"))}
-    assert {"S3-4", "LOG-2"} <= in_resource_policies and "SM-7" in attached
-    attached |= in_resource_policies
-    covered = coverage(sample_proof)
-    missing = {g: covered.get(g) for g in attached
-               if not covered.get(g) or not covered[g]["allowed"] or not covered[g]["denied"]}
-    assert not missing, f"guardrails without an allowed and a denied scenario: {missing}"
+    """The guardrail catalog's SCP guardrails and every id a Sid of the plan's SCPs or
+    resource-side policies carries: each has a scenario its statements let through and one they
+    deny (access_proofs.coverage says what counts)."""
+    required = required_guardrails(sample_plan)
+    catalog_scp = {g.id for g in guardrail_catalog().guardrails if g.scp is not None and not g.scp.optional}
+    # Both sources are read: the catalog's SCP column and the plan's bucket policies' Sids.
+    assert catalog_scp <= set(required) and {"S3-4", "LOG-2"} <= set(required)
+    assert "aws:s3/bucketPolicy:BucketPolicy" in required["S3-4"]
+    missing = gaps(sample_plan, sample_proof)
+    assert not missing, "guardrails without an allowed and a denied scenario:\n" + "\n".join(
+        f"  {g}: {what}" for g, what in missing.items())
+
+
+def test_a_guardrail_lacking_a_side_of_evidence_is_named(sample_plan: dict[str, Any], sample_proof: Any) -> None:
+    """Without its allowed scenario SM-7 is a gap; without every scenario, every guardrail is."""
+    allowed_sm7 = set(evidence(sample_plan, sample_proof, ["SM-7"])["SM-7"]["allowed"])
+    assert allowed_sm7 == {"endpoint-created-in-prod"}
+    run = ProofRun(sample_proof.engine, [o for o in sample_proof.outcomes if o.scenario.name not in allowed_sm7])
+    assert gaps(sample_plan, run) == {"SM-7": "no allowed scenario (its side: SCP mrd-guardrails-sandbox-1; "
+                                                "SCP mrd-guardrails-workloads-dev-1; catalog: SCP on Sandbox, Workloads/Dev)"}
+    nothing = gaps(sample_plan, ProofRun(sample_proof.engine, []))
+    assert set(nothing) == set(required_guardrails(sample_plan))
+    assert nothing["S3-4"].startswith("no allowed scenario and no denied scenario (its side: aws:s3/bucketPolicy")
+
+
+def test_a_claim_without_the_guardrails_statement_is_no_evidence(sample_plan: dict[str, Any], sample_proof: Any) -> None:
+    """`proves` alone does not count: the scenario must meet a statement carrying the id (or,
+    allowed, make a request the guardrail's statements cover where they do not apply)."""
+    found = evidence(sample_plan, sample_proof, ["CI-2", "SM-7", "IAM-3"])
+    # Assuming role B is not what CI-2's statements are about, though the scenario claims CI-2.
+    assert "pipeline-role-a-assumes-role-b" not in found["CI-2"]["allowed"]
+    assert "pipeline-starts-its-build" in found["CI-2"]["allowed"]  # StartBuild meets CI-2 and passes
+    assert "endpoint-created-in-prod" in found["SM-7"]["allowed"]  # SM-7's request, where it is not attached
+    # The break-glass exemption lives in other guardrails' conditions, not in IAM-3's statements.
+    assert "baseline-updates-break-glass-trust" in found["IAM-3"]["allowed"]
+    assert "break-glass-leaves-organization" not in found["IAM-3"]["allowed"]
+
+
+def test_required_guardrails_come_from_the_catalog_and_the_plans_policies(sample_plan: dict[str, Any]) -> None:
+    plan = copy.deepcopy(sample_plan)
+    # An SCP guardrail of the catalog stays required when the plan loses its statements.
+    _edit_statements(_scps(plan, "SM-8"), "content", "SM-8", lambda st: st.update(Sid="LimitInstanceTypes"))
+    assert "SM-8" not in guardrail_statements(plan)
+    assert required_guardrails(plan)["SM-8"] == {"catalog: SCP on Workloads, Sandbox"}
+    # A resource-side statement carrying an id makes it required: a repository policy's Sid.
+    repository = _resource(plan, ECR_REPOSITORY_POLICY, lambda r: r["inputs"]["repository"] == "base/python")
+    _edit_document(repository, "policy", lambda doc: doc["Statement"][0].update(Sid="NET2PullOverEndpoints"))
+    assert required_guardrails(plan)["NET-2"] == {ECR_REPOSITORY_POLICY}
+    # Identity policies are no guardrail side, whatever their Sids say.
+    role_policy = next(r for st in plan["stacks"] for r in st["resources"] if r["type"] == "aws:iam/rolePolicy:RolePolicy")
+    _edit_document(role_policy, "policy", lambda doc: doc["Statement"][0].update(Sid="NET5IdentityStatement"))
+    assert "NET-5" not in required_guardrails(plan)
+    # The optional SM-9 only once the plan attaches it.
+    assert "SM-9" not in required_guardrails(sample_plan)
 
 
 def test_known_issue_stays_known_until_fixed(sample_plan: dict[str, Any]) -> None:
@@ -239,6 +284,51 @@ def _mutations(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
     _edit_document(stack_set, "templateBody", no_mfa)
     out["break-glass-without-mfa"] = broad_trust
 
+    broad_role_b = copy.deepcopy(plan)  # role B trusted by every principal of the organization
+    role_b = _resource(broad_role_b, ROLE, lambda r: r["inputs"].get("name") == "mrd-fraud-detection-deploy-training")
+
+    def whole_organization(doc: dict[str, Any]) -> None:
+        doc["Statement"] = [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole",
+                             "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id}}}]
+    organization_id = next(s for s in plan["stacks"] if s["name"] == "organization")["outputs"]["organizationId"]
+    _edit_document(role_b, "assumeRolePolicy", whole_organization)
+    out["broad-role-b-trust"] = broad_role_b
+
+    def repository_policy(mutant: dict[str, Any], name: str) -> dict[str, Any]:
+        return _resource(mutant, ECR_REPOSITORY_POLICY, lambda r: r["inputs"]["repository"] == name)
+
+    wide_push = copy.deepcopy(plan)  # framework/pytorch's push statement open to every organization account
+
+    def push_by_organization(doc: dict[str, Any]) -> None:
+        pull, push = (next(st for st in doc["Statement"] if st["Sid"] == sid)
+                      for sid in ("PullFromOrganizationAccounts", "PushByPipelineRoles"))
+        push["Principal"] = pull["Principal"]
+        del push["Condition"]["ArnEquals"]
+    _edit_document(repository_policy(wide_push, "framework/pytorch"), "policy", push_by_organization)
+    out["wide-ecr-push"] = wide_push
+
+    public_pull = copy.deepcopy(plan)  # base/python pullable by anyone (no organization condition)
+
+    def anyone_pulls(doc: dict[str, Any]) -> None:
+        for st in doc["Statement"]:
+            if st["Sid"] == "PullFromOrganizationAccounts":
+                st["Principal"] = "*"
+                del st["Condition"]
+    _edit_document(repository_policy(public_pull, "base/python"), "policy", anyone_pulls)
+    out["public-ecr-pull"] = public_pull
+
+    ecr2_sids = copy.deepcopy(plan)  # the repositories' pull statements carry ECR-2 in their Sid
+
+    def carry_ecr2(doc: dict[str, Any]) -> None:
+        for st in doc["Statement"]:
+            if st["Sid"] == "PullFromOrganizationAccounts":
+                st["Sid"] = "ECR2PullFromOrganizationAccounts"
+    for stack in ecr2_sids["stacks"]:
+        for resource in stack["resources"]:
+            if resource["type"] == ECR_REPOSITORY_POLICY:
+                _edit_document(resource, "policy", carry_ecr2)
+    out["ecr2-sids"] = ecr2_sids
+
     renamed = copy.deepcopy(plan)  # the SCP library merges and renames statements: still traced
 
     def rename(statement: dict[str, Any]) -> None:
@@ -267,7 +357,21 @@ def test_dropped_or_widened_guardrails_flip_their_scenarios(sample_plan: dict[st
                                              "outsider-decrypts-with-every-key[data-lake/domain-transactions-key]"}
     assert mismatched("open-s3-endpoint") == {"insider-writes-to-foreign-bucket"}
     assert mismatched("break-glass-without-mfa") == {"management-break-glass-without-mfa"}
+    # Role B's broader trust lets in every organization principal that may call AssumeRole.
+    assert mismatched("broad-role-b-trust") == {"data-scientist-assumes-role-b", "build-role-assumes-role-b"}
+    # The data scientist's own session stays denied by its identity policy (no ECR push there).
+    assert mismatched("wide-ecr-push") == {"data-scientist-pushes-framework-image-with-broad-policy"}
+    assert mismatched("public-ecr-pull") == {"outsider-pulls-every-repository[shared-services/ecr-base-python]"}
     assert mismatched("renamed-sids") == set()
+    # An Allow statement carrying a guardrail id: the pulls it lets through and the outsider's
+    # pull it does not (the missing Allow of its layer) are both evidence for ECR-2.
+    assert mismatched("ecr2-sids") == set()
+    assert "ECR-2" in required_guardrails(mutations["ecr2-sids"]) and "ECR-2" not in required_guardrails(sample_plan)
+    ecr2 = evidence(mutations["ecr2-sids"], runs["ecr2-sids"], ["ECR-2"])["ECR-2"]
+    assert "preprod-training-pulls-framework-image" in ecr2["allowed"]
+    assert "outsider-pulls-every-repository[shared-services/ecr-base-python]" in ecr2["denied"]
+    # A push is no pull: the pull statement does not cover PutImage.
+    assert "data-scientist-pushes-framework-image-with-broad-policy" not in ecr2["denied"]
     flipped = _by_name(runs["no-sm7"])["endpoint-created-in-dev"]
     assert flipped.decision == "allowed" and "expected denied, got allowed" in flipped.problems[0]
 
@@ -290,6 +394,24 @@ def _scenario(**overrides: Any) -> dict[str, Any]:
     ({"resource": "arn:aws:s3:::{account:automation-prod}/x"}, "account 'automation-prod' is not in the plan"),
     ({"resource": "arn:aws:s3:::somebody-elses-bucket/x"}, "bucket 'somebody-elses-bucket' is not in the plan"),
     ({"via_endpoint": "rekognition"}, "no 'rekognition' VPC endpoint in account fraud-detection-dev"),
+    ({"via_endpoint": "s3", "endpoint_account": "fraud-detection-qa"}, "endpoint_account 'fraud-detection-qa' is not in the plan"),
+    ({"principal": {"arn": "arn:aws:iam::{account:data-lake}:role/mrd-data-engineer"}},
+     "principal arn:aws:iam::480303664003:role/mrd-data-engineer is in the organization: name it by account and role"),
+    ({"action": "ecr:BatchGetImage", "resource": "arn:aws:ecr:{region}:{account:shared-services}:repository/framework/jax"},
+     "ECR repository of arn:aws:ecr:eu-west-1:183599998298:repository/framework/jax is not in the plan"),
+    ({"action": "ecr:BatchGetImage", "resource": "{ecr:shared-services/ecr-framework-jax}"},
+     "ecr 'shared-services/ecr-framework-jax' is not in the plan"),
+    ({"action": "codeartifact:PublishPackageVersion",
+      "resource": "arn:aws:codeartifact:{region}:{account:shared-services}:package/mrd/public/generic/ns/lib"},
+     "CodeArtifact domain or repository of arn:aws:codeartifact:eu-west-1:183599998298:package/mrd/public/generic/ns/lib is not in the plan"),
+    ({"action": "codeartifact:ReadFromRepository", "resource": "{codeartifact:shared-services/packages-public}"},
+     "codeartifact 'shared-services/packages-public' is not in the plan"),
+    ({"action": "ecr:BatchGetImage", "resource": "{ecr:shared-services/ecr-base-python}",
+      "runtime_resource": "SageMaker creates it."}, "is in the plan; remove runtime_resource"),
+    ({"action": "kms:Decrypt", "resource": "arn:aws:kms:{region}:{account:data-lake}:key/00000000-0000-0000-0000-000000000000"},
+     "KMS key arn:aws:kms:eu-west-1:480303664003:key/00000000-0000-0000-0000-000000000000 is not in the plan"),
+    ({"action": "sts:AssumeRole", "resource": "arn:aws:iam::{account:fraud-detection-prod}:role/mrd-nobody"},
+     "role arn:aws:iam::381632194264:role/mrd-nobody (to assume) is not in the plan"),
 ])
 def test_a_scenario_naming_what_the_plan_lacks_fails_with_its_name(
         sample_plan: dict[str, Any], overrides: dict[str, Any], message: str) -> None:
@@ -331,6 +453,8 @@ def test_every_bad_scenario_is_reported_at_once(sample_plan: dict[str, Any]) -> 
     ({"colour": "red"}, "colour: Extra inputs are not permitted"),
     ({"for_each": "bucket"}, "for_each and {each} in resource go together"),
     ({"resource": "arn:aws:s3:::{each}/x"}, "for_each and {each} in resource go together"),
+    ({"runtime_resource": "created later"}, "runtime_resource is for an ECR or CodeArtifact resource"),
+    ({"for_each": "repository", "resource": "{each}"}, "for_each: Input should be 'bucket', 'key', 'ecr' or 'codeartifact'"),
 ])
 def test_a_malformed_catalog_names_the_problem(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(CatalogError) as error:
@@ -354,9 +478,13 @@ def test_command_writes_the_table_and_fails_on_a_mismatch(
     out = capsys.readouterr().out
     assert "MISMATCH wrongly-expected: expected allowed, got denied" in out
     assert "2 scenarios, 1 as expected, 0 known issue(s), 1 mismatched" in out
+    # Two scenarios prove no guardrail: every guardrail with an SCP or resource-policy side is a gap.
+    assert "COVERAGE GAP SM-7: no allowed scenario and no denied scenario (its side: SCP" in out
     report = json.loads((tmp_path / "access-proofs.json").read_text())
     assert [s["ok"] for s in report["scenarios"]] == [True, False]
-    assert "| reads-raw |" in (tmp_path / "access-proofs.md").read_text()
+    assert report["coverageGaps"]["S3-4"].startswith("no allowed scenario and no denied scenario")
+    text = (tmp_path / "access-proofs.md").read_text()
+    assert "| reads-raw |" in text and "- SM-7: no allowed scenario and no denied scenario" in text
 
 
 def test_command_reports_bad_input_without_a_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str],
