@@ -65,7 +65,7 @@ def repository_policy(pull_accounts: Sequence[pulumi.Input[str]], organization_i
     if pull_accounts:
         roots = [account_root(a) for a in pull_accounts]
         statements.append({
-            "Sid": "PullFromOrganizationAccounts", "Effect": "Allow",
+            "Sid": "ECR2PullFromOrganizationAccounts", "Effect": "Allow",
             "Principal": {"AWS": roots if len(roots) > 1 else roots[0]},
             "Action": list(PULL_ACTIONS),
             "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id}},

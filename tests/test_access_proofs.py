@@ -301,7 +301,7 @@ def _mutations(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
     def push_by_organization(doc: dict[str, Any]) -> None:
         pull, push = (next(st for st in doc["Statement"] if st["Sid"] == sid)
-                      for sid in ("PullFromOrganizationAccounts", "PushByPipelineRoles"))
+                      for sid in ("ECR2PullFromOrganizationAccounts", "PushByPipelineRoles"))
         push["Principal"] = pull["Principal"]
         del push["Condition"]["ArnEquals"]
     _edit_document(repository_policy(wide_push, "framework/pytorch"), "policy", push_by_organization)
@@ -311,23 +311,23 @@ def _mutations(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
     def anyone_pulls(doc: dict[str, Any]) -> None:
         for st in doc["Statement"]:
-            if st["Sid"] == "PullFromOrganizationAccounts":
+            if st["Sid"] == "ECR2PullFromOrganizationAccounts":
                 st["Principal"] = "*"
                 del st["Condition"]
     _edit_document(repository_policy(public_pull, "base/python"), "policy", anyone_pulls)
     out["public-ecr-pull"] = public_pull
 
-    ecr2_sids = copy.deepcopy(plan)  # the repositories' pull statements carry ECR-2 in their Sid
+    no_ecr2_sids = copy.deepcopy(plan)  # the repositories' pull statements lose ECR-2 from their Sid
 
-    def carry_ecr2(doc: dict[str, Any]) -> None:
+    def drop_ecr2(doc: dict[str, Any]) -> None:
         for st in doc["Statement"]:
-            if st["Sid"] == "PullFromOrganizationAccounts":
-                st["Sid"] = "ECR2PullFromOrganizationAccounts"
-    for stack in ecr2_sids["stacks"]:
+            if st["Sid"] == "ECR2PullFromOrganizationAccounts":
+                st["Sid"] = "PullFromOrganizationAccounts"
+    for stack in no_ecr2_sids["stacks"]:
         for resource in stack["resources"]:
             if resource["type"] == ECR_REPOSITORY_POLICY:
-                _edit_document(resource, "policy", carry_ecr2)
-    out["ecr2-sids"] = ecr2_sids
+                _edit_document(resource, "policy", drop_ecr2)
+    out["no-ecr2-sids"] = no_ecr2_sids
 
     renamed = copy.deepcopy(plan)  # the SCP library merges and renames statements: still traced
 
@@ -338,7 +338,7 @@ def _mutations(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def test_dropped_or_widened_guardrails_flip_their_scenarios(sample_plan: dict[str, Any]) -> None:
+def test_dropped_or_widened_guardrails_flip_their_scenarios(sample_plan: dict[str, Any], sample_proof: Any) -> None:
     mutations = _mutations(sample_plan)
     runs = dict(zip(mutations, prove_many(list(mutations.values()), CATALOG)))
 
@@ -363,11 +363,14 @@ def test_dropped_or_widened_guardrails_flip_their_scenarios(sample_plan: dict[st
     assert mismatched("wide-ecr-push") == {"data-scientist-pushes-framework-image-with-broad-policy"}
     assert mismatched("public-ecr-pull") == {"outsider-pulls-every-repository[shared-services/ecr-base-python]"}
     assert mismatched("renamed-sids") == set()
-    # An Allow statement carrying a guardrail id: the pulls it lets through and the outsider's
-    # pull it does not (the missing Allow of its layer) are both evidence for ECR-2.
-    assert mismatched("ecr2-sids") == set()
-    assert "ECR-2" in required_guardrails(mutations["ecr2-sids"]) and "ECR-2" not in required_guardrails(sample_plan)
-    ecr2 = evidence(mutations["ecr2-sids"], runs["ecr2-sids"], ["ECR-2"])["ECR-2"]
+    # An Allow statement carrying a guardrail id (the repositories' pull statement, ECR-2): the
+    # pulls it lets through and the outsider's pull it does not (the missing Allow of its layer)
+    # are both evidence for ECR-2; without the id in its Sid, nothing traces the pulls to it.
+    assert mismatched("no-ecr2-sids") == set()
+    def ecr2_repository_sources(plan: dict[str, Any]) -> set[str]:
+        return {s for s in required_guardrails(plan).get("ECR-2", ()) if s.startswith(ECR_REPOSITORY_POLICY)}
+    assert ecr2_repository_sources(sample_plan) and not ecr2_repository_sources(mutations["no-ecr2-sids"])
+    ecr2 = evidence(sample_plan, sample_proof, ["ECR-2"])["ECR-2"]
     assert "preprod-training-pulls-framework-image" in ecr2["allowed"]
     assert "outsider-pulls-every-repository[shared-services/ecr-base-python]" in ecr2["denied"]
     # A push is no pull: the pull statement does not cover PutImage.

@@ -101,7 +101,7 @@ def test_pull_only_for_organization_workload_and_deployment_accounts(runs, org):
     everyone = {_root(ids[f"{p}-{e}"]) for p in PROJECTS for e in ENVS} | {_root(ids["automation"])}
     assert len(_repo_policies(runs)) == 5 + 4
     for name, policy in _repo_policies(runs).items():
-        pulls = [s for s in policy["Statement"] if "ecr:BatchGetImage" in s["Action"] and s["Sid"].startswith("Pull")]
+        pulls = [s for s in policy["Statement"] if "ecr:BatchGetImage" in s["Action"] and s["Sid"] == "ECR2PullFromOrganizationAccounts"]
         (pull,) = pulls
         assert "*" not in _roots(pull)
         assert pull["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": org_id}}
