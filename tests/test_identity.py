@@ -295,6 +295,11 @@ def test_saml_mode_creates_persona_roles_trusting_the_provider_for_the_audience(
     assert [a.inputs["role"] for a in run.of_type(ATTACHMENT) if a.inputs["policyArn"] == policy.outputs["arn"]] == \
            ["mrd-saml-data-scientist"]
     assert run.outputs["workspace"]["samlRoleArns"] == {"data-scientist": role.outputs["arn"]}
+    # The people's roles the lake's grants name are assumed from the SAML persona role instead.
+    for name in ("mrd-fraud-detection-dev-data-scientist", "mrd-fraud-detection-dev-ml-engineer"):
+        (people,) = [r for r in run.of_type(ROLE) if r.inputs["name"] == name]
+        (trust,) = json.loads(people.inputs["assumeRolePolicy"])["Statement"]
+        assert trust["Condition"] == {"ArnLike": {"aws:PrincipalArn": [f"arn:aws:iam::{account}:role/mrd-saml-data-scientist"]}}
     assert run_platform("identity", saml_platform).of_type(PERMISSION_SET) == []
 
 
