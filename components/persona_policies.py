@@ -196,3 +196,50 @@ def audit_reads(a: AccountArns, management_account_id: str, trail_name: str,
          "Action": ["cloudtrail:DescribeTrails", "cloudtrail:LookupEvents", "config:DescribeComplianceByConfigRule",
                     "config:DescribeConfigRules", "config:DescribeConfigurationAggregators"]},
     ]
+
+
+@dataclass(frozen=True)
+class LakeReads:
+    """What one project environment may read in the data lake (its consumers entries): per
+    domain the key and the zone buckets with the prefix (`""` or `redacted/`), the catalog
+    databases its resource links point to, and its Athena workgroup."""
+
+    lake: AccountArns  # the data-lake account (the shared catalog)
+    readable: pulumi.Input[dict]  # domain -> {keyArn, prefix, bucketArns}
+    databases: Sequence[str]  # the shared databases; the resource links here have the same names
+    workgroup: pulumi.Input[str] | None = None
+
+
+def lake_reads(a: AccountArns, reads: LakeReads, athena: bool) -> list[Statement]:
+    """Read exactly what the lake's grants allow this environment's readers, from their own
+    account: S3 list and get on the granted zones' prefixes, decrypt with the domain keys only
+    through S3, Lake Formation's credential vending, the catalog's databases and tables (the
+    resource links here and their targets in the lake's catalog) and, with `athena`, queries in
+    the project's workgroup (its results go to the work bucket the bucket grants cover). No write."""
+    readable = pulumi.Output.from_input(reads.readable)
+    region = reads.lake.region
+    found: list[Statement] = [
+        {"Sid": "LakeZonesList", "Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
+         "Resource": readable.apply(lambda d: sorted(x for v in d.values() for x in v["bucketArns"]))},
+        {"Sid": "LakeZonesRead", "Effect": "Allow", "Action": ["s3:GetObject"],
+         "Resource": readable.apply(lambda d: sorted(f"{x}/{v['prefix']}*" for v in d.values() for x in v["bucketArns"]))},
+        {"Sid": "LakeKeysThroughS3", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:DescribeKey"],
+         "Resource": readable.apply(lambda d: sorted({v["keyArn"] for v in d.values()})),
+         "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}},
+        # Lake Formation vends its credentials without a resource; its grants decide.
+        {"Sid": "LakeFormationCredentials", "Effect": "Allow", "Action": ["lakeformation:GetDataAccess"], "Resource": "*"},
+    ]
+    if reads.databases:
+        found.append({"Sid": "LakeCatalogRead", "Effect": "Allow",
+                      "Action": ["glue:GetDatabase", "glue:GetDatabases", "glue:GetPartition", "glue:GetPartitions",
+                                 "glue:GetTable", "glue:GetTables"],
+                      "Resource": [r for catalog in (a, reads.lake) for r in (
+                          catalog.arn("glue", "catalog"),
+                          *(catalog.arn("glue", f"database/{d}") for d in reads.databases),
+                          *(catalog.arn("glue", f"table/{d}/*") for d in reads.databases))]})
+    if athena and reads.workgroup is not None:
+        found.append({"Sid": "LakeQueriesInProjectWorkgroup", "Effect": "Allow",
+                      "Action": ["athena:GetQueryExecution", "athena:GetQueryResults", "athena:GetWorkGroup",
+                                 "athena:StartQueryExecution", "athena:StopQueryExecution"],
+                      "Resource": [a.arn("athena", pulumi.Output.concat("workgroup/", reads.workgroup))]})
+    return found

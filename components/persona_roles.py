@@ -59,7 +59,8 @@ def trust_policy(account_id: pulumi.Input[str], trust: PersonaTrust) -> dict:
 
 
 class PersonaRoles(pulumi.ComponentResource):
-    """One IAM role per name in `role_names`, trusted as `trust` says, with no permissions.
+    """One IAM role per name in `role_names`, trusted as `trust` (or its entry of `trusts`) says,
+    with no permissions.
 
     Outputs `arns`, keyed by role name.
     """
@@ -67,16 +68,19 @@ class PersonaRoles(pulumi.ComponentResource):
     arns: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, account_id: pulumi.Input[str], role_names: Sequence[str], trust: PersonaTrust,
-                 tags: Mapping[str, str], opts: pulumi.ResourceOptions | None = None):
+                 tags: Mapping[str, str], opts: pulumi.ResourceOptions | None = None,
+                 trusts: Mapping[str, PersonaTrust] | None = None):
         super().__init__("ml-platform:identity:PersonaRoles", name, None, opts)
-        policy = policy_json(trust_policy(account_id, trust))
+        # `trusts`: role name -> its own trust, where it differs from `trust`.
+        default = policy_json(trust_policy(account_id, trust))
+        policies = {role: policy_json(trust_policy(account_id, t)) for role, t in (trusts or {}).items()}
         self.arns = {}
         for role_name in dict.fromkeys(role_names):
             role = aws.iam.Role(
                 f"{name}-{role_name}",
                 name=role_name,
                 description="ml-platform persona role; each layer grants its own access",
-                assume_role_policy=policy,
+                assume_role_policy=policies.get(role_name, default),
                 max_session_duration=3600,
                 tags={**tags, "persona": role_name},
                 opts=pulumi.ResourceOptions(parent=self),

@@ -181,8 +181,9 @@ def expand_actions(pattern: str) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=None)
 def _template_regex(key: str) -> re.Pattern[str]:
-    # `aws:RequestTag/${TagKey}` matches `aws:RequestTag/owner`; keys are case-insensitive.
-    parts = re.split(r"\$\{[^}]*\}", key.lower())
+    # `aws:RequestTag/${TagKey}` matches `aws:RequestTag/owner`; keys are case-insensitive. The
+    # data writes a few templates as `<key>` (S3's `s3:ExistingObjectTag/<key>`).
+    parts = re.split(r"\$\{[^}]*\}|<[^>]*>", key.lower())
     return re.compile("^" + ".+".join(re.escape(p) for p in parts) + "$")
 
 

@@ -23,6 +23,7 @@ from pydantic import Field
 
 from components.secure_bucket import LifecycleRule
 from stacks import model_sharing_settings as ms
+from stacks.identity_settings import PROJECT_ENVIRONMENTS
 from stacks.config_model import BUCKET_KINDS, IA_MIN_DAYS, IAM_ROLE_NAME_MAX, ROLE_PERSONAS, ConfigModel, Transition
 
 if TYPE_CHECKING:
@@ -152,8 +153,9 @@ class ProjectBucketSettings(ConfigModel):
     # The automation (pipelines, jobs they start): the only writers of datasets, pipeline and
     # models buckets, and the only readers of pipeline buckets.
     automation_roles: list[str] = ["sm-execution"]
-    # People who may read (never write) datasets and models in preprod / prod, e.g. to review
-    # training metrics (whitepaper: no change access to test / UAT, read access if needed).
+    # People who may read (never write) datasets and models, e.g. to review training metrics
+    # (whitepaper: no change access to test / UAT, read access if needed); people's roles
+    # (`PEOPLE_ROLES`) only where their persona works, so in preprod, not prod.
     reviewer_roles: list[str] = ["ml-engineer"]
     # Object tags every model must carry when written to a models bucket (lineage).
     model_lineage_tags: list[str] = ["source-commit", "dataset-version", "training-job"]
@@ -178,6 +180,26 @@ class DataSettings(ConfigModel):
     project_roles: list[str] = []
     # Where a model-producer project trains its Rekognition Custom Labels models on lake data
     # is `model_sharing.projects.<project>.producer` (stacks/model_sharing_settings.py).
+
+
+# Project roles that people assume (the others are job roles a service assumes): role suffix ->
+# the persona whose sessions in the same account assume it (its permission set's Identity
+# Center role, or its SAML role). The whitepaper's "data scientist / ML engineer" is one
+# persona; the two roles are what the grants tell apart. Such a role exists only in the
+# environments where its persona works (`identity_settings.PROJECT_ENVIRONMENTS`: dev and
+# preprod, never prod), so no grant names a role nobody can use.
+PEOPLE_ROLES = {"data-scientist": "data-scientist", "ml-engineer": "data-scientist"}
+
+
+def role_persona(role: str) -> str | None:
+    """The persona whose sessions assume project role `role` (None: a job role)."""
+    return PEOPLE_ROLES.get(role)
+
+
+def roles_in_environment(env: str, roles: "list[str] | tuple[str, ...]") -> list[str]:
+    """The role suffixes of `roles` that exist in `env`: job roles everywhere, people's roles
+    only where their persona works."""
+    return [r for r in roles if r not in PEOPLE_ROLES or env in PROJECT_ENVIRONMENTS.get(PEOPLE_ROLES[r], ())]
 
 
 # -- derived names (pure functions of the configuration, shared by both stacks) -------------
@@ -312,7 +334,8 @@ def estimate_lake_policy_sizes(platform: "PlatformConfig") -> dict[str, int]:
                     continue
                 groups.add(consumer.redacted_only)
                 for env in consumer.environments:
-                    names = [project_role_name(platform, consumer.project, env, r) for r in consumer.roles]
+                    names = [project_role_name(platform, consumer.project, env, r)
+                             for r in roles_in_environment(env, consumer.roles)]
                     size += 2 * _ROOT_SIZE + 4 * sum(len(n) + _ARN_OVERHEAD for n in names)
                     if ms.is_producer(platform, consumer.project, env):
                         size += _SERVICE_READER_SIZE
@@ -430,6 +453,16 @@ def _check_consumers(platform: "PlatformConfig", problems: list[str]) -> None:
         if consumer.redacted_only and "features" in consumer.zones:
             problems.append(f"{key}.zones: redacted_only consumers read the masked copies under curated/{REDACTED_PREFIX} only (allowed: [curated]; features have no redacted copy)")
         _role_problems(f"{key}.roles", consumer.roles, project_roles, problems)
+        for env in consumer.environments:
+            if project is None or env not in project.environments:
+                continue  # reported above
+            for j, role in enumerate(consumer.roles):
+                if role not in roles_in_environment(env, [role]):
+                    works = PROJECT_ENVIRONMENTS.get(PEOPLE_ROLES[role], ())
+                    problems.append(
+                        f"{key}.roles[{j}]: '{role}' does not exist in {env}: the {PEOPLE_ROLES[role]} persona, whose "
+                        f"sessions assume it, works in {', '.join(works)} only (allowed in {env}: job roles such as "
+                        "sm-execution)")
         # Lake readers write their Athena results to the environment's work bucket, so they
         # must be its writers: the team in dev, the automation elsewhere.
         for env in consumer.environments:

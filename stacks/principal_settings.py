@@ -169,22 +169,26 @@ def created_roles(platform: "PlatformConfig") -> list[KnownRole]:
     if data.write_back.approvers:
         add("data-lake", ds.write_back_role_name(platform), "data-lake")
 
-    # shared-services: the role ECR assumes to create repositories from templates.
+    # shared-services: the role ECR assumes to create repositories from templates, and the
+    # Service Catalog launch role (where the launch constraint is made, and in every account
+    # with a Studio domain, by its project stack).
     if ss.creates_creation_role(platform):
         add(ss.ACCOUNT, ss.creation_role_name(platform), "shared-services")
+    launching = set(ss.launch_accounts(platform))
+    if platform.shared_services.service_catalog.enabled:
+        add(ss.ACCOUNT, ss.launch_role_name(platform), "shared-services")
 
     # <project>-<env>: personas and the VPC's flow-log role.
-    pb = data.project_buckets
     for project in platform.projects:
         for env in project.environments:
             stack, account = f"{project.name}-{env}", f"{project.name}-{env}"
-            personas = [*pb.team_roles, *pb.automation_roles, *pb.reviewer_roles,
-                        *(r for consumer, _ in ds.consumer_grants(platform, project.name, env) for r in consumer.roles)]
-            for persona in dict.fromkeys(personas):
+            for persona in ws.data_persona_suffixes(platform, project.name, env):
                 add(account, ds.project_role_name(platform, project.name, env, persona), stack)
             for role in ws.service_role_names(platform, project.name, env).values():
                 add(account, role, stack)
             add(account, f"{platform.project_account_name(project.name, env)}-vpc-flow-logs", stack)
+            if account in launching:
+                add(account, ss.launch_role_name(platform), stack)
         # <project>-delivery: the pipelines' roles (automation) and roles B and C with their
         # CloudFormation execution roles (preprod, prod).
         for key in dv.created_role_keys(platform, project.name):

@@ -11,6 +11,10 @@ its read-only window onto the data lake.
 - Lake access (when `data_lake.consumers` names this environment): Lake Formation
   administration, resource links to the shared databases with read grants to the configured
   roles, and an Athena workgroup with enforced, KMS-encrypted results and a scan cutoff.
+- The roles these grants name, where a grant of this environment names them: the notebook
+  role (SageMaker's) and the people's roles (`data_settings.PEOPLE_ROLES`, assumed by the data
+  scientist persona's sessions of this account, only where that persona works). Their
+  permissions, exactly what the grants allow, are the workspace part's.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from components.project_buckets import (
     ProjectBucketSetArgs,
 )
 from stacks import data_settings as ds
+from stacks import identity_settings as ids
 from stacks import model_sharing_settings as ms
 from stacks import shared_services_settings as ss
 from stacks import workspace_settings as ws
@@ -54,6 +59,11 @@ class ProjectData:
     persona_arns: dict[str, pulumi.Output[str]]
     # domain -> {keyArn, prefix, bucketArns}: what this environment may read in the lake.
     lake_readable: pulumi.Output[dict] | None
+    # The shared catalog databases (the resource links here have their names) -> the roles
+    # Lake Formation grants them to (suffixes); the lake's account id; the Athena workgroup.
+    lake_databases: dict[str, list[str]]
+    lake_account_id: pulumi.Output[str] | None
+    athena_workgroup: pulumi.Output[str] | None
 
 
 def project_data(ctx: StackContext, network: ProjectNetwork,
@@ -84,7 +94,7 @@ def project_data(ctx: StackContext, network: ProjectNetwork,
         return RolePrincipals(acct, tuple(ds.project_role_name(platform, project.name, environment, r) for r in names))
 
     # The job roles of the workspace that read or write these buckets join the data layer's roles.
-    access = ws.bucket_role_groups(platform)
+    access = ws.bucket_role_groups(platform, env)
     team, automation, reviewers = roles(access["team"]), roles(access["automation"]), roles(access["reviewers"])
     hosting = roles(access["hosting"])
     producer = ms.is_producer(platform, project.name, env)
@@ -96,14 +106,15 @@ def project_data(ctx: StackContext, network: ProjectNetwork,
         if kind == "pipeline":
             return [ObjectGrant("AutomationOnly", [automation], write=True)]
         found = [ObjectGrant("Automation", [automation], write=True)]
-        if pb.reviewer_roles:
+        if access["reviewers"]:
             found.append(ObjectGrant("ReviewersReadOnly", [reviewers]))
         if kind == "models":
             found.append(ObjectGrant("ModelHosting", [hosting]))
         if kind == "models" and env == "preprod" and "prod" in project.environments:
             # The model registry's consumers (prod automation: it creates models from approved
             # versions and copies them into prod) read exactly the registered versions' artifacts.
-            found.append(ObjectGrant("ProdPromotion", [roles(pb.automation_roles, account(f"{project.name}-prod"), "prod")],
+            found.append(ObjectGrant("ProdPromotion", [roles(ds.roles_in_environment("prod", pb.automation_roles),
+                                                             account(f"{project.name}-prod"), "prod")],
                                      prefix=ss.artifact_prefix(platform, project.name)))
         return found
 
@@ -156,19 +167,25 @@ def project_data(ctx: StackContext, network: ProjectNetwork,
         "buckets": {kind: {"name": b.bucket, "arn": b.arn} for kind, b in bucket_set.buckets.items()},
     }
     grants = ds.consumer_grants(platform, project.name, env)
+    readers: dict[str, list[str]] = {}
+    catalog_id = workgroup_name = None
     # The persona roles this environment's buckets and lake grants name; Lake Formation refuses
-    # grants to roles that do not exist, so they are created here, with no permissions of their own.
-    persona_names = [*pb.team_roles, *pb.automation_roles, *pb.reviewer_roles,
-                     *(r for consumer, _ in grants for r in consumer.roles)]
+    # grants to roles that do not exist, so they are created here. People's roles
+    # (`data_settings.PEOPLE_ROLES`) are assumed by their persona's sessions in this account,
+    # the others (the notebook role) by SageMaker; their permissions are the workspace part's
+    # (stacks/project_workspace.py), exactly what these grants allow.
+    persona_names = ws.data_persona_suffixes(platform, project.name, env)
+    people_trust = {ds.project_role_name(platform, project.name, env, r):
+                    PersonaTrust(people=ids.persona_session_roles(platform, ds.role_persona(r)))
+                    for r in persona_names if ds.role_persona(r) is not None}
     personas = PersonaRoles(
         f"{name}-personas", account_id,
-        [ds.project_role_name(platform, project.name, env, r) for r in dict.fromkeys(persona_names)],
-        PersonaTrust(services=("sagemaker.amazonaws.com",)), tags, opts)
+        [ds.project_role_name(platform, project.name, env, r) for r in persona_names],
+        PersonaTrust(services=("sagemaker.amazonaws.com",)), tags, opts, trusts=people_trust)
     if grants:
         lake = stack_reference("data-lake")
         catalog_id = lake.require_output("accountId")
         lf = LakeFormationAdministration(f"{name}-lake-formation", admins=[role_arn(account_id, org.member_role_name)], opts=opts)
-        readers: dict[str, list[str]] = {}
         for consumer, domain in grants:
             for database in ds.consumer_databases(platform, consumer, domain):
                 names = readers.setdefault(database, [])
@@ -200,6 +217,7 @@ def project_data(ctx: StackContext, network: ProjectNetwork,
         )
         exports["lakeDatabases"] = list(links.link_names.values())
         exports["athenaWorkgroup"] = workgroup.name
+        workgroup_name = workgroup.name
         # What this environment's roles may read directly in S3 (for their IAM policies).
         readable = {domain: ([z for z in consumer.zones if z in ds.SHARED_ZONES],
                              ds.REDACTED_PREFIX if consumer.redacted_only else "") for consumer, domain in grants}
@@ -215,6 +233,9 @@ def project_data(ctx: StackContext, network: ProjectNetwork,
         bucket_arns={kind: b.arn for kind, b in bucket_set.buckets.items()},
         persona_arns=dict(personas.arns),
         lake_readable=exports.get("lakeReadable"),
+        lake_databases=readers,
+        lake_account_id=catalog_id,
+        athena_workgroup=workgroup_name,
     )
 
 

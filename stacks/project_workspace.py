@@ -18,7 +18,10 @@ Their policies, tightened from the whitepaper's samples:
 SSM parameters (SecureString, project key) under `workspace_settings.parameter_path`.
 
 Studio (environments in `workspace.studio.environments`, dev by default): the domain, its
-lifecycle configurations and the user profiles.
+lifecycle configurations and the user profiles; with the shared-services self-service portfolio
+(`shared_services.service_catalog`), the launch role its Studio user-profile product's launch
+constraint names (`<prefix>-studio-launch`): Service Catalog of this account only, CloudFormation
+on `SC-*` stacks, the user profiles of this domain, PassRole of the notebook role to SageMaker.
 
 People (`identity:`): the persona policies of this account, `<prefix>-persona-<persona>` (the
 same name in every account, so one permission set references it), and the assignments of the
@@ -42,7 +45,7 @@ import pulumi_aws as aws
 
 from components import persona_policies as pp
 from components.permission_sets import PersonaAccess
-from components.service_roles import JobPermissions, ServiceRole, ServiceRoles
+from components.service_roles import JobPermissions, LaunchRole, ServiceRole, ServiceRoles
 from components.studio_domain import StudioDomain, StudioDomainArgs, StudioProfile
 from policy_documents.serialize import document, policy_json
 from stacks import data_settings as ds
@@ -131,7 +134,20 @@ def _project_key(c: _Context, grants: bool) -> list[Statement]:
 
 
 def _s3(c: _Context, kind: str, lake: bool) -> list[Statement]:
-    suffix = ws.service_role_suffixes(c.platform)[kind]
+    return _data_access(c, ws.service_role_suffixes(c.platform)[kind], lake=lake, athena=kind == "notebook")
+
+
+def _lake(c: _Context) -> pp.LakeReads | None:
+    if c.data.lake_readable is None or c.data.lake_account_id is None:
+        return None
+    return pp.LakeReads(pp.AccountArns(c.data.lake_account_id, c.region), c.data.lake_readable,
+                        list(c.data.lake_databases), c.data.athena_workgroup)
+
+
+def _data_access(c: _Context, suffix: str, lake: bool, athena: bool) -> list[Statement]:
+    """The role `suffix`'s data reads and writes, exactly as the grants allow them: the project
+    buckets as their bucket policies grant the role, and (`lake`) the lake zones, catalog and
+    Athena workgroup when a consumers entry names the role."""
     access = ws.bucket_access(c.platform, c.env, suffix)
     found: list[Statement] = []
     if access:
@@ -145,16 +161,33 @@ def _s3(c: _Context, kind: str, lake: bool) -> list[Statement]:
             found.append({"Sid": "ProjectObjectsWrite", "Effect": "Allow",
                           "Action": ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject"],
                           "Resource": [_concat(a, "/*") for a in writable]})
-    persona_reads = {r for consumer, _ in ds.consumer_grants(c.platform, c.project, c.env) for r in consumer.roles}
-    if lake and c.data.lake_readable is not None and suffix in persona_reads:
-        readable = c.data.lake_readable
-        found.append({"Sid": "LakeZonesList", "Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
-                      "Resource": readable.apply(lambda d: sorted(a for v in d.values() for a in v["bucketArns"]))})
-        found.append({"Sid": "LakeZonesRead", "Effect": "Allow", "Action": ["s3:GetObject"],
-                      "Resource": readable.apply(lambda d: sorted(f"{a}/{v['prefix']}*" for v in d.values()
-                                                                  for a in v["bucketArns"]))})
-        found.append({"Sid": "LakeKeys", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:DescribeKey"],
-                      "Resource": readable.apply(lambda d: sorted({v["keyArn"] for v in d.values()}))})
+    reads = _lake(c)
+    if lake and reads is not None and suffix in _lake_readers(c):
+        found += pp.lake_reads(pp.AccountArns(c.account, c.region), reads, athena=athena)
+    return found
+
+
+def _lake_readers(c: _Context) -> set[str]:
+    return {r for consumer, _ in ds.consumer_grants(c.platform, c.project, c.env) for r in consumer.roles}
+
+
+def people_role_statements(c: _Context) -> dict[str, list[Statement]]:
+    """Role name -> statements of the people's roles of this environment (`data_settings.
+    PEOPLE_ROLES`, assumed by the data scientist / ML engineer persona's sessions): what the
+    bucket and lake grants allow them, the project key only through S3, Athena on the project
+    workgroup (the console queries the whitepaper's data scientists run); nothing else."""
+    found: dict[str, list[Statement]] = {}
+    via_s3 = {"StringEquals": {"kms:ViaService": f"s3.{c.region}.amazonaws.com"}}
+    for suffix in ws.data_persona_suffixes(c.platform, c.project, c.env):
+        if ds.role_persona(suffix) is None:
+            continue
+        statements = _data_access(c, suffix, lake=True, athena=True)
+        if ws.bucket_access(c.platform, c.env, suffix):
+            writes = "write" in ws.bucket_access(c.platform, c.env, suffix).values()
+            statements.append({"Sid": "ProjectKeyThroughS3", "Effect": "Allow", "Resource": [c.data.key_arn],
+                               "Action": ["kms:Decrypt", "kms:DescribeKey", *(["kms:GenerateDataKey"] if writes else [])],
+                               "Condition": via_s3})
+        found[ds.project_role_name(c.platform, c.project, c.env, suffix)] = statements
     return found
 
 
@@ -281,6 +314,10 @@ def project_workspace(ctx: StackContext, network: ProjectNetwork, data: ProjectD
     opts = pulumi.ResourceOptions(provider=network.provider)
     JobPermissions(f"{network.label}-job-permissions",
                    {kind: (c.role_arns[kind], statements) for kind, statements in job_policies(c).items()}, opts)
+    people = people_role_statements(c)
+    JobPermissions(f"{network.label}-people-permissions",
+                   {name: (data.persona_arns[name], statements) for name, statements in people.items() if statements},
+                   opts, policy_suffix="data")
     path = ws.parameter_path(ctx.platform, ctx.project, ctx.environment)
     names = {}
     for key, value in _parameter_values(c).items():
@@ -367,10 +404,57 @@ def _studio(c: _Context, path: str, opts: pulumi.ResourceOptions) -> tuple[dict[
         profiles=profiles,
         tags=c.network.tags,
     ), opts)
-    return {"domainId": domain.domain_id, "domainArn": domain.domain_arn, "authMode": studio.auth_mode,
+    found: dict[str, Any] = {}
+    if f"{c.project}-{c.env}" in ss.launch_accounts(p):
+        # The self-service product's launch constraint names this role (shared_services_settings).
+        launch = LaunchRole(f"{c.network.label}-studio-launch", ss.launch_role_name(p), c.account,
+                            launch_statements(c, domain.domain_id), c.network.tags, opts)
+        found["launchRoleArn"] = launch.arn
+    return {**found, "domainId": domain.domain_id, "domainArn": domain.domain_arn, "authMode": studio.auth_mode,
             "userProfiles": domain.profile_arns, "lifecycleConfigArns": domain.lifecycle_config_arns,
             "presignedUrlSeconds": studio.presigned_url_seconds,
             "instanceTypes": ws.instance_types(p)}, domain.domain_id
+
+
+# What CloudFormation does for the Studio user-profile product (templates/studio-user-profile.yaml)
+# on the stacks Service Catalog names `SC-<account>-pp-<id>`.
+_LAUNCH_STACK_ACTIONS = ("cloudformation:CreateStack", "cloudformation:DeleteStack", "cloudformation:DescribeStackEvents",
+                         "cloudformation:DescribeStacks", "cloudformation:GetTemplateSummary",
+                         "cloudformation:SetStackPolicy", "cloudformation:UpdateStack")
+# The AWS::SageMaker::UserProfile handlers' calls for the template's properties (its resource
+# schema); no custom images and no Identity Center user fields in the template, so no
+# DescribeImage, sso: or identitystore: calls.
+_LAUNCH_PROFILE_ACTIONS = ("sagemaker:CreateUserProfile", "sagemaker:DeleteUserProfile",
+                           "sagemaker:DescribeUserProfile", "sagemaker:UpdateUserProfile")
+_LAUNCH_TAG_ACTIONS = ("sagemaker:AddTags", "sagemaker:DeleteTags", "sagemaker:ListTags")
+# Service Catalog hands CloudFormation a copy of the template in a bucket the service owns (its
+# name is not published); the copies carry this object tag, which is the statement's scope.
+PROVISIONING_TEMPLATE_TAG = "s3:ExistingObjectTag/servicecatalog:provisioning"
+
+
+def launch_statements(c: _Context, domain_id: pulumi.Input[str]) -> list[Statement]:
+    """The launch role's permissions: exactly what the Studio user-profile product's template
+    does in this account (a CloudFormation stack `SC-*`, user profiles of this project's domain
+    with their tags, the notebook execution role passed to SageMaker, the security-group
+    parameter's lookup), nothing else."""
+    domain = pulumi.Output.from_input(domain_id)
+    profiles = c.arn("sagemaker", domain.apply(lambda d: f"user-profile/{d}/*"))
+    return [
+        {"Sid": "ServiceCatalogStacks", "Effect": "Allow", "Action": list(_LAUNCH_STACK_ACTIONS),
+         "Resource": [c.arn("cloudformation", "stack/SC-*")]},
+        # ValidateTemplate and DescribeSecurityGroups (the AWS::EC2::SecurityGroup::Id parameter's
+        # check) take no resource.
+        {"Sid": "TemplateAndParameterChecks", "Effect": "Allow", "Resource": "*",
+         "Action": ["cloudformation:ValidateTemplate", "ec2:DescribeSecurityGroups"]},
+        {"Sid": "ProvisioningTemplates", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*",
+         "Condition": {"StringEquals": {PROVISIONING_TEMPLATE_TAG: "true"}}},
+        {"Sid": "ProjectDomainUserProfiles", "Effect": "Allow", "Action": list(_LAUNCH_PROFILE_ACTIONS),
+         "Resource": [profiles]},
+        {"Sid": "ProjectDomainUserProfileTags", "Effect": "Allow", "Action": list(_LAUNCH_TAG_ACTIONS),
+         "Resource": [profiles]},
+        {"Sid": "PassNotebookRole", "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": [c.role_arns["notebook"]],
+         "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}},
+    ]
 
 
 def studio_user_statements(c: _Context, domain_id: pulumi.Input[str]) -> list[Statement]:
@@ -424,16 +508,23 @@ def persona_statements(c: _Context, domain_id: pulumi.Input[str] | None) -> dict
         "mlops-engineer": [*viewer, *pp.serving_reads(a), *pp.mlops_operations(a), *pp.registry_reads(a)],
         "model-risk-manager": [*pp.registry_reads(a), *pp.model_governance_reads(a), *pp.serving_reads(a)],
     }
+    # The people's roles of this account the grants name (the data lake's and the buckets'
+    # policies cannot name an Identity Center role, whose name AWS makes up): the data
+    # scientists' sessions assume them to read what those grants allow.
+    data_roles = pp.assume_roles(a, [ds.project_role_name(c.platform, c.project, c.env, r)
+                                     for r in ws.data_persona_suffixes(c.platform, c.project, c.env)
+                                     if ds.role_persona(r) == "data-scientist"], "AssumeDataRoles")
     if c.env == "dev":
-        scientist = [*viewer, *_run_jobs(c), _pass_roles(c, ["processing", "training"])]
+        scientist = [*viewer, *_run_jobs(c), _pass_roles(c, ["processing", "training"]), *data_roles]
         if domain_id is not None:
             scientist += studio_user_statements(c, domain_id)
         if c.platform.workspace.notebook_instances:
             scientist += pp.notebook_instances_by_owner(a, ws.OWNER_TAG)
         found["data-scientist"] = _unique_sids(scientist)
     else:
-        # Preprod: read-only views of training metrics and logs (whitepaper "Testing/UAT account").
-        found["data-scientist"] = viewer
+        # Preprod: read-only views of training metrics and logs (whitepaper "Testing/UAT account"),
+        # and the reviewer roles' reads of datasets and models.
+        found["data-scientist"] = [*viewer, *data_roles]
     return {persona: _unique_sids(statements) for persona, statements in found.items()}
 
 

@@ -49,6 +49,7 @@ from components.image_repository import (
 from components.kms_keys import DECRYPT_ONLY, ENCRYPT_DECRYPT, CustomerManagedKey, KeyUse, RolePrincipals
 from components.package_repository import PackageRepositories, PackageRepositoriesArgs
 from components.permission_sets import PersonaAccess
+from components.service_roles import LaunchRole
 from components.project_buckets import access_log_bucket
 from components.secure_bucket import SecureBucket
 from policy_documents.serialize import document, policy_json, to_json
@@ -313,13 +314,17 @@ def _service_catalog(platform: PlatformConfig, shared_id: pulumi.Output[str], ke
                                               ".amazonaws.com/", object_key)),
         tags=tags, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[template])))
     child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=portfolio))
+    # AWS checks a LocalRoleName in the account that creates the constraint too; here the role
+    # only exists (no permissions: no Studio domain to launch into). The consuming accounts'
+    # roles, with the product's permissions, are their project stacks' (stacks/project_workspace.py).
+    local_launch_role = LaunchRole("studio-launch", ss.launch_role_name(platform), shared_id, [], tags, opts=opts)
     association = aws.servicecatalog.ProductPortfolioAssociation(
         "studio-user-profile-in-portfolio", portfolio_id=portfolio.id, product_id=product.id, opts=child)
     aws.servicecatalog.Constraint(
         "studio-user-profile-launch", type="LAUNCH", portfolio_id=portfolio.id, product_id=product.id,
         description="Launched as the consuming account's launch role (created by the ML workspace layer)",
         parameters=to_json({"LocalRoleName": ss.launch_role_name(platform)}),
-        opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[association])))
+        opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[association, local_launch_role])))
     for tag, value in ss.tag_options(platform):
         slug = re.sub(r"[^a-z0-9]+", "-", f"{tag}-{value}".lower()).strip("-")
         option = aws.servicecatalog.TagOption(f"tag-option-{slug}", key=tag, value=value, active=True, opts=child)

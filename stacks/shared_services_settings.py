@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from stacks import data_settings as ds
+from stacks import workspace_settings as ws
 from stacks.config_model import DATA_CLASSIFICATIONS, ENVIRONMENTS, ConfigModel
 
 if TYPE_CHECKING:
@@ -141,7 +142,8 @@ class ModelRegistrySettings(ConfigModel):
 
 class ServiceCatalogSettings(ConfigModel):
     enabled: bool = True
-    # The launch constraint's role, in each consuming account (the ML workspace layer creates it).
+    # The launch constraint's role: each account with a Studio domain has it (its project stack
+    # creates it, stacks/project_workspace.py) and so does this account (AWS checks the name here).
     launch_role_name: str | None = None  # default <name_prefix>-studio-launch
     share_ou: str = "Workloads"
 
@@ -241,7 +243,7 @@ def parameter_readers(platform: "PlatformConfig") -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for project in platform.projects:
         for env in project.environments:
-            names = pb.team_roles if env == "dev" else pb.automation_roles
+            names = ds.roles_in_environment(env, pb.team_roles if env == "dev" else pb.automation_roles)
             roles = [ds.project_role_name(platform, project.name, env, r) for r in dict.fromkeys(names)]
             if roles:
                 found[f"{project.name}-{env}"] = roles
@@ -252,6 +254,14 @@ def parameter_readers(platform: "PlatformConfig") -> dict[str, list[str]]:
 
 def launch_role_name(platform: "PlatformConfig") -> str:
     return platform.shared_services.service_catalog.launch_role_name or f"{platform.name_prefix}-studio-launch"
+
+
+def launch_accounts(platform: "PlatformConfig") -> list[str]:
+    """The accounts that launch the Studio user-profile product: those with a Studio domain
+    (each has the launch role, made by its project stack); none without the portfolio."""
+    if not platform.shared_services.service_catalog.enabled:
+        return []
+    return [f"{p.name}-{env}" for p in platform.projects for env in p.environments if ws.has_studio(platform, env)]
 
 
 def bucket_prefix(platform: "PlatformConfig") -> str:
@@ -457,6 +467,13 @@ def _check_services(platform: "PlatformConfig", problems: list[str]) -> None:
         if not _ROLE_NAME.match(launch_role_name(platform)):
             problems.append(f"shared_services.service_catalog.launch_role_name: '{launch_role_name(platform)}' is not an "
                             "IAM role name (allowed: letters, digits and +=,.@_-, at most 64 characters)")
+        accounts = platform.accounts()
+        for key in launch_accounts(platform):
+            ou = accounts[key][1] if key in accounts else None
+            if ou is not None and ou != sc.share_ou and not ou.startswith(f"{sc.share_ou}/"):
+                problems.append(f"shared_services.service_catalog.share_ou: account {key} has a Studio domain but is in "
+                                f"OU {ou}, outside the share (allowed: an OU that holds every Studio account, e.g. "
+                                f"{ou.split('/')[0]})")
     if not _SSM_PATH.match(parameter_path(platform)):
         problems.append(f"shared_services.parameter_path: '{parameter_path(platform)}' is not a parameter path "
                         "(allowed: /segment/segment of letters, digits, '.', '_' and '-')")

@@ -215,17 +215,18 @@ JOB_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:Generat
                    "kms:GenerateDataKeyWithoutPlaintext")
 
 
-def bucket_role_groups(platform: "PlatformConfig") -> dict[str, list[str]]:
-    """Persona / job role suffixes by their place in the project bucket grants: the data layer's
-    team, automation and reviewer roles plus the job roles that write (processing, training,
-    Glue) and the hosting role, which reads models only."""
+def bucket_role_groups(platform: "PlatformConfig", env: str) -> dict[str, list[str]]:
+    """Persona / job role suffixes by their place in the project bucket grants of `env`: the
+    data layer's team, automation and reviewer roles that exist there (people's roles only
+    where their persona works, `data_settings.roles_in_environment`) plus the job roles that
+    write (processing, training, Glue) and the hosting role, which reads models only."""
     pb = platform.data_lake.project_buckets
     suffixes = service_role_suffixes(platform)
     writers = [suffixes[k] for k in job_writer_kinds()]
     return {
-        "team": list(dict.fromkeys([*pb.team_roles, *writers])),
-        "automation": list(dict.fromkeys([*pb.automation_roles, *writers])),
-        "reviewers": list(pb.reviewer_roles),
+        "team": ds.roles_in_environment(env, list(dict.fromkeys([*pb.team_roles, *writers]))),
+        "automation": ds.roles_in_environment(env, list(dict.fromkeys([*pb.automation_roles, *writers]))),
+        "reviewers": ds.roles_in_environment(env, list(pb.reviewer_roles)),
         "hosting": [suffixes["hosting"]],
     }
 
@@ -233,9 +234,9 @@ def bucket_role_groups(platform: "PlatformConfig") -> dict[str, list[str]]:
 def bucket_access(platform: "PlatformConfig", env: str, suffix: str) -> dict[str, str]:
     """Bucket kind -> `write` or `read` for the role `suffix`, exactly as the bucket policies
     of `project_data` grant it (identity policies never ask for more)."""
-    groups = bucket_role_groups(platform)
+    groups = bucket_role_groups(platform, env)
     found: dict[str, str] = {}
-    for kind in ds.KINDS_BY_ENVIRONMENT[env]:
+    for kind in ds.KINDS_BY_ENVIRONMENT.get(env, ()):  # an unknown environment is reported by validation
         if kind == "access-logs":
             continue
         if kind == "experimentation":
@@ -253,10 +254,13 @@ def bucket_access(platform: "PlatformConfig", env: str, suffix: str) -> dict[str
 
 
 def data_persona_suffixes(platform: "PlatformConfig", project: str, env: str) -> list[str]:
-    """The persona roles the data part creates in this environment (bucket and lake grants)."""
+    """The persona roles the data part creates in this environment: those its bucket and lake
+    grants name (a role no grant of the environment names, e.g. a team role where there is no
+    experimentation bucket, would be a role nobody can use)."""
     pb = platform.data_lake.project_buckets
-    return list(dict.fromkeys([*pb.team_roles, *pb.automation_roles, *pb.reviewer_roles,
-                               *(r for c, _ in ds.consumer_grants(platform, project, env) for r in c.roles)]))
+    listed = ds.roles_in_environment(env, list(dict.fromkeys([*pb.team_roles, *pb.automation_roles, *pb.reviewer_roles])))
+    readers = [r for c, _ in ds.consumer_grants(platform, project, env) for r in ds.roles_in_environment(env, c.roles)]
+    return list(dict.fromkeys([*(r for r in listed if bucket_access(platform, env, r)), *readers]))
 
 
 def created_job_roles(platform: "PlatformConfig", project: str, env: str) -> dict[str, str]:

@@ -475,7 +475,8 @@ def test_command_writes_the_table_and_fails_on_a_mismatch(
     scenarios = tmp_path / "scenarios.yaml"
     scenarios.write_text(json.dumps({"scenarios": [
         _scenario(name="reads-raw", resource="arn:aws:s3:::{bucket:data-lake/domain-transactions-raw}/x"),
-        _scenario(name="wrongly-expected", expect={"decision": "allowed"}),
+        _scenario(name="wrongly-expected", resource="arn:aws:s3:::{bucket:data-lake/domain-transactions-raw}/y",
+                  expect={"decision": "allowed"}),
     ]}))
     assert main(["--plan", str(plan_file), "--scenarios", str(scenarios)]) == 1
     out = capsys.readouterr().out

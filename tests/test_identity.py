@@ -159,7 +159,11 @@ def test_data_scientists_change_in_dev_read_in_preprod_and_have_nothing_in_prod(
     dev = _persona_policies(sample_runs("fraud-detection-dev"))["data-scientist"]
     assert {"sagemaker:CreateTrainingJob", "sagemaker:CreatePresignedDomainUrl"} <= set(_actions(dev))
     preprod = _persona_policies(sample_runs("fraud-detection-preprod"))["data-scientist"]
-    levels = {a: action_access_level(a) for a in _actions(preprod)}
+    # Besides the reads, only assuming the reviewer role, which reads datasets and models
+    # (tests/test_workspace_studio.py checks that role's policy).
+    (assume,) = [s for s in preprod["Statement"] if s["Sid"] == "AssumeDataRoles"]
+    assert assume["Action"] == ["sts:AssumeRole"] and all(r.endswith("-ml-engineer") for r in assume["Resource"])
+    levels = {a: action_access_level(a) for s in preprod["Statement"] if s is not assume for a in s["Action"]}
     assert set(levels.values()) <= {"Read", "List"}, levels
     assert any(a.startswith("logs:") for a in levels) and "cloudwatch:GetMetricData" in levels
     for stack in ("fraud-detection-prod", "document-vision-prod"):
@@ -291,6 +295,11 @@ def test_saml_mode_creates_persona_roles_trusting_the_provider_for_the_audience(
     assert [a.inputs["role"] for a in run.of_type(ATTACHMENT) if a.inputs["policyArn"] == policy.outputs["arn"]] == \
            ["mrd-saml-data-scientist"]
     assert run.outputs["workspace"]["samlRoleArns"] == {"data-scientist": role.outputs["arn"]}
+    # The people's roles the lake's grants name are assumed from the SAML persona role instead.
+    for name in ("mrd-fraud-detection-dev-data-scientist", "mrd-fraud-detection-dev-ml-engineer"):
+        (people,) = [r for r in run.of_type(ROLE) if r.inputs["name"] == name]
+        (trust,) = json.loads(people.inputs["assumeRolePolicy"])["Statement"]
+        assert trust["Condition"] == {"ArnLike": {"aws:PrincipalArn": [f"arn:aws:iam::{account}:role/mrd-saml-data-scientist"]}}
     assert run_platform("identity", saml_platform).of_type(PERMISSION_SET) == []
 
 

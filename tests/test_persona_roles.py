@@ -27,15 +27,22 @@ def test_project_lake_grants_name_roles_created_first(sample_runs):
         assert role.urn in grant.dependencies or role.urn in grant.property_dependencies.get("principal", [])
 
 
-def test_project_personas_are_sagemaker_roles_of_their_account_without_permissions(sample_runs):
+def test_project_personas_trust_sagemaker_or_their_persona_sessions_of_their_account(sample_runs):
+    # The notebook role is SageMaker's; the people's roles are assumed by the data scientist
+    # persona's sessions (tests/test_data_readers.py). Their permissions come separately
+    # (RolePolicy), from the layer whose grants they match.
     run = sample_runs("fraud-detection-dev")
     personas = [r for r in run.of_type(ROLE) if r.inputs.get("tags", {}).get("persona")]
-    assert {r.inputs["name"] for r in personas} >= {"mrd-fraud-detection-dev-data-scientist"}
+    assert {r.inputs["name"] for r in personas} >= {"mrd-fraud-detection-dev-data-scientist", "mrd-fraud-detection-dev-sm-execution"}
     account = personas[0].outputs["arn"].split(":")[4]
     for role in personas:
         (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
-        assert statement["Principal"] == {"Service": ["sagemaker.amazonaws.com"]}
-        assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": account}}
+        if role.inputs["name"].endswith("-sm-execution"):
+            assert statement["Principal"] == {"Service": ["sagemaker.amazonaws.com"]}
+            assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": account}}
+        else:
+            assert statement["Principal"] == {"AWS": f"arn:aws:iam::{account}:root"}
+            assert list(statement["Condition"]) == ["ArnLike"]
         assert not role.inputs.get("inlinePolicies") and not role.inputs.get("managedPolicyArns")
 
 

@@ -105,12 +105,22 @@ def _customer_policies(run):
 def test_data_scientists_read_only_in_preprod_and_nothing_in_prod(sample_runs):
     from policy_documents.service_authorization import action_access_level
 
-    preprod = _customer_policies(sample_runs("fraud-detection-preprod"))
+    run = sample_runs("fraud-detection-preprod")
+    preprod = _customer_policies(run)
     doc = preprod["mrd-persona-data-scientist"]
     assert "sagemaker:CreatePresignedDomainUrl" not in str(doc)
     assert validate_document(doc) == []
-    actions = [a for s in doc["Statement"] for a in s["Action"]]
+    assumes = [s for s in doc["Statement"] if s["Action"] == ["sts:AssumeRole"]]
+    actions = [a for s in doc["Statement"] if s not in assumes for a in s["Action"]]
     assert actions and all(action_access_level(a) in ("Read", "List") for a in actions), actions
+    # The roles it may assume (the reviewers') read datasets and models, through S3 only.
+    assumed = {arn.rsplit("/", 1)[1] for s in assumes for arn in s["Resource"]}
+    assert assumed == {"mrd-fraud-detection-preprod-ml-engineer"}
+    for policy in run.of_type("aws:iam/rolePolicy:RolePolicy"):
+        if policy.inputs["role"] in assumed:
+            for statement in json.loads(policy.inputs["policy"])["Statement"]:
+                assert set(statement["Action"]) <= {"s3:GetBucketLocation", "s3:ListBucket", "s3:GetObject",
+                                                    "kms:Decrypt", "kms:DescribeKey"}, statement
     prod = _customer_policies(sample_runs("fraud-detection-prod"))
     assert "mrd-persona-data-scientist" not in prod
     assert "sagemaker:CreatePresignedDomainUrl" in str(_customer_policies(sample_runs("fraud-detection-dev"))[

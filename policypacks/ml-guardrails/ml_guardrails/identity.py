@@ -398,6 +398,8 @@ def outside_principals(statement: Mapping[str, Any], own_accounts: set[str]) -> 
 def _pattern(key: str) -> re.Pattern[str]:
     regex = re.escape(key.lower())
     regex = re.sub(r"\\\$\\\{[^}]*\\\}", ".+", regex)
+    # A few templates are written `<key>` in the data (S3's `s3:ExistingObjectTag/<key>`).
+    regex = re.sub(r"<[^>]*>", ".+", regex)
     if regex.endswith("/"):
         regex += ".+"
     return re.compile(f"^{regex}$")
