@@ -31,7 +31,8 @@ class StageInputs:
 
     project: str
     region: str
-    connection_arn: pulumi.Input[str]
+    connection_arn: pulumi.Input[str] | None     # CodeConnections, or
+    codecommit_role_arn: pulumi.Input[str] | None  # CodeCommit: the repository account's source role
     repository: str
     branch: str
     build_project_name: pulumi.Input[str]
@@ -72,13 +73,25 @@ def _deploy_action(name: str, kind: str, inputs: StageInputs, role_arn: pulumi.I
 
 
 def source_stage(inputs: StageInputs) -> aws.codepipeline.PipelineStageArgs:
-    """The project's repository through its CodeConnections connection (changes are detected by
-    the pipeline's trigger, which filters branch and paths, not by the action)."""
-    return aws.codepipeline.PipelineStageArgs(name="Source", actions=[aws.codepipeline.PipelineStageActionArgs(
-        name="Source", category="Source", owner="AWS", provider="CodeStarSourceConnection", version="1",
-        namespace=SOURCE_VARIABLES, output_artifacts=[SOURCE_ARTIFACT],
-        configuration={"ConnectionArn": inputs.connection_arn, "FullRepositoryId": inputs.repository,
-                       "BranchName": inputs.branch, "OutputArtifactFormat": "CODE_ZIP", "DetectChanges": "false"})])
+    """The project's repository through its CodeConnections connection, or its CodeCommit
+    repository in another account as that account's source role. Changes are detected by the
+    pipeline's trigger (connection) or an EventBridge rule (CodeCommit), not by the action."""
+    if (inputs.connection_arn is None) == (inputs.codecommit_role_arn is None):
+        raise ValueError(f"{inputs.project}: the source is a connection or a CodeCommit repository, exactly one")
+    if inputs.codecommit_role_arn is not None:
+        # Both actions output CommitId into the same namespace (COMMIT_ID).
+        action = aws.codepipeline.PipelineStageActionArgs(
+            name="Source", category="Source", owner="AWS", provider="CodeCommit", version="1",
+            namespace=SOURCE_VARIABLES, output_artifacts=[SOURCE_ARTIFACT], role_arn=inputs.codecommit_role_arn,
+            configuration={"RepositoryName": inputs.repository, "BranchName": inputs.branch,
+                           "OutputArtifactFormat": "CODE_ZIP", "PollForSourceChanges": "false"})
+    else:
+        action = aws.codepipeline.PipelineStageActionArgs(
+            name="Source", category="Source", owner="AWS", provider="CodeStarSourceConnection", version="1",
+            namespace=SOURCE_VARIABLES, output_artifacts=[SOURCE_ARTIFACT],
+            configuration={"ConnectionArn": inputs.connection_arn, "FullRepositoryId": inputs.repository,
+                           "BranchName": inputs.branch, "OutputArtifactFormat": "CODE_ZIP", "DetectChanges": "false"})
+    return aws.codepipeline.PipelineStageArgs(name="Source", actions=[action])
 
 
 def build_stage(inputs: StageInputs) -> aws.codepipeline.PipelineStageArgs:

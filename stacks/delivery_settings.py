@@ -160,6 +160,11 @@ ROLES: dict[str, tuple[str, str]] = {
     "cfn-training": ("preprod", "cfn-training"),
     "cfn-endpoint": ("prod", "cfn-endpoint"),
     "schedule": ("automation", "pipeline-schedule"),
+    # With CodeCommit (shared-services account): the source actions' role there, and the
+    # EventBridge roles that carry a push to the automation account and start the pipeline.
+    "code-source": ("shared", "code-source"),
+    "source-events": ("shared", "source-events"),
+    "source-trigger": ("automation", "pipeline-source-trigger"),
 }
 
 
@@ -170,7 +175,13 @@ def role_name(platform: "PlatformConfig", project: str, key: str) -> str:
 def role_account(project: str, key: str) -> str:
     """The account key (`automation`, `<project>-preprod`, ...) a role lives in."""
     where = ROLES[key][0]
-    return AUTOMATION_ACCOUNT if where == "automation" else f"{project}-{where}"
+    return {"automation": AUTOMATION_ACCOUNT, "shared": ss.ACCOUNT}.get(where, f"{project}-{where}")
+
+
+def codecommit(platform: "PlatformConfig") -> bool:
+    """The pipelines read CodeCommit repositories of the shared-services account (cross-account
+    source through the `code-source` role) instead of a CodeConnections connection."""
+    return platform.shared_services.code_repositories.provider == "CodeCommit"
 
 
 def created_role_keys(platform: "PlatformConfig", project: str) -> list[str]:
@@ -186,7 +197,18 @@ def created_role_keys(platform: "PlatformConfig", project: str) -> list[str]:
     spec = delivery(platform, project)
     if spec is not None and any(t.type == "schedule" for t in spec.triggers):
         keys.append("schedule")
+    if codecommit(platform):
+        keys.append("code-source")
+        if spec is not None and any(t.type == "source" for t in spec.triggers):
+            keys += ["source-events", "source-trigger"]
     return keys
+
+
+def code_source_roles(platform: "PlatformConfig") -> list[str]:
+    """With CodeCommit: the projects' source roles in the shared-services account (they decrypt
+    the repositories with the shared-services key, whose policy names them)."""
+    return [role_name(platform, p, "code-source") for p in platform.delivery.projects
+            if "code-source" in created_role_keys(platform, p)]
 
 
 def forwarder_role_name(platform: "PlatformConfig", project: str) -> str:
@@ -221,7 +243,8 @@ def stack_names(platform: "PlatformConfig", project: str) -> dict[str, str]:
 
 
 def source_repository(platform: "PlatformConfig", project: str) -> str:
-    """The Git repository (`owner/name` for a connection) the pipelines build from."""
+    """The Git repository the pipelines build from: `owner/name` for a connection, a CodeCommit
+    repository's name (`<project>-<name>`) with CodeCommit."""
     spec = delivery(platform, project)
     names = platform.shared_services.code_repositories.repositories
     return (spec.repository if spec and spec.repository else f"{project}-{names[0]}")
@@ -299,10 +322,11 @@ def _check_delivery(platform: "PlatformConfig", problems: list[str]) -> None:
                 problems.append(f"{key}.approver_group: unknown approver group '{spec.approver_group}' "
                                 f"(allowed: {', '.join(groups) or 'none; define delivery.approver_groups'})")
         if code.provider == "CodeCommit":
-            problems.append(f"{key}: the pipelines read code through CodeConnections; with "
-                            "shared_services.code_repositories.provider: CodeCommit the repositories are in another "
-                            "account (allowed: a CodeConnections provider, or no delivery.projects entry)")
-        if spec.repository is not None and not re.match(r"^[\w.-]+/[\w.-]+$", spec.repository):
+            own = ss.project_code_repositories(platform, name)
+            if spec.repository is not None and spec.repository not in own:
+                problems.append(f"{key}.repository: '{spec.repository}' is not a CodeCommit repository of {name} "
+                                f"(allowed: {', '.join(own)})")
+        elif spec.repository is not None and not re.match(r"^[\w.-]+/[\w.-]+$", spec.repository):
             problems.append(f"{key}.repository: '{spec.repository}' is not <owner>/<repository>")
         for j, trigger in enumerate(spec.triggers):
             tk = f"{key}.triggers[{j}]"
@@ -316,6 +340,10 @@ def _check_delivery(platform: "PlatformConfig", problems: list[str]) -> None:
                 problems.append(f"{tk}.schedule: only for type: schedule")
             if trigger.type != "source" and trigger.file_paths:
                 problems.append(f"{tk}.file_paths: only for type: source")
+            elif trigger.file_paths and code.provider == "CodeCommit":
+                # CodeCommit's push events name the branch, not the changed files.
+                problems.append(f"{tk}.file_paths: CodeCommit triggers cannot filter by path (allowed: with "
+                                "a CodeConnections provider; with CodeCommit, leave file_paths empty)")
             if trigger.type == "source" and not _BRANCH.match(trigger.branch):
                 problems.append(f"{tk}.branch: '{trigger.branch}' is not a Git branch name or pattern")
         for key_, length in ((k, len(role_name(platform, name, k))) for k in ROLES):
