@@ -49,6 +49,8 @@ from components.image_repository import ImageRepository, ImageRepositoryArgs
 from components.kms_keys import ENCRYPT_DECRYPT, CustomerManagedKey, KeyUse, RolePrincipals
 from components.model_registry import ModelPackageGroup, ModelPackageGroupArgs, group_arn, package_arns
 from components.pipeline_stages import COMMIT_ID, StageInputs, pipeline_stages
+from components.data_access import LogDelivery
+from components.project_buckets import access_log_bucket
 from components.secure_bucket import BucketAccess, SecureBucket
 from policy_documents.serialize import document, policy_json
 from stacks import workspace_settings as ws
@@ -289,8 +291,12 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
         tags=tags, opts=auto_opts)
     bucket_name = dv.artifact_bucket_name(platform, project)
     bucket_arn = f"arn:aws:s3:::{bucket_name}"
+    # Server access logs, as the other accounts' buckets log them (SSE-S3, written by log delivery alone).
+    access_logs = access_log_bucket("artifact-access-logs", dv.access_log_bucket_name(platform, project),
+                                    LogDelivery(source_account=automation_id, source_bucket_prefix=bucket_name),
+                                    tags, [], opts=auto_opts)
     bucket = SecureBucket("artifacts", bucket_name=bucket_name, kms_key_arn=artifact_key.arn,
-                          tags={**tags, "bucket-kind": "pipeline-artifacts"},
+                          tags={**tags, "bucket-kind": "pipeline-artifacts"}, access_log_bucket=access_logs.bucket,
                           access=BucketAccess(statements=artifact_bucket_policy(bucket_arn, automation_roles,
                                                                                 target_principals, org_id,
                                                                                 source_principals)),
@@ -436,7 +442,7 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
         "monitoring": {"topicArn": monitoring.topic_arn, "dashboardName": monitoring.dashboard_name},
         "pipelines": pipelines,
         "scenario": spec.scenario,
-        "artifactBucket": {"name": bucket.bucket, "arn": bucket.arn},
+        "artifactBucket": {"name": bucket.bucket, "arn": bucket.arn, "accessLogBucket": access_logs.bucket},
         "artifactKeyArn": artifact_key.arn,
         "buildProject": {"name": build["name"], "arn": build["arn"], "roleArn": build["role_arn"]},
         "crossAccountRoles": {env: role.arn for env, role in deploy_roles.items()},
@@ -506,13 +512,20 @@ def _build_project(ctx: StackContext, automation_id: pulumi.Output[str], reposit
                                         retention_in_days=d.build_log_retention_days, kms_key_id=logs_key_arn,
                                         tags=tags, opts=opts)
     group = aws.ec2.SecurityGroup("build-network", name=f"{project_name}-build", vpc_id=vpc.apply(lambda v: v["vpcId"]),
-                                  description="Image build: HTTPS out only (the VPC has no internet route)",
+                                  description="Image build: HTTPS to the interface endpoints and S3 only",
                                   tags={**tags, "Name": f"{project_name}-build"}, opts=opts)
-    # No ingress. HTTPS out reaches only what the automation VPC routes to: its interface
-    # endpoints and S3 through the gateway endpoint (no internet gateway or NAT, NET-1).
-    aws.vpc.SecurityGroupEgressRule("build-network-https", security_group_id=group.id, ip_protocol="tcp",
-                                    from_port=HTTPS, to_port=HTTPS, cidr_ipv4="0.0.0.0/0",
-                                    description="HTTPS to the VPC's endpoints and S3", tags=dict(tags),
+    # No ingress. HTTPS out to the interface endpoints only (the automation VPC's CIDR, or the
+    # hub VPC's in central mode, where they answer) and to S3 through the gateway endpoint's
+    # prefix list, as the network stack exports them.
+    endpoint_range = (platform.cidr_plan.shared["network"] if platform.network.endpoints.mode == "central"
+                      else vpc.apply(lambda v: v["cidr"]))
+    aws.vpc.SecurityGroupEgressRule("build-network-endpoints", security_group_id=group.id, ip_protocol="tcp",
+                                    from_port=HTTPS, to_port=HTTPS, cidr_ipv4=endpoint_range,
+                                    description="HTTPS to the interface endpoints", tags=dict(tags),
+                                    opts=pulumi.ResourceOptions(parent=group))
+    aws.vpc.SecurityGroupEgressRule("build-network-s3", security_group_id=group.id, ip_protocol="tcp",
+                                    from_port=HTTPS, to_port=HTTPS, prefix_list_id=vpc.apply(lambda v: v["s3PrefixListId"]),
+                                    description="HTTPS to S3 through the gateway endpoint", tags=dict(tags),
                                     opts=pulumi.ResourceOptions(parent=group))
     shared_id = stack_reference("shared-services").require_output("accountId")
     prefixes = [ss.BASE, ss.FRAMEWORK, *(r.prefix for r in platform.shared_services.ecr.pull_through_cache)]

@@ -233,8 +233,20 @@ def artifact_bucket_name(platform: "PlatformConfig", project: str) -> str:
     return platform.bucket_name(project, "pipeline-artifacts")
 
 
+def access_log_bucket_name(platform: "PlatformConfig", project: str) -> str:
+    """The artifact bucket's server access logs (S3 delivers them only within its account and
+    Region, and the automation account has no other access-log bucket)."""
+    return platform.bucket_name(project, "pipeline-access-logs")
+
+
 def bucket_names(platform: "PlatformConfig") -> list[str]:
+    """The artifact buckets (the trail's data events watch them)."""
     return [artifact_bucket_name(platform, p) for p in platform.delivery.projects]
+
+
+def created_bucket_names(platform: "PlatformConfig") -> list[str]:
+    """Every bucket the delivery stacks create: the artifact buckets and their access-log buckets."""
+    return [*bucket_names(platform), *(access_log_bucket_name(platform, p) for p in platform.delivery.projects)]
 
 
 def stack_names(platform: "PlatformConfig", project: str) -> dict[str, str]:

@@ -139,7 +139,8 @@ def test_bucket_policy_a_and_the_key_policy_name_exactly_the_target_accounts_and
     expected_roles |= {_arn(ids, f"{PROJECT}-prod", n) for n in ("deploy-endpoint", "cfn-endpoint")}
     roots = {f"arn:aws:iam::{ids[a]}:root" for a in ("automation", f"{PROJECT}-preprod", f"{PROJECT}-prod")}
     bucket = run.outputs["delivery"]["artifactBucket"]["name"]
-    (policy,) = [json.loads(p.inputs["policy"]) for p in run.of_type("aws:s3/bucketPolicy:BucketPolicy")]
+    (policy,) = [json.loads(p.inputs["policy"]) for p in run.of_type("aws:s3/bucketPolicy:BucketPolicy")
+                 if p.inputs["bucket"] == bucket]
     allows = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
     assert {r for s in allows for r in s["Principal"]["AWS"]} == roots
     assert {r for s in allows for r in s["Condition"]["ArnEquals"]["aws:PrincipalArn"]} == expected_roles
@@ -175,6 +176,41 @@ def test_the_image_build_is_encrypted_in_the_automation_vpc_privileged_only_as_a
     assert set(_granted(_policy(run, role), "ecr:PutImage")) == {r.outputs["arn"] for r in run.of_type("aws:ecr/repository:Repository")}
     variables = json.loads(_pipelines(run)["training"].inputs["stages"][1]["actions"][0]["configuration"]["EnvironmentVariables"])
     assert {"name": "IMAGE_TAG", "value": "#{SourceVariables.CommitId}", "type": "PLAINTEXT"} in variables
+
+
+def test_the_artifact_bucket_logs_its_access_to_the_automation_accounts_access_log_bucket(run, ids):
+    bucket = run.outputs["delivery"]["artifactBucket"]
+    (logging,) = [r for r in run.of_type("aws:s3/bucketLogging:BucketLogging")]
+    assert logging.inputs["bucket"] == bucket["name"] and logging.inputs["targetBucket"] == bucket["accessLogBucket"]
+    assert logging.inputs["targetPrefix"] == f"{bucket['name']}/"
+    (target,) = [b for b in run.of_type("aws:s3/bucket:Bucket") if b.inputs["bucket"] == bucket["accessLogBucket"]]
+    assert target.account == ids["automation"] and target.inputs["tags"]["access-log-target"] == "true"
+    assert target.protect
+    (policy,) = [json.loads(p.inputs["policy"]) for p in run.of_type("aws:s3/bucketPolicy:BucketPolicy")
+                 if p.inputs["bucket"] == bucket["accessLogBucket"]]
+    (delivery,) = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert ids["automation"] in json.dumps(delivery["Condition"]) and bucket["name"] in json.dumps(delivery["Condition"])
+
+
+def test_the_image_build_reaches_only_the_interface_endpoints_and_s3(run, sample_runs):
+    automation_vpc = sample_runs("network").outputs["sharedVpcs"]["automation"]
+    (group,) = run.of_type("aws:ec2/securityGroup:SecurityGroup")
+    (build,) = run.of_type(BUILD)
+    assert build.inputs["vpcConfig"]["securityGroupIds"] == [group.id]
+    egress = run.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+    assert {(r.inputs["securityGroupId"], r.inputs["ipProtocol"], r.inputs["fromPort"], r.inputs["toPort"],
+             r.inputs.get("cidrIpv4"), r.inputs.get("prefixListId")) for r in egress} == {
+        (group.id, "tcp", 443, 443, automation_vpc["cidr"], None),
+        (group.id, "tcp", 443, 443, None, automation_vpc["s3PrefixListId"])}
+    assert automation_vpc["s3PrefixListId"].startswith("pl-")
+
+
+def test_in_central_endpoint_mode_the_build_reaches_the_hub_vpcs_endpoints(run_platform, sample_platform):
+    sample_platform["network"]["endpoints"]["mode"] = "central"
+    result = run_platform(f"{PROJECT}-delivery", platform=sample_platform)
+    cidrs = {r.inputs.get("cidrIpv4") for r in result.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")}
+    assert cidrs == {sample_platform["cidr_plan"]["shared"]["network"], None}
 
 
 def test_ci1_sees_the_build_project_and_pipelines_and_passes(run):

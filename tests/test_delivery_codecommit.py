@@ -103,7 +103,9 @@ def test_the_source_role_lives_with_the_repository_and_only_the_pipeline_roles_m
 
 def test_policy_a_and_the_artifact_key_admit_the_source_role_to_write_the_source_artifact(run, accounts):
     source_role = _arn(accounts, "shared-services", "code-source")
-    (policy,) = [json.loads(p.inputs["policy"]) for p in run.of_type("aws:s3/bucketPolicy:BucketPolicy")]
+    bucket = run.outputs["delivery"]["artifactBucket"]["name"]
+    (policy,) = [json.loads(p.inputs["policy"]) for p in run.of_type("aws:s3/bucketPolicy:BucketPolicy")
+                 if p.inputs["bucket"] == bucket]
     naming = [s for s in policy["Statement"] if s["Effect"] == "Allow"
               and source_role in s["Condition"]["ArnEquals"]["aws:PrincipalArn"]]
     assert {s["Sid"]: s["Action"] for s in naming} == {
