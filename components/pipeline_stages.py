@@ -22,6 +22,9 @@ SOURCE_ARTIFACT = "SourceArtifact"
 SOURCE_VARIABLES = "SourceVariables"
 TRAIN_STACK_VARIABLES = "TrainStack"
 COMMIT_ID = f"#{{{SOURCE_VARIABLES}.CommitId}}"
+# One training run: the pipeline's execution id, the same in every action of one execution (the
+# training workflow names its jobs and output prefix by it; the registration reads that prefix).
+RUN_ID = "#{codepipeline.PipelineExecutionId}"
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,8 @@ def train_stage(inputs: StageInputs) -> aws.codepipeline.PipelineStageArgs:
         name="RunTrainingWorkflow", category="Invoke", owner="AWS", provider="StepFunctions", version="1",
         run_order=2, input_artifacts=[SOURCE_ARTIFACT], role_arn=inputs.preprod_role_arn, region=inputs.region,
         configuration={"StateMachineArn": f"#{{{TRAIN_STACK_VARIABLES}.StateMachineARN}}", "InputType": "Literal",
-                       "Input": to_json({"commitId": COMMIT_ID}), "ExecutionNamePrefix": inputs.project[:40]})
+                       "Input": to_json({"commitId": COMMIT_ID, "runId": RUN_ID}),
+                       "ExecutionNamePrefix": inputs.project[:40]})
     return aws.codepipeline.PipelineStageArgs(name="Train", actions=[deploy, invoke])
 
 

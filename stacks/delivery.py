@@ -48,7 +48,7 @@ from components.cross_account_roles import (
 from components.image_repository import ImageRepository, ImageRepositoryArgs
 from components.kms_keys import ENCRYPT_DECRYPT, CustomerManagedKey, KeyUse, RolePrincipals
 from components.model_registry import ModelPackageGroup, ModelPackageGroupArgs, group_arn, package_arns
-from components.pipeline_stages import COMMIT_ID, StageInputs, pipeline_stages
+from components.pipeline_stages import COMMIT_ID, RUN_ID, StageInputs, pipeline_stages
 from components.data_access import LogDelivery
 from components.project_buckets import access_log_bucket
 from components.secure_bucket import BucketAccess, SecureBucket
@@ -687,6 +687,8 @@ def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str] | None,
         o = outputs["preprod"]
         roles = o["workspace"].apply(lambda w: w["serviceRoleArns"])
         key = o["data"].apply(lambda d: d["keyArn"])
+        # One value for where the training job writes and where the registration reads.
+        output_uri = models_url("preprod").apply(lambda u: u.rstrip("/"))
         training = {
             "WorkflowEngine": "StepFunctions", "WorkflowName": workflow_name(platform, project),
             "ImageUri": pulumi.Output.concat(training_image, ":", COMMIT_ID),
@@ -695,14 +697,14 @@ def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str] | None,
             "StateMachineRoleArn": roles.apply(lambda r: r["step_functions"]),
             "VolumeKmsKeyArn": key, "OutputKmsKeyArn": key,
             "InputDataS3Uri": o["data"].apply(lambda d: f"s3://{d['buckets']['datasets']['name']}"),
-            "OutputS3Uri": models_url("preprod").apply(lambda u: u.rstrip("/")),
+            "OutputS3Uri": output_uri,
             **env_parameters("preprod"),
         }
         if group is not None:
             registration = {
                 "ModelPackageGroupName": group.arn,
                 "ImageUri": pulumi.Output.concat(inference_image, ":", COMMIT_ID),
-                "ModelDataUrl": pulumi.Output.concat(models_url("preprod"), COMMIT_ID, "/model/model.tar.gz"),
+                "ModelDataUrl": output_uri.apply(lambda u: dv.model_artifact_url(u, RUN_ID)),
                 "CommitId": COMMIT_ID,
             }
     if "prod" in outputs:

@@ -249,6 +249,18 @@ def created_bucket_names(platform: "PlatformConfig") -> list[str]:
     return [*bucket_names(platform), *(access_log_bucket_name(platform, p) for p in platform.delivery.projects)]
 
 
+def training_job_name(run_id: str) -> str:
+    """The training job of one run of the training workflow (templates/training-workflow.yaml)."""
+    return f"train-{run_id}"
+
+
+def model_artifact_url(output_uri: str, run_id: str) -> str:
+    """Where one run's model is: the workflow's training job writes under
+    `<OutputS3Uri>/<run id>/model`, and SageMaker adds `<job name>/output/model.tar.gz`. The
+    registration reads exactly this (the one definition of the layout on the pipeline side)."""
+    return f"{output_uri}/{run_id}/model/{training_job_name(run_id)}/output/model.tar.gz"
+
+
 def stack_names(platform: "PlatformConfig", project: str) -> dict[str, str]:
     """The CloudFormation stacks the pipelines deploy, by template kind."""
     return {kind: _name(platform, project, kind) for kind in ("training", "registration", "endpoint")}

@@ -435,3 +435,51 @@ def test_the_delivery_stack_instantiates_the_monitoring_of_its_three_areas(run, 
     assert alarms and {a.inputs["dimensions"]["EndpointName"] for a in alarms} == {f"mrd-{PROJECT}"}
     assert children and run.outputs["delivery"]["monitoring"]["topicArn"].startswith(
         f"arn:aws:sns:eu-west-1:{ids['automation']}:")
+
+
+def _states_format(expression: str, state: dict) -> str:
+    """`States.Format('<template>', $.a.b)` as Step Functions evaluates it (one argument)."""
+    import re
+
+    match = re.fullmatch(r"States\.Format\('([^']*)', \$\.([\w.]+)\)", expression)
+    assert match, expression
+    value = state
+    for part in match.group(2).split("."):
+        value = value[part]
+    return match.group(1).replace("{}", str(value), 1)
+
+
+def test_the_registration_reads_the_model_where_the_training_job_writes_it(run):
+    """The training workflow's state machine, run with what pipeline A passes it, writes the
+    model where the registration stage's template is told to find it."""
+    import re
+
+    from cfnlint.decode import decode_str
+
+    from tests.conftest import ROOT
+
+    pipelines = _pipelines(run)
+    deploy, invoke = pipelines["training"].inputs["stages"][2]["actions"]
+    parameters = json.loads(deploy["configuration"]["ParameterOverrides"])
+    machine = decode_str((ROOT / "templates" / "training-workflow.yaml").read_text())[0]["Resources"][
+        "TrainingStateMachine"]["Properties"]
+    # (Parameters left to their defaults do not take part in the model's path.)
+    substitutions = {k: parameters[v["Ref"]] for k, v in machine["DefinitionSubstitutions"].items()
+                     if "Ref" in v and v["Ref"] in parameters}
+    states = json.loads(json.dumps(machine["Definition"]["States"]))
+
+    def substituted(text: str) -> str:
+        return re.sub(r"\$\{(\w+)\}", lambda m: substitutions[m.group(1)], text)
+
+    execution_input = json.loads(invoke["configuration"]["Input"])
+    (run_path,) = states["NameRun"]["Parameters"].values()
+    state = {**execution_input, "run": {"id": execution_input[run_path.removeprefix("$.")]}}
+    train = states["Train"]["Parameters"]
+    job_name = _states_format(substituted(train["TrainingJobName.$"]), state)
+    output_path = _states_format(substituted(train["OutputDataConfig"]["S3OutputPath.$"]), state)
+    # SageMaker writes a training job's model to <S3OutputPath>/<job name>/output/model.tar.gz.
+    written = f"{output_path}/{job_name}/output/model.tar.gz"
+    registration = json.loads(pipelines["training"].inputs["stages"][3]["actions"][0]["configuration"]["ParameterOverrides"])
+    assert registration["ModelDataUrl"] == written
+    # Unique per pipeline execution (a scheduled re-run of the same commit is a new run).
+    assert execution_input["runId"] == "#{codepipeline.PipelineExecutionId}" and execution_input["runId"] in written
