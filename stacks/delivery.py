@@ -434,12 +434,14 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
         build_project_names=[dv.build_project_name(platform, project)],
         endpoint_alarms=EndpointAlarms(endpoint_name=endpoint_name(platform, project)) if needs_prod else None,
         # The project's owner is told (when it is an address: owners may be team names).
-        emails=(platform.project(project).owner,) if EMAIL.match(platform.project(project).owner) else (), tags=tags),
+        emails=(platform.project(project).owner,) if EMAIL.match(platform.project(project).owner) else (), tags=tags,
+        organization_id=org_id),
         automation=automation,
         preprod=env_opts["preprod"].provider if needs_preprod else None,
         prod=env_opts["prod"].provider if needs_prod else None)
     return {
-        "monitoring": {"topicArn": monitoring.topic_arn, "dashboardName": monitoring.dashboard_name},
+        "monitoring": {"topicArn": monitoring.topic_arn, "dashboardName": monitoring.dashboard_name,
+                       "dashboardSharingRoles": monitoring.sharing_role_arns},
         "pipelines": pipelines,
         "scenario": spec.scenario,
         "artifactBucket": {"name": bucket.bucket, "arn": bucket.arn, "accessLogBucket": access_logs.bucket},

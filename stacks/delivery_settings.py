@@ -216,6 +216,11 @@ def forwarder_role_name(platform: "PlatformConfig", project: str) -> str:
     return _name(platform, project, "delivery-event-forwarder")
 
 
+# The role CloudWatch's cross-account dashboards assume (AWS's fixed name), created by the
+# delivery monitoring in each monitored environment (components/delivery_monitoring.py).
+CLOUDWATCH_SHARING_ROLE = "CloudWatch-CrossAccountSharingRole"
+
+
 def monitored_environments(platform: "PlatformConfig", project: str) -> list[str]:
     """The target environments whose events the delivery monitoring forwards: where its
     pipelines act."""

@@ -36,7 +36,8 @@ def _arn(ids, account, name):
 def _roles(run) -> dict:
     """The pipelines' roles by name (the monitoring's forwarder roles are its own tests')."""
     return {r.inputs["name"].removeprefix(f"mrd-{PROJECT}-"): r for r in run.of_type(ROLE)
-            if not r.inputs["name"].endswith("-delivery-event-forwarder")}
+            if not r.inputs["name"].endswith("-delivery-event-forwarder")
+            and r.inputs["name"] != "CloudWatch-CrossAccountSharingRole"}
 
 
 def _policy(run, role) -> dict:
@@ -340,8 +341,11 @@ def test_the_architecture_shows_automation_to_preprod_and_prod(run, ids):
                                                   "resources": [_resource(run, r) for r in run.resources]}]}
     model = build_model(plan)
     edges = {(t.principal_account, t.role_account, t.role) for t in model.trusts if t.principal_account}
+    # Roles B and C, and the dashboard's CloudWatch sharing roles.
     assert edges == {(ids["automation"], ids[f"{PROJECT}-preprod"], f"mrd-{PROJECT}-deploy-training"),
-                     (ids["automation"], ids[f"{PROJECT}-prod"], f"mrd-{PROJECT}-deploy-endpoint")}
+                     (ids["automation"], ids[f"{PROJECT}-prod"], f"mrd-{PROJECT}-deploy-endpoint"),
+                     *((ids["automation"], ids[f"{PROJECT}-{env}"], "CloudWatch-CrossAccountSharingRole")
+                       for env in ("preprod", "prod"))}
     assert "may assume" in render_mermaid(model)
 
 
@@ -483,3 +487,31 @@ def test_the_registration_reads_the_model_where_the_training_job_writes_it(run):
     assert registration["ModelDataUrl"] == written
     # Unique per pipeline execution (a scheduled re-run of the same commit is a new run).
     assert execution_input["runId"] == "#{codepipeline.PipelineExecutionId}" and execution_input["runId"] in written
+
+
+def test_the_dashboard_reads_preprod_and_prod_through_their_cloudwatch_sharing_roles(run, ids, sample_runs):
+    from components.delivery_monitoring import SHARING_ROLE_NAME
+    from stacks.delivery_settings import CLOUDWATCH_SHARING_ROLE
+
+    assert SHARING_ROLE_NAME == CLOUDWATCH_SHARING_ROLE == "CloudWatch-CrossAccountSharingRole"
+    roles = [r for r in run.of_type(ROLE) if r.inputs["name"] == SHARING_ROLE_NAME]
+    targets = {ids[f"{PROJECT}-preprod"], ids[f"{PROJECT}-prod"]}
+    assert sorted(r.account for r in roles) == sorted(targets)
+    org_id = sample_runs("organization").outputs["organizationId"]
+    for role in roles:
+        (trust,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+        assert trust["Principal"] == {"AWS": f"arn:aws:iam::{ids['automation']}:root"}
+        assert trust["Action"] == "sts:AssumeRole"
+        assert trust["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": org_id}}
+        attached = {a.inputs["policyArn"] for a in run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                    if a.parent == role.urn}
+        assert attached == {"arn:aws:iam::aws:policy/CloudWatchReadOnlyAccess",
+                            "arn:aws:iam::aws:policy/CloudWatchAutomaticDashboardsAccess"}
+        assert not [p for p in run.of_type(ROLE_POLICY) if p.parent == role.urn]
+    # Exactly the accounts the dashboard's widgets read from have the role.
+    (dashboard,) = run.of_type("aws:cloudwatch/dashboard:Dashboard")
+    widgets = json.loads(dashboard.inputs["dashboardBody"])["widgets"]
+    read_from = {option["accountId"] for w in widgets for metric in w["properties"]["metrics"]
+                 for option in metric if isinstance(option, dict) and "accountId" in option}
+    assert read_from == targets
+    assert set(run.outputs["delivery"]["monitoring"]["dashboardSharingRoles"]) == {"preprod", "prod"}
