@@ -186,3 +186,42 @@ def test_bad_codecommit_delivery_input_is_rejected_naming_the_key(sample_platfor
     with pytest.raises(ConfigError) as info:
         parse_platform(sample_platform)
     assert fragment in str(info.value)
+
+
+def test_without_a_source_trigger_no_push_route_and_the_source_role_trusts_only_the_pipelines_it_has(
+        run_platform, sample_platform, accounts):
+    _codecommit(sample_platform)
+    spec = sample_platform["delivery"]["projects"][PROJECT]
+    spec.update(scenario="docker-build", triggers=[{"type": "on-demand"}])
+    result = run_platform(f"{PROJECT}-delivery", platform=sample_platform)
+    (trust,) = json.loads(_role(result, "code-source").inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"]["AWS"] == [_arn(accounts, "automation", "pipeline-training")]
+    assert not [r for r in result.of_type("aws:cloudwatch/eventRule:EventRule")
+                if r.inputs["name"] == f"mrd-{PROJECT}-source-push"]
+    assert not [r for r in result.of_type(ROLE) if r.inputs["name"].endswith(("source-events", "source-trigger"))]
+    assert result.outputs["delivery"]["source"]["busArn"] is None
+
+
+def test_a_trigger_without_its_pipeline_and_roles_is_refused():
+    from components.codecommit_source import CodeCommitSource, CodeCommitSourceArgs
+
+    args = CodeCommitSourceArgs(
+        name_prefix="mrd-churn", project="churn", region="eu-west-1", repository_account_id="111122223333",
+        automation_account_id="222233334444", repository_arn="arn:aws:codecommit:eu-west-1:111122223333:churn-ml-code",
+        repository_key_arn="arn:aws:kms:eu-west-1:111122223333:key/k", pipeline_role_arns=["arn:aws:iam::2:role/a"],
+        artifact_bucket_arn="arn:aws:s3:::b", artifact_key_arn="arn:aws:kms:eu-west-1:222233334444:key/k",
+        source_role_name="mrd-churn-code-source", tags={}, trigger_branch="main")
+    with pytest.raises(ValueError, match="a trigger needs pipeline_arn, events_role_name and trigger_role_name"):
+        CodeCommitSource("code-source", args, repository=None, automation=None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("connection, role", [(None, None), ("arn:aws:codeconnections:eu-west-1:2:connection/c",
+                                                            "arn:aws:iam::1:role/mrd-churn-code-source")])
+def test_the_source_stage_takes_a_connection_or_a_codecommit_role_exactly(connection, role):
+    from components.pipeline_stages import StageInputs, source_stage
+
+    inputs = StageInputs(project="churn", region="eu-west-1", connection_arn=connection, codecommit_role_arn=role,
+                         repository="churn-ml-code", branch="main", build_project_name="b", training_image="t",
+                         inference_image="i", stack_names={}, templates={})
+    with pytest.raises(ValueError, match="exactly one"):
+        source_stage(inputs)
