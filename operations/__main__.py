@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--platform-file", type=Path, default=DEFAULT_PLATFORM_FILE)
     v.add_argument("--probe-role", default=None,
                    help="role (not exempt from the SCPs) in each account to probe the preventive guardrails as")
+    v.add_argument("--checks", default=None,
+                   help=f"comma-separated checks to run (default all: {', '.join(verify.CHECKS)})")
     v.add_argument("--json", action="store_true", help="print the findings as JSON")
     m = sub.add_parser("promote-model", parents=[common], help="move a consumer to a new Rekognition model version")
     promote_model.add_arguments(m, DEFAULT_PLATFORM_FILE)
@@ -96,6 +98,7 @@ def main(argv: list[str] | None = None, session: Any = None, workspace_factory: 
 
 def _verify(args: Any, sessions_for: Callable[[PlatformConfig], Sessions],
             workspace_factory: Callable[..., Any] | None) -> int:
+    checks = verify.select_checks(args.checks)
     _, platform = promote_model.load_platform(args.platform_file)
     try:
         cat = catalog()
@@ -105,7 +108,7 @@ def _verify(args: Any, sessions_for: Callable[[PlatformConfig], Sessions],
     outputs = _outputs(args, stacks, workspace_factory)
     ctx = verify.Context(platform, cat, outputs, sessions_for(platform), args.probe_role)
     ctx.management_id  # noqa: B018 - fail early, naming the missing output
-    findings = verify.verify(ctx)
+    findings = verify.verify(ctx, checks)
     print(verify.render_json(findings) if args.json else verify.render_table(findings))
     return 1 if any(f.result == verify.FAIL for f in findings) else 0
 

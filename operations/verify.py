@@ -571,14 +571,29 @@ def check_probes(ctx: Context) -> Iterator[Finding]:
                 yield Finding(guardrail, label, check, FAIL, str(exc))
 
 
-CHECKS: tuple[Check, ...] = (check_scps, check_trail, check_config_recorders, check_public_access_block,
-                             check_buckets, check_internet_gateways, check_studio_domains, check_break_glass,
-                             check_probes)
+# Name (`--checks`) -> check, in report order.
+CHECKS: dict[str, Check] = {
+    "scps": check_scps, "trail": check_trail, "config": check_config_recorders,
+    "public-access-block": check_public_access_block, "buckets": check_buckets,
+    "internet-gateways": check_internet_gateways, "studio": check_studio_domains,
+    "break-glass": check_break_glass, "probes": check_probes,
+}
 
 
-def verify(ctx: Context) -> list[Finding]:
-    """Every check's findings, in order."""
-    return [finding for check in CHECKS for finding in check(ctx)]
+def select_checks(names: str | None) -> list[Check]:
+    """The checks `--checks` names (comma-separated; default all), in report order."""
+    if not names:
+        return list(CHECKS.values())
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in wanted if n not in CHECKS]
+    if unknown:
+        raise OperationsError(f"--checks: unknown {', '.join(unknown)} (allowed: {', '.join(CHECKS)})")
+    return [check for name, check in CHECKS.items() if name in wanted]
+
+
+def verify(ctx: Context, checks: list[Check] | None = None) -> list[Finding]:
+    """The findings of `checks` (default all), in order."""
+    return [finding for check in (checks or list(CHECKS.values())) for finding in check(ctx)]
 
 
 # -- report --------------------------------------------------------------------------------

@@ -188,12 +188,12 @@ def test_a_compliant_organization_passes_every_check(run):
 
 
 def test_the_table_names_guardrail_account_check_result_and_evidence(run):
-    code, out, _ = run()
+    code, out, _ = run("--checks", "trail,probes")
     assert code == 0
     head, rule, *rows, summary = out.strip().splitlines()
     assert head.split() == ["guardrail", "account", "check", "result", "evidence"]
     assert any(r.startswith("LOG-1") and "(111111111111)" in r and "logging, log file validation" in r for r in rows)
-    assert summary.endswith("0 failed, 1 skipped")
+    assert summary == "1 passed, 0 failed, 1 skipped"
 
 
 def test_missing_permission_is_a_failure_naming_the_call_and_what_to_do(world, run):
@@ -203,7 +203,7 @@ def test_missing_permission_is_a_failure_naming_the_call_and_what_to_do(world, r
             stub.add_client_error("describe_configuration_recorders", "AccessDeniedException",
                                   "not authorized to perform: config:DescribeConfigurationRecorders")
             stub.activate()
-    code, out, _ = run("--json", hook=deny_config)
+    code, out, _ = run("--json", "--checks", "config", hook=deny_config)
     assert code == 1
     (row,) = [f for f in _findings(out) if f.result == "fail"]
     assert row.guardrail == "LOG-3" and row.account == f"data-lake ({world.accounts['data-lake']})"
@@ -230,11 +230,11 @@ def test_throttling_is_retried_with_backoff_then_reported(world, run, monkeypatc
             return None
         client.meta.events.register_first("before-send.s3-control.GetPublicAccessBlock", before_send)
 
-    code, out, _ = run("--json", hook=throttle_s3control)
+    code, out, _ = run("--json", "--checks", "public-access-block", hook=throttle_s3control)
     assert code == 0, out
     assert throttled["left"] == 0  # both throttled attempts were retried by botocore
     throttled["left"] = 99
-    code, out, _ = run("--json", "--max-attempts", "3", hook=throttle_s3control)
+    code, out, _ = run("--json", "--checks", "public-access-block", "--max-attempts", "3", hook=throttle_s3control)
     (row,) = [f for f in _findings(out) if f.result == "fail"]
     assert code == 1 and row.guardrail == "S3-1"
     assert "SlowDown" in row.evidence and "still throttled after 3 attempts" in row.evidence
@@ -267,13 +267,13 @@ def _probe_hook(world, denied: set[str]):
 
 
 def test_without_a_probe_role_the_probes_are_skipped_and_say_why(run):
-    code, out, _ = run("--json")
+    code, out, _ = run("--json", "--checks", "probes")
     (row,) = [f for f in _findings(out) if f.check == "preventive probes"]
     assert row.result == "skip" and "exempt from the SCPs" in row.evidence
 
 
 def test_denied_probes_pass_on_every_account_they_apply_to(world, run):
-    code, out, _ = run("--json", "--probe-role", "mrd-probe", hook=_probe_hook(world, {"REG-1", "NET-1", "SM-7"}))
+    code, out, _ = run("--json", "--checks", "probes", "--probe-role", "mrd-probe", hook=_probe_hook(world, {"REG-1", "NET-1", "SM-7"}))
     assert code == 0, out
     probes = [f for f in _findings(out) if "DryRun" in f.check or "CreateEndpoint" in f.check]
     reg = [f for f in probes if f.guardrail == "REG-1"]
@@ -288,7 +288,7 @@ def test_denied_probes_pass_on_every_account_they_apply_to(world, run):
 
 
 def test_allowed_probes_fail_and_other_errors_are_not_taken_for_denials(world, run):
-    code, out, _ = run("--json", "--probe-role", "mrd-probe", hook=_probe_hook(world, {"REG-1"}))
+    code, out, _ = run("--json", "--checks", "probes", "--probe-role", "mrd-probe", hook=_probe_hook(world, {"REG-1"}))
     assert code == 1
     failed = [f for f in _findings(out) if f.result == "fail"]
     assert {f.guardrail for f in failed} == {"NET-1", "SM-7"}
@@ -302,7 +302,7 @@ def test_allowed_probes_fail_and_other_errors_are_not_taken_for_denials(world, r
             stub.activate()
         else:
             _probe_hook(world, {"REG-1", "NET-1", "SM-7"})(client, account, service, region, role)
-    code, out, _ = run("--json", "--probe-role", "mrd-probe", hook=throttled_probe)
+    code, out, _ = run("--json", "--checks", "probes", "--probe-role", "mrd-probe", hook=throttled_probe)
     (row,) = [f for f in _findings(out) if f.result == "fail"]
     assert row.guardrail == "NET-1" and row.evidence == "inconclusive: InternalError: try again"
 
@@ -310,7 +310,7 @@ def test_allowed_probes_fail_and_other_errors_are_not_taken_for_denials(world, r
 def test_sm7_probe_carries_the_mandatory_tags_and_creates_nothing_in_moto(world, run):
     # Unstubbed, moto answers CreateEndpoint for a missing configuration as AWS does after
     # authorization: a validation error, and nothing is created.
-    code, out, _ = run("--json", "--probe-role", "mrd-probe")
+    code, out, _ = run("--json", "--checks", "probes", "--probe-role", "mrd-probe")
     sm7 = [f for f in _findings(out) if f.guardrail == "SM-7" and "CreateEndpoint" in f.check]
     assert sm7 and all(f.result == "fail" and "ValidationException" in f.evidence for f in sm7)
     assert world.client("document-vision-dev", "sagemaker").list_endpoints()["Endpoints"] == []
@@ -338,7 +338,7 @@ def test_an_unreachable_account_is_a_failure_naming_the_role(world, run):
             stub.add_client_error("assume_role", "AccessDenied", "User: arn:aws:sts::111111111111:assumed-role/x is "
                                   "not authorized to perform: sts:AssumeRole")
             stub.activate()
-    code, out, _ = run("--json", hook=deny_assume)
+    code, out, _ = run("--json", "--checks", "config,public-access-block", hook=deny_assume)
     rows = [f for f in _findings(out) if f.result == "fail"]
     # The network account's checks (Config, public access block) fail, each naming the role and
     # what to check; the other accounts' pass.
@@ -349,9 +349,16 @@ def test_an_unreachable_account_is_a_failure_naming_the_role(world, run):
 
     outputs = copy.deepcopy(world.outputs)
     outputs["organization"]["accountIds"]["network"] = "not-an-id"
-    code, out, _ = run("--json", outputs=outputs)
+    code, out, _ = run("--json", "--checks", "config,public-access-block", outputs=outputs)
     rows = [f for f in _findings(out) if f.result == "fail"]
     assert code == 1 and rows and all("account id 'not-an-id' is not 12 digits" in f.evidence for f in rows)
+
+
+def test_checks_selects_what_runs_and_rejects_unknown_names(run):
+    code, out, _ = run("--json", "--checks", "trail,break-glass")
+    assert code == 0 and {f.guardrail for f in _findings(out)} == {"LOG-1", "IAM-3"}
+    code, _, err = run("--checks", "trail,iam")
+    assert code == 2 and "--checks: unknown iam (allowed: scps, trail, config," in err
 
 
 def test_outputs_come_from_the_backend_through_the_automation_api(world, capsys):
@@ -369,7 +376,7 @@ def test_outputs_come_from_the_backend_through_the_automation_api(world, capsys)
 
     projects = [f"{p.name}-{e}" for p in world.platform.projects for e in p.environments]
     fake = OutputsCLI(missing={f"organization/ml-platform/{s}" for s in projects if s not in PROJECT_STACKS})
-    code = cli.main(["verify"], session=world.mgmt,
+    code = cli.main(["verify", "--checks", "trail,buckets"], session=world.mgmt,
                     workspace_factory=lambda **kw: auto.LocalWorkspace(pulumi_command=fake, **kw))
     assert code == 0, capsys.readouterr().out
     read = {c[c.index("--stack") + 1] for c in fake.calls if c[:3] == ["stack", "output", "--json"]}
