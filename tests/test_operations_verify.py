@@ -388,6 +388,16 @@ def test_outputs_come_from_the_backend_through_the_automation_api(world, capsys)
     assert "stack organization/ml-platform/security does not exist in the backend" in capsys.readouterr().err
 
 
+def test_without_credentials_the_message_says_how_to_give_them(world, tmp_path, capsys, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance metadata lookup
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(world.outputs))
+    assert cli.main(["verify", "--outputs", str(path), "--checks", "trail"]) == 2
+    assert "no AWS credentials found (set AWS_PROFILE or use --profile" in capsys.readouterr().err
+
+
 def test_sessions_use_botocore_retries(world):
     from operations.aws import Sessions, retry_config
 
