@@ -3,10 +3,11 @@ program under Pulumi's mock monitor with realistic outputs (offline_preview/mock
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -124,11 +125,8 @@ def run_platform(tmp_path: Path) -> Callable[..., StackRun]:
     return run
 
 
-@pytest.fixture
-def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Any]:
-    """moto's in-process AWS (`mock_aws`) for code that calls AWS with boto3: fake credentials,
-    no AWS configuration files. Returns `session_in(account_id)`, a boto3 session whose
-    credentials belong to that account (an assumed member role, as moto tracks accounts by key)."""
+@contextlib.contextmanager
+def _moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Any]]:
     import boto3
     from moto import mock_aws
 
@@ -148,4 +146,21 @@ def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Any]:
                              aws_session_token=creds["SessionToken"], region_name="eu-west-1")
 
     with mock_aws():
+        yield session_in
+
+
+@pytest.fixture
+def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Any]]:
+    """moto's in-process AWS (`mock_aws`) for code that calls AWS with boto3: fake credentials,
+    no AWS configuration files. Returns `session_in(account_id)`, a boto3 session whose
+    credentials belong to that account (an assumed member role, as moto tracks accounts by key)."""
+    with _moto(monkeypatch) as session_in:
+        yield session_in
+
+
+@pytest.fixture(scope="module")
+def moto_aws_module() -> Iterator[Callable[[str], Any]]:
+    """`moto_aws` for one module: its tests share what they seed, so they must only read it
+    (a module using it must not use `moto_aws` too: a second mock_aws resets the first)."""
+    with pytest.MonkeyPatch.context() as monkeypatch, _moto(monkeypatch) as session_in:
         yield session_in
