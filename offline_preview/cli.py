@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--program-dir", type=Path, action="append", default=None,
                         help="the Pulumi project (directory with Pulumi.yaml); default: the current directory "
                              "if it has a Pulumi.yaml, else this repository. Repeat it to preview several "
-                             "projects in one run, upstream first: StackReferences to an earlier project's "
+                             "projects in one run, in dependency order: StackReferences to an earlier project's "
                              "stacks resolve to what they exported (outputs go to <out>/<project>/)")
     parser.add_argument("--config-dir", type=Path, default=None,
                         help="directory of the Pulumi.<stack>.yaml files; default: the project's stackConfigDir")
@@ -227,11 +227,24 @@ def main(argv: list[str] | None = None) -> int:
             for note in result.run.notes if result.run else []:
                 print(f"note: {note}", flush=True)
 
-        for program in programs:
+        queue, deferred = list(programs), {p.directory: 0 for p in programs}
+        while queue:
+            program = queue.pop(0)
             config_dir = args.config_dir or program.stack_config_dir
             print(f"offline preview of {program.project} ({program.directory}), stacks from {config_dir}", flush=True)
             result = preview(program, config_dir, chosen, policy, jobs, args.account_id, on_stack=progress,
                              options=options)
+            # Dependency order: a program reading stacks of a project still to come runs again
+            # after it (at most once per program of the run, so a cycle ends, reported).
+            later = [p.project for p in queue]
+            needed = {n for s in result.stacks for n in s.missing_projects} & set(later)
+            if needed and deferred[program.directory] < len(programs):
+                deferred[program.directory] += 1
+                at = max(later.index(n) for n in needed) + 1
+                queue.insert(at, program)
+                print(f"{program.project} reads stacks of {', '.join(sorted(needed))}: previewed again after it",
+                      flush=True)
+                continue
             _write(result, args.out if len(programs) == 1 else args.out / program.project)
             status = max(status, 0 if result.succeeded else 1)
             # What the later programs' StackReferences read: this program's stacks by full name.

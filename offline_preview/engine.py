@@ -67,12 +67,15 @@ SECRET_PLACEHOLDER = "[secret {key}]"
 class PreviewError(RuntimeError):
     """The program failed, or logged an error, for a stack.
 
-    `registered` holds what the program had registered before it failed.
+    `registered` holds what the program had registered before it failed; `missing_projects` the
+    other projects whose stacks it referenced but the run did not know.
     """
 
-    def __init__(self, message: str, registered: list[Registration] | None = None):
+    def __init__(self, message: str, registered: list[Registration] | None = None,
+                 missing_projects: Collection[str] = ()):
         super().__init__(message)
         self.registered = registered or []
+        self.missing_projects = sorted(set(missing_projects))
 
 
 class UpstreamPending(PreviewError):
@@ -433,8 +436,9 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         self.organization = self.options.organization
         self.unseen: list[str] = []  # remote components (URNs)
         self.notes: list[str] = []
-        self._signatures: dict[str, tuple] = {}  # URN -> what the first registration said
+        self._firsts: dict[str, Any] = {}  # URN -> its first registration (or read) request
         self.external_references: list[str] = []
+        self.missing_projects: set[str] = set()
         self.upstream = upstream
         self.upstream_secrets = upstream_secrets or {}
         self.stacks_in_run = set(stacks_in_run) if stacks_in_run is not None else None
@@ -490,12 +494,13 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         """A stack of another project: from a program previewed earlier in this invocation or
         the upstream stack outputs file."""
         if full not in self.options.external:
+            self.missing_projects.add(project)
             known = sorted(self.options.external)
             hint = (f"; this run's organization is '{self.organization}' (--organization)"
                     if project == self.project else "")
             self.problems.append(
                 f"stack {self.stack}: StackReference '{name}' names stack {full}, which is not in this run"
-                f"{hint}; preview its program in the same invocation (another --program-dir, before this one) "
+                f"{hint}; preview its program in the same invocation (another --program-dir) "
                 f"or give its outputs with --stack-outputs FILE (outputs known for: {', '.join(known) or 'no stack'})")
             return {"name": name, "outputs": {}, "secretOutputNames": []}
         if full not in self.external_references:
@@ -511,13 +516,12 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         preview is ambiguous, and this repository's platform stacks still do it (a StackReference
         read twice, a provider created twice in some configurations) until stacks/ shares them.
         """
-        wire = request.properties if read else request.object
-        signature = (request.type, request.parent, request.provider, getattr(request, "id", ""),
-                     wire.SerializeToString(deterministic=True))
-        first = self._signatures.setdefault(urn, signature)
-        if first is signature:
+        # The request itself is kept (no serialization on the common path); protobuf messages
+        # compare field by field.
+        first = self._firsts.setdefault(urn, request)
+        if first is request:
             return
-        if first != signature:
+        if self._signature(first) != self._signature(request):
             message = f"stack {self.stack}: Duplicate resource URN '{urn}'; try giving it a unique name"
             self.problems.append(message)
             raise PreviewError(message)
@@ -526,6 +530,14 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
                 f"engine rejects the second one (Duplicate resource URN '{urn}'): {what[:-1] if read else 'register'} it once and share it")
         if note not in self.notes:
             self.notes.append(note)
+
+    @staticmethod
+    def _signature(request: Any) -> tuple:
+        # A read and a registration of one URN differ in their message type.
+        read = isinstance(request, resource_pb2.ReadResourceRequest)
+        wire = request.properties if read else request.object
+        return (type(request).__name__, request.type, request.parent, request.provider,
+                request.id if read else "", wire)
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         urn = self.make_urn(request.parent, request.type, request.name)
@@ -1092,7 +1104,7 @@ def _run_stack(stack: str, config_dir: Path, upstream: dict[str, dict[str, Any]]
     if monitor.pending:
         raise UpstreamPending(stack, monitor.pending[0])
     if monitor.problems:
-        raise PreviewError("\n".join(dict.fromkeys(monitor.problems)), monitor.captured)
+        raise PreviewError("\n".join(dict.fromkeys(monitor.problems)), monitor.captured, monitor.missing_projects)
     if isinstance(failure, SystemExit):  # the program stopped itself after logging why
         message = "\n".join(capture.errors) or f"the program exited with {failure.code}"
         raise PreviewError(f"stack {stack}: {message}", monitor.captured) from None

@@ -76,6 +76,8 @@ class StackResult:
     policy_error: str | None = None
     run_seconds: float = 0.0
     analysis_seconds: float = 0.0
+    # Other projects whose stacks the stack referenced but the run did not know.
+    missing_projects: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -322,6 +324,7 @@ class _Outcome:
     error: str | None = None
     registered: list[Registration] = field(default_factory=list)
     pending: str | None = None
+    missing_projects: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -338,6 +341,7 @@ def _run_task(task: _Task) -> _Outcome:
         outcome.pending = exc.upstream
     except PreviewError as exc:
         outcome.error, outcome.registered = str(exc), exc.registered
+        outcome.missing_projects = exc.missing_projects
     except Exception as exc:  # noqa: BLE001 an engine failure, reported against the stack
         outcome.error = f"stack {task.stack}: the offline preview failed: {type(exc).__name__}: {exc}"
     outcome.seconds = time.perf_counter() - started
@@ -507,7 +511,8 @@ def preview(
                     remaining.append(stack)
                     continue
                 result = StackResult(stack, layers[stack], run=outcome.run, error=outcome.error,
-                                     registered=outcome.registered, run_seconds=outcome.seconds)
+                                     registered=outcome.registered, run_seconds=outcome.seconds,
+                                     missing_projects=outcome.missing_projects)
                 if result.run is not None and session.analyzers:
                     analyses[analysis_pool.submit(analyze_and_finish, result)] = result
                 else:

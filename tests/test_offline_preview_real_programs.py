@@ -162,6 +162,14 @@ def test_two_projects_in_one_run_resolve_the_cross_project_reference(tmp_path, c
     assert next(r for r in app["resources"] if r["name"] == "peering-token")["inputs"]["value"] == "[secret]"
 
 
+def test_projects_given_downstream_first_are_previewed_in_dependency_order(tmp_path, capsys):
+    status, out, _ = _run(capsys, "--program-dir", str(PROGRAMS / "app_project"),
+                          "--program-dir", str(PROGRAMS / "network_project"), "--out", str(tmp_path), "--no-policy")
+    assert status == 0, out
+    assert "app-demo reads stacks of network-demo: previewed again after it" in out
+    assert _plan(tmp_path / "app-demo")["stacks"][0]["externalReferences"] == ["organization/network-demo/prod"]
+
+
 def test_the_downstream_project_alone_says_how_to_give_it_the_upstream_stack(tmp_path, capsys):
     status, out, _ = _run(capsys, "--program-dir", str(PROGRAMS / "app_project"), "--out", str(tmp_path), "--no-policy")
     assert status == 1
@@ -200,6 +208,14 @@ def test_secure_values_are_decrypted_with_the_passphrase_from_the_environment(mo
     run = run_stack("passphrase", program.stack_config_dir, program=program)
     assert run.outputs["password"] == "s3cret-Passw0rd" and run.outputs["passwordLength"] == 15
     assert run.secret_outputs == ["password", "passwordLength"] and run.notes == []
+
+
+def test_the_passphrase_may_come_from_a_file(monkeypatch, tmp_path):
+    monkeypatch.delenv(PASSPHRASE_ENV, raising=False)
+    (tmp_path / "passphrase").write_text(PASSPHRASE + "\n")
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE_FILE", str(tmp_path / "passphrase"))
+    program = load_program(PROGRAMS / "secure_config")
+    assert run_stack("passphrase", program.stack_config_dir, program=program).outputs["password"] == "s3cret-Passw0rd"
 
 
 def test_secrets_that_cannot_be_decrypted_are_named_and_the_program_sees_placeholders(tmp_path, capsys, monkeypatch):
