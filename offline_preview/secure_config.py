@@ -90,7 +90,7 @@ def stack_decrypter(stack_file: Mapping[str, Any], env: Mapping[str, str] | None
         return None, f"neither {PASSPHRASE_ENV} nor {PASSPHRASE_FILE_ENV} is set for the passphrase provider"
     parts = str(salt_state).split(":", 2)
     if len(parts) != 3 or parts[0] != "v1":
-        raise SecretsError(f"`encryptionsalt` is not in the passphrase provider's v1 format")
+        raise SecretsError("`encryptionsalt` is not in the passphrase provider's v1 format")
     try:
         salt = base64.b64decode(parts[1])
     except ValueError:

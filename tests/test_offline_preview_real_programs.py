@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from offline_preview.cli import main
-from offline_preview.engine import load_program, run_stack
+from offline_preview.engine import PreviewError, load_program, run_stack
 from offline_preview.policy_analyzer import UNKNOWN_SENTINEL
 from offline_preview.secure_config import PASSPHRASE_ENV
 
@@ -147,6 +147,16 @@ def test_an_identical_second_registration_or_read_is_reported_not_failed(tmp_pat
             "aws::eu'): register it once and share it") in out
     assert "aws:s3/bucket:Bucket 'existing' is read twice, identically" in out
     assert len(_plan(tmp_path)["stacks"][0]["notes"]) == 2
+
+
+def test_a_read_of_a_registered_urn_is_a_duplicate(tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text("name: reread-demo\nruntime: python\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  aws:region: eu-west-1\n")
+    (tmp_path / "__main__.py").write_text("import pulumi_aws as aws\n"
+                                          "aws.s3.Bucket('data', bucket='reread-demo-data')\n"
+                                          "aws.s3.Bucket.get('data', 'reread-demo-data')\n")
+    with pytest.raises(PreviewError, match="Duplicate resource URN 'urn:pulumi:dev::reread-demo::aws:s3/bucket:Bucket::data'"):
+        run_stack("dev", tmp_path, program=load_program(tmp_path))
 
 
 # -- StackReferences across projects -----------------------------------------------------------
