@@ -247,3 +247,40 @@ def test_the_map_stores_each_selector_list_once_and_gives_a_module_back_whole():
     assert mutation.module_lines(saved, "a.py") == {"a.py": lines["a.py"]}
     assert mutation.module_lines(saved, "b.py") == {"b.py": lines["b.py"]}
     assert mutation.module_lines(saved, "c.py") == {"c.py": {}}
+
+
+def test_tests_sharing_a_broader_scoped_fixture_instance_share_its_coverage():
+    shared = {"t.py::a": ["module:t.py:mutated_run"], "t.py::b": ["module:t.py:mutated_run"],
+              "u.py::c": ["module:u.py:mutated_run"], "u.py::d": []}
+    groups = mutation.instance_groups(shared)
+    assert groups["t.py::a"] == ["t.py::a", "t.py::b"]
+    # The same fixture in another file is another instance; no fixture, no group.
+    assert groups["u.py::c"] == ["u.py::c"] and "u.py::d" not in groups
+    assert mutation.line_selectors({"t.py::a"}, True, groups) == ["t.py::a", "t.py::b"]
+
+
+def test_the_contexts_plugin_names_repository_fixtures_by_scope_and_where_they_are_shared(pytester=None):
+    from types import SimpleNamespace
+
+    from tools import mutation_contexts
+
+    def definition(scope, func, baseid=""):
+        return [SimpleNamespace(scope=scope, func=func, baseid=baseid)]
+
+    def ours():
+        pass
+
+    item = SimpleNamespace(nodeid="tests/test_x.py::TestY::test_z", _fixtureinfo=SimpleNamespace(name2fixturedefs={
+        "session_thing": definition("session", ours), "module_thing": definition("module", ours),
+        "class_thing": definition("class", ours), "per_test": definition("function", ours),
+        "tmp_path_factory": definition("session", pytest_fixture_from_site_packages()),
+    }))
+    assert mutation_contexts.shared_instances(item) == [
+        "class:tests/test_x.py::TestY:class_thing", "module:tests/test_x.py:module_thing", "session::session_thing"]
+
+
+def pytest_fixture_from_site_packages():
+    import _pytest.tmpdir
+
+    return _pytest.tmpdir.tmp_path_factory.__wrapped__ if hasattr(_pytest.tmpdir.tmp_path_factory, "__wrapped__") \
+        else _pytest.tmpdir.TempPathFactory.getbasetemp

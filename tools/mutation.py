@@ -239,6 +239,8 @@ def build_coverage_map(work: Path, jobs: int) -> dict[str, dict[str, list[str]]]
         saved = json.loads(found.read_text())
         # The sample runs are cached per process: shared by every test of the group on them.
         groups.update(shared_groups(saved["fixtures"], per_file=False))
+        for node, nodes in instance_groups(saved.get("shared", {})).items():
+            groups[node] = sorted(set(groups.get(node, [node])) | set(nodes))
         for node, seconds in saved["durations"].items():
             test_file = node.split("::", 1)[0]
             if test_file in durations:
@@ -283,6 +285,19 @@ def shared_groups(fixtures: dict[str, list[str]], per_file: bool = True) -> dict
         if SHARED_FIXTURES.intersection(names):
             by_file[node.split("::", 1)[0] if per_file else ""].append(node)
     return {node: nodes for nodes in by_file.values() for node in nodes}
+
+
+def instance_groups(shared: dict[str, list[str]]) -> dict[str, list[str]]:
+    """{node id: every node id sharing one of its broader-scoped fixture instances with it}
+    (`shared`: node id -> the instances it uses, as tools/mutation_contexts.py names them).
+    A module-scoped fixture that runs a modified platform, say, runs in the first test of its
+    file only, yet the file's later tests assert on that run."""
+    members: dict[str, set[str]] = defaultdict(set)
+    for node, instances in shared.items():
+        for instance in instances:
+            members[instance].add(node)
+    return {node: sorted(set().union(*(members[i] for i in instances)))
+            for node, instances in shared.items() if instances}
 
 
 def expand_shared(selectors: set[str], groups: dict[str, list[str]]) -> set[str]:

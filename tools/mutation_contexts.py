@@ -23,6 +23,7 @@ import pytest
 _CONFIG = "COVERAGE_PROCESS_CONFIG"
 _durations: dict[str, float] = defaultdict(float)
 _fixtures: dict[str, list[str]] = {}
+_shared: dict[str, list[str]] = {}
 
 
 def _switch(name: str) -> None:
@@ -49,12 +50,31 @@ def pytest_runtest_logreport(report):
     _durations[report.nodeid] += report.duration
 
 
+def shared_instances(item) -> list[str]:
+    """The instances of the repository's broader-scoped fixtures `item` uses, each named by
+    scope, where it is shared (the test file for a module, nothing for the session) and name:
+    such a fixture runs code in the first test that asks for it only, and later ones reuse it."""
+    found = []
+    info = getattr(item, "_fixtureinfo", None)
+    for name, definitions in (info.name2fixturedefs.items() if info else ()):
+        definition = definitions[-1]
+        code = getattr(definition.func, "__code__", None)
+        # pytest's and plugins' own fixtures (tmp_path_factory, ...) hold no program state.
+        if definition.scope == "function" or code is None or "site-packages" in code.co_filename:
+            continue
+        where = {"session": "", "package": definition.baseid, "module": item.nodeid.split("::", 1)[0],
+                 "class": item.nodeid.rsplit("::", 1)[0]}.get(definition.scope, item.nodeid)
+        found.append(f"{definition.scope}:{where}:{name}")
+    return sorted(found)
+
+
 def pytest_collection_finish(session):
     _fixtures.update({item.nodeid: sorted(getattr(item, "fixturenames", ())) for item in session.items})
+    _shared.update({item.nodeid: shared_instances(item) for item in session.items})
 
 
 def pytest_sessionfinish(session):
     out = os.environ.get("MUTATION_FIXTURES")
     if out:
         with open(out, "w") as f:
-            json.dump({"fixtures": _fixtures, "durations": dict(_durations)}, f)
+            json.dump({"fixtures": _fixtures, "shared": _shared, "durations": dict(_durations)}, f)
