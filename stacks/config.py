@@ -442,8 +442,8 @@ def plan_bucket_names(cfg: PlatformConfig) -> list[tuple[str, str, str]]:
         for zone in data_settings.ZONES:
             found.append((f"data_lake.domains[{i}].name", data_settings.lake_bucket_name(cfg, domain.name, zone),
                           "name_prefix, bucket_suffix or the domain name"))
-    for name in _model_accounts(cfg, buckets=True):
-        found.append(("model_sharing.projects", name, "name_prefix, bucket_suffix or the project name"))
+    for project, name in _model_accounts(cfg, buckets=True):
+        found.append((f"model_sharing.projects.{project}", name, "name_prefix, bucket_suffix or the project name"))
     for i, project in enumerate(cfg.projects):
         for env in (e for e in project.environments if e in ENVIRONMENTS):
             for kind in data_settings.KINDS_BY_ENVIRONMENT[env]:

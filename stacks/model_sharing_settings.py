@@ -136,9 +136,10 @@ def has_model_account(platform: "PlatformConfig", project: str) -> bool:
     return f"{project}-{MODEL_ENVIRONMENT}" in model_accounts(platform)
 
 
-def model_bucket_names(platform: "PlatformConfig") -> list[str]:
-    """Every bucket of the model accounts (`PlatformConfig.bucket_name` is the rule)."""
-    return [platform.bucket_name(project, MODEL_ENVIRONMENT, kind)
+def model_bucket_names(platform: "PlatformConfig") -> list[tuple[str, str]]:
+    """(project, bucket name) of every bucket of the model accounts (`PlatformConfig.bucket_name`
+    is the rule, as for every project bucket)."""
+    return [(project, platform.bucket_name(project, MODEL_ENVIRONMENT, kind))
             for project in platform.model_sharing.projects if has_model_account(platform, project)
             for kind in MODEL_BUCKET_KINDS]
 

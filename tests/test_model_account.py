@@ -262,3 +262,18 @@ def test_every_consumer_of_a_model_account_is_cross_account(sample_platform):
     assert ms.endpoint_services(cfg, PROJECT, "dev") == ["rekognition", "sts"]
     assert cfg.accounts()[MODEL][1] == "Workloads/Prod"
     assert (f"{MODEL}", f"mrd-{PROJECT}-model-model-consumer-dev") in ms.created_roles(cfg)
+
+
+def test_the_model_accounts_names_are_checked_with_every_other_name(sample_platform):
+    from stacks.config import plan_bucket_names
+    cfg = parse_platform(with_model_account(sample_platform))
+    assert [(k, b) for k, b, _ in plan_bucket_names(cfg) if "-model-" in b] == [
+        (f"model_sharing.projects.{PROJECT}", f"mrd-{PROJECT}-model-{kind}-111111111111")
+        for kind in ("datasets", "pipeline", "access-logs")]
+    # The account's name against every other account's.
+    data = with_model_account(sample_platform)
+    data["sandbox_accounts"] = [*data.get("sandbox_accounts", []), {
+        "name": f"mrd-{PROJECT}-model", "email": "sandbox-x@meridian-bank.example", "owner": "someone@meridian-bank.example"}]
+    problems = problems_of(data)
+    assert any(p.startswith(f"model_sharing.projects.{PROJECT}.model_account: account name 'mrd-{PROJECT}-model' is "
+                            "already used by sandbox_accounts[") for p in problems), problems
