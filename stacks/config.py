@@ -226,7 +226,20 @@ class PlatformConfig(ConfigModel):
             for env, spec in project.environments.items():
                 account = AccountSpec(name=self.project_account_name(project.name, env), email=spec.email)
                 found[f"{project.name}-{env}"] = (account, ENVIRONMENT_OUS.get(env, "Workloads"))
+        for key, (name, email) in _model_accounts(self).items():
+            found[key] = (AccountSpec(name=name, email=email), model_sharing_settings.MODEL_ACCOUNT_OU)
         return found
+
+
+def _model_accounts(cfg: PlatformConfig, buckets: bool = False) -> Any:
+    """The dedicated model accounts (or their bucket names); none while `model_sharing` failed
+    schema validation (its own problems are reported), so the other checks still run."""
+    try:
+        if buckets:
+            return model_sharing_settings.model_bucket_names(cfg)
+        return model_sharing_settings.model_accounts(cfg)
+    except UnavailableSetting:
+        return [] if buckets else {}
 
 
 def _check_email(key: str, email: str, seen: dict[str, str], problems: list[str]) -> None:
@@ -322,6 +335,8 @@ def _check_accounts(cfg: PlatformConfig, problems: list[str]) -> None:
         for env, spec in project.environments.items():
             if env in ENVIRONMENTS:  # an unknown environment is reported by _check_projects
                 _check_email(f"projects[{i}].environments.{env}.email", spec.email, emails, problems)
+    for key, (_, email) in _model_accounts(cfg).items():
+        _check_email(f"model_sharing.projects.{key.removesuffix('-model')}.model_account.email", email, emails, problems)
 
 
 def _check_account_ous(cfg: PlatformConfig, problems: list[str]) -> None:
@@ -349,6 +364,13 @@ def _check_project_account_names(cfg: PlatformConfig, problems: list[str]) -> No
             names.setdefault(name, env_key)
             if len(name) > ACCOUNT_NAME_MAX:
                 problems.append(f"{env_key}: account name '{name}' is {len(name)} characters (allowed: at most {ACCOUNT_NAME_MAX})")
+    for key, (name, _) in _model_accounts(cfg).items():
+        model_key = f"model_sharing.projects.{key.removesuffix('-model')}.model_account"
+        if name in names:
+            problems.append(f"{model_key}: account name '{name}' is already used by {names[name]}")
+        names.setdefault(name, model_key)
+        if len(name) > ACCOUNT_NAME_MAX:
+            problems.append(f"{model_key}: account name '{name}' is {len(name)} characters (allowed: at most {ACCOUNT_NAME_MAX})")
 
 
 def _check_projects(cfg: PlatformConfig, problems: list[str]) -> None:
@@ -420,6 +442,8 @@ def plan_bucket_names(cfg: PlatformConfig) -> list[tuple[str, str, str]]:
         for zone in data_settings.ZONES:
             found.append((f"data_lake.domains[{i}].name", data_settings.lake_bucket_name(cfg, domain.name, zone),
                           "name_prefix, bucket_suffix or the domain name"))
+    for project, name in _model_accounts(cfg, buckets=True):
+        found.append((f"model_sharing.projects.{project}", name, "name_prefix, bucket_suffix or the project name"))
     for i, project in enumerate(cfg.projects):
         for env in (e for e in project.environments if e in ENVIRONMENTS):
             for kind in data_settings.KINDS_BY_ENVIRONMENT[env]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pulumi
 
+from stacks import model_sharing_settings as ms
 from stacks.config import (
     ENVIRONMENTS,
     LAYERS,
@@ -31,6 +32,12 @@ class StackContext:
     environment: str | None = None
 
 
+def _stack_environments(platform: PlatformConfig, project: str) -> list[str]:
+    """The `<project>-<env>` stacks a project has: its environments, and `model` when it keeps
+    its shared model in a dedicated account (stacks/model_sharing_settings.py)."""
+    return [*platform.project(project).environments, *([ms.MODEL_ENVIRONMENT] if ms.has_model_account(platform, project) else [])]
+
+
 def load_context() -> StackContext:
     """Read this stack's configuration; raise :class:`ConfigError` naming every problem."""
     config = pulumi.Config(NAMESPACE)
@@ -46,10 +53,10 @@ def load_context() -> StackContext:
         names = [p.name for p in platform.projects]
         if project not in names:
             problems.append(f"{NAMESPACE}:project: {project!r} is not a project of the platform (allowed: {', '.join(names)})")
-        elif layer == "project" and environment not in platform.project(project).environments:
-            allowed = ", ".join(platform.project(project).environments) or "none"
+        elif layer == "project" and environment not in _stack_environments(platform, project):
+            allowed = ", ".join(_stack_environments(platform, project)) or "none"
             problems.append(f"{NAMESPACE}:environment: {environment!r} is not an environment of {project} (allowed: {allowed})")
-        if environment is not None and environment not in ENVIRONMENTS:
+        if environment is not None and environment not in (*ENVIRONMENTS, ms.MODEL_ENVIRONMENT):
             problems.append(f"{NAMESPACE}:environment: {environment!r} is unknown (allowed: {', '.join(ENVIRONMENTS)})")
     if problems:
         raise ConfigError(problems)

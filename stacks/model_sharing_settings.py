@@ -6,7 +6,11 @@ the ML account; promotion is a change of the version ARN each consumer is config
 
 Here the ML account is a project environment, the **producer** (default `preprod`: only
 automation changes it, so production never depends on an account where people have change
-access). A `dev` producer may serve dev and preprod consumers only. Each **consumer**
+access), or, with `producer: model`, a dedicated per-project **model account**
+(`model_account: {email: ...}`): `<prefix>-<project>-model`, created by the organization stack
+in production's OU (`MODEL_ACCOUNT_OU`, production depends on it) and built by its own
+`<project>-model` stack (the project stack module's model profile: no VPC, no Studio, no
+people's roles). A `dev` producer may serve dev and preprod consumers only. Each **consumer**
 environment of the project names the version ARN its application uses (and, during a
 cut-over, the versions it keeps using for a while); the producer's own environment may be a
 consumer too, in-account, without the cross-account hop.
@@ -36,6 +40,15 @@ if TYPE_CHECKING:
 
 # The producer unless configured otherwise (whitepaper "Testing/UAT account": automation only).
 DEFAULT_PRODUCER = "preprod"
+# `producer: model`: the project's dedicated model account and its `<project>-model` stack.
+MODEL_ENVIRONMENT = "model"
+# Production's OU: production calls the model, so its account gets production's guardrails
+# (and MOD-1, attached at Workloads, binds there too).
+MODEL_ACCOUNT_OU = "Workloads/Prod"
+# The model account's buckets: the training data Rekognition reads, the work bucket it writes
+# training output into, and the access logs of both.
+MODEL_BUCKET_KINDS = ("datasets", "pipeline", "access-logs")
+MODEL_WORK_BUCKET_KIND = "pipeline"
 # What a dev producer may serve: never production.
 DEV_PRODUCER_CONSUMERS = ("dev", "preprod")
 # Rekognition project version ARN (Rekognition API reference, ProjectVersionArn):
@@ -62,11 +75,19 @@ class ConsumerModel(ConfigModel):
     version_prefix: str | None = None
 
 
+class ModelAccount(ConfigModel):
+    """The dedicated model account of `producer: model` (name `<prefix>-<project>-model`)."""
+
+    email: str
+
+
 class ProjectSharing(ConfigModel):
     """One project's shared model."""
 
-    # The environment whose account holds the Rekognition project and the consumer roles.
-    producer: Literal["dev", "preprod", "prod"] = DEFAULT_PRODUCER
+    # The environment whose account holds the Rekognition project and the consumer roles;
+    # `model`: the dedicated account below.
+    producer: Literal["dev", "preprod", "prod", "model"] = DEFAULT_PRODUCER
+    model_account: ModelAccount | None = None
     # Create the Rekognition Custom Labels project of this name in the producer account
     # (unset: the project is made outside this program, e.g. by the training pipeline).
     rekognition_project: str | None = Field(default=None, pattern=_PROJECT_NAME)
@@ -99,6 +120,28 @@ def producer_environment(platform: "PlatformConfig", project: str) -> str | None
     if any(project in p.consumes_models_from for p in platform.projects):
         return DEFAULT_PRODUCER
     return None
+
+
+def model_accounts(platform: "PlatformConfig") -> dict[str, tuple[str, str]]:
+    """Account key `<project>-model` -> (account name, e-mail) of every dedicated model account
+    (`producer: model` with its account configured)."""
+    return {f"{project}-{MODEL_ENVIRONMENT}": (platform.project_account_name(project, MODEL_ENVIRONMENT),
+                                              settings.model_account.email)
+            for project, settings in platform.model_sharing.projects.items()
+            if settings.producer == MODEL_ENVIRONMENT and settings.model_account is not None}
+
+
+def has_model_account(platform: "PlatformConfig", project: str) -> bool:
+    """Whether `project` keeps its shared model in a dedicated model account."""
+    return f"{project}-{MODEL_ENVIRONMENT}" in model_accounts(platform)
+
+
+def model_bucket_names(platform: "PlatformConfig") -> list[tuple[str, str]]:
+    """(project, bucket name) of every bucket of the model accounts (`PlatformConfig.bucket_name`
+    is the rule, as for every project bucket)."""
+    return [(project, platform.bucket_name(project, MODEL_ENVIRONMENT, kind))
+            for project in platform.model_sharing.projects if has_model_account(platform, project)
+            for kind in MODEL_BUCKET_KINDS]
 
 
 def is_producer(platform: "PlatformConfig", project: str, env: str) -> bool:
@@ -194,7 +237,12 @@ def _check_projects(platform: "PlatformConfig", problems: list[str]) -> None:
             problems.append(f"{key}: unknown project '{name}' (allowed: {', '.join(projects) or 'none'})")
             continue
         envs = list(project.environments)
-        if settings.producer not in envs:
+        if settings.producer == MODEL_ENVIRONMENT:
+            _check_model_account(platform, key, name, settings, problems)
+        elif settings.model_account is not None:
+            problems.append(f"{key}.model_account: set, but the producer is '{settings.producer}', so no stack would "
+                            f"use the account (allowed: producer: {MODEL_ENVIRONMENT}, or remove model_account)")
+        if settings.producer != MODEL_ENVIRONMENT and settings.producer not in envs:
             problems.append(f"{key}.producer: project '{name}' has no '{settings.producer}' environment, so no account "
                             f"to keep the model in (allowed: {', '.join(envs)})")
         for env, used in settings.consumers.items():
@@ -223,6 +271,20 @@ def _check_projects(platform: "PlatformConfig", problems: list[str]) -> None:
                 if len(role) > IAM_ROLE_NAME_MAX:
                     problems.append(f"{key}.consumers.{env}: role name '{role}' would be {len(role)} characters "
                                     f"(allowed: at most {IAM_ROLE_NAME_MAX}; shorten name_prefix or the project name)")
+
+
+def _check_model_account(platform: "PlatformConfig", key: str, project: str, settings: ProjectSharing,
+                         problems: list[str]) -> None:
+    """`producer: model` needs its account configured, in an OU MOD-1 binds in."""
+    if settings.model_account is None:
+        problems.append(f"{key}.model_account: required when {key}.producer is '{MODEL_ENVIRONMENT}' (the dedicated "
+                        f"account {platform.project_account_name(project, MODEL_ENVIRONMENT)} needs its root e-mail; "
+                        "allowed: model_account: {email: <address>}, or producer: preprod)")
+    ous = platform.guardrails.model_producer_ous
+    if not any(MODEL_ACCOUNT_OU == ou or MODEL_ACCOUNT_OU.startswith(f"{ou}/") for ou in ous):
+        problems.append(f"{key}.producer: the model account goes in {MODEL_ACCOUNT_OU}, where MOD-1 does not bind "
+                        f"(guardrails.model_producer_ous: {', '.join(ous) or 'none'}; allowed: add {MODEL_ACCOUNT_OU} "
+                        "or one of its parents)")
 
 
 CHECKS = (_check_projects,)

@@ -16,6 +16,7 @@ from stacks.common import account_provider, platform_tags, project_tags
 from stacks.config import ConfigError, PlatformConfig
 from stacks.context import StackContext
 from stacks import delivery_settings
+from stacks import model_sharing_settings as ms
 from stacks.data_settings import model_consumer_role_pattern
 from stacks.organization_settings import (
     ACCOUNT_QUOTA_CODE,
@@ -210,6 +211,8 @@ def _account_tags(platform: PlatformConfig, key: str) -> dict[str, str]:
         for env in project.environments:
             if key == f"{project.name}-{env}":
                 return project_tags(platform, project.name, env)
+        if key == f"{project.name}-{ms.MODEL_ENVIRONMENT}":  # its dedicated model account
+            return project_tags(platform, project.name, ms.MODEL_ENVIRONMENT)
     sandbox = next((s for s in platform.sandbox_accounts if s.name == key), None)
     if sandbox:
         return platform_tags(platform, "sandbox", "sandbox", owner=sandbox.owner)

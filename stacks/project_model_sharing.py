@@ -19,16 +19,28 @@ trust policies name their application roles, which must exist anyway.
 Version ARNs of another account than the producer's are refused, naming the key, as soon as
 the organization's account ids are known (they are not known when the configuration loads).
 
-Outputs: `modelSharing` (README "Stack outputs (contract)").
+With `producer: model` the producer is the project's dedicated model account and its
+`<project>-model` stack runs `model_account_stack` instead of the network, data and workspace
+parts: no VPC (consumers call it through their own endpoints), no Studio, no people's roles;
+the training-data and work buckets Rekognition reads and writes (the blog's bucket policy,
+conditioned on the source account), the Rekognition project and the producer roles. Per-account
+baselines reach it like every account of its OU (service-managed StackSets, organization-wide
+services), and its key policies name the same administrators as the other project accounts'.
+
+Outputs: `modelSharing` (README "Stack outputs (contract)"); the model stack also `accountId`
+and `data`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 
-from components.kms_keys import role_arn
+from components.data_access import ObjectGrant, ServiceGrant
+from components.kms_keys import RolePrincipals, role_arn
 from components.model_sharing import (
     ConsumerAccess,
     ModelConsumer,
@@ -36,8 +48,10 @@ from components.model_sharing import (
     ModelProducer,
     ModelProducerArgs,
 )
+from components.project_buckets import BucketKind, ProjectBucketSet, ProjectBucketSetArgs
+from stacks import data_settings as ds
 from stacks import model_sharing_settings as ms
-from stacks.common import account_ids, stack_reference
+from stacks.common import account_ids, account_provider, project_tags, stack_reference
 from stacks.config import ConfigError
 from stacks.context import StackContext
 from stacks.project_network import ProjectNetwork
@@ -59,7 +73,80 @@ def _after(gate: pulumi.Output[bool], value: Any) -> pulumi.Output[Any]:
     return pulumi.Output.all(gate, value).apply(lambda both: both[1])
 
 
-def project_model_sharing(ctx: StackContext, network: ProjectNetwork) -> None:
+@dataclass(frozen=True)
+class ModelAccount:
+    """The dedicated model account, as the sharing part needs it (the handles a project
+    network part otherwise provides; no VPC, so no endpoints of its own)."""
+
+    label: str
+    tags: dict[str, str]
+    provider: aws.Provider
+    account_id: pulumi.Output[str]
+    organization_id: pulumi.Output[str]
+    organization: pulumi.StackReference
+    network: pulumi.StackReference | None  # the hub's endpoints, central mode only
+    interface_endpoint_ids: dict[str, pulumi.Output[str]] = field(default_factory=dict)
+
+
+def model_account_stack(ctx: StackContext) -> None:
+    """The `<project>-model` stack: the dedicated model account's buckets, Rekognition project
+    and producer roles (see the module docstring)."""
+    platform, project = ctx.platform, ctx.project
+    key = f"{project}-{ms.MODEL_ENVIRONMENT}"
+    tags = project_tags(platform, project, ms.MODEL_ENVIRONMENT)
+    organization = stack_reference("organization")
+    account_id = organization.require_output("accountIds").apply(lambda found: found[key])
+    account = ModelAccount(
+        label=platform.project_account_name(project, ms.MODEL_ENVIRONMENT), tags=tags,
+        provider=account_provider(key, platform, account_id, tags), account_id=account_id,
+        organization_id=organization.require_output("organizationId"), organization=organization,
+        network=stack_reference("network") if platform.network.endpoints.mode == "central" else None)
+    pulumi.export("accountId", account_id)
+    _training_buckets(ctx, account)
+    project_model_sharing(ctx, account)
+
+
+def _training_buckets(ctx: StackContext, account: ModelAccount) -> None:
+    """The training data Rekognition reads and the work bucket it writes training output into,
+    for this account only (`aws:SourceAccount`); the project's pre-production automation
+    (the pipeline that prepares the data sets) writes the training data, nobody else."""
+    platform, project = ctx.platform, ctx.project
+    pb, org = platform.data_lake.project_buckets, platform.organization
+    env = ms.MODEL_ENVIRONMENT
+    writers = []
+    if "preprod" in platform.project(project).environments:
+        preprod = account_ids(account.organization)(f"{project}-preprod")
+        writers = [ObjectGrant("PreprodAutomation", [RolePrincipals(preprod, tuple(
+            ds.project_role_name(platform, project, "preprod", r)
+            for r in ds.roles_in_environment("preprod", pb.automation_roles)))], write=True)]
+    label = f"{project}-{env}"
+    buckets = [BucketKind(
+        kind=kind, bucket_name=ds.project_bucket_name(platform, project, env, kind),
+        grants=writers if kind == "datasets" else [],
+        services=[ServiceGrant(f"Rekognition{kind.capitalize()}", ds.REKOGNITION, account.account_id,
+                               write=kind == ms.MODEL_WORK_BUCKET_KIND)],
+        lifecycle=ds.lifecycle_rules(kind, pb.lifecycle.get(kind)),
+        tags={"lineage": "required"} if kind == "datasets" else {},
+    ) for kind in ms.MODEL_BUCKET_KINDS if kind != "access-logs"]
+    bucket_set = ProjectBucketSet(f"{label}-data", ProjectBucketSetArgs(
+        account_id=account.account_id,
+        region=platform.home_region,
+        key_alias=f"{platform.name_prefix}-{label}-data",
+        key_administrators=RolePrincipals(account.account_id,
+                                          tuple(dict.fromkeys([org.member_role_name, org.break_glass_role_name]))),
+        access_log_bucket_name=ds.project_bucket_name(platform, project, env, "access-logs"),
+        log_source_prefix=ds.project_bucket_prefix(platform, project, env),
+        buckets=buckets,
+        access_log_lifecycle=ds.lifecycle_rules("access-logs", pb.lifecycle.get("access-logs")),
+        tags=account.tags,
+        organization_id=account.organization_id,
+        bucket_managers=RolePrincipals(account.account_id, (org.member_role_name,)),
+    ), opts=pulumi.ResourceOptions(provider=account.provider))
+    pulumi.export("data", {"keyArn": bucket_set.key_arn,
+                           "buckets": {k: {"name": b.bucket, "arn": b.arn} for k, b in bucket_set.buckets.items()}})
+
+
+def project_model_sharing(ctx: StackContext, network: ProjectNetwork | ModelAccount) -> None:
     """Register this environment's share of the project's model (nothing when it has none)."""
     platform, project, env = ctx.platform, ctx.project, ctx.environment
     settings = ms.sharing(platform, project)
