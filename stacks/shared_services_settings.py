@@ -281,7 +281,10 @@ def self_service_accounts(platform: "PlatformConfig") -> list[str]:
 def self_service_principals(platform: "PlatformConfig") -> list[str]:
     """The principal ARN patterns (`IAM_PATTERN`, no account: the association is the account's
     own) of the data scientists' sessions: the permission set's Identity Center role or the
-    SAML persona role (identity_settings.persona_session_roles)."""
+    SAML persona role (identity_settings.persona_session_roles). A pattern admits any role that
+    matches it; nobody can create a role under the reserved `aws-reserved/sso.amazonaws.com/`
+    path, and the SAML role's name is the platform's (people hold no iam:CreateRole).
+    Wildcards are allowed in the path and name of an IAM_PATTERN (AssociatePrincipalWithPortfolio)."""
     return [f"arn:aws:iam:::role/{name}" for name in ids.persona_session_roles(platform, SELF_SERVICE_PERSONA)]
 
 
