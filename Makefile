@@ -12,10 +12,11 @@ ENGINE := access_proofs/engine
 
 .PHONY: preview test venv engine prove generated mutation clean
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .  # the `offline-preview` command (pyproject.toml)
 	touch $@
 
 venv: $(VENV)/.installed

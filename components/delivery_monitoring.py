@@ -26,7 +26,10 @@ denies publishing without TLS.
 A CloudWatch dashboard per project (automation account) shows the builds, the training
 executions and the endpoint; its pre-production and production widgets name their account,
 which CloudWatch's cross-account dashboards read through each account's
-`CloudWatch-CrossAccountSharingRole` (enabled outside this component).
+`CloudWatch-CrossAccountSharingRole` (CloudWatch "Cross-account cross-Region dashboards"): with
+`organization_id`, the component creates that role in pre-production and production, trusting
+the automation account (within the organization) and holding the read-only managed policies
+CloudWatch's console attaches when sharing is enabled by hand.
 """
 
 from __future__ import annotations
@@ -50,6 +53,10 @@ MAX_EVALUATION_SECONDS = 86400
 _NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ENDPOINT = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# The name CloudWatch's cross-account dashboards assume in a sharing account, and what the
+# console's "Share your CloudWatch data" attaches for metrics and automatic dashboards.
+SHARING_ROLE_NAME = "CloudWatch-CrossAccountSharingRole"
+SHARING_POLICIES = ("CloudWatchReadOnlyAccess", "CloudWatchAutomaticDashboardsAccess")
 
 # The state changes worth a notification (the documented status values of each event).
 PIPELINE_STATES = ("FAILED", "STOPPED", "SUCCEEDED", "SUPERSEDED")
@@ -131,6 +138,8 @@ class DeliveryMonitoringArgs:
     emails: Sequence[str] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
     partition: str = "aws"
+    # With it: the dashboard's sharing roles in pre-production and production (module docstring).
+    organization_id: pulumi.Input[str] | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -185,6 +194,15 @@ class DeliveryMonitoringArgs:
     def forwarding_accounts(self) -> list[pulumi.Input[str]]:
         """The accounts whose rules forward to the project bus, pre-production first."""
         return [a for a in (self.preprod_account_id, self.prod_account_id) if a is not None]
+
+
+def sharing_trust(args: DeliveryMonitoringArgs) -> dict:
+    """The sharing role's trust: the automation account (its console users viewing the
+    dashboard), only as a principal of the organization."""
+    return document({
+        "Sid": "MonitoringAccountDashboards", "Effect": "Allow",
+        "Principal": {"AWS": pulumi.Output.concat(f"arn:{args.partition}:iam::", args.automation_account_id, ":root")},
+        "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:PrincipalOrgID": args.organization_id}}})
 
 
 def _named(field_name: str, names: Sequence[str], prefix: str) -> dict:
@@ -329,13 +347,15 @@ class DeliveryMonitoring(pulumi.ComponentResource):
     required exactly when `args` names that account.
 
     Outputs: `topic_arn`, `bus_arn` (None without pre-production and production), `rule_names` (route key -> rule name), `alarm_names`,
-    `dashboard_name`."""
+    `dashboard_name`, `sharing_role_arns` (preprod/prod -> the dashboard's sharing role, with
+    `organization_id`)."""
 
     topic_arn: pulumi.Output[str]
     bus_arn: pulumi.Output[str] | None
     rule_names: dict[str, str]
     alarm_names: list[str]
     dashboard_name: pulumi.Output[str]
+    sharing_role_arns: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: DeliveryMonitoringArgs, automation: pulumi.ProviderResource,
                  preprod: pulumi.ProviderResource | None = None, prod: pulumi.ProviderResource | None = None,
@@ -438,6 +458,23 @@ class DeliveryMonitoring(pulumi.ComponentResource):
                 f"{name}-{route.key}-bus", rule=rule.name, target_id="automation-delivery-bus", arn=bus_arn,
                 role_arn=role.arn, opts=in_area(route.area, depends_on=[bus, bus_access, policy]))
 
+        # The dashboard's widgets of pre-production and production read through these roles.
+        self.sharing_role_arns = {}
+        if args.organization_id is not None:
+            for area, label in (("training", "preprod"), ("serving", "prod")):
+                if accounts[area] is None:
+                    continue
+                sharing = aws.iam.Role(
+                    f"{name}-{area}-cloudwatch-sharing", name=SHARING_ROLE_NAME, max_session_duration=3600,
+                    description="CloudWatch cross-account dashboards of the automation account",
+                    assume_role_policy=policy_json(sharing_trust(args)), tags=tags, opts=in_area(area))
+                for policy_name in SHARING_POLICIES:
+                    aws.iam.RolePolicyAttachment(
+                        f"{name}-{area}-cloudwatch-sharing-{policy_name}", role=sharing.name,
+                        policy_arn=f"arn:{args.partition}:iam::aws:policy/{policy_name}",
+                        opts=pulumi.ResourceOptions(parent=sharing, provider=providers[area]))
+                self.sharing_role_arns[label] = sharing.arn
+
         dashboard = aws.cloudwatch.Dashboard(f"{name}-dashboard", dashboard_name=args.dashboard_name,
                                              dashboard_body=dashboard_body(args, args.region),
                                              opts=in_area("automation"))
@@ -447,4 +484,5 @@ class DeliveryMonitoring(pulumi.ComponentResource):
         self.bus_arn = pulumi.Output.all(bus.id, bus_arn).apply(lambda v: v[1]) if bus is not None else None
         self.dashboard_name = dashboard.dashboard_name
         self.register_outputs({"topic_arn": self.topic_arn, "bus_arn": self.bus_arn, "rule_names": self.rule_names,
-                               "alarm_names": self.alarm_names, "dashboard_name": self.dashboard_name})
+                               "alarm_names": self.alarm_names, "dashboard_name": self.dashboard_name,
+                               "sharing_role_arns": self.sharing_role_arns})

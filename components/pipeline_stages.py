@@ -22,6 +22,9 @@ SOURCE_ARTIFACT = "SourceArtifact"
 SOURCE_VARIABLES = "SourceVariables"
 TRAIN_STACK_VARIABLES = "TrainStack"
 COMMIT_ID = f"#{{{SOURCE_VARIABLES}.CommitId}}"
+# One training run: the pipeline's execution id, the same in every action of one execution (the
+# training workflow names its jobs and output prefix by it; the registration reads that prefix).
+RUN_ID = "#{codepipeline.PipelineExecutionId}"
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,8 @@ class StageInputs:
 
     project: str
     region: str
-    connection_arn: pulumi.Input[str]
+    connection_arn: pulumi.Input[str] | None     # CodeConnections, or
+    codecommit_role_arn: pulumi.Input[str] | None  # CodeCommit: the repository account's source role
     repository: str
     branch: str
     build_project_name: pulumi.Input[str]
@@ -72,13 +76,25 @@ def _deploy_action(name: str, kind: str, inputs: StageInputs, role_arn: pulumi.I
 
 
 def source_stage(inputs: StageInputs) -> aws.codepipeline.PipelineStageArgs:
-    """The project's repository through its CodeConnections connection (changes are detected by
-    the pipeline's trigger, which filters branch and paths, not by the action)."""
-    return aws.codepipeline.PipelineStageArgs(name="Source", actions=[aws.codepipeline.PipelineStageActionArgs(
-        name="Source", category="Source", owner="AWS", provider="CodeStarSourceConnection", version="1",
-        namespace=SOURCE_VARIABLES, output_artifacts=[SOURCE_ARTIFACT],
-        configuration={"ConnectionArn": inputs.connection_arn, "FullRepositoryId": inputs.repository,
-                       "BranchName": inputs.branch, "OutputArtifactFormat": "CODE_ZIP", "DetectChanges": "false"})])
+    """The project's repository through its CodeConnections connection, or its CodeCommit
+    repository in another account as that account's source role. Changes are detected by the
+    pipeline's trigger (connection) or an EventBridge rule (CodeCommit), not by the action."""
+    if (inputs.connection_arn is None) == (inputs.codecommit_role_arn is None):
+        raise ValueError(f"{inputs.project}: the source is a connection or a CodeCommit repository, exactly one")
+    if inputs.codecommit_role_arn is not None:
+        # Both actions output CommitId into the same namespace (COMMIT_ID).
+        action = aws.codepipeline.PipelineStageActionArgs(
+            name="Source", category="Source", owner="AWS", provider="CodeCommit", version="1",
+            namespace=SOURCE_VARIABLES, output_artifacts=[SOURCE_ARTIFACT], role_arn=inputs.codecommit_role_arn,
+            configuration={"RepositoryName": inputs.repository, "BranchName": inputs.branch,
+                           "OutputArtifactFormat": "CODE_ZIP", "PollForSourceChanges": "false"})
+    else:
+        action = aws.codepipeline.PipelineStageActionArgs(
+            name="Source", category="Source", owner="AWS", provider="CodeStarSourceConnection", version="1",
+            namespace=SOURCE_VARIABLES, output_artifacts=[SOURCE_ARTIFACT],
+            configuration={"ConnectionArn": inputs.connection_arn, "FullRepositoryId": inputs.repository,
+                           "BranchName": inputs.branch, "OutputArtifactFormat": "CODE_ZIP", "DetectChanges": "false"})
+    return aws.codepipeline.PipelineStageArgs(name="Source", actions=[action])
 
 
 def build_stage(inputs: StageInputs) -> aws.codepipeline.PipelineStageArgs:
@@ -103,7 +119,8 @@ def train_stage(inputs: StageInputs) -> aws.codepipeline.PipelineStageArgs:
         name="RunTrainingWorkflow", category="Invoke", owner="AWS", provider="StepFunctions", version="1",
         run_order=2, input_artifacts=[SOURCE_ARTIFACT], role_arn=inputs.preprod_role_arn, region=inputs.region,
         configuration={"StateMachineArn": f"#{{{TRAIN_STACK_VARIABLES}.StateMachineARN}}", "InputType": "Literal",
-                       "Input": to_json({"commitId": COMMIT_ID}), "ExecutionNamePrefix": inputs.project[:40]})
+                       "Input": to_json({"commitId": COMMIT_ID, "runId": RUN_ID}),
+                       "ExecutionNamePrefix": inputs.project[:40]})
     return aws.codepipeline.PipelineStageArgs(name="Train", actions=[deploy, invoke])
 
 

@@ -6,9 +6,14 @@ the stack's exported outputs. StackReferences resolve to outputs that upstream s
 earlier in the same run.
 
 Any Pulumi Python program works: the project name, the program's entry point and the stack
-configuration directory come from its `Pulumi.yaml` (see :class:`Program`). Configuration is
-handed to the program the way the CLI would hand it over, except that `secure:` values cannot be
-decrypted without the stack's secrets provider: they become placeholder strings marked secret.
+configuration directory come from its `Pulumi.yaml` (see :class:`Program`), and so does its own
+virtualenv. Configuration is handed to the program the way the CLI would hand it over; `secure:`
+values are decrypted with the passphrase provider's passphrase from the environment
+(offline_preview/secure_config.py), or become placeholder strings marked secret, with a note.
+
+The program runs as a preview (`is_dry_run()`): what no mock answers stays unknown. Remote
+(multi-language) components, a URN registered twice with different inputs and invokes no mock
+answers fail the stack, each with a message naming it.
 
 Several stacks, and several programs, can run in one process one after another: each run gets a
 fresh root stack, configuration, monitor and event-loop state, and what a failed run left
@@ -22,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import functools
 import gc
 import json
@@ -30,7 +36,7 @@ import os
 import runpy
 import sys
 import warnings
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,9 +48,11 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import known_types, rpc
 from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime.proto import engine_pb2, provider_pb2, resource_pb2, source_pb2
+from pulumi.output import UNKNOWN, Unknown
 from pulumi.runtime.sync_await import _sync_await
 
-from offline_preview.mocks import PlatformMocks
+from offline_preview.mocks import MissingInvokeMock, PlatformMocks
+from offline_preview.secure_config import SecretsError, stack_decrypter
 
 PROJECT = "ml-platform"
 ORGANIZATION = "organization"
@@ -59,12 +67,15 @@ SECRET_PLACEHOLDER = "[secret {key}]"
 class PreviewError(RuntimeError):
     """The program failed, or logged an error, for a stack.
 
-    `registered` holds what the program had registered before it failed.
+    `registered` holds what the program had registered before it failed; `missing_projects` the
+    other projects whose stacks it referenced but the run did not know.
     """
 
-    def __init__(self, message: str, registered: list[Registration] | None = None):
+    def __init__(self, message: str, registered: list[Registration] | None = None,
+                 missing_projects: Collection[str] = ()):
         super().__init__(message)
         self.registered = registered or []
+        self.missing_projects = sorted(set(missing_projects))
 
 
 class UpstreamPending(PreviewError):
@@ -108,6 +119,9 @@ class Registration:
     read: bool = False  # read with `get` (StackReferences, `Resource.get`), not managed
     # Former identities (`aliases` option): alias specs as dicts, or {"urn": ...}.
     aliases: list[dict[str, Any]] = field(default_factory=list)
+    # A multi-language (remote) component: its plugin registers its children, which the offline
+    # preview does not run, so neither they nor their outputs are known.
+    remote: bool = False
 
 
 @dataclass
@@ -127,6 +141,12 @@ class StackRun:
     # The provider context used for resources without an explicit provider.
     default_account: str = DEFAULT_ACCOUNT_ID
     default_region: str = "us-east-1"
+    # Remote components whose children were not seen (URNs), when the run allows them.
+    unseen: list[str] = field(default_factory=list)
+    # What the offline preview itself has to say about the run (not the program's warnings).
+    notes: list[str] = field(default_factory=list)
+    # Stacks of other projects read through StackReferences (full names `org/project/stack`).
+    external_references: list[str] = field(default_factory=list)
 
     def of_type(self, typ: str) -> list[Registration]:
         return [r for r in self.resources if r.type == typ]
@@ -141,6 +161,24 @@ class StackRun:
         return next(r for r in self.resources if r.urn == urn)
 
 
+@dataclass
+class RunOptions:
+    """What the command line adds to every stack's run; plain data (it travels to workers).
+
+    `invoke_mocks` maps invoke tokens to `[{"args": {...}, "return": {...}}]` (see
+    :func:`offline_preview.mocks.load_mocks_file`), `external` full stack names
+    (`org/project/stack`) of other projects to their outputs, `external_secrets` to the names of
+    their secret outputs.
+    """
+
+    allow_unseen: bool = False
+    invoke_mocks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    mocks_file: str | None = None
+    external: dict[str, dict[str, Any]] = field(default_factory=dict)
+    external_secrets: dict[str, list[str]] = field(default_factory=dict)
+    organization: str = ORGANIZATION
+
+
 # -- the program -----------------------------------------------------------------------------
 
 
@@ -153,6 +191,9 @@ class Program:
     entry: Path  # the `__main__.py` (or the file `main` names) that runs the program
     stack_config_dir: Path
     project_config: dict[str, Any] = field(default_factory=dict)
+    # The program's own environment (Pulumi.yaml `runtime.options`), as the CLI would use it.
+    virtualenv: Path | None = None
+    toolchain: str = "pip"
 
     @property
     def main_dir(self) -> Path:
@@ -175,6 +216,7 @@ class Program:
             raise PreviewError(f"{path}: `name` (the project name) is missing")
         runtime = data.get("runtime")
         runtime_name = runtime.get("name") if isinstance(runtime, dict) else runtime
+        options = (runtime.get("options") if isinstance(runtime, dict) else None) or {}
         if runtime_name not in (None, "python"):
             raise PreviewError(f"{path}: runtime {runtime_name!r} is not python; the offline preview runs Python programs")
         main = directory / str(data.get("main") or ".")
@@ -182,7 +224,10 @@ class Program:
         if not entry.exists():
             raise PreviewError(f"{path}: the program's entry point {entry} does not exist (see `main`)")
         config_dir = directory / str(data.get("stackConfigDir") or ".")
-        return cls(directory, name, entry.resolve(), config_dir.resolve(), data.get("config") or {})
+        toolchain = str(options.get("toolchain") or "pip")
+        venv = options.get("virtualenv") or (".venv" if toolchain == "uv" else None)
+        return cls(directory, name, entry.resolve(), config_dir.resolve(), data.get("config") or {},
+                   (directory / str(venv)).absolute() if venv else None, toolchain)
 
 
 _PROGRAMS: dict[Path, Program] = {}
@@ -210,7 +255,7 @@ def _as_program(program: Program | Path | str | None) -> Program:
         for parent in path.parents:
             if (parent / "Pulumi.yaml").exists():
                 found = load_program(parent)
-                return Program(found.directory, found.project, path, found.stack_config_dir, found.project_config)
+                return dataclasses.replace(found, entry=path)
         raise PreviewError(f"{path}: no Pulumi.yaml above the program")
     return load_program(path)
 
@@ -242,8 +287,8 @@ def stack_layer(config: dict[str, Any], project: str | None = None) -> str | Non
     return value if isinstance(value, str) else None
 
 
-def read_stack_config(config_dir: Path, stack: str) -> dict[str, Any]:
-    """The `config:` mapping of `Pulumi.<stack>.yaml` as written (keys not yet namespaced)."""
+def read_stack_file(config_dir: Path, stack: str) -> dict[str, Any]:
+    """`Pulumi.<stack>.yaml` as written: `config:`, `encryptionsalt:`, `secretsprovider:`..."""
     path = Path(config_dir) / f"Pulumi.{stack}.yaml"
     if not path.exists():
         raise PreviewError(f"stack {stack}: no configuration file {path}")
@@ -251,6 +296,15 @@ def read_stack_config(config_dir: Path, stack: str) -> dict[str, Any]:
         data = _yaml(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise PreviewError(f"stack {stack}: {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise PreviewError(f"stack {stack}: {path} must be a mapping")
+    return data
+
+
+def read_stack_config(config_dir: Path, stack: str) -> dict[str, Any]:
+    """The `config:` mapping of `Pulumi.<stack>.yaml` as written (keys not yet namespaced)."""
+    path = Path(config_dir) / f"Pulumi.{stack}.yaml"
+    data = read_stack_file(config_dir, stack)
     config = data.get("config") or {}
     if not isinstance(config, dict):
         raise PreviewError(f"stack {stack}: `config` in {path} must be a mapping")
@@ -269,26 +323,50 @@ def _full_key(key: str, project: str) -> str:
     return key if ":" in key else f"{project}:{key}"
 
 
-def _replace_secure(value: Any, key: str) -> tuple[Any, bool]:
-    """Replace `{secure: ...}` values (at any depth) by placeholders; report whether any was found."""
+def _replace_secure(value: Any, key: str, decrypt: Callable[[str], str] | None = None) -> tuple[Any, bool]:
+    """Decrypt `{secure: ...}` values (at any depth), or replace them by placeholders when
+    `decrypt` is None; report whether any was found."""
     if isinstance(value, dict):
         if set(value) == {"secure"}:
-            return SECRET_PLACEHOLDER.format(key=key), True
+            if decrypt is None:
+                return SECRET_PLACEHOLDER.format(key=key), True
+            try:
+                return decrypt(str(value["secure"])), True
+            except SecretsError as exc:
+                raise PreviewError(f"config key {key}: {exc}") from None
         found = False
         out = {}
         for k, v in value.items():
-            out[k], secret = _replace_secure(v, key)
+            out[k], secret = _replace_secure(v, key, decrypt)
             found = found or secret
         return out, found
     if isinstance(value, list):
-        items = [_replace_secure(v, key) for v in value]
+        items = [_replace_secure(v, key, decrypt) for v in value]
         return [v for v, _ in items], any(s for _, s in items)
     return value, False
 
 
+@dataclass
+class StackConfig:
+    """A stack's configuration as the program sees it, and which secrets it could not decrypt."""
+
+    values: dict[str, Any]
+    secret_keys: list[str]
+    undecrypted: list[str] = field(default_factory=list)  # secure keys the program sees as placeholders
+    why: str = ""  # why they could not be decrypted
+
+
 def resolve_config(program: Program, config_dir: Path, stack: str) -> tuple[dict[str, Any], list[str]]:
     """The stack's configuration as the CLI hands it to the program: namespaced keys, project
-    defaults from Pulumi.yaml, secure values replaced by placeholders. Returns (config, secret keys)."""
+    defaults from Pulumi.yaml, secure values decrypted when the passphrase provider's passphrase
+    is in the environment, else replaced by placeholders. Returns (config, secret keys)."""
+    resolved = resolve_stack_config(program, config_dir, stack)
+    return resolved.values, resolved.secret_keys
+
+
+def resolve_stack_config(program: Program, config_dir: Path, stack: str,
+                         env: Mapping[str, str] | None = None) -> StackConfig:
+    """:func:`resolve_config` with the keys whose secrets could not be decrypted, and why."""
     merged: dict[str, Any] = {}
     for key, spec in (program.project_config or {}).items():
         # Project-level config: `key: value` or `key: {default: value}` / `{value: value}`.
@@ -296,14 +374,25 @@ def resolve_config(program: Program, config_dir: Path, stack: str) -> tuple[dict
             merged[_full_key(key, program.project)] = spec.get("value", spec.get("default"))
         elif not isinstance(spec, dict) or "type" not in spec:
             merged[_full_key(key, program.project)] = spec
+    stack_file = read_stack_file(config_dir, stack)
     for key, value in read_stack_config(config_dir, stack).items():
         merged[_full_key(str(key), program.project)] = value
+    decrypt, why = None, ""
+    if any(_replace_secure(v, k)[1] for k, v in merged.items()):
+        try:
+            decrypt, why = stack_decrypter(stack_file, env)
+        except SecretsError as exc:
+            raise PreviewError(f"stack {stack}: Pulumi.{stack}.yaml: {exc}") from None
     config, secret_keys = {}, []
     for key, value in merged.items():
-        config[key], secret = _replace_secure(value, key)
+        try:
+            config[key], secret = _replace_secure(value, key, decrypt)
+        except PreviewError as exc:
+            raise PreviewError(f"stack {stack}: {exc}") from None
         if secret:
             secret_keys.append(key)
-    return config, sorted(secret_keys)
+    undecrypted = sorted(secret_keys) if decrypt is None else []
+    return StackConfig(config, sorted(secret_keys), undecrypted, why)
 
 
 def _as_config_value(value: Any) -> str:
@@ -338,10 +427,18 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
 
     def __init__(self, mocks: PlatformMocks, stack: str, upstream: dict[str, dict[str, Any]],
                  project: str = PROJECT, stacks_in_run: Collection[str] | None = None,
-                 upstream_secrets: dict[str, Collection[str]] | None = None):
+                 upstream_secrets: dict[str, Collection[str]] | None = None,
+                 options: RunOptions | None = None):
         super().__init__(mocks)
         self.stack = stack
         self.project = project
+        self.options = options or RunOptions()
+        self.organization = self.options.organization
+        self.unseen: list[str] = []  # remote components (URNs)
+        self.notes: list[str] = []
+        self._firsts: dict[str, Any] = {}  # URN -> its first registration (or read) request
+        self.external_references: list[str] = []
+        self.missing_projects: set[str] = set()
         self.upstream = upstream
         self.upstream_secrets = upstream_secrets or {}
         self.stacks_in_run = set(stacks_in_run) if stacks_in_run is not None else None
@@ -359,14 +456,23 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
     def _stack_reference(self, inputs: dict[str, Any]) -> dict[str, Any]:
         # Problems are recorded, not raised: an exception here would surface as some unrelated
         # error in the program's Outputs. `run_stack` reports them before anything else.
-        name = inputs.get("name", "")
-        short = name.split("/")[-1]
+        name = str(inputs.get("name", ""))
         parts = name.split("/")
         empty = {"name": name, "outputs": {}, "secretOutputNames": []}
-        if len(parts) not in (1, 3) or (len(parts) == 3 and parts[1] != self.project):
-            self.problems.append(f"stack {self.stack}: StackReference '{name}' is not a stack of project "
-                                 f"{self.project}; the offline preview can only resolve stacks of the project it runs")
+        # As the engine does: `stack`, `project/stack` and `org/project/stack`, the missing parts
+        # being this run's; a reference matches on the full name.
+        if len(parts) > 3 or not all(parts):
+            self.problems.append(f"stack {self.stack}: StackReference '{name}' is not a stack name "
+                                 "(`stack`, `project/stack` or `organization/project/stack`)")
             return empty
+        if len(parts) == 3:
+            org, project, short = parts
+        elif len(parts) == 2:
+            org, (project, short) = self.organization, parts
+        else:
+            org, project, short = self.organization, self.project, parts[0]
+        if (org, project) != (self.organization, self.project):
+            return self._external_reference(name, f"{org}/{project}/{short}", project)
         if short == self.stack:
             self.problems.append(f"stack {self.stack}: StackReference '{name}' refers to the stack itself")
             return empty
@@ -384,15 +490,70 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         return {"name": name, "outputs": self.upstream[short],
                 "secretOutputNames": sorted(self.upstream_secrets.get(short, ()))}
 
+    def _external_reference(self, name: str, full: str, project: str) -> dict[str, Any]:
+        """A stack of another project: from a program previewed earlier in this invocation or
+        the upstream stack outputs file."""
+        if full not in self.options.external:
+            self.missing_projects.add(project)
+            known = sorted(self.options.external)
+            hint = (f"; this run's organization is '{self.organization}' (--organization)"
+                    if project == self.project else "")
+            self.problems.append(
+                f"stack {self.stack}: StackReference '{name}' names stack {full}, which is not in this run"
+                f"{hint}; preview its program in the same invocation (another --program-dir) "
+                f"or give its outputs with --stack-outputs FILE (outputs known for: {', '.join(known) or 'no stack'})")
+            return {"name": name, "outputs": {}, "secretOutputNames": []}
+        if full not in self.external_references:
+            self.external_references.append(full)
+        return {"name": name, "outputs": self.options.external[full],
+                "secretOutputNames": sorted(self.options.external_secrets.get(full, ()))}
+
+    def _check_unique(self, urn: str, request: Any, read: bool) -> None:
+        """As the engine: a second registration (or read) of one URN fails the stack.
+
+        A second one identical to the first (same type, parent, provider and inputs on the wire)
+        is reported in the run's notes instead: the engine still rejects it, but nothing in the
+        preview is ambiguous, and this repository's platform stacks still do it (a StackReference
+        read twice, a provider created twice in some configurations) until stacks/ shares them.
+        """
+        # The request itself is kept (no serialization on the common path); protobuf messages
+        # compare field by field.
+        first = self._firsts.setdefault(urn, request)
+        if first is request:
+            return
+        if self._signature(first) != self._signature(request):
+            message = f"stack {self.stack}: Duplicate resource URN '{urn}'; try giving it a unique name"
+            self.problems.append(message)
+            raise PreviewError(message)
+        what = "read" if read else "registered"
+        note = (f"stack {self.stack}: {request.type} '{request.name}' is {what} twice, identically; the Pulumi "
+                f"engine rejects the second one (Duplicate resource URN '{urn}'): {what[:-1] if read else 'register'} it once and share it")
+        if note not in self.notes:
+            self.notes.append(note)
+
+    @staticmethod
+    def _signature(request: Any) -> tuple:
+        # A read and a registration of one URN differ in their message type.
+        read = isinstance(request, resource_pb2.ReadResourceRequest)
+        wire = request.properties if read else request.object
+        return (type(request).__name__, request.type, request.parent, request.provider,
+                request.id if read else "", wire)
+
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == STACK_TYPE:
             return resource_pb2.RegisterResourceResponse(urn=urn)
+        self._check_unique(urn, request, read=False)
         inputs = rpc.deserialize_properties(request.object)
         if _has_resource_object(inputs):
             inputs = _without_resource_objects(inputs, request.object)
         account = region = None
-        if request.type == STACK_REFERENCE_TYPE:
+        if request.remote:
+            # The engine would hand this component to its plugin (Construct), which registers the
+            # children and computes the outputs: none of it is known here, so nothing is answered.
+            self.unseen.append(urn)
+            resource_id, state = "", {}
+        elif request.type == STACK_REFERENCE_TYPE:
             resource_id, state = inputs.get("name", ""), self._stack_reference(inputs)
         else:
             args = pulumi_mocks.MockResourceArgs(
@@ -418,6 +579,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
                 delete_before_replace=bool(request.deleteBeforeReplace), import_id=request.importId or None,
                 account=account, region=region,
                 aliases=[json_format.MessageToDict(a) for a in request.aliases] + [{"urn": u} for u in request.aliasURNs],
+                remote=bool(request.remote),
             )
         )
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id or "", object=_to_struct(state))
@@ -425,6 +587,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
     def ReadResource(self, request):  # noqa: N802 (gRPC method name)
         # StackReferences are read, not registered: `get(name)` of the stack's outputs.
         urn = self.make_urn(request.parent, request.type, request.name)
+        self._check_unique(urn, request, read=True)
         inputs = rpc.deserialize_properties(request.properties)
         if request.type == STACK_REFERENCE_TYPE:
             resource_id, state = request.id, self._stack_reference({**inputs, "name": inputs.get("name") or request.id})
@@ -452,7 +615,11 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         args = rpc.deserialize_properties(request.args)
         if request.tok == "pulumi:pulumi:getResource":
             return super().Invoke(request)
-        result = self.mocks.call(pulumi_mocks.MockCallArgs(token=request.tok, args=args, provider=request.provider))
+        try:
+            result = self.mocks.call(pulumi_mocks.MockCallArgs(token=request.tok, args=args, provider=request.provider))
+        except MissingInvokeMock as exc:
+            self.problems.append(f"stack {self.stack}: {exc}")
+            raise
         ret, failures = (result, None) if isinstance(result, dict) else result
         return resource_pb2.ResourceInvokeResponse(
             failures=[provider_pb2.CheckFailure(property=p, reason=r) for p, r in failures or []] or None,
@@ -505,11 +672,25 @@ def _plain(value: Any) -> bool:
 
 def _to_struct(state: dict[str, Any]) -> struct_pb2.Struct:
     """The protobuf form of a resource's state; plain data converts directly."""
+    if not _plain(state):
+        state = _unknowns_on_the_wire(state)
     if _plain(state):
         struct = struct_pb2.Struct()
         struct.update({k: v for k, v in state.items() if v is not None})
         return struct
     return _sync_await(rpc.serialize_properties(state, {}))  # assets, resources: the SDK's way
+
+
+def _unknowns_on_the_wire(value: Any) -> Any:
+    """`value` with each unknown as the engine's wire sentinel, which the SDK reads back as
+    unknown during a preview (an input the program passed as unknown stays unknown)."""
+    if isinstance(value, Unknown):
+        return rpc.UNKNOWN
+    if isinstance(value, dict):
+        return {k: _unknowns_on_the_wire(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unknowns_on_the_wire(v) for v in value]
+    return value
 
 
 class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):
@@ -717,6 +898,19 @@ async def _exported(value: Any, registrations: dict[str, Registration]) -> Any:
     return value
 
 
+async def _resolved_exports(raw: dict[str, Any]) -> dict[str, Any]:
+    """Each export's value, or UNKNOWN when the preview cannot know it (as `pulumi preview` shows
+    it): resolved one by one, so one unknown export does not hide the others."""
+    resolved = {}
+    for key, value in raw.items():
+        output = pulumi.Output.from_input(value)
+        if not await output.is_known():
+            resolved[key] = UNKNOWN
+            continue
+        resolved[key] = await output.future()
+    return resolved
+
+
 async def _secret_output_names(outputs: dict[str, Any]) -> list[str]:
     names = []
     for key, value in outputs.items():
@@ -733,44 +927,125 @@ def run_stack(
     program: Program | Path | str | None = None,
     stacks_in_run: Collection[str] | None = None,
     upstream_secrets: dict[str, Collection[str]] | None = None,
+    options: RunOptions | None = None,
 ) -> StackRun:
     """Run the program for `stack` under the capturing monitor and return what it registered.
 
-    `upstream` maps stack names to the outputs they exported (what StackReferences resolve to);
-    `stacks_in_run` lets a reference to a stack that will run later raise :class:`UpstreamPending`
-    instead of an error. Raises :class:`PreviewError` naming the stack when the program fails,
-    raises, or logs an error with `pulumi.log.error`.
+    The program runs as under `pulumi preview` (`pulumi.runtime.is_dry_run()` is true): what no
+    mock knows stays unknown. `upstream` maps stack names to the outputs they exported (what
+    StackReferences resolve to); `stacks_in_run` lets a reference to a stack that will run later
+    raise :class:`UpstreamPending` instead of an error; `options` adds the command line's mocks,
+    other projects' outputs and whether remote components may go unseen. Raises
+    :class:`PreviewError` naming the stack when the program fails, raises, logs an error with
+    `pulumi.log.error`, registers a URN twice, calls an invoke no mock answers or registers a
+    remote component (unless `options.allow_unseen`).
     """
     # No cyclic garbage collection while the program runs (it allocates many short-lived
     # cycles); one collection after it, then what survives is frozen (see settle_heap).
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _run_stack(stack, config_dir, upstream, default_account_id, program, stacks_in_run, upstream_secrets)
+        return _run_stack(stack, config_dir, upstream, default_account_id, program, stacks_in_run, upstream_secrets,
+                          options or RunOptions())
     finally:
         settle_heap()
         if enabled:
             gc.enable()
 
 
+def _site_packages(prog: Program) -> str | None:
+    """The site-packages of the program's own virtualenv (None when it declares none)."""
+    venv = prog.virtualenv
+    if venv is None:
+        return None
+    if not venv.is_dir():
+        raise PreviewError(
+            f"the program's virtualenv {venv} (Pulumi.yaml runtime.options.virtualenv, toolchain "
+            f"{prog.toolchain}) does not exist; create it as `pulumi install` would: "
+            f"python3 -m venv {venv} && {venv}/bin/python -m pip install -r requirements.txt")
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for candidate in (venv / "lib" / version / "site-packages", venv / "Lib" / "site-packages"):
+        if candidate.is_dir():
+            return str(candidate)
+    found = sorted(p.parent.name for p in venv.glob("lib/python*/site-packages"))
+    raise PreviewError(
+        f"the program's virtualenv {venv} has no {version} site-packages (it has: {', '.join(found) or 'none'}); "
+        f"the offline preview runs the program in its own {version} interpreter, so recreate the "
+        f"virtualenv with {version}")
+
+
+def _environment(prog: Program) -> str:
+    if prog.virtualenv is not None:
+        return f"the program's virtualenv {prog.virtualenv} (Pulumi.yaml runtime.options)"
+    return f"the offline preview's environment {sys.prefix} (the program declares no virtualenv)"
+
+
+def _where(failure: BaseException, prog: Program) -> str:
+    """`path:line` of the program's own code where `failure` was raised, or ''."""
+    import traceback
+
+    roots = [prog.directory, prog.main_dir]
+    venv = prog.virtualenv
+    found = ""
+    for frame in traceback.extract_tb(failure.__traceback__):
+        path = Path(frame.filename)
+        if not path.is_absolute() or (venv is not None and path.is_relative_to(venv)):
+            continue
+        if any(path.is_relative_to(root) for root in roots):
+            try:
+                shown = path.relative_to(Path.cwd())
+            except ValueError:
+                shown = path
+            found = f"{shown}:{frame.lineno}"
+    return found
+
+
+def _failure_message(stack: str, failure: BaseException, prog: Program) -> str:
+    where = _where(failure, prog)
+    message = f"stack {stack}: {type(failure).__name__}: {failure}" + (f" (at {where})" if where else "")
+    if isinstance(failure, ModuleNotFoundError) and failure.name:
+        message += (f"; module '{failure.name}' is not installed in {_environment(prog)}: install the package "
+                    f"that provides it there")
+    return message
+
+
+def _unseen_message(stack: str, run: list[Registration], urns: list[str], allowed: bool) -> str:
+    regs = {r.urn: r for r in run}
+    names = ", ".join(f"{regs[u].type} '{regs[u].name}'" for u in urns)
+    text = (f"stack {stack}: {len(urns)} remote (multi-language) component(s) not seen: {names}; "
+            "their plugin registers their children, which the offline preview does not run, so those "
+            "children were not checked by policies and the components' outputs are unknown")
+    if not allowed:
+        text += " (pass --allow-unseen to preview the rest with a warning)"
+    return text
+
+
 def _run_stack(stack: str, config_dir: Path, upstream: dict[str, dict[str, Any]] | None, default_account_id: str,
                program: Program | Path | str | None, stacks_in_run: Collection[str] | None,
-               upstream_secrets: dict[str, Collection[str]] | None) -> StackRun:
+               upstream_secrets: dict[str, Collection[str]] | None, options: RunOptions) -> StackRun:
     prog = _as_program(program)
     config_dir = Path(config_dir)
-    config, secret_keys = resolve_config(prog, config_dir, stack)
+    resolved = resolve_stack_config(prog, config_dir, stack)
+    config, secret_keys = resolved.values, resolved.secret_keys
+    notes: list[str] = []
+    if resolved.undecrypted:
+        notes.append(f"stack {stack}: the secure value(s) of {', '.join(resolved.undecrypted)} could not be "
+                     f"decrypted ({resolved.why}); the program sees placeholders '[secret <key>]'")
+    site_packages = _site_packages(prog)
     region = str(config.get("aws:region", "us-east-1"))
-    mocks = PlatformMocks(stack, default_account_id, region)
-    monitor = CapturingMonitor(mocks, stack, upstream or {}, prog.project, stacks_in_run, upstream_secrets)
+    mocks = PlatformMocks(stack, default_account_id, region, options.invoke_mocks, options.mocks_file)
+    monitor = CapturingMonitor(mocks, stack, upstream or {}, prog.project, stacks_in_run, upstream_secrets, options)
     capture = _LogCapture()
 
     # A fresh runtime per run: root stack, outstanding outputs, leftovers of a failed run.
     _cancel_leftovers()
     pulumi.runtime.settings.SETTINGS.outputs.clear()
     pulumi.runtime.settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(mocks, project=prog.project, stack=stack, preview=False,
+    # preview=True: as under `pulumi preview`, the program sees a dry run and values no mock
+    # answers (other providers' computed outputs, unmocked properties) stay unknown.
+    pulumi.runtime.set_mocks(mocks, project=prog.project, stack=stack, preview=True,
                              logger=logging.getLogger("offline_preview.program"),
-                             monitor=monitor, organization=ORGANIZATION)
+                             monitor=monitor, organization=options.organization)
     pulumi.runtime.settings.SETTINGS.engine = capture
     program_config = {k: _as_config_value(v) for k, v in config.items()}
     # Tell the program where this run's configuration lives (another directory may be chosen);
@@ -791,6 +1066,15 @@ def _run_stack(stack: str, config_dir: Path, upstream: dict[str, dict[str, Any]]
     original_require_output = pulumi.StackReference.require_output
     pulumi.StackReference.require_output = _require_output
     _forget_foreign_modules(prog.main_dir)
+    saved_path = list(sys.path)
+    if site_packages is not None:
+        # The program's own packages first (after its directory), .pth files included, as its
+        # interpreter would see them; the SDK already loaded here stays the one in use.
+        import site
+
+        site.addsitedir(site_packages)
+        sys.path.remove(site_packages)
+        sys.path.insert(0, site_packages)
     sys.path.insert(0, main_dir)
     os.chdir(main_dir)  # the CLI runs a Python program in its own directory
     failure: BaseException | None = None
@@ -800,7 +1084,7 @@ def _run_stack(stack: str, config_dir: Path, upstream: dict[str, dict[str, Any]]
         _sync_await(pulumi.runtime.stack.run_pulumi_func(body))
         _sync_await(_settle())
         raw_outputs = dict(root.outputs) if root else {}
-        outputs = _sync_await(pulumi.Output.from_input(raw_outputs).future()) or {}
+        outputs = _sync_await(_resolved_exports(raw_outputs))
         outputs = _sync_await(_exported(outputs, {r.urn: r for r in monitor.captured}))
         secret_outputs = _sync_await(_secret_output_names(raw_outputs))
     except (Exception, SystemExit) as exc:  # reported below, with the stack it came from
@@ -815,15 +1099,12 @@ def _run_stack(stack: str, config_dir: Path, upstream: dict[str, dict[str, Any]]
         pulumi.StackReference.require_output = original_require_output
         loop._default_executor = previous_executor  # noqa: SLF001 (no public way to restore it)
         os.chdir(cwd)
-        try:
-            sys.path.remove(main_dir)
-        except ValueError:
-            pass
+        sys.path[:] = saved_path
     # Unresolvable references first: whatever else failed most likely followed from them.
     if monitor.pending:
         raise UpstreamPending(stack, monitor.pending[0])
     if monitor.problems:
-        raise PreviewError("\n".join(monitor.problems), monitor.captured)
+        raise PreviewError("\n".join(dict.fromkeys(monitor.problems)), monitor.captured, monitor.missing_projects)
     if isinstance(failure, SystemExit):  # the program stopped itself after logging why
         message = "\n".join(capture.errors) or f"the program exited with {failure.code}"
         raise PreviewError(f"stack {stack}: {message}", monitor.captured) from None
@@ -832,11 +1113,18 @@ def _run_stack(stack: str, config_dir: Path, upstream: dict[str, dict[str, Any]]
     if failure is not None:
         if isinstance(failure, MissingStackOutput):
             raise PreviewError(f"stack {stack}: {failure}", monitor.captured) from None
-        raise PreviewError(f"stack {stack}: {type(failure).__name__}: {failure}", monitor.captured) from failure
+        raise PreviewError(_failure_message(stack, failure, prog), monitor.captured) from failure
+    notes += monitor.notes
+    if monitor.unseen:
+        unseen = _unseen_message(stack, monitor.captured, monitor.unseen, options.allow_unseen)
+        if not options.allow_unseen:
+            raise PreviewError(unseen, monitor.captured)
+        notes.append(unseen)
     run = StackRun(stack=stack, resources=monitor.captured, outputs=outputs, errors=capture.errors,
                    warnings=capture.warnings, secret_outputs=secret_outputs, project=prog.project,
                    config=config, references=monitor.references, default_account=default_account_id,
-                   default_region=region)
+                   default_region=region, unseen=list(monitor.unseen), notes=notes,
+                   external_references=sorted(monitor.external_references))
     if run.errors:
         raise PreviewError(f"stack {stack}: the program logged errors:\n" + "\n".join(run.errors), run.resources)
     return run

@@ -8,9 +8,11 @@ hash of the stack and the resource's URN, so one configuration always gives the 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -124,8 +126,12 @@ class PlatformMocks(pulumi.runtime.Mocks):
     account); providers that assume `arn:aws:iam::<id>:role/...` act in account `<id>`.
     """
 
-    def __init__(self, stack: str, default_account_id: str, default_region: str):
+    def __init__(self, stack: str, default_account_id: str, default_region: str,
+                 invoke_mocks: dict[str, list[dict[str, Any]]] | None = None, mocks_file: str | None = None):
         self.stack = stack
+        # The user's mocks file (see load_mocks_file): answers first, then the built-in ones.
+        self.invoke_mocks = invoke_mocks or {}
+        self.mocks_file = mocks_file
         self.default_account_id = default_account_id
         self.default_region = default_region
         # provider reference ("urn::id") -> (account, region)
@@ -256,12 +262,29 @@ class PlatformMocks(pulumi.runtime.Mocks):
         if typ in ("aws:ec2/vpnConnection:VpnConnection", "aws:directconnect/gatewayAssociation:GatewayAssociation"):
             # Attachments to the Transit Gateway that AWS creates for these connections.
             return {"transitGatewayAttachmentId": f"tgw-attach-{_chars(seed + 'attach', 17, _HEX)}"}
+        if typ == "aws:ecr/repository:Repository":
+            # AWS computes the registry and the repository's URL from the account and region.
+            return {"registryId": account,
+                    "repositoryUrl": f"{account}.dkr.ecr.{region}.amazonaws.com/{state.get('name', resource_id)}"}
+        if typ == "aws:sagemaker/userProfile:UserProfile":
+            return {"arn": f"arn:{PARTITION}:sagemaker:{region}:{account}:user-profile/"
+                           f"{state.get('domainId', '')}/{state.get('userProfileName', resource_id)}"}
         if typ == "aws:sagemaker/domain:Domain":
             return {"url": f"https://{resource_id}.studio.{region}.sagemaker.aws", "homeEfsFileSystemId": f"fs-{_chars(seed, 17, _HEX)}"}
         return {}
 
     # -- invokes -----------------------------------------------------------------------
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list] | dict:
+        token = args.token
+        for entry in self.invoke_mocks.get(token, ()):
+            if _matches(entry.get("args") or {}, args.args):
+                return copy.deepcopy(entry.get("return") or {})
+        answer = self._builtin_call(args)
+        if answer is None:
+            raise MissingInvokeMock(token, args.args, self.mocks_file, token in self.invoke_mocks)
+        return answer
+
+    def _builtin_call(self, args: pulumi.runtime.MockCallArgs) -> dict | None:
         account, region = self.context(args.provider)
         token = args.token
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
@@ -288,4 +311,80 @@ class PlatformMocks(pulumi.runtime.Mocks):
                     "uniqueId": "AROA" + _chars(account + name, 17, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
                     "assumeRolePolicy": "{}", "createDate": "2024-01-01T00:00:00Z", "description": "",
                     "maxSessionDuration": 3600, "permissionsBoundary": "", "roleLastUseds": [], "tags": {}}
-        raise NotImplementedError(f"the offline preview has no mock for invoke {token}; add one to offline_preview/mocks.py")
+        return None
+
+
+class MissingInvokeMock(NotImplementedError):
+    """An invoke (data source) that neither the mocks file nor the built-in AWS mocks answer."""
+
+    def __init__(self, token: str, args: dict[str, Any], mocks_file: str | None, token_known: bool = False):
+        self.token, self.args, self.mocks_file = token, args, mocks_file
+        shown = json.dumps(_jsonable(args), sort_keys=True)
+        if mocks_file is None:
+            text = (f"invoke {token} has no mock (called with {shown}); write its answer in a mocks file "
+                    f"(JSON or YAML) and pass it with --mocks FILE: "
+                    f'{{"invokes": {{"{token}": [{{"args": {shown}, "return": {{...}}}}]}}}}')
+        else:
+            which = "no entry matching these arguments" if token_known else "no entry"
+            text = (f"invoke {token} has {which} in the mocks file {mocks_file} (called with {shown}); "
+                    f'add one to {mocks_file}: under "invokes", "{token}": [{{"args": {shown}, "return": {{...}}}}]')
+        super().__init__(text)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    return str(value)
+
+
+def _matches(expected: Any, actual: Any) -> bool:
+    """Whether the call's arguments hold `expected`: the keys given, with equal values (a
+    mapping's other keys are ignored at every depth, lists must match item by item)."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(k in actual and _matches(v, actual[k]) for k, v in expected.items())
+    if isinstance(expected, list):
+        return (isinstance(actual, (list, tuple)) and len(expected) == len(actual)
+                and all(_matches(e, a) for e, a in zip(expected, actual)))
+    return expected == actual
+
+
+class MocksFileError(ValueError):
+    """The mocks file cannot be read or is not in the expected shape."""
+
+
+def load_mocks_file(path: str | Path) -> dict[str, list[dict[str, Any]]]:
+    """The invoke mocks of a JSON or YAML file: `{"invokes": {token: [{"args": {...}, "return": {...}}]}}`.
+
+    Entries of a token are tried in order; the first whose `args` the call's arguments hold
+    answers with its `return` (an entry without `args` answers every call).
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())  # JSON is YAML
+    except OSError as exc:
+        raise MocksFileError(f"mocks file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise MocksFileError(f"mocks file {path}: not valid JSON or YAML: {exc}") from None
+    invokes = data.get("invokes") if isinstance(data, dict) else None
+    problems = []
+    if not isinstance(invokes, dict):
+        problems.append('the top level must be a mapping with "invokes": {token: [entries]}')
+        invokes = {}
+    for token, entries in invokes.items():
+        if not isinstance(entries, list):
+            entries = [entries]
+            invokes[token] = entries
+        for n, entry in enumerate(entries):
+            if not isinstance(entry, dict) or "return" not in entry or not set(entry) <= {"args", "return"}:
+                problems.append(f'invokes.{token}[{n}]: must be a mapping with "return" (and optionally "args")')
+            elif not isinstance(entry["return"], dict) or not isinstance(entry.get("args") or {}, dict):
+                problems.append(f'invokes.{token}[{n}]: "args" and "return" must be mappings')
+    if problems:
+        raise MocksFileError(f"mocks file {path}: " + "; ".join(problems))
+    return {str(k): v for k, v in invokes.items()}

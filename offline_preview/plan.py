@@ -9,6 +9,12 @@ Contract (fields may be added, never renamed)::
                  "outputs": {},
                  "violations": [{"policy", "enforcementLevel", "urn", "message"}]}]}
 
+Present only when there is something in them: a stack's `unseen` (URNs of remote components,
+whose children the offline preview did not see), `notes` (what the offline preview itself says
+about the run: undecrypted secrets, unseen components) and `externalReferences` (stacks of other
+projects read, `org/project/stack`); a resource's `remote: true`. A value the preview cannot
+know reads "[unknown]".
+
 `provider` is the URN of the provider the resource uses (the package's default provider when
 the program set none); `account`/`region` are where that provider acts. Secret values read
 "[secret]". The file is byte-identical for the same program and configuration: keys sorted,
@@ -20,6 +26,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
 from offline_preview.analysis import Violation, provider_urn
@@ -27,6 +34,7 @@ from offline_preview.engine import STACK_REFERENCE_TYPE, Registration, StackRun
 from offline_preview.preview import PreviewResult, StackResult
 
 SECRET = "[secret]"
+UNKNOWN_TEXT = "[unknown]"  # a value the preview cannot know (computed at `pulumi up`)
 
 
 def masked(value: Any) -> Any:
@@ -39,6 +47,8 @@ def masked(value: Any) -> Any:
         return [masked(v) for v in value]
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
+    if isinstance(value, Unknown):
+        return UNKNOWN_TEXT
     for attr in ("path", "text", "uri"):  # assets and archives
         if isinstance(getattr(value, attr, None), str):
             return {"asset": type(value).__name__, attr: getattr(value, attr)}
@@ -56,7 +66,7 @@ def _resource(run: StackRun | None, reg: Registration) -> dict[str, Any]:
         secret = set(outputs.get("secretOutputNames") or [])
         values = outputs.get("outputs") or {}
         outputs = {**outputs, "outputs": {k: SECRET if k in secret else v for k, v in values.items()}}
-    return {
+    entry = {
         "urn": reg.urn,
         "type": reg.type,
         "name": reg.name,
@@ -75,6 +85,9 @@ def _resource(run: StackRun | None, reg: Registration) -> dict[str, Any]:
         "dependencies": sorted(set(reg.dependencies)),
         "read": reg.read,
     }
+    if reg.remote:  # a multi-language component: children and outputs unseen
+        entry["remote"] = True
+    return entry
 
 
 def stack_entry(result: StackResult) -> dict[str, Any]:
@@ -84,7 +97,7 @@ def stack_entry(result: StackResult) -> dict[str, Any]:
     if run is not None:
         outputs = {k: SECRET if k in run.secret_outputs else masked(v) for k, v in run.outputs.items()}
     resources = sorted((_resource(run, r) for r in result.resources), key=lambda r: r["urn"])
-    return {
+    entry = {
         "name": result.stack,
         "layer": result.layer,
         "status": "ok" if result.ok else "failed",
@@ -96,6 +109,14 @@ def stack_entry(result: StackResult) -> dict[str, Any]:
         "outputs": outputs,
         "violations": [_violation(v) for v in sorted(result.violations, key=Violation.sort_key)],
     }
+    # Only when there is something to say, so plans of programs without them keep their bytes.
+    if run is not None and run.unseen:
+        entry["unseen"] = sorted(run.unseen)
+    if run is not None and run.notes:
+        entry["notes"] = list(run.notes)
+    if run is not None and run.external_references:
+        entry["externalReferences"] = sorted(run.external_references)
+    return entry
 
 
 def build_plan(result: PreviewResult) -> dict[str, Any]:

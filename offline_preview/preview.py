@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import pickle
 import queue
+import sys
 import threading
 import time
 import warnings
@@ -37,6 +38,7 @@ from offline_preview.engine import (
     PreviewError,
     Program,
     Registration,
+    RunOptions,
     StackRun,
     UpstreamPending,
     discover_stacks,
@@ -74,6 +76,8 @@ class StackResult:
     policy_error: str | None = None
     run_seconds: float = 0.0
     analysis_seconds: float = 0.0
+    # Other projects whose stacks the stack referenced but the run did not know.
+    missing_projects: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -174,8 +178,15 @@ class PolicySession:
             self.note = f"the policy analyzer client is not available ({exc})"
             return self
 
+        try:
+            python = pack_python(Path(pack))
+        except PreviewError as exc:
+            self.note = str(exc)
+            return self
+        environment = python or sys.executable
+
         def start() -> Any:
-            return PolicyAnalyzer(Path(pack), self.settings.config).__enter__()
+            return PolicyAnalyzer(Path(pack), self.settings.config, python=python).__enter__()
 
         count = max(1, self.settings.processes)
         with concurrent.futures.ThreadPoolExecutor(max_workers=count) as starter:
@@ -187,7 +198,9 @@ class PolicySession:
             except Exception as exc:  # noqa: BLE001 reported as the preview's failure below
                 errors.append(f"{type(exc).__name__}: {exc}")
         if errors:
-            self.note = f"policy pack {pack} could not be started: {errors[0]}"
+            self.note = f"policy pack {pack} could not be started (with {environment}): {errors[0]}"
+            if "ModuleNotFoundError" in errors[0]:
+                self.note += f"\ninstall the missing module into the pack's environment ({environment})"
             self.__exit__(None, None, None)
             self.analyzers = []
             return self
@@ -237,6 +250,30 @@ class PolicySession:
         result.analysis_seconds = time.perf_counter() - started
 
 
+def pack_python(pack_dir: Path) -> str | None:
+    """The interpreter of the pack's own virtualenv (PulumiPolicy.yaml `runtime.options.virtualenv`),
+    as the CLI runs the pack; None when it declares none (this interpreter runs it)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load((pack_dir / "PulumiPolicy.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise PreviewError(f"policy pack {pack_dir}: PulumiPolicy.yaml cannot be read: {exc}") from None
+    runtime = data.get("runtime") if isinstance(data, dict) else None
+    options = (runtime.get("options") if isinstance(runtime, dict) else None) or {}
+    venv = options.get("virtualenv")
+    if not venv:
+        return None
+    venv_dir = Path(os.path.normpath((pack_dir / str(venv)).absolute()))
+    for python in (venv_dir / "bin" / "python", venv_dir / "Scripts" / "python.exe"):
+        if python.exists():
+            return str(python)
+    raise PreviewError(f"policy pack {pack_dir}: its virtualenv {venv_dir} (PulumiPolicy.yaml runtime.options."
+                       f"virtualenv) does not exist; create it and install the pack's requirements into it: "
+                       f"python3 -m venv {venv_dir} && {venv_dir}/bin/python -m pip install -r "
+                       f"{pack_dir}/requirements.txt")
+
+
 def _pack_name(analyzer: PolicyAnalyzer, pack_dir: Path) -> str:
     return analyzer.info.name or pack_dir.name
 
@@ -277,6 +314,7 @@ class _Task:
     upstream_secrets: dict[str, list[str]]
     stacks_in_run: list[str]
     default_account_id: str
+    options: RunOptions
 
 
 @dataclass
@@ -286,6 +324,7 @@ class _Outcome:
     error: str | None = None
     registered: list[Registration] = field(default_factory=list)
     pending: str | None = None
+    missing_projects: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -297,11 +336,12 @@ def _run_task(task: _Task) -> _Outcome:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # un-awaited coroutines of a failed run
             outcome.run = run_stack(task.stack, task.config_dir, task.upstream, task.default_account_id,
-                                    task.program, task.stacks_in_run, task.upstream_secrets)
+                                    task.program, task.stacks_in_run, task.upstream_secrets, task.options)
     except UpstreamPending as exc:
         outcome.pending = exc.upstream
     except PreviewError as exc:
         outcome.error, outcome.registered = str(exc), exc.registered
+        outcome.missing_projects = exc.missing_projects
     except Exception as exc:  # noqa: BLE001 an engine failure, reported against the stack
         outcome.error = f"stack {task.stack}: the offline preview failed: {type(exc).__name__}: {exc}"
     outcome.seconds = time.perf_counter() - started
@@ -382,11 +422,15 @@ def preview(
     jobs: int = 1,
     default_account_id: str = DEFAULT_ACCOUNT_ID,
     on_stack: Callable[[StackResult], None] | None = None,
+    options: RunOptions | None = None,
 ) -> PreviewResult:
     """Preview the chosen stacks (all by default) of `config_dir`; see the module docstring.
 
-    `on_stack` is called as each stack's result (run and analysis) is complete.
+    `on_stack` is called as each stack's result (run and analysis) is complete; `options` go to
+    every stack's run. A policy pack that was chosen (or is there) but cannot start, or rejects
+    its configuration, raises :class:`PreviewError` before any stack runs: nothing would be checked.
     """
+    options = options or RunOptions()
     started = time.perf_counter()
     config_dir = Path(config_dir)
     planned = plan_stacks(config_dir, program, stacks)
@@ -399,6 +443,10 @@ def preview(
     runner = _Runner(min(jobs, len(planned)))
     session = PolicySession(policy or PolicySettings(None))
     session.__enter__()
+    if session.failed_to_start:
+        runner.close(abort=True)
+        session.__exit__(None, None, None)
+        raise PreviewError(session.note or "the policy pack could not be started")
     analysis_pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(session.analyzers)),
                                                           thread_name_prefix="analysis")
     lock = threading.Lock()
@@ -436,7 +484,7 @@ def preview(
                     upstream = _upstream_outputs(results, analyses)
                     task = _Task(stack, program, config_dir, {s: r.outputs for s, r in upstream.items()},
                                  {s: list(r.secret_outputs) for s, r in upstream.items()}, planned,
-                                 default_account_id)
+                                 default_account_id, options)
                     runs[runner.submit(task)] = stack
             if not runs and not analyses:
                 if remaining:  # every remaining stack waits on another remaining stack
@@ -463,7 +511,8 @@ def preview(
                     remaining.append(stack)
                     continue
                 result = StackResult(stack, layers[stack], run=outcome.run, error=outcome.error,
-                                     registered=outcome.registered, run_seconds=outcome.seconds)
+                                     registered=outcome.registered, run_seconds=outcome.seconds,
+                                     missing_projects=outcome.missing_projects)
                 if result.run is not None and session.analyzers:
                     analyses[analysis_pool.submit(analyze_and_finish, result)] = result
                 else:
@@ -479,9 +528,6 @@ def preview(
 
     ordered = _dependency_order(planned, results, rank)
     note = session.note
-    if session.failed_to_start and note:
-        for result in ordered:
-            result.policy_error = result.policy_error or note
     return PreviewResult(program.project, config_dir, ordered, session.pack_name, note, session.policies,
                          time.perf_counter() - started)
 

@@ -71,6 +71,14 @@ def render_guardrails(result: PreviewResult) -> str:
                 lines.append(f"| `{v.stack}` | {'`' + _cell(v.urn) + '`' if v.urn else '(stack)'} | {_cell(v.finding)} |")
             lines.append("")
 
+    unseen = [(s.stack, urn) for s in result.stacks if s.run for urn in s.run.unseen]
+    if unseen:
+        lines += ["## Not seen", "",
+                  "Remote (multi-language) components: their plugin registers their children, which the "
+                  "offline preview does not run, so no policy checked those children.", ""]
+        lines += [f"- `{stack}`: `{_cell(urn)}`" for stack, urn in unseen]
+        lines.append("")
+
     failed = result.failed
     if failed:
         lines += ["## Stacks that failed", ""]

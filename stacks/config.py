@@ -414,7 +414,7 @@ def plan_bucket_names(cfg: PlatformConfig) -> list[tuple[str, str, str]]:
         found.append(("data_lake", name, "name_prefix or bucket_suffix"))
     for name in shared_services_settings.bucket_names(cfg):
         found.append(("shared_services", name, "name_prefix or bucket_suffix"))
-    for name in delivery_settings.bucket_names(cfg):
+    for name in delivery_settings.created_bucket_names(cfg):
         found.append(("delivery.projects", name, "name_prefix, bucket_suffix or the project name"))
     for i, domain in enumerate(cfg.data_lake.domains):
         for zone in data_settings.ZONES:

@@ -37,6 +37,7 @@ import re
 import pulumi
 import pulumi_aws as aws
 
+from components.codecommit_source import CodeCommitSource, CodeCommitSourceArgs
 from components.delivery_monitoring import DeliveryMonitoring, DeliveryMonitoringArgs, EndpointAlarms
 from components.cross_account_roles import (
     CrossAccountDeployRole,
@@ -47,7 +48,9 @@ from components.cross_account_roles import (
 from components.image_repository import ImageRepository, ImageRepositoryArgs
 from components.kms_keys import ENCRYPT_DECRYPT, CustomerManagedKey, KeyUse, RolePrincipals
 from components.model_registry import ModelPackageGroup, ModelPackageGroupArgs, group_arn, package_arns
-from components.pipeline_stages import COMMIT_ID, StageInputs, pipeline_stages
+from components.pipeline_stages import COMMIT_ID, RUN_ID, StageInputs, pipeline_stages
+from components.data_access import LogDelivery
+from components.project_buckets import access_log_bucket
 from components.secure_bucket import BucketAccess, SecureBucket
 from policy_documents.serialize import document, policy_json
 from stacks import workspace_settings as ws
@@ -112,7 +115,8 @@ def run(ctx: StackContext) -> None:
     pulumi.export("codeConnectionArn", connection)
     pulumi.export("codeCommitRepositories", code_repositories)
     pulumi.export("parameters", parameter_names)
-    delivery = _delivery(ctx, account, org_id, targets, repositories, group, connection) if pipelines else None
+    delivery = _delivery(ctx, account, org_id, targets, repositories, group, connection, code_repositories,
+                         shared_key_arn, shared_opts) if pipelines else None
     pulumi.export("delivery", delivery)
 
 
@@ -237,10 +241,13 @@ def _role_arn(account_id: pulumi.Input[str], name: str) -> pulumi.Output[str]:
 
 def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: dict[str, pulumi.StackReference],
               repositories: dict[str, ImageRepository], group: ModelPackageGroup | None,
-              connection_arn: pulumi.Output[str] | None) -> dict:
-    """The project's artifact store, roles, image build and pipelines (A, A2)."""
+              connection_arn: pulumi.Output[str] | None, code_repositories: dict[str, pulumi.Output[str]],
+              shared_key_arn: pulumi.Output[str], shared_opts: pulumi.ResourceOptions) -> dict:
+    """The project's artifact store, roles, image build and pipelines (A, A2); their source is
+    the project's connection, or its CodeCommit repository in the shared-services account."""
     platform, project = ctx.platform, ctx.project
-    assert project is not None and connection_arn is not None  # validated: pipelines read through a connection
+    assert project is not None
+    codecommit = dv.codecommit(platform)
     region, org = platform.home_region, platform.organization
     kinds = dv.pipeline_stages(platform, project)
     stages = dv.stages(platform, project)
@@ -265,6 +272,9 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
                     if (env == "preprod" and needs_preprod) or (env == "prod" and needs_prod)}
     automation_roles = RolePrincipals(automation_id, tuple(pipeline_roles))
     target_principals = [RolePrincipals(env_ids[env], roles) for env, roles in target_roles.items()]
+    # With CodeCommit, the source actions run as a role of the repository's account.
+    shared_id = account(ss.ACCOUNT)
+    source_principals = RolePrincipals(shared_id, (name("code-source"),)) if codecommit else None
 
     # The artifact key and bucket (policy A): the pipeline roles and the target accounts' deploy
     # and execution roles, nothing else.
@@ -275,14 +285,21 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
         administrators=RolePrincipals(automation_id, tuple(dict.fromkeys((org.deployment_role, org.break_glass_role_name)))),
         uses=[KeyUse("PipelineRoles", ENCRYPT_DECRYPT, roles=[automation_roles], via_services=via_s3),
               *([KeyUse("TargetAccounts", ENCRYPT_DECRYPT, roles=target_principals, via_services=via_s3,
-                        organization_id=org_id)] if target_principals else [])],
+                        organization_id=org_id)] if target_principals else []),
+              *([KeyUse("CodeCommitSource", ENCRYPT_DECRYPT, roles=[source_principals], via_services=via_s3,
+                        organization_id=org_id)] if source_principals else [])],
         tags=tags, opts=auto_opts)
     bucket_name = dv.artifact_bucket_name(platform, project)
     bucket_arn = f"arn:aws:s3:::{bucket_name}"
+    # Server access logs, as the other accounts' buckets log them (SSE-S3, written by log delivery alone).
+    access_logs = access_log_bucket("artifact-access-logs", dv.access_log_bucket_name(platform, project),
+                                    LogDelivery(source_account=automation_id, source_bucket_prefix=bucket_name),
+                                    tags, [], opts=auto_opts)
     bucket = SecureBucket("artifacts", bucket_name=bucket_name, kms_key_arn=artifact_key.arn,
-                          tags={**tags, "bucket-kind": "pipeline-artifacts"},
+                          tags={**tags, "bucket-kind": "pipeline-artifacts"}, access_log_bucket=access_logs.bucket,
                           access=BucketAccess(statements=artifact_bucket_policy(bucket_arn, automation_roles,
-                                                                                target_principals, org_id)),
+                                                                                target_principals, org_id,
+                                                                                source_principals)),
                           opts=auto_opts)
     logs_key = CustomerManagedKey(
         "build-logs-key", alias=f"{platform.name_prefix}-{project}-build-logs",
@@ -295,8 +312,8 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
         tags=tags, opts=auto_opts)
 
     stack_names = dv.stack_names(platform, project)
-    role_arns = {key: _role_arn(automation_id if dv.ROLES[key][0] == "automation" else env_ids[dv.ROLES[key][0]], name(key))
-                 for key in dv.ROLES if dv.ROLES[key][0] == "automation" or dv.ROLES[key][0] in env_ids}
+    where = {"automation": automation_id, "shared": shared_id, **env_ids}
+    role_arns = {key: _role_arn(where[dv.ROLES[key][0]], name(key)) for key in dv.ROLES if dv.ROLES[key][0] in where}
 
     # Image build (CodeBuild) in the automation VPC.
     build = _build_project(ctx, automation_id, repositories, bucket.arn, artifact_key.arn, logs_key.arn, tags, auto_opts)
@@ -309,8 +326,10 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
         assumes = [role_arns[target]] if (kind == "training" and needs_preprod) or (kind == "deployment" and needs_prod) else []
         statements = [
             *artifact_statements(bucket.arn, artifact_key.arn, write=True),
-            {"Sid": "ReadTheSource", "Effect": "Allow", "Action": ["codeconnections:UseConnection"],
-             "Resource": connection_arn},
+            ({"Sid": "AssumeTheSourceRole", "Effect": "Allow", "Action": "sts:AssumeRole",
+              "Resource": role_arns["code-source"]} if codecommit else
+             {"Sid": "ReadTheSource", "Effect": "Allow", "Action": ["codeconnections:UseConnection"],
+              "Resource": connection_arn}),
             *([{"Sid": "AssumeTheTargetRole", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": assumes}]
               if assumes else []),
             *([{"Sid": "RunTheBuild", "Effect": "Allow", "Action": ["codebuild:BatchGetBuilds", "codebuild:StartBuild"],
@@ -356,13 +375,32 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
             artifact_bucket_arn=bucket.arn, artifact_key_arn=artifact_key.arn,
             tags=project_tags(platform, project, "prod")), opts=env_opts["prod"])
 
-    inputs = _stage_inputs(ctx, connection_arn, build, repositories, group, outputs, deploy_roles, execution_roles)
-    pipelines = {}
     spec = dv.delivery(platform, project)
+    assert spec is not None
     first = next(iter(kinds))
+    source = None
+    if codecommit:
+        repository = dv.source_repository(platform, project)
+        push = next((t for t in spec.triggers if t.type == "source"), None)
+        source = CodeCommitSource("code-source", CodeCommitSourceArgs(
+            name_prefix=f"{platform.name_prefix}-{project}", project=project, region=region,
+            repository_account_id=shared_id, automation_account_id=automation_id,
+            repository_arn=code_repositories[repository], repository_key_arn=shared_key_arn,
+            pipeline_role_arns=[pipeline_role[kind].arn for kind in kinds],
+            artifact_bucket_arn=bucket.arn, artifact_key_arn=artifact_key.arn, source_role_name=name("code-source"),
+            tags=tags, trigger_branch=push.branch if push else None,
+            # A push starts the first pipeline, as a connection's trigger does.
+            pipeline_arn=_arn("codepipeline", region, automation_id, dv.pipeline_name(platform, project, first)),
+            events_role_name=name("source-events") if push else None,
+            trigger_role_name=name("source-trigger") if push else None),
+            repository=shared_opts.provider, automation=automation)
+    inputs = _stage_inputs(ctx, connection_arn, source.role_arn if source else None, build, repositories, group,
+                           outputs, deploy_roles, execution_roles)
+    pipelines = {}
     for kind, kind_stages in kinds.items():
         pipeline_name = dv.pipeline_name(platform, project, kind)
-        source_triggers = [t for t in spec.triggers if t.type == "source"] if kind == first else []
+        # CodeCommit pushes arrive through EventBridge (CodeCommitSource), not a pipeline trigger.
+        source_triggers = [t for t in spec.triggers if t.type == "source"] if kind == first and not codecommit else []
         pipeline = aws.codepipeline.Pipeline(
             f"pipeline-{kind}", name=pipeline_name, pipeline_type="V2", execution_mode="QUEUED",
             role_arn=pipeline_role[kind].arn,
@@ -379,7 +417,7 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
                             includes=list(t.file_paths)) if t.file_paths else None)]))
                 for t in source_triggers] or None,
             tags={**tags, "pipeline-kind": kind}, opts=pulumi.ResourceOptions.merge(
-                auto_opts, pulumi.ResourceOptions(depends_on=[bucket, *deploy_roles.values()])))
+                auto_opts, pulumi.ResourceOptions(depends_on=[bucket, *deploy_roles.values(), *([source] if source else [])])))
         # The ARN from its parts (the pipeline's name is fixed), as CodePipeline forms it.
         arn = _arn("codepipeline", platform.home_region, automation_id, pipeline_name)
         pipelines[kind] = {"name": pipeline.name, "arn": arn, "roleArn": pipeline_role[kind].arn,
@@ -396,19 +434,25 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
         build_project_names=[dv.build_project_name(platform, project)],
         endpoint_alarms=EndpointAlarms(endpoint_name=endpoint_name(platform, project)) if needs_prod else None,
         # The project's owner is told (when it is an address: owners may be team names).
-        emails=(platform.project(project).owner,) if EMAIL.match(platform.project(project).owner) else (), tags=tags),
+        emails=(platform.project(project).owner,) if EMAIL.match(platform.project(project).owner) else (), tags=tags,
+        organization_id=org_id),
         automation=automation,
         preprod=env_opts["preprod"].provider if needs_preprod else None,
         prod=env_opts["prod"].provider if needs_prod else None)
     return {
-        "monitoring": {"topicArn": monitoring.topic_arn, "dashboardName": monitoring.dashboard_name},
+        "monitoring": {"topicArn": monitoring.topic_arn, "dashboardName": monitoring.dashboard_name,
+                       "dashboardSharingRoles": monitoring.sharing_role_arns},
         "pipelines": pipelines,
         "scenario": spec.scenario,
-        "artifactBucket": {"name": bucket.bucket, "arn": bucket.arn},
+        "artifactBucket": {"name": bucket.bucket, "arn": bucket.arn, "accessLogBucket": access_logs.bucket},
         "artifactKeyArn": artifact_key.arn,
         "buildProject": {"name": build["name"], "arn": build["arn"], "roleArn": build["role_arn"]},
         "crossAccountRoles": {env: role.arn for env, role in deploy_roles.items()},
         "executionRoles": {env: role.arn for env, role in execution_roles.items()},
+        "source": {"provider": "CodeCommit", "repository": dv.source_repository(platform, project),
+                   "roleArn": source.role_arn, "busArn": source.bus_arn} if source else
+                  {"provider": "CodeConnections", "repository": dv.source_repository(platform, project),
+                   "connectionArn": connection_arn},
     }
 
 
@@ -422,9 +466,10 @@ def endpoint_name(platform: PlatformConfig, project: str) -> str:
 
 
 def artifact_bucket_policy(bucket_arn: str, pipeline_roles: RolePrincipals, targets: list[RolePrincipals],
-                           org_id: pulumi.Input[str]) -> list[dict]:
+                           org_id: pulumi.Input[str], source: RolePrincipals | None = None) -> list[dict]:
     """Policy A: the pipeline roles read and write; the target accounts' deploy roles read and
-    write their actions' outputs, their execution roles read; nobody else."""
+    write their actions' outputs, their execution roles read; with CodeCommit, the repository
+    account's source role writes the source artifact; nobody else."""
     objects = f"{bucket_arn}/*"
 
     def allow(sid: str, principals: list[RolePrincipals], actions: list[str], resource: str) -> dict:
@@ -446,6 +491,11 @@ def artifact_bucket_policy(bucket_arn: str, pipeline_roles: RolePrincipals, targ
             allow("TargetExecutionRolesObjects", executors, ["s3:GetObject", "s3:GetObjectVersion"], objects),
             allow("TargetRolesBucket", targets, ["s3:GetBucketLocation", "s3:GetBucketVersioning"], bucket_arn),
         ]
+    if source is not None:
+        statements += [
+            allow("SourceRoleObjects", [source], ["s3:PutObject"], objects),
+            allow("SourceRoleBucket", [source], ["s3:GetBucketLocation", "s3:GetBucketVersioning"], bucket_arn),
+        ]
     return statements
 
 
@@ -464,13 +514,20 @@ def _build_project(ctx: StackContext, automation_id: pulumi.Output[str], reposit
                                         retention_in_days=d.build_log_retention_days, kms_key_id=logs_key_arn,
                                         tags=tags, opts=opts)
     group = aws.ec2.SecurityGroup("build-network", name=f"{project_name}-build", vpc_id=vpc.apply(lambda v: v["vpcId"]),
-                                  description="Image build: HTTPS out only (the VPC has no internet route)",
+                                  description="Image build: HTTPS to the interface endpoints and S3 only",
                                   tags={**tags, "Name": f"{project_name}-build"}, opts=opts)
-    # No ingress. HTTPS out reaches only what the automation VPC routes to: its interface
-    # endpoints and S3 through the gateway endpoint (no internet gateway or NAT, NET-1).
-    aws.vpc.SecurityGroupEgressRule("build-network-https", security_group_id=group.id, ip_protocol="tcp",
-                                    from_port=HTTPS, to_port=HTTPS, cidr_ipv4="0.0.0.0/0",
-                                    description="HTTPS to the VPC's endpoints and S3", tags=dict(tags),
+    # No ingress. HTTPS out to the interface endpoints only (the automation VPC's CIDR, or the
+    # hub VPC's in central mode, where they answer) and to S3 through the gateway endpoint's
+    # prefix list, as the network stack exports them.
+    endpoint_range = (platform.cidr_plan.shared["network"] if platform.network.endpoints.mode == "central"
+                      else vpc.apply(lambda v: v["cidr"]))
+    aws.vpc.SecurityGroupEgressRule("build-network-endpoints", security_group_id=group.id, ip_protocol="tcp",
+                                    from_port=HTTPS, to_port=HTTPS, cidr_ipv4=endpoint_range,
+                                    description="HTTPS to the interface endpoints", tags=dict(tags),
+                                    opts=pulumi.ResourceOptions(parent=group))
+    aws.vpc.SecurityGroupEgressRule("build-network-s3", security_group_id=group.id, ip_protocol="tcp",
+                                    from_port=HTTPS, to_port=HTTPS, prefix_list_id=vpc.apply(lambda v: v["s3PrefixListId"]),
+                                    description="HTTPS to S3 through the gateway endpoint", tags=dict(tags),
                                     opts=pulumi.ResourceOptions(parent=group))
     shared_id = stack_reference("shared-services").require_output("accountId")
     prefixes = [ss.BASE, ss.FRAMEWORK, *(r.prefix for r in platform.shared_services.ecr.pull_through_cache)]
@@ -597,7 +654,8 @@ def endpoint_execution_statements(platform: PlatformConfig, project: str, region
     ]
 
 
-def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str], build: dict, repositories: dict,
+def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str] | None,
+                  codecommit_role_arn: pulumi.Output[str] | None, build: dict, repositories: dict,
                   group: ModelPackageGroup | None, outputs: dict, deploy_roles: dict, execution_roles: dict) -> StageInputs:
     """Template parameters from the stacks' outputs (the project's environments, this stack)."""
     platform, project = ctx.platform, ctx.project
@@ -631,6 +689,8 @@ def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str], build: 
         o = outputs["preprod"]
         roles = o["workspace"].apply(lambda w: w["serviceRoleArns"])
         key = o["data"].apply(lambda d: d["keyArn"])
+        # One value for where the training job writes and where the registration reads.
+        output_uri = models_url("preprod").apply(lambda u: u.rstrip("/"))
         training = {
             "WorkflowEngine": "StepFunctions", "WorkflowName": workflow_name(platform, project),
             "ImageUri": pulumi.Output.concat(training_image, ":", COMMIT_ID),
@@ -639,14 +699,14 @@ def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str], build: 
             "StateMachineRoleArn": roles.apply(lambda r: r["step_functions"]),
             "VolumeKmsKeyArn": key, "OutputKmsKeyArn": key,
             "InputDataS3Uri": o["data"].apply(lambda d: f"s3://{d['buckets']['datasets']['name']}"),
-            "OutputS3Uri": models_url("preprod").apply(lambda u: u.rstrip("/")),
+            "OutputS3Uri": output_uri,
             **env_parameters("preprod"),
         }
         if group is not None:
             registration = {
                 "ModelPackageGroupName": group.arn,
                 "ImageUri": pulumi.Output.concat(inference_image, ":", COMMIT_ID),
-                "ModelDataUrl": pulumi.Output.concat(models_url("preprod"), COMMIT_ID, "/model/model.tar.gz"),
+                "ModelDataUrl": output_uri.apply(lambda u: dv.model_artifact_url(u, RUN_ID)),
                 "CommitId": COMMIT_ID,
             }
     if "prod" in outputs:
@@ -667,6 +727,7 @@ def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str], build: 
     group_spec = dv.approver_group(platform, project)
     return StageInputs(
         project=project, region=platform.home_region, connection_arn=connection_arn,
+        codecommit_role_arn=codecommit_role_arn,
         repository=dv.source_repository(platform, project), branch=source.branch if source else "main",
         build_project_name=build["name"], training_image=training_image, inference_image=inference_image,
         stack_names=dv.stack_names(platform, project), templates=platform.delivery.templates.model_dump(),

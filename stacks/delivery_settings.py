@@ -160,6 +160,11 @@ ROLES: dict[str, tuple[str, str]] = {
     "cfn-training": ("preprod", "cfn-training"),
     "cfn-endpoint": ("prod", "cfn-endpoint"),
     "schedule": ("automation", "pipeline-schedule"),
+    # With CodeCommit (shared-services account): the source actions' role there, and the
+    # EventBridge roles that carry a push to the automation account and start the pipeline.
+    "code-source": ("shared", "code-source"),
+    "source-events": ("shared", "source-events"),
+    "source-trigger": ("automation", "pipeline-source-trigger"),
 }
 
 
@@ -170,7 +175,13 @@ def role_name(platform: "PlatformConfig", project: str, key: str) -> str:
 def role_account(project: str, key: str) -> str:
     """The account key (`automation`, `<project>-preprod`, ...) a role lives in."""
     where = ROLES[key][0]
-    return AUTOMATION_ACCOUNT if where == "automation" else f"{project}-{where}"
+    return {"automation": AUTOMATION_ACCOUNT, "shared": ss.ACCOUNT}.get(where, f"{project}-{where}")
+
+
+def codecommit(platform: "PlatformConfig") -> bool:
+    """The pipelines read CodeCommit repositories of the shared-services account (cross-account
+    source through the `code-source` role) instead of a CodeConnections connection."""
+    return platform.shared_services.code_repositories.provider == "CodeCommit"
 
 
 def created_role_keys(platform: "PlatformConfig", project: str) -> list[str]:
@@ -186,12 +197,28 @@ def created_role_keys(platform: "PlatformConfig", project: str) -> list[str]:
     spec = delivery(platform, project)
     if spec is not None and any(t.type == "schedule" for t in spec.triggers):
         keys.append("schedule")
+    if codecommit(platform):
+        keys.append("code-source")
+        if spec is not None and any(t.type == "source" for t in spec.triggers):
+            keys += ["source-events", "source-trigger"]
     return keys
+
+
+def code_source_roles(platform: "PlatformConfig") -> list[str]:
+    """With CodeCommit: the projects' source roles in the shared-services account (they decrypt
+    the repositories with the shared-services key, whose policy names them)."""
+    return [role_name(platform, p, "code-source") for p in platform.delivery.projects
+            if "code-source" in created_role_keys(platform, p)]
 
 
 def forwarder_role_name(platform: "PlatformConfig", project: str) -> str:
     """The monitoring's EventBridge forwarder role in preprod and prod (components/delivery_monitoring.py)."""
     return _name(platform, project, "delivery-event-forwarder")
+
+
+# The role CloudWatch's cross-account dashboards assume (AWS's fixed name), created by the
+# delivery monitoring in each monitored environment (components/delivery_monitoring.py).
+CLOUDWATCH_SHARING_ROLE = "CloudWatch-CrossAccountSharingRole"
 
 
 def monitored_environments(platform: "PlatformConfig", project: str) -> list[str]:
@@ -211,8 +238,32 @@ def artifact_bucket_name(platform: "PlatformConfig", project: str) -> str:
     return platform.bucket_name(project, "pipeline-artifacts")
 
 
+def access_log_bucket_name(platform: "PlatformConfig", project: str) -> str:
+    """The artifact bucket's server access logs (S3 delivers them only within its account and
+    Region, and the automation account has no other access-log bucket)."""
+    return platform.bucket_name(project, "pipeline-access-logs")
+
+
 def bucket_names(platform: "PlatformConfig") -> list[str]:
+    """The artifact buckets (the trail's data events watch them)."""
     return [artifact_bucket_name(platform, p) for p in platform.delivery.projects]
+
+
+def created_bucket_names(platform: "PlatformConfig") -> list[str]:
+    """Every bucket the delivery stacks create: the artifact buckets and their access-log buckets."""
+    return [*bucket_names(platform), *(access_log_bucket_name(platform, p) for p in platform.delivery.projects)]
+
+
+def training_job_name(run_id: str) -> str:
+    """The training job of one run of the training workflow (templates/training-workflow.yaml)."""
+    return f"train-{run_id}"
+
+
+def model_artifact_url(output_uri: str, run_id: str) -> str:
+    """Where one run's model is: the workflow's training job writes under
+    `<OutputS3Uri>/<run id>/model`, and SageMaker adds `<job name>/output/model.tar.gz`. The
+    registration reads exactly this (the one definition of the layout on the pipeline side)."""
+    return f"{output_uri}/{run_id}/model/{training_job_name(run_id)}/output/model.tar.gz"
 
 
 def stack_names(platform: "PlatformConfig", project: str) -> dict[str, str]:
@@ -221,7 +272,8 @@ def stack_names(platform: "PlatformConfig", project: str) -> dict[str, str]:
 
 
 def source_repository(platform: "PlatformConfig", project: str) -> str:
-    """The Git repository (`owner/name` for a connection) the pipelines build from."""
+    """The Git repository the pipelines build from: `owner/name` for a connection, a CodeCommit
+    repository's name (`<project>-<name>`) with CodeCommit."""
     spec = delivery(platform, project)
     names = platform.shared_services.code_repositories.repositories
     return (spec.repository if spec and spec.repository else f"{project}-{names[0]}")
@@ -299,10 +351,11 @@ def _check_delivery(platform: "PlatformConfig", problems: list[str]) -> None:
                 problems.append(f"{key}.approver_group: unknown approver group '{spec.approver_group}' "
                                 f"(allowed: {', '.join(groups) or 'none; define delivery.approver_groups'})")
         if code.provider == "CodeCommit":
-            problems.append(f"{key}: the pipelines read code through CodeConnections; with "
-                            "shared_services.code_repositories.provider: CodeCommit the repositories are in another "
-                            "account (allowed: a CodeConnections provider, or no delivery.projects entry)")
-        if spec.repository is not None and not re.match(r"^[\w.-]+/[\w.-]+$", spec.repository):
+            own = ss.project_code_repositories(platform, name)
+            if spec.repository is not None and spec.repository not in own:
+                problems.append(f"{key}.repository: '{spec.repository}' is not a CodeCommit repository of {name} "
+                                f"(allowed: {', '.join(own)})")
+        elif spec.repository is not None and not re.match(r"^[\w.-]+/[\w.-]+$", spec.repository):
             problems.append(f"{key}.repository: '{spec.repository}' is not <owner>/<repository>")
         for j, trigger in enumerate(spec.triggers):
             tk = f"{key}.triggers[{j}]"
@@ -316,6 +369,10 @@ def _check_delivery(platform: "PlatformConfig", problems: list[str]) -> None:
                 problems.append(f"{tk}.schedule: only for type: schedule")
             if trigger.type != "source" and trigger.file_paths:
                 problems.append(f"{tk}.file_paths: only for type: source")
+            elif trigger.file_paths and code.provider == "CodeCommit":
+                # CodeCommit's push events name the branch, not the changed files.
+                problems.append(f"{tk}.file_paths: CodeCommit triggers cannot filter by path (allowed: with "
+                                "a CodeConnections provider; with CodeCommit, leave file_paths empty)")
             if trigger.type == "source" and not _BRANCH.match(trigger.branch):
                 problems.append(f"{tk}.branch: '{trigger.branch}' is not a Git branch name or pattern")
         for key_, length in ((k, len(role_name(platform, name, k))) for k in ROLES):

@@ -197,6 +197,7 @@ def _vpc_outputs(vpc: WorkloadVpc, endpoints: VpcEndpoints, _provider: aws.Provi
         "routeTableIds": vpc.route_table_ids,
         "endpointSecurityGroupId": endpoints.security_group_id,
         "s3GatewayEndpointId": endpoints.s3_gateway_endpoint_id,
+        "s3PrefixListId": endpoints.s3_prefix_list_id,
         "interfaceEndpointIds": endpoints.endpoint_ids,
     }
     if vpc.attachment_id is not None:

@@ -195,6 +195,7 @@ def created_roles(platform: "PlatformConfig") -> list[KnownRole]:
             add(dv.role_account(project.name, key), dv.role_name(platform, project.name, key), dv.stack_name(project.name))
         for env in dv.monitored_environments(platform, project.name):
             add(f"{project.name}-{env}", dv.forwarder_role_name(platform, project.name), dv.stack_name(project.name))
+            add(f"{project.name}-{env}", dv.CLOUDWATCH_SHARING_ROLE, dv.stack_name(project.name))
     # SAML mode: the persona roles, in every account where the persona has a policy (the
     # stack of that account).
     if not ids.uses_identity_center(platform):

@@ -53,6 +53,7 @@ from components.service_roles import LaunchRole
 from components.project_buckets import access_log_bucket
 from components.secure_bucket import SecureBucket
 from policy_documents.serialize import document, policy_json, to_json
+from stacks import delivery_settings as dv
 from stacks import identity_settings as ids
 from stacks import shared_services_settings as ss
 from stacks.common import account_ids, account_provider, platform_tags, stack_reference
@@ -74,6 +75,8 @@ def named_roles(platform: PlatformConfig) -> list[RoleReference]:
                                    s.platform_team_role.account, s.platform_team_role.name))
     found += [RoleReference("shared-services key policy (parameter readers)", key, name)
               for key, names in ss.parameter_readers(platform).items() for name in names]
+    found += [RoleReference("shared-services key policy (CodeCommit source roles)", ss.ACCOUNT, name)
+              for name in dv.code_source_roles(platform)]
     return found
 
 
@@ -111,6 +114,11 @@ def run(ctx: StackContext) -> None:
         if ss.creates_creation_role(platform):
             uses.append(KeyUse("RepositoryCreationTemplates", ("kms:DescribeKey",), roles=[creation_role],
                                via_services=[f"ecr.{key_region}.amazonaws.com"], allow_grants_for_aws_resources=True))
+        if dv.code_source_roles(platform) and key_region == region:
+            # The delivery pipelines' CodeCommit source roles (delivery stacks) read the repositories.
+            uses.append(KeyUse("CodeCommitSourceRoles", DECRYPT_ONLY,
+                               roles=[RolePrincipals(shared_id, tuple(dv.code_source_roles(platform)))],
+                               via_services=[f"codecommit.{region}.amazonaws.com"]))
         readers = _parameter_readers(platform, account)
         if readers and key_region == region:
             uses.append(KeyUse("ParameterReaders", DECRYPT_ONLY, roles=readers,

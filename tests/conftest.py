@@ -3,10 +3,11 @@ program under Pulumi's mock monitor with realistic outputs (offline_preview/mock
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,28 @@ def accounts() -> dict[str, str]:
     return sample_run("organization").outputs["accountIds"]
 
 
+def run_with_platform(where: Path, stack: str, platform: dict[str, Any] | None = None,
+                      upstream: dict[str, dict[str, Any]] | None = None) -> StackRun:
+    """`run_platform`'s run, with the configuration directory under `where` (for a module- or
+    session-scoped fixture that runs a modified configuration once)."""
+    config_dir = where / "config"
+    if not config_dir.exists():
+        shutil.copytree(SAMPLE_DIR, config_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    if platform is not None:
+        (config_dir / "platform.yaml").write_text(yaml.safe_dump(platform, sort_keys=False))
+    if upstream is None:
+        # Platform stacks, and the sample's project stacks this one reads (a model producer
+        # reads its consumers'; a delivery stack reads its project's stacks).
+        delivery = read_stack_config(SAMPLE_DIR, stack).get("ml-platform:layer") == "delivery"
+        order = [s for s in discover_stacks(SAMPLE_DIR)
+                 if delivery or read_stack_config(SAMPLE_DIR, s).get("ml-platform:layer") != "project"]
+        before = order[: order.index(stack)] if stack in order else order
+        upstream = {s: sample_run(s).outputs for s in before}
+        return _with_pending(lambda up: run_stack(stack, config_dir, up, stacks_in_run=discover_stacks(SAMPLE_DIR)),
+                             upstream, f"{stack} (modified)")
+    return run_stack(stack, config_dir, upstream)
+
+
 @pytest.fixture
 def run_platform(tmp_path: Path) -> Callable[..., StackRun]:
     """Run one stack on a modified copy of the sample configuration.
@@ -97,31 +120,13 @@ def run_platform(tmp_path: Path) -> Callable[..., StackRun]:
 
     def run(stack: str, platform: dict[str, Any] | None = None,
             upstream: dict[str, dict[str, Any]] | None = None) -> StackRun:
-        config_dir = tmp_path / "config"
-        if not config_dir.exists():
-            shutil.copytree(SAMPLE_DIR, config_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-        if platform is not None:
-            (config_dir / "platform.yaml").write_text(yaml.safe_dump(platform, sort_keys=False))
-        if upstream is None:
-            # Platform stacks, and the sample's project stacks this one reads (a model producer
-            # reads its consumers'; a delivery stack reads its project's stacks).
-            delivery = read_stack_config(SAMPLE_DIR, stack).get("ml-platform:layer") == "delivery"
-            order = [s for s in discover_stacks(SAMPLE_DIR)
-                     if delivery or read_stack_config(SAMPLE_DIR, s).get("ml-platform:layer") != "project"]
-            before = order[: order.index(stack)] if stack in order else order
-            upstream = {s: sample_run(s).outputs for s in before}
-            return _with_pending(lambda up: run_stack(stack, config_dir, up, stacks_in_run=discover_stacks(SAMPLE_DIR)),
-                                 upstream, f"{stack} (modified)")
-        return run_stack(stack, config_dir, upstream)
+        return run_with_platform(tmp_path, stack, platform, upstream)
 
     return run
 
 
-@pytest.fixture
-def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Any]:
-    """moto's in-process AWS (`mock_aws`) for code that calls AWS with boto3: fake credentials,
-    no AWS configuration files. Returns `session_in(account_id)`, a boto3 session whose
-    credentials belong to that account (an assumed member role, as moto tracks accounts by key)."""
+@contextlib.contextmanager
+def _moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Any]]:
     import boto3
     from moto import mock_aws
 
@@ -141,4 +146,21 @@ def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Any]:
                              aws_session_token=creds["SessionToken"], region_name="eu-west-1")
 
     with mock_aws():
+        yield session_in
+
+
+@pytest.fixture
+def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Any]]:
+    """moto's in-process AWS (`mock_aws`) for code that calls AWS with boto3: fake credentials,
+    no AWS configuration files. Returns `session_in(account_id)`, a boto3 session whose
+    credentials belong to that account (an assumed member role, as moto tracks accounts by key)."""
+    with _moto(monkeypatch) as session_in:
+        yield session_in
+
+
+@pytest.fixture(scope="module")
+def moto_aws_module() -> Iterator[Callable[[str], Any]]:
+    """`moto_aws` for one module: its tests share what they seed, so they must only read it
+    (a module using it must not use `moto_aws` too: a second mock_aws resets the first)."""
+    with pytest.MonkeyPatch.context() as monkeypatch, _moto(monkeypatch) as session_in:
         yield session_in

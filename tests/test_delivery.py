@@ -36,7 +36,8 @@ def _arn(ids, account, name):
 def _roles(run) -> dict:
     """The pipelines' roles by name (the monitoring's forwarder roles are its own tests')."""
     return {r.inputs["name"].removeprefix(f"mrd-{PROJECT}-"): r for r in run.of_type(ROLE)
-            if not r.inputs["name"].endswith("-delivery-event-forwarder")}
+            if not r.inputs["name"].endswith("-delivery-event-forwarder")
+            and r.inputs["name"] != "CloudWatch-CrossAccountSharingRole"}
 
 
 def _policy(run, role) -> dict:
@@ -139,7 +140,8 @@ def test_bucket_policy_a_and_the_key_policy_name_exactly_the_target_accounts_and
     expected_roles |= {_arn(ids, f"{PROJECT}-prod", n) for n in ("deploy-endpoint", "cfn-endpoint")}
     roots = {f"arn:aws:iam::{ids[a]}:root" for a in ("automation", f"{PROJECT}-preprod", f"{PROJECT}-prod")}
     bucket = run.outputs["delivery"]["artifactBucket"]["name"]
-    (policy,) = [json.loads(p.inputs["policy"]) for p in run.of_type("aws:s3/bucketPolicy:BucketPolicy")]
+    (policy,) = [json.loads(p.inputs["policy"]) for p in run.of_type("aws:s3/bucketPolicy:BucketPolicy")
+                 if p.inputs["bucket"] == bucket]
     allows = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
     assert {r for s in allows for r in s["Principal"]["AWS"]} == roots
     assert {r for s in allows for r in s["Condition"]["ArnEquals"]["aws:PrincipalArn"]} == expected_roles
@@ -175,6 +177,41 @@ def test_the_image_build_is_encrypted_in_the_automation_vpc_privileged_only_as_a
     assert set(_granted(_policy(run, role), "ecr:PutImage")) == {r.outputs["arn"] for r in run.of_type("aws:ecr/repository:Repository")}
     variables = json.loads(_pipelines(run)["training"].inputs["stages"][1]["actions"][0]["configuration"]["EnvironmentVariables"])
     assert {"name": "IMAGE_TAG", "value": "#{SourceVariables.CommitId}", "type": "PLAINTEXT"} in variables
+
+
+def test_the_artifact_bucket_logs_its_access_to_the_automation_accounts_access_log_bucket(run, ids):
+    bucket = run.outputs["delivery"]["artifactBucket"]
+    (logging,) = [r for r in run.of_type("aws:s3/bucketLogging:BucketLogging")]
+    assert logging.inputs["bucket"] == bucket["name"] and logging.inputs["targetBucket"] == bucket["accessLogBucket"]
+    assert logging.inputs["targetPrefix"] == f"{bucket['name']}/"
+    (target,) = [b for b in run.of_type("aws:s3/bucket:Bucket") if b.inputs["bucket"] == bucket["accessLogBucket"]]
+    assert target.account == ids["automation"] and target.inputs["tags"]["access-log-target"] == "true"
+    assert target.protect
+    (policy,) = [json.loads(p.inputs["policy"]) for p in run.of_type("aws:s3/bucketPolicy:BucketPolicy")
+                 if p.inputs["bucket"] == bucket["accessLogBucket"]]
+    (delivery,) = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert ids["automation"] in json.dumps(delivery["Condition"]) and bucket["name"] in json.dumps(delivery["Condition"])
+
+
+def test_the_image_build_reaches_only_the_interface_endpoints_and_s3(run, sample_runs):
+    automation_vpc = sample_runs("network").outputs["sharedVpcs"]["automation"]
+    (group,) = run.of_type("aws:ec2/securityGroup:SecurityGroup")
+    (build,) = run.of_type(BUILD)
+    assert build.inputs["vpcConfig"]["securityGroupIds"] == [group.id]
+    egress = run.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+    assert {(r.inputs["securityGroupId"], r.inputs["ipProtocol"], r.inputs["fromPort"], r.inputs["toPort"],
+             r.inputs.get("cidrIpv4"), r.inputs.get("prefixListId")) for r in egress} == {
+        (group.id, "tcp", 443, 443, automation_vpc["cidr"], None),
+        (group.id, "tcp", 443, 443, None, automation_vpc["s3PrefixListId"])}
+    assert automation_vpc["s3PrefixListId"].startswith("pl-")
+
+
+def test_in_central_endpoint_mode_the_build_reaches_the_hub_vpcs_endpoints(run_platform, sample_platform):
+    sample_platform["network"]["endpoints"]["mode"] = "central"
+    result = run_platform(f"{PROJECT}-delivery", platform=sample_platform)
+    cidrs = {r.inputs.get("cidrIpv4") for r in result.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")}
+    assert cidrs == {sample_platform["cidr_plan"]["shared"]["network"], None}
 
 
 def test_ci1_sees_the_build_project_and_pipelines_and_passes(run):
@@ -304,8 +341,11 @@ def test_the_architecture_shows_automation_to_preprod_and_prod(run, ids):
                                                   "resources": [_resource(run, r) for r in run.resources]}]}
     model = build_model(plan)
     edges = {(t.principal_account, t.role_account, t.role) for t in model.trusts if t.principal_account}
+    # Roles B and C, and the dashboard's CloudWatch sharing roles.
     assert edges == {(ids["automation"], ids[f"{PROJECT}-preprod"], f"mrd-{PROJECT}-deploy-training"),
-                     (ids["automation"], ids[f"{PROJECT}-prod"], f"mrd-{PROJECT}-deploy-endpoint")}
+                     (ids["automation"], ids[f"{PROJECT}-prod"], f"mrd-{PROJECT}-deploy-endpoint"),
+                     *((ids["automation"], ids[f"{PROJECT}-{env}"], "CloudWatch-CrossAccountSharingRole")
+                       for env in ("preprod", "prod"))}
     assert "may assume" in render_mermaid(model)
 
 
@@ -399,3 +439,79 @@ def test_the_delivery_stack_instantiates_the_monitoring_of_its_three_areas(run, 
     assert alarms and {a.inputs["dimensions"]["EndpointName"] for a in alarms} == {f"mrd-{PROJECT}"}
     assert children and run.outputs["delivery"]["monitoring"]["topicArn"].startswith(
         f"arn:aws:sns:eu-west-1:{ids['automation']}:")
+
+
+def _states_format(expression: str, state: dict) -> str:
+    """`States.Format('<template>', $.a.b)` as Step Functions evaluates it (one argument)."""
+    import re
+
+    match = re.fullmatch(r"States\.Format\('([^']*)', \$\.([\w.]+)\)", expression)
+    assert match, expression
+    value = state
+    for part in match.group(2).split("."):
+        value = value[part]
+    return match.group(1).replace("{}", str(value), 1)
+
+
+def test_the_registration_reads_the_model_where_the_training_job_writes_it(run):
+    """The training workflow's state machine, run with what pipeline A passes it, writes the
+    model where the registration stage's template is told to find it."""
+    import re
+
+    from cfnlint.decode import decode_str
+
+    from tests.conftest import ROOT
+
+    pipelines = _pipelines(run)
+    deploy, invoke = pipelines["training"].inputs["stages"][2]["actions"]
+    parameters = json.loads(deploy["configuration"]["ParameterOverrides"])
+    machine = decode_str((ROOT / "templates" / "training-workflow.yaml").read_text())[0]["Resources"][
+        "TrainingStateMachine"]["Properties"]
+    # (Parameters left to their defaults do not take part in the model's path.)
+    substitutions = {k: parameters[v["Ref"]] for k, v in machine["DefinitionSubstitutions"].items()
+                     if "Ref" in v and v["Ref"] in parameters}
+    states = json.loads(json.dumps(machine["Definition"]["States"]))
+
+    def substituted(text: str) -> str:
+        return re.sub(r"\$\{(\w+)\}", lambda m: substitutions[m.group(1)], text)
+
+    execution_input = json.loads(invoke["configuration"]["Input"])
+    (run_path,) = states["NameRun"]["Parameters"].values()
+    state = {**execution_input, "run": {"id": execution_input[run_path.removeprefix("$.")]}}
+    train = states["Train"]["Parameters"]
+    job_name = _states_format(substituted(train["TrainingJobName.$"]), state)
+    output_path = _states_format(substituted(train["OutputDataConfig"]["S3OutputPath.$"]), state)
+    # SageMaker writes a training job's model to <S3OutputPath>/<job name>/output/model.tar.gz.
+    written = f"{output_path}/{job_name}/output/model.tar.gz"
+    registration = json.loads(pipelines["training"].inputs["stages"][3]["actions"][0]["configuration"]["ParameterOverrides"])
+    assert registration["ModelDataUrl"] == written
+    # Unique per pipeline execution (a scheduled re-run of the same commit is a new run).
+    assert execution_input["runId"] == "#{codepipeline.PipelineExecutionId}" and execution_input["runId"] in written
+
+
+def test_the_dashboard_reads_preprod_and_prod_through_their_cloudwatch_sharing_roles(run, ids, sample_runs):
+    from components.delivery_monitoring import SHARING_ROLE_NAME
+    from stacks.delivery_settings import CLOUDWATCH_SHARING_ROLE
+
+    assert SHARING_ROLE_NAME == CLOUDWATCH_SHARING_ROLE == "CloudWatch-CrossAccountSharingRole"
+    roles = [r for r in run.of_type(ROLE) if r.inputs["name"] == SHARING_ROLE_NAME]
+    targets = {ids[f"{PROJECT}-preprod"], ids[f"{PROJECT}-prod"]}
+    assert sorted(r.account for r in roles) == sorted(targets)
+    org_id = sample_runs("organization").outputs["organizationId"]
+    for role in roles:
+        (trust,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+        assert trust["Principal"] == {"AWS": f"arn:aws:iam::{ids['automation']}:root"}
+        assert trust["Action"] == "sts:AssumeRole"
+        assert trust["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": org_id}}
+        attached = {a.inputs["policyArn"] for a in run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                    if a.parent == role.urn}
+        assert attached == {"arn:aws:iam::aws:policy/CloudWatchReadOnlyAccess",
+                            "arn:aws:iam::aws:policy/CloudWatchAutomaticDashboardsAccess"}
+        assert not [p for p in run.of_type(ROLE_POLICY) if p.parent == role.urn]
+    # Exactly the accounts the dashboard's widgets read from have the role.
+    (dashboard,) = run.of_type("aws:cloudwatch/dashboard:Dashboard")
+    widgets = json.loads(dashboard.inputs["dashboardBody"])["widgets"]
+    read_from = {option["accountId"] for w in widgets for metric in w["properties"]["metrics"]
+                 for option in metric if isinstance(option, dict) and "accountId" in option}
+    assert read_from == targets
+    assert set(run.outputs["delivery"]["monitoring"]["dashboardSharingRoles"]) == {"preprod", "prod"}

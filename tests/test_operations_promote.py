@@ -1,0 +1,292 @@
+"""`python -m operations promote-model` against moto's in-process AWS.
+
+moto answers STS (the deployment role, the producer role) and DetectCustomLabels; it has no
+Rekognition project, version, policy or copy calls (DescribeProjects, DescribeProjectVersions,
+StopProjectVersion, PutProjectPolicy, CreateProject, CopyProjectVersion), so those, and the
+refusals moto cannot give (an AccessDenied trust, throttling), come from botocore's Stubber.
+`pulumi up` runs through the Automation API against tests/test_deploy_order.py's FakeCLI."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+
+import pytest
+import yaml
+from botocore.stub import ANY, Stubber
+from pulumi import automation as auto
+
+from operations import __main__ as cli
+from operations import promote_model
+from stacks.config import load_platform_file
+
+from tests.conftest import SAMPLE_DIR
+from tests.test_deploy_order import FakeCLI
+
+PRODUCER = "355188204523"   # document-vision-preprod
+CONSUMER = "252275674089"   # document-vision-prod
+BASE = f"arn:aws:rekognition:eu-west-1:{PRODUCER}:project/documents"
+PROJECT_ARN = f"{BASE}/1700000000000"
+CURRENT_PROD = f"{BASE}/version/documents.2026-10-02T09.00.00/1759395600000"
+PREPROD = f"{BASE}/version/documents.2026-11-20T09.00.00/1763629200000"
+NEW = f"{BASE}/version/documents.2026-12-01T09.00.00/1764579600000"
+
+
+@pytest.fixture(scope="module")
+def outputs(sample_runs):
+    return {"organization": sample_runs("organization").outputs,
+            "document-vision-prod": sample_runs("document-vision-prod").outputs}
+
+
+@pytest.fixture
+def env(moto_aws, outputs, tmp_path, capsys, monkeypatch):
+    """A copy of the sample platform definition and the outputs file, and `run(*args, stubs=)`:
+    `stubs` maps (account, service, role) to a function that loads a Stubber."""
+    platform = tmp_path / "platform.yaml"
+    shutil.copy(SAMPLE_DIR / "platform.yaml", platform)
+    out = tmp_path / "outputs.json"
+    out.write_text(json.dumps(outputs))
+    image = tmp_path / "invoice.jpg"
+    image.write_bytes(b"\xff\xd8\xff\xe0 a jpeg")
+    copies = tmp_path / "model_copies.yaml"
+    base = moto_aws("111111111111")
+
+    class Env:
+        stubbers: list[Stubber] = []
+        fake = FakeCLI()
+
+        def __init__(self):
+            self.platform, self.outputs, self.image, self.copies = platform, out, image, copies
+
+        def run(self, *argv, stubs=None, cli_present=True, fake=None):
+            stubs = stubs or {}
+            fake = fake or self.fake
+
+            def hook(client, account, service, region, role):
+                load = stubs.get((account, service, role))
+                if load is not None:
+                    stub = Stubber(client)
+                    load(stub)
+                    stub.activate()
+                    Env.stubbers.append(stub)
+            factory = (lambda **kw: auto.LocalWorkspace(pulumi_command=fake, **kw)) if cli_present else None
+            if not cli_present:
+                monkeypatch.setattr(promote_model.shutil, "which", lambda name: None)
+            code = cli.main(["promote-model", "--platform-file", str(platform), "--outputs", str(out),
+                             "--copies-file", str(copies), *argv],
+                            session=base, workspace_factory=factory, client_hook=hook)
+            captured = capsys.readouterr()
+            return code, captured.out, captured.err
+
+    return Env()
+
+
+def _producer(status="RUNNING", version=NEW, stop=False):
+    def load(stub):
+        stub.add_response("describe_projects", {"ProjectDescriptions": [{"ProjectArn": PROJECT_ARN, "Status": "CREATED"}]},
+                          {"ProjectNames": ["documents"]})
+        stub.add_response("describe_project_versions", {"ProjectVersionDescriptions": [
+            {"ProjectVersionArn": version, "Status": status}]},
+            {"ProjectArn": PROJECT_ARN, "VersionNames": [version.split("/version/")[1].split("/")[0]]})
+        if stop:
+            stub.add_response("stop_project_version", {"Status": "STOPPING"}, {"ProjectVersionArn": CURRENT_PROD})
+    return load
+
+
+def _promote(*extra):
+    return ("--project", "document-vision", "--environment", "prod", "--version", NEW, *extra)
+
+
+def test_promotion_updates_the_definition_runs_up_grant_first_and_tests_from_the_consumer(env):
+    before = env.platform.read_text()
+    code, out, err = env.run(*_promote("--image", str(env.image)), stubs={(PRODUCER, "rekognition", None): _producer()})
+    assert code == 0, out + err
+    after = env.platform.read_text()
+    # Only the prod consumer's version changed; comments and layout stay.
+    changed = [(a, b) for a, b in zip(before.splitlines(), after.splitlines()) if a != b]
+    assert changed == [(f"          version: {CURRENT_PROD}", f"          version: {NEW}")]
+    cfg = load_platform_file(env.platform)
+    assert cfg.model_sharing.projects["document-vision"].consumers["prod"].version == NEW
+    # The producer's role policy first, then the consumer's parameter.
+    assert env.fake.operations() == [("up", "organization/ml-platform/document-vision-preprod"),
+                                     ("up", "organization/ml-platform/document-vision-prod")]
+    assert "document-vision-preprod: in-account, uses " + PREPROD in out
+    assert "document-vision-prod: delegated, uses " + CURRENT_PROD in out
+    # moto's DetectCustomLabels, called as the producer role from the consumer account.
+    assert f"DetectCustomLabels from document-vision-prod ({CONSUMER}) on invoice.jpg: " in out
+    assert "%" in out.rsplit("DetectCustomLabels", 1)[1]
+
+
+def test_without_the_pulumi_cli_the_change_is_written_and_the_commands_printed(env):
+    code, out, _ = env.run(*_promote("--image", str(env.image)), stubs={(PRODUCER, "rekognition", None): _producer()},
+                           cli_present=False)
+    assert code == 0
+    assert NEW in env.platform.read_text()
+    lines = out.splitlines()
+    first = lines.index("  python -m deploy up --stacks document-vision-preprod")
+    assert lines[first + 1] == "  python -m deploy up --stacks document-vision-prod"
+    assert "--test-only --image <image>" in out and "DetectCustomLabels from" not in out
+    assert env.fake.operations() == []
+
+
+def test_keep_previous_then_stop_superseded_only_when_nothing_uses_it(env):
+    code, out, _ = env.run(*_promote("--keep-previous", "--stop-superseded"),
+                           stubs={(PRODUCER, "rekognition", None): _producer()})
+    assert code == 0
+    prod = load_platform_file(env.platform).model_sharing.projects["document-vision"].consumers["prod"]
+    assert prod.version == NEW and prod.keep_previous == [CURRENT_PROD]
+    assert f"not stopping {CURRENT_PROD}: still used by document-vision-prod" in out
+
+    shutil.copy(SAMPLE_DIR / "platform.yaml", env.platform)
+    code, out, _ = env.run(*_promote("--stop-superseded"),
+                           stubs={(PRODUCER, "rekognition", None): _producer(stop=True)})
+    assert code == 0 and f"stopping {CURRENT_PROD}: STOPPING" in out
+    for stub in env.stubbers:
+        stub.assert_no_pending_responses()
+
+
+def test_dry_run_writes_nothing_and_runs_nothing(env):
+    before = env.platform.read_text()
+    code, out, _ = env.run(*_promote("--dry-run"), stubs={(PRODUCER, "rekognition", None): _producer()})
+    assert code == 0 and "dry run: nothing written" in out
+    assert f"+          version: {NEW}" in out
+    assert env.platform.read_text() == before and env.fake.operations() == []
+
+
+@pytest.mark.parametrize("argv, message", [
+    (("--project", "document-vision", "--environment", "staging", "--version", NEW),
+     "--environment: 'staging' is not a consumer of document-vision's model (consumers: preprod, prod)"),
+    (("--project", "fraud-detection", "--environment", "prod", "--version", NEW),
+     "--project: 'fraud-detection' shares no model (model_sharing.projects has: document-vision)"),
+    (("--project", "document-vision", "--environment", "prod", "--version", NEW.replace("eu-west-1", "us-east-1")),
+     "region 'us-east-1' is outside the allow-list (allowed_regions: eu-west-1, eu-central-1)"),
+    (("--project", "document-vision", "--environment", "prod", "--version", NEW.replace(PRODUCER, "123456789012")),
+     f"is in account 123456789012, not in the producer document-vision-preprod ({PRODUCER})"),
+    (("--project", "document-vision", "--environment", "prod", "--version", "documents-v3"),
+     "is not a Rekognition project version ARN"),
+    (("--project", "document-vision", "--environment", "prod", "--version", NEW.replace("project/documents", "project/other")),
+     "is a version of project 'other', not of the shared project 'documents'"),
+])
+def test_bad_requests_fail_before_any_call_naming_what_is_wrong(env, argv, message):
+    before = env.platform.read_text()
+    code, out, err = env.run(*argv)
+    assert code == 1 and message in err, err
+    assert env.platform.read_text() == before
+
+
+def test_an_unknown_account_names_the_missing_key(env, outputs):
+    broken = copy.deepcopy(outputs)
+    del broken["organization"]["accountIds"]["document-vision-prod"]
+    env.outputs.write_text(json.dumps(broken))
+    code, _, err = env.run(*_promote())
+    assert code == 1 and "unknown account 'document-vision-prod' (the consumer)" in err
+
+
+def test_a_version_that_is_not_running_stops_before_any_change(env):
+    before = env.platform.read_text()
+    code, _, err = env.run(*_promote(), stubs={(PRODUCER, "rekognition", None): _producer(status="STOPPED")})
+    assert code == 1 and "is STOPPED, not RUNNING" in err
+    assert f"start-project-version --project-version-arn {NEW}" in err
+    assert env.platform.read_text() == before
+
+
+def test_missing_permission_and_throttling_in_the_producer_account_are_named(env):
+    def denied(stub):
+        stub.add_client_error("describe_projects", "AccessDeniedException", "not authorized: rekognition:DescribeProjects")
+    code, _, err = env.run(*_promote(), stubs={(PRODUCER, "rekognition", None): denied})
+    assert code == 1 and f"DescribeProjects in the producer account {PRODUCER}: AccessDeniedException" in err
+    assert "missing permission" in err
+
+    def throttled(stub):
+        stub.add_client_error("describe_projects", "ThrottlingException", "Rate exceeded")
+    code, _, err = env.run(*_promote(), stubs={(PRODUCER, "rekognition", None): throttled})
+    assert code == 1 and "still throttled after 8 attempts" in err
+
+
+def test_a_refused_producer_role_says_where_to_run_the_test(env):
+    def refuse(stub):
+        stub.add_client_error("assume_role", "AccessDenied", "not authorized to perform: sts:AssumeRole")
+    code, _, err = env.run(*_promote("--test-only", "--image", str(env.image)),
+                           stubs={(PRODUCER, "rekognition", None): _producer(),
+                                  (CONSUMER, "sts", "producer-role"): refuse})
+    assert code == 1
+    assert "assuming the producer role from the consumer account 252275674089" in err
+    assert "trusts only the consumer's application role" in err and "--test-only" in err
+    assert env.fake.operations() == []  # --test-only changes nothing
+
+
+def test_a_failed_pulumi_up_stops_before_the_test(env):
+    fake = FakeCLI(failures={"organization/ml-platform/document-vision-preprod": ("error: AccessDenied", "")})
+    code, out, _ = env.run(*_promote("--image", str(env.image)), stubs={(PRODUCER, "rekognition", None): _producer()},
+                           fake=fake)
+    assert code == 1 and "pulumi up failed" in out and "DetectCustomLabels from" not in out
+    assert fake.operations() == [("up", "organization/ml-platform/document-vision-preprod")]
+
+
+def test_copy_shares_the_version_by_project_policy_and_records_the_copy(env):
+    copied = f"arn:aws:rekognition:eu-west-1:{CONSUMER}:project/documents/version/documents.2026-12-01T09.00.00/1764600000000"
+    sent = {}
+
+    def producer(stub):
+        _producer()(stub)
+        stub.add_response("put_project_policy", {"PolicyRevisionId": "r1"},
+                          {"ProjectArn": PROJECT_ARN, "PolicyName": "mrd-copy-to-document-vision-prod",
+                           "PolicyDocument": ANY})
+        stub.client.meta.events.register("provide-client-params.rekognition.PutProjectPolicy",
+                                         lambda params, **_: sent.update(params))
+
+    def consumer(stub):
+        stub.add_response("describe_projects", {"ProjectDescriptions": []}, {"ProjectNames": ["documents"]})
+        stub.add_response("create_project", {"ProjectArn": f"arn:aws:rekognition:eu-west-1:{CONSUMER}:project/documents/1"},
+                          {"ProjectName": "documents"})
+        stub.add_response("copy_project_version", {"ProjectVersionArn": copied}, {
+            "SourceProjectArn": PROJECT_ARN, "SourceProjectVersionArn": NEW,
+            "DestinationProjectArn": f"arn:aws:rekognition:eu-west-1:{CONSUMER}:project/documents/1",
+            "VersionName": "documents.2026-12-01T09.00.00",
+            "OutputConfig": {"S3Bucket": "mrd-document-vision-prod-models-111111111111",
+                             "S3KeyPrefix": "rekognition/documents/"}})
+    before = env.platform.read_text()
+    code, out, err = env.run(*_promote("--copy"), stubs={(PRODUCER, "rekognition", None): producer,
+                                                        (CONSUMER, "rekognition", None): consumer})
+    assert code == 0, err
+    policy = json.loads(sent["PolicyDocument"])
+    assert policy["Statement"] == [{"Sid": "CopyToConsumer", "Effect": "Allow",
+                                    "Principal": {"AWS": f"arn:aws:iam::{CONSUMER}:root"},
+                                    "Action": "rekognition:CopyProjectVersion", "Resource": NEW}]
+    assert yaml.safe_load(env.copies.read_text()) == {
+        "document-vision": {"prod": {"version": copied, "source": NEW}}}
+    assert f"document-vision-prod: copy, uses {copied}" in out
+    assert env.platform.read_text() == before and env.fake.operations() == []
+    for stub in env.stubbers:
+        stub.assert_no_pending_responses()
+
+    # The next run says which pattern each environment uses.
+    code, out, _ = env.run(*_promote("--dry-run"), stubs={(PRODUCER, "rekognition", None): _producer()})
+    assert f"document-vision-prod: copy, uses {copied}" in out
+    assert f"document-vision-preprod: in-account, uses {PREPROD}" in out
+
+
+def test_the_producer_environment_cannot_copy_to_itself(env):
+    code, _, err = env.run("--project", "document-vision", "--environment", "preprod", "--version", NEW, "--copy",
+                           stubs={(PRODUCER, "rekognition", None): _producer()})
+    assert code == 1 and "is the producer's own environment" in err
+
+
+def test_an_image_over_the_api_limit_is_refused(env):
+    env.image.write_bytes(b"x" * (promote_model.MAX_IMAGE_BYTES + 1))
+    code, _, err = env.run(*_promote("--image", str(env.image)))
+    assert code == 1 and "allowed: 1 to 5242880" in err
+
+
+def test_keep_previous_edits_an_existing_list_in_place():
+    text = ("model_sharing:\n  projects:\n    p:\n      consumers:\n        prod:  # the app\n"
+            "          version: a  # current\n          keep_previous:\n            - b\n")
+    new = promote_model.set_consumer_version(text, "p", "prod", "c", "a")
+    assert yaml.safe_load(new)["model_sharing"]["projects"]["p"]["consumers"]["prod"] == {
+        "version": "c", "keep_previous": ["b", "a"]}
+    assert "# the app" in new and "# current" in new
+    fresh = promote_model.set_consumer_version(text.replace("          keep_previous:\n            - b\n", ""),
+                                               "p", "prod", "c", "a")
+    assert yaml.safe_load(fresh)["model_sharing"]["projects"]["p"]["consumers"]["prod"] == {
+        "version": "c", "keep_previous": ["a"]}
