@@ -132,6 +132,28 @@ def sagemaker_repositories(a: AccountArns, push: bool) -> list[Statement]:
     ]
 
 
+def self_service_products(product_arns: Sequence[pulumi.Input[str]]) -> list[Statement]:
+    """End users of a Service Catalog portfolio (AWS's end-user pattern): launch the named
+    products (the launch constraint's role does the work), and describe, update and terminate
+    only the provisioned products they launched themselves (`servicecatalog:userLevel: self`)."""
+    return [
+        {"Sid": "LaunchSelfServiceProducts", "Effect": "Allow",
+         "Action": ["servicecatalog:DescribeProduct", "servicecatalog:DescribeProvisioningParameters",
+                    "servicecatalog:ListLaunchPaths", "servicecatalog:ProvisionProduct"],
+         "Resource": list(product_arns)},
+        # Finding the product takes no resource; the portfolio's principal association decides
+        # what a search returns.
+        {"Sid": "FindSelfServiceProducts", "Effect": "Allow", "Resource": "*",
+         "Action": ["servicecatalog:DescribeProductView", "servicecatalog:SearchProducts"]},
+        # Provisioned products and records have no resource type; the access level is the scope.
+        {"Sid": "OwnProvisionedProducts", "Effect": "Allow", "Resource": "*",
+         "Action": ["servicecatalog:DescribeProvisionedProduct", "servicecatalog:DescribeRecord",
+                    "servicecatalog:ListRecordHistory", "servicecatalog:SearchProvisionedProducts",
+                    "servicecatalog:TerminateProvisionedProduct", "servicecatalog:UpdateProvisionedProduct"],
+         "Condition": {"StringEquals": {"servicecatalog:userLevel": "self"}}},
+    ]
+
+
 def data_engineering(a: AccountArns, bucket_arns: Sequence[str], key_arns: Sequence[pulumi.Input[str]],
                      databases: Sequence[pulumi.Input[str]], workgroup: str, results_bucket_arn: str,
                      results_key_arn: pulumi.Input[str]) -> list[Statement]:

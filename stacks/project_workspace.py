@@ -21,15 +21,18 @@ Studio (environments in `workspace.studio.environments`, dev by default): the do
 lifecycle configurations and the user profiles; with the shared-services self-service portfolio
 (`shared_services.service_catalog`), the launch role its Studio user-profile product's launch
 constraint names (`<prefix>-studio-launch`): Service Catalog of this account only, CloudFormation
-on `SC-*` stacks, the user profiles of this domain, PassRole of the notebook role to SageMaker.
+on `SC-*` stacks, the user profiles of this domain, PassRole of the notebook role to SageMaker,
+in SSO domains the Identity Center user lookups. In dev (`shared_services_settings.
+self_service_accounts`) the data scientists' sessions are associated with the shared portfolio
+and their policy launches the product and manages only their own provisioned products.
 
 People (`identity:`): the persona policies of this account, `<prefix>-persona-<persona>` (the
 same name in every account, so one permission set references it), and the assignments of the
 configured groups to the permission sets for this account (or the SAML persona roles):
 
 - data scientists: in dev, open only the user profile and spaces tagged with their own user
-  name (ABAC on `studio-owner`), run jobs in the project VPC with the job roles, their own
-  notebook instances (when enabled); in preprod,
+  name (ABAC on `studio-owner`), launch the Studio user-profile product for themselves, run
+  jobs in the project VPC with the job roles, their own notebook instances (when enabled); in preprod,
   read-only views of jobs, their logs and metrics; nothing in prod;
 - MLOps engineers (preprod, prod): read jobs, endpoints, pipelines and the registry, stop or
   retry pipeline executions and scale endpoints, never change a pipeline;
@@ -52,6 +55,7 @@ from stacks import data_settings as ds
 from stacks import identity_settings as ids
 from stacks import shared_services_settings as ss
 from stacks import workspace_settings as ws
+from stacks.common import stack_reference
 from stacks.context import StackContext
 from stacks.project_data import ProjectData
 from stacks.project_network import ProjectNetwork
@@ -84,6 +88,10 @@ class _Context:
         self.network = network
         self.data = data
         self.shared = network.organization.require_output("accountIds").apply(lambda ids: ids[ss.ACCOUNT])
+        # The self-service portfolio and product (shared-services stack), where data scientists
+        # launch the Studio user-profile product.
+        self.self_service = f"{ctx.project}-{ctx.environment}" in ss.self_service_accounts(p)
+        self.catalog = stack_reference(ss.ACCOUNT).require_output("serviceCatalog") if self.self_service else None
         self.role_arns: dict[str, pulumi.Output[str]] = {}
         for kind, name in ws.service_role_names(p, ctx.project, ctx.environment).items():
             self.role_arns[kind] = roles.arns.get(kind) or _concat("arn:aws:iam::", self.account, ":role/", name)
@@ -410,10 +418,37 @@ def _studio(c: _Context, path: str, opts: pulumi.ResourceOptions) -> tuple[dict[
         launch = LaunchRole(f"{c.network.label}-studio-launch", ss.launch_role_name(p), c.account,
                             launch_statements(c, domain.domain_id), c.network.tags, opts)
         found["launchRoleArn"] = launch.arn
+    if c.catalog is not None:
+        found["selfService"] = _self_service_principals(c, opts)
     return {**found, "domainId": domain.domain_id, "domainArn": domain.domain_arn, "authMode": studio.auth_mode,
             "userProfiles": domain.profile_arns, "lifecycleConfigArns": domain.lifecycle_config_arns,
             "presignedUrlSeconds": studio.presigned_url_seconds,
             "instanceTypes": ws.instance_types(p)}, domain.domain_id
+
+
+def _self_service_principals(c: _Context, opts: pulumi.ResourceOptions) -> dict[str, Any]:
+    """The data scientists' sessions associated with the shared portfolio in this account (an
+    organization share is imported by its recipients without acceptance, so the association is
+    all this account adds); what they may do with it is their persona policy's."""
+    assert c.catalog is not None
+    portfolio = c.catalog.apply(lambda catalog: catalog["portfolioId"])
+    for i, pattern in enumerate(ss.self_service_principals(c.platform)):
+        aws.servicecatalog.PrincipalPortfolioAssociation(
+            f"{c.network.label}-self-service-principal-{i}", portfolio_id=portfolio, principal_arn=pattern,
+            principal_type="IAM_PATTERN", opts=opts)
+    return {"portfolioId": portfolio, "productArns": _product_arns(c),
+            "principals": ss.self_service_principals(c.platform)}
+
+
+def _product_arns(c: _Context) -> list[pulumi.Output[str]]:
+    """The shared product's ARNs as the end user's calls may name it: the owner's (shared-services)
+    and, the portfolio being imported here, this account's. Service Catalog has no resource
+    policy a cross-account request could be checked against (the share and the principal
+    association are the grant), so it authorizes in the caller's account; both ARNs name this
+    one product (product ids are unique)."""
+    assert c.catalog is not None
+    resource = c.catalog.apply(lambda catalog: f"product/{catalog['productId']}")
+    return [c.arn("catalog", resource, c.shared), c.arn("catalog", resource)]
 
 
 # What CloudFormation does for the Studio user-profile product (templates/studio-user-profile.yaml)
@@ -422,11 +457,14 @@ _LAUNCH_STACK_ACTIONS = ("cloudformation:CreateStack", "cloudformation:DeleteSta
                          "cloudformation:DescribeStacks", "cloudformation:GetTemplateSummary",
                          "cloudformation:SetStackPolicy", "cloudformation:UpdateStack")
 # The AWS::SageMaker::UserProfile handlers' calls for the template's properties (its resource
-# schema); no custom images and no Identity Center user fields in the template, so no
-# DescribeImage, sso: or identitystore: calls.
+# schema); no custom images in the template, so no DescribeImage calls.
 _LAUNCH_PROFILE_ACTIONS = ("sagemaker:CreateUserProfile", "sagemaker:DeleteUserProfile",
                            "sagemaker:DescribeUserProfile", "sagemaker:UpdateUserProfile")
 _LAUNCH_TAG_ACTIONS = ("sagemaker:AddTags", "sagemaker:DeleteTags", "sagemaker:ListTags")
+# In an SSO domain the template sets the Identity Center user fields, which the handlers look
+# up in the Identity Center instance and its identity store.
+_LAUNCH_SSO_ACTIONS = ("sso:DescribeInstance",)
+_LAUNCH_IDENTITY_STORE_ACTIONS = ("identitystore:DescribeUser", "identitystore:ListUsers")
 # Service Catalog hands CloudFormation a copy of the template in a bucket the service owns (its
 # name is not published); the copies carry this object tag, which is the statement's scope.
 PROVISIONING_TEMPLATE_TAG = "s3:ExistingObjectTag/servicecatalog:provisioning"
@@ -454,6 +492,22 @@ def launch_statements(c: _Context, domain_id: pulumi.Input[str]) -> list[Stateme
          "Resource": [profiles]},
         {"Sid": "PassNotebookRole", "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": [c.role_arns["notebook"]],
          "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}},
+        *(_launch_identity_center(c) if c.platform.workspace.studio.auth_mode == "SSO" else []),
+    ]
+
+
+def _launch_identity_center(c: _Context) -> list[Statement]:
+    """The Identity Center lookups of an SSO domain's user profile (`identity.instance_arn` and
+    `identity_store_id` when configured; the identity store's account is Identity Center's)."""
+    ident = c.platform.identity
+    store = ident.identity_store_id or "*"
+    return [
+        {"Sid": "IdentityCenterInstance", "Effect": "Allow", "Action": list(_LAUNCH_SSO_ACTIONS),
+         "Resource": [ident.instance_arn or "arn:aws:sso:::instance/*"]},
+        # ListInstances takes no resource.
+        {"Sid": "ListIdentityCenterInstances", "Effect": "Allow", "Action": ["sso:ListInstances"], "Resource": "*"},
+        {"Sid": "IdentityStoreUsers", "Effect": "Allow", "Action": list(_LAUNCH_IDENTITY_STORE_ACTIONS),
+         "Resource": [f"arn:aws:identitystore::*:identitystore/{store}", "arn:aws:identitystore:::user/*"]},
     ]
 
 
@@ -518,6 +572,8 @@ def persona_statements(c: _Context, domain_id: pulumi.Input[str] | None) -> dict
         scientist = [*viewer, *_run_jobs(c), _pass_roles(c, ["processing", "training"]), *data_roles]
         if domain_id is not None:
             scientist += studio_user_statements(c, domain_id)
+        if c.catalog is not None:
+            scientist += pp.self_service_products(_product_arns(c))
         if c.platform.workspace.notebook_instances:
             scientist += pp.notebook_instances_by_owner(a, ws.OWNER_TAG)
         found["data-scientist"] = _unique_sids(scientist)

@@ -294,7 +294,9 @@ def _service_catalog(platform: PlatformConfig, shared_id: pulumi.Output[str], ke
                      organization: pulumi.StackReference, opts: pulumi.ResourceOptions) -> dict[str, pulumi.Output[str]]:
     """The self-service portfolio: the Studio user-profile product (its template from the
     repository, uploaded to a templates bucket), launched through the launch constraint role
-    of the consuming account, tag options for the mandatory tags, shared to `share_ou`."""
+    of the consuming account, tag options for the mandatory tags, shared to `share_ou` (an
+    organization share: its accounts import it without accepting; the dev accounts' project
+    stacks associate the data scientists with it, `self_service_accounts`)."""
     sc = platform.shared_services.service_catalog
     tags = platform_tags(platform, project="shared-services")
     logs = access_log_bucket(

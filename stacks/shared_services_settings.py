@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from stacks import data_settings as ds
+from stacks import identity_settings as ids
 from stacks import workspace_settings as ws
 from stacks.config_model import DATA_CLASSIFICATIONS, ENVIRONMENTS, ConfigModel
 
@@ -262,6 +263,29 @@ def launch_accounts(platform: "PlatformConfig") -> list[str]:
     if not platform.shared_services.service_catalog.enabled:
         return []
     return [f"{p.name}-{env}" for p in platform.projects for env in p.environments if ws.has_studio(platform, env)]
+
+
+# Where data scientists launch the product themselves: their Studio environment (elsewhere they
+# only read, stacks/project_workspace.py persona_statements).
+SELF_SERVICE_ENVIRONMENT = "dev"
+SELF_SERVICE_PERSONA = "data-scientist"
+
+
+def self_service_accounts(platform: "PlatformConfig") -> list[str]:
+    """The launch accounts where the data scientists launch the product: the portfolio's
+    principals are associated there and their persona policy may provision it."""
+    return [f"{p.name}-{env}" for p in platform.projects for env in p.environments
+            if env == SELF_SERVICE_ENVIRONMENT and f"{p.name}-{env}" in launch_accounts(platform)]
+
+
+def self_service_principals(platform: "PlatformConfig") -> list[str]:
+    """The principal ARN patterns (`IAM_PATTERN`, no account: the association is the account's
+    own) of the data scientists' sessions: the permission set's Identity Center role or the
+    SAML persona role (identity_settings.persona_session_roles). A pattern admits any role that
+    matches it; nobody can create a role under the reserved `aws-reserved/sso.amazonaws.com/`
+    path, and the SAML role's name is the platform's (people hold no iam:CreateRole).
+    Wildcards are allowed in the path and name of an IAM_PATTERN (AssociatePrincipalWithPortfolio)."""
+    return [f"arn:aws:iam:::role/{name}" for name in ids.persona_session_roles(platform, SELF_SERVICE_PERSONA)]
 
 
 def bucket_prefix(platform: "PlatformConfig") -> str:

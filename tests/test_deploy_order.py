@@ -64,7 +64,10 @@ def test_sample_order_is_organization_security_network_data_shared_services_then
         assert all(position[r] < position[step.name] for r in step.references), step
     by_name = {s.name: s for s in steps}
     assert by_name["shared-services"].references == ("identity", "network", "organization")
-    assert by_name["fraud-detection-dev"].references == ("data-lake", "identity", "network", "organization")
+    # Dev reads the shared-services stack's self-service portfolio (Studio self-service).
+    assert by_name["fraud-detection-dev"].references == ("data-lake", "identity", "network", "organization",
+                                                        "shared-services")
+    assert by_name["fraud-detection-prod"].references == ("data-lake", "identity", "network", "organization")
     assert (by_name["fraud-detection-dev"].project, by_name["fraud-detection-dev"].environment) == ("fraud-detection", "dev")
 
 

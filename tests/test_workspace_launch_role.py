@@ -30,9 +30,10 @@ CONSTRAINT = "aws:servicecatalog/constraint:Constraint"
 PROJECT_STACKS = [f"{p}-{e}" for p in ("fraud-detection", "document-vision") for e in ("dev", "preprod", "prod")]
 LAUNCH_ROLE = "mrd-studio-launch"
 # The template's user-profile handler calls that its properties do not need: custom images
-# (DescribeImage*) and the Identity Center user fields (sso:, identitystore:), which the
-# template does not set.
-NOT_USED_BY_THE_TEMPLATE = ("sagemaker:DescribeImage", "sagemaker:DescribeImageVersion", "sso:", "identitystore:")
+# (DescribeImage*), which the template does not set.
+NOT_USED_BY_THE_TEMPLATE = ("sagemaker:DescribeImage", "sagemaker:DescribeImageVersion")
+# The Identity Center user fields' lookups, which only an SSO domain's profile makes.
+IDENTITY_CENTER_CALLS = ("sso:", "identitystore:")
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,7 @@ def _account(run):
     return run.outputs["data"]["keyArn"].split(":")[4]
 
 
-def _template_handler_permissions() -> set[str]:
+def _template_handler_permissions(sso: bool = True) -> set[str]:
     """What CloudFormation calls to create, update and delete the template's resources (the
     resource schemas cfn-lint ships), for the resource types of templates/studio-user-profile.yaml."""
     import cfnlint
@@ -67,7 +68,8 @@ def _template_handler_permissions() -> set[str]:
         schema = json.loads((schemas / "resources" / f"{providers[resource['Type']]}.json").read_text())
         for handler in ("create", "update", "delete"):
             found.update(schema["handlers"][handler]["permissions"])
-    return {a for a in found if not a.startswith(NOT_USED_BY_THE_TEMPLATE)}
+    unused = NOT_USED_BY_THE_TEMPLATE if sso else (*NOT_USED_BY_THE_TEMPLATE, *IDENTITY_CENTER_CALLS)
+    return {a for a in found if not a.startswith(unused)}
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -147,6 +149,12 @@ def test_the_role_may_do_exactly_what_the_template_does(sample_runs, platform, s
                     notebook = service_role_names(platform, project, env)["notebook"]
                     assert resource == f"arn:aws:iam::{account}:role/{notebook}"
                     assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+                elif service == "sso":
+                    # The configured Identity Center instance only.
+                    assert resource == platform.identity.instance_arn
+                elif service == "identitystore":
+                    assert resource in (f"arn:aws:identitystore::*:identitystore/{platform.identity.identity_store_id}",
+                                        "arn:aws:identitystore:::user/*")
                 else:
                     pytest.fail(f"{statement['Sid']}: {action} on {resource}")
     # Everything CloudFormation needs for the template's resources, and only CloudFormation's
@@ -188,3 +196,13 @@ def test_a_studio_account_outside_the_share_is_refused_naming_the_key(sample_pla
         parse_platform(sample_platform)
     assert ("shared_services.service_catalog.share_ou: account fraud-detection-dev has a Studio domain but is in "
             "OU Workloads/Dev, outside the share") in str(error.value)
+
+
+def test_an_iam_domain_launch_role_makes_no_identity_center_calls(run_platform, sample_platform):
+    """The Identity Center user fields are an SSO domain's: with IAM authentication the template
+    leaves them out, and the role has no sso: or identitystore: action."""
+    sample_platform["workspace"]["studio"]["auth_mode"] = "IAM"
+    dev = run_platform("fraud-detection-dev", sample_platform)
+    allowed = {a for s in _launch_policy(dev, _launch_role(dev))["Statement"] for a in s["Action"]}
+    assert _template_handler_permissions(sso=False) <= allowed
+    assert not [a for a in allowed if a.startswith(IDENTITY_CENTER_CALLS)]

@@ -216,6 +216,7 @@ def test_central_endpoint_mode_passes_the_mandatory_policies(analyzer, request, 
     network = run_platform("network", platform=sample_platform, upstream=upstream)
     upstream["network"] = network.outputs
     upstream["data-lake"] = sample_runs("data-lake").outputs
+    upstream["shared-services"] = sample_runs("shared-services").outputs
     spoke = run_platform("fraud-detection-dev", platform=sample_platform, upstream=upstream)
     previous = analyzer.stack
     try:
