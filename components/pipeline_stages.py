@@ -10,11 +10,14 @@ actions as the pipeline's own role.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
+
+import yaml
 
 from policy_documents.serialize import to_json
 
@@ -25,6 +28,40 @@ COMMIT_ID = f"#{{{SOURCE_VARIABLES}.CommitId}}"
 # One training run: the pipeline's execution id, the same in every action of one execution (the
 # training workflow names its jobs and output prefix by it; the registration reads that prefix).
 RUN_ID = "#{codepipeline.PipelineExecutionId}"
+# The deployment pipeline (A2) deploys the registry's latest Approved version of the project's
+# model package group: a build step resolves it (APPROVED_VERSION_QUERY) and exports its ARN.
+APPROVED_MODEL_VARIABLES = "ApprovedModel"
+MODEL_PACKAGE_ARN_VARIABLE = "MODEL_PACKAGE_ARN"
+MODEL_PACKAGE_ARN = f"#{{{APPROVED_MODEL_VARIABLES}.{MODEL_PACKAGE_ARN_VARIABLE}}}"
+MODEL_PACKAGE_GROUP_VARIABLE = "MODEL_PACKAGE_GROUP"  # the resolver project's environment: the group's ARN
+# ListModelPackages' parameters besides the group (botocore's names): Approved versions, newest
+# first (no MaxResults: the CLI pages through all of them and the query takes the first).
+APPROVED_VERSION_QUERY = {"ModelApprovalStatus": "Approved", "SortBy": "CreationTime", "SortOrder": "Descending"}
+
+
+def _cli_option(member: str) -> str:
+    # The AWS CLI's option for a botocore member name (ModelApprovalStatus -> --model-approval-status).
+    return "--" + "-".join(part.lower() for part in re.findall(r"[A-Z][a-z]*", member))
+
+
+def approved_version_buildspec() -> str:
+    """The resolver project's buildspec (inline in the project, so no source change alters it):
+    the newest Approved version of the group in `$MODEL_PACKAGE_GROUP`, exported as
+    MODEL_PACKAGE_ARN; the build fails when the group has no Approved version."""
+    options = " ".join(f"{_cli_option(k)} {v}" for k, v in APPROVED_VERSION_QUERY.items())
+    variable, group = MODEL_PACKAGE_ARN_VARIABLE, MODEL_PACKAGE_GROUP_VARIABLE
+    listing = (f'aws sagemaker list-model-packages {_cli_option("ModelPackageGroupName")} "${group}" {options} '
+               '--query "ModelPackageSummaryList[0].ModelPackageArn" --output text')
+    return yaml.safe_dump({
+        "version": 0.2,
+        "env": {"exported-variables": [variable]},
+        "phases": {"build": {"commands": [
+            f"{variable}=$({listing})",
+            # The CLI prints None for an empty list.
+            f'if [ -z "${variable}" ] || [ "${variable}" = None ]; then echo "no Approved version in ${group}" >&2; exit 1; fi',
+            f'echo "deploying ${variable}"',
+        ]}},
+    }, sort_keys=False, width=1000)
 
 
 @dataclass(frozen=True)
@@ -47,6 +84,7 @@ class StageInputs:
     preprod_execution_role_arn: pulumi.Input[str] | None = None
     prod_role_arn: pulumi.Input[str] | None = None       # role C
     prod_execution_role_arn: pulumi.Input[str] | None = None
+    resolver_project_name: pulumi.Input[str] | None = None  # A2: resolves the approved model version
     training_parameters: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     registration_parameters: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     endpoint_parameters: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -140,10 +178,19 @@ def approve_stage(inputs: StageInputs) -> aws.codepipeline.PipelineStageArgs:
 
 
 def deploy_stage(inputs: StageInputs) -> aws.codepipeline.PipelineStageArgs:
-    """Deploy the model, endpoint configuration and endpoint into production through role C."""
-    return aws.codepipeline.PipelineStageArgs(name="Deploy", actions=[_deploy_action(
+    """Resolve the registry's latest Approved version of the project's group (a build in the
+    automation account whose role may only read that group), then deploy the model from that
+    version, the endpoint configuration and the endpoint into production through role C. A2
+    runs apart from A and cannot know A's run, so the registry is what it deploys from."""
+    if inputs.resolver_project_name is None:
+        raise ValueError(f"{inputs.project}: the deploy stage needs the approved-version resolver project")
+    resolve = aws.codepipeline.PipelineStageActionArgs(
+        name="ResolveApprovedVersion", category="Build", owner="AWS", provider="CodeBuild", version="1",
+        run_order=1, input_artifacts=[SOURCE_ARTIFACT], namespace=APPROVED_MODEL_VARIABLES,
+        configuration={"ProjectName": inputs.resolver_project_name})
+    return aws.codepipeline.PipelineStageArgs(name="Deploy", actions=[resolve, _deploy_action(
         "DeployEndpoint", "endpoint", inputs, inputs.prod_role_arn, inputs.prod_execution_role_arn,
-        inputs.endpoint_parameters)])
+        {**inputs.endpoint_parameters, "ModelPackageArn": MODEL_PACKAGE_ARN}, run_order=2)])
 
 
 STAGE_BUILDERS: dict[str, Callable[[StageInputs], aws.codepipeline.PipelineStageArgs]] = {

@@ -48,7 +48,14 @@ from components.cross_account_roles import (
 from components.image_repository import ImageRepository, ImageRepositoryArgs
 from components.kms_keys import ENCRYPT_DECRYPT, CustomerManagedKey, KeyUse, RolePrincipals
 from components.model_registry import ModelPackageGroup, ModelPackageGroupArgs, group_arn, package_arns
-from components.pipeline_stages import COMMIT_ID, RUN_ID, StageInputs, pipeline_stages
+from components.pipeline_stages import (
+    COMMIT_ID,
+    MODEL_PACKAGE_GROUP_VARIABLE,
+    RUN_ID,
+    StageInputs,
+    approved_version_buildspec,
+    pipeline_stages,
+)
 from components.data_access import LogDelivery
 from components.project_buckets import access_log_bucket
 from components.secure_bucket import BucketAccess, SecureBucket
@@ -154,6 +161,12 @@ def _model_package_group(platform: PlatformConfig, project: str, account, org_id
         f"{project}-preprod", platform, preprod, tags))
     consumers = ([RolePrincipals(account(f"{project}-prod"), tuple(ss.consumer_roles(platform, project)))]
                  if "prod" in platform.project(project).environments else [])
+    if "deploy" in dv.stages(platform, project):
+        # A2 deploys the latest Approved version: its resolver (automation account) lists and
+        # describes the versions, prod's execution role creates the model from one (SageMaker
+        # needs DescribeModelPackage on it across accounts).
+        consumers += [RolePrincipals(account(dv.AUTOMATION_ACCOUNT), (dv.role_name(platform, project, "approved-model"),)),
+                      RolePrincipals(account(f"{project}-prod"), (dv.role_name(platform, project, "cfn-endpoint"),))]
     registrars = list(ss.registration_roles(platform, project))
     if "register" in dv.stages(platform, project):
         # The pipeline's registration stack is created by pre-production's execution role.
@@ -266,6 +279,8 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
 
     # The roles every policy below names, by ARN (created further down, in dependency order).
     pipeline_roles = [name(f"pipeline-{kind}") for kind in kinds] + [name("build")]
+    if needs_prod:
+        pipeline_roles.append(name("approved-model"))  # reads the source artifact it is given
     target_roles = {"preprod": (name("deploy-training"), name("cfn-training")),
                     "prod": (name("deploy-endpoint"), name("cfn-endpoint"))}
     target_roles = {env: roles for env, roles in target_roles.items()
@@ -301,14 +316,17 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
                                                                                 target_principals, org_id,
                                                                                 source_principals)),
                           opts=auto_opts)
+    build_names = [dv.build_project_name(platform, project)] + (
+        [dv.resolver_project_name(platform, project)] if needs_prod else [])
     logs_key = CustomerManagedKey(
         "build-logs-key", alias=f"{platform.name_prefix}-{project}-build-logs",
         description=f"{project}: the image build's log group",
         administrators=RolePrincipals(automation_id, tuple(dict.fromkeys((org.deployment_role, org.break_glass_role_name)))),
         uses=[KeyUse("CloudWatchLogs", ("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"),
                      service=f"logs.{region}.amazonaws.com",
-                     conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": _arn(
-                         "logs", region, automation_id, f"log-group:/aws/codebuild/{dv.build_project_name(platform, project)}")}})],
+                     conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": [
+                         _arn("logs", region, automation_id, f"log-group:/aws/codebuild/{build_name}")
+                         for build_name in build_names]}})],
         tags=tags, opts=auto_opts)
 
     stack_names = dv.stack_names(platform, project)
@@ -317,6 +335,8 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
 
     # Image build (CodeBuild) in the automation VPC.
     build = _build_project(ctx, automation_id, repositories, bucket.arn, artifact_key.arn, logs_key.arn, tags, auto_opts)
+    resolver = (_resolver_project(ctx, automation_id, group, bucket.arn, artifact_key.arn, logs_key.arn, tags, auto_opts)
+                if needs_prod and group is not None else None)
 
     # Pipeline roles A (training) and A2 (deployment): the bucket, its key, sts:AssumeRole on B
     # or C, the build project and the source connection; nothing else.
@@ -334,6 +354,9 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
               if assumes else []),
             *([{"Sid": "RunTheBuild", "Effect": "Allow", "Action": ["codebuild:BatchGetBuilds", "codebuild:StartBuild"],
                 "Resource": build["arn"]}] if "build" in kinds[kind] else []),
+            *([{"Sid": "ResolveTheApprovedVersion", "Effect": "Allow",
+                "Action": ["codebuild:BatchGetBuilds", "codebuild:StartBuild"], "Resource": resolver["arn"]}]
+              if resolver is not None and "deploy" in kinds[kind] else []),
         ]
         pipeline_role[kind] = PipelineRole(
             f"pipeline-{kind}-role", name(f"pipeline-{kind}"),
@@ -366,7 +389,7 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
         execution_roles["prod"] = PipelineRole(
             "cfn-endpoint-role", name("cfn-endpoint"), f"CloudFormation: {project}'s production endpoint",
             "cloudformation.amazonaws.com", env_ids["prod"],
-            endpoint_execution_statements(platform, project, region, env_ids["prod"], outputs["prod"]),
+            endpoint_execution_statements(platform, project, region, env_ids["prod"], outputs["prod"], group),
             project_tags(platform, project, "prod"), opts=env_opts["prod"])
         deploy_roles["prod"] = CrossAccountDeployRole("deploy-endpoint-role", CrossAccountDeployRoleArgs(
             role_name=name("deploy-endpoint"), description=f"Cross-account role C of {project}: production endpoint",
@@ -394,8 +417,8 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
             events_role_name=name("source-events") if push else None,
             trigger_role_name=name("source-trigger") if push else None),
             repository=shared_opts.provider, automation=automation)
-    inputs = _stage_inputs(ctx, connection_arn, source.role_arn if source else None, build, repositories, group,
-                           outputs, deploy_roles, execution_roles)
+    inputs = _stage_inputs(ctx, connection_arn, source.role_arn if source else None, build, resolver, repositories,
+                           group, outputs, deploy_roles, execution_roles)
     pipelines = {}
     for kind, kind_stages in kinds.items():
         pipeline_name = dv.pipeline_name(platform, project, kind)
@@ -431,7 +454,7 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
         preprod_account_id=env_ids.get("preprod") if needs_preprod else None,
         prod_account_id=env_ids.get("prod") if needs_prod else None,
         pipeline_names=[dv.pipeline_name(platform, project, kind) for kind in kinds],
-        build_project_names=[dv.build_project_name(platform, project)],
+        build_project_names=build_names,
         endpoint_alarms=EndpointAlarms(endpoint_name=endpoint_name(platform, project)) if needs_prod else None,
         # The project's owner is told (when it is an address: owners may be team names).
         emails=(platform.project(project).owner,) if EMAIL.match(platform.project(project).owner) else (), tags=tags,
@@ -447,6 +470,8 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
         "artifactBucket": {"name": bucket.bucket, "arn": bucket.arn, "accessLogBucket": access_logs.bucket},
         "artifactKeyArn": artifact_key.arn,
         "buildProject": {"name": build["name"], "arn": build["arn"], "roleArn": build["role_arn"]},
+        "approvedModelResolver": None if resolver is None else {
+            "name": resolver["name"], "arn": resolver["arn"], "roleArn": resolver["role_arn"]},
         "crossAccountRoles": {env: role.arn for env, role in deploy_roles.items()},
         "executionRoles": {env: role.arn for env, role in execution_roles.items()},
         "source": {"provider": "CodeCommit", "repository": dv.source_repository(platform, project),
@@ -590,6 +615,54 @@ def _build_project(ctx: StackContext, automation_id: pulumi.Output[str], reposit
             "role_arn": role.arn}
 
 
+def _resolver_project(ctx: StackContext, automation_id: pulumi.Output[str], group: ModelPackageGroup,
+                      bucket_arn: pulumi.Output[str], key_arn: pulumi.Output[str], logs_key_arn: pulumi.Output[str],
+                      tags: dict[str, str], opts: pulumi.ResourceOptions) -> dict[str, pulumi.Output[str]]:
+    """A2's first deploy action: a CodeBuild project (inline buildspec, unprivileged, KMS,
+    encrypted logs) that finds the newest Approved version of the project's model package group
+    and exports its ARN. Its role may only list and describe that group's versions (the group's
+    resource policy names it), read the source artifact CodePipeline hands it and write its logs.
+    It calls only the SageMaker API, so it runs on CodeBuild's network rather than the automation
+    VPC (which has no SageMaker endpoint)."""
+    platform, project = ctx.platform, ctx.project
+    assert project is not None
+    region = platform.home_region
+    d = platform.delivery
+    project_name = dv.resolver_project_name(platform, project)
+    log_group = aws.cloudwatch.LogGroup("approved-model-logs", name=f"/aws/codebuild/{project_name}",
+                                        retention_in_days=d.build_log_retention_days, kms_key_id=logs_key_arn,
+                                        tags=tags, opts=opts)
+    registry_account = group.arn.apply(lambda a: a.split(":")[4])
+    statements = [
+        {"Sid": "ResolverLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": pulumi.Output.concat(log_group.arn, ":log-stream:*")},
+        *artifact_statements(bucket_arn, key_arn, write=False),
+        {"Sid": "ReadTheApprovedVersions", "Effect": "Allow",
+         "Action": ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"],
+         "Resource": package_arns(region, registry_account, ss.model_package_group(platform, project))},
+    ]
+    role = PipelineRole("approved-model-role", dv.role_name(platform, project, "approved-model"),
+                        f"Resolves {project}'s approved model version for CodePipeline A2",
+                        "codebuild.amazonaws.com", automation_id, statements, tags, opts=opts)
+    resolver = aws.codebuild.Project(
+        "approved-model", name=project_name,
+        description=f"Finds the latest Approved version of {project}'s model package group",
+        service_role=role.arn, encryption_key=key_arn, build_timeout=5, queued_timeout=60,
+        artifacts=aws.codebuild.ProjectArtifactsArgs(type="CODEPIPELINE"),
+        source=aws.codebuild.ProjectSourceArgs(type="CODEPIPELINE", buildspec=approved_version_buildspec()),
+        environment=aws.codebuild.ProjectEnvironmentArgs(
+            compute_type="BUILD_GENERAL1_SMALL", image=d.build_image, type="LINUX_CONTAINER",
+            image_pull_credentials_type="CODEBUILD", privileged_mode=False,
+            environment_variables=[aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
+                name=MODEL_PACKAGE_GROUP_VARIABLE, value=group.arn)]),
+        logs_config=aws.codebuild.ProjectLogsConfigArgs(
+            cloudwatch_logs=aws.codebuild.ProjectLogsConfigCloudwatchLogsArgs(group_name=log_group.name, status="ENABLED"),
+            s3_logs=aws.codebuild.ProjectLogsConfigS3LogsArgs(status="DISABLED")),
+        tags=tags, opts=opts)
+    return {"name": resolver.name, "arn": _arn("codebuild", region, automation_id, f"project/{project_name}"),
+            "role_arn": role.arn}
+
+
 def training_execution_statements(platform: PlatformConfig, project: str, region: str, account_id: pulumi.Output[str],
                                   outputs: dict, group: ModelPackageGroup | None) -> list[dict]:
     """Pre-production's CloudFormation execution role: the training workflow (a Step Functions
@@ -630,9 +703,10 @@ def training_execution_statements(platform: PlatformConfig, project: str, region
 
 
 def endpoint_execution_statements(platform: PlatformConfig, project: str, region: str, account_id: pulumi.Output[str],
-                                  outputs: dict) -> list[dict]:
-    """Production's CloudFormation execution role: the model, endpoint configuration (KMS, data
-    capture) and endpoint of the project, hosted by the workspace's hosting role; nothing else."""
+                                  outputs: dict, group: ModelPackageGroup | None = None) -> list[dict]:
+    """Production's CloudFormation execution role: the model (from a version of the project's
+    model package group, which it may describe and nothing more), endpoint configuration (KMS,
+    data capture) and endpoint of the project, hosted by the workspace's hosting role; nothing else."""
     name = endpoint_name(platform, project)
     roles = outputs["workspace"].apply(lambda w: w["serviceRoleArns"])
     key = outputs["data"].apply(lambda d: d["keyArn"])
@@ -651,11 +725,14 @@ def endpoint_execution_statements(platform: PlatformConfig, project: str, region
          "Resource": key, "Condition": {"StringEquals": {"kms:ViaService": f"sagemaker.{region}.amazonaws.com"}}},
         {"Sid": "ValidateNetworkParameters", "Effect": "Allow",
          "Action": ["ec2:DescribeSecurityGroups", "ec2:DescribeSubnets"], "Resource": "*"},
+        *([{"Sid": "ModelFromTheApprovedVersion", "Effect": "Allow", "Action": ["sagemaker:DescribeModelPackage"],
+            "Resource": package_arns(region, group.arn.apply(lambda a: a.split(":")[4]),
+                                     ss.model_package_group(platform, project))}] if group is not None else []),
     ]
 
 
 def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str] | None,
-                  codecommit_role_arn: pulumi.Output[str] | None, build: dict, repositories: dict,
+                  codecommit_role_arn: pulumi.Output[str] | None, build: dict, resolver: dict | None, repositories: dict,
                   group: ModelPackageGroup | None, outputs: dict, deploy_roles: dict, execution_roles: dict) -> StageInputs:
     """Template parameters from the stacks' outputs (the project's environments, this stack)."""
     platform, project = ctx.platform, ctx.project
@@ -680,7 +757,7 @@ def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str] | None,
         }
 
     def models_url(env: str) -> pulumi.Output[str]:
-        # The training workflow writes each run's model under the registry prefix, by commit.
+        # The training workflow writes each run's model under the registry prefix, by run id.
         return outputs[env]["data"].apply(lambda d: f"s3://{d['buckets']['models']['name']}/"
                                                     f"{ss.artifact_prefix(platform, project)}")
 
@@ -711,12 +788,11 @@ def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str] | None,
             }
     if "prod" in outputs:
         o = outputs["prod"]
-        models = models_url("preprod") if "preprod" in outputs else None
+        # No image or artifact: the model comes from the approved version (ModelPackageArn, added
+        # by the deploy stage from its resolver's output).
         pipeline_bucket = o["data"].apply(lambda d: f"s3://{d['buckets']['pipeline']['name']}")
         endpoint = {
             "EndpointName": endpoint_name(platform, project),
-            "ImageUri": pulumi.Output.concat(inference_image, ":", COMMIT_ID),
-            **({"ModelDataUrl": pulumi.Output.concat(models, COMMIT_ID, "/model/model.tar.gz")} if models else {}),
             "KmsKeyArn": o["data"].apply(lambda d: d["keyArn"]),
             # Captured requests and Model Monitor's reports stay in prod's pipeline bucket.
             "DataCaptureS3Uri": pipeline_bucket.apply(lambda b: f"{b}/data-capture"),
@@ -729,7 +805,8 @@ def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str] | None,
         project=project, region=platform.home_region, connection_arn=connection_arn,
         codecommit_role_arn=codecommit_role_arn,
         repository=dv.source_repository(platform, project), branch=source.branch if source else "main",
-        build_project_name=build["name"], training_image=training_image, inference_image=inference_image,
+        build_project_name=build["name"], resolver_project_name=resolver["name"] if resolver else None,
+        training_image=training_image, inference_image=inference_image,
         stack_names=dv.stack_names(platform, project), templates=platform.delivery.templates.model_dump(),
         preprod_role_arn=deploy_roles["preprod"].arn if "preprod" in deploy_roles else None,
         preprod_execution_role_arn=execution_roles["preprod"].arn if "preprod" in execution_roles else None,

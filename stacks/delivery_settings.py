@@ -160,6 +160,8 @@ ROLES: dict[str, tuple[str, str]] = {
     "cfn-training": ("preprod", "cfn-training"),
     "cfn-endpoint": ("prod", "cfn-endpoint"),
     "schedule": ("automation", "pipeline-schedule"),
+    # A2's build step that resolves the registry's latest Approved version (reads that group only).
+    "approved-model": ("automation", "approved-model"),
     # With CodeCommit (shared-services account): the source actions' role there, and the
     # EventBridge roles that carry a push to the automation account and start the pipeline.
     "code-source": ("shared", "code-source"),
@@ -193,7 +195,7 @@ def created_role_keys(platform: "PlatformConfig", project: str) -> list[str]:
     if any(s in found for s in ("train", "register")):
         keys += ["deploy-training", "cfn-training"]
     if "deploy" in found:
-        keys += ["deploy-endpoint", "cfn-endpoint"]
+        keys += ["deploy-endpoint", "cfn-endpoint", "approved-model"]
     spec = delivery(platform, project)
     if spec is not None and any(t.type == "schedule" for t in spec.triggers):
         keys.append("schedule")
@@ -231,6 +233,11 @@ def monitored_environments(platform: "PlatformConfig", project: str) -> list[str
 
 def build_project_name(platform: "PlatformConfig", project: str) -> str:
     return _name(platform, project, "image-build")
+
+
+def resolver_project_name(platform: "PlatformConfig", project: str) -> str:
+    """A2's CodeBuild project that resolves the latest Approved model package version."""
+    return _name(platform, project, "approved-model")
 
 
 def artifact_bucket_name(platform: "PlatformConfig", project: str) -> str:
@@ -343,6 +350,11 @@ def _check_delivery(platform: "PlatformConfig", problems: list[str]) -> None:
                 problems.append(f"{key}.scenario: '{spec.scenario}' has the {stage} stage, which needs a {env} "
                                 f"environment that {name} does not have (allowed: {', '.join(fitting)})")
                 break
+        if "deploy" in SCENARIOS[spec.scenario] and "preprod" not in environments:
+            # A2 deploys the group's approved version; the group exists with a preprod environment.
+            problems.append(f"{key}.scenario: '{spec.scenario}' deploys the approved version of {name}'s model "
+                            f"package group, which needs a preprod environment that {name} does not have "
+                            "(allowed: a scenario without the deploy stage, or add preprod)")
         if "approve" in SCENARIOS[spec.scenario]:
             if spec.approver_group is None:
                 problems.append(f"{key}.approver_group: the {spec.scenario} scenario approves releases "

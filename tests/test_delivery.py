@@ -64,8 +64,10 @@ def test_pipeline_a_builds_trains_in_preprod_and_registers_and_a2_approves_then_
         ("Source", "Source", None), ("Build", "BuildImages", None),
         ("Train", "DeployTrainingWorkflow", b), ("Train", "RunTrainingWorkflow", b),
         ("Register", "RegisterModelVersion", b)]
+    # A2 resolves the registry's approved version (a build, as its project's role), then deploys it.
     assert _actions(pipelines["deployment"]) == [
-        ("Source", "Source", None), ("Approve", "ApproveRelease", None), ("Deploy", "DeployEndpoint", c)]
+        ("Source", "Source", None), ("Approve", "ApproveRelease", None), ("Deploy", "ResolveApprovedVersion", None),
+        ("Deploy", "DeployEndpoint", c)]
     assert pipelines["training"].inputs["roleArn"] == _arn(ids, "automation", "pipeline-training")
     assert pipelines["deployment"].inputs["roleArn"] == _arn(ids, "automation", "pipeline-deployment")
     train = pipelines["training"].inputs["stages"][2]["actions"]
@@ -73,7 +75,8 @@ def test_pipeline_a_builds_trains_in_preprod_and_registers_and_a2_approves_then_
     assert train[1]["configuration"]["StateMachineArn"] == "#{TrainStack.StateMachineARN}"
     # The CloudFormation actions pass the account's execution role, and nothing else.
     assert train[0]["configuration"]["RoleArn"] == _arn(ids, f"{PROJECT}-preprod", "cfn-training")
-    deploy = pipelines["deployment"].inputs["stages"][2]["actions"][0]
+    resolve, deploy = pipelines["deployment"].inputs["stages"][2]["actions"]
+    assert [a["runOrder"] for a in (resolve, deploy)] == [1, 2]
     assert deploy["configuration"]["RoleArn"] == _arn(ids, f"{PROJECT}-prod", "cfn-endpoint")
     assert {p.account for p in pipelines.values()} == {ids["automation"]}
 
@@ -81,10 +84,12 @@ def test_pipeline_a_builds_trains_in_preprod_and_registers_and_a2_approves_then_
 def test_each_role_lives_in_its_account_and_only_its_pipeline_role_may_assume_it(run, ids):
     roles = _roles(run)
     where = {"pipeline-training": "automation", "pipeline-deployment": "automation", "image-build": "automation",
+             "approved-model": "automation",
              "pipeline-schedule": "automation", "deploy-training": f"{PROJECT}-preprod",
              "cfn-training": f"{PROJECT}-preprod", "deploy-endpoint": f"{PROJECT}-prod", "cfn-endpoint": f"{PROJECT}-prod"}
     assert {name: ids[account] for name, account in where.items()} == {n: r.account for n, r in roles.items()}
     services = {"pipeline-training": "codepipeline", "pipeline-deployment": "codepipeline", "image-build": "codebuild",
+                "approved-model": "codebuild",
                 "pipeline-schedule": "events", "cfn-training": "cloudformation", "cfn-endpoint": "cloudformation"}
     for name, service in services.items():
         (trust,) = json.loads(roles[name].inputs["assumeRolePolicy"])["Statement"]
@@ -110,7 +115,8 @@ def test_pipeline_roles_hold_what_the_whitepaper_lists(run, ids):
     assert _granted(a, "sts:AssumeRole") == [_arn(ids, f"{PROJECT}-preprod", "deploy-training")]
     assert _granted(a2, "sts:AssumeRole") == [_arn(ids, f"{PROJECT}-prod", "deploy-endpoint")]
     assert _granted(a, "codebuild:StartBuild") == [delivery["buildProject"]["arn"]]
-    assert _granted(a2, "codebuild:StartBuild") == []
+    # A2 runs only the approved-version resolver.
+    assert _granted(a2, "codebuild:StartBuild") == [delivery["approvedModelResolver"]["arn"]]
     for doc in (a, a2):
         actions = {x for s in doc["Statement"] for x in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
         assert {x.split(":")[0] for x in actions} <= {"s3", "kms", "sts", "codebuild", "codeconnections"}
@@ -135,7 +141,8 @@ def test_the_execution_roles_pass_only_the_workspace_service_roles(run, sample_r
 
 
 def test_bucket_policy_a_and_the_key_policy_name_exactly_the_target_accounts_and_pipeline_roles(run, ids):
-    expected_roles = {_arn(ids, "automation", n) for n in ("pipeline-training", "pipeline-deployment", "image-build")}
+    expected_roles = {_arn(ids, "automation", n) for n in ("pipeline-training", "pipeline-deployment", "image-build",
+                                                             "approved-model")}
     expected_roles |= {_arn(ids, f"{PROJECT}-preprod", n) for n in ("deploy-training", "cfn-training")}
     expected_roles |= {_arn(ids, f"{PROJECT}-prod", n) for n in ("deploy-endpoint", "cfn-endpoint")}
     roots = {f"arn:aws:iam::{ids[a]}:root" for a in ("automation", f"{PROJECT}-preprod", f"{PROJECT}-prod")}
@@ -160,15 +167,20 @@ def test_bucket_policy_a_and_the_key_policy_name_exactly_the_target_accounts_and
     assert store == {"location": bucket, "type": "S3", "encryptionKey": {"id": key.outputs["arn"], "type": "KMS"}}
 
 
+def _image_build(run):
+    (build,) = [b for b in run.of_type(BUILD) if b.inputs["name"] == f"mrd-{PROJECT}-image-build"]
+    return build
+
+
 def test_the_image_build_is_encrypted_in_the_automation_vpc_privileged_only_as_an_image_build(run, ids, sample_runs):
-    (build,) = run.of_type(BUILD)
+    build = _image_build(run)
     assert build.account == ids["automation"]
     assert build.inputs["encryptionKey"] == run.outputs["delivery"]["artifactKeyArn"]
     automation_vpc = sample_runs("network").outputs["sharedVpcs"]["automation"]
     assert build.inputs["vpcConfig"]["vpcId"] == automation_vpc["vpcId"]
     assert build.inputs["vpcConfig"]["subnets"] == automation_vpc["subnetIds"]
     assert build.inputs["environment"]["privilegedMode"] is True and build.inputs["tags"]["builds-images"] == "true"
-    (group,) = run.of_type("aws:cloudwatch/logGroup:LogGroup")
+    (group,) = [g for g in run.of_type("aws:cloudwatch/logGroup:LogGroup") if g.inputs["name"].endswith("image-build")]
     assert build.inputs["logsConfig"]["cloudwatchLogs"]["groupName"] == group.inputs["name"]
     assert group.inputs["kmsKeyId"].startswith(f"arn:aws:kms:eu-west-1:{ids['automation']}:key/")
     assert not run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
@@ -197,7 +209,7 @@ def test_the_artifact_bucket_logs_its_access_to_the_automation_accounts_access_l
 def test_the_image_build_reaches_only_the_interface_endpoints_and_s3(run, sample_runs):
     automation_vpc = sample_runs("network").outputs["sharedVpcs"]["automation"]
     (group,) = run.of_type("aws:ec2/securityGroup:SecurityGroup")
-    (build,) = run.of_type(BUILD)
+    build = _image_build(run)
     assert build.inputs["vpcConfig"]["securityGroupIds"] == [group.id]
     egress = run.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
     assert {(r.inputs["securityGroupId"], r.inputs["ipProtocol"], r.inputs["fromPort"], r.inputs["toPort"],
@@ -224,10 +236,10 @@ def test_ci1_sees_the_build_project_and_pipelines_and_passes(run):
     analyzer = shared_analyzer(DEFAULT_POLICY_PACK, load_policy_config(DEFAULT_POLICY_PACK / DEFAULT_POLICY_CONFIG_NAME))
     analyzer.configure_stack(f"{PROJECT}-delivery", project="ml-platform")
     resources = [r for r in analyzed_resources(run) if r.type in (BUILD, PIPELINE)]
-    assert len(resources) == 3
+    assert len(resources) == 4  # the image build, A2's approved-version resolver, A and A2
     ci = ("ci-1-codebuild-encrypted-unprivileged", "ci-1-pipeline-artifacts-kms")
     assert [d.message for d in analyzer.analyze_each(resources) if d.policy_name in ci] == []
-    build = next(r for r in resources if r.type == BUILD)
+    build = next(r for r in resources if r.type == BUILD and r.properties["name"].endswith("image-build"))
     untagged = dataclasses.replace(build, properties={**build.properties, "tags": {}})
     assert "ci-1-codebuild-encrypted-unprivileged" in {d.policy_name for d in analyzer.analyze(untagged)}
     assert not run.errors
@@ -245,7 +257,7 @@ def test_the_templates_get_their_parameters_from_the_stacks_outputs(run, sample_
     assert training["VolumeKmsKeyArn"] == preprod["data"]["keyArn"]
     repo = run.outputs["repositories"][f"{PROJECT}/training"]["url"]
     assert training["ImageUri"] == f"{repo}:#{{SourceVariables.CommitId}}"
-    endpoint = json.loads(pipelines["deployment"].inputs["stages"][2]["actions"][0]["configuration"]["ParameterOverrides"])
+    endpoint = json.loads(pipelines["deployment"].inputs["stages"][2]["actions"][1]["configuration"]["ParameterOverrides"])
     assert endpoint["HostingRoleArn"] == prod["workspace"]["serviceRoleArns"]["hosting"]
     assert endpoint["KmsKeyArn"] == prod["data"]["keyArn"]
     assert endpoint["SubnetIds"] == ",".join(prod["subnetIds"])
@@ -415,7 +427,7 @@ def test_the_registration_template_passes_cfn_lint_and_takes_the_parameters_the_
 
 
 @pytest.mark.parametrize("stage, action, template", [
-    (2, 0, "templates/training-workflow.yaml"), (2, 0, "templates/endpoint.yaml")])
+    (2, 0, "templates/training-workflow.yaml"), (2, 1, "templates/endpoint.yaml")])
 def test_the_pipelines_pass_every_required_template_parameter_and_nothing_undeclared(run, stage, action, template):
     from cfnlint.decode import decode_str
 

@@ -100,8 +100,7 @@ def endpoint_parameters(run) -> dict[str, Any]:
     buckets = o["data"]["buckets"]
     return {
         "EndpointName": f"mrd-{PROJECT}",
-        "ImageUri": f"{'1' * 12}.dkr.ecr.eu-west-1.amazonaws.com/{PROJECT}/inference:0a1b2c3",
-        "ModelDataUrl": f"s3://{buckets['models']['name']}/registry/model.tar.gz",
+        "ModelPackageArn": f"arn:aws:sagemaker:eu-west-1:{'1' * 12}:model-package/mrd-{PROJECT}/3",
         "HostingRoleArn": o["workspace"]["serviceRoleArns"]["hosting"], "KmsKeyArn": o["data"]["keyArn"],
         "SubnetIds": o["subnetIds"], "SecurityGroupId": o["workloadSecurityGroupId"],
         "DataCaptureS3Uri": f"s3://{buckets['pipeline']['name']}/data-capture",

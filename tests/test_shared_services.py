@@ -208,10 +208,14 @@ def test_model_consumption_only_from_the_projects_prod_account(runs, org):
         prod = f"arn:aws:iam::{ids[f'{project}-prod']}:role/mrd-{project}-prod-sm-execution"
         preprod = f"arn:aws:iam::{ids[f'{project}-preprod']}:role/mrd-{project}-preprod-sm-execution"
         registration = f"arn:aws:iam::{ids[f'{project}-preprod']}:role/mrd-{project}-cfn-training"
+        # The deployment pipeline (A2): its resolver finds the approved version, prod's
+        # CloudFormation execution role creates the model from it (tests/test_delivery_approved_model.py).
+        deployment = {f"arn:aws:iam::{ids['automation']}:role/mrd-{project}-approved-model",
+                      f"arn:aws:iam::{ids[f'{project}-prod']}:role/mrd-{project}-cfn-endpoint"}
         assert principals == {"sagemaker:CreateModelPackage": {preprod, registration},
-                              "sagemaker:DescribeModelPackageGroup": {preprod, registration, prod},
-                              "sagemaker:DescribeModelPackage": {prod},
-                              "sagemaker:ListModelPackages": {prod}}
+                              "sagemaker:DescribeModelPackageGroup": {preprod, registration, prod, *deployment},
+                              "sagemaker:DescribeModelPackage": {prod, *deployment},
+                              "sagemaker:ListModelPackages": {prod, *deployment}}
 
 
 def test_distributed_registry_lives_in_each_preprod_account(run_platform, sample_platform, org):
@@ -223,7 +227,9 @@ def test_distributed_registry_lives_in_each_preprod_account(run_platform, sample
     for name, policy in _group_policies(results).items():
         project = name.removeprefix("mrd-")
         # No registration statement: the group's own account registers through identity policies.
-        assert {r for s in policy["Statement"] for r in _roots(s)} == {_root(ids[f"{project}-prod"])}
+        # Consumers only: prod, and the automation account's approved-version resolver (A2).
+        assert {r for s in policy["Statement"] for r in _roots(s)} == {_root(ids[f"{project}-prod"]),
+                                                                       _root(ids["automation"])}
     assert {r.outputs["modelPackageGroup"]["mode"] for r in results} == {"distributed"}
     assert run_platform("shared-services", platform=sample_platform).outputs["modelRegistryMode"] == "distributed"
 
