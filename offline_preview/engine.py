@@ -966,6 +966,10 @@ def _site_packages(prog: Program) -> str | None:
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     for candidate in (venv / "lib" / version / "site-packages", venv / "Lib" / "site-packages"):
         if candidate.is_dir():
+            # The virtualenv this process runs in (`make preview` in this repository): its
+            # packages are loaded already, and adding it again would run its .pth files twice.
+            if candidate.resolve() in {Path(p).resolve() for p in sys.path if p}:
+                return None
             return str(candidate)
     found = sorted(p.parent.name for p in venv.glob("lib/python*/site-packages"))
     raise PreviewError(

@@ -360,3 +360,14 @@ def test_python_m_offline_preview_previews_the_program_of_the_current_directory(
     assert result.returncode == 1, result.stderr
     assert f"offline preview of duplicate-demo ({PROGRAMS / 'duplicate'})" in result.stdout
     assert "Duplicate resource URN" in result.stdout
+
+
+def test_the_virtualenv_the_preview_runs_in_is_not_added_again():
+    # Adding the running environment's site-packages again would run its .pth files a second
+    # time in this process (editable installs, coverage's subprocess hook starting a second
+    # tracer): a program whose virtualenv is the one running here gets nothing added.
+    from offline_preview import engine
+
+    assert any(p.endswith("site-packages") and p.startswith(sys.prefix) for p in sys.path)
+    program = type("P", (), {"virtualenv": Path(sys.prefix), "toolchain": "pip"})()
+    assert engine._site_packages(program) is None
