@@ -111,9 +111,10 @@ def project_data(ctx: StackContext, network: ProjectNetwork,
         if kind == "models":
             found.append(ObjectGrant("ModelHosting", [hosting]))
         if kind == "models" and env == "preprod" and "prod" in project.environments:
-            # The model registry's consumers (prod automation: it creates models from approved
-            # versions and copies them into prod) read exactly the registered versions' artifacts.
-            found.append(ObjectGrant("ProdPromotion", [roles(ds.roles_in_environment("prod", pb.automation_roles),
+            # The model registry's consumers in prod (automation, which copies approved versions
+            # into prod, and the hosting role SageMaker fetches a version's model with) read
+            # exactly the registered versions' artifacts.
+            found.append(ObjectGrant("ProdPromotion", [roles(ws.promotion_readers(platform),
                                                              account(f"{project.name}-prod"), "prod")],
                                      prefix=ss.artifact_prefix(platform, project.name)))
         return found

@@ -169,10 +169,32 @@ def _data_access(c: _Context, suffix: str, lake: bool, athena: bool) -> list[Sta
             found.append({"Sid": "ProjectObjectsWrite", "Effect": "Allow",
                           "Action": ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject"],
                           "Resource": [_concat(a, "/*") for a in writable]})
+    if c.env == "prod" and "preprod" in c.platform.project(c.project).environments \
+            and suffix in ws.promotion_readers(c.platform):
+        found += _registry_artifact_reads(c)
     reads = _lake(c)
     if lake and reads is not None and suffix in _lake_readers(c):
         found += pp.lake_reads(pp.AccountArns(c.account, c.region), reads, athena=athena)
     return found
+
+
+def _registry_artifact_reads(c: _Context) -> list[Statement]:
+    """Prod's read of the registered versions' artifacts in the preprod models bucket, as its
+    ProdPromotion grant allows (project_data): the prefix only; preprod's keys only through S3
+    (the key ids are preprod's outputs, which prod does not read: of preprod's keys, only the
+    project key's policy names prod's roles, and the bucket policy admits only the prefix)."""
+    bucket = ds.project_bucket_name(c.platform, c.project, "preprod", "models")
+    prefix = ss.artifact_prefix(c.platform, c.project)
+    preprod = c.network.organization.require_output("accountIds").apply(lambda ids: ids[f"{c.project}-preprod"])
+    return [
+        {"Sid": "RegistryArtifactsList", "Effect": "Allow", "Action": ["s3:ListBucket"],
+         "Resource": [f"arn:aws:s3:::{bucket}"], "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}}},
+        {"Sid": "RegistryArtifactsRead", "Effect": "Allow", "Action": ["s3:GetObject"],
+         "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*"]},
+        {"Sid": "RegistryArtifactsKeyThroughS3", "Effect": "Allow", "Action": ["kms:Decrypt"],
+         "Resource": [c.arn("kms", "key/*", account=preprod)],
+         "Condition": {"StringEquals": {"kms:ViaService": f"s3.{c.region}.amazonaws.com"}}},
+    ]
 
 
 def _lake_readers(c: _Context) -> set[str]:

@@ -231,6 +231,15 @@ def bucket_role_groups(platform: "PlatformConfig", env: str) -> dict[str, list[s
     }
 
 
+def promotion_readers(platform: "PlatformConfig") -> list[str]:
+    """Role suffixes in prod that read the registered versions' artifacts in the preprod models
+    bucket (under `shared_services_settings.artifact_prefix`): prod automation, which copies
+    them into prod, and the hosting role, because SageMaker fetches a model created from a
+    registry version with the model's execution role from where the version points."""
+    return list(dict.fromkeys([*ds.roles_in_environment("prod", platform.data_lake.project_buckets.automation_roles),
+                               service_role_suffixes(platform)["hosting"]]))
+
+
 def bucket_access(platform: "PlatformConfig", env: str, suffix: str) -> dict[str, str]:
     """Bucket kind -> `write` or `read` for the role `suffix`, exactly as the bucket policies
     of `project_data` grant it (identity policies never ask for more)."""

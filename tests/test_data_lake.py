@@ -19,7 +19,7 @@ from stacks.data_settings import (
     project_role_name,
 )
 from stacks.model_sharing_settings import is_producer
-from stacks.workspace_settings import service_role_names
+from stacks.workspace_settings import service_role_names, service_role_suffixes
 
 BUCKET = "aws:s3/bucket:Bucket"
 KEY = "aws:kms/key:Key"
@@ -196,7 +196,10 @@ def configured_principals(platform, ids, stack: str) -> tuple[set[str], set[str]
         arns |= {f"arn:aws:iam::{own}:role/{name}" for name in service_role_names(platform, project, env).values()}
         arns.add(f"arn:aws:iam::{own}:role/{platform.organization.deployment_role}")
         if env == "preprod":
-            arns |= {f"arn:aws:iam::{ids[project + '-prod']}:role/{project_role_name(platform, project, 'prod', r)}" for r in pb.automation_roles}
+            # The registry's consumers in prod (automation, and the hosting role SageMaker fetches
+            # a registered version's model with) read the registered versions' artifacts.
+            arns |= {f"arn:aws:iam::{ids[project + '-prod']}:role/{project_role_name(platform, project, 'prod', r)}"
+                     for r in [*pb.automation_roles, service_role_suffixes(platform)["hosting"]]}
         # A model producer's Rekognition reads training data and writes output (model_sharing).
         if is_producer(platform, project, env):
             services.add("rekognition.amazonaws.com")

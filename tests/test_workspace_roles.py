@@ -172,3 +172,25 @@ def test_bad_role_suffix_is_rejected_naming_the_key(sample_platform):
     with pytest.raises(ConfigError) as err:
         parse_platform(sample_platform)
     assert any(p.startswith("workspace.service_roles.") and "one role per job kind" in p for p in err.value.problems)
+
+
+@pytest.mark.parametrize("stack", PROJECT_STACKS)
+def test_prod_hosting_and_automation_read_the_registered_artifacts_in_preprod_and_nothing_else_there(
+        sample_runs, platform, stack):
+    # SageMaker fetches a model created from a registry version with the model's execution role
+    # (the hosting role) from where the version points: the preprod models bucket's registry
+    # prefix. Prod's hosting and automation roles read exactly that prefix; no other
+    # environment's roles read another account's models.
+    project, env = stack.rsplit("-", 1)
+    bucket = platform.bucket_name(project, "preprod", "models")
+    names = service_role_names(platform, project, env)
+    readers = {names["hosting"], names["notebook"]}
+    for role, doc in _job_policies(sample_runs(stack)).items():
+        reads = [s for s in doc["Statement"] if s["Sid"] == "RegistryArtifactsRead"]
+        keys = [s for s in doc["Statement"] if s["Sid"] == "RegistryArtifactsKeyThroughS3"]
+        if env == "prod" and role in readers:
+            assert reads[0]["Resource"] == [f"arn:aws:s3:::{bucket}/registry/mrd-{project}/*"], role
+            assert keys[0]["Action"] == ["kms:Decrypt"]
+            assert keys[0]["Condition"] == {"StringEquals": {"kms:ViaService": f"s3.{platform.home_region}.amazonaws.com"}}
+        else:
+            assert not reads and not keys, role
