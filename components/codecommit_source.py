@@ -125,6 +125,19 @@ class CodeCommitSource(pulumi.ComponentResource):
         def at(provider: pulumi.ProviderResource, **more) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, provider=provider, **more)
 
+        def events_role(logical: str, role_name: str | None, description: str, account_id: pulumi.Input[str],
+                        policy_name: str, statement: dict, provider: pulumi.ProviderResource):
+            """An EventBridge role of `account_id` (its rules only) allowed `statement` alone."""
+            role = aws.iam.Role(
+                logical, name=role_name, max_session_duration=3600, description=description,
+                assume_role_policy=policy_json(service_trust(account_id, "events.amazonaws.com",
+                                                             sid="ServiceOfThisAccount")),
+                tags=tags, opts=at(provider))
+            policy = aws.iam.RolePolicy(f"{logical}-policy", name=policy_name, role=role.name,
+                                        policy=policy_json(document(statement)),
+                                        opts=pulumi.ResourceOptions(parent=role, provider=provider))
+            return role, policy
+
         role = aws.iam.Role(
             f"{name}-role", name=args.source_role_name, max_session_duration=3600,
             description=f"CodePipeline: the CodeCommit source of {args.project}'s pipelines",
@@ -141,17 +154,11 @@ class CodeCommitSource(pulumi.ComponentResource):
             bus = aws.cloudwatch.EventBus(f"{name}-bus", name=args.bus_name, tags=tags, opts=at(automation))
             bus_access = aws.cloudwatch.EventBusPolicy(f"{name}-bus-policy", event_bus_name=bus.name,
                                                        policy=policy_json(bus_policy(args)), opts=at(automation))
-            starter = aws.iam.Role(
-                f"{name}-trigger-role", name=args.trigger_role_name, max_session_duration=3600,
-                description=f"EventBridge: start {args.project}'s pipeline on a push",
-                assume_role_policy=policy_json(service_trust(args.automation_account_id, "events.amazonaws.com",
-                                                             sid="ServiceOfThisAccount")),
-                tags=tags, opts=at(automation))
-            aws.iam.RolePolicy(f"{name}-trigger-role-policy", name="start-pipeline", role=starter.name,
-                               policy=policy_json(document({
-                                   "Sid": "StartThePipeline", "Effect": "Allow",
-                                   "Action": ["codepipeline:StartPipelineExecution"], "Resource": args.pipeline_arn})),
-                               opts=pulumi.ResourceOptions(parent=starter, provider=automation))
+            starter, _ = events_role(
+                f"{name}-trigger-role", args.trigger_role_name, f"EventBridge: start {args.project}'s pipeline on a push",
+                args.automation_account_id, "start-pipeline",
+                {"Sid": "StartThePipeline", "Effect": "Allow", "Action": ["codepipeline:StartPipelineExecution"],
+                 "Resource": args.pipeline_arn}, automation)
             arrived = aws.cloudwatch.EventRule(
                 f"{name}-push", name=f"{args.name_prefix}-source-push", event_bus_name=bus.name,
                 description=f"A push to {args.trigger_branch} of {args.project}'s repository",
@@ -160,17 +167,12 @@ class CodeCommitSource(pulumi.ComponentResource):
             aws.cloudwatch.EventTarget(f"{name}-push-pipeline", rule=arrived.name, event_bus_name=bus.name,
                                        target_id="pipeline", arn=args.pipeline_arn, role_arn=starter.arn,
                                        opts=at(automation))
-            forwarder = aws.iam.Role(
-                f"{name}-events-role", name=args.events_role_name, max_session_duration=3600,
-                description=f"EventBridge: carry pushes to {args.project}'s repository to the automation account",
-                assume_role_policy=policy_json(service_trust(args.repository_account_id, "events.amazonaws.com",
-                                                             sid="ServiceOfThisAccount")),
-                tags=tags, opts=at(repository))
-            put = aws.iam.RolePolicy(f"{name}-events-role-policy", name="put-events-on-source-bus", role=forwarder.name,
-                                     policy=policy_json(document({"Sid": "SourceChangesBus", "Effect": "Allow",
-                                                                  "Action": "events:PutEvents",
-                                                                  "Resource": args.bus_arn()})),
-                                     opts=pulumi.ResourceOptions(parent=forwarder, provider=repository))
+            forwarder, put = events_role(
+                f"{name}-events-role", args.events_role_name,
+                f"EventBridge: carry pushes to {args.project}'s repository to the automation account",
+                args.repository_account_id, "put-events-on-source-bus",
+                {"Sid": "SourceChangesBus", "Effect": "Allow", "Action": "events:PutEvents",
+                 "Resource": args.bus_arn()}, repository)
             pushed = aws.cloudwatch.EventRule(
                 f"{name}-pushed", name=f"{args.name_prefix}-source-push",
                 description=f"A push to {args.trigger_branch} of {args.project}'s repository: to the automation account",

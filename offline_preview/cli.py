@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from offline_preview.engine import ORGANIZATION, ROOT, PreviewError, Program, RunOptions, load_program
-from offline_preview.mocks import MocksFileError, load_mocks_file
+from offline_preview.mocks import MocksFileError, load_mocks_file, read_data_file
 from offline_preview.preview import (
     DEFAULT_POLICY_CONFIG_NAME,
     DEFAULT_POLICY_PACK,
@@ -93,14 +93,7 @@ def _policy(args: argparse.Namespace, jobs: int) -> PolicySettings:
 
 def load_stack_outputs(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
     """Outputs of other projects' stacks by full name, and their secret outputs' names."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text())  # JSON is YAML
-    except OSError as exc:
-        raise PreviewError(f"stack outputs file {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise PreviewError(f"stack outputs file {path}: not valid JSON or YAML: {exc}") from None
+    data = read_data_file(path, "stack outputs file", PreviewError)
     if not isinstance(data, dict):
         raise PreviewError(f"stack outputs file {path}: must map full stack names (org/project/stack) to outputs")
     outputs, secrets, problems = {}, {}, []

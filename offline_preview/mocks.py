@@ -356,21 +356,27 @@ class MocksFileError(ValueError):
     """The mocks file cannot be read or is not in the expected shape."""
 
 
+def read_data_file(path: Path, what: str, error: type[Exception]) -> Any:
+    """A JSON or YAML file's data; `error` names the file as `what` when it cannot be read or
+    parsed (JSON is YAML)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise error(f"{what} {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise error(f"{what} {path}: not valid JSON or YAML: {exc}") from None
+
+
 def load_mocks_file(path: str | Path) -> dict[str, list[dict[str, Any]]]:
     """The invoke mocks of a JSON or YAML file: `{"invokes": {token: [{"args": {...}, "return": {...}}]}}`.
 
     Entries of a token are tried in order; the first whose `args` the call's arguments hold
     answers with its `return` (an entry without `args` answers every call).
     """
-    import yaml
-
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())  # JSON is YAML
-    except OSError as exc:
-        raise MocksFileError(f"mocks file {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise MocksFileError(f"mocks file {path}: not valid JSON or YAML: {exc}") from None
+    data = read_data_file(path, "mocks file", MocksFileError)
     invokes = data.get("invokes") if isinstance(data, dict) else None
     problems = []
     if not isinstance(invokes, dict):

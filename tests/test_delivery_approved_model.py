@@ -22,23 +22,11 @@ from components.pipeline_stages import (
 from stacks.config import ConfigError, parse_platform
 from tests.conftest import ROOT
 
-PROJECT = "fraud-detection"
-BUILD = "aws:codebuild/project:Project"
+# The delivery stack of the sample's project, its account ids and role ARNs, as the topology
+# tests (tests/test_delivery.py) read them.
+from tests.test_delivery import BUILD, PROJECT, _arn, ids, run  # noqa: E402,F401
+
 GROUP_POLICY = "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy"
-
-
-@pytest.fixture(scope="module")
-def run(sample_runs):
-    return sample_runs(f"{PROJECT}-delivery")
-
-
-@pytest.fixture(scope="module")
-def ids(accounts):
-    return accounts
-
-
-def _arn(ids, account, name):
-    return f"arn:aws:iam::{ids[account]}:role/mrd-{PROJECT}-{name}"
 
 
 def _deploy_stage(run):
