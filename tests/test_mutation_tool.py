@@ -6,6 +6,8 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tools import mutation
 
 
@@ -284,3 +286,30 @@ def pytest_fixture_from_site_packages():
 
     return _pytest.tmpdir.tmp_path_factory.__wrapped__ if hasattr(_pytest.tmpdir.tmp_path_factory, "__wrapped__") \
         else _pytest.tmpdir.TempPathFactory.getbasetemp
+
+
+def test_the_baseline_is_the_test_files_running_the_most_mutated_lines():
+    saved = mutation.pack_lines({"a.py": {"1": ["t/x.py::a", "t/y.py::b"], "2": ["t/x.py::c"], "3": ["*"]},
+                                 "b.py": {"1": ["t/z.py"], "2": ["t/x.py::d"]}})
+    assert mutation.baseline_tests(saved) == ["t/x.py", "t/y.py"]
+
+
+def test_a_shard_whose_tests_fail_without_a_mutant_stops_the_run(tmp_path):
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_env.py").write_text("def test_needs_a_file():\n    assert open('missing.txt')\n")
+    with pytest.raises(SystemExit, match="every mutant would count as killed"):
+        mutation.check_baseline(tmp_path, ["tests/test_env.py"])
+    (tmp_path / "missing.txt").write_text("here")
+    mutation.check_baseline(tmp_path, ["tests/test_env.py"])
+
+
+def test_a_shard_has_the_virtualenv_the_program_declares(tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / mutation.COVERAGE_MAP).write_text("{}")
+    root = tmp_path / "repo"
+    (root / ".venv").mkdir(parents=True)
+    (root / "Pulumi.yaml").write_text("runtime: {name: python, options: {virtualenv: .venv}}\n")
+    monkeypatch.setattr(mutation, "ROOT", root)
+    shard = mutation._prepare_shard(work, 0)
+    assert (shard / ".venv").resolve() == (root / ".venv").resolve()

@@ -714,10 +714,33 @@ def _prepare_shard(work: Path, index: int) -> Path:
     shard = work / f"shard-{index}"
     shutil.rmtree(shard, ignore_errors=True)
     shutil.copytree(ROOT, shard, ignore=COPY_IGNORE, symlinks=True)
+    # The program's Pulumi.yaml names `.venv` as its virtualenv: the shard's is this one, so
+    # the offline preview finds it (and, being the running one, adds nothing to the path).
     (shard / ".venv").unlink(missing_ok=True)
+    (shard / ".venv").symlink_to((ROOT / ".venv").resolve(), target_is_directory=True)
     shutil.copytree(ROOT, shard / PRISTINE, ignore=COPY_IGNORE, symlinks=True)
     shutil.copy(work / COVERAGE_MAP, shard / COVERAGE_MAP)
     return shard
+
+
+def baseline_tests(coverage_map: dict, count: int = 2) -> list[str]:
+    """The test files that run the most lines of the mutated code (by the map)."""
+    lines_per_file: dict[str, int] = defaultdict(int)
+    for module in coverage_map["lines"]:
+        for selectors in module_lines(coverage_map, module)[module].values():
+            for test_file in {s.split("::", 1)[0] for s in selectors if s != EVERY_FILE}:
+                lines_per_file[test_file] += 1
+    return sorted(sorted(lines_per_file, key=lambda f: (-lines_per_file[f], f))[:count])
+
+
+def check_baseline(shard: Path, tests: list[str]) -> None:
+    """The shard's tests pass with no mutant, else every mutant would count as killed (a test
+    failing for the shard's own reasons: a missing file, tool or virtualenv)."""
+    done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "--no-header", "-p", "no:xdist",
+                           "-p", "no:cacheprovider", *tests], cwd=shard, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"the tests fail in {shard} without any mutant ({' '.join(tests)}), so every mutant would "
+                         f"count as killed; fix the shard first:\n{done.stdout[-3000:]}")
 
 
 def _run_shard(shard: Path, modules: list[str], log: Path, deadline: float) -> float:
@@ -855,6 +878,10 @@ def main(argv: list[str] | None = None) -> int:
         counts = plan_module(shards[0], module, sample, args.timeout)
         planned[module] = counts["planned"]
         print(f"  {module}: {counts}", flush=True)
+    baseline = baseline_tests(json.loads((args.work / COVERAGE_MAP).read_text()))
+    print(f"baseline: {' '.join(baseline)} in each shard, with no mutant", flush=True)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        list(pool.map(lambda shard: check_baseline(shard, baseline), shards))
     assignment, loads = assign_shards(planned, costs, args.jobs)
     for index, shard_modules in enumerate(assignment):
         for module in shard_modules if index else ():
