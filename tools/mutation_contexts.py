@@ -17,7 +17,6 @@ import json
 import os
 from collections import defaultdict
 
-import coverage
 import pytest
 
 _CONFIG = "COVERAGE_PROCESS_CONFIG"
@@ -27,6 +26,8 @@ _shared: dict[str, list[str]] = {}
 
 
 def _switch(name: str) -> None:
+    import coverage  # a development dependency (requirements-dev.txt), present where the plugin runs
+
     current = coverage.Coverage.current()
     if current is None:
         return
