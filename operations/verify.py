@@ -9,12 +9,15 @@ compare what is there with what the catalog and the outputs promise:
   attached to its target and nothing else; every catalog guardrail reaches every account
   under its targets through the attached SCPs (ORG-1 ... MOD-1);
 * the organization trail logs, validates log files and covers the organization (LOG-1);
-* an AWS Config recorder records every resource type in every allowed region of every member
-  account (LOG-3); the account-level S3 public access block is on (S3-1);
+* an AWS Config recorder records every resource type in every allowed region of the management
+  account and of every member account (LOG-3); the account-level S3 public access block is on
+  in every member account (S3-1);
 * the platform's buckets are KMS-encrypted (SSE-S3 for access-log targets, which S3 requires),
   versioned and TLS-only (S3-2, S3-3, S3-4);
 * workload VPCs have no internet gateway (NET-1) and Studio domains are `VpcOnly` (SM-4);
-* the management break-glass role's trust is the one the security stack sets (IAM-3).
+* the break-glass roles' trust is unchanged (IAM-3): the management account's is the one the
+  security stack builds, each member's (in every account the account-baseline StackSet
+  reaches) the account-baseline template's, evaluated with the stack's parameters.
 
 With `--probe-role` (a role of each account that is *not* exempt from the SCPs, such as a
 persona role; the deployment role is exempt, so a probe as it proves nothing) the preventive
@@ -32,6 +35,7 @@ inputs (platform file, outputs, credentials) are unusable.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -273,9 +277,17 @@ def check_trail(ctx: Context) -> Iterator[Finding]:
     yield _guarded("LOG-1", mgmt, "organization trail", ctx, run)
 
 
+def recorded_accounts(ctx: Context) -> list[tuple[str, str]]:
+    """(account key, id) of every account the platform records with AWS Config: the management
+    account (the security stack's ManagementAccountBaseline, in every allowed region) and every
+    member (the baseline StackSet, or Control Tower's landing zone)."""
+    return [(MANAGEMENT, ctx.management_id), *sorted(ctx.account_ids.items())]
+
+
 def check_config_recorders(ctx: Context) -> Iterator[Finding]:
-    """LOG-3: a recorder of every resource type is recording in each allowed region."""
-    for key, account_id in sorted(ctx.account_ids.items()):
+    """LOG-3: a recorder of every resource type is recording in each allowed region of the
+    management account and of every member account."""
+    for key, account_id in recorded_accounts(ctx):
         label = ctx.label(key)
 
         def run(account_id: str = account_id, label: str = label) -> Finding:
@@ -288,7 +300,12 @@ def check_config_recorders(ctx: Context) -> Iterator[Finding]:
                 good = [r for r in recorders if status.get(r["name"], {}).get("recording")
                         and r.get("recordingGroup", {}).get("allSupported")]
                 if not good:
-                    why = "no recorder" if not recorders else "not recording every resource type"
+                    if not recorders:
+                        why = "no recorder"
+                    elif not any(status.get(r["name"], {}).get("recording") for r in recorders):
+                        why = "recorder " + ", ".join(r["name"] for r in recorders) + " stopped"
+                    else:
+                        why = "not recording every resource type"
                     off.append(f"{region}: {why}")
             if off:
                 return Finding("LOG-3", label, "Config recorder on", FAIL, "; ".join(off))
@@ -479,7 +496,25 @@ def _canonical(doc: Any) -> str:
 
 
 def check_break_glass(ctx: Context) -> Iterator[Finding]:
-    """IAM-3: the management break-glass role's trust is the configured one, unchanged."""
+    """IAM-3: the break-glass roles' trust is the one the platform gives them, unchanged: the
+    management account's (security stack) and every member's the baseline StackSet reaches."""
+    yield from _management_break_glass(ctx)
+    yield from _member_break_glass(ctx)
+
+
+def _live_trust(ctx: Context, account_id: str, name: str) -> Any:
+    """The role's trust policy as a document, or None when the role does not exist."""
+    iam = ctx.sessions.client(account_id, "iam", ctx.home)
+    try:
+        live = iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]
+    except ClientError as exc:
+        if error_code(exc) != "NoSuchEntity":
+            raise
+        return None
+    return json.loads(live) if isinstance(live, str) else live  # boto3 decodes IAM's URL-encoded JSON
+
+
+def _management_break_glass(ctx: Context) -> Iterator[Finding]:
     mgmt = ctx.label(MANAGEMENT)
     arn = str(require(ctx.outputs, "security", "breakGlassRoleArn"))
     name = arn.rsplit("/", 1)[1]
@@ -489,15 +524,9 @@ def check_break_glass(ctx: Context) -> Iterator[Finding]:
         return
 
     def run() -> Finding:
-        iam = ctx.sessions.client(ctx.management_id, "iam", ctx.home)
-        try:
-            live = iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]
-        except ClientError as exc:
-            if error_code(exc) != "NoSuchEntity":
-                raise
+        live = _live_trust(ctx, ctx.management_id, name)
+        if live is None:
             return Finding("IAM-3", mgmt, f"{name} trust unchanged", FAIL, f"role {arn} does not exist")
-        if isinstance(live, str):  # IAM returns it URL-encoded; boto3 decodes it to a dict
-            live = json.loads(live)
         want = expected_break_glass_trust(ctx.platform, ctx.management_id)
         if _canonical(live) == _canonical(want):
             return Finding("IAM-3", mgmt, f"{name} trust unchanged", PASS,
@@ -505,6 +534,61 @@ def check_break_glass(ctx: Context) -> Iterator[Finding]:
         return Finding("IAM-3", mgmt, f"{name} trust unchanged", FAIL,
                        f"trust differs from the security stack's: {_canonical(live)}")
     yield _guarded("IAM-3", mgmt, f"{name} trust unchanged", ctx, run)
+
+
+def baseline_accounts(ctx: Context) -> list[tuple[str, str]]:
+    """(account key, id) of the members the account-baseline StackSet reaches: those under
+    `security.config.baseline_ous`, or every member (its instances target the root)."""
+    targets = set(ctx.platform.security.config.baseline_ous) or {"Root"}
+    return [(k, a) for k, a in sorted(ctx.account_ids.items()) if _under(ctx.ou_of(k), targets)]
+
+
+def _resolve(node: Any, values: dict[str, str]) -> Any:
+    """A CloudFormation template fragment with its `Ref`s and `Fn::Sub`s replaced by `values`."""
+    if isinstance(node, list):
+        return [_resolve(n, values) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"Ref"}:
+        return values[node["Ref"]]
+    if set(node) == {"Fn::Sub"} and isinstance(node["Fn::Sub"], str):
+        return re.sub(r"\$\{([^}]+)\}", lambda m: values[m[1]], node["Fn::Sub"])
+    if any(k.startswith("Fn::") for k in node):
+        raise OperationsError(f"cannot evaluate {sorted(node)} of the account-baseline template here")
+    return {k: _resolve(v, values) for k, v in node.items()}
+
+
+def expected_member_break_glass(platform: PlatformConfig, management_id: str, account_id: str) -> tuple[str, Any]:
+    """(role name, trust policy) of a member's break-glass role: the account-baseline
+    template's BreakGlassRole, evaluated with the parameters the security stack passes."""
+    from components.config_baseline import baseline_template
+    from policy_documents.arns import partition_of
+
+    role = baseline_template()["Resources"]["BreakGlassRole"]["Properties"]
+    values = {"AWS::Partition": partition_of(platform.home_region), "AWS::AccountId": account_id,
+              "AWS::Region": platform.home_region, "ManagementAccountId": management_id,
+              "BreakGlassRoleName": platform.organization.break_glass_role_name}
+    return str(_resolve(role["RoleName"], values)), _resolve(role["AssumeRolePolicyDocument"], values)
+
+
+def _member_break_glass(ctx: Context) -> Iterator[Finding]:
+    for key, account_id in baseline_accounts(ctx):
+        label = ctx.label(key)
+        name, want = expected_member_break_glass(ctx.platform, ctx.management_id, account_id)
+        check = f"{name} trust unchanged"
+
+        def run(account_id: str = account_id, label: str = label, name: str = name, want: Any = want,
+                check: str = check) -> Finding:
+            live = _live_trust(ctx, account_id, name)
+            if live is None:
+                return Finding("IAM-3", label, check, FAIL,
+                               f"role {name} does not exist (the account-baseline StackSet creates it)")
+            if _canonical(live) == _canonical(want):
+                return Finding("IAM-3", label, check, PASS,
+                               f"trusts only management's {ctx.platform.organization.break_glass_role_name}, with MFA")
+            return Finding("IAM-3", label, check, FAIL,
+                           f"trust differs from the account-baseline StackSet's: {_canonical(live)}")
+        yield _guarded("IAM-3", label, check, ctx, run)
 
 
 # -- probes of the preventive guardrails ---------------------------------------------------

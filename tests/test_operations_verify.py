@@ -113,6 +113,9 @@ class World:
         for key, account in self.accounts.items():
             self.client(key, "s3control").put_public_access_block(AccountId=account, PublicAccessBlockConfiguration={
                 s: True for s in verify.BLOCK_SETTINGS})
+            self._member_break_glass(key)
+        # The management account records too (ManagementAccountBaseline), like every member.
+        for key, account in {"management": self.mgmt_id, **self.accounts}.items():
             for region in self.platform.allowed_regions:
                 config = self.client(key, "config", region)
                 config.put_configuration_recorder(ConfigurationRecorder={
@@ -120,6 +123,19 @@ class World:
                     "recordingGroup": {"allSupported": True, "includeGlobalResourceTypes": region == REGION}})
                 config.put_delivery_channel(DeliveryChannel={"name": "mrd-baseline", "s3BucketName": sec["configBucketName"]})
                 config.start_configuration_recorder(ConfigurationRecorderName="mrd-baseline")
+
+    def _member_break_glass(self, key):
+        # What the account-baseline StackSet's BreakGlassRole makes of the template in a member.
+        from components.config_baseline import baseline_template
+
+        role = baseline_template()["Resources"]["BreakGlassRole"]["Properties"]
+        text = json.dumps(role["AssumeRolePolicyDocument"])
+        for name, value in {"AWS::Partition": "aws", "ManagementAccountId": self.mgmt_id,
+                            "BreakGlassRoleName": self.platform.organization.break_glass_role_name}.items():
+            text = text.replace("${" + name + "}", value)
+        trust = json.loads(text, object_hook=lambda d: d["Fn::Sub"] if set(d) == {"Fn::Sub"} else d)
+        self.client(key, "iam").create_role(RoleName=self.platform.organization.break_glass_role_name,
+                                            AssumeRolePolicyDocument=json.dumps(trust))
 
     def _project(self, stack):
         out = self.outputs[stack]
@@ -185,6 +201,42 @@ def test_a_compliant_organization_passes_every_check(run):
     reach = {f.guardrail for f in findings if f.check == "SCP reaches accounts"}
     assert {"ORG-1", "REG-1", "SM-7", "NET-1", "MOD-1", "CI-2"} <= reach
     assert json.loads(out)["ok"] is True
+    # LOG-3 in the management account too (the platform records there), in every allowed region.
+    (mgmt_log3,) = _by(findings, "LOG-3", "Config recorder on", "management (111111111111)")
+    assert mgmt_log3.result == "pass" and mgmt_log3.evidence.endswith("eu-west-1, eu-central-1")
+    # IAM-3 in every member account the baseline StackSet reaches (the root: all of them).
+    members = {f.account.split(" ")[0] for f in _by(findings, "IAM-3", "mrd-break-glass trust unchanged")
+               if not f.account.startswith("management")}
+    assert members == set(world_accounts(findings))
+
+
+def world_accounts(findings):
+    return {f.account.split(" ")[0] for f in findings if f.check == "account public access block"}
+
+
+def test_member_break_glass_trust_is_the_baseline_templates(world):
+    name, trust = verify.expected_member_break_glass(world.platform, world.mgmt_id, world.accounts["network"])
+    assert name == "mrd-break-glass"
+    assert trust["Statement"] == [{
+        "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"}, "Action": "sts:AssumeRole",
+        "Condition": {"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/mrd-break-glass"},
+                      "Bool": {"aws:MultiFactorAuthPresent": "true"}}}]
+    with pytest.raises(OperationsError, match="cannot evaluate"):
+        verify._resolve({"Fn::GetAtt": ["Role", "Arn"]}, {})
+
+
+def test_break_glass_is_checked_only_where_the_baseline_stackset_reaches(world):
+    import yaml
+
+    from stacks.config import parse_platform
+
+    data = yaml.safe_load((SAMPLE_DIR / "platform.yaml").read_text())
+    data.setdefault("security", {}).setdefault("config", {})["baseline_ous"] = ["Workloads"]
+    platform = parse_platform(data)
+    ctx = verify.Context(platform, None, world.outputs, None)
+    reached = {k for k, _ in verify.baseline_accounts(ctx)}
+    assert reached == {k for k, (_, ou) in platform.accounts().items() if ou.split("/")[0] == "Workloads"}
+    assert "network" not in reached and "document-vision-prod" in reached
 
 
 def test_the_table_names_guardrail_account_check_result_and_evidence(run):

@@ -53,6 +53,14 @@ def _break_everything(world):
     world.mgmt.client("iam").update_assume_role_policy(RoleName="mrd-break-glass", PolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
                                                 "Action": "sts:AssumeRole"}]}))
+    # A member's break-glass role trusting any management principal, without MFA; the
+    # management account's recorder stopped in one region.
+    world.client("data-lake", "iam").update_assume_role_policy(RoleName="mrd-break-glass", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+                                                "Action": "sts:AssumeRole"}]}))
+    world.client("management", "config", "eu-central-1").stop_configuration_recorder(
+        ConfigurationRecorderName="mrd-baseline")
+    world.client("mrd-sandbox-research", "iam").delete_role(RoleName="mrd-break-glass")
     return igw, experimentation
 
 
@@ -91,6 +99,10 @@ def test_a_broken_organization_fails_each_check_where_it_is_broken(moto_aws, sam
             f"attached: {igw}",
         ("SM-4", "document-vision-dev", domain): "AppNetworkAccessType PublicInternetOnly",
         ("IAM-3", "management", "mrd-break-glass trust unchanged"): "999999999999",
+        ("IAM-3", "data-lake", "mrd-break-glass trust unchanged"):
+            "trust differs from the account-baseline StackSet's",
+        ("IAM-3", "mrd-sandbox-research", "mrd-break-glass trust unchanged"): "role mrd-break-glass does not exist",
+        ("LOG-3", "management", "Config recorder on"): "eu-central-1: recorder mrd-baseline stopped",
     }
     # Exactly these fail: each break where it is, nothing elsewhere.
     assert set(failed) == set(expected)
