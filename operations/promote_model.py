@@ -1,28 +1,32 @@
 """`python -m operations promote-model`: move a consumer environment to a new Rekognition
 Custom Labels model version (the model-sharing blog's promotion, README "Model sharing").
 
-Two patterns, said for every consumer environment of the project on each run:
+The pattern each consumer environment uses is the platform definition's (said for every
+consumer environment of the project on each run):
 
-* **in-account** (the producer's own environment) and **delegated** (another account: its
-  application assumes the producer role, `model_sharing_settings.producer_role_name`). The
-  version a consumer uses is `model_sharing.projects.<project>.consumers.<env>.version` of the
-  platform definition; the producer role's policy and the consumer's SSM parameter are
-  Pulumi-managed, so promotion is: check the version exists and is RUNNING in the producer
-  account, write the new ARN into the platform definition (the old one into `keep_previous`
-  with `--keep-previous`, for a cut-over), `pulumi up` of the producer stack (the grant) and
-  then of the consumer stack (the switch) through the Automation API when the Pulumi CLI is
-  there, else print those commands; then, from the consumer account, assume the producer role
-  and call DetectCustomLabels on the image named; `--stop-superseded` stops the old version
-  when no environment uses it any more.
-* **copy** (`--copy`): the consumer holds its own copy (Rekognition's PutProjectPolicy and
-  CopyProjectVersion, which the blog predates): the producer's project policy lets the
-  consumer account copy that version, the consumer account copies it into its own project of
-  the same name (created when missing) with the output in its `models` bucket, and the copy
-  is recorded in the copies file (`operations/model_copies.yaml`), which is what marks the
-  environment as a copy consumer. The platform definition has no key for this pattern yet,
-  so a copy consumer's delegated role and parameter are left as they are.
+* **in-account** (the producer's own environment) and **delegate** (`consumers.<env>.pattern`,
+  the default: another account, whose application assumes the producer role,
+  `model_sharing_settings.producer_role_name`). The version a consumer uses is
+  `model_sharing.projects.<project>.consumers.<env>.version` of the platform definition; the
+  producer role's policy and the consumer's SSM parameter are Pulumi-managed, so promotion is:
+  check the version exists and is RUNNING in the producer account, write the new ARN into the
+  platform definition (the old one into `keep_previous` with `--keep-previous`, for a
+  cut-over), `pulumi up` of the producer stack (the grant) and then of the consumer stack (the
+  switch) through the Automation API when the Pulumi CLI is there, else print those commands;
+  then, from the consumer account, assume the producer role and call DetectCustomLabels on the
+  image named.
+* **copy** (`pattern: copy`): the consumer holds its own copy (Rekognition's PutProjectPolicy
+  and CopyProjectVersion, which the blog predates). The first run lets the consumer account
+  copy the version (the producer project's policy) and copies it into the consumer's project
+  of the same name (created when missing), output in its `models` bucket, and stops: copying
+  takes a while and the copy must be started in the consumer account. Once the copy is
+  RUNNING, the next run writes the copy's ARN into the platform definition and runs `pulumi
+  up` of the consumer stack only (its role policy and parameter name its own copy; the
+  producer has no role for it), then calls the copy directly from the consumer account.
 
-Nothing is written without being asked: `--dry-run` shows the change and stops.
+`--stop-superseded` stops the old version (where it is: the producer's, or the consumer's old
+copy) when no environment uses it any more. Nothing is written without being asked:
+`--dry-run` shows the change and stops.
 """
 
 from __future__ import annotations
@@ -47,10 +51,12 @@ from stacks import model_sharing_settings as ms
 from stacks.config import ConfigError, PlatformConfig, parse_platform
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_COPIES_FILE = ROOT / "operations" / "model_copies.yaml"
 # DetectCustomLabels takes at most 5 MB of image bytes (botocore's ImageBlob shape).
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
-IN_ACCOUNT, DELEGATED, COPY = "in-account", "delegated", "copy"
+IN_ACCOUNT, DELEGATE, COPY = "in-account", "delegate", "copy"
+# Rekognition project version statuses (botocore's ProjectVersionStatus).
+TRAINED = ("TRAINING_COMPLETED", "RUNNING", "STOPPED", "STOPPING", "STARTING", "COPYING_COMPLETED")
+COPYING = ("COPYING_IN_PROGRESS",)
 
 
 @dataclass(frozen=True)
@@ -64,10 +70,15 @@ class Target:
     producer_account: str
     consumer_account: str
     previous: str
+    pattern: str  # IN_ACCOUNT, DELEGATE or COPY
 
     @property
     def cross_account(self) -> bool:
         return self.environment != self.producer
+
+    @property
+    def delegated(self) -> bool:
+        return self.pattern == DELEGATE
 
     @property
     def version_name(self) -> str:
@@ -136,26 +147,18 @@ def set_consumer_version(text: str, project: str, env: str, version: str, keep: 
     return text
 
 
-def patterns(platform: PlatformConfig, project: str, copies: dict[str, Any]) -> dict[str, tuple[str, str]]:
-    """Consumer environment -> (pattern, version it uses)."""
+def pattern_of(platform: PlatformConfig, project: str, env: str) -> str:
+    """IN_ACCOUNT for the producer's own environment, else the consumer's configured pattern."""
     settings = ms.sharing(platform, project)
-    found: dict[str, tuple[str, str]] = {}
-    for env, used in (settings.consumers.items() if settings else ()):
-        copy = (copies.get(project) or {}).get(env)
-        if copy:
-            found[env] = (COPY, str(copy["version"]))
-        else:
-            found[env] = (IN_ACCOUNT if env == settings.producer else DELEGATED, used.version)  # type: ignore[union-attr]
-    return found
+    assert settings is not None
+    return IN_ACCOUNT if env == settings.producer else settings.consumers[env].pattern
 
 
-def load_copies(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    data = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(data, dict):
-        raise OperationsError(f"{path}: must map project -> environment -> {{version, source}}")
-    return data
+def patterns(platform: PlatformConfig, project: str) -> dict[str, tuple[str, str]]:
+    """Consumer environment -> (pattern, version it uses), from the platform definition."""
+    settings = ms.sharing(platform, project)
+    return {env: (pattern_of(platform, project, env), used.version)
+            for env, used in (settings.consumers.items() if settings else ())}
 
 
 def _in_use(platform: PlatformConfig, project: str, arn: str) -> list[str]:
@@ -200,7 +203,7 @@ def resolve(platform: PlatformConfig, outputs: StackOutputs, project: str, env: 
         raise OperationsError(f"--version: '{version}' is a version of project '{match['project']}', not of the "
                               f"shared project '{settings.rekognition_project}'")
     return Target(project, env, version, settings.producer, producer_account, accounts[f"{project}-{env}"],
-                  settings.consumers[env].version)
+                  settings.consumers[env].version, pattern_of(platform, project, env))
 
 
 # -- AWS -----------------------------------------------------------------------------------
@@ -210,37 +213,51 @@ def _rekognition_error(exc: ClientError, where: str, sessions: Sessions) -> Oper
     return OperationsError(explain(exc, where, sessions.config))
 
 
-def producer_project_arn(sessions: Sessions, target: Target, region: str) -> str:
-    rk = sessions.client(target.producer_account, "rekognition", region)
+def _project_arn(sessions: Sessions, account: str, name: str, region: str, where: str) -> str | None:
+    rk = sessions.client(account, "rekognition", region)
     try:
-        projects = rk.describe_projects(ProjectNames=[target.project_name]).get("ProjectDescriptions", [])
+        projects = rk.describe_projects(ProjectNames=[name]).get("ProjectDescriptions", [])
     except ClientError as exc:
-        raise _rekognition_error(exc, f"the producer account {target.producer_account}", sessions) from None
-    if not projects:
+        raise _rekognition_error(exc, where, sessions) from None
+    return str(projects[0]["ProjectArn"]) if projects else None
+
+
+def producer_project_arn(sessions: Sessions, target: Target, region: str) -> str:
+    found = _project_arn(sessions, target.producer_account, target.project_name, region,
+                         f"the producer account {target.producer_account}")
+    if found is None:
         raise OperationsError(f"Rekognition project '{target.project_name}' does not exist in the producer account "
                               f"{target.producer_account} ({region})")
-    return str(projects[0]["ProjectArn"])
+    return found
+
+
+def _version(sessions: Sessions, account: str, region: str, project_arn: str, name: str,
+             where: str) -> dict[str, Any] | None:
+    """The description of version `name` of `project_arn`, or None."""
+    rk = sessions.client(account, "rekognition", region)
+    try:
+        found = rk.describe_project_versions(ProjectArn=project_arn, VersionNames=[name])
+    except ClientError as exc:
+        raise _rekognition_error(exc, where, sessions) from None
+    return next(iter(found.get("ProjectVersionDescriptions", [])), None)
 
 
 def version_status(sessions: Sessions, target: Target, region: str, project_arn: str) -> str:
-    rk = sessions.client(target.producer_account, "rekognition", region)
-    try:
-        found = rk.describe_project_versions(ProjectArn=project_arn, VersionNames=[target.version_name])
-    except ClientError as exc:
-        raise _rekognition_error(exc, f"the producer account {target.producer_account}", sessions) from None
-    versions = [v for v in found.get("ProjectVersionDescriptions", []) if v["ProjectVersionArn"] == target.version]
-    if not versions:
+    found = _version(sessions, target.producer_account, region, project_arn, target.version_name,
+                     f"the producer account {target.producer_account}")
+    if found is None or found["ProjectVersionArn"] != target.version:
         raise OperationsError(f"model version {target.version} does not exist in project {project_arn}; check --version "
                               f"(aws rekognition describe-project-versions --project-arn {project_arn})")
-    return str(versions[0]["Status"])
+    return str(found["Status"])
 
 
-def invoke_model(sessions: Sessions, target: Target, region: str, image: bytes,
-                    producer_role: str) -> list[dict[str, Any]]:
-    """DetectCustomLabels from the consumer account, through the producer role when delegated."""
+def invoke_model(sessions: Sessions, target: Target, region: str, image: bytes, producer_role: str,
+                 version: str) -> list[dict[str, Any]]:
+    """DetectCustomLabels on `version` from the consumer account: through the producer role
+    when delegated, directly in-account and on a copy."""
     where = f"the consumer account {target.consumer_account}"
     session = sessions.session(target.consumer_account)
-    if target.cross_account:
+    if target.delegated:
         platform_role = producer_role
         sts = session.client("sts", config=sessions.config)
         if sessions.client_hook is not None:
@@ -258,16 +275,16 @@ def invoke_model(sessions: Sessions, target: Target, region: str, image: bytes,
         where = f"{where} as {platform_role}"
     rk = session.client("rekognition", region_name=region, config=sessions.config)
     if sessions.client_hook is not None:
-        sessions.client_hook(rk, target.consumer_account, "rekognition", region, "producer-role")
+        sessions.client_hook(rk, target.consumer_account, "rekognition", region,
+                             "producer-role" if target.delegated else "model-call")
     try:
-        return list(rk.detect_custom_labels(ProjectVersionArn=target.version, Image={"Bytes": image},
+        return list(rk.detect_custom_labels(ProjectVersionArn=version, Image={"Bytes": image},
                                             MaxResults=10)["CustomLabels"])
     except ClientError as exc:
         code = error_code(exc)
         if code == "ResourceNotReadyException":
-            raise OperationsError(f"{target.version} is not running: start it in the producer account "
-                                  f"(aws rekognition start-project-version --project-version-arn {target.version} "
-                                  f"--min-inference-units 1)") from None
+            raise OperationsError(f"{version} is not running: start it (aws rekognition start-project-version "
+                                  f"--project-version-arn {version} --min-inference-units 1)") from None
         raise _rekognition_error(exc, where, sessions) from None
 
 
@@ -282,9 +299,24 @@ def copy_policy(target: Target) -> dict[str, Any]:
     })
 
 
+def _policy_revision(producer: Any, project_arn: str, policy_name: str) -> str | None:
+    """The revision of the project's policy `policy_name`: PutProjectPolicy replaces an
+    existing policy only when given it."""
+    token: str | None = None
+    while True:
+        page = producer.list_project_policies(ProjectArn=project_arn, **({"NextToken": token} if token else {}))
+        for policy in page.get("ProjectPolicies", []):
+            if policy.get("PolicyName") == policy_name:
+                return str(policy["PolicyRevisionId"])
+        token = page.get("NextToken")
+        if not token:
+            return None
+
+
 def copy_version(sessions: Sessions, target: Target, region: str, project_arn: str, prefix: str,
-                 bucket: str, echo: Callable[[str], None]) -> str:
-    """PutProjectPolicy in the producer account, CopyProjectVersion from the consumer's."""
+                 bucket: str, destination: str | None, echo: Callable[[str], None]) -> str:
+    """PutProjectPolicy in the producer account, CopyProjectVersion from the consumer's into
+    `destination` (its project of the same name; created when None)."""
     doc = copy_policy(target)
     problems = validate_document(doc)
     if problems:
@@ -292,17 +324,16 @@ def copy_version(sessions: Sessions, target: Target, region: str, project_arn: s
     producer = sessions.client(target.producer_account, "rekognition", region)
     policy_name = f"{prefix}-copy-to-{target.project}-{target.environment}"
     try:
-        producer.put_project_policy(ProjectArn=project_arn, PolicyName=policy_name, PolicyDocument=to_json(doc))
+        revision = _policy_revision(producer, project_arn, policy_name)
+        producer.put_project_policy(ProjectArn=project_arn, PolicyName=policy_name, PolicyDocument=to_json(doc),
+                                    **({"PolicyRevisionId": revision} if revision else {}))
     except ClientError as exc:
         raise _rekognition_error(exc, f"the producer account {target.producer_account}", sessions) from None
     echo(f"project policy {policy_name} on {project_arn}: account {target.consumer_account} may copy {target.version_name}")
     consumer = sessions.client(target.consumer_account, "rekognition", region)
     where = f"the consumer account {target.consumer_account}"
     try:
-        own = consumer.describe_projects(ProjectNames=[target.project_name]).get("ProjectDescriptions", [])
-        if own:
-            destination = str(own[0]["ProjectArn"])
-        else:
+        if destination is None:
             destination = str(consumer.create_project(ProjectName=target.project_name)["ProjectArn"])
             echo(f"created project {destination}")
         copied = consumer.copy_project_version(
@@ -314,12 +345,14 @@ def copy_version(sessions: Sessions, target: Target, region: str, project_arn: s
     return str(copied["ProjectVersionArn"])
 
 
-def stop_version(sessions: Sessions, target: Target, region: str) -> str:
-    rk = sessions.client(target.producer_account, "rekognition", region)
+def stop_version(sessions: Sessions, version: str, region: str) -> str:
+    """StopProjectVersion in the account that holds `version`."""
+    account = str(ms.VERSION_ARN.match(version)["account"])  # type: ignore[index]
+    rk = sessions.client(account, "rekognition", region)
     try:
-        return str(rk.stop_project_version(ProjectVersionArn=target.previous)["Status"])
+        return str(rk.stop_project_version(ProjectVersionArn=version)["Status"])
     except ClientError as exc:
-        raise _rekognition_error(exc, f"the producer account {target.producer_account}", sessions) from None
+        raise _rekognition_error(exc, f"account {account}", sessions) from None
 
 
 # -- the command ---------------------------------------------------------------------------
@@ -327,8 +360,8 @@ def stop_version(sessions: Sessions, target: Target, region: str) -> str:
 
 def _steps(target: Target) -> list[StackStep]:
     # The grant before the switch: the producer role allows the new version before the
-    # consumer's parameter names it.
-    names = [f"{target.project}-{target.producer}"] if target.cross_account else []
+    # consumer's parameter names it. A copy consumer's grant is in its own stack.
+    names = [f"{target.project}-{target.producer}"] if target.delegated else []
     names.append(f"{target.project}-{target.environment}")
     return [StackStep(n, "project", target.project, n.rsplit("-", 1)[1], (), (n,), 0) for n in names]
 
@@ -348,32 +381,39 @@ def promote(args: Any, sessions_factory: Callable[[PlatformConfig], Sessions], o
             workspace_factory: Callable[..., Any] | None = None, echo: Callable[[str], None] = print) -> int:
     """Run the promotion; returns the exit status (0 done, 1 a step failed)."""
     text, platform = load_platform(args.platform_file)
-    copies = load_copies(args.copies_file)
     target = resolve(platform, outputs, args.project, args.environment, args.version)
     region = ms.VERSION_ARN.match(target.version)["region"]  # type: ignore[index]
     image = _read_image(args.image) if args.image else None
-    for env, (pattern, used) in patterns(platform, target.project, copies).items():
+    for env, (pattern, used) in patterns(platform, target.project).items():
         echo(f"{target.project}-{env}: {pattern}, uses {used}")
+    if args.copy_bucket and target.pattern != COPY:
+        raise OperationsError(f"--copy-bucket: {target.project}-{target.environment} is a {target.pattern} consumer; "
+                              f"only a consumer with model_sharing.projects.{target.project}.consumers."
+                              f"{target.environment}.pattern: copy holds a copy")
     sessions = sessions_factory(platform)
     producer_role = (f"arn:aws:iam::{target.producer_account}:role/"
                      f"{ms.producer_role_name(platform, target.project, target.environment)}")
 
     project_arn = producer_project_arn(sessions, target, region)
     status = version_status(sessions, target, region, project_arn)
-    if args.copy:
-        return _promote_copy(args, sessions, target, region, project_arn, status, outputs, platform, echo)
-    if status != "RUNNING" and not args.dry_run:
-        raise OperationsError(f"{target.version} is {status}, not RUNNING: start it in the producer account "
-                              f"{target.producer_account} (aws rekognition start-project-version --project-version-arn "
-                              f"{target.version} --min-inference-units 1), then run again")
-    echo(f"{target.version_name}: {status} in {target.project}-{target.producer} ({target.producer_account})")
+    if target.pattern == COPY:
+        used = _copy(args, sessions, target, region, project_arn, status, outputs, platform, echo)
+        if used is None:
+            return 0
+    else:
+        if status != "RUNNING" and not args.dry_run:
+            raise OperationsError(f"{target.version} is {status}, not RUNNING: start it in the producer account "
+                                  f"{target.producer_account} (aws rekognition start-project-version "
+                                  f"--project-version-arn {target.version} --min-inference-units 1), then run again")
+        echo(f"{target.version_name}: {status} in {target.project}-{target.producer} ({target.producer_account})")
+        used = target.version
 
     if not args.test_only:
-        keep = target.previous if args.keep_previous and target.previous != target.version else None
-        new_text = set_consumer_version(text, target.project, target.environment, target.version, keep)
+        keep = target.previous if args.keep_previous and target.previous != used else None
+        new_text = set_consumer_version(text, target.project, target.environment, used, keep)
         new_platform = _parse(new_text, args.platform_file)  # the whole definition still validates
         if new_text == text:
-            echo(f"{args.platform_file}: {target.project}-{target.environment} already uses {target.version_name}")
+            echo(f"{args.platform_file}: {target.project}-{target.environment} already uses {used}")
         else:
             echo("".join(difflib.unified_diff(text.splitlines(True), new_text.splitlines(True),
                                               str(args.platform_file), str(args.platform_file))).rstrip("\n"))
@@ -391,17 +431,18 @@ def promote(args: Any, sessions_factory: Callable[[PlatformConfig], Sessions], o
     if image is None:
         echo("no --image: skipped the test invocation")
     else:
-        labels = invoke_model(sessions, target, region, image, producer_role)
+        labels = invoke_model(sessions, target, region, image, producer_role, used)
         shown = ", ".join(f"{label['Name']} {label.get('Confidence', 0):.1f}%" for label in labels) or "no labels"
-        echo(f"DetectCustomLabels from {target.project}-{target.environment} ({target.consumer_account}) on "
+        how = f"through {producer_role}" if target.delegated else "directly"
+        echo(f"DetectCustomLabels from {target.project}-{target.environment} ({target.consumer_account}) {how} on "
              f"{args.image.name}: {shown}")
 
-    if args.stop_superseded and target.previous != target.version:
+    if args.stop_superseded and target.previous != used:
         users = _in_use(platform, target.project, target.previous)
         if users:
             echo(f"not stopping {target.previous}: still used by {', '.join(f'{target.project}-{e}' for e in users)}")
         else:
-            echo(f"stopping {target.previous}: {stop_version(sessions, target, region)}")
+            echo(f"stopping {target.previous}: {stop_version(sessions, target.previous, region)}")
     return 0
 
 
@@ -431,31 +472,48 @@ def _apply(args: Any, target: Target, workspace_factory: Callable[..., Any] | No
     return "applied"
 
 
-def _promote_copy(args: Any, sessions: Sessions, target: Target, region: str, project_arn: str, status: str,
-                  outputs: StackOutputs, platform: PlatformConfig, echo: Callable[[str], None]) -> int:
-    if status not in ("TRAINING_COMPLETED", "RUNNING", "STOPPED", "COPYING_COMPLETED"):
+def _copy(args: Any, sessions: Sessions, target: Target, region: str, project_arn: str, status: str,
+          outputs: StackOutputs, platform: PlatformConfig, echo: Callable[[str], None]) -> str | None:
+    """A copy consumer's copy of `target.version`: its ARN once it is RUNNING in the consumer
+    account; else the copy is made (first run) and None returned, or the message says what the
+    copy waits for."""
+    if status not in TRAINED:
         raise OperationsError(f"{target.version} is {status}: only a trained version can be copied")
-    if not target.cross_account:
-        raise OperationsError(f"--copy: {target.project}-{target.environment} is the producer's own environment; "
-                              f"it uses the version in place")
-    consumer_stack = f"{target.project}-{target.environment}"
-    buckets = ((outputs.get(consumer_stack) or {}).get("data") or {}).get("buckets") or {}
+    stack = f"{target.project}-{target.environment}"
+    where = f"the consumer account {target.consumer_account}"
+    destination = _project_arn(sessions, target.consumer_account, target.project_name, region, where)
+    copy = (_version(sessions, target.consumer_account, region, destination, target.version_name, where)
+            if destination else None)
+    if copy is not None:
+        arn, state = str(copy["ProjectVersionArn"]), str(copy["Status"])
+        if state == "RUNNING":
+            echo(f"{target.version_name}: copied, RUNNING in {stack} ({target.consumer_account}) as {arn}")
+            return arn
+        if state in COPYING:
+            raise OperationsError(f"{arn} is still being copied ({state}): run this command again when "
+                                  f"it is COPYING_COMPLETED")
+        if state == "COPYING_FAILED":
+            raise OperationsError(f"copying {target.version} into {stack} failed: {copy.get('StatusMessage', '')}; "
+                                  f"delete {arn} in account {target.consumer_account} and run again")
+        raise OperationsError(f"{arn} (the copy in {stack}) is {state}, not RUNNING: start it in account "
+                              f"{target.consumer_account} (aws rekognition start-project-version --project-version-arn "
+                              f"{arn} --min-inference-units 1), then run again")
+    if args.test_only:
+        raise OperationsError(f"--test-only: {stack} has no copy of {target.version_name} yet; run without --test-only")
+    buckets = ((outputs.get(stack) or {}).get("data") or {}).get("buckets") or {}
     bucket = args.copy_bucket or (buckets.get("models") or {}).get("name")
     if not bucket:
-        raise OperationsError(f"--copy needs a bucket in {consumer_stack} for the copy's output: pass --copy-bucket or "
-                              f"add the {consumer_stack} stack's outputs (data.buckets.models) to --outputs")
+        raise OperationsError(f"{stack} is a copy consumer and its copy needs one of its buckets for the output: pass "
+                              f"--copy-bucket or add the {stack} stack's outputs (data.buckets.models) to --outputs")
     if args.dry_run:
-        echo(f"dry run: would let {target.consumer_account} copy {target.version_name} and copy it into s3://{bucket}")
-        return 0
-    copied = copy_version(sessions, target, region, project_arn, platform.name_prefix, bucket, echo)
-    copies = load_copies(args.copies_file)
-    copies.setdefault(target.project, {})[target.environment] = {"version": copied, "source": target.version}
-    args.copies_file.write_text(yaml.safe_dump(copies, sort_keys=True))
-    echo(f"copied into {copied} (status COPYING until done); recorded in {args.copies_file}")
-    echo(f"{consumer_stack}: {COPY}, uses {copied}")
-    echo(f"next, in account {target.consumer_account}: aws rekognition start-project-version --project-version-arn "
-         f"{copied} --min-inference-units 1, then point the application at it")
-    return 0
+        echo(f"dry run: would let {target.consumer_account} copy {target.version_name} and copy it into "
+             f"s3://{bucket}; nothing written")
+        return None
+    copied = copy_version(sessions, target, region, project_arn, platform.name_prefix, bucket, destination, echo)
+    echo(f"copying into {copied} (COPYING_IN_PROGRESS); the platform definition is unchanged until the copy runs")
+    echo(f"next, in account {target.consumer_account}: when it is COPYING_COMPLETED, aws rekognition "
+         f"start-project-version --project-version-arn {copied} --min-inference-units 1; then run this command again")
+    return None
 
 
 def add_arguments(p: Any, default_platform: Path) -> None:
@@ -466,11 +524,9 @@ def add_arguments(p: Any, default_platform: Path) -> None:
     p.add_argument("--keep-previous", action="store_true", help="keep the old version callable (keep_previous)")
     p.add_argument("--stop-superseded", action="store_true",
                    help="stop the old version when no environment uses it any more")
-    p.add_argument("--copy", action="store_true", help="the consumer holds its own copy (CopyProjectVersion)")
-    p.add_argument("--copy-bucket", default=None, help="with --copy: the consumer's bucket for the copy (default: "
-                                                         "its stack's data.buckets.models)")
-    p.add_argument("--copies-file", type=Path, default=DEFAULT_COPIES_FILE,
-                   help="where copy consumers are recorded (default operations/model_copies.yaml)")
+    p.add_argument("--copy-bucket", default=None,
+                   help="for a copy consumer (consumers.<env>.pattern: copy): its bucket for the copy (default: its "
+                        "stack's data.buckets.models)")
     p.add_argument("--test-only", action="store_true", help="only the test invocation (after `pulumi up`)")
     p.add_argument("--no-up", action="store_true", help="write the change, print the pulumi commands, run nothing")
     p.add_argument("--dry-run", action="store_true", help="show the change; write and call nothing that changes")

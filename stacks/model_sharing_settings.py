@@ -29,6 +29,7 @@ outputs to know them):
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
@@ -66,9 +67,17 @@ APPLICATION_ROLE_SUFFIX = "model-consumer-app"
 
 class ConsumerModel(ConfigModel):
     """What one consumer environment uses: `version` is the ARN its application reads from the
-    SSM parameter; `keep_previous` stay callable during a cut-over (drop them afterwards)."""
+    SSM parameter; `keep_previous` stay callable during a cut-over (drop them afterwards).
+
+    `pattern` is how a consumer in another account than the producer's reaches the model:
+    `delegate` (the blog's: its application assumes a role in the producer account allowed
+    exactly its versions; the versions are the producer's) or `copy` (it holds its own copy,
+    made with Rekognition's CopyProjectVersion under a project policy of the producer, by
+    `python -m operations promote-model`: the versions are the copies in its own account, called
+    directly through its VPC's endpoint, and the producer has no role for it)."""
 
     version: str
+    pattern: Literal["delegate", "copy"] = "delegate"
     keep_previous: list[str] = []
     # Also every version whose name starts with this prefix, in the project of `version`
     # (a wildcard in the role policy: the blog allows it, MOD-2 reports it).
@@ -155,9 +164,29 @@ def consumer(platform: "PlatformConfig", project: str, env: str) -> ConsumerMode
 
 
 def cross_account_consumers(platform: "PlatformConfig", project: str) -> list[str]:
-    """Consumer environments in another account than the producer (they get a producer role)."""
+    """Consumer environments in another account than the producer."""
     found = sharing(platform, project)
     return [env for env in found.consumers if env != found.producer] if found is not None else []
+
+
+def delegated_consumers(platform: "PlatformConfig", project: str) -> list[str]:
+    """Cross-account consumers of the `delegate` pattern: they get a producer role."""
+    found = sharing(platform, project)
+    return [env for env in cross_account_consumers(platform, project)
+            if found is not None and found.consumers[env].pattern == "delegate"]
+
+
+def copy_consumers(platform: "PlatformConfig", project: str) -> list[str]:
+    """Cross-account consumers of the `copy` pattern: they call their own copies."""
+    found = sharing(platform, project)
+    return [env for env in cross_account_consumers(platform, project)
+            if found is not None and found.consumers[env].pattern == "copy"]
+
+
+def calls_directly(platform: "PlatformConfig", project: str, env: str) -> bool:
+    """Whether `project`-`env`'s application calls its versions in its own account (the
+    producer's own environment, or a copy consumer) rather than through a producer role."""
+    return is_producer(platform, project, env) or env in copy_consumers(platform, project)
 
 
 def producer_role_name(platform: "PlatformConfig", project: str, consumer_env: str) -> str:
@@ -191,7 +220,7 @@ def endpoint_services(platform: "PlatformConfig", project: str, env: str) -> lis
     internet")."""
     if consumer(platform, project, env) is None:
         return []
-    return ["rekognition", "sts"] if env in cross_account_consumers(platform, project) else ["rekognition"]
+    return ["rekognition", "sts"] if env in delegated_consumers(platform, project) else ["rekognition"]
 
 
 def created_roles(platform: "PlatformConfig") -> list[tuple[str, str]]:
@@ -200,7 +229,7 @@ def created_roles(platform: "PlatformConfig") -> list[tuple[str, str]]:
     for project, settings in platform.model_sharing.projects.items():
         for env in settings.consumers:
             found.append((f"{project}-{env}", application_role_name(platform, project, env)))
-        for env in cross_account_consumers(platform, project):
+        for env in delegated_consumers(platform, project):
             found.append((f"{project}-{settings.producer}", producer_role_name(platform, project, env)))
     return found
 
@@ -208,11 +237,12 @@ def created_roles(platform: "PlatformConfig") -> list[tuple[str, str]]:
 # -- validation --------------------------------------------------------------------------
 
 def _check_arn(key: str, arn: str, platform: "PlatformConfig", project: str, settings: ProjectSharing,
-               problems: list[str]) -> None:
+               problems: list[str], owner: str | None = None) -> None:
     """A Rekognition project version ARN of the producer's region (and project, when the
-    program creates it); the account is checked when the account ids are known."""
+    program creates it) in `owner`'s account (default the producer's; a copy consumer's own);
+    the account is checked when the account ids are known."""
     match = VERSION_ARN.match(arn)
-    allowed = (f"arn:aws:rekognition:{platform.home_region}:<{project}-{settings.producer} account id>:"
+    allowed = (f"arn:aws:rekognition:{platform.home_region}:<{owner or f'{project}-{settings.producer}'} account id>:"
                "project/<project>/version/<version>/<creation timestamp>")
     if match is None:
         problems.append(f"{key}: '{arn}' is not a Rekognition project version ARN (allowed: {allowed})")
@@ -255,9 +285,16 @@ def _check_projects(platform: "PlatformConfig", problems: list[str]) -> None:
                 problems.append(f"{env_key}: the {env} consumer {name}-{env} cannot use a model produced in dev "
                                 f"({key}.producer: dev, {name}-dev, where people have change access) "
                                 f"(allowed: consumers {', '.join(DEV_PRODUCER_CONSUMERS)}; or producer: preprod)")
-            _check_arn(f"{env_key}.version", used.version, platform, name, settings, problems)
+            owner = None
+            if used.pattern == "copy":
+                if env == settings.producer:
+                    problems.append(f"{env_key}.pattern: 'copy' in the producer's own environment {name}-{env}, which "
+                                    "calls the versions where they are (allowed: delegate)")
+                else:
+                    owner = f"{name}-{env}"
+            _check_arn(f"{env_key}.version", used.version, platform, name, settings, problems, owner)
             for i, arn in enumerate(used.keep_previous):
-                _check_arn(f"{env_key}.keep_previous[{i}]", arn, platform, name, settings, problems)
+                _check_arn(f"{env_key}.keep_previous[{i}]", arn, platform, name, settings, problems, owner)
                 if arn == used.version:
                     problems.append(f"{env_key}.keep_previous[{i}]: '{arn}' is the current version "
                                     "(allowed: earlier versions only)")
@@ -267,7 +304,10 @@ def _check_projects(platform: "PlatformConfig", problems: list[str]) -> None:
                 problems.append(f"{env_key}.version_prefix: '{used.version_prefix}' is not a version name prefix "
                                 "(allowed: letters, digits, '_', '.', '-'; the program adds the '*')")
         for env in cross_account_consumers(platform, name):
-            for role in (producer_role_name(platform, name, env), application_role_name(platform, name, env)):
+            roles = [application_role_name(platform, name, env)]
+            if env in delegated_consumers(platform, name):
+                roles.insert(0, producer_role_name(platform, name, env))
+            for role in roles:
                 if len(role) > IAM_ROLE_NAME_MAX:
                     problems.append(f"{key}.consumers.{env}: role name '{role}' would be {len(role)} characters "
                                     f"(allowed: at most {IAM_ROLE_NAME_MAX}; shorten name_prefix or the project name)")
@@ -298,18 +338,28 @@ def validate(platform: "PlatformConfig") -> list[str]:
     return problems
 
 
-def account_problems(platform: "PlatformConfig", project: str, producer_account: str) -> list[str]:
-    """Version ARNs of another account than the producer's (checked when the organization's
-    account ids are known, before the roles naming them are registered)."""
+def account_problems(platform: "PlatformConfig", project: str, producer_account: str,
+                     consumer_accounts: Mapping[str, str] | None = None) -> list[str]:
+    """Version ARNs of another account than the one that holds them: the producer's, or for a
+    `copy` consumer its own (checked for the consumers in `consumer_accounts`, environment ->
+    account id). Run when the organization's account ids are known, before the roles naming
+    the versions are registered."""
     settings = sharing(platform, project)
-    problems = []
+    problems: list[str] = []
     if settings is None:
         return problems
+    copies = copy_consumers(platform, project)
     for env, used in settings.consumers.items():
         key = f"model_sharing.projects.{project}.consumers.{env}"
+        if env in copies:
+            if env not in (consumer_accounts or {}):
+                continue
+            owner, account = f"consumer's own {project}-{env} (pattern: copy)", (consumer_accounts or {})[env]
+        else:
+            owner, account = f"producer's {project}-{settings.producer}", producer_account
         for field, arn in [("version", used.version), *((f"keep_previous[{i}]", a) for i, a in enumerate(used.keep_previous))]:
             match = VERSION_ARN.match(arn)
-            if match is not None and match["account"] != producer_account:
-                problems.append(f"{key}.{field}: '{arn}' is in account {match['account']}, not the producer's "
-                                f"{project}-{settings.producer} (allowed: account {producer_account})")
+            if match is not None and match["account"] != account:
+                problems.append(f"{key}.{field}: '{arn}' is in account {match['account']}, not the {owner} "
+                                f"(allowed: account {account})")
     return problems

@@ -8,16 +8,19 @@ When `model_sharing.projects.<project>` is configured (stacks/model_sharing_sett
   endpoint, trusted by that consumer's application role alone (organization and STS endpoint
   conditions);
 - in each **consumer** environment's account: the application role (assume only its producer
-  role; in the producer's own account, call the versions directly through this VPC's
-  endpoint) and the SSM parameter with the version ARN the application reads.
+  role; in the producer's own account, or as a `copy` consumer, call its versions directly
+  through this VPC's endpoint) and the SSM parameter with the version ARN the application
+  reads. A `copy` consumer's versions are its own copies (`promote-model` makes them), so the
+  producer has no role for it.
 
 Role ARNs are computed from names and account ids, so a consumer stack never reads the
-producer stack. The producer reads each cross-account consumer stack's `interfaceEndpointIds`
+producer stack. The producer reads each `delegate` consumer stack's `interfaceEndpointIds`
 (per-VPC endpoints; in central mode the network stack's), so consumers are deployed first; the
 trust policies name their application roles, which must exist anyway.
 
-Version ARNs of another account than the producer's are refused, naming the key, as soon as
-the organization's account ids are known (they are not known when the configuration loads).
+Version ARNs of another account than the one holding them (the producer's; a copy consumer's
+own) are refused, naming the key, as soon as the organization's account ids are known (they
+are not known when the configuration loads).
 
 With `producer: model` the producer is the project's dedicated model account and its
 `<project>-model` stack runs `model_account_stack` instead of the network, data and workspace
@@ -57,15 +60,17 @@ from stacks.context import StackContext
 from stacks.project_network import ProjectNetwork
 
 
-def _checked(platform: Any, project: str, producer_account: pulumi.Output[str]) -> pulumi.Output[bool]:
-    """True once the configured versions are known to be the producer account's; raises
-    ConfigError naming every offending key otherwise."""
-    def check(account: str) -> bool:
-        problems = ms.account_problems(platform, project, account)
+def _checked(platform: Any, project: str, producer_account: pulumi.Output[str], env: str,
+             own_account: pulumi.Input[str]) -> pulumi.Output[bool]:
+    """True once the configured versions are known to be in the account that holds them (the
+    producer's; this environment's own when it is a copy consumer); raises ConfigError naming
+    every offending key otherwise."""
+    def check(accounts: list[str]) -> bool:
+        problems = ms.account_problems(platform, project, accounts[0], {env: accounts[1]})
         if problems:
             raise ConfigError(problems)
         return True
-    return producer_account.apply(check)
+    return pulumi.Output.all(producer_account, own_account).apply(check)
 
 
 def _after(gate: pulumi.Output[bool], value: Any) -> pulumi.Output[Any]:
@@ -154,7 +159,7 @@ def project_model_sharing(ctx: StackContext, network: ProjectNetwork | ModelAcco
         return
     accounts = account_ids(network.organization)
     producer_account = network.account_id if env == settings.producer else accounts(f"{project}-{settings.producer}")
-    gate = _checked(platform, project, producer_account)
+    gate = _checked(platform, project, producer_account, env, network.account_id)
     central = platform.network.endpoints.mode == "central"
 
     def endpoint(consumer_env: str, service: str) -> pulumi.Output[str]:
@@ -178,7 +183,7 @@ def project_model_sharing(ctx: StackContext, network: ProjectNetwork | ModelAcco
                 rekognition_endpoint_id=endpoint(c, "rekognition"),
                 sts_endpoint_id=endpoint(c, "sts"),
             )
-            for c in ms.cross_account_consumers(platform, project)
+            for c in ms.delegated_consumers(platform, project)
         ]
         producer = ModelProducer(f"{network.label}-model-producer", ModelProducerArgs(
             organization_id=network.organization_id, consumers=consumers, tags=network.tags,
@@ -191,7 +196,8 @@ def project_model_sharing(ctx: StackContext, network: ProjectNetwork | ModelAcco
         if used.version_prefix:
             pulumi.log.warn(f"model_sharing.projects.{project}.consumers.{env}.version_prefix: every version "
                             f"named '{used.version_prefix}*' is callable (a wildcard; MOD-2 reports it)")
-        in_account = env == settings.producer
+        # The producer's own environment and a copy consumer call versions of their own account.
+        in_account = ms.calls_directly(platform, project, env)
         consumer = ModelConsumer(f"{network.label}-model-consumer", ModelConsumerArgs(
             account_id=network.account_id,
             region=platform.home_region,
@@ -210,6 +216,7 @@ def project_model_sharing(ctx: StackContext, network: ProjectNetwork | ModelAcco
             "versionArn": used.version,
             "allowedVersions": ms.allowed_versions(used),
             "crossAccount": not in_account,
+            "pattern": "in-account" if env == settings.producer else used.pattern,
         })
         if not in_account:
             exports["producerRoleArn"] = role_arn(producer_account, ms.producer_role_name(platform, project, env))

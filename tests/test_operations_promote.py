@@ -2,8 +2,10 @@
 
 moto answers STS (the deployment role, the producer role) and DetectCustomLabels; it has no
 Rekognition project, version, policy or copy calls (DescribeProjects, DescribeProjectVersions,
-StopProjectVersion, PutProjectPolicy, CreateProject, CopyProjectVersion), so those, and the
-refusals moto cannot give (an AccessDenied trust, throttling), come from botocore's Stubber.
+StopProjectVersion, ListProjectPolicies, PutProjectPolicy, CreateProject, CopyProjectVersion),
+so those, and the refusals moto cannot give (an AccessDenied trust, throttling), come from
+botocore's Stubber. Both patterns: prod as the sample's `delegate` consumer, and as a `copy`
+consumer (`consumers.prod.pattern: copy` in a copy of the platform definition).
 `pulumi up` runs through the Automation API against tests/test_deploy_order.py's FakeCLI."""
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ PROJECT_ARN = f"{BASE}/1700000000000"
 CURRENT_PROD = f"{BASE}/version/documents.2026-10-02T09.00.00/1759395600000"
 PREPROD = f"{BASE}/version/documents.2026-11-20T09.00.00/1763629200000"
 NEW = f"{BASE}/version/documents.2026-12-01T09.00.00/1764579600000"
+# prod's own copies (the copy pattern), in its own account.
+COPY_BASE = f"arn:aws:rekognition:eu-west-1:{CONSUMER}:project/documents"
+COPY_PROJECT = f"{COPY_BASE}/1760000000000"
+COPY_CURRENT = f"{COPY_BASE}/version/documents.2026-10-02T09.00.00/1759400000000"
+COPY_NEW = f"{COPY_BASE}/version/documents.2026-12-01T09.00.00/1764600000000"
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +56,6 @@ def env(moto_aws, outputs, tmp_path, capsys, monkeypatch):
     out.write_text(json.dumps(outputs))
     image = tmp_path / "invoice.jpg"
     image.write_bytes(b"\xff\xd8\xff\xe0 a jpeg")
-    copies = tmp_path / "model_copies.yaml"
     base = moto_aws("111111111111")
 
     class Env:
@@ -57,7 +63,14 @@ def env(moto_aws, outputs, tmp_path, capsys, monkeypatch):
         fake = FakeCLI()
 
         def __init__(self):
-            self.platform, self.outputs, self.image, self.copies = platform, out, image, copies
+            self.platform, self.outputs, self.image = platform, out, image
+
+        def copy_consumer(self):
+            """prod as a copy consumer, using its copy of CURRENT_PROD."""
+            text = self.platform.read_text()
+            old = f"          version: {CURRENT_PROD}\n"
+            assert old in text
+            self.platform.write_text(text.replace(old, f"          version: {COPY_CURRENT}\n          pattern: copy\n"))
 
         def run(self, *argv, stubs=None, cli_present=True, fake=None):
             stubs = stubs or {}
@@ -73,8 +86,7 @@ def env(moto_aws, outputs, tmp_path, capsys, monkeypatch):
             factory = (lambda **kw: auto.LocalWorkspace(pulumi_command=fake, **kw)) if cli_present else None
             if not cli_present:
                 monkeypatch.setattr(promote_model.shutil, "which", lambda name: None)
-            code = cli.main(["promote-model", "--platform-file", str(platform), "--outputs", str(out),
-                             "--copies-file", str(copies), *argv],
+            code = cli.main(["promote-model", "--platform-file", str(platform), "--outputs", str(out), *argv],
                             session=base, workspace_factory=factory, client_hook=hook)
             captured = capsys.readouterr()
             return code, captured.out, captured.err
@@ -112,9 +124,10 @@ def test_promotion_updates_the_definition_runs_up_grant_first_and_tests_from_the
     assert env.fake.operations() == [("up", "organization/ml-platform/document-vision-preprod"),
                                      ("up", "organization/ml-platform/document-vision-prod")]
     assert "document-vision-preprod: in-account, uses " + PREPROD in out
-    assert "document-vision-prod: delegated, uses " + CURRENT_PROD in out
+    assert "document-vision-prod: delegate, uses " + CURRENT_PROD in out
     # moto's DetectCustomLabels, called as the producer role from the consumer account.
-    assert f"DetectCustomLabels from document-vision-prod ({CONSUMER}) on invoice.jpg: " in out
+    assert (f"DetectCustomLabels from document-vision-prod ({CONSUMER}) through arn:aws:iam::{PRODUCER}:role/"
+            f"mrd-document-vision-preprod-model-consumer-prod on invoice.jpg: ") in out
     assert "%" in out.rsplit("DetectCustomLabels", 1)[1]
 
 
@@ -224,12 +237,28 @@ def test_a_failed_pulumi_up_stops_before_the_test(env):
     assert fake.operations() == [("up", "organization/ml-platform/document-vision-preprod")]
 
 
-def test_copy_shares_the_version_by_project_policy_and_records_the_copy(env):
-    copied = f"arn:aws:rekognition:eu-west-1:{CONSUMER}:project/documents/version/documents.2026-12-01T09.00.00/1764600000000"
+# -- the copy pattern ----------------------------------------------------------------------
+
+
+def _copy_target(status=None, project=True):
+    """The consumer account's answers: its project (or none), and the copy of NEW in it (or none)."""
+    def load(stub):
+        stub.add_response("describe_projects", {"ProjectDescriptions": [
+            {"ProjectArn": COPY_PROJECT, "Status": "CREATED"}] if project else []}, {"ProjectNames": ["documents"]})
+        if project:
+            stub.add_response("describe_project_versions", {"ProjectVersionDescriptions": [
+                {"ProjectVersionArn": COPY_NEW, "Status": status}] if status else []},
+                {"ProjectArn": COPY_PROJECT, "VersionNames": ["documents.2026-12-01T09.00.00"]})
+    return load
+
+
+def test_a_copy_consumers_first_run_copies_under_a_project_policy_and_writes_nothing_else(env):
+    env.copy_consumer()
     sent = {}
 
     def producer(stub):
-        _producer()(stub)
+        _producer(status="TRAINING_COMPLETED")(stub)
+        stub.add_response("list_project_policies", {"ProjectPolicies": []}, {"ProjectArn": PROJECT_ARN})
         stub.add_response("put_project_policy", {"PolicyRevisionId": "r1"},
                           {"ProjectArn": PROJECT_ARN, "PolicyName": "mrd-copy-to-document-vision-prod",
                            "PolicyDocument": ANY})
@@ -237,40 +266,120 @@ def test_copy_shares_the_version_by_project_policy_and_records_the_copy(env):
                                          lambda params, **_: sent.update(params))
 
     def consumer(stub):
-        stub.add_response("describe_projects", {"ProjectDescriptions": []}, {"ProjectNames": ["documents"]})
-        stub.add_response("create_project", {"ProjectArn": f"arn:aws:rekognition:eu-west-1:{CONSUMER}:project/documents/1"},
-                          {"ProjectName": "documents"})
-        stub.add_response("copy_project_version", {"ProjectVersionArn": copied}, {
-            "SourceProjectArn": PROJECT_ARN, "SourceProjectVersionArn": NEW,
-            "DestinationProjectArn": f"arn:aws:rekognition:eu-west-1:{CONSUMER}:project/documents/1",
+        _copy_target(project=False)(stub)
+        stub.add_response("create_project", {"ProjectArn": COPY_PROJECT}, {"ProjectName": "documents"})
+        stub.add_response("copy_project_version", {"ProjectVersionArn": COPY_NEW}, {
+            "SourceProjectArn": PROJECT_ARN, "SourceProjectVersionArn": NEW, "DestinationProjectArn": COPY_PROJECT,
             "VersionName": "documents.2026-12-01T09.00.00",
             "OutputConfig": {"S3Bucket": "mrd-document-vision-prod-models-111111111111",
                              "S3KeyPrefix": "rekognition/documents/"}})
     before = env.platform.read_text()
-    code, out, err = env.run(*_promote("--copy"), stubs={(PRODUCER, "rekognition", None): producer,
-                                                        (CONSUMER, "rekognition", None): consumer})
+    code, out, err = env.run(*_promote("--image", str(env.image)),
+                             stubs={(PRODUCER, "rekognition", None): producer, (CONSUMER, "rekognition", None): consumer})
     assert code == 0, err
+    # Which pattern each environment uses, from the platform definition.
+    assert f"document-vision-prod: copy, uses {COPY_CURRENT}" in out
+    assert f"document-vision-preprod: in-account, uses {PREPROD}" in out
     policy = json.loads(sent["PolicyDocument"])
     assert policy["Statement"] == [{"Sid": "CopyToConsumer", "Effect": "Allow",
                                     "Principal": {"AWS": f"arn:aws:iam::{CONSUMER}:root"},
                                     "Action": "rekognition:CopyProjectVersion", "Resource": NEW}]
-    assert yaml.safe_load(env.copies.read_text()) == {
-        "document-vision": {"prod": {"version": copied, "source": NEW}}}
-    assert f"document-vision-prod: copy, uses {copied}" in out
+    assert "PolicyRevisionId" not in sent  # a new policy
+    assert f"copying into {COPY_NEW}" in out and "then run this command again" in out
+    # The copy is not running yet: the definition, the stacks and the test call wait for it.
     assert env.platform.read_text() == before and env.fake.operations() == []
+    assert "DetectCustomLabels" not in out
     for stub in env.stubbers:
         stub.assert_no_pending_responses()
 
-    # The next run says which pattern each environment uses.
-    code, out, _ = env.run(*_promote("--dry-run"), stubs={(PRODUCER, "rekognition", None): _producer()})
-    assert f"document-vision-prod: copy, uses {copied}" in out
-    assert f"document-vision-preprod: in-account, uses {PREPROD}" in out
+
+def test_a_running_copy_is_switched_to_through_the_consumer_stack_only_and_called_directly(env):
+    env.copy_consumer()
+
+    def consumer(stub):
+        _copy_target(status="RUNNING")(stub)
+        stub.add_response("stop_project_version", {"Status": "STOPPING"}, {"ProjectVersionArn": COPY_CURRENT})
+    code, out, err = env.run(*_promote("--image", str(env.image), "--stop-superseded"),
+                             stubs={(PRODUCER, "rekognition", None): _producer(status="STOPPED"),
+                                    (CONSUMER, "rekognition", None): consumer})
+    assert code == 0, out + err
+    prod = load_platform_file(env.platform).model_sharing.projects["document-vision"].consumers["prod"]
+    assert prod.version == COPY_NEW and prod.pattern == "copy"
+    # No producer grant to change: only the consumer stack (its role policy and parameter).
+    assert env.fake.operations() == [("up", "organization/ml-platform/document-vision-prod")]
+    # moto's DetectCustomLabels on the copy, from the consumer account itself.
+    assert f"DetectCustomLabels from document-vision-prod ({CONSUMER}) directly on invoice.jpg: " in out
+    # The superseded copy is prod's alone: stopped in prod's account.
+    assert f"stopping {COPY_CURRENT}: STOPPING" in out
+    for stub in env.stubbers:
+        stub.assert_no_pending_responses()
 
 
-def test_the_producer_environment_cannot_copy_to_itself(env):
-    code, _, err = env.run("--project", "document-vision", "--environment", "preprod", "--version", NEW, "--copy",
-                           stubs={(PRODUCER, "rekognition", None): _producer()})
-    assert code == 1 and "is the producer's own environment" in err
+@pytest.mark.parametrize("status, message", [
+    ("COPYING_IN_PROGRESS", f"{COPY_NEW} is still being copied (COPYING_IN_PROGRESS): run this command again"),
+    ("COPYING_COMPLETED", f"{COPY_NEW} (the copy in document-vision-prod) is COPYING_COMPLETED, not RUNNING: start it "
+                          f"in account {CONSUMER} (aws rekognition start-project-version --project-version-arn {COPY_NEW}"),
+    ("COPYING_FAILED", f"copying {NEW} into document-vision-prod failed"),
+])
+def test_a_copy_that_is_not_running_changes_nothing(env, status, message):
+    env.copy_consumer()
+    before = env.platform.read_text()
+    code, _, err = env.run(*_promote(), stubs={(PRODUCER, "rekognition", None): _producer(),
+                                               (CONSUMER, "rekognition", None): _copy_target(status=status)})
+    assert code == 1 and message in err, err
+    assert env.platform.read_text() == before and env.fake.operations() == []
+
+
+def test_a_second_copy_replaces_the_policy_by_its_revision_and_refusals_are_named(env):
+    env.copy_consumer()
+    sent = {}
+
+    def producer(stub):
+        _producer()(stub)
+        stub.add_response("list_project_policies", {"ProjectPolicies": [
+            {"ProjectArn": PROJECT_ARN, "PolicyName": "someone-elses", "PolicyRevisionId": "x"}], "NextToken": "t"},
+            {"ProjectArn": PROJECT_ARN})
+        stub.add_response("list_project_policies", {"ProjectPolicies": [
+            {"ProjectArn": PROJECT_ARN, "PolicyName": "mrd-copy-to-document-vision-prod", "PolicyRevisionId": "r7"}]},
+            {"ProjectArn": PROJECT_ARN, "NextToken": "t"})
+        stub.add_response("put_project_policy", {"PolicyRevisionId": "r8"}, {
+            "ProjectArn": PROJECT_ARN, "PolicyName": "mrd-copy-to-document-vision-prod", "PolicyDocument": ANY,
+            "PolicyRevisionId": "r7"})
+
+    def consumer(stub):
+        _copy_target()(stub)
+        stub.add_client_error("copy_project_version", "AccessDeniedException",
+                              "not authorized to perform: rekognition:CopyProjectVersion")
+    code, out, err = env.run(*_promote(), stubs={(PRODUCER, "rekognition", None): producer,
+                                                 (CONSUMER, "rekognition", None): consumer})
+    assert code == 1
+    assert "project policy mrd-copy-to-document-vision-prod" in out
+    assert f"CopyProjectVersion in the consumer account {CONSUMER}: AccessDeniedException" in err
+    assert "missing permission" in err
+    for stub in env.stubbers:
+        stub.assert_no_pending_responses()
+
+
+def test_copy_needs_a_bucket_and_a_copy_bucket_needs_a_copy_consumer(env, outputs):
+    code, _, err = env.run(*_promote("--copy-bucket", "b"))
+    assert code == 1 and "--copy-bucket: document-vision-prod is a delegate consumer" in err
+    assert "consumers.prod.pattern: copy" in err
+    env.copy_consumer()
+    broken = copy.deepcopy(outputs)
+    del broken["document-vision-prod"]["data"]
+    env.outputs.write_text(json.dumps(broken))
+    code, _, err = env.run(*_promote(), stubs={(PRODUCER, "rekognition", None): _producer(),
+                                               (CONSUMER, "rekognition", None): _copy_target()})
+    assert code == 1 and "pass --copy-bucket or add the document-vision-prod stack's outputs" in err
+
+
+def test_a_copy_dry_run_calls_nothing_that_changes(env):
+    env.copy_consumer()
+    code, out, _ = env.run(*_promote("--dry-run"), stubs={(PRODUCER, "rekognition", None): _producer(),
+                                                          (CONSUMER, "rekognition", None): _copy_target()})
+    assert code == 0 and "dry run: would let 252275674089 copy documents.2026-12-01T09.00.00" in out
+    for stub in env.stubbers:
+        stub.assert_no_pending_responses()  # no PutProjectPolicy, CreateProject or CopyProjectVersion queued
 
 
 def test_an_image_over_the_api_limit_is_refused(env):
