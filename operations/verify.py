@@ -11,7 +11,7 @@ compare what is there with what the catalog and the outputs promise:
 * the organization trail logs, validates log files and covers the organization (LOG-1);
 * an AWS Config recorder records every resource type in every allowed region of the management
   account and of every member account (LOG-3); the account-level S3 public access block is on
-  in every member account (S3-1);
+  in them too (S3-1);
 * the platform's buckets are KMS-encrypted (SSE-S3 for access-log targets, which S3 requires),
   versioned and TLS-only (S3-2, S3-3, S3-4);
 * workload VPCs have no internet gateway (NET-1) and Studio domains are `VpcOnly` (SM-4);
@@ -277,17 +277,18 @@ def check_trail(ctx: Context) -> Iterator[Finding]:
     yield _guarded("LOG-1", mgmt, "organization trail", ctx, run)
 
 
-def recorded_accounts(ctx: Context) -> list[tuple[str, str]]:
-    """(account key, id) of every account the platform records with AWS Config: the management
-    account (the security stack's ManagementAccountBaseline, in every allowed region) and every
-    member (the baseline StackSet, or Control Tower's landing zone)."""
+def baselined_accounts(ctx: Context) -> list[tuple[str, str]]:
+    """(account key, id) of every account with the per-account baseline (Config recorders in
+    every allowed region, the account public access block): the management account (the
+    security stack's ManagementAccountBaseline) and every member (the baseline StackSet; Control
+    Tower's landing zone for the recorders when it owns them)."""
     return [(MANAGEMENT, ctx.management_id), *sorted(ctx.account_ids.items())]
 
 
 def check_config_recorders(ctx: Context) -> Iterator[Finding]:
     """LOG-3: a recorder of every resource type is recording in each allowed region of the
     management account and of every member account."""
-    for key, account_id in recorded_accounts(ctx):
+    for key, account_id in baselined_accounts(ctx):
         label = ctx.label(key)
 
         def run(account_id: str = account_id, label: str = label) -> Finding:
@@ -321,8 +322,9 @@ BLOCK_SETTINGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "R
 
 
 def check_public_access_block(ctx: Context) -> Iterator[Finding]:
-    """S3-1: the account-level public access block, all four settings, in every member account."""
-    for key, account_id in sorted(ctx.account_ids.items()):
+    """S3-1: the account-level public access block, all four settings, in the management account
+    and every member account."""
+    for key, account_id in baselined_accounts(ctx):
         label = ctx.label(key)
 
         def run(account_id: str = account_id, label: str = label) -> Finding:

@@ -72,7 +72,8 @@ def env(moto_aws, outputs, tmp_path, capsys, monkeypatch):
             assert old in text
             self.platform.write_text(text.replace(old, f"          version: {COPY_CURRENT}\n          pattern: copy\n"))
 
-        def run(self, *argv, stubs=None, cli_present=True, fake=None):
+        def run(self, *argv, stubs=None, cli_present=True, fake=None, from_backend=False):
+            """`from_backend`: the stacks' outputs from the (fake) backend, not --outputs."""
             stubs = stubs or {}
             fake = fake or self.fake
 
@@ -86,7 +87,8 @@ def env(moto_aws, outputs, tmp_path, capsys, monkeypatch):
             factory = (lambda **kw: auto.LocalWorkspace(pulumi_command=fake, **kw)) if cli_present else None
             if not cli_present:
                 monkeypatch.setattr(promote_model.shutil, "which", lambda name: None)
-            code = cli.main(["promote-model", "--platform-file", str(platform), "--outputs", str(out), *argv],
+            inputs = [] if from_backend else ["--outputs", str(out)]
+            code = cli.main(["promote-model", "--platform-file", str(platform), *inputs, *argv],
                             session=base, workspace_factory=factory, client_hook=hook)
             captured = capsys.readouterr()
             return code, captured.out, captured.err
@@ -186,6 +188,36 @@ def test_bad_requests_fail_before_any_call_naming_what_is_wrong(env, argv, messa
     code, out, err = env.run(*argv)
     assert code == 1 and message in err, err
     assert env.platform.read_text() == before
+
+
+class OutputsCLI(FakeCLI):
+    """FakeCLI whose `stack output --json` answers the sample's outputs."""
+
+    def __init__(self, outputs, **kwargs):
+        super().__init__(**kwargs)
+        self.outputs = outputs
+
+    def run(self, args, cwd, additional_env, on_output=None, on_error=None):
+        if list(args[:3]) == ["stack", "output", "--json"]:
+            self.calls.append(list(args))
+            stack = args[args.index("--stack") + 1].rsplit("/", 1)[1]
+            return auto.CommandResult(json.dumps(self.outputs.get(stack, {})), "", 0)
+        return super().run(args, cwd, additional_env, on_output, on_error)
+
+
+def test_outputs_come_from_the_backend_and_an_unknown_stack_is_named(env, outputs):
+    # The consumer stacks are optional (not deployed yet); the organization stack is not.
+    fake = OutputsCLI(outputs, missing={"organization/ml-platform/document-vision-preprod"})
+    code, out, err = env.run(*_promote("--dry-run"), stubs={(PRODUCER, "rekognition", None): _producer()},
+                             fake=fake, from_backend=True)
+    assert code == 0, err
+    assert "dry run: nothing written" in out
+    read = {c[c.index("--stack") + 1] for c in fake.calls if c[:3] == ["stack", "output", "--json"]}
+    assert read == {"organization/ml-platform/organization", "organization/ml-platform/document-vision-prod"}
+    fake = OutputsCLI(outputs, missing={"organization/ml-platform/organization"})
+    code, _, err = env.run(*_promote("--dry-run"), fake=fake, from_backend=True)
+    assert code == 1
+    assert "stack organization/ml-platform/organization does not exist in the backend; check --org" in err
 
 
 def test_an_unknown_account_names_the_missing_key(env, outputs):

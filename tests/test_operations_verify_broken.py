@@ -61,6 +61,7 @@ def _break_everything(world):
     world.client("management", "config", "eu-central-1").stop_configuration_recorder(
         ConfigurationRecorderName="mrd-baseline")
     world.client("mrd-sandbox-research", "iam").delete_role(RoleName="mrd-break-glass")
+    world.client("management", "s3control").delete_public_access_block(AccountId=world.mgmt_id)
     return igw, experimentation
 
 
@@ -92,6 +93,7 @@ def test_a_broken_organization_fails_each_check_where_it_is_broken(moto_aws, sam
         ("LOG-1", "management", "organization trail"): "log file validation off",
         ("LOG-3", "network", "Config recorder on"): "eu-central-1: no recorder",
         ("S3-1", "automation", "account public access block"): "off: BlockPublicPolicy",
+        ("S3-1", "management", "account public access block"): "no account public access block",
         ("S3-2", "document-vision-dev", f"{bucket} encrypted"): "not a KMS key",
         ("S3-3", "document-vision-dev", f"{bucket} versioned"): "versioning Suspended",
         ("S3-4", "document-vision-dev", f"{bucket} TLS only"): "no bucket policy",
