@@ -105,11 +105,7 @@ class ModelProducer(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.project_arn = None
         if args.rekognition_project:
-            # Trained versions live in the project: deleting it deletes them.
-            project = aws.rekognition.Project(
-                f"{name}-project", name=args.rekognition_project, feature="CUSTOM_LABELS",
-                region=args.region, tags=dict(args.tags), opts=pulumi.ResourceOptions(parent=self, protect=True))
-            self.project_arn = project.arn
+            self.project_arn = _custom_labels_project(f"{name}-project", args.rekognition_project, args.region, args.tags, self)
         self.role_arns = {}
         for access in args.consumers:
             role = aws.iam.Role(
@@ -137,8 +133,9 @@ class ModelConsumerArgs:
     """The consumer side in one account.
 
     Cross-account (`producer_role_arn` set): the application assumes only that role.
-    In the producer's own account (`producer_role_arn` None): it calls `versions` directly,
-    through `rekognition_endpoint_id`.
+    In the producer's own account, or holding its own copies (`producer_role_arn` None): it
+    calls `versions` directly, through `rekognition_endpoint_id`. `rekognition_project`: the
+    Custom Labels project that receives this account's copies, created here (protected).
     """
 
     account_id: pulumi.Input[str]
@@ -152,6 +149,16 @@ class ModelConsumerArgs:
     producer_role_arn: pulumi.Input[str] | None = None
     versions: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
     rekognition_endpoint_id: pulumi.Input[str] | None = None
+    rekognition_project: str | None = None
+
+
+def _custom_labels_project(name: str, project: str, region: str, tags: Mapping[str, str],
+                           parent: pulumi.Resource) -> pulumi.Output[str]:
+    """The Custom Labels project `project`, protected: its versions live in it, and deleting it
+    deletes them."""
+    return aws.rekognition.Project(
+        name, name=project, feature="CUSTOM_LABELS", region=region, tags=dict(tags),
+        opts=pulumi.ResourceOptions(parent=parent, protect=True)).arn
 
 
 def application_trust(account_id: pulumi.Input[str], service: str) -> dict:
@@ -179,15 +186,20 @@ def application_statements(args: ModelConsumerArgs) -> list[dict]:
 
 
 class ModelConsumer(pulumi.ComponentResource):
-    """The consumer account's side. Outputs `role_arn`, `parameter_name`, `parameter_arn`."""
+    """The consumer account's side. Outputs `role_arn`, `parameter_name`, `parameter_arn` and
+    `project_arn` (the project of its own copies; None when not created here)."""
 
     role_arn: pulumi.Output[str]
     parameter_name: str
     parameter_arn: pulumi.Output[str]
+    project_arn: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: ModelConsumerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ml-platform:models:ModelConsumer", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        self.project_arn = None
+        if args.rekognition_project:
+            self.project_arn = _custom_labels_project(f"{name}-project", args.rekognition_project, args.region, args.tags, self)
         role = aws.iam.Role(
             f"{name}-application",
             name=args.role_name,
@@ -218,4 +230,4 @@ class ModelConsumer(pulumi.ComponentResource):
         self.parameter_name = args.parameter_name
         self.parameter_arn = parameter.arn
         self.register_outputs({"role_arn": self.role_arn, "parameter_name": self.parameter_name,
-                               "parameter_arn": self.parameter_arn})
+                               "parameter_arn": self.parameter_arn, "project_arn": self.project_arn})

@@ -18,7 +18,8 @@ consumer environment of the project on each run):
 * **copy** (`pattern: copy`): the consumer holds its own copy (Rekognition's PutProjectPolicy
   and CopyProjectVersion, which the blog predates). The first run lets the consumer account
   copy the version (the producer project's policy) and copies it into the consumer's project
-  of the same name (created when missing), output in its `models` bucket, and stops: copying
+  of the same name (its stack's, with `rekognition_project`; else created when missing),
+  output in its `models` bucket, and stops: copying
   takes a while and the copy must be started in the consumer account. Once the copy is
   RUNNING, the next run writes the copy's ARN into the platform definition and runs `pulumi
   up` of the consumer stack only (its role policy and parameter name its own copy; the

@@ -11,7 +11,8 @@ When `model_sharing.projects.<project>` is configured (stacks/model_sharing_sett
   role; in the producer's own account, or as a `copy` consumer, call its versions directly
   through this VPC's endpoint) and the SSM parameter with the version ARN the application
   reads. A `copy` consumer's versions are its own copies (`promote-model` makes them), so the
-  producer has no role for it.
+  producer has no role for it; with `rekognition_project` its account gets a project of that
+  name (protected) to receive them.
 
 Role ARNs are computed from names and account ids, so a consumer stack never reads the
 producer stack. The producer reads each `delegate` consumer stack's `interfaceEndpointIds`
@@ -209,6 +210,8 @@ def project_model_sharing(ctx: StackContext, network: ProjectNetwork | ModelAcco
             producer_role_arn=None if in_account else role_arn(producer_account, ms.producer_role_name(platform, project, env)),
             versions=[_after(gate, v) for v in ms.allowed_versions(used)] if in_account else (),
             rekognition_endpoint_id=endpoint(env, "rekognition") if in_account else None,
+            # A copy consumer's own project of the shared project's name receives its copies.
+            rekognition_project=settings.rekognition_project if env in ms.copy_consumers(platform, project) else None,
         ), opts)
         exports.update({
             "applicationRoleArn": consumer.role_arn,
@@ -220,4 +223,6 @@ def project_model_sharing(ctx: StackContext, network: ProjectNetwork | ModelAcco
         })
         if not in_account:
             exports["producerRoleArn"] = role_arn(producer_account, ms.producer_role_name(platform, project, env))
+        if consumer.project_arn is not None:
+            exports["rekognitionProjectArn"] = consumer.project_arn
     pulumi.export("modelSharing", exports)

@@ -117,6 +117,15 @@ def test_a_copy_consumer_calls_its_own_copy_directly(copy_runs, ids):
     assert ms.endpoint_services(parse_platform(load_sample_platform()), PROJECT, "prod") == ["rekognition", "sts"]
 
 
+def test_a_copy_consumer_gets_its_own_protected_project_for_the_copies(copy_runs, ids):
+    _, _, runs = copy_runs
+    [project] = runs[PROD].of_type("aws:rekognition/project:Project")
+    assert project.inputs["name"] == "documents" and project.inputs["feature"] == "CUSTOM_LABELS"
+    assert project.protect
+    assert runs[PROD].outputs["modelSharing"]["rekognitionProjectArn"].startswith(
+        f"arn:aws:rekognition:eu-west-1:{ids[PROD]}:project/documents/")
+
+
 def test_the_producer_has_no_role_for_a_copy_consumer(copy_runs, sample_runs):
     _, _, runs = copy_runs
     producer = runs[PREPROD]
