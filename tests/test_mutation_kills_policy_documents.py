@@ -62,3 +62,18 @@ def test_a_target_left_without_slots_is_said_to_hold_none():
             pack_policies([_full("SM-1")], "p", max_policies_per_target=limit, free_slots_per_target=1)
         assert (f"needs 1 policies of at most 5120 characters but may hold 0 ({limit} per target, "
                 "1 reserved for FullAWSAccess, 1 kept free)") in str(error.value), limit
+
+
+def test_service_keys_are_read_from_the_service_whatever_its_prefix_sorts_like():
+    # Only the `aws:` prefix is special (its non-global keys are the per-action tag keys);
+    # a service prefix sorting before it (acm, apigateway, autoscaling) is judged by its own
+    # documented keys, exactly like one sorting after it (s3).
+    from policy_documents.service_authorization import _service_key_templates, condition_key_exists
+
+    for service in ("acm", "apigateway", "autoscaling", "s3"):
+        own = [k for k in _service_key_templates(service) if k.startswith(f"{service}:") and "${" not in k]
+        assert own, service
+        assert condition_key_exists(own[0]), own[0]
+        assert not condition_key_exists(f"{service}:NoSuchConditionKey"), service
+    assert condition_key_exists("aws:RequestTag/team")
+    assert not condition_key_exists("aws:NoSuchConditionKey")

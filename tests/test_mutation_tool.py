@@ -88,6 +88,12 @@ def test_the_report_gives_rates_per_module_and_target_and_lists_survivors():
     assert f"{mutation.PACK}/network.py:60 core/AddNot in <module>  [no test runs this line]" in lines
     assert "    -    if a:" in lines and "    +    if not a:" in lines
     assert not any(l.startswith("A sample") for l in lines)
+    # Per target, how many of the mutants left after the never-executed and same-site filters
+    # the sample left out (those run, not run, equivalent or incompetent, plus those).
+    modules["components/kms_keys.py"]["sampled_out"] = 7
+    with_sample = mutation.format_report(modules).splitlines()
+    assert any(l.startswith("components ") and l.endswith("(7 of 10 sampled out)") for l in with_sample), with_sample
+    assert not any(l.startswith(mutation.PACK + " ") and "sampled out" in l for l in with_sample)
     sampled = mutation.format_report(modules, {"date": "2026-12-01", "sample": 0.25}).splitlines()
     assert sampled[1].startswith("A sample: the mutants run are a deterministic sample (fraction per target: 0.25)")
     assert not any(l.startswith("A sample") for l in mutation.format_report(modules, {"sample": 1.0}).splitlines())
@@ -313,3 +319,20 @@ def test_a_shard_has_the_virtualenv_the_program_declares(tmp_path, monkeypatch):
     monkeypatch.setattr(mutation, "ROOT", root)
     shard = mutation._prepare_shard(work, 0)
     assert (shard / ".venv").resolve() == (root / ".venv").resolve()
+
+
+def test_modules_are_planned_in_parallel_worker_processes(monkeypatch, tmp_path):
+    # Generating a module's mutants is CPU work: `--jobs` processes share the modules, and the
+    # plans come back by module whatever order they finish in.
+    import os
+
+    def plan(shard, module, sample, timeout):
+        return {"planned": len(module), "sample": sample, "pid": os.getpid()}
+
+    monkeypatch.setattr(mutation, "plan_module", plan)
+    samples = {f"pkg/m{i}.py": i / 10 for i in range(6)}
+    plans = mutation.plan_modules(tmp_path, samples, 1.0, jobs=2)
+    assert list(plans) == sorted(samples)
+    assert all(plans[m]["planned"] == len(m) and plans[m]["sample"] == samples[m] for m in samples)
+    assert os.getpid() not in {p["pid"] for p in plans.values()}
+    assert mutation.plan_modules(tmp_path, samples, 1.0, jobs=1)["pkg/m1.py"]["pid"] == os.getpid()

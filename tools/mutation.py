@@ -10,7 +10,8 @@ What this driver adds around cosmic-ray, so a run fits in 30 minutes on 2 cores:
    processes (so each makes the cached sample runs once); each test is its own coverage
    context (its node id), in the test process and in the subprocesses it starts (the policy
    pack). The map says which tests run each line; code run on import, every test file.
-2. **Plan**: one cosmic-ray session per module (`cosmic-ray init`), then the sessions are filtered
+2. **Plan**: one cosmic-ray session per module (cosmic-ray's `init`, in `--jobs` worker
+   processes), then the sessions are filtered
    the way cosmic-ray's own `cr-filter-*` tools do, by marking work items skipped: mutants inside
    annotations and docstrings (never executed, so equivalent), all but one replacement per
    operator site for binary operators and all but two for comparisons (the alternatives at one
@@ -61,8 +62,12 @@ EXCLUDED = ("*/__init__.py", f"{PACK}/catalog_data.py", f"{PACK}/generated.py")
 #: Replacements kept per operator site, by operator family (the rest at that site are skipped).
 PER_SITE = {"core/ReplaceBinaryOperator": 1, "core/ReplaceComparisonOperator": 2}
 #: Fraction of the remaining mutants run per target, so the whole set fits 30 minutes on 2 cores
-#: (3 to 14 s a mutant, depending on how busy the cores are): the modules with a kill-rate target get more.
-SAMPLE = {"policy_documents": 0.25, PACK: 0.12, "components": 0.06}
+#: with a margin: the modules with a kill-rate target get more. By the last full run (about 5
+#: CPU-seconds a killed mutant of the documents or the pack, 30 to 90 a survivor) 0.25 / 0.12
+#: / 0.06 (466 mutants) needed more than 40 minutes; 0.20 / 0.09 plans 120 and 178. A component's
+#: mutant runs the sample program (about 10 CPU-seconds for the sample stacks, then the tests
+#: on them; one killed took 39 CPU-seconds): 0.01 plans 13 of them.
+SAMPLE = {"policy_documents": 0.20, PACK: 0.09, "components": 0.01}
 TIMEOUT_SECONDS = 180.0
 #: The whole run's time budget; the report is written in the last REPORT_SECONDS.
 BUDGET_MINUTES = 30.0
@@ -219,6 +224,8 @@ def build_coverage_map(work: Path, jobs: int) -> dict[str, dict[str, list[str]]]
     import coverage
 
     previous = _previous_seconds(work)
+    # Of the files as the tests run them: one edited during the run leaves the map stale.
+    stamp = fingerprint()
     cov_dir = work / "coverage"
     shutil.rmtree(cov_dir, ignore_errors=True)
     cov_dir.mkdir(parents=True)
@@ -252,7 +259,7 @@ def build_coverage_map(work: Path, jobs: int) -> dict[str, dict[str, list[str]]]
         in_function = function_body_lines(path.read_text())
         result[rel] = {str(line): line_selectors(set(contexts), line in in_function, groups)
                        for line, contexts in sorted(data.contexts_by_lineno(measured).items())}
-    (work / COVERAGE_MAP).write_text(json.dumps({"fingerprint": fingerprint(), "durations": durations,
+    (work / COVERAGE_MAP).write_text(json.dumps({"fingerprint": stamp, "durations": durations,
                                                  "cpu": dict(_COVERAGE_CPU), **pack_lines(result)}))
     return result
 
@@ -462,19 +469,59 @@ def session_config(module: str, timeout: float) -> str:
             "name = \"local\"\n")
 
 
-def plan_module(shard: Path, module: str, sample: float, timeout: float) -> dict[str, int]:
-    """Create the module's cosmic-ray session in `shard` and skip what is not to be run."""
+def _init_session(shard: Path, module: str, timeout: float) -> Path:
+    """The module's cosmic-ray session in `shard`, made with cosmic-ray's own `init` (the
+    function behind `cosmic-ray init`, called in this process: a command per module paid
+    cosmic-ray's import, about 0.6 CPU-seconds, 55 times). Module paths are relative to the
+    shard, as the command would record them from there."""
+    import cosmic_ray.commands
+    import cosmic_ray.modules
+    from cosmic_ray.config import load_config
     from cosmic_ray.work_db import WorkDB, use_db
-    from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
+    shard = shard.resolve()
     name = module.replace("/", "_").removesuffix(".py")
     config = shard / "sessions" / f"{name}.toml"
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(session_config(module, timeout))
     db_path = shard / "sessions" / f"{name}.sqlite"
     db_path.unlink(missing_ok=True)
-    subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "init", str(config), str(db_path)], cwd=shard,
-                   check=True)
+    cfg = load_config(str(config))
+    here = Path.cwd()
+    os.chdir(shard)
+    try:
+        modules = cosmic_ray.modules.find_modules([Path(cfg["module-path"])])
+        with use_db(str(db_path), WorkDB.Mode.create) as db:
+            cosmic_ray.commands.init(modules, db, cfg.operators_config)
+    finally:
+        os.chdir(here)
+    return db_path
+
+
+def plan_modules(shard: Path, samples: dict[str, float], timeout: float, jobs: int) -> dict[str, dict[str, int]]:
+    """plan_module for each module of `samples` (module -> sample fraction), in `jobs` processes
+    (generating the mutants is CPU work: about 2.5 CPU-seconds for the pack's identity.py)."""
+    import multiprocessing
+
+    modules = sorted(samples)
+    if jobs <= 1 or len(modules) <= 1:
+        return {m: plan_module(shard, m, samples[m], timeout) for m in modules}
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = {m: pool.submit(_plan_in_worker, shard, m, samples[m], timeout) for m in modules}
+        return {m: futures[m].result() for m in modules}
+
+
+def _plan_in_worker(shard: Path, module: str, sample: float, timeout: float) -> dict[str, int | float]:
+    return {**plan_module(shard, module, sample, timeout)}
+
+
+def plan_module(shard: Path, module: str, sample: float, timeout: float) -> dict[str, int]:
+    """Create the module's cosmic-ray session in `shard` and skip what is not to be run."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    db_path = _init_session(shard, module, timeout)
     spans = never_executed((shard / module).read_text())
     counts = {"generated": 0, "never executed": 0, "same site": 0, "sampled out": 0, "planned": 0}
     with use_db(str(db_path), WorkDB.Mode.open) as db:
@@ -531,6 +578,8 @@ def collect(work: Path, equivalents: set[str] | None = None) -> dict[str, dict]:
                     entry["pending"] += 1
                 elif result.worker_outcome in (WorkerOutcome.SKIPPED, WorkerOutcome.NO_TEST):
                     entry["skipped"] += 1
+                    if (result.output or "") == "sampled out":
+                        entry["sampled_out"] = entry.get("sampled_out", 0) + 1
                 elif result.worker_outcome != WorkerOutcome.NORMAL or result.test_outcome == TestOutcome.INCOMPETENT:
                     entry["incompetent"] += 1
                 elif result.test_outcome == TestOutcome.KILLED:
@@ -603,8 +652,16 @@ def format_report(modules: dict[str, dict], meta: dict | None = None) -> str:
         budget = f" (time budget: {meta['budget_minutes']:g} minutes)" if meta and "budget_minutes" in meta else ""
         lines.append(f"Not run: {pending} planned mutants{budget}; the rates above are of those that ran.")
     lines.append("")
+    sampled_out: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # target -> [sampled out, planned + those]
+    for module, e in modules.items():
+        group = next(t for t in TARGETS if module.startswith(t))
+        run = e["killed"] + e["survived"] + e.get("equivalent", 0) + e["incompetent"] + e["pending"]
+        sampled_out[group][0] += e.get("sampled_out", 0)
+        sampled_out[group][1] += run + e.get("sampled_out", 0)
     for group, (killed, survived) in groups.items():
-        lines.append(f"{group:62} {killed:6} {survived:6} {'':6} {'':6} {'':5} {_rate(killed, survived):>6}")
+        out, eligible = sampled_out[group]
+        note = f"  ({out} of {eligible} sampled out)" if out else ""
+        lines.append(f"{group:62} {killed:6} {survived:6} {'':6} {'':6} {'':5} {_rate(killed, survived):>6}{note}")
     total = [sum(v[0] for v in groups.values()), sum(v[1] for v in groups.values())]
     lines.append(f"{'total':62} {total[0]:6} {total[1]:6} {'':6} {'':6} {'':5} {_rate(*total):>6}")
     lines.append("\nSurviving mutants (module:line operator; '-' original, '+' mutant):")
@@ -872,12 +929,14 @@ def main(argv: list[str] | None = None) -> int:
 
     shards = [_prepare_shard(args.work, i) for i in range(args.jobs)]
     planned: dict[str, int] = {}
+    samples = {module: args.sample if args.sample is not None else
+               next(rate for target, rate in SAMPLE.items() if module.startswith(target)) for module in modules}
+    plan_started = time.monotonic()
+    plans = plan_modules(shards[0], samples, args.timeout, args.jobs)
     for module in modules:
-        sample = args.sample if args.sample is not None else \
-            next(rate for target, rate in SAMPLE.items() if module.startswith(target))
-        counts = plan_module(shards[0], module, sample, args.timeout)
-        planned[module] = counts["planned"]
-        print(f"  {module}: {counts}", flush=True)
+        planned[module] = plans[module]["planned"]
+        print(f"  {module}: {plans[module]}", flush=True)
+    print(f"  planned in {time.monotonic() - plan_started:.0f} s", flush=True)
     baseline = baseline_tests(json.loads((args.work / COVERAGE_MAP).read_text()))
     print(f"baseline: {' '.join(baseline)} in each shard, with no mutant", flush=True)
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:

@@ -7,6 +7,7 @@ import json
 import sys
 
 from ml_guardrails import identity
+from pack_helpers import ACCOUNT, DEFAULT_PROVIDER, assert_clean, assert_violation, res
 
 
 def test_yaml_short_form_tags_read_as_cloudformation_intrinsics():
@@ -63,3 +64,67 @@ def test_long_action_lists_are_abbreviated_after_five():
     five = [f"s3:Action{i}" for i in range(5)]
     assert identity._listed(five) == ", ".join(five)
     assert identity._listed([*five, "s3:Action5"]) == ", ".join(five) + " and 1 more"
+
+
+def test_provider_accounts_come_from_allowed_account_ids_and_from_assumed_roles_each():
+    # A provider names its account by allowed_account_ids, by the role it assumes, or both;
+    # either alone is enough (the sample providers set both, which hides a broken one).
+    from ml_guardrails.common import provider_accounts
+
+    allowed = {"allowedAccountIds": json.dumps(["111111111111", "not-an-account"])}
+    assert provider_accounts(allowed) == {"111111111111"}
+    assumed = {"assumeRoles": json.dumps([{"roleArn": "arn:aws:iam::222222222222:role/OrganizationAccountAccessRole"},
+                                          {"roleArn": None}, {"sessionName": "no-role"}])}
+    assert provider_accounts(assumed) == {"222222222222"}
+    assert provider_accounts({"assumeRole": json.dumps({"roleArn": "arn:aws-cn:iam::333333333333:role/Deploy"})}) \
+        == {"333333333333"}
+    assert provider_accounts({**allowed, **assumed}) == {"111111111111", "222222222222"}
+    assert provider_accounts({}) == set()
+
+
+def test_the_lint_keeps_known_condition_values_and_leaves_unknown_ones_out():
+    # Condition values not known in preview are left out of what the linter sees (a placeholder
+    # would be the wrong type for the operator); the known ones stay, and a block left empty goes.
+    from ml_guardrails.common import UNKNOWN
+
+    document = {"Version": "2012-10-17", "Statement": [{
+        "Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data/*",
+        "Condition": {"StringEquals": {"aws:SourceVpce": UNKNOWN, "aws:PrincipalOrgID": "o-abc123"},
+                      "IpAddress": {"aws:SourceIp": UNKNOWN}}}]}
+    linted = identity._sanitize_for_lint(document, "identity")
+    assert linted["Statement"][0]["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}
+    document["Statement"][0]["Condition"] = {"IpAddress": {"aws:SourceIp": UNKNOWN}}
+    assert "Condition" not in identity._sanitize_for_lint(document, "identity")["Statement"][0]
+
+
+def test_the_federated_token_condition_is_asked_of_role_trust_policies_only():
+    # IAM-2: a role trusting a federated principal without a condition on the token lets any
+    # holder of a token from that provider assume it. That is a trust policy's question; the
+    # resource policies IAM-2 also reads (bucket, key, repository, registry, model package
+    # group) grant nothing to a token exchange, so the same statement there is not flagged.
+    oidc = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+    statement = {"Sid": "Web", "Effect": "Allow", "Principal": {"Federated": oidc},
+                 "Action": "sts:AssumeRoleWithWebIdentity"}
+    text = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    trust = identity.principal_problems(identity.load_document("trust", "role ci", text), {ACCOUNT}, {})
+    assert trust == [f"role ci: statement Web trusts federated principal {oidc} without a condition on the "
+                     "token's subject/audience"]
+    for kind in identity.RESOURCE_POLICY_KINDS:
+        assert identity.principal_problems(identity.load_document(kind, "policy p", text), {ACCOUNT}, {}) == [], kind
+
+
+def test_scps_on_one_target_count_together_however_its_id_was_given(analyzer):
+    # LIM-2 counts by target id: an attachment whose target id comes from the OU resource and
+    # one given the same id as a plain value (read from configuration or another stack) land
+    # on the same target, so 3 + 2 + FullAWSAccess is 6, over the limit of 5.
+    ou = res("aws:organizations/organizationalUnit:OrganizationalUnit", "ou-workloads", {"name": "Workloads"})
+    resources = [DEFAULT_PROVIDER, ou]
+    for i in range(5):
+        policy = res("aws:organizations/policy:Policy", f"scp-{i}", {"name": f"scp-{i}", "content": "{}"})
+        attachment = res("aws:organizations/policyAttachment:PolicyAttachment", f"scp-{i}-attachment",
+                         {"policyId": f"p-{i}", "targetId": "ou-abcd-11111111"},
+                         deps={"policyId": [policy], **({"targetId": [ou]} if i < 3 else {})})
+        resources += [policy, attachment]
+    assert_violation(analyzer.analyze_stack(resources), "lim-2-scps-per-target",
+                     "would have 6 SCPs (scp-0, scp-1, scp-2, scp-3, scp-4 plus FullAWSAccess), over the limit of 5")
+    assert_clean(analyzer.analyze_stack(resources[:-2]), "lim-2-scps-per-target")
