@@ -128,3 +128,20 @@ def test_scps_on_one_target_count_together_however_its_id_was_given(analyzer):
     assert_violation(analyzer.analyze_stack(resources), "lim-2-scps-per-target",
                      "would have 6 SCPs (scp-0, scp-1, scp-2, scp-3, scp-4 plus FullAWSAccess), over the limit of 5")
     assert_clean(analyzer.analyze_stack(resources[:-2]), "lim-2-scps-per-target")
+
+
+def test_a_target_id_from_several_resources_names_each_of_them(analyzer):
+    # A target id can be the output of more than one resource (an id chosen between two OUs,
+    # say): the message names every one, as it does when the id is unknown.
+    workloads = res("aws:organizations/organizationalUnit:OrganizationalUnit", "ou-workloads", {"name": "Workloads"})
+    sandbox = res("aws:organizations/organizationalUnit:OrganizationalUnit", "ou-sandbox", {"name": "Sandbox"})
+    resources = [DEFAULT_PROVIDER, workloads, sandbox]
+    for i in range(5):
+        policy = res("aws:organizations/policy:Policy", f"scp-{i}", {"name": f"scp-{i}", "content": "{}"})
+        attachment = res("aws:organizations/policyAttachment:PolicyAttachment", f"scp-{i}-attachment",
+                         {"policyId": f"p-{i}", "targetId": "ou-abcd-11111111"},
+                         deps={"policyId": [policy], "targetId": [workloads, sandbox]})
+        resources += [policy, attachment]
+    assert_violation(analyzer.analyze_stack(resources), "lim-2-scps-per-target",
+                     "target OrganizationalUnit ou-workloads, OrganizationalUnit ou-sandbox (ou-abcd-11111111) "
+                     "would have 6 SCPs")

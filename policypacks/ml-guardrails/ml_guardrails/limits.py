@@ -91,7 +91,8 @@ def _target_key(stack: Stack, attachment: StackResource) -> tuple[str, str] | No
     value = attachment.props.get("targetId")
     linked = [u for u in attachment.property_dependencies.get("targetId", []) if u in stack.by_urn]
     if isinstance(value, str) and value:
-        label = f"{stack.by_urn[linked[0]].display} ({value})" if linked else value
+        # Name every resource the id comes from (a target id can be an output of several).
+        label = f"{', '.join(stack.by_urn[u].display for u in linked)} ({value})" if linked else value
         return value, label
     if linked:
         return "|".join(sorted(linked)), ", ".join(stack.by_urn[u].display for u in linked)
