@@ -170,27 +170,42 @@ def register_stage(inputs: StageInputs) -> aws.codepipeline.PipelineStageArgs:
         inputs.registration_parameters)])
 
 
+def _resolve_action(inputs: StageInputs, run_order: int) -> aws.codepipeline.PipelineStageActionArgs:
+    """The registry's latest Approved version of the project's group (a build in the automation
+    account whose role may only read that group), exported as MODEL_PACKAGE_ARN."""
+    if inputs.resolver_project_name is None:
+        raise ValueError(f"{inputs.project}: the deploy stage needs the approved-version resolver project")
+    return aws.codepipeline.PipelineStageActionArgs(
+        name="ResolveApprovedVersion", category="Build", owner="AWS", provider="CodeBuild", version="1",
+        run_order=run_order, input_artifacts=[SOURCE_ARTIFACT], namespace=APPROVED_MODEL_VARIABLES,
+        configuration={"ProjectName": inputs.resolver_project_name})
+
+
+def approval_message(message: str) -> str:
+    """The approval's CustomData: the release and the model version it deploys (the resolver's
+    output variable, resolved by CodePipeline before the approver sees it)."""
+    return f"{message}: model package version {MODEL_PACKAGE_ARN}" if message else \
+        f"Deploy model package version {MODEL_PACKAGE_ARN}"
+
+
 def approve_stage(inputs: StageInputs) -> aws.codepipeline.PipelineStageArgs:
-    """Release approval: only the approver group's role may answer (CI-2)."""
-    return aws.codepipeline.PipelineStageArgs(name="Approve", actions=[aws.codepipeline.PipelineStageActionArgs(
-        name="ApproveRelease", category="Approval", owner="AWS", provider="Manual", version="1",
-        configuration={"CustomData": inputs.approval_message})])
+    """Resolve the version to release, then ask for approval showing it: only the approver
+    group's role may answer (CI-2). The deploy stage deploys that same resolved version, so what
+    is approved is what is deployed, even if another version is approved meanwhile."""
+    return aws.codepipeline.PipelineStageArgs(name="Approve", actions=[
+        _resolve_action(inputs, run_order=1),
+        aws.codepipeline.PipelineStageActionArgs(
+            name="ApproveRelease", category="Approval", owner="AWS", provider="Manual", version="1", run_order=2,
+            configuration={"CustomData": approval_message(inputs.approval_message)})])
 
 
 def deploy_stage(inputs: StageInputs) -> aws.codepipeline.PipelineStageArgs:
-    """Resolve the registry's latest Approved version of the project's group (a build in the
-    automation account whose role may only read that group), then deploy the model from that
-    version, the endpoint configuration and the endpoint into production through role C. A2
-    runs apart from A and cannot know A's run, so the registry is what it deploys from."""
-    if inputs.resolver_project_name is None:
-        raise ValueError(f"{inputs.project}: the deploy stage needs the approved-version resolver project")
-    resolve = aws.codepipeline.PipelineStageActionArgs(
-        name="ResolveApprovedVersion", category="Build", owner="AWS", provider="CodeBuild", version="1",
-        run_order=1, input_artifacts=[SOURCE_ARTIFACT], namespace=APPROVED_MODEL_VARIABLES,
-        configuration={"ProjectName": inputs.resolver_project_name})
-    return aws.codepipeline.PipelineStageArgs(name="Deploy", actions=[resolve, _deploy_action(
+    """Deploy the model from the version the approve stage resolved (and the approver saw), the
+    endpoint configuration and the endpoint into production through role C. A2 runs apart from
+    A and cannot know A's run, so the registry is what it deploys from."""
+    return aws.codepipeline.PipelineStageArgs(name="Deploy", actions=[_deploy_action(
         "DeployEndpoint", "endpoint", inputs, inputs.prod_role_arn, inputs.prod_execution_role_arn,
-        {**inputs.endpoint_parameters, "ModelPackageArn": MODEL_PACKAGE_ARN}, run_order=2)])
+        {**inputs.endpoint_parameters, "ModelPackageArn": MODEL_PACKAGE_ARN})])
 
 
 STAGE_BUILDERS: dict[str, Callable[[StageInputs], aws.codepipeline.PipelineStageArgs]] = {
@@ -200,5 +215,8 @@ STAGE_BUILDERS: dict[str, Callable[[StageInputs], aws.codepipeline.PipelineStage
 
 
 def pipeline_stages(inputs: StageInputs, stages: tuple[str, ...]) -> list[aws.codepipeline.PipelineStageArgs]:
-    """The source stage, then `stages` in order, each from its one builder."""
+    """The source stage, then `stages` in order, each from its one builder. The deploy stage
+    deploys the version the approve stage resolved, so it needs that stage before it."""
+    if "deploy" in stages and "approve" not in stages[:stages.index("deploy")]:
+        raise ValueError(f"{inputs.project}: the deploy stage needs the approve stage before it")
     return [source_stage(inputs), *(STAGE_BUILDERS[stage](inputs) for stage in stages)]

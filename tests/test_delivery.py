@@ -64,9 +64,10 @@ def test_pipeline_a_builds_trains_in_preprod_and_registers_and_a2_approves_then_
         ("Source", "Source", None), ("Build", "BuildImages", None),
         ("Train", "DeployTrainingWorkflow", b), ("Train", "RunTrainingWorkflow", b),
         ("Register", "RegisterModelVersion", b)]
-    # A2 resolves the registry's approved version (a build, as its project's role), then deploys it.
+    # A2 resolves the registry's approved version (a build, as its project's role), asks for
+    # approval of that version, then deploys it.
     assert _actions(pipelines["deployment"]) == [
-        ("Source", "Source", None), ("Approve", "ApproveRelease", None), ("Deploy", "ResolveApprovedVersion", None),
+        ("Source", "Source", None), ("Approve", "ResolveApprovedVersion", None), ("Approve", "ApproveRelease", None),
         ("Deploy", "DeployEndpoint", c)]
     assert pipelines["training"].inputs["roleArn"] == _arn(ids, "automation", "pipeline-training")
     assert pipelines["deployment"].inputs["roleArn"] == _arn(ids, "automation", "pipeline-deployment")
@@ -75,8 +76,9 @@ def test_pipeline_a_builds_trains_in_preprod_and_registers_and_a2_approves_then_
     assert train[1]["configuration"]["StateMachineArn"] == "#{TrainStack.StateMachineARN}"
     # The CloudFormation actions pass the account's execution role, and nothing else.
     assert train[0]["configuration"]["RoleArn"] == _arn(ids, f"{PROJECT}-preprod", "cfn-training")
-    resolve, deploy = pipelines["deployment"].inputs["stages"][2]["actions"]
-    assert [a["runOrder"] for a in (resolve, deploy)] == [1, 2]
+    resolve, approve = pipelines["deployment"].inputs["stages"][1]["actions"]
+    assert [a["runOrder"] for a in (resolve, approve)] == [1, 2]
+    (deploy,) = pipelines["deployment"].inputs["stages"][2]["actions"]
     assert deploy["configuration"]["RoleArn"] == _arn(ids, f"{PROJECT}-prod", "cfn-endpoint")
     assert {p.account for p in pipelines.values()} == {ids["automation"]}
 
@@ -257,7 +259,7 @@ def test_the_templates_get_their_parameters_from_the_stacks_outputs(run, sample_
     assert training["VolumeKmsKeyArn"] == preprod["data"]["keyArn"]
     repo = run.outputs["repositories"][f"{PROJECT}/training"]["url"]
     assert training["ImageUri"] == f"{repo}:#{{SourceVariables.CommitId}}"
-    endpoint = json.loads(pipelines["deployment"].inputs["stages"][2]["actions"][1]["configuration"]["ParameterOverrides"])
+    endpoint = json.loads(pipelines["deployment"].inputs["stages"][2]["actions"][0]["configuration"]["ParameterOverrides"])
     assert endpoint["HostingRoleArn"] == prod["workspace"]["serviceRoleArns"]["hosting"]
     assert endpoint["KmsKeyArn"] == prod["data"]["keyArn"]
     assert endpoint["SubnetIds"] == ",".join(prod["subnetIds"])
@@ -427,7 +429,7 @@ def test_the_registration_template_passes_cfn_lint_and_takes_the_parameters_the_
 
 
 @pytest.mark.parametrize("stage, action, template", [
-    (2, 0, "templates/training-workflow.yaml"), (2, 1, "templates/endpoint.yaml")])
+    (2, 0, "templates/training-workflow.yaml"), (2, 0, "templates/endpoint.yaml")])
 def test_the_pipelines_pass_every_required_template_parameter_and_nothing_undeclared(run, stage, action, template):
     from cfnlint.decode import decode_str
 

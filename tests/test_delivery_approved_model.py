@@ -29,11 +29,16 @@ from tests.test_delivery import BUILD, PROJECT, _arn, ids, run  # noqa: E402,F40
 GROUP_POLICY = "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy"
 
 
-def _deploy_stage(run):
+def _stage(run, name):
     (pipeline,) = [p for p in run.of_type("aws:codepipeline/pipeline:Pipeline")
                    if p.inputs["name"] == f"mrd-{PROJECT}-deployment"]
-    (stage,) = [s for s in pipeline.inputs["stages"] if s["name"] == "Deploy"]
+    (stage,) = [s for s in pipeline.inputs["stages"] if s["name"] == name]
     return stage["actions"]
+
+
+def _deploy_stage(run):
+    """The resolver (in the approve stage, before the approval) and the deploy action."""
+    return _stage(run, "Approve")[0], *_stage(run, "Deploy")
 
 
 def _role_policy(run, role_name):
@@ -50,7 +55,7 @@ def test_a2_deploys_the_resolved_approved_version_and_no_path_of_a_training_run(
     resolve, deploy = _deploy_stage(run)
     resolver = run.outputs["delivery"]["approvedModelResolver"]
     assert (resolve["provider"], resolve["configuration"]) == ("CodeBuild", {"ProjectName": resolver["name"]})
-    assert resolve["namespace"] == "ApprovedModel" and resolve["runOrder"] < deploy["runOrder"]
+    assert resolve["namespace"] == "ApprovedModel"
     parameters = json.loads(deploy["configuration"]["ParameterOverrides"])
     assert parameters["ModelPackageArn"] == MODEL_PACKAGE_ARN == "#{ApprovedModel.MODEL_PACKAGE_ARN}"
     # Nothing of a training run or a commit: the version carries its image and artifact.
@@ -65,6 +70,30 @@ def test_a2_deploys_the_resolved_approved_version_and_no_path_of_a_training_run(
     assert model["Containers"] == [{"ModelPackageName": {"Ref": "ModelPackageArn"}}]
     assert "PrimaryContainer" not in model
     assert not {"ModelDataUrl", "ImageUri"} & set(template["Parameters"])
+
+
+def test_the_approver_sees_the_version_the_deploy_stage_deploys(run):
+    resolve, approve = _stage(run, "Approve")
+    assert (approve["category"], approve["provider"]) == ("Approval", "Manual")
+    # The approval waits for the resolver, and its message names the resolver's output variable,
+    # the same one the deploy action passes as ModelPackageArn.
+    assert resolve["runOrder"] < approve["runOrder"]
+    assert f"#{{{resolve['namespace']}.MODEL_PACKAGE_ARN}}" in approve["configuration"]["CustomData"]
+    assert MODEL_PACKAGE_ARN in approve["configuration"]["CustomData"]
+    assert "model-risk" in approve["configuration"]["CustomData"]
+    # The variable is one the resolver's buildspec exports.
+    assert "MODEL_PACKAGE_ARN" in yaml.safe_load(approved_version_buildspec())["env"]["exported-variables"]
+    assert len(approve["configuration"]["CustomData"]) <= 500  # CodePipeline's CustomData limit
+
+
+def test_the_deploy_stage_cannot_come_without_the_approve_stage_that_resolves_its_version():
+    from components.pipeline_stages import StageInputs, pipeline_stages
+
+    inputs = StageInputs(project="p", region="eu-west-1", connection_arn="arn", codecommit_role_arn=None,
+                         repository="o/r", branch="main", build_project_name="b", training_image="i",
+                         inference_image="i", stack_names={}, templates={}, resolver_project_name="r")
+    with pytest.raises(ValueError, match="approve stage before it"):
+        pipeline_stages(inputs, ("deploy", "approve"))
 
 
 def test_the_resolver_reads_only_the_projects_group_and_runs_unprivileged_with_its_inline_buildspec(run, ids):
