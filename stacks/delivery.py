@@ -33,6 +33,7 @@ Outputs: the contract is documented once, under "Stack outputs (contract)" in RE
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -333,9 +334,12 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
     where = {"automation": automation_id, "shared": shared_id, **env_ids}
     role_arns = {key: _role_arn(where[dv.ROLES[key][0]], name(key)) for key in dv.ROLES if dv.ROLES[key][0] in where}
 
-    # Image build (CodeBuild) in the automation VPC.
-    build = _build_project(ctx, automation_id, repositories, bucket.arn, artifact_key.arn, logs_key.arn, tags, auto_opts)
-    resolver = (_resolver_project(ctx, automation_id, group, bucket.arn, artifact_key.arn, logs_key.arn, tags, auto_opts)
+    # Image build and the other builds (CodeBuild) in the automation VPC.
+    network = _automation_network(ctx, automation_id, tags, auto_opts)
+    build = _build_project(ctx, automation_id, shared_id, network, repositories, bucket.arn, artifact_key.arn, logs_key.arn, tags,
+                           auto_opts)
+    resolver = (_resolver_project(ctx, automation_id, network, group, bucket.arn, artifact_key.arn, logs_key.arn, tags,
+                                  auto_opts)
                 if needs_prod and group is not None else None)
 
     # Pipeline roles A (training) and A2 (deployment): the bucket, its key, sts:AssumeRole on B
@@ -524,20 +528,22 @@ def artifact_bucket_policy(bucket_arn: str, pipeline_roles: RolePrincipals, targ
     return statements
 
 
-def _build_project(ctx: StackContext, automation_id: pulumi.Output[str], repositories: dict[str, ImageRepository],
-                   bucket_arn: pulumi.Output[str], key_arn: pulumi.Output[str], logs_key_arn: pulumi.Output[str],
-                   tags: dict[str, str], opts: pulumi.ResourceOptions) -> dict[str, pulumi.Output[str]]:
-    """CodeBuild in the automation VPC, KMS-encrypted, privileged only because it builds images
-    (Docker), logging to an encrypted group; its role pushes only to the project's namespace."""
-    platform, project = ctx.platform, ctx.project
-    assert project is not None
-    region = platform.home_region
-    d = platform.delivery
-    project_name = dv.build_project_name(platform, project)
+@dataclass(frozen=True)
+class _BuildNetwork:
+    """Where the project's CodeBuild projects run: the automation VPC's subnets and one
+    security group, and the statements a build role needs for its ENIs there."""
+
+    vpc_config: aws.codebuild.ProjectVpcConfigArgs
+    statements: list[dict]
+
+
+def _automation_network(ctx: StackContext, automation_id: pulumi.Output[str], tags: dict[str, str],
+                        opts: pulumi.ResourceOptions) -> _BuildNetwork:
+    """The security group of the project's builds in the automation VPC (no ingress; HTTPS out
+    to the interface endpoints and to S3 only) and the ENI statements of their roles."""
+    platform, region = ctx.platform, ctx.platform.home_region
+    project_name = dv.build_project_name(platform, ctx.project or "")
     vpc = stack_reference("network").require_output("sharedVpcs").apply(lambda v: v["automation"])
-    log_group = aws.cloudwatch.LogGroup("build-logs", name=f"/aws/codebuild/{project_name}",
-                                        retention_in_days=d.build_log_retention_days, kms_key_id=logs_key_arn,
-                                        tags=tags, opts=opts)
     group = aws.ec2.SecurityGroup("build-network", name=f"{project_name}-build", vpc_id=vpc.apply(lambda v: v["vpcId"]),
                                   description="Image build: HTTPS to the interface endpoints and S3 only",
                                   tags={**tags, "Name": f"{project_name}-build"}, opts=opts)
@@ -554,9 +560,38 @@ def _build_project(ctx: StackContext, automation_id: pulumi.Output[str], reposit
                                     from_port=HTTPS, to_port=HTTPS, prefix_list_id=vpc.apply(lambda v: v["s3PrefixListId"]),
                                     description="HTTPS to S3 through the gateway endpoint", tags=dict(tags),
                                     opts=pulumi.ResourceOptions(parent=group))
-    shared_id = stack_reference("shared-services").require_output("accountId")
-    prefixes = [ss.BASE, ss.FRAMEWORK, *(r.prefix for r in platform.shared_services.ecr.pull_through_cache)]
     subnets = vpc.apply(lambda v: v["subnetIds"])
+    statements = [
+        # CodeBuild in a VPC: the ENIs of its builds (describe calls take no resource).
+        {"Sid": "BuildNetworkDescribe", "Effect": "Allow",
+         "Action": ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeDhcpOptions",
+                    "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
+                    "ec2:DescribeVpcs"], "Resource": "*"},
+        {"Sid": "BuildNetworkInterfaces", "Effect": "Allow", "Action": ["ec2:CreateNetworkInterfacePermission"],
+         "Resource": _arn("ec2", region, automation_id, "network-interface/*"),
+         "Condition": {"StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"},
+                       "ArnEquals": {"ec2:Subnet": pulumi.Output.all(automation_id, subnets).apply(
+                           lambda a: [f"arn:aws:ec2:{region}:{a[0]}:subnet/{i}" for i in a[1]])}}},
+    ]
+    return _BuildNetwork(aws.codebuild.ProjectVpcConfigArgs(vpc_id=vpc.apply(lambda v: v["vpcId"]), subnets=subnets,
+                                                            security_group_ids=[group.id]), statements)
+
+
+def _build_project(ctx: StackContext, automation_id: pulumi.Output[str], shared_id: pulumi.Output[str],
+                   network: _BuildNetwork,
+                   repositories: dict[str, ImageRepository], bucket_arn: pulumi.Output[str], key_arn: pulumi.Output[str], logs_key_arn: pulumi.Output[str],
+                   tags: dict[str, str], opts: pulumi.ResourceOptions) -> dict[str, pulumi.Output[str]]:
+    """CodeBuild in the automation VPC, KMS-encrypted, privileged only because it builds images
+    (Docker), logging to an encrypted group; its role pushes only to the project's namespace."""
+    platform, project = ctx.platform, ctx.project
+    assert project is not None
+    region = platform.home_region
+    d = platform.delivery
+    project_name = dv.build_project_name(platform, project)
+    log_group = aws.cloudwatch.LogGroup("build-logs", name=f"/aws/codebuild/{project_name}",
+                                        retention_in_days=d.build_log_retention_days, kms_key_id=logs_key_arn,
+                                        tags=tags, opts=opts)
+    prefixes = [ss.BASE, ss.FRAMEWORK, *(r.prefix for r in platform.shared_services.ecr.pull_through_cache)]
     domain = ss.codeartifact_domain(platform)
     statements = [
         {"Sid": "BuildLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -574,16 +609,7 @@ def _build_project(ctx: StackContext, automation_id: pulumi.Output[str], reposit
                           f"repository/{domain}/{platform.shared_services.codeartifact.repository}")},
         {"Sid": "PackagesBearerToken", "Effect": "Allow", "Action": ["sts:GetServiceBearerToken"], "Resource": "*",
          "Condition": {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}}},
-        # CodeBuild in a VPC: the ENIs of its builds (describe calls take no resource).
-        {"Sid": "BuildNetworkDescribe", "Effect": "Allow",
-         "Action": ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeDhcpOptions",
-                    "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
-                    "ec2:DescribeVpcs"], "Resource": "*"},
-        {"Sid": "BuildNetworkInterfaces", "Effect": "Allow", "Action": ["ec2:CreateNetworkInterfacePermission"],
-         "Resource": _arn("ec2", region, automation_id, "network-interface/*"),
-         "Condition": {"StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"},
-                       "ArnEquals": {"ec2:Subnet": pulumi.Output.all(automation_id, subnets).apply(
-                           lambda a: [f"arn:aws:ec2:{region}:{a[0]}:subnet/{i}" for i in a[1]])}}},
+        *network.statements,
     ]
     role = PipelineRole("build-role", dv.role_name(platform, project, "build"), f"Image build of {project}",
                         "codebuild.amazonaws.com", automation_id, statements, tags, opts=opts)
@@ -604,8 +630,7 @@ def _build_project(ctx: StackContext, automation_id: pulumi.Output[str], reposit
                 *(aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
                     name=f"{image.upper().replace('-', '_')}_IMAGE_REPOSITORY", value=url) for image, url in images.items()),
             ]),
-        vpc_config=aws.codebuild.ProjectVpcConfigArgs(vpc_id=vpc.apply(lambda v: v["vpcId"]), subnets=subnets,
-                                                      security_group_ids=[group.id]),
+        vpc_config=network.vpc_config,
         logs_config=aws.codebuild.ProjectLogsConfigArgs(
             cloudwatch_logs=aws.codebuild.ProjectLogsConfigCloudwatchLogsArgs(group_name=log_group.name, status="ENABLED"),
             s3_logs=aws.codebuild.ProjectLogsConfigS3LogsArgs(status="DISABLED")),
@@ -615,15 +640,15 @@ def _build_project(ctx: StackContext, automation_id: pulumi.Output[str], reposit
             "role_arn": role.arn}
 
 
-def _resolver_project(ctx: StackContext, automation_id: pulumi.Output[str], group: ModelPackageGroup,
+def _resolver_project(ctx: StackContext, automation_id: pulumi.Output[str], network: _BuildNetwork, group: ModelPackageGroup,
                       bucket_arn: pulumi.Output[str], key_arn: pulumi.Output[str], logs_key_arn: pulumi.Output[str],
                       tags: dict[str, str], opts: pulumi.ResourceOptions) -> dict[str, pulumi.Output[str]]:
     """A2's first deploy action: a CodeBuild project (inline buildspec, unprivileged, KMS,
     encrypted logs) that finds the newest Approved version of the project's model package group
     and exports its ARN. Its role may only list and describe that group's versions (the group's
-    resource policy names it), read the source artifact CodePipeline hands it and write its logs.
-    It calls only the SageMaker API, so it runs on CodeBuild's network rather than the automation
-    VPC (which has no SageMaker endpoint)."""
+    resource policy names it), read the source artifact CodePipeline hands it, write its logs and
+    run in the automation VPC (which then has SageMaker's API endpoint, network_settings.
+    shared_vpc_services), like the image build."""
     platform, project = ctx.platform, ctx.project
     assert project is not None
     region = platform.home_region
@@ -640,6 +665,7 @@ def _resolver_project(ctx: StackContext, automation_id: pulumi.Output[str], grou
         {"Sid": "ReadTheApprovedVersions", "Effect": "Allow",
          "Action": ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"],
          "Resource": package_arns(region, registry_account, ss.model_package_group(platform, project))},
+        *network.statements,
     ]
     role = PipelineRole("approved-model-role", dv.role_name(platform, project, "approved-model"),
                         f"Resolves {project}'s approved model version for CodePipeline A2",
@@ -655,6 +681,7 @@ def _resolver_project(ctx: StackContext, automation_id: pulumi.Output[str], grou
             image_pull_credentials_type="CODEBUILD", privileged_mode=False,
             environment_variables=[aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
                 name=MODEL_PACKAGE_GROUP_VARIABLE, value=group.arn)]),
+        vpc_config=network.vpc_config,
         logs_config=aws.codebuild.ProjectLogsConfigArgs(
             cloudwatch_logs=aws.codebuild.ProjectLogsConfigCloudwatchLogsArgs(group_name=log_group.name, status="ENABLED"),
             s3_logs=aws.codebuild.ProjectLogsConfigS3LogsArgs(status="DISABLED")),

@@ -288,7 +288,7 @@ def test_triggers_source_branch_and_paths_and_a_schedule(run, sample_runs):
     ("deployment", {"deployment": ["Source", "Approve", "Deploy"]}),
 ])
 def test_scenarios_are_pipeline_shapes_from_the_same_stage_builders(run_platform, sample_platform, scenario, expected):
-    sample_platform["delivery"]["projects"][PROJECT]["scenario"] = scenario
+    sample_platform["delivery"]["projects"][PROJECT].update(scenario=scenario, api_front=False)
     result = run_platform(f"{PROJECT}-delivery", platform=sample_platform)
     shapes = {k: [s["name"] for s in p.inputs["stages"]] for k, p in _pipelines(result).items()}
     assert shapes == expected
@@ -331,6 +331,17 @@ def _without_prod(data: dict) -> dict:
     (lambda d: d["delivery"]["projects"][PROJECT].update(scenario="canary"),
      f"delivery.projects.{PROJECT}.scenario: unknown scenario 'canary'"),
     (lambda d: d["delivery"]["projects"].update(unknown={}), "delivery.projects.unknown: unknown project"),
+    (lambda d: d["delivery"]["projects"][PROJECT].update(workflow_engine="Airflow"),
+     f"delivery.projects.{PROJECT}.workflow_engine: Input should be 'StepFunctions' or 'SageMakerPipeline'"),
+    (lambda d: d["delivery"]["projects"]["document-vision"].update(scenario="registration"),
+     "delivery.projects.document-vision.workflow_engine: 'SageMakerPipeline' runs the training workflow, which the "
+     "registration scenario does not have (allowed: StepFunctions, or a scenario with the train stage: end-to-end, "
+     "training)"),
+    (lambda d: d["delivery"]["projects"][PROJECT].update(scenario="training"),
+     f"delivery.projects.{PROJECT}.api_front: the API front is in front of the production endpoint, which the "
+     "training scenario does not deploy (allowed: false, or a scenario with the deploy stage: end-to-end, deployment)"),
+    (lambda d: d["delivery"]["projects"][PROJECT].update(api_front="sometimes"),
+     f"delivery.projects.{PROJECT}.api_front: Input should be a valid boolean"),
 ])
 def test_bad_delivery_input_is_rejected_naming_the_key(sample_platform, change, fragment):
     change(sample_platform)
@@ -529,3 +540,11 @@ def test_the_dashboard_reads_preprod_and_prod_through_their_cloudwatch_sharing_r
                  for option in metric if isinstance(option, dict) and "accountId" in option}
     assert read_from == targets
     assert set(run.outputs["delivery"]["monitoring"]["dashboardSharingRoles"]) == {"preprod", "prod"}
+
+
+@pytest.mark.parametrize("stack", [f"{PROJECT}-delivery", "document-vision-delivery"])
+def test_the_delivery_stack_reads_each_other_stack_once(sample_runs, stack):
+    # A second StackReference to the same stack is a duplicate URN the Pulumi engine rejects.
+    run = sample_runs(stack)
+    assert not [n for n in run.notes if "read twice" in n]
+    assert len(run.references) == len(set(run.references))

@@ -117,7 +117,8 @@ def test_the_resolver_reads_only_the_projects_group_and_runs_unprivileged_with_i
         (["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"],
          f"arn:aws:sagemaker:eu-west-1:{ids['shared-services']}:model-package/mrd-{PROJECT}/*")]
     services = {a.split(":")[0] for s in policy["Statement"] for a in _listed(s["Action"])}
-    assert services == {"logs", "s3", "kms", "sagemaker"}
+    # ec2: its build's ENIs in the automation VPC (test_the_resolver_runs_in_the_automation_vpc...).
+    assert services == {"logs", "s3", "kms", "sagemaker", "ec2"}
     assert "s3:PutObject" not in {a for s in policy["Statement"] for a in _listed(s["Action"])}
 
 
@@ -217,3 +218,37 @@ def test_a_deploying_scenario_without_preprod_is_refused_naming_the_key(sample_p
         parse_platform(sample_platform)
     assert (f"delivery.projects.{PROJECT}.scenario: 'deployment' deploys the approved version of {PROJECT}'s "
             "model package group, which needs a preprod environment") in str(info.value)
+
+
+def test_the_resolver_runs_in_the_automation_vpc_like_the_image_build(run, sample_runs):
+    # It calls SageMaker's API: from the automation VPC, through that VPC's interface endpoint.
+    resolver = run.outputs["delivery"]["approvedModelResolver"]
+    builds = {b.inputs["name"]: b for b in run.of_type(BUILD)}
+    image_build = builds[f"mrd-{PROJECT}-image-build"]
+    automation_vpc = sample_runs("network").outputs["sharedVpcs"]["automation"]
+    config = builds[resolver["name"]].inputs["vpcConfig"]
+    assert config == image_build.inputs["vpcConfig"]
+    assert (config["vpcId"], config["subnets"]) == (automation_vpc["vpcId"], automation_vpc["subnetIds"])
+    # Its role may create its build's ENIs in those subnets only.
+    _, policy = _role_policy(run, f"mrd-{PROJECT}-approved-model")
+    (eni,) = [s for s in policy["Statement"] if "ec2:CreateNetworkInterfacePermission" in _listed(s["Action"])]
+    assert eni["Condition"]["ArnEquals"]["ec2:Subnet"] == [
+        f"arn:aws:ec2:eu-west-1:{builds[resolver['name']].account}:subnet/{s}" for s in automation_vpc["subnetIds"]]
+
+
+def _interface_services(run, vpc_id):
+    return {e.inputs["serviceName"].split(".", 3)[3] for e in run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+            if e.inputs["vpcId"] == vpc_id and e.inputs["vpcEndpointType"] == "Interface"}
+
+
+def test_the_automation_vpc_has_sagemakers_endpoint_only_when_a_pipeline_deploys(sample_runs, run_platform, sample_platform):
+    network = sample_runs("network")
+    vpcs = network.outputs["sharedVpcs"]
+    assert "sagemaker.api" in _interface_services(network, vpcs["automation"]["vpcId"])
+    # Not configured for the shared VPCs: added for the resolver, in the automation VPC only.
+    assert "sagemaker.api" not in sample_platform["network"]["endpoints"]["shared_vpc_services"]
+    assert "sagemaker.api" not in _interface_services(network, vpcs["shared_services"]["vpcId"])
+    for spec in sample_platform["delivery"]["projects"].values():
+        spec.update(scenario="training", workflow_engine="StepFunctions", api_front=False)
+    trained = run_platform("network", platform=sample_platform)
+    assert "sagemaker.api" not in _interface_services(trained, trained.outputs["sharedVpcs"]["automation"]["vpcId"])
