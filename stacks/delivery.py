@@ -53,8 +53,11 @@ from components.pipeline_stages import (
     COMMIT_ID,
     MODEL_PACKAGE_GROUP_VARIABLE,
     RUN_ID,
+    RUN_ROLE_VARIABLE,
+    TRAINED_MODEL_DATA_URL,
     StageInputs,
     approved_version_buildspec,
+    pipeline_runner_buildspec,
     pipeline_stages,
 )
 from components.data_access import LogDelivery
@@ -282,6 +285,10 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
     pipeline_roles = [name(f"pipeline-{kind}") for kind in kinds] + [name("build")]
     if needs_prod:
         pipeline_roles.append(name("approved-model"))  # reads the source artifact it is given
+    engine = dv.workflow_engine(platform, project)
+    runs_pipeline = engine == "SageMakerPipeline"
+    if runs_pipeline:
+        pipeline_roles.append(name("workflow-runner"))  # likewise
     target_roles = {"preprod": (name("deploy-training"), name("cfn-training")),
                     "prod": (name("deploy-endpoint"), name("cfn-endpoint"))}
     target_roles = {env: roles for env, roles in target_roles.items()
@@ -318,7 +325,8 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
                                                                                 source_principals)),
                           opts=auto_opts)
     build_names = [dv.build_project_name(platform, project)] + (
-        [dv.resolver_project_name(platform, project)] if needs_prod else [])
+        [dv.resolver_project_name(platform, project)] if needs_prod else []) + (
+        [dv.runner_project_name(platform, project)] if runs_pipeline else [])
     logs_key = CustomerManagedKey(
         "build-logs-key", alias=f"{platform.name_prefix}-{project}-build-logs",
         description=f"{project}: the image build's log group",
@@ -341,6 +349,8 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
     resolver = (_resolver_project(ctx, automation_id, network, group, bucket.arn, artifact_key.arn, logs_key.arn, tags,
                                   auto_opts)
                 if needs_prod and group is not None else None)
+    runner = (_runner_project(ctx, automation_id, network, role_arns["deploy-training"], bucket.arn, artifact_key.arn,
+                              logs_key.arn, tags, auto_opts) if runs_pipeline else None)
 
     # Pipeline roles A (training) and A2 (deployment): the bucket, its key, sts:AssumeRole on B
     # or C, the build project and the source connection; nothing else.
@@ -361,6 +371,9 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
             *([{"Sid": "ResolveTheApprovedVersion", "Effect": "Allow",
                 "Action": ["codebuild:BatchGetBuilds", "codebuild:StartBuild"], "Resource": resolver["arn"]}]
               if resolver is not None and "deploy" in kinds[kind] else []),
+            *([{"Sid": "RunTheTrainingPipeline", "Effect": "Allow",
+                "Action": ["codebuild:BatchGetBuilds", "codebuild:StartBuild"], "Resource": runner["arn"]}]
+              if runner is not None and "train" in kinds[kind] else []),
         ]
         pipeline_role[kind] = PipelineRole(
             f"pipeline-{kind}-role", name(f"pipeline-{kind}"),
@@ -379,16 +392,14 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
         deploy_roles["preprod"] = CrossAccountDeployRole("deploy-training-role", CrossAccountDeployRoleArgs(
             role_name=name("deploy-training"), description=f"Cross-account role B of {project}: training workflow",
             account_id=env_ids["preprod"], region=region, trusted_role_arn=pipeline_role["training"].arn,
+            # The runner build acts as B to run the SageMaker pipeline (no CodePipeline action does).
+            also_trusted_role_arns=[runner["role_arn"]] if runner is not None else [],
             execution_role_arn=execution_roles["preprod"].arn,
             stack_names=[stack_names[k] for k in ("training", "registration")],
             artifact_bucket_arn=bucket.arn, artifact_key_arn=artifact_key.arn,
             tags=project_tags(platform, project, "preprod"),
-            extra_statements=[
-                {"Sid": "RunTheTrainingWorkflow", "Effect": "Allow", "Action": ["states:StartExecution"],
-                 "Resource": _arn("states", region, env_ids["preprod"], f"stateMachine:{workflow_name(platform, project)}*")},
-                {"Sid": "WatchTheTrainingWorkflow", "Effect": "Allow", "Action": ["states:DescribeExecution"],
-                 "Resource": _arn("states", region, env_ids["preprod"], f"execution:{workflow_name(platform, project)}*:*")},
-            ]), opts=env_opts["preprod"])
+            extra_statements=run_workflow_statements(platform, project, region, env_ids["preprod"])),
+            opts=env_opts["preprod"])
     if needs_prod:
         execution_roles["prod"] = PipelineRole(
             "cfn-endpoint-role", name("cfn-endpoint"), f"CloudFormation: {project}'s production endpoint",
@@ -421,8 +432,8 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
             events_role_name=name("source-events") if push else None,
             trigger_role_name=name("source-trigger") if push else None),
             repository=shared_opts.provider, automation=automation)
-    inputs = _stage_inputs(ctx, connection_arn, source.role_arn if source else None, build, resolver, repositories,
-                           group, outputs, deploy_roles, execution_roles)
+    inputs = _stage_inputs(ctx, connection_arn, source.role_arn if source else None, build, resolver, runner,
+                           repositories, group, outputs, deploy_roles, execution_roles)
     pipelines = {}
     for kind, kind_stages in kinds.items():
         pipeline_name = dv.pipeline_name(platform, project, kind)
@@ -476,6 +487,9 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
         "buildProject": {"name": build["name"], "arn": build["arn"], "roleArn": build["role_arn"]},
         "approvedModelResolver": None if resolver is None else {
             "name": resolver["name"], "arn": resolver["arn"], "roleArn": resolver["role_arn"]},
+        "workflowEngine": engine,
+        "trainingRunner": None if runner is None else {
+            "name": runner["name"], "arn": runner["arn"], "roleArn": runner["role_arn"]},
         "crossAccountRoles": {env: role.arn for env, role in deploy_roles.items()},
         "executionRoles": {env: role.arn for env, role in execution_roles.items()},
         "source": {"provider": "CodeCommit", "repository": dv.source_repository(platform, project),
@@ -690,32 +704,91 @@ def _resolver_project(ctx: StackContext, automation_id: pulumi.Output[str], netw
             "role_arn": role.arn}
 
 
+# The ML workspace's service role (workspace_settings.JOB_SERVICES) each training workflow engine runs as.
+WORKFLOW_ROLE_KINDS = {"StepFunctions": "step_functions", "SageMakerPipeline": "pipelines"}
+
+
+def _runner_project(ctx: StackContext, automation_id: pulumi.Output[str], network: _BuildNetwork,
+                    role_b_arn: pulumi.Output[str], bucket_arn: pulumi.Output[str], key_arn: pulumi.Output[str],
+                    logs_key_arn: pulumi.Output[str], tags: dict[str, str],
+                    opts: pulumi.ResourceOptions) -> dict[str, pulumi.Output[str]]:
+    """A's run of a SageMaker pipeline (workflow_engine SageMakerPipeline): a CodeBuild project
+    (inline buildspec, unprivileged, KMS, encrypted logs, in the automation VPC) whose role may
+    only assume role B (which may only start and watch that pipeline's executions), read the
+    source artifact CodePipeline hands it, write its logs and use its build's ENIs."""
+    platform, project = ctx.platform, ctx.project
+    assert project is not None
+    region = platform.home_region
+    d = platform.delivery
+    project_name = dv.runner_project_name(platform, project)
+    log_group = aws.cloudwatch.LogGroup("training-runner-logs", name=f"/aws/codebuild/{project_name}",
+                                        retention_in_days=d.build_log_retention_days, kms_key_id=logs_key_arn,
+                                        tags=tags, opts=opts)
+    statements = [
+        {"Sid": "RunnerLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": pulumi.Output.concat(log_group.arn, ":log-stream:*")},
+        *artifact_statements(bucket_arn, key_arn, write=False),
+        {"Sid": "ActAsRoleB", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_b_arn},
+        *network.statements,
+    ]
+    role = PipelineRole("training-runner-role", dv.role_name(platform, project, "workflow-runner"),
+                        f"Runs {project}'s SageMaker training pipeline as role B for CodePipeline A",
+                        "codebuild.amazonaws.com", automation_id, statements, tags, opts=opts)
+    # A training run takes up to the template's MaxTrainingSeconds (a day by default) and the
+    # processing before it; CodeBuild allows at most 36 hours.
+    runner = aws.codebuild.Project(
+        "training-runner", name=project_name,
+        description=f"Runs {project}'s SageMaker training pipeline in pre-production and waits for it",
+        service_role=role.arn, encryption_key=key_arn, build_timeout=2160, queued_timeout=60,
+        artifacts=aws.codebuild.ProjectArtifactsArgs(type="CODEPIPELINE"),
+        source=aws.codebuild.ProjectSourceArgs(type="CODEPIPELINE", buildspec=pipeline_runner_buildspec()),
+        environment=aws.codebuild.ProjectEnvironmentArgs(
+            compute_type="BUILD_GENERAL1_SMALL", image=d.build_image, type="LINUX_CONTAINER",
+            image_pull_credentials_type="CODEBUILD", privileged_mode=False,
+            environment_variables=[aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
+                name=RUN_ROLE_VARIABLE, value=role_b_arn)]),
+        vpc_config=network.vpc_config,
+        logs_config=aws.codebuild.ProjectLogsConfigArgs(
+            cloudwatch_logs=aws.codebuild.ProjectLogsConfigCloudwatchLogsArgs(group_name=log_group.name, status="ENABLED"),
+            s3_logs=aws.codebuild.ProjectLogsConfigS3LogsArgs(status="DISABLED")),
+        tags=tags, opts=opts)
+    return {"name": runner.name, "arn": _arn("codebuild", region, automation_id, f"project/{project_name}"),
+            "role_arn": role.arn}
+
+
 def training_execution_statements(platform: PlatformConfig, project: str, region: str, account_id: pulumi.Output[str],
                                   outputs: dict, group: ModelPackageGroup | None) -> list[dict]:
-    """Pre-production's CloudFormation execution role: the training workflow (a Step Functions
-    state machine, or a SageMaker pipeline) run by the workspace's roles, and the registered
-    model version; nothing else."""
+    """Pre-production's CloudFormation execution role: the training workflow of the project's
+    engine (its Step Functions state machine, or its SageMaker pipeline), passing only the
+    workspace role that workflow runs as (which passes the job roles itself), and the
+    registered model version; nothing else."""
     workflow = workflow_name(platform, project)
     roles = outputs["workspace"].apply(lambda w: w["serviceRoleArns"])
-    statements = [
-        {"Sid": "TrainingStateMachine", "Effect": "Allow",
-         "Action": ["states:CreateStateMachine", "states:DeleteStateMachine", "states:DescribeStateMachine",
-                    "states:ListTagsForResource", "states:TagResource", "states:UntagResource",
-                    "states:UpdateStateMachine"],
-         "Resource": _arn("states", region, account_id, f"stateMachine:{workflow}*")},
-        {"Sid": "TrainingPipeline", "Effect": "Allow",
-         "Action": ["sagemaker:AddTags", "sagemaker:CreatePipeline", "sagemaker:DeletePipeline",
-                    "sagemaker:DeleteTags", "sagemaker:DescribePipeline", "sagemaker:UpdatePipeline"],
-         "Resource": _arn("sagemaker", region, account_id, f"pipeline/{workflow}*")},
-        {"Sid": "PassTheStateMachineRole", "Effect": "Allow", "Action": "iam:PassRole",
-         "Resource": roles.apply(lambda r: r["step_functions"]),
-         "Condition": {"StringEquals": {"iam:PassedToService": "states.amazonaws.com"}}},
-        {"Sid": "PassTheJobRoles", "Effect": "Allow", "Action": "iam:PassRole",
-         "Resource": roles.apply(lambda r: [r["processing"], r["training"]]),
-         "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}},
-        {"Sid": "ValidateNetworkParameters", "Effect": "Allow",
-         "Action": ["ec2:DescribeSecurityGroups", "ec2:DescribeSubnets"], "Resource": "*"},
-    ]
+    engine = dv.workflow_engine(platform, project) or "StepFunctions"
+    if engine == "SageMakerPipeline":
+        statements = [
+            {"Sid": "TrainingPipeline", "Effect": "Allow",
+             "Action": ["sagemaker:AddTags", "sagemaker:CreatePipeline", "sagemaker:DeletePipeline",
+                        "sagemaker:DeleteTags", "sagemaker:DescribePipeline", "sagemaker:ListTags",
+                        "sagemaker:UpdatePipeline"],
+             "Resource": _arn("sagemaker", region, account_id, f"pipeline/{workflow}")},
+            {"Sid": "PassThePipelineRole", "Effect": "Allow", "Action": "iam:PassRole",
+             "Resource": roles.apply(lambda r: r["pipelines"]),
+             "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}},
+        ]
+    else:
+        statements = [
+            {"Sid": "TrainingStateMachine", "Effect": "Allow",
+             "Action": ["states:CreateStateMachine", "states:DeleteStateMachine", "states:DescribeStateMachine",
+                        "states:ListTagsForResource", "states:TagResource", "states:UntagResource",
+                        "states:UpdateStateMachine"],
+             "Resource": _arn("states", region, account_id, f"stateMachine:{workflow}*")},
+            {"Sid": "PassTheStateMachineRole", "Effect": "Allow", "Action": "iam:PassRole",
+             "Resource": roles.apply(lambda r: r["step_functions"]),
+             "Condition": {"StringEquals": {"iam:PassedToService": "states.amazonaws.com"}}},
+        ]
+    statements.append({"Sid": "ValidateNetworkParameters", "Effect": "Allow",
+                       "Action": ["ec2:DescribeSecurityGroups", "ec2:DescribeSubnets"], "Resource": "*"})
     if group is not None and "register" in dv.stages(platform, project):
         registry_account = group.arn.apply(lambda a: a.split(":")[4])
         statements.append({
@@ -727,6 +800,31 @@ def training_execution_statements(platform: PlatformConfig, project: str, region
                            "Action": ["sagemaker:DescribeModelPackageGroup"],
                            "Resource": group_arn(region, registry_account, ss.model_package_group(platform, project))})
     return statements
+
+
+def run_workflow_statements(platform: PlatformConfig, project: str, region: str,
+                            account_id: pulumi.Input[str]) -> list[dict]:
+    """What role B does to run the training workflow besides deploying it: start and watch the
+    executions of the project's state machine, or of its SageMaker pipeline (and read where that
+    pipeline's training job put the model); nothing of the other engine."""
+    workflow = workflow_name(platform, project)
+    if dv.workflow_engine(platform, project) == "SageMakerPipeline":
+        return [
+            {"Sid": "RunTheTrainingPipeline", "Effect": "Allow", "Action": ["sagemaker:StartPipelineExecution"],
+             "Resource": _arn("sagemaker", region, account_id, f"pipeline/{workflow}")},
+            {"Sid": "WatchTheTrainingPipeline", "Effect": "Allow",
+             "Action": ["sagemaker:DescribePipelineExecution", "sagemaker:ListPipelineExecutionSteps"],
+             "Resource": _arn("sagemaker", region, account_id, f"pipeline/{workflow}/execution/*")},
+            # SageMaker names a pipeline's jobs pipelines-<execution id>-<step>-<suffix>.
+            {"Sid": "FindTheTrainedModel", "Effect": "Allow", "Action": ["sagemaker:DescribeTrainingJob"],
+             "Resource": _arn("sagemaker", region, account_id, "training-job/pipelines-*")},
+        ]
+    return [
+        {"Sid": "RunTheTrainingWorkflow", "Effect": "Allow", "Action": ["states:StartExecution"],
+         "Resource": _arn("states", region, account_id, f"stateMachine:{workflow}*")},
+        {"Sid": "WatchTheTrainingWorkflow", "Effect": "Allow", "Action": ["states:DescribeExecution"],
+         "Resource": _arn("states", region, account_id, f"execution:{workflow}*:*")},
+    ]
 
 
 def endpoint_execution_statements(platform: PlatformConfig, project: str, region: str, account_id: pulumi.Output[str],
@@ -759,7 +857,8 @@ def endpoint_execution_statements(platform: PlatformConfig, project: str, region
 
 
 def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str] | None,
-                  codecommit_role_arn: pulumi.Output[str] | None, build: dict, resolver: dict | None, repositories: dict,
+                  codecommit_role_arn: pulumi.Output[str] | None, build: dict, resolver: dict | None,
+                  runner: dict | None, repositories: dict,
                   group: ModelPackageGroup | None, outputs: dict, deploy_roles: dict, execution_roles: dict) -> StageInputs:
     """Template parameters from the stacks' outputs (the project's environments, this stack)."""
     platform, project = ctx.platform, ctx.project
@@ -795,12 +894,14 @@ def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str] | None,
         key = o["data"].apply(lambda d: d["keyArn"])
         # One value for where the training job writes and where the registration reads.
         output_uri = models_url("preprod").apply(lambda u: u.rstrip("/"))
+        engine = spec.workflow_engine
         training = {
-            "WorkflowEngine": "StepFunctions", "WorkflowName": workflow_name(platform, project),
+            "WorkflowEngine": engine, "WorkflowName": workflow_name(platform, project),
             "ImageUri": pulumi.Output.concat(training_image, ":", COMMIT_ID),
             "ProcessingRoleArn": roles.apply(lambda r: r["processing"]),
             "TrainingRoleArn": roles.apply(lambda r: r["training"]),
-            "StateMachineRoleArn": roles.apply(lambda r: r["step_functions"]),
+            # The role the workflow runs as: the state machine's, or the SageMaker pipeline's.
+            "StateMachineRoleArn": roles.apply(lambda r: r[WORKFLOW_ROLE_KINDS[engine]]),
             "VolumeKmsKeyArn": key, "OutputKmsKeyArn": key,
             "InputDataS3Uri": o["data"].apply(lambda d: f"s3://{d['buckets']['datasets']['name']}"),
             "OutputS3Uri": output_uri,
@@ -810,7 +911,10 @@ def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str] | None,
             registration = {
                 "ModelPackageGroupName": group.arn,
                 "ImageUri": pulumi.Output.concat(inference_image, ":", COMMIT_ID),
-                "ModelDataUrl": output_uri.apply(lambda u: dv.model_artifact_url(u, RUN_ID)),
+                # The state machine names its training job by the run; SageMaker names a
+                # pipeline's, so the runner reports where its model is.
+                "ModelDataUrl": (TRAINED_MODEL_DATA_URL if engine == "SageMakerPipeline"
+                                 else output_uri.apply(lambda u: dv.model_artifact_url(u, RUN_ID))),
                 "CommitId": COMMIT_ID,
             }
     if "prod" in outputs:
@@ -833,6 +937,7 @@ def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str] | None,
         codecommit_role_arn=codecommit_role_arn,
         repository=dv.source_repository(platform, project), branch=source.branch if source else "main",
         build_project_name=build["name"], resolver_project_name=resolver["name"] if resolver else None,
+        workflow_engine=spec.workflow_engine, runner_project_name=runner["name"] if runner else None,
         training_image=training_image, inference_image=inference_image,
         stack_names=dv.stack_names(platform, project), templates=platform.delivery.templates.model_dump(),
         preprod_role_arn=deploy_roles["preprod"].arn if "preprod" in deploy_roles else None,

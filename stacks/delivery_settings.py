@@ -196,6 +196,8 @@ ROLES: dict[str, tuple[str, str]] = {
     "schedule": ("automation", "pipeline-schedule"),
     # A2's build step that resolves the registry's latest Approved version (reads that group only).
     "approved-model": ("automation", "approved-model"),
+    # With workflow_engine SageMakerPipeline: A's build step that runs the pipeline as role B.
+    "workflow-runner": ("automation", "training-runner"),
     # With CodeCommit (shared-services account): the source actions' role there, and the
     # EventBridge roles that carry a push to the automation account and start the pipeline.
     "code-source": ("shared", "code-source"),
@@ -230,6 +232,8 @@ def created_role_keys(platform: "PlatformConfig", project: str) -> list[str]:
         keys += ["deploy-training", "cfn-training"]
     if "deploy" in found:
         keys += ["deploy-endpoint", "cfn-endpoint", "approved-model"]
+    if workflow_engine(platform, project) == "SageMakerPipeline":
+        keys.append("workflow-runner")
     spec = delivery(platform, project)
     if spec is not None and any(t.type == "schedule" for t in spec.triggers):
         keys.append("schedule")
@@ -267,6 +271,11 @@ def monitored_environments(platform: "PlatformConfig", project: str) -> list[str
 
 def build_project_name(platform: "PlatformConfig", project: str) -> str:
     return _name(platform, project, "image-build")
+
+
+def runner_project_name(platform: "PlatformConfig", project: str) -> str:
+    """A's CodeBuild project that runs the SageMaker pipeline as role B (workflow_engine SageMakerPipeline)."""
+    return _name(platform, project, "training-runner")
 
 
 def resolver_project_name(platform: "PlatformConfig", project: str) -> str:
