@@ -343,7 +343,8 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
     role_arns = {key: _role_arn(where[dv.ROLES[key][0]], name(key)) for key in dv.ROLES if dv.ROLES[key][0] in where}
 
     # Image build and the other builds (CodeBuild) in the automation VPC.
-    network = _automation_network(ctx, automation_id, tags, auto_opts)
+    network_stack = stack_reference("network")
+    network = _automation_network(ctx, network_stack, automation_id, tags, auto_opts)
     build = _build_project(ctx, automation_id, shared_id, network, repositories, bucket.arn, artifact_key.arn, logs_key.arn, tags,
                            auto_opts)
     resolver = (_resolver_project(ctx, automation_id, network, group, bucket.arn, artifact_key.arn, logs_key.arn, tags,
@@ -400,11 +401,13 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
             tags=project_tags(platform, project, "preprod"),
             extra_statements=run_workflow_statements(platform, project, region, env_ids["preprod"])),
             opts=env_opts["preprod"])
+    front = (_api_front(ctx, env_ids["prod"], targets["prod"], network_stack, outputs["prod"], env_opts["prod"])
+             if needs_prod and dv.api_front(platform, project) else None)
     if needs_prod:
         execution_roles["prod"] = PipelineRole(
             "cfn-endpoint-role", name("cfn-endpoint"), f"CloudFormation: {project}'s production endpoint",
             "cloudformation.amazonaws.com", env_ids["prod"],
-            endpoint_execution_statements(platform, project, region, env_ids["prod"], outputs["prod"], group),
+            endpoint_execution_statements(platform, project, region, env_ids["prod"], outputs["prod"], group, front),
             project_tags(platform, project, "prod"), opts=env_opts["prod"])
         deploy_roles["prod"] = CrossAccountDeployRole("deploy-endpoint-role", CrossAccountDeployRoleArgs(
             role_name=name("deploy-endpoint"), description=f"Cross-account role C of {project}: production endpoint",
@@ -433,7 +436,7 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
             trigger_role_name=name("source-trigger") if push else None),
             repository=shared_opts.provider, automation=automation)
     inputs = _stage_inputs(ctx, connection_arn, source.role_arn if source else None, build, resolver, runner,
-                           repositories, group, outputs, deploy_roles, execution_roles)
+                           repositories, group, outputs, deploy_roles, execution_roles, front)
     pipelines = {}
     for kind, kind_stages in kinds.items():
         pipeline_name = dv.pipeline_name(platform, project, kind)
@@ -488,6 +491,8 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
         "approvedModelResolver": None if resolver is None else {
             "name": resolver["name"], "arn": resolver["arn"], "roleArn": resolver["role_arn"]},
         "workflowEngine": engine,
+        "apiFront": None if front is None else {
+            "vpcEndpointId": front.vpc_endpoint_id, "boundaryArn": front.boundary_arn, "keyArn": front.key_arn},
         "trainingRunner": None if runner is None else {
             "name": runner["name"], "arn": runner["arn"], "roleArn": runner["role_arn"]},
         "crossAccountRoles": {env: role.arn for env, role in deploy_roles.items()},
@@ -551,13 +556,13 @@ class _BuildNetwork:
     statements: list[dict]
 
 
-def _automation_network(ctx: StackContext, automation_id: pulumi.Output[str], tags: dict[str, str],
-                        opts: pulumi.ResourceOptions) -> _BuildNetwork:
+def _automation_network(ctx: StackContext, network_stack: pulumi.StackReference, automation_id: pulumi.Output[str],
+                        tags: dict[str, str], opts: pulumi.ResourceOptions) -> _BuildNetwork:
     """The security group of the project's builds in the automation VPC (no ingress; HTTPS out
     to the interface endpoints and to S3 only) and the ENI statements of their roles."""
     platform, region = ctx.platform, ctx.platform.home_region
     project_name = dv.build_project_name(platform, ctx.project or "")
-    vpc = stack_reference("network").require_output("sharedVpcs").apply(lambda v: v["automation"])
+    vpc = network_stack.require_output("sharedVpcs").apply(lambda v: v["automation"])
     group = aws.ec2.SecurityGroup("build-network", name=f"{project_name}-build", vpc_id=vpc.apply(lambda v: v["vpcId"]),
                                   description="Image build: HTTPS to the interface endpoints and S3 only",
                                   tags={**tags, "Name": f"{project_name}-build"}, opts=opts)
@@ -827,15 +832,152 @@ def run_workflow_statements(platform: PlatformConfig, project: str, region: str,
     ]
 
 
+# The front's role is created by the endpoint template under this path (templates/endpoint.yaml).
+FRONT_ROLE_PATH = "/ml-platform/endpoint-front/"
+
+
+@dataclass(frozen=True)
+class ApiFront:
+    """What the endpoint template's API front is built with in production: the execute-api
+    interface endpoint it admits, the permissions boundary of its function's role and the key
+    of its log group and the function's environment."""
+
+    vpc_endpoint_id: pulumi.Output[str]
+    boundary_arn: pulumi.Output[str]
+    key_arn: pulumi.Output[str]
+
+
+def front_name(platform: PlatformConfig, project: str) -> str:
+    """The front's API, function and log group name (`<endpoint>-front`, the template's)."""
+    return f"{endpoint_name(platform, project)}-front"
+
+
+def front_role_arn(account_id: pulumi.Input[str]) -> pulumi.Output[str]:
+    """Every role under the front's path (CloudFormation names the role)."""
+    return pulumi.Output.concat("arn:aws:iam::", account_id, f":role{FRONT_ROLE_PATH}*")
+
+
+def _api_front(ctx: StackContext, prod_id: pulumi.Output[str], prod: pulumi.StackReference,
+               network_stack: pulumi.StackReference, outputs: dict, opts: pulumi.ResourceOptions) -> ApiFront:
+    """Production's part of the API front: its key (CloudWatch Logs may use it for the front's
+    log group only; prod's execution role attaches it to the function through Lambda, the
+    function's role decrypts through Lambda) and the permissions boundary its role must carry,
+    which is all that role may ever do: invoke the project's endpoint, its VPC ENIs, its logs,
+    decrypt its environment."""
+    platform, project = ctx.platform, ctx.project
+    assert project is not None
+    region, org = platform.home_region, platform.organization
+    tags = project_tags(platform, project, "prod")
+    front = front_name(platform, project)
+    log_group_arn = _arn("logs", region, prod_id, f"log-group:/aws/lambda/{front}")
+    via_lambda = [f"lambda.{region}.amazonaws.com"]
+    key = CustomerManagedKey(
+        "endpoint-front-key", alias=f"{platform.name_prefix}-{project}-endpoint-front",
+        description=f"{project}: the production endpoint's API front (log group, function environment)",
+        administrators=RolePrincipals(prod_id, tuple(dict.fromkeys((org.deployment_role, org.break_glass_role_name)))),
+        uses=[KeyUse("CloudWatchLogs", ("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"),
+                     service=f"logs.{region}.amazonaws.com",
+                     conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": [log_group_arn]}}),
+              KeyUse("FrontFunction", ("kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"),
+                     roles=[RolePrincipals(prod_id, (dv.role_name(platform, project, "cfn-endpoint"),))],
+                     via_services=via_lambda, allow_grants_for_aws_resources=True),
+              KeyUse("FrontRole", ("kms:Decrypt",),
+                     roles=[RolePrincipals(prod_id, (f"{FRONT_ROLE_PATH.strip('/')}/*",))], via_services=via_lambda)],
+        tags=tags, opts=opts)
+    boundary = aws.iam.Policy(
+        "endpoint-front-boundary", name=f"{platform.name_prefix}-{project}-endpoint-front-boundary",
+        description=f"Permissions boundary of {project}'s endpoint front role: the most it may ever do",
+        policy=policy_json(document(
+            {"Sid": "InvokeTheEndpoint", "Effect": "Allow", "Action": "sagemaker:InvokeEndpoint",
+             "Resource": _arn("sagemaker", region, prod_id, f"endpoint/{endpoint_name(platform, project)}")},
+            # Lambda in a VPC: its ENIs (the describe and ENI calls take no resource).
+            {"Sid": "EnisInTheVpc", "Effect": "Allow",
+             "Action": ["ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+                        "ec2:DescribeNetworkInterfaces", "ec2:UnassignPrivateIpAddresses"], "Resource": "*"},
+            {"Sid": "OwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+             "Resource": [log_group_arn, pulumi.Output.concat(log_group_arn, ":log-stream:*")]},
+            {"Sid": "EnvironmentKey", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key.arn})),
+        tags=tags, opts=opts)
+    if platform.network.endpoints.mode == "central":
+        endpoint_id = network_stack.require_output("centralEndpointIds").apply(lambda e: e[dv.API_FRONT_ENDPOINT])
+    else:
+        endpoint_id = prod.require_output("interfaceEndpointIds").apply(lambda e: e[dv.API_FRONT_ENDPOINT])
+    return ApiFront(vpc_endpoint_id=endpoint_id, boundary_arn=boundary.arn, key_arn=key.arn)
+
+
+def front_statements(platform: PlatformConfig, project: str, region: str, account_id: pulumi.Input[str],
+                     outputs: dict, front: ApiFront) -> list[dict]:
+    """What production's execution role needs for the template's API front, exactly: the
+    private REST API named `<endpoint>-front` (API Gateway's resource ARNs carry no API name
+    before the id exists, so the name and endpoint type are conditions), the function of that
+    name in the project's subnets and security group, its role under the front's path only with
+    the front's permissions boundary (so it cannot mint a broader role), passed to Lambda only,
+    its log group, the front key through Lambda."""
+    name = front_name(platform, project)
+    apis = f"arn:aws:apigateway:{region}::/restapis"
+    function = _arn("lambda", region, account_id, f"function:{name}")
+    log_group = _arn("logs", region, account_id, f"log-group:/aws/lambda/{name}")
+    roles = front_role_arn(account_id)
+    boundary = {"StringEquals": {"iam:PermissionsBoundary": front.boundary_arn}}
+    return [
+        {"Sid": "CreateTheFrontApi", "Effect": "Allow", "Action": ["apigateway:POST"], "Resource": apis,
+         "Condition": {"StringEquals": {"apigateway:Request/ApiName": name, "apigateway:Request/EndpointType": "PRIVATE"}}},
+        {"Sid": "ManageTheFrontApi", "Effect": "Allow",
+         "Action": ["apigateway:DELETE", "apigateway:GET", "apigateway:PATCH", "apigateway:PUT",
+                    "apigateway:UpdateRestApiPolicy"],
+         "Resource": [f"{apis}/*"], "Condition": {"StringEquals": {"apigateway:Resource/ApiName": name}}},
+        # Creating a resource, deployment or stage in an API (POST) takes no API-name condition:
+        # only those three kinds, in the account's REST APIs, which this role creates only as the front.
+        {"Sid": "BuildTheFrontApi", "Effect": "Allow", "Action": ["apigateway:POST"],
+         "Resource": [f"{apis}/*/resources/*", f"{apis}/*/deployments", f"{apis}/*/stages"]},
+        {"Sid": "CreateTheFrontFunction", "Effect": "Allow", "Action": ["lambda:CreateFunction",
+                                                                         "lambda:UpdateFunctionConfiguration"],
+         "Resource": function,
+         "Condition": {"ForAllValues:StringEquals": {
+             "lambda:SubnetIds": outputs["subnetIds"],
+             "lambda:SecurityGroupIds": pulumi.Output.from_input(outputs["workloadSecurityGroupId"]).apply(lambda g: [g])},
+             "Null": {"lambda:SubnetIds": "false", "lambda:SecurityGroupIds": "false"}}},
+        {"Sid": "ManageTheFrontFunction", "Effect": "Allow",
+         "Action": ["lambda:AddPermission", "lambda:DeleteFunction", "lambda:DeleteFunctionConcurrency",
+                    "lambda:GetFunction", "lambda:GetFunctionCodeSigningConfig", "lambda:GetFunctionRecursionConfig",
+                    "lambda:GetPolicy", "lambda:GetRuntimeManagementConfig", "lambda:PutFunctionConcurrency",
+                    "lambda:RemovePermission", "lambda:TagResource", "lambda:UntagResource",
+                    "lambda:UpdateFunctionCode"],
+         "Resource": function},
+        {"Sid": "FrontRoleOnlyWithItsBoundary", "Effect": "Allow",
+         "Action": ["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy"],
+         "Resource": roles, "Condition": boundary},
+        {"Sid": "ManageTheFrontRole", "Effect": "Allow",
+         "Action": ["iam:DeleteRole", "iam:DeleteRolePolicy", "iam:GetRole", "iam:GetRolePolicy",
+                    "iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "iam:TagRole", "iam:UntagRole"],
+         "Resource": roles},
+        {"Sid": "PassTheFrontRole", "Effect": "Allow", "Action": "iam:PassRole", "Resource": roles,
+         "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}},
+        {"Sid": "TheFrontLogGroup", "Effect": "Allow",
+         "Action": ["logs:AssociateKmsKey", "logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:ListTagsForResource",
+                    "logs:PutRetentionPolicy", "logs:TagResource", "logs:UntagResource"],
+         "Resource": [log_group, pulumi.Output.concat(log_group, ":*")]},
+        # List calls take no resource.
+        {"Sid": "FindLogGroups", "Effect": "Allow", "Action": ["logs:DescribeLogGroups"], "Resource": "*"},
+        {"Sid": "FrontKeyThroughLambda", "Effect": "Allow",
+         "Action": ["kms:CreateGrant", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"], "Resource": front.key_arn,
+         "Condition": {"StringEquals": {"kms:ViaService": f"lambda.{region}.amazonaws.com"}}},
+        {"Sid": "ValidateTheFrontNetwork", "Effect": "Allow", "Action": ["ec2:DescribeVpcs"], "Resource": "*"},
+    ]
+
+
 def endpoint_execution_statements(platform: PlatformConfig, project: str, region: str, account_id: pulumi.Output[str],
-                                  outputs: dict, group: ModelPackageGroup | None = None) -> list[dict]:
+                                  outputs: dict, group: ModelPackageGroup | None = None,
+                                  front: ApiFront | None = None) -> list[dict]:
     """Production's CloudFormation execution role: the model (from a version of the project's
     model package group, which it may describe and nothing more), endpoint configuration (KMS,
-    data capture) and endpoint of the project, hosted by the workspace's hosting role; nothing else."""
+    data capture) and endpoint of the project, hosted by the workspace's hosting role, and with
+    the API front what the front needs (:func:`front_statements`); nothing else."""
     name = endpoint_name(platform, project)
     roles = outputs["workspace"].apply(lambda w: w["serviceRoleArns"])
     key = outputs["data"].apply(lambda d: d["keyArn"])
     return [
+        *(front_statements(platform, project, region, account_id, outputs, front) if front is not None else []),
         {"Sid": "ModelAndEndpoint", "Effect": "Allow",
          "Action": ["sagemaker:AddTags", "sagemaker:CreateEndpoint", "sagemaker:CreateEndpointConfig",
                     "sagemaker:CreateModel", "sagemaker:DeleteEndpoint", "sagemaker:DeleteEndpointConfig",
@@ -859,7 +1001,8 @@ def endpoint_execution_statements(platform: PlatformConfig, project: str, region
 def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str] | None,
                   codecommit_role_arn: pulumi.Output[str] | None, build: dict, resolver: dict | None,
                   runner: dict | None, repositories: dict,
-                  group: ModelPackageGroup | None, outputs: dict, deploy_roles: dict, execution_roles: dict) -> StageInputs:
+                  group: ModelPackageGroup | None, outputs: dict, deploy_roles: dict, execution_roles: dict,
+                  front: ApiFront | None = None) -> StageInputs:
     """Template parameters from the stacks' outputs (the project's environments, this stack)."""
     platform, project = ctx.platform, ctx.project
     assert project is not None
@@ -929,6 +1072,10 @@ def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str] | None,
             "DataCaptureS3Uri": pipeline_bucket.apply(lambda b: f"{b}/data-capture"),
             "MonitorOutputS3Uri": pipeline_bucket.apply(lambda b: f"{b}/model-monitor"),
             "MonitorRoleArn": o["workspace"].apply(lambda w: w["serviceRoleArns"]["processing"]),
+            # The API Gateway + Lambda front, reached only through the VPC's execute-api endpoint.
+            "ApiFront": "true" if front is not None else "false",
+            **({"ApiVpcEndpointId": front.vpc_endpoint_id, "FrontRoleBoundaryArn": front.boundary_arn,
+                "FrontKmsKeyArn": front.key_arn} if front is not None else {}),
             **env_parameters("prod"),
         }
     group_spec = dv.approver_group(platform, project)
