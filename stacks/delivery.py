@@ -832,10 +832,6 @@ def run_workflow_statements(platform: PlatformConfig, project: str, region: str,
     ]
 
 
-# The front's role is created by the endpoint template under this path (templates/endpoint.yaml).
-FRONT_ROLE_PATH = "/ml-platform/endpoint-front/"
-
-
 @dataclass(frozen=True)
 class ApiFront:
     """What the endpoint template's API front is built with in production: the execute-api
@@ -854,7 +850,7 @@ def front_name(platform: PlatformConfig, project: str) -> str:
 
 def front_role_arn(account_id: pulumi.Input[str]) -> pulumi.Output[str]:
     """Every role under the front's path (CloudFormation names the role)."""
-    return pulumi.Output.concat("arn:aws:iam::", account_id, f":role{FRONT_ROLE_PATH}*")
+    return pulumi.Output.concat("arn:aws:iam::", account_id, f":role/{dv.front_role_pattern()}")
 
 
 def _api_front(ctx: StackContext, prod_id: pulumi.Output[str], prod: pulumi.StackReference,
@@ -882,7 +878,7 @@ def _api_front(ctx: StackContext, prod_id: pulumi.Output[str], prod: pulumi.Stac
                      roles=[RolePrincipals(prod_id, (dv.role_name(platform, project, "cfn-endpoint"),))],
                      via_services=via_lambda, allow_grants_for_aws_resources=True),
               KeyUse("FrontRole", ("kms:Decrypt",),
-                     roles=[RolePrincipals(prod_id, (f"{FRONT_ROLE_PATH.strip('/')}/*",))], via_services=via_lambda)],
+                     roles=[RolePrincipals(prod_id, (dv.front_role_pattern(),))], via_services=via_lambda)],
         tags=tags, opts=opts)
     boundary = aws.iam.Policy(
         "endpoint-front-boundary", name=f"{platform.name_prefix}-{project}-endpoint-front-boundary",

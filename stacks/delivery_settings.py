@@ -166,6 +166,14 @@ def calls_sagemaker(platform: "PlatformConfig", project: str) -> bool:
 
 # The interface endpoint the API front is reached through (components/vpc_endpoints.py).
 API_FRONT_ENDPOINT = "execute-api"
+# The path the endpoint template creates the front function's role under (templates/endpoint.yaml;
+# CloudFormation names the role), in production.
+FRONT_ROLE_PATH = "/ml-platform/endpoint-front/"
+
+
+def front_role_pattern() -> str:
+    """The front's role as a role name pattern (path included): any role under its path."""
+    return f"{FRONT_ROLE_PATH.strip('/')}/*"
 
 
 def endpoint_services(platform: "PlatformConfig", project: str, env: str) -> list[str]:

@@ -281,7 +281,8 @@ def _run_workflow(c: _Context) -> list[Statement]:
                                            "sagemaker:VpcSecurityGroupIds": [c.network.workload_security_group_id]},
              "Bool": {"sagemaker:NetworkIsolation": "true"},
          }},
-        {"Sid": "DescribeModels", "Effect": "Allow", "Action": ["sagemaker:DescribeModel"],
+        # Tagging on create needs AddTags (the models carry the mandatory tags, TAG-1).
+        {"Sid": "TagAndDescribeModels", "Effect": "Allow", "Action": ["sagemaker:AddTags", "sagemaker:DescribeModel"],
          "Resource": [c.arn("sagemaker", "model/*")]},
         _pass_roles(c, ["processing", "training", "hosting"]),
     ]

@@ -152,3 +152,15 @@ def test_the_boundary_is_all_the_front_role_may_ever_do(fronted, accounts):
     (invoke,) = [s for s in doc["Statement"] if s["Sid"] == "InvokeTheEndpoint"]
     assert invoke["Resource"] == f"arn:aws:sagemaker:eu-west-1:{prod}:endpoint/mrd-{FRONTED}"
     assert not {a for a in _actions(doc) if a.startswith("iam:")}
+
+
+def test_the_front_role_is_a_known_role_only_where_the_front_is_configured(sample_platform):
+    from stacks.config import parse_platform
+    from stacks.principal_settings import find_role
+
+    platform = parse_platform(sample_platform)
+    name = "ml-platform/endpoint-front/FraudDetectionFrontRole"
+    assert find_role(platform, f"{FRONTED}-prod", name).origin == "template"
+    assert find_role(platform, f"{PLAIN}-prod", name) is None
+    sample_platform["delivery"]["projects"][FRONTED]["api_front"] = False
+    assert find_role(parse_platform(sample_platform), f"{FRONTED}-prod", name) is None

@@ -96,6 +96,7 @@ def test_the_workflow_roles_run_the_jobs_and_create_the_model_in_the_project_vpc
     assert model["Condition"]["Bool"] == {"sagemaker:NetworkIsolation": "true"}
     assert by_sid["CreateJobsInProjectVpc"]["Condition"]["ForAllValues:StringEquals"] == model["Condition"][
         "ForAllValues:StringEquals"]
+    assert by_sid["TagAndDescribeModels"]["Action"] == ["sagemaker:AddTags", "sagemaker:DescribeModel"]
     actions = {a for s in doc["Statement"] for a in s["Action"]}
     # Nothing of pipelines or state machines themselves: the CloudFormation execution role creates those.
     assert not {a for a in actions if "Pipeline" in a or a.startswith("states:")}
