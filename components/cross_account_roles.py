@@ -35,10 +35,12 @@ ARTIFACT_KEY_USE = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:Genera
                     "kms:ReEncryptTo")
 
 
-def role_trust(role_arn: pulumi.Input[str]) -> dict:
-    """Exactly one role may assume (by its ARN: IAM resolves it to the role's id, so a role
-    re-created under the same name is not trusted until this policy is updated)."""
-    return document({"Sid": "OnlyThePipelineRole", "Effect": "Allow", "Principal": {"AWS": role_arn},
+def role_trust(role_arn: pulumi.Input[str], *others: pulumi.Input[str]) -> dict:
+    """Exactly these roles may assume, the pipeline's role and any `others` (by ARN: IAM
+    resolves it to the role's id, so a role re-created under the same name is not trusted until
+    this policy is updated)."""
+    principal = [role_arn, *others] if others else role_arn
+    return document({"Sid": "OnlyThePipelineRole", "Effect": "Allow", "Principal": {"AWS": principal},
                      "Action": "sts:AssumeRole"})
 
 
@@ -88,6 +90,9 @@ class CrossAccountDeployRoleArgs:
     artifact_key_arn: pulumi.Input[str]
     tags: Mapping[str, str]
     extra_statements: Sequence[dict] = field(default_factory=tuple)
+    # Other roles of the pipeline's account that act for its actions (e.g. a build that runs a
+    # SageMaker pipeline, which no CodePipeline action can).
+    also_trusted_role_arns: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
 
 
 def deploy_statements(args: CrossAccountDeployRoleArgs) -> list[dict]:
@@ -111,7 +116,8 @@ class CrossAccountDeployRole(pulumi.ComponentResource):
     def __init__(self, name: str, args: CrossAccountDeployRoleArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ml-platform:delivery:CrossAccountDeployRole", name, None, opts)
         role = aws.iam.Role(name, name=args.role_name, description=args.description, max_session_duration=3600,
-                            assume_role_policy=policy_json(role_trust(args.trusted_role_arn)), tags=dict(args.tags),
+                            assume_role_policy=policy_json(role_trust(args.trusted_role_arn, *args.also_trusted_role_arns)),
+                            tags=dict(args.tags),
                             opts=pulumi.ResourceOptions(parent=self))
         aws.iam.RolePolicy(f"{name}-policy", name="deploy", role=role.name,
                            policy=policy_json(document(*deploy_statements(args))),

@@ -64,6 +64,51 @@ def approved_version_buildspec() -> str:
     }, sort_keys=False, width=1000)
 
 
+# With a SageMaker pipeline as the training workflow, a build of the automation account runs it
+# as role B (CodePipeline has no SageMaker pipeline action) and exports where the model is.
+TRAIN_RUN_VARIABLES = "TrainRun"
+RUN_ROLE_VARIABLE = "RUN_ROLE_ARN"            # the runner project's environment: role B
+EXECUTION_ARN_VARIABLE = "PIPELINE_EXECUTION_ARN"
+MODEL_DATA_URL_VARIABLE = "MODEL_DATA_URL"
+TRAINED_MODEL_DATA_URL = f"#{{{TRAIN_RUN_VARIABLES}.{MODEL_DATA_URL_VARIABLE}}}"
+# The template's pipeline: its run id parameter and the step that trains (templates/training-workflow.yaml).
+PIPELINE_RUN_PARAMETER, PIPELINE_TRAINING_STEP = "RunId", "Train"
+# PipelineExecutionStatus values (botocore) while an execution is not finished.
+PIPELINE_RUNNING = ("Executing", "Stopping")
+
+
+def pipeline_runner_buildspec() -> str:
+    """The runner project's buildspec (inline, so no source change alters it): as role B (a CLI
+    profile that assumes it from the build's credentials and refreshes it while it waits), start
+    the pipeline `$PIPELINE_NAME` with the run id `$RUN_ID` (also the idempotency token, so a
+    retried build does not start a second run), wait for it, fail unless it succeeded, and export
+    the execution and the trained model's artifact."""
+    execution, model, role = EXECUTION_ARN_VARIABLE, MODEL_DATA_URL_VARIABLE, RUN_ROLE_VARIABLE
+    sm = "aws --profile run sagemaker"
+    running = " ] || [ ".join(f'"$STATUS" = {s}' for s in PIPELINE_RUNNING)
+    return yaml.safe_dump({
+        "version": 0.2,
+        "env": {"variables": {"AWS_STS_REGIONAL_ENDPOINTS": "regional"}, "exported-variables": [execution, model]},
+        "phases": {"build": {"commands": [
+            f'aws configure set profile.run.role_arn "${role}"',
+            "aws configure set profile.run.credential_source EcsContainer",
+            'aws configure set profile.run.role_session_name "training-$RUN_ID"',
+            f'{execution}=$({sm} start-pipeline-execution --pipeline-name "$PIPELINE_NAME" '
+            f'--pipeline-parameters Name={PIPELINE_RUN_PARAMETER},Value="$RUN_ID" --client-request-token "$RUN_ID" '
+            '--query PipelineExecutionArn --output text)',
+            f'while STATUS=$({sm} describe-pipeline-execution --pipeline-execution-arn "${execution}" '
+            f'--query PipelineExecutionStatus --output text); [ {running} ]; do sleep 60; done',
+            f'if [ "$STATUS" != Succeeded ]; then echo "${execution}: $STATUS" >&2; exit 1; fi',
+            f'TRAINING_JOB=$({sm} list-pipeline-execution-steps --pipeline-execution-arn "${execution}" '
+            f'--query "PipelineExecutionSteps[?StepName==\'{PIPELINE_TRAINING_STEP}\'].Metadata.TrainingJob.Arn | [0]" '
+            '--output text)',
+            f'{model}=$({sm} describe-training-job --training-job-name "${{TRAINING_JOB##*/}}" '
+            '--query ModelArtifacts.S3ModelArtifacts --output text)',
+            f'echo "trained ${model}"',
+        ]}},
+    }, sort_keys=False, width=1000)
+
+
 @dataclass(frozen=True)
 class StageInputs:
     """What the stages of one project's pipelines are built from (ARNs and names as Outputs
@@ -85,6 +130,8 @@ class StageInputs:
     prod_role_arn: pulumi.Input[str] | None = None       # role C
     prod_execution_role_arn: pulumi.Input[str] | None = None
     resolver_project_name: pulumi.Input[str] | None = None  # A2: resolves the approved model version
+    workflow_engine: str = "StepFunctions"     # or SageMakerPipeline (run by the runner project)
+    runner_project_name: pulumi.Input[str] | None = None  # A, SageMakerPipeline: runs it as role B
     training_parameters: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     registration_parameters: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     endpoint_parameters: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -149,16 +196,28 @@ def build_stage(inputs: StageInputs) -> aws.codepipeline.PipelineStageArgs:
 
 
 def train_stage(inputs: StageInputs) -> aws.codepipeline.PipelineStageArgs:
-    """Deploy the training workflow into pre-production through role B, then run it through B."""
+    """Deploy the training workflow into pre-production through role B, then run it through B:
+    the state machine by CodePipeline's Step Functions action, a SageMaker pipeline by the
+    runner build (CodePipeline has no SageMaker pipeline action), which acts as B."""
     deploy = _deploy_action("DeployTrainingWorkflow", "training", inputs, inputs.preprod_role_arn,
                             inputs.preprod_execution_role_arn, inputs.training_parameters,
                             namespace=TRAIN_STACK_VARIABLES)
-    invoke = aws.codepipeline.PipelineStageActionArgs(
-        name="RunTrainingWorkflow", category="Invoke", owner="AWS", provider="StepFunctions", version="1",
-        run_order=2, input_artifacts=[SOURCE_ARTIFACT], role_arn=inputs.preprod_role_arn, region=inputs.region,
-        configuration={"StateMachineArn": f"#{{{TRAIN_STACK_VARIABLES}.StateMachineARN}}", "InputType": "Literal",
-                       "Input": to_json({"commitId": COMMIT_ID, "runId": RUN_ID}),
-                       "ExecutionNamePrefix": inputs.project[:40]})
+    if inputs.workflow_engine == "SageMakerPipeline":
+        if inputs.runner_project_name is None:
+            raise ValueError(f"{inputs.project}: a SageMaker pipeline needs its runner project")
+        invoke = aws.codepipeline.PipelineStageActionArgs(
+            name="RunTrainingWorkflow", category="Build", owner="AWS", provider="CodeBuild", version="1",
+            run_order=2, input_artifacts=[SOURCE_ARTIFACT], namespace=TRAIN_RUN_VARIABLES,
+            configuration={"ProjectName": inputs.runner_project_name, "EnvironmentVariables": to_json([
+                {"name": "PIPELINE_NAME", "value": f"#{{{TRAIN_STACK_VARIABLES}.PipelineName}}", "type": "PLAINTEXT"},
+                {"name": "RUN_ID", "value": RUN_ID, "type": "PLAINTEXT"}])})
+    else:
+        invoke = aws.codepipeline.PipelineStageActionArgs(
+            name="RunTrainingWorkflow", category="Invoke", owner="AWS", provider="StepFunctions", version="1",
+            run_order=2, input_artifacts=[SOURCE_ARTIFACT], role_arn=inputs.preprod_role_arn, region=inputs.region,
+            configuration={"StateMachineArn": f"#{{{TRAIN_STACK_VARIABLES}.StateMachineARN}}", "InputType": "Literal",
+                           "Input": to_json({"commitId": COMMIT_ID, "runId": RUN_ID}),
+                           "ExecutionNamePrefix": inputs.project[:40]})
     return aws.codepipeline.PipelineStageArgs(name="Train", actions=[deploy, invoke])
 
 
@@ -170,27 +229,42 @@ def register_stage(inputs: StageInputs) -> aws.codepipeline.PipelineStageArgs:
         inputs.registration_parameters)])
 
 
+def _resolve_action(inputs: StageInputs, run_order: int) -> aws.codepipeline.PipelineStageActionArgs:
+    """The registry's latest Approved version of the project's group (a build in the automation
+    account whose role may only read that group), exported as MODEL_PACKAGE_ARN."""
+    if inputs.resolver_project_name is None:
+        raise ValueError(f"{inputs.project}: the deploy stage needs the approved-version resolver project")
+    return aws.codepipeline.PipelineStageActionArgs(
+        name="ResolveApprovedVersion", category="Build", owner="AWS", provider="CodeBuild", version="1",
+        run_order=run_order, input_artifacts=[SOURCE_ARTIFACT], namespace=APPROVED_MODEL_VARIABLES,
+        configuration={"ProjectName": inputs.resolver_project_name})
+
+
+def approval_message(message: str) -> str:
+    """The approval's CustomData: the release and the model version it deploys (the resolver's
+    output variable, resolved by CodePipeline before the approver sees it)."""
+    return f"{message}: model package version {MODEL_PACKAGE_ARN}" if message else \
+        f"Deploy model package version {MODEL_PACKAGE_ARN}"
+
+
 def approve_stage(inputs: StageInputs) -> aws.codepipeline.PipelineStageArgs:
-    """Release approval: only the approver group's role may answer (CI-2)."""
-    return aws.codepipeline.PipelineStageArgs(name="Approve", actions=[aws.codepipeline.PipelineStageActionArgs(
-        name="ApproveRelease", category="Approval", owner="AWS", provider="Manual", version="1",
-        configuration={"CustomData": inputs.approval_message})])
+    """Resolve the version to release, then ask for approval showing it: only the approver
+    group's role may answer (CI-2). The deploy stage deploys that same resolved version, so what
+    is approved is what is deployed, even if another version is approved meanwhile."""
+    return aws.codepipeline.PipelineStageArgs(name="Approve", actions=[
+        _resolve_action(inputs, run_order=1),
+        aws.codepipeline.PipelineStageActionArgs(
+            name="ApproveRelease", category="Approval", owner="AWS", provider="Manual", version="1", run_order=2,
+            configuration={"CustomData": approval_message(inputs.approval_message)})])
 
 
 def deploy_stage(inputs: StageInputs) -> aws.codepipeline.PipelineStageArgs:
-    """Resolve the registry's latest Approved version of the project's group (a build in the
-    automation account whose role may only read that group), then deploy the model from that
-    version, the endpoint configuration and the endpoint into production through role C. A2
-    runs apart from A and cannot know A's run, so the registry is what it deploys from."""
-    if inputs.resolver_project_name is None:
-        raise ValueError(f"{inputs.project}: the deploy stage needs the approved-version resolver project")
-    resolve = aws.codepipeline.PipelineStageActionArgs(
-        name="ResolveApprovedVersion", category="Build", owner="AWS", provider="CodeBuild", version="1",
-        run_order=1, input_artifacts=[SOURCE_ARTIFACT], namespace=APPROVED_MODEL_VARIABLES,
-        configuration={"ProjectName": inputs.resolver_project_name})
-    return aws.codepipeline.PipelineStageArgs(name="Deploy", actions=[resolve, _deploy_action(
+    """Deploy the model from the version the approve stage resolved (and the approver saw), the
+    endpoint configuration and the endpoint into production through role C. A2 runs apart from
+    A and cannot know A's run, so the registry is what it deploys from."""
+    return aws.codepipeline.PipelineStageArgs(name="Deploy", actions=[_deploy_action(
         "DeployEndpoint", "endpoint", inputs, inputs.prod_role_arn, inputs.prod_execution_role_arn,
-        {**inputs.endpoint_parameters, "ModelPackageArn": MODEL_PACKAGE_ARN}, run_order=2)])
+        {**inputs.endpoint_parameters, "ModelPackageArn": MODEL_PACKAGE_ARN})])
 
 
 STAGE_BUILDERS: dict[str, Callable[[StageInputs], aws.codepipeline.PipelineStageArgs]] = {
@@ -200,5 +274,8 @@ STAGE_BUILDERS: dict[str, Callable[[StageInputs], aws.codepipeline.PipelineStage
 
 
 def pipeline_stages(inputs: StageInputs, stages: tuple[str, ...]) -> list[aws.codepipeline.PipelineStageArgs]:
-    """The source stage, then `stages` in order, each from its one builder."""
+    """The source stage, then `stages` in order, each from its one builder. The deploy stage
+    deploys the version the approve stage resolved, so it needs that stage before it."""
+    if "deploy" in stages and "approve" not in stages[:stages.index("deploy")]:
+        raise ValueError(f"{inputs.project}: the deploy stage needs the approve stage before it")
     return [source_stage(inputs), *(STAGE_BUILDERS[stage](inputs) for stage in stages)]

@@ -139,6 +139,9 @@ INTERFACE_SERVICES: dict[str, EndpointService] = {
         EndpointService("athena", ("athena:*",), "athena.{region}.amazonaws.com"),
         EndpointService("glue", ("glue:*",), "glue.{region}.amazonaws.com"),
         EndpointService("lakeformation", ("lakeformation:*",), "lakeformation.{region}.amazonaws.com"),
+        # Private REST APIs (the production endpoint's API front), addressed as
+        # `<api id>.execute-api.<region>.amazonaws.com`: calling them only.
+        EndpointService("execute-api", ("execute-api:Invoke",), "execute-api.{region}.amazonaws.com", wildcard=True),
     )
 }
 

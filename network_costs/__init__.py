@@ -81,7 +81,7 @@ def platform_vpcs(platform: PlatformConfig) -> list[VpcUse]:
     net = platform.network
     vpcs = []
     for key in platform.cidr_plan.shared:
-        services = () if key == "network" else tuple(net.endpoints.shared_vpc_services)
+        services = () if key == "network" else tuple(ns.shared_vpc_services(platform, key))
         vpcs.append(VpcUse(key.replace("_", "-"), net.azs_for("shared"), services, attached=True))
     for project in platform.projects:
         for env, spec in project.environments.items():

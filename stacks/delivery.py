@@ -33,6 +33,7 @@ Outputs: the contract is documented once, under "Stack outputs (contract)" in RE
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -52,8 +53,11 @@ from components.pipeline_stages import (
     COMMIT_ID,
     MODEL_PACKAGE_GROUP_VARIABLE,
     RUN_ID,
+    RUN_ROLE_VARIABLE,
+    TRAINED_MODEL_DATA_URL,
     StageInputs,
     approved_version_buildspec,
+    pipeline_runner_buildspec,
     pipeline_stages,
 )
 from components.data_access import LogDelivery
@@ -281,6 +285,10 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
     pipeline_roles = [name(f"pipeline-{kind}") for kind in kinds] + [name("build")]
     if needs_prod:
         pipeline_roles.append(name("approved-model"))  # reads the source artifact it is given
+    engine = dv.workflow_engine(platform, project)
+    runs_pipeline = engine == "SageMakerPipeline"
+    if runs_pipeline:
+        pipeline_roles.append(name("workflow-runner"))  # likewise
     target_roles = {"preprod": (name("deploy-training"), name("cfn-training")),
                     "prod": (name("deploy-endpoint"), name("cfn-endpoint"))}
     target_roles = {env: roles for env, roles in target_roles.items()
@@ -317,7 +325,8 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
                                                                                 source_principals)),
                           opts=auto_opts)
     build_names = [dv.build_project_name(platform, project)] + (
-        [dv.resolver_project_name(platform, project)] if needs_prod else [])
+        [dv.resolver_project_name(platform, project)] if needs_prod else []) + (
+        [dv.runner_project_name(platform, project)] if runs_pipeline else [])
     logs_key = CustomerManagedKey(
         "build-logs-key", alias=f"{platform.name_prefix}-{project}-build-logs",
         description=f"{project}: the image build's log group",
@@ -333,10 +342,16 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
     where = {"automation": automation_id, "shared": shared_id, **env_ids}
     role_arns = {key: _role_arn(where[dv.ROLES[key][0]], name(key)) for key in dv.ROLES if dv.ROLES[key][0] in where}
 
-    # Image build (CodeBuild) in the automation VPC.
-    build = _build_project(ctx, automation_id, repositories, bucket.arn, artifact_key.arn, logs_key.arn, tags, auto_opts)
-    resolver = (_resolver_project(ctx, automation_id, group, bucket.arn, artifact_key.arn, logs_key.arn, tags, auto_opts)
+    # Image build and the other builds (CodeBuild) in the automation VPC.
+    network_stack = stack_reference("network")
+    network = _automation_network(ctx, network_stack, automation_id, tags, auto_opts)
+    build = _build_project(ctx, automation_id, shared_id, network, repositories, bucket.arn, artifact_key.arn, logs_key.arn, tags,
+                           auto_opts)
+    resolver = (_resolver_project(ctx, automation_id, network, group, bucket.arn, artifact_key.arn, logs_key.arn, tags,
+                                  auto_opts)
                 if needs_prod and group is not None else None)
+    runner = (_runner_project(ctx, automation_id, network, role_arns["deploy-training"], bucket.arn, artifact_key.arn,
+                              logs_key.arn, tags, auto_opts) if runs_pipeline else None)
 
     # Pipeline roles A (training) and A2 (deployment): the bucket, its key, sts:AssumeRole on B
     # or C, the build project and the source connection; nothing else.
@@ -357,6 +372,9 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
             *([{"Sid": "ResolveTheApprovedVersion", "Effect": "Allow",
                 "Action": ["codebuild:BatchGetBuilds", "codebuild:StartBuild"], "Resource": resolver["arn"]}]
               if resolver is not None and "deploy" in kinds[kind] else []),
+            *([{"Sid": "RunTheTrainingPipeline", "Effect": "Allow",
+                "Action": ["codebuild:BatchGetBuilds", "codebuild:StartBuild"], "Resource": runner["arn"]}]
+              if runner is not None and "train" in kinds[kind] else []),
         ]
         pipeline_role[kind] = PipelineRole(
             f"pipeline-{kind}-role", name(f"pipeline-{kind}"),
@@ -375,21 +393,21 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
         deploy_roles["preprod"] = CrossAccountDeployRole("deploy-training-role", CrossAccountDeployRoleArgs(
             role_name=name("deploy-training"), description=f"Cross-account role B of {project}: training workflow",
             account_id=env_ids["preprod"], region=region, trusted_role_arn=pipeline_role["training"].arn,
+            # The runner build acts as B to run the SageMaker pipeline (no CodePipeline action does).
+            also_trusted_role_arns=[runner["role_arn"]] if runner is not None else [],
             execution_role_arn=execution_roles["preprod"].arn,
             stack_names=[stack_names[k] for k in ("training", "registration")],
             artifact_bucket_arn=bucket.arn, artifact_key_arn=artifact_key.arn,
             tags=project_tags(platform, project, "preprod"),
-            extra_statements=[
-                {"Sid": "RunTheTrainingWorkflow", "Effect": "Allow", "Action": ["states:StartExecution"],
-                 "Resource": _arn("states", region, env_ids["preprod"], f"stateMachine:{workflow_name(platform, project)}*")},
-                {"Sid": "WatchTheTrainingWorkflow", "Effect": "Allow", "Action": ["states:DescribeExecution"],
-                 "Resource": _arn("states", region, env_ids["preprod"], f"execution:{workflow_name(platform, project)}*:*")},
-            ]), opts=env_opts["preprod"])
+            extra_statements=run_workflow_statements(platform, project, region, env_ids["preprod"])),
+            opts=env_opts["preprod"])
+    front = (_api_front(ctx, env_ids["prod"], targets["prod"], network_stack, outputs["prod"], env_opts["prod"])
+             if needs_prod and dv.api_front(platform, project) else None)
     if needs_prod:
         execution_roles["prod"] = PipelineRole(
             "cfn-endpoint-role", name("cfn-endpoint"), f"CloudFormation: {project}'s production endpoint",
             "cloudformation.amazonaws.com", env_ids["prod"],
-            endpoint_execution_statements(platform, project, region, env_ids["prod"], outputs["prod"], group),
+            endpoint_execution_statements(platform, project, region, env_ids["prod"], outputs["prod"], group, front),
             project_tags(platform, project, "prod"), opts=env_opts["prod"])
         deploy_roles["prod"] = CrossAccountDeployRole("deploy-endpoint-role", CrossAccountDeployRoleArgs(
             role_name=name("deploy-endpoint"), description=f"Cross-account role C of {project}: production endpoint",
@@ -417,8 +435,8 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
             events_role_name=name("source-events") if push else None,
             trigger_role_name=name("source-trigger") if push else None),
             repository=shared_opts.provider, automation=automation)
-    inputs = _stage_inputs(ctx, connection_arn, source.role_arn if source else None, build, resolver, repositories,
-                           group, outputs, deploy_roles, execution_roles)
+    inputs = _stage_inputs(ctx, connection_arn, source.role_arn if source else None, build, resolver, runner,
+                           repositories, group, outputs, deploy_roles, execution_roles, front)
     pipelines = {}
     for kind, kind_stages in kinds.items():
         pipeline_name = dv.pipeline_name(platform, project, kind)
@@ -472,6 +490,11 @@ def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: d
         "buildProject": {"name": build["name"], "arn": build["arn"], "roleArn": build["role_arn"]},
         "approvedModelResolver": None if resolver is None else {
             "name": resolver["name"], "arn": resolver["arn"], "roleArn": resolver["role_arn"]},
+        "workflowEngine": engine,
+        "apiFront": None if front is None else {
+            "vpcEndpointId": front.vpc_endpoint_id, "boundaryArn": front.boundary_arn, "keyArn": front.key_arn},
+        "trainingRunner": None if runner is None else {
+            "name": runner["name"], "arn": runner["arn"], "roleArn": runner["role_arn"]},
         "crossAccountRoles": {env: role.arn for env, role in deploy_roles.items()},
         "executionRoles": {env: role.arn for env, role in execution_roles.items()},
         "source": {"provider": "CodeCommit", "repository": dv.source_repository(platform, project),
@@ -524,20 +547,22 @@ def artifact_bucket_policy(bucket_arn: str, pipeline_roles: RolePrincipals, targ
     return statements
 
 
-def _build_project(ctx: StackContext, automation_id: pulumi.Output[str], repositories: dict[str, ImageRepository],
-                   bucket_arn: pulumi.Output[str], key_arn: pulumi.Output[str], logs_key_arn: pulumi.Output[str],
-                   tags: dict[str, str], opts: pulumi.ResourceOptions) -> dict[str, pulumi.Output[str]]:
-    """CodeBuild in the automation VPC, KMS-encrypted, privileged only because it builds images
-    (Docker), logging to an encrypted group; its role pushes only to the project's namespace."""
-    platform, project = ctx.platform, ctx.project
-    assert project is not None
-    region = platform.home_region
-    d = platform.delivery
-    project_name = dv.build_project_name(platform, project)
-    vpc = stack_reference("network").require_output("sharedVpcs").apply(lambda v: v["automation"])
-    log_group = aws.cloudwatch.LogGroup("build-logs", name=f"/aws/codebuild/{project_name}",
-                                        retention_in_days=d.build_log_retention_days, kms_key_id=logs_key_arn,
-                                        tags=tags, opts=opts)
+@dataclass(frozen=True)
+class _BuildNetwork:
+    """Where the project's CodeBuild projects run: the automation VPC's subnets and one
+    security group, and the statements a build role needs for its ENIs there."""
+
+    vpc_config: aws.codebuild.ProjectVpcConfigArgs
+    statements: list[dict]
+
+
+def _automation_network(ctx: StackContext, network_stack: pulumi.StackReference, automation_id: pulumi.Output[str],
+                        tags: dict[str, str], opts: pulumi.ResourceOptions) -> _BuildNetwork:
+    """The security group of the project's builds in the automation VPC (no ingress; HTTPS out
+    to the interface endpoints and to S3 only) and the ENI statements of their roles."""
+    platform, region = ctx.platform, ctx.platform.home_region
+    project_name = dv.build_project_name(platform, ctx.project or "")
+    vpc = network_stack.require_output("sharedVpcs").apply(lambda v: v["automation"])
     group = aws.ec2.SecurityGroup("build-network", name=f"{project_name}-build", vpc_id=vpc.apply(lambda v: v["vpcId"]),
                                   description="Image build: HTTPS to the interface endpoints and S3 only",
                                   tags={**tags, "Name": f"{project_name}-build"}, opts=opts)
@@ -554,9 +579,38 @@ def _build_project(ctx: StackContext, automation_id: pulumi.Output[str], reposit
                                     from_port=HTTPS, to_port=HTTPS, prefix_list_id=vpc.apply(lambda v: v["s3PrefixListId"]),
                                     description="HTTPS to S3 through the gateway endpoint", tags=dict(tags),
                                     opts=pulumi.ResourceOptions(parent=group))
-    shared_id = stack_reference("shared-services").require_output("accountId")
-    prefixes = [ss.BASE, ss.FRAMEWORK, *(r.prefix for r in platform.shared_services.ecr.pull_through_cache)]
     subnets = vpc.apply(lambda v: v["subnetIds"])
+    statements = [
+        # CodeBuild in a VPC: the ENIs of its builds (describe calls take no resource).
+        {"Sid": "BuildNetworkDescribe", "Effect": "Allow",
+         "Action": ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeDhcpOptions",
+                    "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
+                    "ec2:DescribeVpcs"], "Resource": "*"},
+        {"Sid": "BuildNetworkInterfaces", "Effect": "Allow", "Action": ["ec2:CreateNetworkInterfacePermission"],
+         "Resource": _arn("ec2", region, automation_id, "network-interface/*"),
+         "Condition": {"StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"},
+                       "ArnEquals": {"ec2:Subnet": pulumi.Output.all(automation_id, subnets).apply(
+                           lambda a: [f"arn:aws:ec2:{region}:{a[0]}:subnet/{i}" for i in a[1]])}}},
+    ]
+    return _BuildNetwork(aws.codebuild.ProjectVpcConfigArgs(vpc_id=vpc.apply(lambda v: v["vpcId"]), subnets=subnets,
+                                                            security_group_ids=[group.id]), statements)
+
+
+def _build_project(ctx: StackContext, automation_id: pulumi.Output[str], shared_id: pulumi.Output[str],
+                   network: _BuildNetwork,
+                   repositories: dict[str, ImageRepository], bucket_arn: pulumi.Output[str], key_arn: pulumi.Output[str], logs_key_arn: pulumi.Output[str],
+                   tags: dict[str, str], opts: pulumi.ResourceOptions) -> dict[str, pulumi.Output[str]]:
+    """CodeBuild in the automation VPC, KMS-encrypted, privileged only because it builds images
+    (Docker), logging to an encrypted group; its role pushes only to the project's namespace."""
+    platform, project = ctx.platform, ctx.project
+    assert project is not None
+    region = platform.home_region
+    d = platform.delivery
+    project_name = dv.build_project_name(platform, project)
+    log_group = aws.cloudwatch.LogGroup("build-logs", name=f"/aws/codebuild/{project_name}",
+                                        retention_in_days=d.build_log_retention_days, kms_key_id=logs_key_arn,
+                                        tags=tags, opts=opts)
+    prefixes = [ss.BASE, ss.FRAMEWORK, *(r.prefix for r in platform.shared_services.ecr.pull_through_cache)]
     domain = ss.codeartifact_domain(platform)
     statements = [
         {"Sid": "BuildLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -574,16 +628,7 @@ def _build_project(ctx: StackContext, automation_id: pulumi.Output[str], reposit
                           f"repository/{domain}/{platform.shared_services.codeartifact.repository}")},
         {"Sid": "PackagesBearerToken", "Effect": "Allow", "Action": ["sts:GetServiceBearerToken"], "Resource": "*",
          "Condition": {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}}},
-        # CodeBuild in a VPC: the ENIs of its builds (describe calls take no resource).
-        {"Sid": "BuildNetworkDescribe", "Effect": "Allow",
-         "Action": ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeDhcpOptions",
-                    "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
-                    "ec2:DescribeVpcs"], "Resource": "*"},
-        {"Sid": "BuildNetworkInterfaces", "Effect": "Allow", "Action": ["ec2:CreateNetworkInterfacePermission"],
-         "Resource": _arn("ec2", region, automation_id, "network-interface/*"),
-         "Condition": {"StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"},
-                       "ArnEquals": {"ec2:Subnet": pulumi.Output.all(automation_id, subnets).apply(
-                           lambda a: [f"arn:aws:ec2:{region}:{a[0]}:subnet/{i}" for i in a[1]])}}},
+        *network.statements,
     ]
     role = PipelineRole("build-role", dv.role_name(platform, project, "build"), f"Image build of {project}",
                         "codebuild.amazonaws.com", automation_id, statements, tags, opts=opts)
@@ -604,8 +649,7 @@ def _build_project(ctx: StackContext, automation_id: pulumi.Output[str], reposit
                 *(aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
                     name=f"{image.upper().replace('-', '_')}_IMAGE_REPOSITORY", value=url) for image, url in images.items()),
             ]),
-        vpc_config=aws.codebuild.ProjectVpcConfigArgs(vpc_id=vpc.apply(lambda v: v["vpcId"]), subnets=subnets,
-                                                      security_group_ids=[group.id]),
+        vpc_config=network.vpc_config,
         logs_config=aws.codebuild.ProjectLogsConfigArgs(
             cloudwatch_logs=aws.codebuild.ProjectLogsConfigCloudwatchLogsArgs(group_name=log_group.name, status="ENABLED"),
             s3_logs=aws.codebuild.ProjectLogsConfigS3LogsArgs(status="DISABLED")),
@@ -615,15 +659,15 @@ def _build_project(ctx: StackContext, automation_id: pulumi.Output[str], reposit
             "role_arn": role.arn}
 
 
-def _resolver_project(ctx: StackContext, automation_id: pulumi.Output[str], group: ModelPackageGroup,
+def _resolver_project(ctx: StackContext, automation_id: pulumi.Output[str], network: _BuildNetwork, group: ModelPackageGroup,
                       bucket_arn: pulumi.Output[str], key_arn: pulumi.Output[str], logs_key_arn: pulumi.Output[str],
                       tags: dict[str, str], opts: pulumi.ResourceOptions) -> dict[str, pulumi.Output[str]]:
     """A2's first deploy action: a CodeBuild project (inline buildspec, unprivileged, KMS,
     encrypted logs) that finds the newest Approved version of the project's model package group
     and exports its ARN. Its role may only list and describe that group's versions (the group's
-    resource policy names it), read the source artifact CodePipeline hands it and write its logs.
-    It calls only the SageMaker API, so it runs on CodeBuild's network rather than the automation
-    VPC (which has no SageMaker endpoint)."""
+    resource policy names it), read the source artifact CodePipeline hands it, write its logs and
+    run in the automation VPC (which then has SageMaker's API endpoint, network_settings.
+    shared_vpc_services), like the image build."""
     platform, project = ctx.platform, ctx.project
     assert project is not None
     region = platform.home_region
@@ -640,6 +684,7 @@ def _resolver_project(ctx: StackContext, automation_id: pulumi.Output[str], grou
         {"Sid": "ReadTheApprovedVersions", "Effect": "Allow",
          "Action": ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"],
          "Resource": package_arns(region, registry_account, ss.model_package_group(platform, project))},
+        *network.statements,
     ]
     role = PipelineRole("approved-model-role", dv.role_name(platform, project, "approved-model"),
                         f"Resolves {project}'s approved model version for CodePipeline A2",
@@ -655,6 +700,7 @@ def _resolver_project(ctx: StackContext, automation_id: pulumi.Output[str], grou
             image_pull_credentials_type="CODEBUILD", privileged_mode=False,
             environment_variables=[aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
                 name=MODEL_PACKAGE_GROUP_VARIABLE, value=group.arn)]),
+        vpc_config=network.vpc_config,
         logs_config=aws.codebuild.ProjectLogsConfigArgs(
             cloudwatch_logs=aws.codebuild.ProjectLogsConfigCloudwatchLogsArgs(group_name=log_group.name, status="ENABLED"),
             s3_logs=aws.codebuild.ProjectLogsConfigS3LogsArgs(status="DISABLED")),
@@ -663,32 +709,91 @@ def _resolver_project(ctx: StackContext, automation_id: pulumi.Output[str], grou
             "role_arn": role.arn}
 
 
+# The ML workspace's service role (workspace_settings.JOB_SERVICES) each training workflow engine runs as.
+WORKFLOW_ROLE_KINDS = {"StepFunctions": "step_functions", "SageMakerPipeline": "pipelines"}
+
+
+def _runner_project(ctx: StackContext, automation_id: pulumi.Output[str], network: _BuildNetwork,
+                    role_b_arn: pulumi.Output[str], bucket_arn: pulumi.Output[str], key_arn: pulumi.Output[str],
+                    logs_key_arn: pulumi.Output[str], tags: dict[str, str],
+                    opts: pulumi.ResourceOptions) -> dict[str, pulumi.Output[str]]:
+    """A's run of a SageMaker pipeline (workflow_engine SageMakerPipeline): a CodeBuild project
+    (inline buildspec, unprivileged, KMS, encrypted logs, in the automation VPC) whose role may
+    only assume role B (which may only start and watch that pipeline's executions), read the
+    source artifact CodePipeline hands it, write its logs and use its build's ENIs."""
+    platform, project = ctx.platform, ctx.project
+    assert project is not None
+    region = platform.home_region
+    d = platform.delivery
+    project_name = dv.runner_project_name(platform, project)
+    log_group = aws.cloudwatch.LogGroup("training-runner-logs", name=f"/aws/codebuild/{project_name}",
+                                        retention_in_days=d.build_log_retention_days, kms_key_id=logs_key_arn,
+                                        tags=tags, opts=opts)
+    statements = [
+        {"Sid": "RunnerLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": pulumi.Output.concat(log_group.arn, ":log-stream:*")},
+        *artifact_statements(bucket_arn, key_arn, write=False),
+        {"Sid": "ActAsRoleB", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_b_arn},
+        *network.statements,
+    ]
+    role = PipelineRole("training-runner-role", dv.role_name(platform, project, "workflow-runner"),
+                        f"Runs {project}'s SageMaker training pipeline as role B for CodePipeline A",
+                        "codebuild.amazonaws.com", automation_id, statements, tags, opts=opts)
+    # A training run takes up to the template's MaxTrainingSeconds (a day by default) and the
+    # processing before it; CodeBuild allows at most 36 hours.
+    runner = aws.codebuild.Project(
+        "training-runner", name=project_name,
+        description=f"Runs {project}'s SageMaker training pipeline in pre-production and waits for it",
+        service_role=role.arn, encryption_key=key_arn, build_timeout=2160, queued_timeout=60,
+        artifacts=aws.codebuild.ProjectArtifactsArgs(type="CODEPIPELINE"),
+        source=aws.codebuild.ProjectSourceArgs(type="CODEPIPELINE", buildspec=pipeline_runner_buildspec()),
+        environment=aws.codebuild.ProjectEnvironmentArgs(
+            compute_type="BUILD_GENERAL1_SMALL", image=d.build_image, type="LINUX_CONTAINER",
+            image_pull_credentials_type="CODEBUILD", privileged_mode=False,
+            environment_variables=[aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
+                name=RUN_ROLE_VARIABLE, value=role_b_arn)]),
+        vpc_config=network.vpc_config,
+        logs_config=aws.codebuild.ProjectLogsConfigArgs(
+            cloudwatch_logs=aws.codebuild.ProjectLogsConfigCloudwatchLogsArgs(group_name=log_group.name, status="ENABLED"),
+            s3_logs=aws.codebuild.ProjectLogsConfigS3LogsArgs(status="DISABLED")),
+        tags=tags, opts=opts)
+    return {"name": runner.name, "arn": _arn("codebuild", region, automation_id, f"project/{project_name}"),
+            "role_arn": role.arn}
+
+
 def training_execution_statements(platform: PlatformConfig, project: str, region: str, account_id: pulumi.Output[str],
                                   outputs: dict, group: ModelPackageGroup | None) -> list[dict]:
-    """Pre-production's CloudFormation execution role: the training workflow (a Step Functions
-    state machine, or a SageMaker pipeline) run by the workspace's roles, and the registered
-    model version; nothing else."""
+    """Pre-production's CloudFormation execution role: the training workflow of the project's
+    engine (its Step Functions state machine, or its SageMaker pipeline), passing only the
+    workspace role that workflow runs as (which passes the job roles itself), and the
+    registered model version; nothing else."""
     workflow = workflow_name(platform, project)
     roles = outputs["workspace"].apply(lambda w: w["serviceRoleArns"])
-    statements = [
-        {"Sid": "TrainingStateMachine", "Effect": "Allow",
-         "Action": ["states:CreateStateMachine", "states:DeleteStateMachine", "states:DescribeStateMachine",
-                    "states:ListTagsForResource", "states:TagResource", "states:UntagResource",
-                    "states:UpdateStateMachine"],
-         "Resource": _arn("states", region, account_id, f"stateMachine:{workflow}*")},
-        {"Sid": "TrainingPipeline", "Effect": "Allow",
-         "Action": ["sagemaker:AddTags", "sagemaker:CreatePipeline", "sagemaker:DeletePipeline",
-                    "sagemaker:DeleteTags", "sagemaker:DescribePipeline", "sagemaker:UpdatePipeline"],
-         "Resource": _arn("sagemaker", region, account_id, f"pipeline/{workflow}*")},
-        {"Sid": "PassTheStateMachineRole", "Effect": "Allow", "Action": "iam:PassRole",
-         "Resource": roles.apply(lambda r: r["step_functions"]),
-         "Condition": {"StringEquals": {"iam:PassedToService": "states.amazonaws.com"}}},
-        {"Sid": "PassTheJobRoles", "Effect": "Allow", "Action": "iam:PassRole",
-         "Resource": roles.apply(lambda r: [r["processing"], r["training"]]),
-         "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}},
-        {"Sid": "ValidateNetworkParameters", "Effect": "Allow",
-         "Action": ["ec2:DescribeSecurityGroups", "ec2:DescribeSubnets"], "Resource": "*"},
-    ]
+    engine = dv.workflow_engine(platform, project) or "StepFunctions"
+    if engine == "SageMakerPipeline":
+        statements = [
+            {"Sid": "TrainingPipeline", "Effect": "Allow",
+             "Action": ["sagemaker:AddTags", "sagemaker:CreatePipeline", "sagemaker:DeletePipeline",
+                        "sagemaker:DeleteTags", "sagemaker:DescribePipeline", "sagemaker:ListTags",
+                        "sagemaker:UpdatePipeline"],
+             "Resource": _arn("sagemaker", region, account_id, f"pipeline/{workflow}")},
+            {"Sid": "PassThePipelineRole", "Effect": "Allow", "Action": "iam:PassRole",
+             "Resource": roles.apply(lambda r: r["pipelines"]),
+             "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}},
+        ]
+    else:
+        statements = [
+            {"Sid": "TrainingStateMachine", "Effect": "Allow",
+             "Action": ["states:CreateStateMachine", "states:DeleteStateMachine", "states:DescribeStateMachine",
+                        "states:ListTagsForResource", "states:TagResource", "states:UntagResource",
+                        "states:UpdateStateMachine"],
+             "Resource": _arn("states", region, account_id, f"stateMachine:{workflow}*")},
+            {"Sid": "PassTheStateMachineRole", "Effect": "Allow", "Action": "iam:PassRole",
+             "Resource": roles.apply(lambda r: r["step_functions"]),
+             "Condition": {"StringEquals": {"iam:PassedToService": "states.amazonaws.com"}}},
+        ]
+    statements.append({"Sid": "ValidateNetworkParameters", "Effect": "Allow",
+                       "Action": ["ec2:DescribeSecurityGroups", "ec2:DescribeSubnets"], "Resource": "*"})
     if group is not None and "register" in dv.stages(platform, project):
         registry_account = group.arn.apply(lambda a: a.split(":")[4])
         statements.append({
@@ -702,15 +807,173 @@ def training_execution_statements(platform: PlatformConfig, project: str, region
     return statements
 
 
+def run_workflow_statements(platform: PlatformConfig, project: str, region: str,
+                            account_id: pulumi.Input[str]) -> list[dict]:
+    """What role B does to run the training workflow besides deploying it: start and watch the
+    executions of the project's state machine, or of its SageMaker pipeline (and read where that
+    pipeline's training job put the model); nothing of the other engine."""
+    workflow = workflow_name(platform, project)
+    if dv.workflow_engine(platform, project) == "SageMakerPipeline":
+        return [
+            {"Sid": "RunTheTrainingPipeline", "Effect": "Allow", "Action": ["sagemaker:StartPipelineExecution"],
+             "Resource": _arn("sagemaker", region, account_id, f"pipeline/{workflow}")},
+            {"Sid": "WatchTheTrainingPipeline", "Effect": "Allow",
+             "Action": ["sagemaker:DescribePipelineExecution", "sagemaker:ListPipelineExecutionSteps"],
+             "Resource": _arn("sagemaker", region, account_id, f"pipeline/{workflow}/execution/*")},
+            # SageMaker names a pipeline's jobs pipelines-<execution id>-<step>-<suffix>.
+            {"Sid": "FindTheTrainedModel", "Effect": "Allow", "Action": ["sagemaker:DescribeTrainingJob"],
+             "Resource": _arn("sagemaker", region, account_id, "training-job/pipelines-*")},
+        ]
+    return [
+        {"Sid": "RunTheTrainingWorkflow", "Effect": "Allow", "Action": ["states:StartExecution"],
+         "Resource": _arn("states", region, account_id, f"stateMachine:{workflow}*")},
+        {"Sid": "WatchTheTrainingWorkflow", "Effect": "Allow", "Action": ["states:DescribeExecution"],
+         "Resource": _arn("states", region, account_id, f"execution:{workflow}*:*")},
+    ]
+
+
+@dataclass(frozen=True)
+class ApiFront:
+    """What the endpoint template's API front is built with in production: the execute-api
+    interface endpoint it admits, the permissions boundary of its function's role and the key
+    of its log group and the function's environment."""
+
+    vpc_endpoint_id: pulumi.Output[str]
+    boundary_arn: pulumi.Output[str]
+    key_arn: pulumi.Output[str]
+
+
+def front_name(platform: PlatformConfig, project: str) -> str:
+    """The front's API, function and log group name (`<endpoint>-front`, the template's)."""
+    return f"{endpoint_name(platform, project)}-front"
+
+
+def front_role_arn(account_id: pulumi.Input[str]) -> pulumi.Output[str]:
+    """Every role under the front's path (CloudFormation names the role)."""
+    return pulumi.Output.concat("arn:aws:iam::", account_id, f":role/{dv.front_role_pattern()}")
+
+
+def _api_front(ctx: StackContext, prod_id: pulumi.Output[str], prod: pulumi.StackReference,
+               network_stack: pulumi.StackReference, outputs: dict, opts: pulumi.ResourceOptions) -> ApiFront:
+    """Production's part of the API front: its key (CloudWatch Logs may use it for the front's
+    log group only; prod's execution role attaches it to the function through Lambda, the
+    function's role decrypts through Lambda) and the permissions boundary its role must carry,
+    which is all that role may ever do: invoke the project's endpoint, its VPC ENIs, its logs,
+    decrypt its environment."""
+    platform, project = ctx.platform, ctx.project
+    assert project is not None
+    region, org = platform.home_region, platform.organization
+    tags = project_tags(platform, project, "prod")
+    front = front_name(platform, project)
+    log_group_arn = _arn("logs", region, prod_id, f"log-group:/aws/lambda/{front}")
+    via_lambda = [f"lambda.{region}.amazonaws.com"]
+    key = CustomerManagedKey(
+        "endpoint-front-key", alias=f"{platform.name_prefix}-{project}-endpoint-front",
+        description=f"{project}: the production endpoint's API front (log group, function environment)",
+        administrators=RolePrincipals(prod_id, tuple(dict.fromkeys((org.deployment_role, org.break_glass_role_name)))),
+        uses=[KeyUse("CloudWatchLogs", ("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"),
+                     service=f"logs.{region}.amazonaws.com",
+                     conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": [log_group_arn]}}),
+              KeyUse("FrontFunction", ("kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"),
+                     roles=[RolePrincipals(prod_id, (dv.role_name(platform, project, "cfn-endpoint"),))],
+                     via_services=via_lambda, allow_grants_for_aws_resources=True),
+              KeyUse("FrontRole", ("kms:Decrypt",),
+                     roles=[RolePrincipals(prod_id, (dv.front_role_pattern(),))], via_services=via_lambda)],
+        tags=tags, opts=opts)
+    boundary = aws.iam.Policy(
+        "endpoint-front-boundary", name=f"{platform.name_prefix}-{project}-endpoint-front-boundary",
+        description=f"Permissions boundary of {project}'s endpoint front role: the most it may ever do",
+        policy=policy_json(document(
+            {"Sid": "InvokeTheEndpoint", "Effect": "Allow", "Action": "sagemaker:InvokeEndpoint",
+             "Resource": _arn("sagemaker", region, prod_id, f"endpoint/{endpoint_name(platform, project)}")},
+            # Lambda in a VPC: its ENIs (the describe and ENI calls take no resource).
+            {"Sid": "EnisInTheVpc", "Effect": "Allow",
+             "Action": ["ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+                        "ec2:DescribeNetworkInterfaces", "ec2:UnassignPrivateIpAddresses"], "Resource": "*"},
+            {"Sid": "OwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+             "Resource": [log_group_arn, pulumi.Output.concat(log_group_arn, ":log-stream:*")]},
+            {"Sid": "EnvironmentKey", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key.arn})),
+        tags=tags, opts=opts)
+    if platform.network.endpoints.mode == "central":
+        endpoint_id = network_stack.require_output("centralEndpointIds").apply(lambda e: e[dv.API_FRONT_ENDPOINT])
+    else:
+        endpoint_id = prod.require_output("interfaceEndpointIds").apply(lambda e: e[dv.API_FRONT_ENDPOINT])
+    return ApiFront(vpc_endpoint_id=endpoint_id, boundary_arn=boundary.arn, key_arn=key.arn)
+
+
+def front_statements(platform: PlatformConfig, project: str, region: str, account_id: pulumi.Input[str],
+                     outputs: dict, front: ApiFront) -> list[dict]:
+    """What production's execution role needs for the template's API front, exactly: the
+    private REST API named `<endpoint>-front` (API Gateway's resource ARNs carry no API name
+    before the id exists, so the name and endpoint type are conditions), the function of that
+    name in the project's subnets and security group, its role under the front's path only with
+    the front's permissions boundary (so it cannot mint a broader role), passed to Lambda only,
+    its log group, the front key through Lambda."""
+    name = front_name(platform, project)
+    apis = f"arn:aws:apigateway:{region}::/restapis"
+    function = _arn("lambda", region, account_id, f"function:{name}")
+    log_group = _arn("logs", region, account_id, f"log-group:/aws/lambda/{name}")
+    roles = front_role_arn(account_id)
+    boundary = {"StringEquals": {"iam:PermissionsBoundary": front.boundary_arn}}
+    return [
+        {"Sid": "CreateTheFrontApi", "Effect": "Allow", "Action": ["apigateway:POST"], "Resource": apis,
+         "Condition": {"StringEquals": {"apigateway:Request/ApiName": name, "apigateway:Request/EndpointType": "PRIVATE"}}},
+        {"Sid": "ManageTheFrontApi", "Effect": "Allow",
+         "Action": ["apigateway:DELETE", "apigateway:GET", "apigateway:PATCH", "apigateway:PUT",
+                    "apigateway:UpdateRestApiPolicy"],
+         "Resource": [f"{apis}/*"], "Condition": {"StringEquals": {"apigateway:Resource/ApiName": name}}},
+        # Creating a resource, deployment or stage in an API (POST) takes no API-name condition:
+        # only those three kinds, in the account's REST APIs, which this role creates only as the front.
+        {"Sid": "BuildTheFrontApi", "Effect": "Allow", "Action": ["apigateway:POST"],
+         "Resource": [f"{apis}/*/resources/*", f"{apis}/*/deployments", f"{apis}/*/stages"]},
+        {"Sid": "CreateTheFrontFunction", "Effect": "Allow", "Action": ["lambda:CreateFunction",
+                                                                         "lambda:UpdateFunctionConfiguration"],
+         "Resource": function,
+         "Condition": {"ForAllValues:StringEquals": {
+             "lambda:SubnetIds": outputs["subnetIds"],
+             "lambda:SecurityGroupIds": pulumi.Output.from_input(outputs["workloadSecurityGroupId"]).apply(lambda g: [g])},
+             "Null": {"lambda:SubnetIds": "false", "lambda:SecurityGroupIds": "false"}}},
+        {"Sid": "ManageTheFrontFunction", "Effect": "Allow",
+         "Action": ["lambda:AddPermission", "lambda:DeleteFunction", "lambda:DeleteFunctionConcurrency",
+                    "lambda:GetFunction", "lambda:GetFunctionCodeSigningConfig", "lambda:GetFunctionRecursionConfig",
+                    "lambda:GetPolicy", "lambda:GetRuntimeManagementConfig", "lambda:PutFunctionConcurrency",
+                    "lambda:RemovePermission", "lambda:TagResource", "lambda:UntagResource",
+                    "lambda:UpdateFunctionCode"],
+         "Resource": function},
+        {"Sid": "FrontRoleOnlyWithItsBoundary", "Effect": "Allow",
+         "Action": ["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy"],
+         "Resource": roles, "Condition": boundary},
+        {"Sid": "ManageTheFrontRole", "Effect": "Allow",
+         "Action": ["iam:DeleteRole", "iam:DeleteRolePolicy", "iam:GetRole", "iam:GetRolePolicy",
+                    "iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "iam:TagRole", "iam:UntagRole"],
+         "Resource": roles},
+        {"Sid": "PassTheFrontRole", "Effect": "Allow", "Action": "iam:PassRole", "Resource": roles,
+         "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}},
+        {"Sid": "TheFrontLogGroup", "Effect": "Allow",
+         "Action": ["logs:AssociateKmsKey", "logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:ListTagsForResource",
+                    "logs:PutRetentionPolicy", "logs:TagResource", "logs:UntagResource"],
+         "Resource": [log_group, pulumi.Output.concat(log_group, ":*")]},
+        # List calls take no resource.
+        {"Sid": "FindLogGroups", "Effect": "Allow", "Action": ["logs:DescribeLogGroups"], "Resource": "*"},
+        {"Sid": "FrontKeyThroughLambda", "Effect": "Allow",
+         "Action": ["kms:CreateGrant", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"], "Resource": front.key_arn,
+         "Condition": {"StringEquals": {"kms:ViaService": f"lambda.{region}.amazonaws.com"}}},
+        {"Sid": "ValidateTheFrontNetwork", "Effect": "Allow", "Action": ["ec2:DescribeVpcs"], "Resource": "*"},
+    ]
+
+
 def endpoint_execution_statements(platform: PlatformConfig, project: str, region: str, account_id: pulumi.Output[str],
-                                  outputs: dict, group: ModelPackageGroup | None = None) -> list[dict]:
+                                  outputs: dict, group: ModelPackageGroup | None = None,
+                                  front: ApiFront | None = None) -> list[dict]:
     """Production's CloudFormation execution role: the model (from a version of the project's
     model package group, which it may describe and nothing more), endpoint configuration (KMS,
-    data capture) and endpoint of the project, hosted by the workspace's hosting role; nothing else."""
+    data capture) and endpoint of the project, hosted by the workspace's hosting role, and with
+    the API front what the front needs (:func:`front_statements`); nothing else."""
     name = endpoint_name(platform, project)
     roles = outputs["workspace"].apply(lambda w: w["serviceRoleArns"])
     key = outputs["data"].apply(lambda d: d["keyArn"])
     return [
+        *(front_statements(platform, project, region, account_id, outputs, front) if front is not None else []),
         {"Sid": "ModelAndEndpoint", "Effect": "Allow",
          "Action": ["sagemaker:AddTags", "sagemaker:CreateEndpoint", "sagemaker:CreateEndpointConfig",
                     "sagemaker:CreateModel", "sagemaker:DeleteEndpoint", "sagemaker:DeleteEndpointConfig",
@@ -732,8 +995,10 @@ def endpoint_execution_statements(platform: PlatformConfig, project: str, region
 
 
 def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str] | None,
-                  codecommit_role_arn: pulumi.Output[str] | None, build: dict, resolver: dict | None, repositories: dict,
-                  group: ModelPackageGroup | None, outputs: dict, deploy_roles: dict, execution_roles: dict) -> StageInputs:
+                  codecommit_role_arn: pulumi.Output[str] | None, build: dict, resolver: dict | None,
+                  runner: dict | None, repositories: dict,
+                  group: ModelPackageGroup | None, outputs: dict, deploy_roles: dict, execution_roles: dict,
+                  front: ApiFront | None = None) -> StageInputs:
     """Template parameters from the stacks' outputs (the project's environments, this stack)."""
     platform, project = ctx.platform, ctx.project
     assert project is not None
@@ -768,12 +1033,14 @@ def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str] | None,
         key = o["data"].apply(lambda d: d["keyArn"])
         # One value for where the training job writes and where the registration reads.
         output_uri = models_url("preprod").apply(lambda u: u.rstrip("/"))
+        engine = spec.workflow_engine
         training = {
-            "WorkflowEngine": "StepFunctions", "WorkflowName": workflow_name(platform, project),
+            "WorkflowEngine": engine, "WorkflowName": workflow_name(platform, project),
             "ImageUri": pulumi.Output.concat(training_image, ":", COMMIT_ID),
             "ProcessingRoleArn": roles.apply(lambda r: r["processing"]),
             "TrainingRoleArn": roles.apply(lambda r: r["training"]),
-            "StateMachineRoleArn": roles.apply(lambda r: r["step_functions"]),
+            # The role the workflow runs as: the state machine's, or the SageMaker pipeline's.
+            "StateMachineRoleArn": roles.apply(lambda r: r[WORKFLOW_ROLE_KINDS[engine]]),
             "VolumeKmsKeyArn": key, "OutputKmsKeyArn": key,
             "InputDataS3Uri": o["data"].apply(lambda d: f"s3://{d['buckets']['datasets']['name']}"),
             "OutputS3Uri": output_uri,
@@ -783,7 +1050,10 @@ def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str] | None,
             registration = {
                 "ModelPackageGroupName": group.arn,
                 "ImageUri": pulumi.Output.concat(inference_image, ":", COMMIT_ID),
-                "ModelDataUrl": output_uri.apply(lambda u: dv.model_artifact_url(u, RUN_ID)),
+                # The state machine names its training job by the run; SageMaker names a
+                # pipeline's, so the runner reports where its model is.
+                "ModelDataUrl": (TRAINED_MODEL_DATA_URL if engine == "SageMakerPipeline"
+                                 else output_uri.apply(lambda u: dv.model_artifact_url(u, RUN_ID))),
                 "CommitId": COMMIT_ID,
             }
     if "prod" in outputs:
@@ -798,6 +1068,10 @@ def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str] | None,
             "DataCaptureS3Uri": pipeline_bucket.apply(lambda b: f"{b}/data-capture"),
             "MonitorOutputS3Uri": pipeline_bucket.apply(lambda b: f"{b}/model-monitor"),
             "MonitorRoleArn": o["workspace"].apply(lambda w: w["serviceRoleArns"]["processing"]),
+            # The API Gateway + Lambda front, reached only through the VPC's execute-api endpoint.
+            "ApiFront": "true" if front is not None else "false",
+            **({"ApiVpcEndpointId": front.vpc_endpoint_id, "FrontRoleBoundaryArn": front.boundary_arn,
+                "FrontKmsKeyArn": front.key_arn} if front is not None else {}),
             **env_parameters("prod"),
         }
     group_spec = dv.approver_group(platform, project)
@@ -806,6 +1080,7 @@ def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str] | None,
         codecommit_role_arn=codecommit_role_arn,
         repository=dv.source_repository(platform, project), branch=source.branch if source else "main",
         build_project_name=build["name"], resolver_project_name=resolver["name"] if resolver else None,
+        workflow_engine=spec.workflow_engine, runner_project_name=runner["name"] if runner else None,
         training_image=training_image, inference_image=inference_image,
         stack_names=dv.stack_names(platform, project), templates=platform.delivery.templates.model_dump(),
         preprod_role_arn=deploy_roles["preprod"].arn if "preprod" in deploy_roles else None,

@@ -96,6 +96,12 @@ class ProjectDelivery(ConfigModel):
     approver_group: str | None = None
     # The project's code repository the pipelines build from (default: the first configured).
     repository: str | None = None
+    # What runs the training workflow in pre-production (templates/training-workflow.yaml's
+    # WorkflowEngine): the whitepaper's Step Functions state machine, or a SageMaker Pipeline.
+    workflow_engine: Literal["StepFunctions", "SageMakerPipeline"] = "StepFunctions"
+    # A private API Gateway and a Lambda function in the production VPC front the endpoint
+    # (templates/endpoint.yaml's ApiFront), reached only through the VPC's execute-api endpoint.
+    api_front: bool = False
 
 
 class TemplateSettings(ConfigModel):
@@ -140,6 +146,42 @@ def pipeline_stages(platform: "PlatformConfig", project: str) -> dict[str, tuple
     return {kind: kind_stages for kind, kind_stages in kinds.items() if kind_stages}
 
 
+def workflow_engine(platform: "PlatformConfig", project: str) -> str | None:
+    """The training workflow's engine, or None when the project's pipelines do not train."""
+    spec = delivery(platform, project)
+    return spec.workflow_engine if spec is not None and "train" in stages(platform, project) else None
+
+
+def api_front(platform: "PlatformConfig", project: str) -> bool:
+    """The production endpoint is fronted by API Gateway and Lambda (only with the deploy stage)."""
+    spec = delivery(platform, project)
+    return spec is not None and spec.api_front and "deploy" in stages(platform, project)
+
+
+def calls_sagemaker(platform: "PlatformConfig", project: str) -> bool:
+    """A build of the automation account calls SageMaker's API: A2's approved-version resolver,
+    or the runner of a SageMaker pipeline (the automation VPC then needs SageMaker's endpoint)."""
+    return "deploy" in stages(platform, project) or workflow_engine(platform, project) == "SageMakerPipeline"
+
+
+# The interface endpoint the API front is reached through (components/vpc_endpoints.py).
+API_FRONT_ENDPOINT = "execute-api"
+# The path the endpoint template creates the front function's role under (templates/endpoint.yaml;
+# CloudFormation names the role), in production.
+FRONT_ROLE_PATH = "/ml-platform/endpoint-front/"
+
+
+def front_role_pattern() -> str:
+    """The front's role as a role name pattern (path included): any role under its path."""
+    return f"{FRONT_ROLE_PATH.strip('/')}/*"
+
+
+def endpoint_services(platform: "PlatformConfig", project: str, env: str) -> list[str]:
+    """Interface endpoints `project`-`env` needs for its delivery: execute-api in production when
+    the API front is configured (the private API admits only that endpoint)."""
+    return [API_FRONT_ENDPOINT] if env == "prod" and api_front(platform, project) else []
+
+
 def _name(platform: "PlatformConfig", project: str, suffix: str) -> str:
     return f"{platform.name_prefix}-{project}-{suffix}"
 
@@ -162,6 +204,8 @@ ROLES: dict[str, tuple[str, str]] = {
     "schedule": ("automation", "pipeline-schedule"),
     # A2's build step that resolves the registry's latest Approved version (reads that group only).
     "approved-model": ("automation", "approved-model"),
+    # With workflow_engine SageMakerPipeline: A's build step that runs the pipeline as role B.
+    "workflow-runner": ("automation", "training-runner"),
     # With CodeCommit (shared-services account): the source actions' role there, and the
     # EventBridge roles that carry a push to the automation account and start the pipeline.
     "code-source": ("shared", "code-source"),
@@ -196,6 +240,8 @@ def created_role_keys(platform: "PlatformConfig", project: str) -> list[str]:
         keys += ["deploy-training", "cfn-training"]
     if "deploy" in found:
         keys += ["deploy-endpoint", "cfn-endpoint", "approved-model"]
+    if workflow_engine(platform, project) == "SageMakerPipeline":
+        keys.append("workflow-runner")
     spec = delivery(platform, project)
     if spec is not None and any(t.type == "schedule" for t in spec.triggers):
         keys.append("schedule")
@@ -233,6 +279,11 @@ def monitored_environments(platform: "PlatformConfig", project: str) -> list[str
 
 def build_project_name(platform: "PlatformConfig", project: str) -> str:
     return _name(platform, project, "image-build")
+
+
+def runner_project_name(platform: "PlatformConfig", project: str) -> str:
+    """A's CodeBuild project that runs the SageMaker pipeline as role B (workflow_engine SageMakerPipeline)."""
+    return _name(platform, project, "training-runner")
 
 
 def resolver_project_name(platform: "PlatformConfig", project: str) -> str:
@@ -362,6 +413,14 @@ def _check_delivery(platform: "PlatformConfig", problems: list[str]) -> None:
             elif spec.approver_group not in groups:
                 problems.append(f"{key}.approver_group: unknown approver group '{spec.approver_group}' "
                                 f"(allowed: {', '.join(groups) or 'none; define delivery.approver_groups'})")
+        if spec.workflow_engine != "StepFunctions" and "train" not in SCENARIOS[spec.scenario]:
+            problems.append(f"{key}.workflow_engine: '{spec.workflow_engine}' runs the training workflow, which the "
+                            f"{spec.scenario} scenario does not have (allowed: StepFunctions, or a scenario with the "
+                            f"train stage: {', '.join(s for s, st in SCENARIOS.items() if 'train' in st)})")
+        if spec.api_front and "deploy" not in SCENARIOS[spec.scenario]:
+            problems.append(f"{key}.api_front: the API front is in front of the production endpoint, which the "
+                            f"{spec.scenario} scenario does not deploy (allowed: false, or a scenario with the deploy "
+                            f"stage: {', '.join(s for s, st in SCENARIOS.items() if 'deploy' in st)})")
         if code.provider == "CodeCommit":
             own = ss.project_code_repositories(platform, name)
             if spec.repository is not None and spec.repository not in own:

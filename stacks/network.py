@@ -119,7 +119,7 @@ def run(ctx: StackContext) -> None:
             services = ns.central_services(platform) if central else []
             ingress = sorted({platform.cidr_plan.supernet}) if central else [cidr]
         else:
-            services = [] if central else net.endpoints.shared_vpc_services
+            services = [] if central else ns.shared_vpc_services(platform, key)
             ingress = [cidr]
         endpoints = VpcEndpoints(
             f"{account_key}-endpoints", vpc.vpc_id, region, organization_id, services, vpc.subnet_ids, ingress, tags,
@@ -139,7 +139,7 @@ def run(ctx: StackContext) -> None:
         for key, (vpc, _, provider, _) in shared_vpcs.items():
             if key == "network":
                 continue
-            for service in net.endpoints.shared_vpc_services:
+            for service in ns.shared_vpc_services(platform, key):
                 associate_zone(f"{key.replace('_', '-')}-zone-{service.replace('.', '-')}", zones.zone_ids[service],
                                vpc.vpc_id, region, hub_provider, provider, parent=vpc)
 

@@ -14,7 +14,7 @@ from pydantic import Field
 from components.vpc_endpoints import INTERFACE_SERVICES
 from components.workload_vpc import SUBNET_MIN_PREFIX, carve_bits
 from components.workload_vpc import FlowLogSettings as VpcFlowLogs
-from stacks import data_settings, model_sharing_settings
+from stacks import data_settings, delivery_settings, model_sharing_settings
 from stacks.config_model import ENVIRONMENTS, LOG_RETENTION_DAYS, ConfigModel
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def project_services(platform: "PlatformConfig", project: str, environment: str)
     SageMaker Runtime where SM-7 forbids invoking endpoints, plus Rekognition for projects that
     consume models shared by another project and for the consumer environments of a project's
     shared model (RK blog, "Avoiding the public internet"; STS too where they assume the
-    producer's role), plus Athena, Glue and Lake Formation where the environment has data-lake grants."""
+    producer's role), plus execute-api in production when the endpoint has its API front, plus Athena, Glue and Lake Formation where the environment has data-lake grants."""
     services = [s for s in platform.network.endpoints.project_services
                 if not (s == "sagemaker.runtime" and environment in NO_RUNTIME_ENVIRONMENTS)]
     if platform.project(project).consumes_models_from and "rekognition" not in services:
@@ -129,15 +129,29 @@ def project_services(platform: "PlatformConfig", project: str, environment: str)
     # the producer's role) through its own endpoints; the role policies require them.
     services.extend(s for s in model_sharing_settings.endpoint_services(platform, project, environment)
                     if s not in services)
+    # The production endpoint's API front is reached through its VPC's execute-api endpoint.
+    services.extend(s for s in delivery_settings.endpoint_services(platform, project, environment) if s not in services)
     # Environments that read the data lake query it from private subnets.
     if data_settings.consumer_grants(platform, project, environment):
         services.extend(s for s in LAKE_QUERY_SERVICES if s not in services)
     return services
 
 
+def shared_vpc_services(platform: "PlatformConfig", key: str) -> list[str]:
+    """The interface endpoints the shared VPC `key` (of `cidr_plan.shared`) needs: the configured
+    list, plus SageMaker's API in the automation VPC where a delivery pipeline deploys (its
+    approved-version resolver runs there and lists the registry's versions) or runs a SageMaker
+    pipeline (its runner starts and watches the pipeline's executions)."""
+    services = list(platform.network.endpoints.shared_vpc_services)
+    if key == delivery_settings.AUTOMATION_ACCOUNT and "sagemaker.api" not in services and any(
+            delivery_settings.calls_sagemaker(platform, project) for project in platform.delivery.projects):
+        services.append("sagemaker.api")
+    return services
+
+
 def central_services(platform: "PlatformConfig") -> list[str]:
     """Every service some spoke needs, in catalog order: the central endpoint set."""
-    wanted = set(platform.network.endpoints.shared_vpc_services)
+    wanted = {s for key in platform.cidr_plan.shared for s in shared_vpc_services(platform, key)}
     for project in platform.projects:
         for env in project.environments:
             wanted.update(project_services(platform, project.name, env))

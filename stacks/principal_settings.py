@@ -81,7 +81,8 @@ class ExistingRole(ConfigModel):
 class KnownRole:
     """A role policies may name: `account` is an account key (`management`, `log-archive`,
     `<project>-<env>`, a sandbox's name); `name` is the role's path and name (a `*` pattern for
-    AWS-created families); `origin` is `created`, `aws`, `existing` or `reserved` (a pattern
+    AWS-created families); `origin` is `created`, `aws`, `existing`, `template` (created by a
+    template a delivery pipeline deploys, :func:`template_created_roles`) or `reserved` (a pattern
     deny-only guardrails name, see :func:`reserved_patterns`); `source` is the
     creating stack, the AWS service, or the configured reason."""
 
@@ -248,9 +249,17 @@ def reserved_patterns(platform: "PlatformConfig") -> list[KnownRole]:
     return [KnownRole("*", ds.model_consumer_role_pattern(platform), "reserved", "MOD-1 (organization stack SCPs)")]
 
 
+def template_created_roles(platform: "PlatformConfig") -> list[KnownRole]:
+    """Roles the CloudFormation templates the delivery pipelines deploy create (not the stacks):
+    the API front's function role under its path in production (CloudFormation names it)."""
+    return [KnownRole(f"{p}-prod", dv.front_role_pattern(), "template",
+                      f"templates/endpoint.yaml, deployed by {dv.pipeline_name(platform, p, 'deployment')}")
+            for p in platform.delivery.projects if dv.api_front(platform, p)]
+
+
 def known_roles(platform: "PlatformConfig") -> list[KnownRole]:
     return [*created_roles(platform), *aws_created_roles(platform), *existing_roles(platform),
-            *reserved_patterns(platform)]
+            *template_created_roles(platform), *reserved_patterns(platform)]
 
 
 def find_role(platform: "PlatformConfig", account: str, name: str,

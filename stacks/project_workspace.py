@@ -2,7 +2,8 @@
 permissions, and the SSM parameters notebooks and pipelines read.
 
 Job roles (whitepaper "Service roles", one per job kind): notebook execution (the data part's
-`sm-execution` persona), processing, training / tuning, model hosting, Step Functions, Glue.
+`sm-execution` persona), processing, training / tuning, model hosting, Step Functions,
+SageMaker Pipelines (the role a pipeline runs its steps as), Glue.
 Their policies, tightened from the whitepaper's samples:
 
 - `iam:PassRole` only to the named job roles, only to the service that runs them;
@@ -266,6 +267,27 @@ def _run_jobs(c: _Context) -> list[Statement]:
     ]
 
 
+def _run_workflow(c: _Context) -> list[Statement]:
+    """What a training workflow's orchestrator (the Step Functions role, the SageMaker pipeline
+    role) does: run the processing and training jobs in the project VPC, create the model from
+    the trained artifact there (network-isolated), and pass only the roles those run as."""
+    return [
+        *_run_jobs(c),
+        {"Sid": "CreateModelsInProjectVpc", "Effect": "Allow", "Action": ["sagemaker:CreateModel"],
+         "Resource": [c.arn("sagemaker", "model/*")],
+         "Condition": {
+             "Null": {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"},
+             "ForAllValues:StringEquals": {"sagemaker:VpcSubnets": c.network.subnet_ids,
+                                           "sagemaker:VpcSecurityGroupIds": [c.network.workload_security_group_id]},
+             "Bool": {"sagemaker:NetworkIsolation": "true"},
+         }},
+        # Tagging on create needs AddTags (the models carry the mandatory tags, TAG-1).
+        {"Sid": "TagAndDescribeModels", "Effect": "Allow", "Action": ["sagemaker:AddTags", "sagemaker:DescribeModel"],
+         "Resource": [c.arn("sagemaker", "model/*")]},
+        _pass_roles(c, ["processing", "training", "hosting"]),
+    ]
+
+
 def _parameters(c: _Context) -> Statement:
     path = ws.parameter_path(c.platform, c.project, c.env)
     return {"Sid": "WorkspaceParameters", "Effect": "Allow",
@@ -300,7 +322,8 @@ def job_policies(c: _Context) -> dict[str, list[Statement]]:
                      *_logs(c, "/aws/sagemaker/TrainingJobs"), _metrics(), *_vpc(c)],
         "hosting": [*_s3(c, "hosting", lake=False), *_project_key(c, grants=True), *_ecr_pull(c),
                     *_logs(c, "/aws/sagemaker/Endpoints"), _metrics(), *_vpc(c)],
-        "step_functions": [*_run_jobs(c), _pass_roles(c, ["processing", "training"]),
+        "pipelines": _run_workflow(c),
+        "step_functions": [*_run_workflow(c),
                            {"Sid": "SageMakerJobEvents", "Effect": "Allow",
                             "Action": ["events:DescribeRule", "events:PutRule", "events:PutTargets"],
                             "Resource": [c.arn("events", f"rule/StepFunctionsGetEventsForSageMaker{n}sRule")

@@ -2,7 +2,7 @@
 
 - **Service roles**, one per job kind (whitepaper "Service roles"): the notebook execution
   role (the data layer's `sm-execution` persona by default, so its bucket and lake grants keep
-  working), processing, training / tuning, model hosting, Step Functions and Glue.
+  working), processing, training / tuning, model hosting, Step Functions, SageMaker Pipelines and Glue.
 - **Studio**: the environments with a SageMaker Studio domain (dev by default), the
   authentication mode, the presigned URL lifetime, the idle shutdown, the instance types
   (default: `guardrails.notebook_instance_types`, the SM-8 allow-list) and the user profiles,
@@ -36,6 +36,9 @@ JOB_SERVICES = {
     "training": "sagemaker.amazonaws.com",
     "hosting": "sagemaker.amazonaws.com",
     "step_functions": "states.amazonaws.com",
+    # The role a SageMaker pipeline runs its steps as (the training workflow with
+    # delivery.projects.<p>.workflow_engine: SageMakerPipeline, or a data scientist's pipeline).
+    "pipelines": "sagemaker.amazonaws.com",
     "glue": "glue.amazonaws.com",
 }
 # CreatePresignedDomainUrl's ExpiresInSeconds range (botocore sagemaker model).
@@ -57,6 +60,7 @@ class ServiceRoleNames(ConfigModel):
     training: str = "sm-training"
     hosting: str = "sm-hosting"
     step_functions: str = "sfn-pipelines"
+    pipelines: str = "sm-pipelines"
     glue: str = "glue-jobs"
 
 

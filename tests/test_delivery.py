@@ -64,9 +64,10 @@ def test_pipeline_a_builds_trains_in_preprod_and_registers_and_a2_approves_then_
         ("Source", "Source", None), ("Build", "BuildImages", None),
         ("Train", "DeployTrainingWorkflow", b), ("Train", "RunTrainingWorkflow", b),
         ("Register", "RegisterModelVersion", b)]
-    # A2 resolves the registry's approved version (a build, as its project's role), then deploys it.
+    # A2 resolves the registry's approved version (a build, as its project's role), asks for
+    # approval of that version, then deploys it.
     assert _actions(pipelines["deployment"]) == [
-        ("Source", "Source", None), ("Approve", "ApproveRelease", None), ("Deploy", "ResolveApprovedVersion", None),
+        ("Source", "Source", None), ("Approve", "ResolveApprovedVersion", None), ("Approve", "ApproveRelease", None),
         ("Deploy", "DeployEndpoint", c)]
     assert pipelines["training"].inputs["roleArn"] == _arn(ids, "automation", "pipeline-training")
     assert pipelines["deployment"].inputs["roleArn"] == _arn(ids, "automation", "pipeline-deployment")
@@ -75,8 +76,9 @@ def test_pipeline_a_builds_trains_in_preprod_and_registers_and_a2_approves_then_
     assert train[1]["configuration"]["StateMachineArn"] == "#{TrainStack.StateMachineARN}"
     # The CloudFormation actions pass the account's execution role, and nothing else.
     assert train[0]["configuration"]["RoleArn"] == _arn(ids, f"{PROJECT}-preprod", "cfn-training")
-    resolve, deploy = pipelines["deployment"].inputs["stages"][2]["actions"]
-    assert [a["runOrder"] for a in (resolve, deploy)] == [1, 2]
+    resolve, approve = pipelines["deployment"].inputs["stages"][1]["actions"]
+    assert [a["runOrder"] for a in (resolve, approve)] == [1, 2]
+    (deploy,) = pipelines["deployment"].inputs["stages"][2]["actions"]
     assert deploy["configuration"]["RoleArn"] == _arn(ids, f"{PROJECT}-prod", "cfn-endpoint")
     assert {p.account for p in pipelines.values()} == {ids["automation"]}
 
@@ -133,11 +135,14 @@ def test_pipeline_roles_hold_what_the_whitepaper_lists(run, ids):
 
 def test_the_execution_roles_pass_only_the_workspace_service_roles(run, sample_runs):
     roles = _roles(run)
-    for env, name, expected in (("preprod", "cfn-training", {"step_functions", "processing", "training"}),
+    # The state machine's role passes the job roles itself: CloudFormation passes only it.
+    for env, name, expected in (("preprod", "cfn-training", {"step_functions"}),
                                 ("prod", "cfn-endpoint", {"hosting"})):
         service_roles = sample_runs(f"{PROJECT}-{env}").outputs["workspace"]["serviceRoleArns"]
         passed = _granted(_policy(run, roles[name]), "iam:PassRole")
-        assert set(passed) == {service_roles[k] for k in expected}, name
+        # Besides, with the API front, the front function's role (tests/test_delivery_api_front.py).
+        front = {r for r in passed if "/ml-platform/endpoint-front/" in r}
+        assert set(passed) - front == {service_roles[k] for k in expected}, name
 
 
 def test_bucket_policy_a_and_the_key_policy_name_exactly_the_target_accounts_and_pipeline_roles(run, ids):
@@ -221,6 +226,7 @@ def test_the_image_build_reaches_only_the_interface_endpoints_and_s3(run, sample
 
 def test_in_central_endpoint_mode_the_build_reaches_the_hub_vpcs_endpoints(run_platform, sample_platform):
     sample_platform["network"]["endpoints"]["mode"] = "central"
+    sample_platform["delivery"]["projects"][PROJECT]["api_front"] = False  # its endpoint id: tests/test_delivery_api_front.py
     result = run_platform(f"{PROJECT}-delivery", platform=sample_platform)
     cidrs = {r.inputs.get("cidrIpv4") for r in result.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")}
     assert cidrs == {sample_platform["cidr_plan"]["shared"]["network"], None}
@@ -257,7 +263,7 @@ def test_the_templates_get_their_parameters_from_the_stacks_outputs(run, sample_
     assert training["VolumeKmsKeyArn"] == preprod["data"]["keyArn"]
     repo = run.outputs["repositories"][f"{PROJECT}/training"]["url"]
     assert training["ImageUri"] == f"{repo}:#{{SourceVariables.CommitId}}"
-    endpoint = json.loads(pipelines["deployment"].inputs["stages"][2]["actions"][1]["configuration"]["ParameterOverrides"])
+    endpoint = json.loads(pipelines["deployment"].inputs["stages"][2]["actions"][0]["configuration"]["ParameterOverrides"])
     assert endpoint["HostingRoleArn"] == prod["workspace"]["serviceRoleArns"]["hosting"]
     assert endpoint["KmsKeyArn"] == prod["data"]["keyArn"]
     assert endpoint["SubnetIds"] == ",".join(prod["subnetIds"])
@@ -286,7 +292,7 @@ def test_triggers_source_branch_and_paths_and_a_schedule(run, sample_runs):
     ("deployment", {"deployment": ["Source", "Approve", "Deploy"]}),
 ])
 def test_scenarios_are_pipeline_shapes_from_the_same_stage_builders(run_platform, sample_platform, scenario, expected):
-    sample_platform["delivery"]["projects"][PROJECT]["scenario"] = scenario
+    sample_platform["delivery"]["projects"][PROJECT].update(scenario=scenario, api_front=False)
     result = run_platform(f"{PROJECT}-delivery", platform=sample_platform)
     shapes = {k: [s["name"] for s in p.inputs["stages"]] for k, p in _pipelines(result).items()}
     assert shapes == expected
@@ -329,6 +335,17 @@ def _without_prod(data: dict) -> dict:
     (lambda d: d["delivery"]["projects"][PROJECT].update(scenario="canary"),
      f"delivery.projects.{PROJECT}.scenario: unknown scenario 'canary'"),
     (lambda d: d["delivery"]["projects"].update(unknown={}), "delivery.projects.unknown: unknown project"),
+    (lambda d: d["delivery"]["projects"][PROJECT].update(workflow_engine="Airflow"),
+     f"delivery.projects.{PROJECT}.workflow_engine: Input should be 'StepFunctions' or 'SageMakerPipeline'"),
+    (lambda d: d["delivery"]["projects"]["document-vision"].update(scenario="registration"),
+     "delivery.projects.document-vision.workflow_engine: 'SageMakerPipeline' runs the training workflow, which the "
+     "registration scenario does not have (allowed: StepFunctions, or a scenario with the train stage: end-to-end, "
+     "training)"),
+    (lambda d: d["delivery"]["projects"][PROJECT].update(scenario="training"),
+     f"delivery.projects.{PROJECT}.api_front: the API front is in front of the production endpoint, which the "
+     "training scenario does not deploy (allowed: false, or a scenario with the deploy stage: end-to-end, deployment)"),
+    (lambda d: d["delivery"]["projects"][PROJECT].update(api_front="sometimes"),
+     f"delivery.projects.{PROJECT}.api_front: Input should be a valid boolean"),
 ])
 def test_bad_delivery_input_is_rejected_naming_the_key(sample_platform, change, fragment):
     change(sample_platform)
@@ -427,7 +444,7 @@ def test_the_registration_template_passes_cfn_lint_and_takes_the_parameters_the_
 
 
 @pytest.mark.parametrize("stage, action, template", [
-    (2, 0, "templates/training-workflow.yaml"), (2, 1, "templates/endpoint.yaml")])
+    (2, 0, "templates/training-workflow.yaml"), (2, 0, "templates/endpoint.yaml")])
 def test_the_pipelines_pass_every_required_template_parameter_and_nothing_undeclared(run, stage, action, template):
     from cfnlint.decode import decode_str
 
@@ -527,3 +544,11 @@ def test_the_dashboard_reads_preprod_and_prod_through_their_cloudwatch_sharing_r
                  for option in metric if isinstance(option, dict) and "accountId" in option}
     assert read_from == targets
     assert set(run.outputs["delivery"]["monitoring"]["dashboardSharingRoles"]) == {"preprod", "prod"}
+
+
+@pytest.mark.parametrize("stack", [f"{PROJECT}-delivery", "document-vision-delivery"])
+def test_the_delivery_stack_reads_each_other_stack_once(sample_runs, stack):
+    # A second StackReference to the same stack is a duplicate URN the Pulumi engine rejects.
+    run = sample_runs(stack)
+    assert not [n for n in run.notes if "read twice" in n]
+    assert len(run.references) == len(set(run.references))

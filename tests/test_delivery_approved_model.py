@@ -29,11 +29,16 @@ from tests.test_delivery import BUILD, PROJECT, _arn, ids, run  # noqa: E402,F40
 GROUP_POLICY = "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy"
 
 
-def _deploy_stage(run):
+def _stage(run, name):
     (pipeline,) = [p for p in run.of_type("aws:codepipeline/pipeline:Pipeline")
                    if p.inputs["name"] == f"mrd-{PROJECT}-deployment"]
-    (stage,) = [s for s in pipeline.inputs["stages"] if s["name"] == "Deploy"]
+    (stage,) = [s for s in pipeline.inputs["stages"] if s["name"] == name]
     return stage["actions"]
+
+
+def _deploy_stage(run):
+    """The resolver (in the approve stage, before the approval) and the deploy action."""
+    return _stage(run, "Approve")[0], *_stage(run, "Deploy")
 
 
 def _role_policy(run, role_name):
@@ -50,7 +55,7 @@ def test_a2_deploys_the_resolved_approved_version_and_no_path_of_a_training_run(
     resolve, deploy = _deploy_stage(run)
     resolver = run.outputs["delivery"]["approvedModelResolver"]
     assert (resolve["provider"], resolve["configuration"]) == ("CodeBuild", {"ProjectName": resolver["name"]})
-    assert resolve["namespace"] == "ApprovedModel" and resolve["runOrder"] < deploy["runOrder"]
+    assert resolve["namespace"] == "ApprovedModel"
     parameters = json.loads(deploy["configuration"]["ParameterOverrides"])
     assert parameters["ModelPackageArn"] == MODEL_PACKAGE_ARN == "#{ApprovedModel.MODEL_PACKAGE_ARN}"
     # Nothing of a training run or a commit: the version carries its image and artifact.
@@ -65,6 +70,30 @@ def test_a2_deploys_the_resolved_approved_version_and_no_path_of_a_training_run(
     assert model["Containers"] == [{"ModelPackageName": {"Ref": "ModelPackageArn"}}]
     assert "PrimaryContainer" not in model
     assert not {"ModelDataUrl", "ImageUri"} & set(template["Parameters"])
+
+
+def test_the_approver_sees_the_version_the_deploy_stage_deploys(run):
+    resolve, approve = _stage(run, "Approve")
+    assert (approve["category"], approve["provider"]) == ("Approval", "Manual")
+    # The approval waits for the resolver, and its message names the resolver's output variable,
+    # the same one the deploy action passes as ModelPackageArn.
+    assert resolve["runOrder"] < approve["runOrder"]
+    assert f"#{{{resolve['namespace']}.MODEL_PACKAGE_ARN}}" in approve["configuration"]["CustomData"]
+    assert MODEL_PACKAGE_ARN in approve["configuration"]["CustomData"]
+    assert "model-risk" in approve["configuration"]["CustomData"]
+    # The variable is one the resolver's buildspec exports.
+    assert "MODEL_PACKAGE_ARN" in yaml.safe_load(approved_version_buildspec())["env"]["exported-variables"]
+    assert len(approve["configuration"]["CustomData"]) <= 500  # CodePipeline's CustomData limit
+
+
+def test_the_deploy_stage_cannot_come_without_the_approve_stage_that_resolves_its_version():
+    from components.pipeline_stages import StageInputs, pipeline_stages
+
+    inputs = StageInputs(project="p", region="eu-west-1", connection_arn="arn", codecommit_role_arn=None,
+                         repository="o/r", branch="main", build_project_name="b", training_image="i",
+                         inference_image="i", stack_names={}, templates={}, resolver_project_name="r")
+    with pytest.raises(ValueError, match="approve stage before it"):
+        pipeline_stages(inputs, ("deploy", "approve"))
 
 
 def test_the_resolver_reads_only_the_projects_group_and_runs_unprivileged_with_its_inline_buildspec(run, ids):
@@ -88,7 +117,8 @@ def test_the_resolver_reads_only_the_projects_group_and_runs_unprivileged_with_i
         (["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"],
          f"arn:aws:sagemaker:eu-west-1:{ids['shared-services']}:model-package/mrd-{PROJECT}/*")]
     services = {a.split(":")[0] for s in policy["Statement"] for a in _listed(s["Action"])}
-    assert services == {"logs", "s3", "kms", "sagemaker"}
+    # ec2: its build's ENIs in the automation VPC (test_the_resolver_runs_in_the_automation_vpc...).
+    assert services == {"logs", "s3", "kms", "sagemaker", "ec2"}
     assert "s3:PutObject" not in {a for s in policy["Statement"] for a in _listed(s["Action"])}
 
 
@@ -188,3 +218,37 @@ def test_a_deploying_scenario_without_preprod_is_refused_naming_the_key(sample_p
         parse_platform(sample_platform)
     assert (f"delivery.projects.{PROJECT}.scenario: 'deployment' deploys the approved version of {PROJECT}'s "
             "model package group, which needs a preprod environment") in str(info.value)
+
+
+def test_the_resolver_runs_in_the_automation_vpc_like_the_image_build(run, sample_runs):
+    # It calls SageMaker's API: from the automation VPC, through that VPC's interface endpoint.
+    resolver = run.outputs["delivery"]["approvedModelResolver"]
+    builds = {b.inputs["name"]: b for b in run.of_type(BUILD)}
+    image_build = builds[f"mrd-{PROJECT}-image-build"]
+    automation_vpc = sample_runs("network").outputs["sharedVpcs"]["automation"]
+    config = builds[resolver["name"]].inputs["vpcConfig"]
+    assert config == image_build.inputs["vpcConfig"]
+    assert (config["vpcId"], config["subnets"]) == (automation_vpc["vpcId"], automation_vpc["subnetIds"])
+    # Its role may create its build's ENIs in those subnets only.
+    _, policy = _role_policy(run, f"mrd-{PROJECT}-approved-model")
+    (eni,) = [s for s in policy["Statement"] if "ec2:CreateNetworkInterfacePermission" in _listed(s["Action"])]
+    assert eni["Condition"]["ArnEquals"]["ec2:Subnet"] == [
+        f"arn:aws:ec2:eu-west-1:{builds[resolver['name']].account}:subnet/{s}" for s in automation_vpc["subnetIds"]]
+
+
+def _interface_services(run, vpc_id):
+    return {e.inputs["serviceName"].split(".", 3)[3] for e in run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+            if e.inputs["vpcId"] == vpc_id and e.inputs["vpcEndpointType"] == "Interface"}
+
+
+def test_the_automation_vpc_has_sagemakers_endpoint_only_when_a_pipeline_deploys(sample_runs, run_platform, sample_platform):
+    network = sample_runs("network")
+    vpcs = network.outputs["sharedVpcs"]
+    assert "sagemaker.api" in _interface_services(network, vpcs["automation"]["vpcId"])
+    # Not configured for the shared VPCs: added for the resolver, in the automation VPC only.
+    assert "sagemaker.api" not in sample_platform["network"]["endpoints"]["shared_vpc_services"]
+    assert "sagemaker.api" not in _interface_services(network, vpcs["shared_services"]["vpcId"])
+    for spec in sample_platform["delivery"]["projects"].values():
+        spec.update(scenario="training", workflow_engine="StepFunctions", api_front=False)
+    trained = run_platform("network", platform=sample_platform)
+    assert "sagemaker.api" not in _interface_services(trained, trained.outputs["sharedVpcs"]["automation"]["vpcId"])

@@ -192,7 +192,7 @@ def test_without_a_source_trigger_no_push_route_and_the_source_role_trusts_only_
         run_platform, sample_platform, accounts):
     _codecommit(sample_platform)
     spec = sample_platform["delivery"]["projects"][PROJECT]
-    spec.update(scenario="docker-build", triggers=[{"type": "on-demand"}])
+    spec.update(scenario="docker-build", triggers=[{"type": "on-demand"}], api_front=False)
     result = run_platform(f"{PROJECT}-delivery", platform=sample_platform)
     (trust,) = json.loads(_role(result, "code-source").inputs["assumeRolePolicy"])["Statement"]
     assert trust["Principal"]["AWS"] == [_arn(accounts, "automation", "pipeline-training")]

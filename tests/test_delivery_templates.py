@@ -105,7 +105,10 @@ def endpoint_parameters(run) -> dict[str, Any]:
         "SubnetIds": o["subnetIds"], "SecurityGroupId": o["workloadSecurityGroupId"],
         "DataCaptureS3Uri": f"s3://{buckets['pipeline']['name']}/data-capture",
         "DataCaptureSamplingPercentage": 100, "InstanceType": "ml.m5.large", "InstanceCount": 2,
-        "ApiFront": "true", "ApiVpcEndpointId": "vpce-0123456789abcdef0", "ModelMonitor": "true",
+        "ApiFront": "true", "ApiVpcEndpointId": "vpce-0123456789abcdef0",
+        "FrontRoleBoundaryArn": f"arn:aws:iam::{'1' * 12}:policy/ml-platform/mrd-{PROJECT}-endpoint-front-boundary",
+        "FrontKmsKeyArn": f"arn:aws:kms:eu-west-1:{'1' * 12}:key/0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f",
+        "ModelMonitor": "true",
         "MonitorImageUri": "468650794304.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-model-monitor-analyzer",
         "MonitorRoleArn": o["workspace"]["serviceRoleArns"]["processing"],
         "MonitorOutputS3Uri": f"s3://{buckets['pipeline']['name']}/model-monitor",
@@ -414,8 +417,11 @@ def test_the_api_front_is_private_in_the_vpc_and_encrypted(prod):
     assert resources["FrontMethod"]["Properties"]["AuthorizationType"] == "AWS_IAM"
     function = resources["FrontFunction"]["Properties"]
     assert function["VpcConfig"] == {"SecurityGroupIds": [params["SecurityGroupId"]], "SubnetIds": params["SubnetIds"]}
-    assert function["KmsKeyArn"] == params["KmsKeyArn"] == resources["FrontLogGroup"]["Properties"]["KmsKeyId"]
+    # The front's own key (its policy lets CloudWatch Logs use it for this log group), and the role
+    # carries the boundary the execution role may create it with only.
+    assert function["KmsKeyArn"] == params["FrontKmsKeyArn"] == resources["FrontLogGroup"]["Properties"]["KmsKeyId"]
     role = resources["FrontRole"]["Properties"]
+    assert role["PermissionsBoundary"] == params["FrontRoleBoundaryArn"]
     (invoke,) = [s for s in role["Policies"][0]["PolicyDocument"]["Statement"] if s["Sid"] == "InvokeThisEndpoint"]
     assert invoke["Resource"] == f"arn:aws:sagemaker:eu-west-1:{account}:endpoint/{params['EndpointName']}"
 

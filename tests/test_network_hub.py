@@ -11,6 +11,7 @@ import pytest
 from network_costs import estimate, load_prices
 from network_costs.__main__ import main as costs_main
 from policy_documents.service_authorization import validate_document
+from stacks import network_settings as ns
 from stacks.config import ConfigError, parse_platform
 
 TGW = "aws:ec2transitgateway/transitGateway:TransitGateway"
@@ -209,7 +210,8 @@ def test_central_endpoints_live_in_the_hub_vpc_with_private_zones(run_platform, 
     assert [r.inputs["cidrIpv4"] for r in hub_rules] == [sample_platform["cidr_plan"]["supernet"]]
     # The shared accounts' VPCs join the zones cross-account and keep no endpoints of their own.
     associations = run.of_type("aws:route53/zoneAssociation:ZoneAssociation")
-    assert len(associations) == 3 * len(sample_platform["network"]["endpoints"]["shared_vpc_services"])
+    shared = [k for k in parse_platform(sample_platform).cidr_plan.shared if k != "network"]
+    assert len(associations) == sum(len(ns.shared_vpc_services(parse_platform(sample_platform), k)) for k in shared)
     for association in associations:
         authorization = next(a for a in run.of_type("aws:route53/vpcAssociationAuthorization:VpcAssociationAuthorization")
                              if a.urn in association.dependencies)
@@ -323,11 +325,16 @@ def test_cost_model_counts_what_the_program_builds(sample_platform):
     lake = 3 * (2 + 2 + 3) + 3 * (2 + 2)
     # Rekognition where document-vision's shared model is used (model_sharing): preprod, prod.
     models = 2 + 3
-    assert result["per-vpc"].endpoint_az_count == 3 * 8 * 2 + 2 * (13 * 2 + 14 * 2 + 14 * 3) + lake + models + 8 * 2
-    # Central: the 18 services once, in the hub VPC's 2 AZs, plus the isolated sandbox's own.
-    assert result["central"].endpoint_az_count == 18 * 2 + 8 * 2
-    assert result["per-vpc"].lines["interface endpoint-hours"] == pytest.approx((256 + lake + models) * 730 * 0.011)
-    assert result["central"].lines["route 53 private hosted zones"] == pytest.approx(18 * 0.5)
+    # Delivery: SageMaker's API in the automation VPC (the pipelines' resolver and runner), and
+    # execute-api in fraud-detection-prod (its endpoint's API front).
+    delivery = 2 + 3
+    assert result["per-vpc"].endpoint_az_count == (3 * 8 * 2 + 2 * (13 * 2 + 14 * 2 + 14 * 3) + lake + models + delivery
+                                                   + 8 * 2)
+    # Central: the 19 services once, in the hub VPC's 2 AZs, plus the isolated sandbox's own.
+    assert result["central"].endpoint_az_count == 19 * 2 + 8 * 2
+    assert result["per-vpc"].lines["interface endpoint-hours"] == pytest.approx(
+        (256 + lake + models + delivery) * 730 * 0.011)
+    assert result["central"].lines["route 53 private hosted zones"] == pytest.approx(19 * 0.5)
     # 10 attached VPCs in both modes.
     assert result["central"].lines["transit gateway attachment-hours"] == pytest.approx(10 * 730 * 0.05)
 

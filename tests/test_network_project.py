@@ -97,6 +97,21 @@ def model_services(stack: str) -> set[str]:
     return set(endpoint_services(SAMPLE, project, env))
 
 
+def delivery_services(stack: str) -> set[str]:
+    """execute-api where the production endpoint has its API front (delivery.projects.<p>.api_front)."""
+    from stacks.delivery_settings import endpoint_services as delivery_endpoints
+
+    project, env = stack.rsplit("-", 1)
+    return set(delivery_endpoints(SAMPLE, project, env))
+
+
+def test_only_a_production_vpc_whose_endpoint_has_the_api_front_gets_execute_api(sample_runs):
+    assert delivery_services("fraud-detection-prod") == {"execute-api"}
+    assert not delivery_services("document-vision-prod") and not delivery_services("fraud-detection-preprod")
+    assert "execute-api" in services(sample_runs("fraud-detection-prod"))
+    assert "execute-api" not in services(sample_runs("document-vision-prod"))
+
+
 def test_lake_readers_get_query_endpoints_and_others_do_not():
     assert lake_services("fraud-detection-dev") and not lake_services("document-vision-prod")
 
@@ -105,7 +120,7 @@ def test_lake_readers_get_query_endpoints_and_others_do_not():
 def test_endpoint_set_per_environment(sample_runs, stack):
     run = sample_runs(stack)
     found = services(run)
-    expected = WHITEPAPER | lake_services(stack) | model_services(stack)
+    expected = WHITEPAPER | lake_services(stack) | model_services(stack) | delivery_services(stack)
     if stack.endswith("-dev"):
         assert found == expected  # SM-7: no SageMaker Runtime where endpoints are denied
     else:

@@ -71,7 +71,35 @@ def test_pass_role_only_to_named_job_roles_and_their_service(sample_runs, platfo
                 assert set(statement["Resource"]) <= allowed, (role, statement["Resource"])
                 assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
                 passing.append(role)
-    assert set(passing) == {names["notebook"], names["step_functions"]}
+    assert set(passing) == {names["notebook"], names["step_functions"], names["pipelines"]}
+
+
+@pytest.mark.parametrize("kind", ["pipelines", "step_functions"])
+def test_the_workflow_roles_run_the_jobs_and_create_the_model_in_the_project_vpc_passing_only_the_job_roles(
+        sample_runs, platform, kind):
+    # The training workflow's orchestrator (templates/training-workflow.yaml): a SageMaker
+    # pipeline runs as `pipelines`, a state machine as `step_functions`; each runs processing,
+    # training and the model creation, the model with the hosting role.
+    stack = "document-vision-preprod"
+    run = sample_runs(stack)
+    names = service_role_names(platform, "document-vision", "preprod")
+    account = _account(run, stack)
+    doc = _job_policies(run)[names[kind]]
+    by_sid = {s["Sid"]: s for s in doc["Statement"]}
+    assert by_sid["PassJobRoles"]["Resource"] == [f"arn:aws:iam::{account}:role/{names[k]}"
+                                                  for k in ("processing", "training", "hosting")]
+    model = by_sid["CreateModelsInProjectVpc"]
+    assert model["Action"] == ["sagemaker:CreateModel"]
+    assert model["Condition"]["ForAllValues:StringEquals"] == {
+        "sagemaker:VpcSubnets": run.outputs["subnetIds"],
+        "sagemaker:VpcSecurityGroupIds": [run.outputs["workloadSecurityGroupId"]]}
+    assert model["Condition"]["Bool"] == {"sagemaker:NetworkIsolation": "true"}
+    assert by_sid["CreateJobsInProjectVpc"]["Condition"]["ForAllValues:StringEquals"] == model["Condition"][
+        "ForAllValues:StringEquals"]
+    assert by_sid["TagAndDescribeModels"]["Action"] == ["sagemaker:AddTags", "sagemaker:DescribeModel"]
+    actions = {a for s in doc["Statement"] for a in s["Action"]}
+    # Nothing of pipelines or state machines themselves: the CloudFormation execution role creates those.
+    assert not {a for a in actions if "Pipeline" in a or a.startswith("states:")}
 
 
 # Actions allowed on `*` although the data gives them a resource type, with the condition key
