@@ -84,6 +84,20 @@ UNKNOWN_SENTINELS = frozenset({
 
 def plain(value: Any) -> Any:
     """A deep copy of `value` as dicts, lists and scalars; unknown sentinels become UNKNOWN."""
+    # What the analyzer's proxies hold is plain JSON data: exact types first (the isinstance
+    # checks against abstract Mapping/Sequence below cost more than the copy).
+    kind = type(value)
+    if kind is _DictProxy or kind is _ListProxy:
+        value = value["__target"]
+        kind = type(value)
+    if kind is str:
+        return UNKNOWN if value in UNKNOWN_SENTINELS else value
+    if kind is dict:
+        return {str(k): plain(v) for k, v in value.items()}
+    if kind is list:
+        return [plain(v) for v in value]
+    if kind is bool or kind is float or kind is int or value is None:
+        return value
     if isinstance(value, _DictProxy):
         value = value["__target"]
     elif isinstance(value, _ListProxy):
