@@ -78,18 +78,29 @@ def default_provider(run: StackRun, package: str) -> dict[str, Any]:
     return {"type": f"pulumi:providers:{package}", "name": "default", "urn": urn, "properties": properties}
 
 
-def provider_view(run: StackRun, registration: Registration, providers: dict[str, Registration]) -> dict[str, Any] | None:
-    """The provider a custom resource uses, as the analyzer protocol describes it; None for components."""
+def provider_view(run: StackRun, registration: Registration, providers: dict[str, Registration],
+                  views: dict[str, dict[str, Any]] | None = None) -> dict[str, Any] | None:
+    """The provider a custom resource uses, as the analyzer protocol describes it; None for components.
+
+    `views` (one per stack) keeps each provider's view, so that the resources of one provider
+    share it (and the analyzer client its message) instead of each getting a copy."""
     if not registration.custom or registration.type.startswith("pulumi:providers:"):
         return None
     if registration.type == STACK_REFERENCE_TYPE:
         return None
+    views = {} if views is None else views
     if registration.provider:
         provider = providers.get(registration.provider.rsplit("::", 1)[0])
         if provider is not None:
-            return {"type": provider.type, "name": provider.name, "urn": provider.urn,
-                    "properties": unwrap_secrets(provider.inputs)}
-    return default_provider(run, package_of(registration.type))
+            if provider.urn not in views:
+                views[provider.urn] = {"type": provider.type, "name": provider.name, "urn": provider.urn,
+                                       "properties": unwrap_secrets(provider.inputs)}
+            return views[provider.urn]
+    package = package_of(registration.type)
+    key = f"default provider {package}"
+    if key not in views:
+        views[key] = default_provider(run, package)
+    return views[key]
 
 
 def provider_urn(run: StackRun, registration: Registration) -> str | None:
@@ -111,6 +122,7 @@ def analyzed_resources(run: StackRun, use_outputs: bool = False) -> list[Any]:
     from offline_preview.policy_analyzer import AnalyzedResource
 
     providers = {r.urn: r for r in run.resources if r.type.startswith("pulumi:providers:")}
+    views: dict[str, dict[str, Any]] = {}
     resources = []
     for reg in run.resources:
         if reg.type == STACK_REFERENCE_TYPE:
@@ -123,7 +135,7 @@ def analyzed_resources(run: StackRun, use_outputs: bool = False) -> list[Any]:
             parent=reg.parent,
             dependencies=list(reg.dependencies),
             property_dependencies={k: list(v) for k, v in reg.property_dependencies.items()},
-            provider=provider_view(run, reg, providers),
+            provider=provider_view(run, reg, providers, views),
             protect=reg.protect,
             retain_on_delete=reg.retain_on_delete,
             ignore_changes=list(reg.ignore_changes),

@@ -52,8 +52,8 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 __all__ = [
     "UNKNOWN", "AnalyzedResource", "AnalyzerInfo", "Diagnostic", "PolicyAnalyzer", "PolicyConfigError",
-    "PolicyInfo", "PolicyPackError", "load_policy_config", "reconcile_policy_config",
-    "shared_analyzer",
+    "PolicyInfo", "PolicyPackError", "analyze_request", "analyze_stack_request", "load_policy_config",
+    "reconcile_policy_config", "shared_analyzer",
 ]
 
 ENFORCEMENT_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
@@ -303,8 +303,60 @@ def _wire(value: Any) -> Any:
 
 def _struct(values: Mapping[str, Any] | None) -> struct_pb2.Struct:
     struct = struct_pb2.Struct()
-    struct.update(_wire(dict(values or {})))
+    _fill_struct(struct, values or {})
     return struct
+
+
+def _fill_struct(struct: struct_pb2.Struct, values: Mapping[str, Any]) -> None:
+    """`struct.update(_wire(values))` in one pass, without the intermediate copy (the same message)."""
+    fields = struct.fields
+    for key, value in values.items():
+        key = str(key)
+        if not key.startswith("__"):
+            _set_value(fields[key], value)
+
+
+def _set_value(target: struct_pb2.Value, value: Any) -> None:
+    """What `Struct.update` sets for `_wire(value)`; the plain types directly, others through `_wire`."""
+    kind = type(value)
+    if kind is str:
+        target.string_value = value
+    elif kind is bool:
+        target.bool_value = value
+    elif kind is int or kind is float:
+        target.number_value = float(value)
+    elif value is None:
+        target.null_value = struct_pb2.NULL_VALUE
+    elif kind is dict:
+        target.struct_value.Clear()
+        _fill_struct(target.struct_value, value)
+    elif kind is list or kind is tuple:
+        target.list_value.Clear()
+        add = target.list_value.values.add
+        for item in value:
+            _set_value(add(), item)
+    else:
+        _set_wired(target, _wire(value))
+
+
+def _set_wired(target: struct_pb2.Value, value: Any) -> None:
+    """`Struct.update`'s setter (protobuf's `_SetStructValue`) for a value `_wire` returned."""
+    if value is None:
+        target.null_value = struct_pb2.NULL_VALUE
+    elif isinstance(value, bool):
+        target.bool_value = value
+    elif isinstance(value, str):
+        target.string_value = value
+    elif isinstance(value, (int, float)):
+        target.number_value = value
+    elif isinstance(value, dict):
+        target.struct_value.Clear()
+        for key, item in value.items():
+            _set_wired(target.struct_value.fields[key], item)
+    else:
+        target.list_value.Clear()
+        for item in value:
+            _set_wired(target.list_value.values.add(), item)
 
 
 def _options(resource: AnalyzedResource) -> analyzer_pb2.AnalyzerResourceOptions:
@@ -594,33 +646,94 @@ class PolicyAnalyzer:
 
     def analyze(self, resource: AnalyzedResource) -> list[Diagnostic]:
         """`Analyze`: the resource policies' violations for one resource (pass its inputs)."""
-        request = analyzer_pb2.AnalyzeRequest(type=resource.type, properties=_struct(resource.properties),
-                                              urn=resource.urn, name=resource.name, options=_options(resource))
-        provider = _provider(resource)
-        if provider is not None:
-            request.provider.CopyFrom(provider)
         # Resource policies report without a URN; the engine files them under the analyzed resource.
-        return _diagnostics(self._call("Analyze", request), default_urn=resource.urn, version=self.version)
+        return _diagnostics(self._call("Analyze", analyze_request(resource)), default_urn=resource.urn,
+                            version=self.version)
 
     def analyze_each(self, resources: Iterable[AnalyzedResource]) -> list[Diagnostic]:
         """`Analyze` for each resource in turn, as the engine does while it steps through a plan."""
-        return [d for r in resources for d in self.analyze(r)]
+        return self.analyze_all(resources, in_flight=1)
+
+    def analyze_all(self, resources: Iterable[AnalyzedResource], in_flight: int = 4) -> list[Diagnostic]:
+        """`Analyze` for every resource, up to `in_flight` calls under way at once (as the engine
+        analyzes the steps it runs in parallel); the diagnostics come in the resources' order.
+
+        The next requests are built while the pack answers; resources that share a provider
+        (the same `provider` object) share its message."""
+        if self._stub is None:
+            raise PolicyPackError("the analyzer is not running (use it as a context manager or call start())")
+        providers: dict[int, tuple[Any, analyzer_pb2.AnalyzerProviderResource]] = {}
+        pending: collections.deque[tuple[AnalyzedResource, Any]] = collections.deque()
+        diagnostics: list[Diagnostic] = []
+        try:
+            for resource in resources:
+                if len(pending) >= max(1, in_flight):
+                    diagnostics += self._answer(*pending.popleft())
+                request = analyze_request(resource, providers)
+                pending.append((resource, self._stub.Analyze.future(request, timeout=self.call_timeout)))
+            while pending:
+                diagnostics += self._answer(*pending.popleft())
+        finally:
+            for _, call in pending:
+                call.cancel()
+        return diagnostics
+
+    def _answer(self, resource: AnalyzedResource, call: Any) -> list[Diagnostic]:
+        try:
+            response = call.result()
+        except grpc.RpcError as error:
+            raise PolicyPackError(f"Analyze failed: {error.code().name}: {error.details()}\n"
+                                  f"policy pack stderr:\n{self.stderr}") from None
+        return _diagnostics(response, default_urn=resource.urn, version=self.version)
 
     def analyze_stack(self, resources: Sequence[AnalyzedResource]) -> list[Diagnostic]:
         """`AnalyzeStack`: the stack policies' violations for all resources (pass their outputs)."""
-        request = analyzer_pb2.AnalyzeStackRequest()
-        for r in resources:
-            item = request.resources.add(type=r.type, urn=r.urn, name=r.name, parent=r.parent or "",
-                                         dependencies=list(r.dependencies))
-            item.properties.CopyFrom(_struct(r.properties))
-            item.options.CopyFrom(_options(r))
-            provider = _provider(r)
-            if provider is not None:
-                item.provider.CopyFrom(provider)
-            for key, urns in r.property_dependencies.items():
-                if urns:  # the engine skips properties without dependencies
-                    item.propertyDependencies[key].urns.extend(urns)
-        return _diagnostics(self._call("AnalyzeStack", request), version=self.version)
+        return _diagnostics(self._call("AnalyzeStack", analyze_stack_request(resources)), version=self.version)
+
+
+def analyze_request(resource: AnalyzedResource,
+                    providers: dict[int, tuple[Any, analyzer_pb2.AnalyzerProviderResource]] | None = None,
+                    ) -> analyzer_pb2.AnalyzeRequest:
+    """The `AnalyzeRequest` the engine sends for `resource` (its inputs, options and provider).
+
+    `providers` (kept by the caller across requests) reuses the provider message of resources
+    whose `provider` is the same object."""
+    request = analyzer_pb2.AnalyzeRequest(type=resource.type, urn=resource.urn, name=resource.name,
+                                          options=_options(resource))
+    _fill_struct(request.properties, resource.properties or {})
+    provider = _provider_message(resource, providers)
+    if provider is not None:
+        request.provider.CopyFrom(provider)
+    return request
+
+
+def analyze_stack_request(resources: Sequence[AnalyzedResource]) -> analyzer_pb2.AnalyzeStackRequest:
+    """The `AnalyzeStackRequest` the engine sends for a stack's resources (their outputs)."""
+    request = analyzer_pb2.AnalyzeStackRequest()
+    providers: dict[int, tuple[Any, analyzer_pb2.AnalyzerProviderResource]] = {}
+    for r in resources:
+        item = request.resources.add(type=r.type, urn=r.urn, name=r.name, parent=r.parent or "",
+                                     dependencies=list(r.dependencies))
+        _fill_struct(item.properties, r.properties or {})
+        item.options.CopyFrom(_options(r))
+        provider = _provider_message(r, providers)
+        if provider is not None:
+            item.provider.CopyFrom(provider)
+        for key, urns in r.property_dependencies.items():
+            if urns:  # the engine skips properties without dependencies
+                item.propertyDependencies[key].urns.extend(urns)
+    return request
+
+
+def _provider_message(resource: AnalyzedResource,
+                      cache: dict[int, tuple[Any, analyzer_pb2.AnalyzerProviderResource]] | None,
+                      ) -> analyzer_pb2.AnalyzerProviderResource | None:
+    if cache is None or not resource.provider:
+        return _provider(resource)
+    hit = cache.get(id(resource.provider))
+    if hit is None or hit[0] is not resource.provider:  # the object is kept, so its id is not reused
+        hit = cache[id(resource.provider)] = (resource.provider, _provider(resource))
+    return hit[1]
 
 
 _SHARED: dict[tuple[str, str], PolicyAnalyzer] = {}

@@ -136,7 +136,7 @@ class PolicySettings:
     """Which pack to run, with which configuration; `pack_dir=None` skips analysis.
 
     `processes` packs run side by side, each analyzing one stack at a time (the pack is Python:
-    one process uses one core); `threads` calls are kept in flight to each.
+    one process uses one core); `threads` calls are kept in flight to each (gRPC futures).
     """
 
     pack_dir: Path | None
@@ -156,7 +156,6 @@ class PolicySession:
         self.pack_name: str | None = None
         self.policies: list[PolicyInfo] = []
         self._idle: queue.Queue = queue.Queue()
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
 
     @property
     def analyzer(self) -> Any:
@@ -208,13 +207,9 @@ class PolicySession:
             self._idle.put(analyzer)
         self.pack_name = _pack_name(self.analyzer, Path(pack))
         self.policies = _policy_infos(self.analyzer)
-        self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max(1, self.settings.threads) * count, thread_name_prefix="policy")
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
         for analyzer in self.analyzers:
             analyzer.__exit__(*exc_info)
 
@@ -238,8 +233,7 @@ class PolicySession:
                           tags={"pulumi:project": run.project, "pulumi:runtime": "python"})
             resources = analyzed_resources(run)
             # The pack answers one resource at a time; a few calls in flight keep it busy.
-            batches = self._pool.map(analyzer.analyze, resources) if self._pool else map(analyzer.analyze, resources)
-            diagnostics = [d for batch in batches for d in batch]
+            diagnostics = list(analyzer.analyze_all(resources, in_flight=self.settings.threads))
             diagnostics += list(analyzer.analyze_stack(analyzed_resources(run, use_outputs=True)))
             result.analyzed = len(resources)
             result.violations = sorted({to_violation(run.stack, d) for d in diagnostics}, key=Violation.sort_key)

@@ -2,7 +2,10 @@
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
-from ml_guardrails import PACK_NAME, all_policies
+from ml_guardrails import PACK_NAME, all_policies, request_cache
+
+# The SDK deserializes each resource once per request instead of once per policy (see request_cache).
+request_cache.install()
 
 PolicyPack(
     name=PACK_NAME,

@@ -49,6 +49,8 @@ from pulumi_policy.proxy import (
     _ListProxy,
 )
 
+from . import request_cache
+
 PACK_NAME = "ml-guardrails"
 FRAMEWORK = "ml-platform guardrail catalog"
 AWS_PROVIDER = "pulumi:providers:aws"
@@ -82,6 +84,20 @@ UNKNOWN_SENTINELS = frozenset({
 
 def plain(value: Any) -> Any:
     """A deep copy of `value` as dicts, lists and scalars; unknown sentinels become UNKNOWN."""
+    # What the analyzer's proxies hold is plain JSON data: exact types first (the isinstance
+    # checks against abstract Mapping/Sequence below cost more than the copy).
+    kind = type(value)
+    if kind is _DictProxy or kind is _ListProxy:
+        value = value["__target"]
+        kind = type(value)
+    if kind is str:
+        return UNKNOWN if value in UNKNOWN_SENTINELS else value
+    if kind is dict:
+        return {str(k): plain(v) for k, v in value.items()}
+    if kind is list:
+        return [plain(v) for v in value]
+    if kind is bool or kind is float or kind is int or value is None:
+        return value
     if isinstance(value, _DictProxy):
         value = value["__target"]
     elif isinstance(value, _ListProxy):
@@ -395,8 +411,9 @@ def resource_policy(*, name: str, domain: str, description: str, remediation: st
         if type_set is not None and args.resource_type not in type_set:
             return
         cfg = {**defaults, **dict(args.get_config() or {})}
-        props = plain(args.props)
-        provider = provider_info(args.provider)
+        # Every resource policy of one Analyze call sees the same resource: one plain copy for all.
+        props = request_cache.once("props", lambda: plain(args.props))
+        provider = request_cache.once("provider", lambda: provider_info(args.provider))
         ctx = ResourceContext(args.resource_type, args.urn, args.name, props, provider,
                               bool(args.opts.protect), cfg, dict(args.stack_tags or {}))
         if is_exempt(ctx.urn, ctx.tags, cfg):
@@ -410,6 +427,8 @@ def resource_policy(*, name: str, domain: str, description: str, remediation: st
     policy = ResourceValidationPolicy(
         validate=_validate, **_policy_fields(name, description, domain, "resource", severity, enforcement,
                                              remediation, config, required))
+    # The types it reports on (None: every type); the SDK wrapper (request_cache) skips it for others.
+    policy.resource_types = type_set
     return _metadata(policy, domain, "resource", severity, enforcement, remediation, config)
 
 
@@ -507,12 +526,10 @@ class StackResource:
         return f"{self.type.split(':')[-1]} {self.name}"
 
 
-class Stack:
-    """All resources of the stack as plain data, with links between them."""
+class _StackIndex:
+    """The stack's resources as plain data, by URN and type, and the links found between them."""
 
-    def __init__(self, resources: Iterable[Any], config: dict[str, Any], stack_tags: dict[str, str]):
-        self.config = config
-        self.stack_tags = stack_tags
+    def __init__(self, resources: Iterable[Any]):
         self.resources: list[StackResource] = []
         for r in resources:
             parent = r.parent.urn if getattr(r, "parent", None) is not None else (r.opts.parent or None)
@@ -524,10 +541,24 @@ class Stack:
                 property_dependencies={k: [d.urn for d in v] for k, v in r.property_dependencies.items()},
             ))
         self.by_urn = {r.urn: r for r in self.resources}
-        self._by_type: dict[str, list[StackResource]] = {}
+        self.by_type: dict[str, list[StackResource]] = {}
         for r in self.resources:
-            self._by_type.setdefault(r.type, []).append(r)
-        self._links: dict[tuple[str, str, tuple[str, ...]], list[StackResource]] = {}
+            self.by_type.setdefault(r.type, []).append(r)
+        self.links: dict[tuple[str, str, tuple[str, ...]], list[StackResource]] = {}
+
+
+class Stack:
+    """All resources of the stack as plain data, with links between them."""
+
+    def __init__(self, resources: Iterable[Any], config: dict[str, Any], stack_tags: dict[str, str]):
+        self.config = config
+        self.stack_tags = stack_tags
+        # Every stack policy of one AnalyzeStack call sees the same resources: one index for all.
+        index = request_cache.once("stack", lambda: _StackIndex(resources))
+        self.resources = index.resources
+        self.by_urn = index.by_urn
+        self._by_type = index.by_type
+        self._links = index.links
 
     def of_type(self, *types: str) -> list[StackResource]:
         return [r for t in types for r in self._by_type.get(t, [])]

@@ -1,0 +1,236 @@
+"""Each resource of an analyzer request deserialized once, not once per policy.
+
+The Python policy SDK's analyzer (pulumi-policy 1.21, `pulumi_policy.policy._PolicyAnalyzerServicer`)
+rebuilds a resource for every policy it runs: `Analyze` converts the request's protobuf Struct to a
+dict (`json_format.MessageToDict`, pure Python), deserializes it, wraps it in unknown-checking
+proxies and does the same for the provider, once per resource policy (29 in this pack, 28 of
+which look at a few types only); `AnalyzeStack` does it for every resource of the stack once per
+stack policy, and each stack policy then made its own plain copy and index of the stack.
+Profiled on the sample platform that was most of the pack's time.
+
+:func:`install` (called by the pack's ``__main__.py``) wraps the servicer's `Analyze` and
+`AnalyzeStack`: during one call, each of those steps runs once per protobuf message and the
+policies share its result, and :func:`once` gives the pack's own per-request values (a
+resource's plain properties, the stack index) the same lifetime. Nothing else changes: the same
+policies run in the same order on equal values and report the same diagnostics, under the
+Pulumi CLI as here. Sharing is sound because nothing in this pack changes a value it is given
+(`resource_policy` and `stack_policy` hand each policy read-only use of them; the pack's tests
+check that every policy leaves them as it found them and that responses are byte-identical with
+and without the cache). Other SDK versions are left unwrapped: sharing was checked against this
+one's code.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+# The SDK versions whose analyzer was read and tested with the cache.
+SUPPORTED_SDK_VERSIONS = ("1.21.0",)
+
+_local = threading.local()  # the gRPC server runs each call on one of its threads
+
+
+def _memo() -> dict[Any, Any] | None:
+    return getattr(_local, "memo", None)
+
+
+def once(name: str, build: Callable[[], T]) -> T:
+    """`build()`, computed once per analyzer request under `name` (every call outside one).
+
+    Within one `Analyze` call every resource policy sees the same resource, within one
+    `AnalyzeStack` call every stack policy the same resources: what is built from them once
+    serves every policy of the call."""
+    memo = _memo()
+    if memo is None:
+        return build()
+    key = ("once", name)
+    if key not in memo:
+        memo[key] = build()
+    return memo[key]
+
+
+def _per_value(function: Callable[..., T]) -> Callable[..., T]:
+    """`function(value)` once per `value` object during a request; the object is kept with the
+    result, so its id cannot be reused by another while the request lasts."""
+
+    @functools.wraps(function)
+    def wrapper(value: Any, *args: Any, **kwargs: Any) -> T:
+        memo = _memo()
+        if memo is None or args or kwargs:
+            return function(value, *args, **kwargs)
+        key = ("value", function, id(value))
+        hit = memo.get(key)
+        if hit is None or hit[0] is not value:
+            hit = memo[key] = (value, function(value))
+        return hit[1]
+
+    return wrapper
+
+
+def _per_request(method: Callable[..., T]) -> Callable[..., T]:
+    """A servicer method `method(self, request)` once per request message during a call."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, request: Any) -> T:
+        memo = _memo()
+        if memo is None:
+            return method(self, request)
+        key = ("method", method, id(request))
+        hit = memo.get(key)
+        if hit is None or hit[0] is not request:
+            hit = memo[key] = (request, method(self, request))
+        return hit[1]
+
+    return wrapper
+
+
+def _scoped(method: Callable[..., T], by_type: bool = False) -> Callable[..., T]:
+    """An RPC handler whose call is one request: the memo lives as long as the call.
+
+    With `by_type` (`Analyze`: one resource) the handler runs on a view of the servicer whose
+    policies are those that can apply to the request's resource type: a policy declaring
+    `resource_types` (see `common.resource_policy`) reports nothing on other types, so leaving
+    it out changes no response and saves the SDK building the resource for it."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, request: Any, context: Any) -> T:
+        target = _ServicerView(self, _policies_for(self, request.type)) if by_type else self
+        with scope():
+            return method(target, request, context)
+
+    return wrapper
+
+
+@contextmanager
+def scope() -> Iterator[dict[Any, Any]]:
+    """One request's memo on this thread, for the block (the outermost block's, when nested);
+    yields it (tests look at what the policies shared)."""
+    memo = _memo()
+    if memo is not None:
+        yield memo
+        return
+    _local.memo = memo = {}
+    try:
+        yield memo
+    finally:
+        _local.memo = None
+
+
+_POLICIES = "_PolicyAnalyzerServicer__policies"  # the servicer's (name-mangled) list of policies
+_BY_TYPE: dict[tuple[int, str], tuple[list[Any], list[Any]]] = {}
+_BY_TYPE_LOCK = threading.Lock()
+
+
+def _policies_for(servicer: Any, resource_type: str) -> list[Any]:
+    """The servicer's policies, in their order, less those that declare types other than `resource_type`."""
+    policies = getattr(servicer, _POLICIES)
+    key = (id(policies), resource_type)
+    hit = _BY_TYPE.get(key)
+    if hit is None or hit[0] is not policies:
+        kept = [p for p in policies
+                if getattr(p, "resource_types", None) is None or resource_type in p.resource_types]
+        with _BY_TYPE_LOCK:
+            hit = _BY_TYPE[key] = (policies, kept)
+    return hit[1]
+
+
+class _ServicerView:
+    """The servicer, with only some of its policies (one call's view; everything else is the servicer's)."""
+
+    def __init__(self, servicer: Any, policies: list[Any]) -> None:
+        self.__dict__["_servicer"] = servicer
+        self.__dict__[_POLICIES] = policies
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["_servicer"], name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.__dict__["_servicer"], name, value)
+
+
+class _JsonFormat:
+    """`google.protobuf.json_format` as the SDK's analyzer module sees it, `MessageToDict` memoized."""
+
+    def __init__(self, module: Any) -> None:
+        self._module = module
+        self.MessageToDict = _per_value(module.MessageToDict)  # noqa: N815 (the module's name)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+
+_ORIGINALS: dict[str, Any] = {}
+
+
+def sdk_supported() -> bool:
+    try:
+        from pulumi_policy import policy  # noqa: PLC0415
+        from pulumi_policy.version import VERSION  # noqa: PLC0415
+    except ImportError:
+        return False
+    servicer = getattr(policy, "_PolicyAnalyzerServicer", None)
+    names = ("json_format", "deserialize_properties", "unknown_checking_proxy")
+    methods = ("Analyze", "AnalyzeStack", "_get_resource_options", "_get_provider_resource")
+    return (VERSION in SUPPORTED_SDK_VERSIONS and servicer is not None
+            and all(hasattr(policy, n) for n in names) and all(hasattr(servicer, m) for m in methods))
+
+
+def installed() -> bool:
+    return bool(_ORIGINALS)
+
+
+def install() -> bool:
+    """Wrap the SDK's analyzer (once); False, and nothing changed, for an SDK this was not checked with."""
+    if _ORIGINALS:
+        return True
+    if not sdk_supported():
+        return False
+    from pulumi_policy import policy  # noqa: PLC0415
+
+    servicer = policy._PolicyAnalyzerServicer  # noqa: SLF001
+    _ORIGINALS.update({
+        "json_format": policy.json_format, "deserialize_properties": policy.deserialize_properties,
+        "unknown_checking_proxy": policy.unknown_checking_proxy, "Analyze": servicer.Analyze,
+        "AnalyzeStack": servicer.AnalyzeStack, "_get_resource_options": servicer._get_resource_options,  # noqa: SLF001
+        "_get_provider_resource": servicer._get_provider_resource,  # noqa: SLF001
+    })
+    policy.json_format = _JsonFormat(policy.json_format)
+    policy.deserialize_properties = _per_value(policy.deserialize_properties)
+    policy.unknown_checking_proxy = _per_value(policy.unknown_checking_proxy)
+    servicer.Analyze = _scoped(servicer.Analyze, by_type=True)
+    servicer.AnalyzeStack = _scoped(servicer.AnalyzeStack)
+    servicer._get_resource_options = _per_request(servicer._get_resource_options)  # noqa: SLF001
+    servicer._get_provider_resource = _per_request(servicer._get_provider_resource)  # noqa: SLF001
+    return True
+
+
+def uninstall() -> None:
+    """Put the SDK's own functions back (tests compare the two)."""
+    if not _ORIGINALS:
+        return
+    from pulumi_policy import policy  # noqa: PLC0415
+
+    servicer = policy._PolicyAnalyzerServicer  # noqa: SLF001
+    for name in ("json_format", "deserialize_properties", "unknown_checking_proxy"):
+        setattr(policy, name, _ORIGINALS[name])
+    for name in ("Analyze", "AnalyzeStack", "_get_resource_options", "_get_provider_resource"):
+        setattr(servicer, name, _ORIGINALS[name])
+    _ORIGINALS.clear()
+
+
+@contextmanager
+def uncached() -> Iterator[None]:
+    """The SDK as it is, for the block (tests)."""
+    was = installed()
+    uninstall()
+    try:
+        yield
+    finally:
+        if was:
+            install()
