@@ -12,7 +12,7 @@ values are decrypted with the passphrase provider's passphrase from the environm
 (offline_preview/secure_config.py), or become placeholder strings marked secret, with a note.
 
 The program runs as a preview (`is_dry_run()`): what no mock answers stays unknown. Remote
-(multi-language) components, a URN registered twice with different inputs and invokes no mock
+(multi-language) components, a URN registered (or read) twice and invokes no mock
 answers fail the stack, each with a message naming it.
 
 Several stacks, and several programs, can run in one process one after another: each run gets a
@@ -436,7 +436,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         self.organization = self.options.organization
         self.unseen: list[str] = []  # remote components (URNs)
         self.notes: list[str] = []
-        self._firsts: dict[str, Any] = {}  # URN -> its first registration (or read) request
+        self._urns: set[str] = set()  # registered or read so far
         self.external_references: list[str] = []
         self.missing_projects: set[str] = set()
         self.upstream = upstream
@@ -508,42 +508,20 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         return {"name": name, "outputs": self.options.external[full],
                 "secretOutputNames": sorted(self.options.external_secrets.get(full, ()))}
 
-    def _check_unique(self, urn: str, request: Any, read: bool) -> None:
-        """As the engine: a second registration (or read) of one URN fails the stack.
-
-        A second one identical to the first (same type, parent, provider and inputs on the wire)
-        is reported in the run's notes instead: the engine still rejects it, but nothing in the
-        preview is ambiguous, and this repository's platform stacks still do it (a StackReference
-        read twice, a provider created twice in some configurations) until stacks/ shares them.
-        """
-        # The request itself is kept (no serialization on the common path); protobuf messages
-        # compare field by field.
-        first = self._firsts.setdefault(urn, request)
-        if first is request:
-            return
-        if self._signature(first) != self._signature(request):
+    def _check_unique(self, urn: str) -> None:
+        """As the engine: a second registration (or read) of one URN fails the stack, whether or
+        not it is identical to the first (the engine never compares them)."""
+        if urn in self._urns:
             message = f"stack {self.stack}: Duplicate resource URN '{urn}'; try giving it a unique name"
             self.problems.append(message)
             raise PreviewError(message)
-        what = "read" if read else "registered"
-        note = (f"stack {self.stack}: {request.type} '{request.name}' is {what} twice, identically; the Pulumi "
-                f"engine rejects the second one (Duplicate resource URN '{urn}'): {what[:-1] if read else 'register'} it once and share it")
-        if note not in self.notes:
-            self.notes.append(note)
-
-    @staticmethod
-    def _signature(request: Any) -> tuple:
-        # A read and a registration of one URN differ in their message type.
-        read = isinstance(request, resource_pb2.ReadResourceRequest)
-        wire = request.properties if read else request.object
-        return (type(request).__name__, request.type, request.parent, request.provider,
-                request.id if read else "", wire)
+        self._urns.add(urn)
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == STACK_TYPE:
             return resource_pb2.RegisterResourceResponse(urn=urn)
-        self._check_unique(urn, request, read=False)
+        self._check_unique(urn)
         inputs = rpc.deserialize_properties(request.object)
         if _has_resource_object(inputs):
             inputs = _without_resource_objects(inputs, request.object)
@@ -587,7 +565,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
     def ReadResource(self, request):  # noqa: N802 (gRPC method name)
         # StackReferences are read, not registered: `get(name)` of the stack's outputs.
         urn = self.make_urn(request.parent, request.type, request.name)
-        self._check_unique(urn, request, read=True)
+        self._check_unique(urn)
         inputs = rpc.deserialize_properties(request.properties)
         if request.type == STACK_REFERENCE_TYPE:
             resource_id, state = request.id, self._stack_reference({**inputs, "name": inputs.get("name") or request.id})
