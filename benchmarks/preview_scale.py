@@ -176,7 +176,8 @@ def preview(config_dir: Path, out: Path, jobs: int | None, policy: bool) -> dict
         kind["stacks"] += 1
         kind["resources"] += count
         kind["seconds"] += stack_seconds
-    return {"sizes": sizes, "slots": slots, "kinds": kinds, "stacks": int(stacks), "resources": int(resources),
+    return {"sizes": sizes, "slots": slots, "kinds": kinds, "layers": layers, "stacks": int(stacks),
+            "resources": int(resources),
             "checked": int(checked), "violations": int(violations), "mandatory": int(mandatory),
             "failed": int(failed), "preview_s": float(seconds), "wall_s": wall, "cpu_s": cpu,
             "exit": result.returncode,
@@ -209,7 +210,8 @@ def main() -> None:
             for n in (int(x) for x in args.projects.split(",") if x.strip())
         ]
         print(f"{'configuration':<14}{'stacks':>7}{'resources':>10}{'checked':>9}{'violations':>11}{'failed':>7}"
-              f"{'no-policy s':>12}{'policy s':>9}{'ratio':>7}{'cpu s':>13}{'res/s':>8}")
+              f"{'no-policy s':>12}{'policy s':>9}{'ratio':>7}{'cpu s':>13}{'res/s':>12}{'s/project':>10}")
+        previous = None  # (projects, no-policy wall s) of the configuration before
         for label, config_dir in cases:
             out = tmp_path / "out" / label.replace(" ", "-")
             bare = preview(config_dir, out / "no-policy", args.jobs, False)
@@ -219,23 +221,33 @@ def main() -> None:
             row["policy_wall_s"] = full["wall_s"] if full else None
             row["ratio"] = _ratio(row["policy_wall_s"], bare["wall_s"])
             rows.append(row)
-            rate = row["resources"] / row["wall_s"] if row["wall_s"] else 0
             cpu = f"{bare['cpu_s']:.0f}/{full['cpu_s']:.0f}" if full else f"{bare['cpu_s']:.0f}"
+            rates = "/".join(f"{r['resources'] / r['wall_s']:.0f}" for r in (bare, full) if r and r["wall_s"])
+            # Linear in projects: the no-policy seconds each project added since the configuration before.
+            projects = row["projects"] = len({s.rsplit("-", 1)[0] for s, k in row["layers"].items() if k == "project"})
+            marginal = ((bare["wall_s"] - previous[1]) / (projects - previous[0])
+                        if previous and projects > previous[0] else None)
+            previous = (projects, bare["wall_s"])
             print(f"{label:<14}{row['stacks']:>7}{row['resources']:>10}{row['checked']:>9}{row['violations']:>11}"
                   f"{row['failed']:>7}{bare['wall_s']:>12.1f}{_cell(row['policy_wall_s'], 9)}"
-                  f"{_cell(row['ratio'], 7, 2)}{cpu:>13}{rate:>8.0f}", flush=True)
+                  f"{_cell(row['ratio'], 7, 2)}{cpu:>13}{rates:>12}{_cell(marginal, 10, 2)}", flush=True)
             for failure in row["failures"][:3]:
                 print(f"    {failure[:200]}")
     print("(cpu s: user+system seconds of the preview's whole process tree, without/with policies;"
-          " res/s: resources per wall second of the last run)")
+          " res/s: resources per wall second without/with policies; s/project: no-policy wall seconds each"
+          " project added since the configuration above)")
     kinds = list(dict.fromkeys(k for row in rows for k in row["kinds"]))
-    print("\nseconds per stack kind, with policies when run: stacks x mean seconds per stack (run + analysis;"
+    print("\nseconds per stack kind: stacks x mean seconds per stack without/with policies (run, and analysis;"
           " stacks run side by side, so they add up to more than the wall time)")
-    print(f"{'configuration':<14}" + "".join(f"{k[:18]:>20}" for k in kinds))
+    print(f"{'configuration':<14}" + "".join(f"{k[:22]:>24}" for k in kinds))
     for row in rows:
-        cells = [f"{row['kinds'][k]['stacks']:.0f} x {row['kinds'][k]['seconds'] / row['kinds'][k]['stacks']:.2f}"
-                 if k in row["kinds"] else "-" for k in kinds]
-        print(f"{row['configuration']:<14}" + "".join(f"{c:>20}" for c in cells))
+        cells = []
+        for k in kinds:
+            runs = [r["kinds"][k] for r in (row["no_policy"], row if row["policy_wall_s"] is not None else None)
+                    if r and k in r["kinds"]]
+            cells.append(f"{runs[0]['stacks']:.0f} x " + "/".join(f"{r['seconds'] / r['stacks']:.2f}" for r in runs)
+                         if runs else "-")
+        print(f"{row['configuration']:<14}" + "".join(f"{c:>24}" for c in cells))
     names = list(dict.fromkeys(name for row in rows for name in row["sizes"]))
     print("\nresources per stack (platform stacks must not grow with projects but for grant lists and accounts)")
     print(f"{'configuration':<14}" + "".join(f"{n[:22]:>24}" for n in names))

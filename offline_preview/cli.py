@@ -15,6 +15,7 @@ is reported as analysed.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import sys
 import warnings
 from pathlib import Path
@@ -174,14 +175,43 @@ def _summary(result: PreviewResult) -> list[str]:
     return lines
 
 
-def _write(result: PreviewResult, out: Path) -> None:
+class _Entries:
+    """Each stack's plan entry and its text, made in a thread as each stack is done (while the
+    others run) rather than all at the end."""
+
+    def __init__(self) -> None:
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="plan")
+        self.made: dict[str, tuple[StackResult, concurrent.futures.Future]] = {}
+
+    def add(self, result: StackResult) -> None:
+        from offline_preview.plan import render_stack_entry, stack_entry
+
+        def make() -> tuple[dict[str, Any], str]:
+            entry = stack_entry(result)
+            return entry, render_stack_entry(entry)
+
+        self.made[result.stack] = (result, self.pool.submit(make))
+
+    def of(self, result: PreviewResult) -> dict[str, tuple[dict[str, Any], str]]:
+        """The entries made for the result's stacks (by name), each for the very result it holds."""
+        return {s.stack: self.made[s.stack][1].result() for s in result.stacks
+                if s.stack in self.made and self.made[s.stack][0] is s}
+
+    def clear(self) -> None:
+        self.made = {}
+
+
+def _write(result: PreviewResult, out: Path, entries: _Entries | None = None) -> None:
     from offline_preview.architecture import write_architecture
-    from offline_preview.plan import build_plan, render_plan
+    from offline_preview.plan import build_plan, render_plan, render_stack_entry
     from offline_preview.report import write_guardrails
 
     out.mkdir(parents=True, exist_ok=True)
-    plan = build_plan(result)
-    (out / "plan.json").write_text(render_plan(plan))
+    made = entries.of(result) if entries is not None else {}
+    plan = build_plan(result, {name: entry for name, (entry, _) in made.items()})
+    texts = [made[s.stack][1] if s.stack in made else render_stack_entry(entry)
+             for s, entry in zip(result.stacks, plan["stacks"])]
+    (out / "plan.json").write_text(render_plan(plan, texts))
     write_guardrails(result, out / "guardrails.md")
     write_architecture(plan, out)
     for line in _summary(result):
@@ -213,7 +243,10 @@ def main(argv: list[str] | None = None) -> int:
         chosen = [s.strip() for s in args.stacks.split(",") if s.strip()] or None
         width = 24
 
+        entries = _Entries()
+
         def progress(result: StackResult) -> None:
+            entries.add(result)
             print(_line(result, width), flush=True)
             if result.run is None or result.policy_error:
                 print(f"    {result.error or result.policy_error}", flush=True)
@@ -235,10 +268,12 @@ def main(argv: list[str] | None = None) -> int:
                 deferred[program.directory] += 1
                 at = max(later.index(n) for n in needed) + 1
                 queue.insert(at, program)
+                entries.clear()
                 print(f"{program.project} reads stacks of {', '.join(sorted(needed))}: previewed again after it",
                       flush=True)
                 continue
-            _write(result, args.out if len(programs) == 1 else args.out / program.project)
+            _write(result, args.out if len(programs) == 1 else args.out / program.project, entries)
+            entries.clear()
             status = max(status, 0 if result.succeeded else 1)
             # What the later programs' StackReferences read: this program's stacks by full name.
             for stack in result.stacks:

@@ -12,10 +12,13 @@ values are decrypted with the passphrase provider's passphrase from the environm
 (offline_preview/secure_config.py), or become placeholder strings marked secret, with a note.
 
 The program runs as a preview (`is_dry_run()`): what no mock answers stays unknown. Remote
-(multi-language) components, a URN registered twice with different inputs and invokes no mock
+(multi-language) components, a URN registered (or read) twice and invokes no mock
 answers fail the stack, each with a message naming it.
 
-Several stacks, and several programs, can run in one process one after another: each run gets a
+A parallel preview runs each stack in a process of its own (offline_preview/preview.py), forked
+from one that imported ahead the modules earlier runs imported, except those whose import uses
+the Pulumi runtime (`import_ahead`). Several stacks, and several programs, can also run in one
+process one after another (`--jobs 1`, the tests): each run gets a
 fresh root stack, configuration, monitor and event-loop state, and what a failed run left
 behind is cancelled. The program's own modules stay imported between its stacks; a module of
 another program with the same name is dropped first. The SDK's monitor calls run inline (no
@@ -30,10 +33,12 @@ import contextlib
 import dataclasses
 import functools
 import gc
+import importlib.util
 import json
 import logging
 import os
 import runpy
+import traceback
 import sys
 import warnings
 from collections.abc import Callable, Collection, Mapping
@@ -436,7 +441,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         self.organization = self.options.organization
         self.unseen: list[str] = []  # remote components (URNs)
         self.notes: list[str] = []
-        self._firsts: dict[str, Any] = {}  # URN -> its first registration (or read) request
+        self._urns: set[str] = set()  # registered or read so far
         self.external_references: list[str] = []
         self.missing_projects: set[str] = set()
         self.upstream = upstream
@@ -508,42 +513,20 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         return {"name": name, "outputs": self.options.external[full],
                 "secretOutputNames": sorted(self.options.external_secrets.get(full, ()))}
 
-    def _check_unique(self, urn: str, request: Any, read: bool) -> None:
-        """As the engine: a second registration (or read) of one URN fails the stack.
-
-        A second one identical to the first (same type, parent, provider and inputs on the wire)
-        is reported in the run's notes instead: the engine still rejects it, but nothing in the
-        preview is ambiguous, and this repository's platform stacks still do it (a StackReference
-        read twice, a provider created twice in some configurations) until stacks/ shares them.
-        """
-        # The request itself is kept (no serialization on the common path); protobuf messages
-        # compare field by field.
-        first = self._firsts.setdefault(urn, request)
-        if first is request:
-            return
-        if self._signature(first) != self._signature(request):
+    def _check_unique(self, urn: str) -> None:
+        """As the engine: a second registration (or read) of one URN fails the stack, whether or
+        not it is identical to the first (the engine never compares them)."""
+        if urn in self._urns:
             message = f"stack {self.stack}: Duplicate resource URN '{urn}'; try giving it a unique name"
             self.problems.append(message)
             raise PreviewError(message)
-        what = "read" if read else "registered"
-        note = (f"stack {self.stack}: {request.type} '{request.name}' is {what} twice, identically; the Pulumi "
-                f"engine rejects the second one (Duplicate resource URN '{urn}'): {what[:-1] if read else 'register'} it once and share it")
-        if note not in self.notes:
-            self.notes.append(note)
-
-    @staticmethod
-    def _signature(request: Any) -> tuple:
-        # A read and a registration of one URN differ in their message type.
-        read = isinstance(request, resource_pb2.ReadResourceRequest)
-        wire = request.properties if read else request.object
-        return (type(request).__name__, request.type, request.parent, request.provider,
-                request.id if read else "", wire)
+        self._urns.add(urn)
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == STACK_TYPE:
             return resource_pb2.RegisterResourceResponse(urn=urn)
-        self._check_unique(urn, request, read=False)
+        self._check_unique(urn)
         inputs = rpc.deserialize_properties(request.object)
         if _has_resource_object(inputs):
             inputs = _without_resource_objects(inputs, request.object)
@@ -587,7 +570,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
     def ReadResource(self, request):  # noqa: N802 (gRPC method name)
         # StackReferences are read, not registered: `get(name)` of the stack's outputs.
         urn = self.make_urn(request.parent, request.type, request.name)
-        self._check_unique(urn, request, read=True)
+        self._check_unique(urn)
         inputs = rpc.deserialize_properties(request.properties)
         if request.type == STACK_REFERENCE_TYPE:
             resource_id, state = request.id, self._stack_reference({**inputs, "name": inputs.get("name") or request.id})
@@ -808,6 +791,134 @@ LAYER_ORDER = ("organization", "identity", "security", "network", "data-lake", "
 # -- isolation between runs in one process -----------------------------------------------------
 
 
+class _OutsideRun(RuntimeError):
+    """A module touched the Pulumi runtime while imported outside a run."""
+
+
+def _refuse(*_args: Any, **_kwargs: Any) -> Any:
+    raise _OutsideRun("the Pulumi runtime is not available while modules are imported ahead of a run")
+
+
+class _RefusingConfig(dict):
+    """Stack configuration that refuses to be read (see `_no_runtime`)."""
+
+    __contains__ = __getitem__ = get = keys = items = _refuse  # type: ignore[assignment]
+
+
+@contextlib.contextmanager
+def _no_runtime() -> Any:
+    """For the block, any use of the Pulumi runtime raises: registering a resource, reading the
+    stack's name, project, organization, configuration, dry-run flag or monitor (invokes).
+
+    Class attributes and context variables only: a module that binds a runtime function by name
+    while imported here keeps the SDK's own function.
+    """
+    from pulumi.runtime import config as sdk_config
+    from pulumi.runtime import settings as sdk_settings
+
+    cls = sdk_settings.Settings
+    names = [n for n in ("stack", "project", "organization", "root_directory", "dry_run", "monitor", "engine")
+             if n in cls.__dict__]
+    saved = {n: cls.__dict__[n] for n in names}
+    saved_init = pulumi.Resource.__init__
+    refusing = property(_refuse)
+    for name in names:
+        setattr(cls, name, refusing)
+    pulumi.Resource.__init__ = _refuse
+    config_token = sdk_config.CONFIG.set(_RefusingConfig())
+    try:
+        yield
+    finally:
+        sdk_config.CONFIG.reset(config_token)
+        pulumi.Resource.__init__ = saved_init
+        for name, value in saved.items():
+            setattr(cls, name, value)
+
+
+def import_ahead(program: Program, names: Collection[str]) -> list[str]:
+    """Import `names` (modules earlier runs of `program` imported) now, outside any run, so that
+    processes forked from this one start with them; returns those imported.
+
+    Imported as a run would import them (the program's directory and virtualenv on the path, its
+    directory as working directory) but with the Pulumi runtime refused (`_no_runtime`): a module
+    whose import registers resources, reads configuration or the stack's name, or calls an
+    invoke, fails here and is left to each run to import, as it must be. The program's entry
+    point never is.
+    """
+    import importlib
+
+    entry = str(program.entry)
+    site_packages = _site_packages(program)
+    saved_path, cwd = list(sys.path), os.getcwd()
+    if site_packages is not None:
+        import site
+
+        site.addsitedir(site_packages)
+        sys.path.remove(site_packages)
+        sys.path.insert(0, site_packages)
+    sys.path.insert(0, str(program.main_dir))
+    os.chdir(program.main_dir)
+    _forget_foreign_modules(program.main_dir)
+    imported = []
+    try:
+        with _no_runtime(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for name in names:
+                if name == "__main__" or name in sys.modules:
+                    continue
+                # A package loaded lazily (pulumi_aws's are) is loaded before its submodules, as
+                # in a run: importing a submodule of a package not yet loaded skips the package's
+                # own `from .sub import *`.
+                try:
+                    for parent in _parents(name):
+                        if _is_lazy(sys.modules.get(parent)):
+                            getattr(sys.modules[parent], "_offline_preview_load_", None)  # loads it
+                    module = importlib.import_module(name)
+                except BaseException as exc:  # noqa: BLE001 left to the runs (SystemExit included)
+                    # Python drops the modules whose code the failure interrupted, but not lazily
+                    # loaded ones: those still there are made lazy again, as they were.
+                    interrupted = {f.f_code.co_filename for f, _ in traceback.walk_tb(exc.__traceback__)
+                                   if f.f_code.co_name == "<module>"}
+                    for other in [n for n, m in sys.modules.items() if getattr(m, "__file__", None) in interrupted]:
+                        _make_lazy(other)
+                    continue
+                if getattr(module, "__file__", None) != entry:
+                    imported.append(name)
+    finally:
+        os.chdir(cwd)
+        sys.path[:] = saved_path
+    return imported
+
+
+def _parents(name: str) -> list[str]:
+    parts = name.split(".")
+    return [".".join(parts[:n]) for n in range(1, len(parts))]
+
+
+def _is_lazy(module: Any) -> bool:
+    """A lazily loaded module (pulumi's `lazy_import`, importlib's `LazyLoader`) not loaded yet."""
+    return module is not None and type(module).__name__ == "_LazyModule"
+
+
+def _make_lazy(name: str) -> None:
+    """Replace module `name` (and its parent's attribute) by a fresh, lazily loaded one."""
+    sys.modules.pop(name, None)
+    lazy_import = getattr(pulumi._utils, "lazy_import", None)  # noqa: SLF001 what pulumi_aws uses
+    if lazy_import is None:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            return
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    else:
+        module = lazy_import(name)
+    parent, _, child = name.rpartition(".")
+    if parent and parent in sys.modules:
+        setattr(sys.modules[parent], child, module)
+
+
 def _top_level_names(directory: Path) -> set[str]:
     names = set()
     for entry in directory.iterdir():
@@ -928,6 +1039,7 @@ def run_stack(
     stacks_in_run: Collection[str] | None = None,
     upstream_secrets: dict[str, Collection[str]] | None = None,
     options: RunOptions | None = None,
+    settle: bool = True,
 ) -> StackRun:
     """Run the program for `stack` under the capturing monitor and return what it registered.
 
@@ -938,7 +1050,8 @@ def run_stack(
     other projects' outputs and whether remote components may go unseen. Raises
     :class:`PreviewError` naming the stack when the program fails, raises, logs an error with
     `pulumi.log.error`, registers a URN twice, calls an invoke no mock answers or registers a
-    remote component (unless `options.allow_unseen`).
+    remote component (unless `options.allow_unseen`). `settle=False` leaves the run's garbage
+    uncollected, for a process that ends after the run (a forked child of the preview).
     """
     # No cyclic garbage collection while the program runs (it allocates many short-lived
     # cycles); one collection after it, then what survives is frozen (see settle_heap).
@@ -948,7 +1061,8 @@ def run_stack(
         return _run_stack(stack, config_dir, upstream, default_account_id, program, stacks_in_run, upstream_secrets,
                           options or RunOptions())
     finally:
-        settle_heap()
+        if settle:
+            settle_heap()
         if enabled:
             gc.enable()
 

@@ -119,16 +119,43 @@ def stack_entry(result: StackResult) -> dict[str, Any]:
     return entry
 
 
-def build_plan(result: PreviewResult) -> dict[str, Any]:
-    """The whole plan as JSON data."""
+def build_plan(result: PreviewResult, entries: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The whole plan as JSON data; `entries` are stacks' entries made already (by name)."""
+    entries = entries or {}
     return {
         "project": result.project,
         "policyPack": result.policy_pack,
         "policyNote": result.policy_note,
-        "stacks": [stack_entry(s) for s in result.stacks],
+        "stacks": [entries[s.stack] if s.stack in entries else stack_entry(s) for s in result.stacks],
     }
 
 
-def render_plan(plan: dict[str, Any]) -> str:
-    """plan.json's text for :func:`build_plan`'s data: sorted keys, two-space indent, final newline."""
-    return json.dumps(plan, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)
+
+
+def render_stack_entry(entry: dict[str, Any]) -> str:
+    """A stack's entry as :func:`render_plan` writes it (at its depth in the plan), so that it can
+    be rendered as soon as the stack is done, while other stacks still run."""
+    # JSON text has no raw newline inside a string: each one starts a line, indented one level more.
+    return _dumps(entry).replace("\n", "\n    ")
+
+
+def render_plan(plan: dict[str, Any], stacks: list[str] | None = None) -> str:
+    """plan.json's text for :func:`build_plan`'s data: sorted keys, two-space indent, final newline.
+
+    `stacks`: the text of each stack's entry (:func:`render_stack_entry`), in the plan's order;
+    the same text as without them, made faster.
+    """
+    if stacks is None:
+        return _dumps(plan) + "\n"
+    if len(stacks) != len(plan["stacks"]):
+        raise ValueError(f"{len(stacks)} rendered stacks for a plan of {len(plan['stacks'])}")
+    parts = []
+    for key in sorted(plan):
+        if key == "stacks":
+            value = "[\n    " + ",\n    ".join(stacks) + "\n  ]" if stacks else "[]"
+        else:
+            value = _dumps(plan[key]).replace("\n", "\n  ")
+        parts.append(f"  {json.dumps(key, ensure_ascii=False)}: {value}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"

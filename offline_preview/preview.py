@@ -5,9 +5,9 @@ order is corrected from the StackReferences the stacks actually make: a stack th
 stack of the run that has not been previewed yet is set aside and run again after it. A stack
 that refers to a stack outside the run fails, naming both.
 
-With `jobs > 1`, stacks run in parallel worker processes (forked, so the program's imports are
-shared): those of the lowest layer still to run, and of the next one when a worker would
-otherwise idle. As many policy pack processes analyze each finished stack from this process
+With `jobs > 1`, up to `jobs` stacks run side by side, each in a process of its own forked from
+a warm one that has imported ahead what earlier stacks imported (`_Zygote`): those of the
+lowest layer still to run, and of the next one when a worker would otherwise idle. As many policy pack processes analyze each finished stack from this process
 while the workers go on. Results, and every file written from them, do not depend on the
 number of jobs or on the order stacks finished in.
 """
@@ -19,7 +19,9 @@ import multiprocessing
 import os
 import pickle
 import queue
+import shutil
 import sys
+import tempfile
 import threading
 import time
 import warnings
@@ -322,15 +324,20 @@ class _Outcome:
     seconds: float = 0.0
 
 
-def _run_task(task: _Task) -> _Outcome:
-    """Preview one stack; never raises (a worker's exception would lose the stack's name)."""
+def _run_task(task: _Task, child: bool = False) -> _Outcome:
+    """Preview one stack; never raises (a worker's exception would lose the stack's name).
+
+    `child`: in a process forked for this stack alone, which sends the outcome back and ends
+    (its garbage is not collected, and the outcome must pickle).
+    """
     started = time.perf_counter()
     outcome = _Outcome(task.stack)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # un-awaited coroutines of a failed run
             outcome.run = run_stack(task.stack, task.config_dir, task.upstream, task.default_account_id,
-                                    task.program, task.stacks_in_run, task.upstream_secrets, task.options)
+                                    task.program, task.stacks_in_run, task.upstream_secrets, task.options,
+                                    settle=not child)
     except UpstreamPending as exc:
         outcome.pending = exc.upstream
     except PreviewError as exc:
@@ -339,7 +346,7 @@ def _run_task(task: _Task) -> _Outcome:
     except Exception as exc:  # noqa: BLE001 an engine failure, reported against the stack
         outcome.error = f"stack {task.stack}: the offline preview failed: {type(exc).__name__}: {exc}"
     outcome.seconds = time.perf_counter() - started
-    if multiprocessing.parent_process() is not None:  # in a worker: the outcome must pickle
+    if child:  # the outcome must pickle
         try:
             pickle.dumps(outcome)
         except Exception:  # noqa: BLE001 a value only this process can hold (a resource object, say)
@@ -364,31 +371,192 @@ def _portable(value: Any) -> Any:
 
 
 class _Runner:
-    """Runs tasks inline (jobs=1) or in forked worker processes."""
+    """Runs tasks inline (jobs=1) or each in a process forked for it from a warm one (`_Zygote`)."""
 
-    def __init__(self, jobs: int):
-        self.pool = None
-        if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
-            # Forked before the policy analyzer opens any gRPC channel in this process.
-            self.pool = multiprocessing.get_context("fork").Pool(processes=jobs)
-        self.jobs = jobs if self.pool else 1
+    def __init__(self, jobs: int, program: Program):
+        self.zygote = _Zygote(program) if jobs > 1 and hasattr(os, "fork") else None
+        self.jobs = jobs if self.zygote else 1
 
     def submit(self, task: _Task) -> concurrent.futures.Future:
+        if self.zygote is not None:
+            return self.zygote.submit(task)
         future: concurrent.futures.Future = concurrent.futures.Future()
-        if self.pool is None:
-            future.set_result(_run_task(task))
-        else:
-            self.pool.apply_async(_run_task, (task,), callback=future.set_result,
-                                  error_callback=future.set_exception)
+        future.set_result(_run_task(task))
         return future
 
     def close(self, abort: bool = False) -> None:
-        if self.pool is not None:
-            if abort:  # interrupted: do not wait for the stacks still running
-                self.pool.terminate()
-            else:
-                self.pool.close()
-            self.pool.join()
+        if self.zygote is not None:
+            self.zygote.close(abort)
+
+
+class _Zygote:
+    """A process that forks one child per stack, and imports ahead what the children imported.
+
+    Forked from this process before any gRPC channel or thread of the policy analysis exists.
+    Each stack runs in a fresh fork of it, so no stack sees what another left behind, and the
+    child's garbage dies with it instead of being collected. After a child ends, the zygote
+    imports the modules it imported (`engine.import_ahead`, which leaves out any whose import
+    uses the Pulumi runtime), so the children forked later start with the SDK's modules and the
+    program's loaded: each module is imported once per preview instead of once per stack.
+    Outcomes come back as pickle files in a private directory; the zygote reports each child's
+    end (and its exit status) on its pipe.
+    """
+
+    def __init__(self, program: Program):
+        self.directory = Path(tempfile.mkdtemp(prefix="offline-preview-"))
+        self._futures: dict[int, concurrent.futures.Future] = {}
+        self._lock = threading.Lock()
+        self._next = 0
+        ours, theirs = multiprocessing.Pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the zygote
+            ours.close()
+            status = 1
+            try:
+                _zygote_main(theirs, program, self.directory)
+                status = 0
+            finally:
+                os._exit(status)
+        theirs.close()
+        self.pid = pid
+        self._conn = ours
+        self._reader = threading.Thread(target=self._read, name="zygote-reader", daemon=True)
+        self._reader.start()
+
+    def submit(self, task: _Task) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        with self._lock:
+            number, self._next = self._next, self._next + 1
+            self._futures[number] = future
+        self._conn.send(("run", number, task))  # only this thread sends
+        return future
+
+    def _read(self) -> None:
+        while True:
+            try:
+                _, number, status = self._conn.recv()
+            except (EOFError, OSError):
+                break
+            with self._lock:
+                future = self._futures.pop(number)
+            path = self.directory / f"{number}.outcome"
+            try:
+                if status != 0 or not path.exists():
+                    raise RuntimeError(f"the stack's process ended with exit status {status}")
+                future.set_result(pickle.loads(path.read_bytes()))
+            except Exception as exc:  # noqa: BLE001 reported against the stack
+                future.set_exception(exc)
+            finally:
+                path.unlink(missing_ok=True)
+        with self._lock:
+            pending, self._futures = list(self._futures.values()), {}
+        for future in pending:
+            future.set_exception(RuntimeError("the preview's zygote process ended"))
+
+    def close(self, abort: bool = False) -> None:
+        try:
+            self._conn.send(("abort" if abort else "stop", None, None))
+        except OSError:
+            pass
+        os.waitpid(self.pid, 0)
+        self._conn.close()
+        self._reader.join(timeout=5)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _zygote_main(conn: Any, program: Program, directory: Path) -> None:
+    """The zygote's loop: fork a child per task, report its end, import ahead while idle."""
+    import gc
+    import json
+    import signal
+    from multiprocessing.connection import wait
+
+    from offline_preview.engine import import_ahead
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    children: dict[int, tuple[int, int]] = {}  # pid -> (task number, pidfd or -1)
+    ahead: list[str] = []
+    stopping = False
+    while children or not stopping:
+        waitable = [conn] if not stopping else []
+        waitable += [fd for _, fd in children.values() if fd >= 0]
+        ready = wait(waitable, timeout=0 if ahead and not stopping else 0.05)
+        for pid in list(children):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done == 0:
+                continue
+            number, fd = children.pop(pid)
+            if fd >= 0:
+                os.close(fd)
+            conn.send(("done", number, os.waitstatus_to_exitcode(status)))
+            modules = directory / f"{number}.modules"
+            if modules.exists():
+                ahead += [m for m in json.loads(modules.read_text()) if m not in sys.modules and m not in ahead]
+                modules.unlink()
+        if conn in ready:
+            try:
+                kind, number, task = conn.recv()
+            except EOFError:
+                kind = "abort"
+            if kind == "abort":
+                for pid in children:
+                    os.kill(pid, signal.SIGKILL)
+                stopping = True
+                continue
+            if kind == "stop":
+                stopping = True
+                continue
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:
+                _child_main(task, number, directory)
+            children[pid] = (number, _pidfd(pid))
+            continue
+        if ahead and not stopping and not ready:
+            import_ahead(program, ahead)
+            ahead = []
+            # What the children share stays out of their (disabled) collector's way.
+            gc.collect()
+            gc.freeze()
+
+
+def _pidfd(pid: int) -> int:
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):  # not Linux 5.3+: the zygote polls
+        return -1
+
+
+def _child_main(task: _Task, number: int, directory: Path) -> None:
+    """A stack's own process: run it, leave the outcome and the modules it imported, end."""
+    import gc
+    import json
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gc.disable()
+    status = 1
+    try:
+        before = set(sys.modules)
+        outcome = _run_task(task, child=True)
+        imported = [m for m in sys.modules if m not in before]
+        path = directory / f"{number}.outcome"
+        partial = path.with_suffix(".partial")
+        partial.write_bytes(pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
+        partial.rename(path)
+        (directory / f"{number}.modules").write_text(json.dumps(imported))
+        status = 0
+    except BaseException:  # noqa: BLE001 the exit status tells the parent
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
 
 
 def plan_stacks(config_dir: Path, program: Program, chosen: Sequence[str] | None = None) -> list[str]:
@@ -434,7 +602,7 @@ def preview(
     waiting_on: dict[str, str] = {}
     results: dict[str, StackResult] = {}
     remaining = list(planned)
-    runner = _Runner(min(jobs, len(planned)))
+    runner = _Runner(min(jobs, len(planned)), program)
     session = PolicySession(policy or PolicySettings(None))
     session.__enter__()
     if session.failed_to_start:

@@ -201,3 +201,18 @@ def test_a_stack_reference_marks_only_the_outputs_the_upstream_stack_marked():
     assert marked.outputs["token"] == "tok-0123456789"
     unmarked = run_stack("reader", SECRETS.stack_config_dir, {"source": source.outputs}, program=SECRETS)
     assert unmarked.secret_outputs == []
+
+
+def test_a_plan_rendered_from_its_stacks_entries_is_the_plan_rendered_whole(basic, sample_runs):
+    from offline_preview.plan import render_stack_entry, stack_entry
+    from offline_preview.preview import PreviewResult, StackResult
+
+    root = Path(__file__).resolve().parent.parent
+    sample = PreviewResult("ml-platform", root / "stacks", [
+        StackResult(s, None, run=sample_runs(s)) for s in ("organization", "network", "document-vision-dev")],
+        policy_pack="pack", policy_note="note with \u00fcnicode")
+    empty = PreviewResult("empty", root, [])
+    for result in (basic, sample, empty):
+        plan = build_plan(result)
+        texts = [render_stack_entry(stack_entry(s)) for s in result.stacks]
+        assert render_plan(plan, texts) == render_plan(plan)

@@ -138,15 +138,24 @@ def test_a_duplicate_urn_fails_the_stack_as_the_engine_does(tmp_path, capsys):
             "; try giving it a unique name") in out
 
 
-def test_an_identical_second_registration_or_read_is_reported_not_failed(tmp_path, capsys):
+def test_an_identical_second_registration_or_read_fails_too(tmp_path, capsys):
+    # The engine rejects a second registration of a URN without comparing it with the first.
     status, out, _ = _run(capsys, "--program-dir", str(PROGRAMS / "duplicate"), "--out", str(tmp_path), "--no-policy",
                           "--stacks", "identical")
-    assert status == 0
-    assert ("note: stack identical: pulumi:providers:aws 'eu' is registered twice, identically; the Pulumi engine "
-            "rejects the second one (Duplicate resource URN 'urn:pulumi:identical::duplicate-demo::pulumi:providers:"
-            "aws::eu'): register it once and share it") in out
-    assert "aws:s3/bucket:Bucket 'existing' is read twice, identically" in out
-    assert len(_plan(tmp_path)["stacks"][0]["notes"]) == 2
+    assert status == 1
+    assert ("FAILED stack identical: Duplicate resource URN 'urn:pulumi:identical::duplicate-demo::pulumi:providers:"
+            "aws::eu'; try giving it a unique name") in out
+    assert "identically" not in out
+
+
+def test_an_identical_second_read_fails(tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text("name: reread-demo\nruntime: python\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  aws:region: eu-west-1\n")
+    (tmp_path / "__main__.py").write_text("import pulumi_aws as aws\n"
+                                          "aws.s3.Bucket.get('data', 'reread-demo-data')\n"
+                                          "aws.s3.Bucket.get('data', 'reread-demo-data')\n")
+    with pytest.raises(PreviewError, match="Duplicate resource URN 'urn:pulumi:dev::reread-demo::aws:s3/bucket:Bucket::data'"):
+        run_stack("dev", tmp_path, program=load_program(tmp_path))
 
 
 def test_a_read_of_a_registered_urn_is_a_duplicate(tmp_path):

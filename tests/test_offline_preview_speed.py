@@ -162,3 +162,74 @@ def test_benchmark_reads_each_stack_line_the_cli_prints():
         assert (match.group(1), int(match.group(2)), float(match.group(3))) == (stack.stack, len(stack.resources), 12.2)
     stack.policy_error = "analysis failed"
     assert bench._STACK_LINE.match(cli._line(stack, 24))  # noqa: SLF001
+
+
+# -- one process per stack, forked from a warm one (preview._Zygote) ---------------------------
+
+IMPORT_TIME = '''
+import pulumi
+import pulumi_aws as aws
+
+import quiet
+import reads_config
+import registers
+
+pulumi.export("suffix", reads_config.SUFFIX)
+pulumi.export("answer", quiet.ANSWER)
+'''
+
+
+@pytest.fixture
+def import_time_program(tmp_path):
+    """A program whose helper modules use the runtime when imported (as many programs do)."""
+    (tmp_path / "Pulumi.yaml").write_text("name: import-demo\nruntime: python\n")
+    for stack in ("one", "two", "three"):
+        (tmp_path / f"Pulumi.{stack}.yaml").write_text(f"config:\n  aws:region: eu-west-1\n  import-demo:suffix: {stack}\n")
+    (tmp_path / "__main__.py").write_text(IMPORT_TIME)
+    (tmp_path / "quiet.py").write_text("ANSWER = 42\n")
+    (tmp_path / "reads_config.py").write_text("import pulumi\nSUFFIX = pulumi.Config().get('suffix')\n")
+    (tmp_path / "registers.py").write_text("import pulumi_aws as aws\nBUCKET = aws.s3.Bucket('made-at-import')\n")
+    return load_program(tmp_path)
+
+
+def test_modules_using_the_runtime_when_imported_are_not_imported_ahead(import_time_program):
+    import sys
+
+    imported = engine.import_ahead(import_time_program, ["quiet", "reads_config", "registers"])
+    try:
+        assert imported == ["quiet"]
+        assert "reads_config" not in sys.modules and "registers" not in sys.modules
+    finally:
+        sys.modules.pop("quiet", None)
+
+
+def test_each_stack_of_a_parallel_preview_runs_in_its_own_process(import_time_program):
+    from offline_preview.preview import preview
+
+    result = preview(import_time_program, import_time_program.stack_config_dir, jobs=2)
+    assert not result.failed
+    # Module-level code runs for every stack: the bucket is registered and the configuration
+    # read in each, as separate `pulumi preview` runs would.
+    for stack in result.stacks:
+        assert stack.run.outputs == {"suffix": stack.stack, "answer": 42}
+        assert [r.name for r in stack.run.resources if r.type == "aws:s3/bucket:Bucket"] == ["made-at-import"]
+
+
+def test_the_sample_previewed_in_forked_processes_is_what_one_process_computes(tmp_path, sample_runs):
+    """Byte for byte, each stack of the sample as the parallel preview writes it (a process per
+    stack, forked from one that imported ahead) and as the test session's one process runs it."""
+    import json
+    import subprocess
+    import sys
+
+    from offline_preview.plan import stack_entry
+    from offline_preview.preview import StackResult
+
+    result = subprocess.run([sys.executable, "-m", "offline_preview", "--out", str(tmp_path), "--no-policy",
+                             "--jobs", "2"], cwd=Path(engine.ROOT), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert len(plan["stacks"]) == len(engine.discover_stacks(engine.ROOT / "stacks"))
+    for entry in plan["stacks"]:
+        expected = stack_entry(StackResult(entry["name"], entry["layer"], run=sample_runs(entry["name"])))
+        assert json.dumps(entry, sort_keys=True) == json.dumps(expected, sort_keys=True), entry["name"]
