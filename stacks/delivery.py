@@ -968,12 +968,15 @@ def endpoint_execution_statements(platform: PlatformConfig, project: str, region
     """Production's CloudFormation execution role: the model (from a version of the project's
     model package group, which it may describe and nothing more), endpoint configuration (KMS,
     data capture) and endpoint of the project, hosted by the workspace's hosting role, and with
-    the API front what the front needs (:func:`front_statements`); nothing else."""
+    the API front what the front needs (:func:`front_statements`), with Model Monitor what its
+    schedule needs (:func:`model_monitor_statements`); nothing else."""
     name = endpoint_name(platform, project)
     roles = outputs["workspace"].apply(lambda w: w["serviceRoleArns"])
     key = outputs["data"].apply(lambda d: d["keyArn"])
     return [
         *(front_statements(platform, project, region, account_id, outputs, front) if front is not None else []),
+        *(model_monitor_statements(platform, project, region, account_id, outputs)
+          if dv.model_monitor(platform, project) is not None else []),
         {"Sid": "ModelAndEndpoint", "Effect": "Allow",
          "Action": ["sagemaker:AddTags", "sagemaker:CreateEndpoint", "sagemaker:CreateEndpointConfig",
                     "sagemaker:CreateModel", "sagemaker:DeleteEndpoint", "sagemaker:DeleteEndpointConfig",
@@ -991,6 +994,26 @@ def endpoint_execution_statements(platform: PlatformConfig, project: str, region
         *([{"Sid": "ModelFromTheApprovedVersion", "Effect": "Allow", "Action": ["sagemaker:DescribeModelPackage"],
             "Resource": package_arns(region, group.arn.apply(lambda a: a.split(":")[4]),
                                      ss.model_package_group(platform, project))}] if group is not None else []),
+    ]
+
+
+def model_monitor_statements(platform: PlatformConfig, project: str, region: str, account_id: pulumi.Output[str],
+                             outputs: dict) -> list[dict]:
+    """What the endpoint template's Model Monitor hook needs: its data-quality job definition and
+    monitoring schedule (both `<EndpointName>-data-quality`, tagged), and passing the workspace's
+    processing role (the jobs' role) to SageMaker; the project key is the endpoint's."""
+    name = dv.monitoring_name(platform, project)
+    processing = outputs["workspace"].apply(lambda w: w["serviceRoleArns"]["processing"])
+    return [
+        {"Sid": "ModelMonitorSchedule", "Effect": "Allow",
+         "Action": ["sagemaker:AddTags", "sagemaker:CreateDataQualityJobDefinition", "sagemaker:CreateMonitoringSchedule",
+                    "sagemaker:DeleteDataQualityJobDefinition", "sagemaker:DeleteMonitoringSchedule",
+                    "sagemaker:DeleteTags", "sagemaker:DescribeDataQualityJobDefinition",
+                    "sagemaker:DescribeMonitoringSchedule", "sagemaker:ListTags", "sagemaker:UpdateMonitoringSchedule"],
+         "Resource": [_arn("sagemaker", region, account_id, f"{kind}/{name}")
+                      for kind in ("data-quality-job-definition", "monitoring-schedule")]},
+        {"Sid": "PassTheMonitoringRole", "Effect": "Allow", "Action": "iam:PassRole", "Resource": processing,
+         "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}},
     ]
 
 
@@ -1061,6 +1084,7 @@ def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str] | None,
         # No image or artifact: the model comes from the approved version (ModelPackageArn, added
         # by the deploy stage from its resolver's output).
         pipeline_bucket = o["data"].apply(lambda d: f"s3://{d['buckets']['pipeline']['name']}")
+        monitor = dv.model_monitor(platform, project)
         endpoint = {
             "EndpointName": endpoint_name(platform, project),
             "KmsKeyArn": o["data"].apply(lambda d: d["keyArn"]),
@@ -1068,6 +1092,10 @@ def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str] | None,
             "DataCaptureS3Uri": pipeline_bucket.apply(lambda b: f"{b}/data-capture"),
             "MonitorOutputS3Uri": pipeline_bucket.apply(lambda b: f"{b}/model-monitor"),
             "MonitorRoleArn": o["workspace"].apply(lambda w: w["serviceRoleArns"]["processing"]),
+            # The data-quality schedule on the captured traffic, when configured.
+            "ModelMonitor": "true" if monitor is not None else "false",
+            **({"MonitorImageUri": monitor.image_uri, "MonitorScheduleExpression": monitor.schedule}
+               if monitor is not None else {}),
             # The API Gateway + Lambda front, reached only through the VPC's execute-api endpoint.
             "ApiFront": "true" if front is not None else "false",
             **({"ApiVpcEndpointId": front.vpc_endpoint_id, "FrontRoleBoundaryArn": front.boundary_arn,

@@ -66,6 +66,13 @@ TRIGGER_TYPES = ("source", "schedule", "on-demand")
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*?,/#L W-]+$")
 _GROUP_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+# The only schedules Model Monitor accepts (SageMaker API reference, ScheduleConfig): hourly
+# `cron(0 * ? * * *)`, daily `cron(0 H ? * * *)` and every N hours `cron(0 H/N ? * * *)`
+# (H 0-23, N 1-24). `NOW` is a one-time run, not a schedule.
+_MONITOR_CRON = re.compile(r"^cron\(0 (\*|(?P<hour>[0-9]{1,2})(/(?P<every>[0-9]{1,2}))?) \? \* \* \*\)$")
+# AWS's analyzer image: `<account>.dkr.ecr.<region>.amazonaws.com/sagemaker-model-monitor-analyzer[:tag|@digest]`.
+_ANALYZER_IMAGE = re.compile(r"^(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z]{2}(-[a-z]+)+-[0-9])\.amazonaws\.com"
+                             r"/(?P<repository>sagemaker-model-monitor-analyzer)(:[\w.-]{1,128}|@sha256:[0-9a-f]{64})?$")
 _BRANCH = re.compile(r"^[^\s~^:?\[\\]{1,255}$")
 
 
@@ -88,6 +95,17 @@ class Trigger(ConfigModel):
     schedule: str | None = None
 
 
+class ModelMonitorSettings(ConfigModel):
+    """A Model Monitor data-quality schedule on the production endpoint's captured traffic
+    (templates/endpoint.yaml's ModelMonitor): `schedule` a cron expression of the forms Model
+    Monitor accepts, `image_uri` the home Region's Model Monitor analyzer image (AWS's ECR
+    registry of that Region, SageMaker developer guide "Amazon SageMaker Model Monitor prebuilt
+    container")."""
+
+    schedule: str = "cron(0 * ? * * *)"
+    image_uri: str
+
+
 class ProjectDelivery(ConfigModel):
     """One project's pipelines: the scenario, its triggers and its release approvers."""
 
@@ -102,6 +120,8 @@ class ProjectDelivery(ConfigModel):
     # A private API Gateway and a Lambda function in the production VPC front the endpoint
     # (templates/endpoint.yaml's ApiFront), reached only through the VPC's execute-api endpoint.
     api_front: bool = False
+    # A Model Monitor data-quality schedule on the production endpoint (only with the deploy stage).
+    model_monitor: ModelMonitorSettings | None = None
 
 
 class TemplateSettings(ConfigModel):
@@ -156,6 +176,25 @@ def api_front(platform: "PlatformConfig", project: str) -> bool:
     """The production endpoint is fronted by API Gateway and Lambda (only with the deploy stage)."""
     spec = delivery(platform, project)
     return spec is not None and spec.api_front and "deploy" in stages(platform, project)
+
+
+def model_monitor(platform: "PlatformConfig", project: str) -> ModelMonitorSettings | None:
+    """The production endpoint's Model Monitor schedule, or None (only with the deploy stage)."""
+    spec = delivery(platform, project)
+    return spec.model_monitor if spec is not None and "deploy" in stages(platform, project) else None
+
+
+def monitoring_name(platform: "PlatformConfig", project: str) -> str:
+    """The data-quality job definition and monitoring schedule of the endpoint template (both
+    `<EndpointName>-data-quality`; the endpoint is `<prefix>-<project>`)."""
+    return _name(platform, project, "data-quality")
+
+
+def analyzer_repository(image_uri: str) -> tuple[str, str, str]:
+    """(account, Region, repository) of a Model Monitor analyzer image URI."""
+    found = _ANALYZER_IMAGE.match(image_uri)
+    assert found is not None, image_uri
+    return found.group("account"), found.group("region"), found.group("repository")
 
 
 def calls_sagemaker(platform: "PlatformConfig", project: str) -> bool:
@@ -370,6 +409,41 @@ def schedule_problem(expression: str) -> str | None:
     return "not rate(<value> <unit>) or cron(<six fields>)"
 
 
+def monitor_schedule_problem(expression: str) -> str | None:
+    """Why Model Monitor would reject `expression` as a monitoring schedule, or None."""
+    found = _MONITOR_CRON.match(expression)
+    if found is None:
+        return "not one of the forms Model Monitor accepts"
+    if found.group("hour") is not None and int(found.group("hour")) > 23:
+        return "the hour is 0-23"
+    if found.group("every") is not None and not 1 <= int(found.group("every")) <= 24:
+        return "the interval is 1-24 hours"
+    return None
+
+
+def _check_model_monitor(platform: "PlatformConfig", key: str, spec: ProjectDelivery, problems: list[str]) -> None:
+    monitor = spec.model_monitor
+    if monitor is None:
+        return
+    if "deploy" not in SCENARIOS[spec.scenario]:
+        problems.append(f"{key}.model_monitor: Model Monitor watches the production endpoint, which the "
+                        f"{spec.scenario} scenario does not deploy (allowed: leave it out, or a scenario with the "
+                        f"deploy stage: {', '.join(s for s, st in SCENARIOS.items() if 'deploy' in st)})")
+    if (why := monitor_schedule_problem(monitor.schedule)) is not None:
+        problems.append(f"{key}.model_monitor.schedule: '{monitor.schedule}' is not a Model Monitor schedule ({why}; "
+                        "allowed: hourly cron(0 * ? * * *), daily cron(0 <hour> ? * * *), every N hours "
+                        "cron(0 <hour>/<N> ? * * *), hour 0-23, N 1-24)")
+    image = _ANALYZER_IMAGE.match(monitor.image_uri)
+    if image is None:
+        problems.append(f"{key}.model_monitor.image_uri: '{monitor.image_uri}' is not a Model Monitor analyzer image "
+                        "(allowed: <account>.dkr.ecr.<region>.amazonaws.com/sagemaker-model-monitor-analyzer"
+                        "[:<tag>], the home Region's image of the SageMaker developer guide)")
+    elif image.group("region") != platform.home_region:
+        problems.append(f"{key}.model_monitor.image_uri: '{monitor.image_uri}' is in {image.group('region')}; the "
+                        f"endpoint and its monitoring jobs run in {platform.home_region} (allowed: the analyzer "
+                        f"image of {platform.home_region})")
+
+
 def _check_delivery(platform: "PlatformConfig", problems: list[str]) -> None:
     d = platform.delivery
     projects = {p.name: p for p in platform.projects}
@@ -421,6 +495,7 @@ def _check_delivery(platform: "PlatformConfig", problems: list[str]) -> None:
             problems.append(f"{key}.api_front: the API front is in front of the production endpoint, which the "
                             f"{spec.scenario} scenario does not deploy (allowed: false, or a scenario with the deploy "
                             f"stage: {', '.join(s for s, st in SCENARIOS.items() if 'deploy' in st)})")
+        _check_model_monitor(platform, key, spec, problems)
         if code.provider == "CodeCommit":
             own = ss.project_code_repositories(platform, name)
             if spec.repository is not None and spec.repository not in own:

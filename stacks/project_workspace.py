@@ -53,6 +53,7 @@ from components.service_roles import JobPermissions, LaunchRole, ServiceRole, Se
 from components.studio_domain import StudioDomain, StudioDomainArgs, StudioProfile
 from policy_documents.serialize import document, policy_json
 from stacks import data_settings as ds
+from stacks import delivery_settings as dv
 from stacks import identity_settings as ids
 from stacks import shared_services_settings as ss
 from stacks import workspace_settings as ws
@@ -333,6 +334,15 @@ def job_policies(c: _Context) -> dict[str, list[Statement]]:
                   "Action": ["glue:GetDatabase", "glue:GetPartitions", "glue:GetTable", "glue:GetTables"],
                   "Resource": [c.arn("glue", "catalog"), c.arn("glue", "database/*"), c.arn("glue", "table/*/*")]}],
     }
+    monitor = dv.model_monitor(c.platform, c.project) if c.env == "prod" else None
+    if monitor is not None:
+        # The endpoint's Model Monitor jobs run as the processing role in AWS's analyzer image,
+        # outside the organization (the ECR endpoints' policies admit pulls of AWS's images).
+        account, region, repository = dv.analyzer_repository(monitor.image_uri)
+        policies["processing"].append(
+            {"Sid": "EcrPullModelMonitorAnalyzer", "Effect": "Allow",
+             "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+             "Resource": [f"arn:aws:ecr:{region}:{account}:repository/{repository}"]})
     if c.env == "dev":
         # Whitepaper: quick experiments build images from the notebook into this account's
         # repositories tagged CreatedBy=SageMaker; the jobs pull them. Dev only.

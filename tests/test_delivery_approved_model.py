@@ -249,6 +249,6 @@ def test_the_automation_vpc_has_sagemakers_endpoint_only_when_a_pipeline_deploys
     assert "sagemaker.api" not in sample_platform["network"]["endpoints"]["shared_vpc_services"]
     assert "sagemaker.api" not in _interface_services(network, vpcs["shared_services"]["vpcId"])
     for spec in sample_platform["delivery"]["projects"].values():
-        spec.update(scenario="training", workflow_engine="StepFunctions", api_front=False)
+        spec.update(scenario="training", workflow_engine="StepFunctions", api_front=False, model_monitor=None)
     trained = run_platform("network", platform=sample_platform)
     assert "sagemaker.api" not in _interface_services(trained, trained.outputs["sharedVpcs"]["automation"]["vpcId"])
