@@ -145,3 +145,17 @@ def test_a_target_id_from_several_resources_names_each_of_them(analyzer):
     assert_violation(analyzer.analyze_stack(resources), "lim-2-scps-per-target",
                      "target OrganizationalUnit ou-workloads, OrganizationalUnit ou-sandbox (ou-abcd-11111111) "
                      "would have 6 SCPs")
+
+
+def test_a_build_project_is_named_by_its_aws_name_else_by_its_resource_name(analyzer):
+    # CI-1 names the project as AWS knows it (its `name`), and the Pulumi resource when the
+    # name is not set (Pulumi then auto-names it).
+    environment = {"computeType": "BUILD_GENERAL1_SMALL", "image": "aws/codebuild/standard:7.0",
+                   "type": "LINUX_CONTAINER", "privilegedMode": False}
+    named = res("aws:codebuild/project:Project", "train-build", {"name": "nightly-train", "environment": environment})
+    assert_violation(analyzer.analyze(named), "ci-1-codebuild-encrypted-unprivileged",
+                     "build project nightly-train has no encryptionKey")
+    unnamed = res("aws:codebuild/project:Project", "train-build", {"environment": environment})
+    assert_violation(analyzer.analyze(unnamed), "ci-1-codebuild-encrypted-unprivileged",
+                     "build project train-build has no encryptionKey")
+

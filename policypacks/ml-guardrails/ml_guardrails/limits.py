@@ -49,6 +49,12 @@ ORG_POLICY_LIMITS = {"SERVICE_CONTROL_POLICY": 5120, "RESOURCE_CONTROL_POLICY": 
                      "DECLARATIVE_POLICY_EC2": 10000}
 
 
+# AWS's quotas, the schema's defaults; the code falls back on the same values when a caller
+# gives no configuration (the engine always sends the defaults).
+MAX_SCPS_PER_TARGET = 5
+MAX_INLINE_CHARACTERS = 10240
+
+
 def _text(value: Any) -> str | None:
     document = load_document("any", "policy", value)
     if document is None or document.unknown or document.text is None:
@@ -100,7 +106,7 @@ def _target_key(stack: Stack, attachment: StackResource) -> tuple[str, str] | No
 
 
 def _validate_scp_count(stack: Stack, report: Callable[[str, str | None], None]) -> None:
-    limit = as_int(stack.config.get("maxScpsPerTarget")) or 5
+    limit = as_int(stack.config.get("maxScpsPerTarget")) or MAX_SCPS_PER_TARGET
     implicit_full = bool(stack.config.get("fullAwsAccessAttached", True))
     groups: dict[str, tuple[str, list[tuple[StackResource, str, bool]]]] = {}
     for attachment in stack.of_type(ORG_ATTACHMENT):
@@ -129,7 +135,7 @@ def _validate_scp_count(stack: Stack, report: Callable[[str, str | None], None])
 
 
 def _validate_inline_total(stack: Stack, report: Callable[[str, str | None], None]) -> None:
-    limit = as_int(stack.config.get("maxCharacters")) or 10240
+    limit = as_int(stack.config.get("maxCharacters")) or MAX_INLINE_CHARACTERS
     for role in stack.of_type(ROLE):
         parts: list[tuple[str, int]] = []
         unknown = False
@@ -174,7 +180,7 @@ POLICIES = [
                     "shared statements higher in the OU tree, or raise the quota with AWS and maxScpsPerTarget.",
         validate=_validate_scp_count,
         config={
-            "maxScpsPerTarget": {"type": "integer", "minimum": 1, "default": 5,
+            "maxScpsPerTarget": {"type": "integer", "minimum": 1, "default": MAX_SCPS_PER_TARGET,
                                  "description": "SCPs AWS allows per root, OU or account."},
             "fullAwsAccessAttached": {"type": "boolean", "default": True,
                                       "description": "Count FullAWSAccess on every target when the stack does "
@@ -194,7 +200,7 @@ POLICIES = [
                     "10,240 characters (whitespace not counted).",
         remediation="Move statements into customer managed policies attached to the role.",
         validate=_validate_inline_total,
-        config={"maxCharacters": {"type": "integer", "default": 10240,
+        config={"maxCharacters": {"type": "integer", "default": MAX_INLINE_CHARACTERS,
                                   "description": "Total inline policy size per role."}},
     ),
     resource_policy(

@@ -17,6 +17,8 @@ from .common import (
 )
 
 DOMAIN = "organization"
+# REG-1's default, in its schema and where a caller gives no configuration.
+REQUIRE_EXPLICIT_REGION = True
 
 MANDATORY_TAGS = ["owner", "project", "environment", "cost-center", "data-classification"]
 STATEFUL_TYPES = [
@@ -65,7 +67,7 @@ def _validate_regions(stack: Stack, report: Callable[[str, str | None], None]) -
         if used and not regional:
             continue  # only global services (IAM, Organizations, ...) use this provider
         if not region:
-            if stack.config.get("requireExplicitRegion", True):
+            if stack.config.get("requireExplicitRegion", REQUIRE_EXPLICIT_REGION):
                 report(f"AWS provider {provider.name} sets no region (it would use the environment's)",
                        urn if urn in stack.by_urn else None)
         elif region not in allowed:
@@ -139,7 +141,7 @@ POLICIES = [
                                "default": ["iam", "organizations", "route53", "cloudfront", "budgets", "ce",
                                            "account", "shield", "globalaccelerator"],
                                "description": "pulumi-aws modules (aws:<module>/...) of global services."},
-            "requireExplicitRegion": {"type": "boolean", "default": True,
+            "requireExplicitRegion": {"type": "boolean", "default": REQUIRE_EXPLICIT_REGION,
                                       "description": "A provider without a region is a violation."},
         },
         required=["allowedRegions"],
