@@ -13,33 +13,13 @@ from cfnlint.api import ManualArgs, lint
 
 from policy_documents.service_authorization import validate_document
 from tests.conftest import ROOT
+from tests.delivery_policies import cfn_endpoint_policy, deploy_parameters, policy_actions, statements_by_sid
 
 FRONTED, PLAIN = "fraud-detection", "document-vision"
 TEMPLATE = ROOT / "templates" / "endpoint.yaml"
 FRONT_SIDS = {"CreateTheFrontApi", "ManageTheFrontApi", "BuildTheFrontApi", "CreateTheFrontFunction",
               "ManageTheFrontFunction", "FrontRoleOnlyWithItsBoundary", "ManageTheFrontRole", "PassTheFrontRole",
               "TheFrontLogGroup", "FindLogGroups", "FrontKeyThroughLambda", "ValidateTheFrontNetwork"}
-
-
-def _cfn_endpoint(run, project):
-    (role,) = [r for r in run.of_type("aws:iam/role:Role") if r.inputs["name"] == f"mrd-{project}-cfn-endpoint"]
-    (policy,) = [p for p in run.of_type("aws:iam/rolePolicy:RolePolicy") if p.parent == role.urn]
-    return json.loads(policy.inputs["policy"])
-
-
-def _actions(doc) -> set[str]:
-    return {a for s in doc["Statement"] for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
-
-
-def _by_sid(doc) -> dict:
-    return {s["Sid"]: s for s in doc["Statement"]}
-
-
-def _deploy_parameters(run, project) -> dict:
-    (pipeline,) = [p for p in run.of_type("aws:codepipeline/pipeline:Pipeline")
-                   if p.inputs["name"] == f"mrd-{project}-deployment"]
-    (deploy,) = [s for s in pipeline.inputs["stages"] if s["name"] == "Deploy"][0]["actions"]
-    return json.loads(deploy["configuration"]["ParameterOverrides"])
 
 
 @pytest.fixture(scope="module")
@@ -53,13 +33,13 @@ def plain(sample_runs):
 
 
 def test_the_pipeline_turns_the_front_on_with_the_production_vpcs_execute_api_endpoint(fronted, plain, sample_runs):
-    parameters = _deploy_parameters(fronted, FRONTED)
+    parameters = deploy_parameters(fronted, FRONTED)
     prod = sample_runs(f"{FRONTED}-prod").outputs
     front = fronted.outputs["delivery"]["apiFront"]
     assert parameters["ApiFront"] == "true"
     assert parameters["ApiVpcEndpointId"] == prod["interfaceEndpointIds"]["execute-api"] == front["vpcEndpointId"]
     assert (parameters["FrontRoleBoundaryArn"], parameters["FrontKmsKeyArn"]) == (front["boundaryArn"], front["keyArn"])
-    other = _deploy_parameters(plain, PLAIN)
+    other = deploy_parameters(plain, PLAIN)
     assert other["ApiFront"] == "false" and plain.outputs["delivery"]["apiFront"] is None
     assert not {"ApiVpcEndpointId", "FrontRoleBoundaryArn", "FrontKmsKeyArn"} & set(other)
 
@@ -72,13 +52,13 @@ def test_in_central_endpoint_mode_the_front_admits_the_hubs_execute_api_endpoint
                                                     f"{FRONTED}-prod")}
     result = run_platform(f"{FRONTED}-delivery", platform=sample_platform,
                           upstream={**upstream, "network": network.outputs})
-    assert _deploy_parameters(result, FRONTED)["ApiVpcEndpointId"] == network.outputs["centralEndpointIds"]["execute-api"]
+    assert deploy_parameters(result, FRONTED)["ApiVpcEndpointId"] == network.outputs["centralEndpointIds"]["execute-api"]
 
 
 def test_the_template_is_cfn_lint_valid_with_the_front_on_and_the_pipelines_values(fronted):
     # The pipeline's values as the parameters' defaults, so cfn-lint checks them against each
     # parameter's pattern and evaluates the front's conditions and rules.
-    values = _deploy_parameters(fronted, FRONTED)
+    values = deploy_parameters(fronted, FRONTED)
     values["ModelPackageArn"] = f"arn:aws:sagemaker:eu-west-1:{'1' * 12}:model-package/mrd-{FRONTED}/3"
     template = yaml.safe_load(TEMPLATE.read_text().replace("!", "__BANG__"))
     declared = template["Parameters"]
@@ -95,9 +75,9 @@ def test_the_template_is_cfn_lint_valid_with_the_front_on_and_the_pipelines_valu
 
 def test_the_execution_role_may_create_exactly_the_front(fronted, accounts):
     prod = accounts[f"{FRONTED}-prod"]
-    doc = _cfn_endpoint(fronted, FRONTED)
+    doc = cfn_endpoint_policy(fronted, FRONTED)
     assert validate_document(doc) == []
-    sids = _by_sid(doc)
+    sids = statements_by_sid(doc)
     assert FRONT_SIDS <= set(sids)
     name = f"mrd-{FRONTED}-front"
     assert sids["CreateTheFrontApi"]["Condition"] == {"StringEquals": {
@@ -111,8 +91,8 @@ def test_the_execution_role_may_create_exactly_the_front(fronted, accounts):
     assert sids["FrontRoleOnlyWithItsBoundary"]["Resource"] == roles
     assert sids["FrontRoleOnlyWithItsBoundary"]["Condition"] == {
         "StringEquals": {"iam:PermissionsBoundary": front["boundaryArn"]}}
-    assert "iam:DeleteRolePermissionsBoundary" not in _actions(doc) and "iam:AttachRolePolicy" not in _actions(doc)
-    assert not [s for s in doc["Statement"] if {"iam:CreateRole", "iam:PutRolePolicy"} & _actions({"Statement": [s]})
+    assert "iam:DeleteRolePermissionsBoundary" not in policy_actions(doc) and "iam:AttachRolePolicy" not in policy_actions(doc)
+    assert not [s for s in doc["Statement"] if {"iam:CreateRole", "iam:PutRolePolicy"} & policy_actions({"Statement": [s]})
                 and "iam:PermissionsBoundary" not in json.dumps(s.get("Condition", {}))]
     assert sids["PassTheFrontRole"]["Condition"] == {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}
     assert sids["TheFrontLogGroup"]["Resource"][0] == f"arn:aws:logs:eu-west-1:{prod}:log-group:/aws/lambda/{name}"
@@ -120,10 +100,10 @@ def test_the_execution_role_may_create_exactly_the_front(fronted, accounts):
 
 
 def test_without_the_front_the_execution_role_has_nothing_of_it(plain):
-    doc = _cfn_endpoint(plain, PLAIN)
-    assert not FRONT_SIDS & set(_by_sid(doc))
-    assert not {a for a in _actions(doc) if a.split(":")[0] in ("apigateway", "lambda", "logs")}
-    assert _actions(doc) & {"iam:CreateRole", "iam:PutRolePolicy"} == set()
+    doc = cfn_endpoint_policy(plain, PLAIN)
+    assert not FRONT_SIDS & set(statements_by_sid(doc))
+    assert not {a for a in policy_actions(doc) if a.split(":")[0] in ("apigateway", "lambda", "logs")}
+    assert policy_actions(doc) & {"iam:CreateRole", "iam:PutRolePolicy"} == set()
     assert not [r for r in plain.of_type("aws:iam/policy:Policy") if "endpoint-front" in r.inputs["name"]]
 
 
@@ -148,10 +128,10 @@ def test_the_boundary_is_all_the_front_role_may_ever_do(fronted, accounts):
     doc = json.loads(boundary.inputs["policy"])
     assert validate_document(doc) == []
     assert boundary.account == prod
-    assert {a.split(":")[0] for a in _actions(doc)} == {"sagemaker", "ec2", "logs", "kms"}
+    assert {a.split(":")[0] for a in policy_actions(doc)} == {"sagemaker", "ec2", "logs", "kms"}
     (invoke,) = [s for s in doc["Statement"] if s["Sid"] == "InvokeTheEndpoint"]
     assert invoke["Resource"] == f"arn:aws:sagemaker:eu-west-1:{prod}:endpoint/mrd-{FRONTED}"
-    assert not {a for a in _actions(doc) if a.startswith("iam:")}
+    assert not {a for a in policy_actions(doc) if a.startswith("iam:")}
 
 
 def test_the_front_role_is_a_known_role_only_where_the_front_is_configured(sample_platform):

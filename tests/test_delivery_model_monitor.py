@@ -17,6 +17,7 @@ from policy_documents.service_authorization import validate_document
 from stacks.config import ConfigError, parse_platform
 from stacks.delivery_settings import monitor_schedule_problem
 from tests.conftest import ROOT
+from tests.delivery_policies import cfn_endpoint_policy, deploy_parameters, policy_actions, statements_by_sid
 
 MONITORED, PLAIN = "document-vision", "fraud-detection"
 TEMPLATE = ROOT / "templates" / "endpoint.yaml"
@@ -27,27 +28,6 @@ MONITOR_ACTIONS = {"sagemaker:CreateDataQualityJobDefinition", "sagemaker:Delete
                    "sagemaker:DescribeDataQualityJobDefinition", "sagemaker:CreateMonitoringSchedule",
                    "sagemaker:UpdateMonitoringSchedule", "sagemaker:DeleteMonitoringSchedule",
                    "sagemaker:DescribeMonitoringSchedule"}
-
-
-def _cfn_endpoint(run, project):
-    (role,) = [r for r in run.of_type("aws:iam/role:Role") if r.inputs["name"] == f"mrd-{project}-cfn-endpoint"]
-    (policy,) = [p for p in run.of_type("aws:iam/rolePolicy:RolePolicy") if p.parent == role.urn]
-    return json.loads(policy.inputs["policy"])
-
-
-def _actions(doc) -> set[str]:
-    return {a for s in doc["Statement"] for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
-
-
-def _by_sid(doc) -> dict:
-    return {s["Sid"]: s for s in doc["Statement"]}
-
-
-def _deploy_parameters(run, project) -> dict:
-    (pipeline,) = [p for p in run.of_type("aws:codepipeline/pipeline:Pipeline")
-                   if p.inputs["name"] == f"mrd-{project}-deployment"]
-    (deploy,) = [s for s in pipeline.inputs["stages"] if s["name"] == "Deploy"][0]["actions"]
-    return json.loads(deploy["configuration"]["ParameterOverrides"])
 
 
 def _role_statements(run, name) -> list[dict]:
@@ -131,19 +111,19 @@ def test_the_sample_settings_are_valid(sample_platform):
 # -- what the pipeline passes -------------------------------------------------------------------
 
 def test_the_pipeline_turns_model_monitor_on_with_its_settings(monitored, plain, sample_runs):
-    parameters = _deploy_parameters(monitored, MONITORED)
+    parameters = deploy_parameters(monitored, MONITORED)
     assert parameters["ModelMonitor"] == "true"
     assert (parameters["MonitorImageUri"], parameters["MonitorScheduleExpression"]) == (IMAGE, "cron(0 * ? * * *)")
     prod = sample_runs(f"{MONITORED}-prod").outputs
     assert parameters["MonitorRoleArn"] == prod["workspace"]["serviceRoleArns"]["processing"]
     assert parameters["MonitorOutputS3Uri"] == f"s3://{prod['data']['buckets']['pipeline']['name']}/model-monitor"
-    other = _deploy_parameters(plain, PLAIN)
+    other = deploy_parameters(plain, PLAIN)
     assert other["ModelMonitor"] == "false"
     assert not {"MonitorImageUri", "MonitorScheduleExpression"} & set(other)
 
 
 def test_the_template_is_cfn_lint_valid_with_model_monitor_on_and_the_pipelines_values(monitored):
-    values = _deploy_parameters(monitored, MONITORED)
+    values = deploy_parameters(monitored, MONITORED)
     values["ModelPackageArn"] = f"arn:aws:sagemaker:eu-west-1:{'1' * 12}:model-package/mrd-{MONITORED}/3"
     template = yaml.safe_load(TEMPLATE.read_text().replace("!", "__BANG__"))
     declared = template["Parameters"]
@@ -169,9 +149,9 @@ def test_the_templates_job_definition_and_schedule_have_the_names_the_role_allow
 
 def test_the_execution_role_may_create_exactly_the_schedule(monitored, accounts, sample_runs):
     prod = accounts[f"{MONITORED}-prod"]
-    doc = _cfn_endpoint(monitored, MONITORED)
+    doc = cfn_endpoint_policy(monitored, MONITORED)
     assert validate_document(doc) == []
-    sids = _by_sid(doc)
+    sids = statements_by_sid(doc)
     assert MONITOR_SIDS <= set(sids)
     schedule = sids["ModelMonitorSchedule"]
     assert MONITOR_ACTIONS <= set(schedule["Action"])
@@ -180,7 +160,7 @@ def test_the_execution_role_may_create_exactly_the_schedule(monitored, accounts,
                                     f"arn:aws:sagemaker:eu-west-1:{prod}:monitoring-schedule/{name}"]
     # Only there: no other statement names the monitoring actions.
     assert not [s for s in doc["Statement"] if s["Sid"] != "ModelMonitorSchedule"
-                and MONITOR_ACTIONS & _actions({"Statement": [s]})]
+                and MONITOR_ACTIONS & policy_actions({"Statement": [s]})]
     processing = sample_runs(f"{MONITORED}-prod").outputs["workspace"]["serviceRoleArns"]["processing"]
     assert sids["PassTheMonitoringRole"] == {
         "Sid": "PassTheMonitoringRole", "Effect": "Allow", "Action": "iam:PassRole", "Resource": processing,
@@ -188,10 +168,10 @@ def test_the_execution_role_may_create_exactly_the_schedule(monitored, accounts,
 
 
 def test_without_model_monitor_the_execution_role_has_nothing_of_it(plain, sample_runs):
-    doc = _cfn_endpoint(plain, PLAIN)
+    doc = cfn_endpoint_policy(plain, PLAIN)
     assert validate_document(doc) == []
-    assert not MONITOR_SIDS & set(_by_sid(doc))
-    assert not MONITOR_ACTIONS & _actions(doc)
+    assert not MONITOR_SIDS & set(statements_by_sid(doc))
+    assert not MONITOR_ACTIONS & policy_actions(doc)
     processing = sample_runs(f"{PLAIN}-prod").outputs["workspace"]["serviceRoleArns"]["processing"]
     assert not [s for s in doc["Statement"] if s["Action"] == "iam:PassRole" and s["Resource"] == processing]
 

@@ -20,6 +20,7 @@ from components.pipeline_stages import (
 )
 from policy_documents.service_authorization import validate_document
 from tests.conftest import ROOT
+from tests.delivery_policies import policy_actions
 
 PROJECT = "document-vision"
 BUILD = "aws:codebuild/project:Project"
@@ -43,10 +44,6 @@ def _role(run, name, project=PROJECT):
     (role,) = [r for r in run.of_type("aws:iam/role:Role") if r.inputs["name"] == f"mrd-{project}-{name}"]
     (policy,) = [p for p in run.of_type("aws:iam/rolePolicy:RolePolicy") if p.parent == role.urn]
     return role, json.loads(policy.inputs["policy"])
-
-
-def _actions(doc) -> set[str]:
-    return {a for s in doc["Statement"] for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
 
 
 def _statement(doc, sid):
@@ -96,17 +93,17 @@ def test_cfn_training_may_create_only_that_pipeline_and_pass_only_its_role(run, 
     pipeline = _statement(doc, "TrainingPipeline")
     assert pipeline["Resource"] == f"arn:aws:sagemaker:eu-west-1:{preprod}:pipeline/mrd-{PROJECT}-training"
     assert {"sagemaker:CreatePipeline", "sagemaker:UpdatePipeline", "sagemaker:DeletePipeline"} <= set(pipeline["Action"])
-    passes = [s for s in doc["Statement"] if "iam:PassRole" in _actions({"Statement": [s]})]
+    passes = [s for s in doc["Statement"] if "iam:PassRole" in policy_actions({"Statement": [s]})]
     roles = sample_runs(f"{PROJECT}-preprod").outputs["workspace"]["serviceRoleArns"]
     assert [(s["Resource"], s["Condition"]) for s in passes] == [
         (roles["pipelines"], {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}})]
-    assert not {a for a in _actions(doc) if a.startswith("states:")}
+    assert not {a for a in policy_actions(doc) if a.startswith("states:")}
 
 
 def test_cfn_training_of_the_state_machine_project_has_nothing_of_pipelines(stepfunctions):
     _, doc = _role(stepfunctions, "cfn-training", "fraud-detection")
-    assert not {a for a in _actions(doc) if "Pipeline" in a}
-    assert "states:CreateStateMachine" in _actions(doc)
+    assert not {a for a in policy_actions(doc) if "Pipeline" in a}
+    assert "states:CreateStateMachine" in policy_actions(doc)
 
 
 def test_role_b_starts_and_watches_only_that_pipelines_executions_and_nothing_of_step_functions(run, accounts):
@@ -118,16 +115,16 @@ def test_role_b_starts_and_watches_only_that_pipelines_executions_and_nothing_of
     assert _statement(doc, "WatchTheTrainingPipeline")["Resource"] == f"{pipeline}/execution/*"
     assert _statement(doc, "FindTheTrainedModel")["Resource"] == \
         f"arn:aws:sagemaker:eu-west-1:{preprod}:training-job/pipelines-*"
-    assert not {a for a in _actions(doc) if a.startswith("states:")}
-    sagemaker = {a for a in _actions(doc) if a.startswith("sagemaker:")}
+    assert not {a for a in policy_actions(doc) if a.startswith("states:")}
+    sagemaker = {a for a in policy_actions(doc) if a.startswith("sagemaker:")}
     assert sagemaker == {"sagemaker:StartPipelineExecution", "sagemaker:DescribePipelineExecution",
                          "sagemaker:ListPipelineExecutionSteps", "sagemaker:DescribeTrainingJob"}
 
 
 def test_role_b_of_the_state_machine_project_has_nothing_of_sagemaker_pipelines(stepfunctions):
     _, doc = _role(stepfunctions, "deploy-training", "fraud-detection")
-    assert not {a for a in _actions(doc) if a.startswith("sagemaker:")}
-    assert {"states:StartExecution", "states:DescribeExecution"} <= _actions(doc)
+    assert not {a for a in policy_actions(doc) if a.startswith("sagemaker:")}
+    assert {"states:StartExecution", "states:DescribeExecution"} <= policy_actions(doc)
 
 
 def test_role_b_trusts_role_a_and_the_runner_only_and_the_runner_may_only_act_as_b(run, accounts):
@@ -139,10 +136,10 @@ def test_role_b_trusts_role_a_and_the_runner_only_and_the_runner_may_only_act_as
     runner_role, doc = _role(run, "training-runner")
     assert validate_document(doc) == []
     assert runner_role.account == accounts["automation"]
-    (assume,) = [s for s in doc["Statement"] if "sts:AssumeRole" in _actions({"Statement": [s]})]
+    (assume,) = [s for s in doc["Statement"] if "sts:AssumeRole" in policy_actions({"Statement": [s]})]
     assert assume["Resource"] == role_b.outputs["arn"]
-    assert {a.split(":")[0] for a in _actions(doc)} == {"logs", "s3", "kms", "sts", "ec2"}
-    assert "s3:PutObject" not in _actions(doc)
+    assert {a.split(":")[0] for a in policy_actions(doc)} == {"logs", "s3", "kms", "sts", "ec2"}
+    assert "s3:PutObject" not in policy_actions(doc)
     # Role A starts it (the training pipeline's only other build is the image build).
     _, a = _role(run, "pipeline-training")
     runner = run.outputs["delivery"]["trainingRunner"]
