@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from typing import Any
 
 import pulumi
+from pulumi.output import Unknown
 
 VERSION = "2012-10-17"
 
@@ -21,8 +23,59 @@ def to_json(document: dict[str, Any]) -> str:
 
 
 def policy_json(document: Any) -> pulumi.Output[str]:
-    """Serialize a document that may contain Pulumi outputs (ARNs, ids) anywhere inside."""
-    return pulumi.Output.from_input(document).apply(to_json)
+    """Serialize a document that may contain Pulumi outputs (ARNs, ids) anywhere inside.
+
+    The same Output as ``Output.from_input(document).apply(to_json)`` (value, dependencies,
+    secrecy, unknown in a preview), built from the document's outputs alone: `from_input` makes
+    an Output of every key and value of the document, and a key policy has hundreds of them.
+    """
+    leaves: list[Any] = []
+    _collect(document, leaves)
+    if not leaves:
+        return pulumi.Output.from_input(to_json(document))
+    return pulumi.Output.all(*leaves).apply(lambda values: to_json(_substitute(document, iter(values))))
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None), dict, list, tuple})
+
+
+def _deferred(value: Any) -> bool:
+    """An input `from_input` resolves: an Output, an awaitable, or an unknown value (which
+    makes the document unknown, so it is left to the SDK's Output like the others)."""
+    if type(value) in _PLAIN:  # most of a document: skip the awaitable check
+        return False
+    return isinstance(value, (pulumi.Output, Unknown)) or inspect.isawaitable(value)
+
+
+def _collect(value: Any, leaves: list[Any]) -> None:
+    """The deferred inputs inside `value` (dict keys and values, list and tuple items), in order."""
+    if _deferred(value):
+        leaves.append(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _collect(key, leaves)
+            _collect(item, leaves)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _collect(item, leaves)
+
+
+def _substitute(value: Any, values: Any) -> Any:
+    """`value` with each deferred input replaced by the next of `values` (_collect's order); as
+    `from_input` does, dicts become dicts, lists lists and tuples tuples."""
+    if _deferred(value):
+        return next(values)
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            key = _substitute(key, values)
+            out[key] = _substitute(item, values)
+        return out
+    if isinstance(value, list):
+        return [_substitute(item, values) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_substitute(item, values) for item in value)
+    return value
 
 
 def document(*statements: dict[str, Any]) -> dict[str, Any]:

@@ -1,9 +1,14 @@
-"""The one serializer of policy documents: minified, non-ASCII kept as is (AWS counts characters)."""
+"""The one serializer of policy documents: minified, non-ASCII kept as is (AWS counts characters);
+`policy_json` is the SDK's deep unwrap of a document with outputs inside, at less cost."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
+
+from offline_preview.engine import UNKNOWN, Unknown, load_program, run_stack
 from policy_documents.serialize import to_json
 
 
@@ -14,3 +19,41 @@ def test_documents_are_minified_and_keep_non_ascii_characters():
     assert " " not in text and "\n" not in text
     assert "Zoë" in text and "\\u" not in text  # an escape would count 6 characters against the SCP limit
     assert json.loads(text) == doc
+
+
+POLICY_JSON = load_program(Path(__file__).resolve().parent / "programs" / "policy_json")
+
+
+def _known(inputs: dict) -> dict:
+    """Inputs with each unknown value as one marker (the engine's unknowns are distinct objects)."""
+    return {key: "<unknown>" if isinstance(value, Unknown) else value for key, value in inputs.items()}
+
+
+@pytest.fixture(scope="module")
+def policy_json_run(tmp_path_factory):
+    config = tmp_path_factory.mktemp("policy-json")
+    (config / "Pulumi.dev.yaml").write_text("config:\n  aws:region: eu-west-1\n")
+    return run_stack("dev", config, {}, program=POLICY_JSON)
+
+
+def test_policy_json_is_the_sdks_deep_unwrap_of_the_document(policy_json_run):
+    # Each case (tests/programs/policy_json) serialized by policy_json and by
+    # `Output.from_input(document).apply(to_json)`: the same text, unknown and secret alike, and
+    # the same dependencies of the policy that takes it.
+    run = policy_json_run
+    cases = sorted({key.split(":")[0] for key in run.outputs})
+    assert len(cases) == 10
+    for case in cases:
+        new, ref = run.outputs[f"{case}:new"], run.outputs[f"{case}:ref"]
+        assert new == ref, case
+        assert (f"{case}:new" in run.secret_outputs) == (f"{case}:ref" in run.secret_outputs), case
+        new_policy, ref_policy = run.named(f"{case}-new"), run.named(f"{case}-ref")
+        assert _known(new_policy.inputs) == _known(ref_policy.inputs), case
+        assert new_policy.property_dependencies == ref_policy.property_dependencies, case
+    # The cases cover what could go wrong: outputs of two resources, a secret, unknowns.
+    assert run.secret_outputs == ["secret:new", "secret:ref"]
+    assert run.outputs["unknown:new"] is UNKNOWN and run.outputs["bare-unknown:new"] is UNKNOWN
+    assert len(run.named("outputs-new").property_dependencies["policy"]) == 2
+    names = {role: run.named(role, "aws:iam/role:Role").outputs["name"] for role in ("role", "other")}
+    assert json.loads(run.outputs["output-key:new"])["Statement"][0]["Condition"]["StringEquals"] == {
+        names["role"]: "x", "k": names["other"]}
