@@ -577,21 +577,24 @@ def _words(name: str) -> list[str]:
 
 def _cover(wanted: set[str], universe: list[str]) -> list[str]:
     """Minimal-length cover of `wanted` by exact names and word-boundary prefixes."""
-    def solve(prefix_words: tuple[str, ...], names: list[str]) -> list[str]:
+    words_of = {name: _words(name) for name in wanted}
+
+    def solve(prefix_words: tuple[str, ...], names: list[str], scope: list[str]) -> list[str]:
         prefix = "".join(prefix_words)
-        in_scope = [n for n in universe if n.startswith(prefix)]
+        # What shares a longer prefix is among what shares this prefix's parent: search only that.
+        in_scope = [n for n in scope if n.startswith(prefix)]
         # A wildcard here is exact only if nothing else in the service shares the prefix.
         if prefix_words and all(n in wanted for n in in_scope) and len(in_scope) > 1:
             return [prefix + "*"]
         exact = [n for n in names if n == prefix]
         children: dict[str, list[str]] = {}
         for n in names:
-            words = _words(n)
+            words = words_of[n]
             if len(words) > len(prefix_words):
                 children.setdefault(words[len(prefix_words)], []).append(n)
         out = list(exact)
         for word in sorted(children):
-            out.extend(solve(prefix_words + (word,), children[word]))
+            out.extend(solve(prefix_words + (word,), children[word], in_scope))
         return out
 
-    return sorted(set(solve((), sorted(wanted))), key=str.lower)
+    return sorted(set(solve((), sorted(wanted), universe)), key=str.lower)
