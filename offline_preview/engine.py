@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import copy
 import dataclasses
 import functools
 import gc
@@ -41,7 +42,7 @@ import runpy
 import traceback
 import sys
 import warnings
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -890,6 +891,66 @@ def import_ahead(program: Program, names: Collection[str]) -> list[str]:
     return imported
 
 
+#: The SDK's per-class caches (functools.cache in pulumi._types) a run fills for each resource,
+#: input and output class it uses: type hints read from the class's property annotations.
+_SDK_CLASS_CACHES = ("_py_properties", "_raw_return_hints", "_types_from_py_properties", "_required_property_names")
+
+
+@contextlib.contextmanager
+def recording_sdk_classes() -> Iterator[set[tuple[str, str]]]:
+    """Record, for the block, the classes (module, qualified name) whose SDK caches it filled,
+    so a process that forks later runs can fill them ahead (`warm_sdk_classes`)."""
+    from pulumi import _types as sdk_types  # noqa: PLC0415 (the SDK's private module, read here only)
+
+    seen: set[tuple[str, str]] = set()
+    saved = {}
+    for name in _SDK_CLASS_CACHES:
+        cached = getattr(sdk_types, name, None)
+        if cached is None or not hasattr(cached, "cache_info"):  # another SDK version: not recorded
+            continue
+
+        def recorder(cls: Any, _cached: Any = cached) -> Any:
+            seen.add((getattr(cls, "__module__", ""), getattr(cls, "__qualname__", "")))
+            return _cached(cls)
+
+        saved[name] = cached
+        setattr(sdk_types, name, recorder)
+    try:
+        yield seen
+    finally:
+        for name, cached in saved.items():
+            setattr(sdk_types, name, cached)
+
+
+def warm_sdk_classes(classes: Collection[Sequence[str]]) -> int:
+    """Fill the SDK's per-class caches for `classes` (module, qualified name) already imported;
+    the number of classes warmed. These caches are pure functions of the class, so a forked run
+    finds the same answer it would compute; a class not found, or one whose hints cannot be read
+    outside its run, is left to the runs."""
+    from pulumi import _types as sdk_types  # noqa: PLC0415
+
+    caches = [c for c in (getattr(sdk_types, name, None) for name in _SDK_CLASS_CACHES) if hasattr(c, "cache_info")]
+    warmed = 0
+    with _no_runtime(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for module_name, qualname in classes:
+            module = sys.modules.get(module_name)
+            if module is None or _is_lazy(module) or "<locals>" in qualname:
+                continue
+            cls: Any = module
+            for part in qualname.split("."):
+                cls = getattr(cls, part, None)
+            if not isinstance(cls, type):
+                continue
+            try:
+                for cache in caches:
+                    cache(cls)
+            except BaseException:  # noqa: BLE001, S112 left to the runs, as an import that fails is
+                continue
+            warmed += 1
+    return warmed
+
+
 def _parents(name: str) -> list[str]:
     parts = name.split(".")
     return [".".join(parts[:n]) for n in range(1, len(parts))]
@@ -1181,8 +1242,8 @@ def _run_stack(stack: str, config_dir: Path, upstream: dict[str, dict[str, Any]]
     previous_executor = getattr(loop, "_default_executor", None)
     loop.set_default_executor(_InlineExecutor(max_workers=1))
     loop.set_exception_handler(_quiet_exception_handler)
-    original_require_output = pulumi.StackReference.require_output
-    pulumi.StackReference.require_output = _require_output
+    original_outputs = pulumi.StackReference.require_output, pulumi.StackReference.get_output
+    pulumi.StackReference.require_output, pulumi.StackReference.get_output = _require_output, _get_output
     _forget_foreign_modules(prog.main_dir)
     saved_path = list(sys.path)
     if site_packages is not None:
@@ -1214,7 +1275,7 @@ def _run_stack(stack: str, config_dir: Path, upstream: dict[str, dict[str, Any]]
         pulumi.runtime.settings.ROOT.set(None)
         pulumi.runtime.settings.SETTINGS.outputs.clear()
         pulumi.runtime.settings.SETTINGS.monitor = None
-        pulumi.StackReference.require_output = original_require_output
+        pulumi.StackReference.require_output, pulumi.StackReference.get_output = original_outputs
         loop._default_executor = previous_executor  # noqa: SLF001 (no public way to restore it)
         os.chdir(cwd)
         sys.path[:] = saved_path
@@ -1261,15 +1322,32 @@ class MissingStackOutput(KeyError):
                 f"(it exports: {', '.join(self.exported) or 'nothing'})")
 
 
-def _require_output(self: pulumi.StackReference, name: pulumi.Input[str]) -> pulumi.Output[Any]:
-    """`StackReference.require_output`, raising an error that names the stack and the output."""
+def _stack_output(self: pulumi.StackReference, name: pulumi.Input[str], required: bool) -> pulumi.Output[Any]:
+    """`StackReference.require_output` (raising an error that names the stack and the output) or
+    `get_output` (None for an output the stack does not export), at less cost.
 
-    def lookup(values: list[Any]) -> Any:
-        key, outputs, reference = values
+    The SDK's `Output.all(name, self.outputs)` makes an Output of every key and value of every
+    output of the referenced stack, for each output a program reads: this reads the one asked
+    for. Same answer: known once the name and the stack's outputs are, the reference as its
+    dependency, the value a copy of its own (as the SDK's unwrapped copy is), secret as the SDK says.
+    """
+
+    def lookup(outputs: dict[str, Any] | None, key: Any, reference: Any) -> Any:
         if key not in (outputs or {}):
-            raise MissingStackOutput(str(reference), str(key), sorted(outputs or {}))
-        return outputs[key]
+            if required:
+                raise MissingStackOutput(str(reference), str(key), sorted(outputs or {}))
+            return None
+        return copy.deepcopy(outputs[key])
 
-    value = pulumi.Output.all(pulumi.Output.from_input(name), self.outputs, self.name).apply(lookup)
+    value = pulumi.Output.all(pulumi.Output.from_input(name), self.name).apply(
+        lambda values: self.outputs.apply(lambda outputs: lookup(outputs, *values)))
     is_secret = asyncio.ensure_future(self._StackReference__is_secret_name(name))
     return pulumi.Output(value.resources(), value.future(), value.is_known(), is_secret)
+
+
+def _require_output(self: pulumi.StackReference, name: pulumi.Input[str]) -> pulumi.Output[Any]:
+    return _stack_output(self, name, required=True)
+
+
+def _get_output(self: pulumi.StackReference, name: pulumi.Input[str]) -> pulumi.Output[Any]:
+    return _stack_output(self, name, required=False)

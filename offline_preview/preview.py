@@ -45,6 +45,7 @@ from offline_preview.engine import (
     UpstreamPending,
     discover_stacks,
     read_stack_config,
+    recording_sdk_classes,
     run_stack,
     stack_layer,
 )
@@ -473,11 +474,13 @@ def _zygote_main(conn: Any, program: Program, directory: Path) -> None:
     import signal
     from multiprocessing.connection import wait
 
-    from offline_preview.engine import import_ahead
+    from offline_preview.engine import import_ahead, warm_sdk_classes
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     children: dict[int, tuple[int, int]] = {}  # pid -> (task number, pidfd or -1)
     ahead: list[str] = []
+    classes: list[tuple[str, ...]] = []  # whose SDK caches the children filled (warm_sdk_classes)
+    warmed: set[tuple[str, ...]] = set()
     stopping = False
     while children or not stopping:
         waitable = [conn] if not stopping else []
@@ -493,7 +496,9 @@ def _zygote_main(conn: Any, program: Program, directory: Path) -> None:
             conn.send(("done", number, os.waitstatus_to_exitcode(status)))
             modules = directory / f"{number}.modules"
             if modules.exists():
-                ahead += [m for m in json.loads(modules.read_text()) if m not in sys.modules and m not in ahead]
+                left = json.loads(modules.read_text())
+                ahead += [m for m in left["modules"] if m not in sys.modules and m not in ahead]
+                classes += [tuple(c) for c in left["classes"] if tuple(c) not in warmed]
                 modules.unlink()
         if conn in ready:
             try:
@@ -515,9 +520,12 @@ def _zygote_main(conn: Any, program: Program, directory: Path) -> None:
                 _child_main(task, number, directory)
             children[pid] = (number, _pidfd(pid))
             continue
-        if ahead and not stopping and not ready:
+        if (ahead or classes) and not stopping and not ready:
             import_ahead(program, ahead)
-            ahead = []
+            # After the imports, so the classes' modules and what their annotations name are there.
+            warm_sdk_classes(classes)
+            warmed.update(classes)
+            ahead, classes = [], []
             # What the children share stays out of their (disabled) collector's way.
             gc.collect()
             gc.freeze()
@@ -541,13 +549,14 @@ def _child_main(task: _Task, number: int, directory: Path) -> None:
     status = 1
     try:
         before = set(sys.modules)
-        outcome = _run_task(task, child=True)
+        with recording_sdk_classes() as classes:
+            outcome = _run_task(task, child=True)
         imported = [m for m in sys.modules if m not in before]
         path = directory / f"{number}.outcome"
         partial = path.with_suffix(".partial")
         partial.write_bytes(pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
         partial.rename(path)
-        (directory / f"{number}.modules").write_text(json.dumps(imported))
+        (directory / f"{number}.modules").write_text(json.dumps({"modules": imported, "classes": sorted(classes)}))
         status = 0
     except BaseException:  # noqa: BLE001 the exit status tells the parent
         import traceback

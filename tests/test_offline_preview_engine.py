@@ -192,6 +192,22 @@ def test_a_secret_read_through_a_stack_reference_stays_secret():
     assert "tok-0123456789" not in render_plan(plan) and "TOK-0123456789" not in render_plan(plan)
 
 
+def test_each_stack_reference_read_gets_its_own_copy_and_depends_on_the_reference():
+    # What the SDK's `Output.all(name, outputs)` gives: a copy of the value (a program changing
+    # what it read changes nothing another read sees), None from `get_output` for an output the
+    # stack does not export, and the StackReference as the dependency of what uses the value.
+    source = run_stack("source", SECRETS.stack_config_dir, {}, program=SECRETS)
+    reader = run_stack("reader", SECRETS.stack_config_dir, {"source": source.outputs}, program=SECRETS)
+    assert reader.outputs["settingsChanged"] == {"tags": {"team": "changed"}, "zones": ["a", "b", "c"]}
+    assert reader.outputs["settingsAgain"] == {"tags": {"team": "ml"}, "zones": ["a", "b"]}
+    assert source.outputs["settings"] == {"tags": {"team": "ml"}, "zones": ["a", "b"]}
+    assert reader.outputs["absent"] is None
+    team = reader.named("team", "aws:sns/topic:Topic")
+    assert team.inputs["name"] == "ml"
+    reference = reader.of_type("pulumi:pulumi:StackReference")[0].urn
+    assert team.property_dependencies["name"] == [reference]
+
+
 def test_a_stack_reference_marks_only_the_outputs_the_upstream_stack_marked():
     source = run_stack("source", SECRETS.stack_config_dir, {}, program=SECRETS)
     marked = run_stack("reader", SECRETS.stack_config_dir, {"source": source.outputs}, program=SECRETS,

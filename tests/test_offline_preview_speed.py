@@ -233,3 +233,32 @@ def test_the_sample_previewed_in_forked_processes_is_what_one_process_computes(t
     for entry in plan["stacks"]:
         expected = stack_entry(StackResult(entry["name"], entry["layer"], run=sample_runs(entry["name"])))
         assert json.dumps(entry, sort_keys=True) == json.dumps(expected, sort_keys=True), entry["name"]
+
+
+def test_the_sdk_class_caches_a_run_fills_are_recorded_and_can_be_filled_ahead(tmp_path):
+    # A forked run starts with the SDK's per-class type-hint caches its zygote holds: the
+    # zygote fills them for the classes earlier runs used, and a run then finds them filled.
+    from pulumi import _types as sdk_types
+
+    import pulumi_aws as aws
+
+    basic = load_program(PROGRAMS / "basic")
+    with engine.recording_sdk_classes() as seen:
+        run_stack("base", basic.stack_config_dir, {}, program=basic)
+    assert ("pulumi_aws.iam.role", "Role") in seen and ("pulumi_aws.ec2.vpc", "Vpc") in seen
+    # Recording put the SDK's own functions back.
+    assert all(hasattr(getattr(sdk_types, name), "cache_info") for name in engine._SDK_CLASS_CACHES)  # noqa: SLF001
+
+    for name in engine._SDK_CLASS_CACHES:  # noqa: SLF001
+        getattr(sdk_types, name).cache_clear()
+    warmed = engine.warm_sdk_classes(sorted(seen) + [("no.such.module", "Thing"), ("pulumi_aws.iam.role", "Nope")])
+    assert warmed == len(seen)
+    hints = sdk_types._types_from_py_properties  # noqa: SLF001
+    filled = hints.cache_info().currsize
+    assert filled >= len({c for c in seen if c[0].startswith("pulumi_aws.")})
+    before = hints.cache_info().misses
+    hints(aws.iam.Role)
+    assert hints.cache_info().misses == before  # filled ahead: the run's call is a hit
+    with engine.recording_sdk_classes():
+        run_stack("base", basic.stack_config_dir, {}, program=basic)
+    assert hints.cache_info().misses == before
