@@ -8,6 +8,8 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_aws as aws
 
+from policy_documents.serialize import concat
+
 # Athena refuses smaller per-query cutoffs: 10 MB in decimal (its API's BytesScannedCutoffValue
 # minimum, 10,000,000 bytes), not 10 MiB.
 MIN_BYTES_SCANNED_CUTOFF = 10_000_000
@@ -54,7 +56,7 @@ class QueryWorkgroup(pulumi.ComponentResource):
                 requester_pays_enabled=False,
                 bytes_scanned_cutoff_per_query=bytes_scanned_cutoff,
                 result_configuration=aws.athena.WorkgroupConfigurationResultConfigurationArgs(
-                    output_location=pulumi.Output.concat("s3://", results_bucket, "/", results_prefix),
+                    output_location=concat("s3://", results_bucket, "/", results_prefix),
                     expected_bucket_owner=expected_bucket_owner,
                     acl_configuration=aws.athena.WorkgroupConfigurationResultConfigurationAclConfigurationArgs(
                         s3_acl_option="BUCKET_OWNER_FULL_CONTROL"),

@@ -27,7 +27,7 @@ import pulumi_aws as aws
 
 from components.cross_account_roles import ARTIFACT_BUCKET_READ, ARTIFACT_KEY_USE
 from components.service_roles import service_trust
-from policy_documents.serialize import document, policy_json
+from policy_documents.serialize import concat, document, policy_json
 
 # What the CodeCommit source action calls on the repository (CodePipeline's service role
 # reference, CodeCommit section).
@@ -64,7 +64,7 @@ class CodeCommitSourceArgs:
         return f"{self.name_prefix}-source-changes"
 
     def bus_arn(self) -> pulumi.Output[str]:
-        return pulumi.Output.concat(f"arn:aws:events:{self.region}:", self.automation_account_id,
+        return concat(f"arn:aws:events:{self.region}:", self.automation_account_id,
                                     f":event-bus/{self.bus_name}")
 
 
@@ -78,7 +78,7 @@ def source_statements(args: CodeCommitSourceArgs) -> list[dict]:
          "Condition": {"StringEquals": {"kms:ViaService": f"codecommit.{args.region}.amazonaws.com"}}},
         # It only uploads the source artifact (policy A grants it no more).
         {"Sid": "WriteTheSourceArtifact", "Effect": "Allow", "Action": ["s3:PutObject"],
-         "Resource": pulumi.Output.concat(args.artifact_bucket_arn, "/*")},
+         "Resource": concat(args.artifact_bucket_arn, "/*")},
         {"Sid": "ArtifactBucket", "Effect": "Allow", "Action": list(ARTIFACT_BUCKET_READ),
          "Resource": args.artifact_bucket_arn},
         {"Sid": "ArtifactKey", "Effect": "Allow", "Action": list(ARTIFACT_KEY_USE), "Resource": args.artifact_key_arn},
@@ -99,9 +99,9 @@ def bus_policy(args: CodeCommitSourceArgs) -> dict:
     """The automation bus admits the repository account's events role, nothing else."""
     return document({
         "Sid": "RepositoryAccountEventsRole", "Effect": "Allow",
-        "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", args.repository_account_id, ":root")},
+        "Principal": {"AWS": concat("arn:aws:iam::", args.repository_account_id, ":root")},
         "Action": "events:PutEvents", "Resource": args.bus_arn(),
-        "Condition": {"ArnEquals": {"aws:PrincipalArn": pulumi.Output.concat(
+        "Condition": {"ArnEquals": {"aws:PrincipalArn": concat(
             "arn:aws:iam::", args.repository_account_id, ":role/", args.events_role_name or "")}}})
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from policy_documents.serialize import concat
+
 # The AWS Config managed rule each Control Tower detective control is built on; when the
 # control is enabled the rule is not created as an organization rule.
 CONTROL_OWNED_RULES: dict[str, str] = {
@@ -43,7 +45,7 @@ def control_arn(partition: str, region: str, identifier: str) -> str:
 
 def ou_arn(partition: str, management_account_id: str, organization_id: pulumi.Input[str],
            ou_id: pulumi.Input[str]) -> pulumi.Output[str]:
-    return pulumi.Output.concat(f"arn:{partition}:organizations::{management_account_id}:ou/", organization_id, "/", ou_id)
+    return concat(f"arn:{partition}:organizations::{management_account_id}:ou/", organization_id, "/", ou_id)
 
 
 def _slug(text: str) -> str:

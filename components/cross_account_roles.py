@@ -19,7 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.service_roles import service_trust
-from policy_documents.serialize import document, policy_json
+from policy_documents.serialize import concat, document, policy_json
 
 # What a CloudFormation action of CodePipeline calls on its stack (create, update or replace
 # through change sets; CodePipeline reads the events and outputs to report the action).
@@ -46,7 +46,7 @@ def role_trust(role_arn: pulumi.Input[str], *others: pulumi.Input[str]) -> dict:
 
 def artifact_statements(bucket_arn: pulumi.Input[str], key_arn: pulumi.Input[str], write: bool) -> list[dict]:
     """The artifact bucket's objects (read, and write when `write`) and its key."""
-    objects = pulumi.Output.concat(bucket_arn, "/*")
+    objects = concat(bucket_arn, "/*")
     return [
         {"Sid": "ArtifactObjects", "Effect": "Allow",
          "Action": [*ARTIFACT_READ, *(ARTIFACT_WRITE if write else ())], "Resource": objects},
@@ -97,7 +97,7 @@ class CrossAccountDeployRoleArgs:
 
 def deploy_statements(args: CrossAccountDeployRoleArgs) -> list[dict]:
     """The action role's permissions (see the module docstring)."""
-    stacks = [pulumi.Output.concat("arn:aws:cloudformation:", args.region, ":", args.account_id, ":stack/", name, "/*")
+    stacks = [concat("arn:aws:cloudformation:", args.region, ":", args.account_id, ":stack/", name, "/*")
               for name in args.stack_names]
     return [
         {"Sid": "DeployTheStacks", "Effect": "Allow", "Action": list(CLOUDFORMATION_DEPLOY), "Resource": stacks},

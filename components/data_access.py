@@ -29,6 +29,7 @@ from components.kms_keys import (
     account_root,
     merge_principals,
 )
+from policy_documents.serialize import concat
 
 READ_OBJECT_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging")
 PUT_OBJECT_ACTIONS = ("s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload")
@@ -102,13 +103,13 @@ def data_bucket_statements(
     read of the bucket's configuration starts with, needs `s3:ListBucket`. They never read
     or write objects.
     """
-    objects = pulumi.Output.concat(bucket_arn, "/*")
+    objects = concat(bucket_arn, "/*")
     statements: list[dict] = []
     in_org = {"StringEquals": {"aws:PrincipalOrgID": organization_id}} if organization_id is not None else {}
     for grant in grants:
         arns = [arn for r in merge_principals(grant.roles) for arn in r.role_arns]
         condition = {"ArnLike": {"aws:PrincipalArn": arns}, **in_org}
-        scope = pulumi.Output.concat(bucket_arn, "/", grant.prefix, "*") if grant.prefix else objects
+        scope = concat(bucket_arn, "/", grant.prefix, "*") if grant.prefix else objects
         actions = [*(READ_OBJECT_ACTIONS if grant.read else ()), *(PUT_OBJECT_ACTIONS if grant.write else ()),
                    *(DELETE_OBJECT_ACTIONS if grant.write and grant.delete else ())]
         statements.append({"Sid": grant.sid, "Effect": "Allow", "Principal": _principal(grant.roles),
@@ -135,7 +136,7 @@ def data_bucket_statements(
             })
     for service in services:
         condition = {"StringEquals": {"aws:SourceAccount": service.source_account}}
-        scope = pulumi.Output.concat(bucket_arn, "/", service.prefix, "*") if service.prefix else objects
+        scope = concat(bucket_arn, "/", service.prefix, "*") if service.prefix else objects
         statements.append({"Sid": f"{service.sid}Bucket", "Effect": "Allow", "Principal": {"Service": service.service},
                            "Action": list(REKOGNITION_BUCKET_ACTIONS), "Resource": bucket_arn, "Condition": condition})
         statements.append({"Sid": f"{service.sid}Read", "Effect": "Allow", "Principal": {"Service": service.service},

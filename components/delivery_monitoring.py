@@ -43,7 +43,7 @@ import pulumi_aws as aws
 
 from components.kms_keys import CustomerManagedKey, RolePrincipals
 from components.security_alerts import publish_topic_policy, topic_publish_key_uses
-from policy_documents.serialize import document, policy_json, to_json
+from policy_documents.serialize import concat, document, policy_json, to_json
 
 AREAS = ("automation", "training", "serving")
 # CloudWatch accepts 10, 20 and 30 seconds (high-resolution metrics) or a multiple of 60.
@@ -183,7 +183,7 @@ class DeliveryMonitoringArgs:
         return f"{self.base_name}-delivery"
 
     def arn(self, service: str, account: pulumi.Input[str], resource: str) -> pulumi.Output[str]:
-        return pulumi.Output.concat(f"arn:{self.partition}:{service}:{self.region}:", account, f":{resource}")
+        return concat(f"arn:{self.partition}:{service}:{self.region}:", account, f":{resource}")
 
     def topic_arn(self) -> pulumi.Output[str]:
         return self.arn("sns", self.automation_account_id, self.topic_name)
@@ -201,7 +201,7 @@ def sharing_trust(args: DeliveryMonitoringArgs) -> dict:
     dashboard), only as a principal of the organization."""
     return document({
         "Sid": "MonitoringAccountDashboards", "Effect": "Allow",
-        "Principal": {"AWS": pulumi.Output.concat(f"arn:{args.partition}:iam::", args.automation_account_id, ":root")},
+        "Principal": {"AWS": concat(f"arn:{args.partition}:iam::", args.automation_account_id, ":root")},
         "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:PrincipalOrgID": args.organization_id}}})
 
 
@@ -266,8 +266,8 @@ def bus_policy(args: DeliveryMonitoringArgs) -> dict:
     """Only the forwarder roles of the project's pre-production and production accounts may put
     events on the project bus."""
     accounts = args.forwarding_accounts()
-    roots = [pulumi.Output.concat(f"arn:{args.partition}:iam::", a, ":root") for a in accounts]
-    roles = [pulumi.Output.concat(f"arn:{args.partition}:iam::", a, f":role/{args.forwarder_role_name}")
+    roots = [concat(f"arn:{args.partition}:iam::", a, ":root") for a in accounts]
+    roles = [concat(f"arn:{args.partition}:iam::", a, f":role/{args.forwarder_role_name}")
              for a in accounts]
     return document({
         "Sid": "ProjectAccountForwarders",

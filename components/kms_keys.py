@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from policy_documents.serialize import document, policy_json
+from policy_documents.serialize import concat, document, policy_json
 
 PARTITION = "aws"
 # AWS allows 7 to 30 days; the platform requires the longest window (KMS-1).
@@ -73,12 +73,12 @@ def scopes_source(conditions: Mapping[str, Mapping[str, object]] | None) -> bool
 
 
 def account_root(account_id: pulumi.Input[str]) -> pulumi.Output[str]:
-    return pulumi.Output.concat(f"arn:{PARTITION}:iam::", account_id, ":root")
+    return concat(f"arn:{PARTITION}:iam::", account_id, ":root")
 
 
 def role_arn(account_id: pulumi.Input[str], name: str) -> pulumi.Output[str]:
     """The ARN of role `name` (which may carry a path) in `account_id`."""
-    return pulumi.Output.concat(f"arn:{PARTITION}:iam::", account_id, ":role/", name)
+    return concat(f"arn:{PARTITION}:iam::", account_id, ":role/", name)
 
 
 @dataclass(frozen=True)

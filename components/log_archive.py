@@ -42,6 +42,7 @@ from components.secure_bucket import (
     ObjectLock,
     SecureBucket,
 )
+from policy_documents.serialize import concat
 
 # Actions that delete or loosen the archive (LOG-2); only the break-glass role may call them.
 FREEZE_ACTIONS = (
@@ -89,7 +90,7 @@ class LogArchiveArgs:
 
 
 def _arn(partition: str, account: pulumi.Input[str], resource: str) -> pulumi.Output[str]:
-    return pulumi.Output.concat(f"arn:{partition}:iam::", account, f":{resource}")
+    return concat(f"arn:{partition}:iam::", account, f":{resource}")
 
 
 def log_key_uses(args: LogArchiveArgs) -> list[KeyUse]:
@@ -207,7 +208,7 @@ def archive_bucket_statements(args: LogArchiveArgs) -> list[dict]:
             "Effect": "Allow",
             "Principal": {"Service": "cloudtrail.amazonaws.com"},
             "Action": "s3:PutObject",
-            "Resource": pulumi.Output.concat(arn, "/AWSLogs/", args.organization_id, "/*"),
+            "Resource": concat(arn, "/AWSLogs/", args.organization_id, "/*"),
             "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", **trail}},
         },
         *protection_statements(args, args.archive_bucket_name),
@@ -227,7 +228,7 @@ def config_bucket_statements(args: LogArchiveArgs) -> list[dict]:
         "Effect": "Allow",
         "Principal": {"AWS": _arn(args.partition, args.account_id, "root")},
         "Action": ["s3:GetBucketAcl", "s3:ListBucket", "s3:PutObject"],
-        "Resource": [arn, pulumi.Output.concat(arn, "/AWSLogs/", args.account_id, "/Config/*")],
+        "Resource": [arn, concat(arn, "/AWSLogs/", args.account_id, "/Config/*")],
         "Condition": {"ArnLike": {"aws:PrincipalArn": recorders}},
     }]
     return [

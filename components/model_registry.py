@@ -21,7 +21,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.kms_keys import RolePrincipals, account_root, merge_principals
-from policy_documents.serialize import document, policy_json
+from policy_documents.serialize import concat, document, policy_json
 
 REGISTER = ("sagemaker:CreateModelPackage",)
 GROUP_READ = ("sagemaker:DescribeModelPackageGroup",)
@@ -45,11 +45,11 @@ class ModelPackageGroupArgs:
 
 def group_arn(region: str, account_id: pulumi.Input[str], group: str) -> pulumi.Output[str]:
     # SageMaker ARNs carry the resource name in lower case.
-    return pulumi.Output.concat("arn:aws:sagemaker:", region, ":", account_id, ":model-package-group/", group.lower())
+    return concat("arn:aws:sagemaker:", region, ":", account_id, ":model-package-group/", group.lower())
 
 
 def package_arns(region: str, account_id: pulumi.Input[str], group: str) -> pulumi.Output[str]:
-    return pulumi.Output.concat("arn:aws:sagemaker:", region, ":", account_id, ":model-package/", group.lower(), "/*")
+    return concat("arn:aws:sagemaker:", region, ":", account_id, ":model-package/", group.lower(), "/*")
 
 
 def _statement(sid: str, roles: Sequence[RolePrincipals], actions: Sequence[str], resource: pulumi.Input[str],

@@ -23,7 +23,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.service_roles import service_trust
-from policy_documents.serialize import document, policy_json
+from policy_documents.serialize import concat, document, policy_json
 
 PARTITION = "aws"
 DETECT = "rekognition:DetectCustomLabels"
@@ -167,7 +167,7 @@ def application_trust(account_id: pulumi.Input[str], service: str) -> dict:
 
 
 def parameter_arn(region: str, account_id: pulumi.Input[str], name: str) -> pulumi.Output[str]:
-    return pulumi.Output.concat(f"arn:{PARTITION}:ssm:{region}:", account_id, ":parameter/", name.lstrip("/"))
+    return concat(f"arn:{PARTITION}:ssm:{region}:", account_id, ":parameter/", name.lstrip("/"))
 
 
 def application_statements(args: ModelConsumerArgs) -> list[dict]:

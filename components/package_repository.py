@@ -17,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.kms_keys import RolePrincipals, account_root, merge_principals
-from policy_documents.serialize import document, policy_json
+from policy_documents.serialize import concat, document, policy_json
 
 DOMAIN_READ = ("codeartifact:DescribeDomain", "codeartifact:GetAuthorizationToken",
                "codeartifact:GetRepositoryEndpoint", "codeartifact:ReadFromRepository")
@@ -114,7 +114,7 @@ class PackageRepositories(pulumi.ComponentResource):
             domain_owner=args.owner_account_id, policy_document=policy_json(repository_policy(args)),
             opts=pulumi.ResourceOptions(parent=internal))
         self.domain_arn, self.repository_arn = domain.arn, internal.arn
-        self.pip_index_url = pulumi.Output.concat(
+        self.pip_index_url = concat(
             "https://", args.domain, "-", args.owner_account_id, ".d.codeartifact.", args.region,
             ".amazonaws.com/pypi/", args.repository, "/simple/")
         self.register_outputs({"domainArn": self.domain_arn, "repositoryArn": self.repository_arn,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from policy_documents.serialize import document, policy_json
+from policy_documents.serialize import concat, document, policy_json
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def saml_trust(account_id: pulumi.Input[str], provider_name: str, audience: str)
     return document({
         "Sid": "SamlFederationForThisAudience",
         "Effect": "Allow",
-        "Principal": {"Federated": pulumi.Output.concat("arn:aws:iam::", account_id, ":saml-provider/", provider_name)},
+        "Principal": {"Federated": concat("arn:aws:iam::", account_id, ":saml-provider/", provider_name)},
         "Action": ["sts:AssumeRoleWithSAML", "sts:TagSession"],
         "Condition": {"StringEquals": {"SAML:aud": audience}},
     })
@@ -158,7 +158,7 @@ class PersonaAccess(pulumi.ComponentResource):
             assume = None
             if target.role_name is not None:
                 assume = [aws.ProviderAssumeRoleArgs(
-                    role_arn=pulumi.Output.concat("arn:aws:iam::", target.admin_account_id, ":role/", target.role_name),
+                    role_arn=concat("arn:aws:iam::", target.admin_account_id, ":role/", target.role_name),
                     session_name=f"ml-platform-{name}")]
             # The allowed account stops a mis-wired role from assigning in another organization.
             provider = aws.Provider(f"{name}-identity-center", region=target.region, assume_roles=assume,

@@ -16,6 +16,8 @@ from typing import Any
 
 import pulumi
 
+from policy_documents.serialize import concat
+
 Statement = dict[str, Any]
 
 
@@ -27,11 +29,11 @@ class AccountArns:
     region: str
 
     def arn(self, service: str, resource: str, region: str | None = None) -> pulumi.Output[str]:
-        return pulumi.Output.concat(f"arn:aws:{service}:", self.region if region is None else region, ":",
+        return concat(f"arn:aws:{service}:", self.region if region is None else region, ":",
                                     self.account_id, ":", resource)
 
     def role(self, name: str) -> pulumi.Output[str]:
-        return pulumi.Output.concat("arn:aws:iam::", self.account_id, ":role/", name)
+        return concat("arn:aws:iam::", self.account_id, ":role/", name)
 
 
 def assume_roles(a: AccountArns, role_names: Sequence[str], sid: str) -> list[Statement]:
@@ -177,8 +179,8 @@ def data_engineering(a: AccountArns, bucket_arns: Sequence[str], key_arns: Seque
                       "Action": ["glue:BatchCreatePartition", "glue:CreateTable", "glue:GetDatabase", "glue:GetPartitions",
                                  "glue:GetTable", "glue:GetTables", "glue:UpdateTable"],
                       "Resource": [a.arn("glue", "catalog"),
-                                   *(a.arn("glue", pulumi.Output.concat("database/", d)) for d in databases),
-                                   *(a.arn("glue", pulumi.Output.concat("table/", d, "/*")) for d in databases)]})
+                                   *(a.arn("glue", concat("database/", d)) for d in databases),
+                                   *(a.arn("glue", concat("table/", d, "/*")) for d in databases)]})
     found += [
         # Lake Formation vends its credentials without a resource; its grants decide.
         {"Sid": "LakeFormationCredentials", "Effect": "Allow", "Action": ["lakeformation:GetDataAccess"], "Resource": "*"},
@@ -263,5 +265,5 @@ def lake_reads(a: AccountArns, reads: LakeReads, athena: bool) -> list[Statement
         found.append({"Sid": "LakeQueriesInProjectWorkgroup", "Effect": "Allow",
                       "Action": ["athena:GetQueryExecution", "athena:GetQueryResults", "athena:GetWorkGroup",
                                  "athena:StartQueryExecution", "athena:StopQueryExecution"],
-                      "Resource": [a.arn("athena", pulumi.Output.concat("workgroup/", reads.workgroup))]})
+                      "Resource": [a.arn("athena", concat("workgroup/", reads.workgroup))]})
     return found

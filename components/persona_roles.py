@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from policy_documents.serialize import document, policy_json
+from policy_documents.serialize import concat, document, policy_json
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,9 @@ def trust_policy(account_id: pulumi.Input[str], trust: PersonaTrust) -> dict:
         statements.append({
             "Sid": "PersonaSessionsOfThisAccount",
             "Effect": "Allow",
-            "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", account_id, ":root")},
+            "Principal": {"AWS": concat("arn:aws:iam::", account_id, ":root")},
             "Action": "sts:AssumeRole",
-            "Condition": {"ArnLike": {"aws:PrincipalArn": [pulumi.Output.concat("arn:aws:iam::", account_id, ":role/", p)
+            "Condition": {"ArnLike": {"aws:PrincipalArn": [concat("arn:aws:iam::", account_id, ":role/", p)
                                                            for p in trust.people]}},
         })
     if not statements:

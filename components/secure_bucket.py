@@ -14,7 +14,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
-from policy_documents.serialize import document, policy_json
+from policy_documents.serialize import concat, document, policy_json
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def tls_and_encryption_statements(bucket_arn: pulumi.Input[str], kms_key_arn: pu
     With no key (a server-access-log target, which AWS requires to use SSE-S3) uploads must
     ask for SSE-S3 or nothing.
     """
-    objects = pulumi.Output.concat(bucket_arn, "/*")
+    objects = concat(bucket_arn, "/*")
     tls = {
         "Sid": "S34DenyInsecureTransport",
         "Effect": "Deny",

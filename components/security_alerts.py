@@ -34,7 +34,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.kms_keys import CustomerManagedKey, KeyUse, RolePrincipals
-from policy_documents.serialize import document, policy_json, to_json
+from policy_documents.serialize import concat, document, policy_json, to_json
 
 # CloudWatch Logs limits a metric filter pattern to 1,024 characters.
 FILTER_PATTERN_MAX = 1024
@@ -135,11 +135,11 @@ class SecurityAlertsArgs:
         return f"{self.name_prefix}-security-"
 
     def bus_arn(self) -> pulumi.Output[str]:
-        return pulumi.Output.concat(f"arn:{self.partition}:events:{self.region}:", self.tooling_account_id,
+        return concat(f"arn:{self.partition}:events:{self.region}:", self.tooling_account_id,
                                     f":event-bus/{self.bus_name}")
 
     def topic_arn(self) -> pulumi.Output[str]:
-        return pulumi.Output.concat(f"arn:{self.partition}:sns:{self.region}:", self.tooling_account_id,
+        return concat(f"arn:{self.partition}:sns:{self.region}:", self.tooling_account_id,
                                     f":{self.topic_name}")
 
 
@@ -161,7 +161,7 @@ def topic_publish_key_uses(topic_arn: pulumi.Input[str], account_id: pulumi.Inpu
             sid=f"CloudWatchAlarmsPublishTo{label}", actions=publish, service="cloudwatch.amazonaws.com",
             source_account=account_id,
             conditions={"StringEquals": this_topic,
-                        "ArnLike": {"aws:SourceArn": pulumi.Output.concat(
+                        "ArnLike": {"aws:SourceArn": concat(
                             f"arn:{partition}:cloudwatch:{region}:", account_id, ":alarm:*")}}))
     return uses
 

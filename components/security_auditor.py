@@ -17,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.log_archive import AUDITOR_READ_ACTIONS
-from policy_documents.serialize import document, policy_json
+from policy_documents.serialize import concat, document, policy_json
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def auditor_trust(args: SecurityAuditorArgs) -> dict:
     return document({
         "Sid": "SecurityToolingAccount",
         "Effect": "Allow",
-        "Principal": {"AWS": pulumi.Output.concat(f"arn:{args.partition}:iam::", args.account_id, ":root")},
+        "Principal": {"AWS": concat(f"arn:{args.partition}:iam::", args.account_id, ":root")},
         "Action": "sts:AssumeRole",
     })
 

@@ -29,7 +29,7 @@ import pulumi_aws as aws
 from components.kms_keys import CustomerManagedKey, KeyUse, RolePrincipals
 from components.naming import cidr_slug
 from policy_documents.arns import partition_of
-from policy_documents.serialize import document, policy_json
+from policy_documents.serialize import concat, document, policy_json
 
 SUBNET_MIN_PREFIX = 28  # AWS: the smallest subnet is a /28
 
@@ -132,7 +132,7 @@ class VpcFlowLog(pulumi.ComponentResource):
         partition = partition_of(region)
         protect = not settings.allow_destroy
         group_name = f"/ml-platform/vpc-flow-logs/{label}"
-        group_arn = pulumi.Output.concat("arn:", partition, ":logs:", region, ":", account_id, ":log-group:", group_name)
+        group_arn = concat("arn:", partition, ":logs:", region, ":", account_id, ":log-group:", group_name)
         if not settings.key_administrators:
             raise ValueError(f"VpcFlowLog {name}: FlowLogSettings.key_administrators names no role")
         key = CustomerManagedKey(
@@ -171,7 +171,7 @@ class VpcFlowLog(pulumi.ComponentResource):
                 "Action": "sts:AssumeRole",
                 "Condition": {
                     "StringEquals": {"aws:SourceAccount": account_id},
-                    "ArnLike": {"aws:SourceArn": pulumi.Output.concat(
+                    "ArnLike": {"aws:SourceArn": concat(
                         "arn:", partition, ":ec2:", region, ":", account_id, ":vpc-flow-log/*")},
                 },
             })),
@@ -186,7 +186,7 @@ class VpcFlowLog(pulumi.ComponentResource):
                     "Sid": "WriteThisLogGroup",
                     "Effect": "Allow",
                     "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                    "Resource": [group_arn, pulumi.Output.concat(group_arn, ":log-stream:*")],
+                    "Resource": [group_arn, concat(group_arn, ":log-stream:*")],
                 },
                 {
                     "Sid": "FindLogGroups",

@@ -36,6 +36,18 @@ def policy_json(document: Any) -> pulumi.Output[str]:
     return pulumi.Output.all(*leaves).apply(lambda values: to_json(_substitute(document, iter(values))))
 
 
+def concat(*parts: Any) -> pulumi.Output[str]:
+    """`Output.concat(*parts)` (the parts joined as text once known: value, dependencies, secrecy,
+    unknown in a preview), built from the parts' outputs alone: the SDK's makes an Output of
+    every part, text included, and ARNs are built this way by the thousand."""
+    deferred = [part for part in parts if _deferred(part)]
+    if not deferred:
+        return pulumi.Output.from_input("".join(parts))
+    if len(deferred) == 1 and isinstance(deferred[0], pulumi.Output):
+        return deferred[0].apply(lambda value: "".join(_substitute(parts, iter([value]))))
+    return pulumi.Output.all(*deferred).apply(lambda values: "".join(_substitute(parts, iter(values))))
+
+
 _PLAIN = frozenset({str, int, float, bool, type(None), dict, list, tuple})
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from policy_documents.serialize import concat
 from stacks.config import PlatformConfig
 
 
@@ -47,7 +48,7 @@ def account_provider(name: str, platform: PlatformConfig, account_id: pulumi.Inp
         return found[1]
     assume = None
     if account_id is not None:
-        role_arn = pulumi.Output.concat("arn:aws:iam::", account_id, ":role/", role_name or org.deployment_role)
+        role_arn = concat("arn:aws:iam::", account_id, ":role/", role_name or org.deployment_role)
         assume = [aws.ProviderAssumeRoleArgs(role_arn=role_arn, session_name=session_name or f"ml-platform-{name}")]
     provider = aws.Provider(
         name,

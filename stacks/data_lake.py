@@ -36,7 +36,7 @@ from components.permission_sets import PersonaAccess
 from components.persona_roles import PersonaRoles, PersonaTrust
 from components.project_buckets import access_log_bucket
 from components.secure_bucket import BucketAccess, LifecycleRule, SecureBucket
-from policy_documents.serialize import document, policy_json
+from policy_documents.serialize import concat, document, policy_json
 from stacks import data_settings as ds
 from stacks import identity_settings as ids
 from stacks import model_sharing_settings as ms
@@ -52,7 +52,7 @@ def _write_back_role(platform: PlatformConfig, account: Callable[[str], pulumi.O
     if not approvers:
         return None
     accounts = list(dict.fromkeys(a.account for a in approvers))
-    roots = [pulumi.Output.concat("arn:aws:iam::", account(key), ":root") for key in accounts]
+    roots = [concat("arn:aws:iam::", account(key), ":root") for key in accounts]
     return aws.iam.Role(
         "data-write-back",
         name=ds.write_back_role_name(platform),

@@ -63,7 +63,7 @@ from components.pipeline_stages import (
 from components.data_access import LogDelivery
 from components.project_buckets import access_log_bucket
 from components.secure_bucket import BucketAccess, SecureBucket
-from policy_documents.serialize import document, policy_json
+from policy_documents.serialize import concat, document, policy_json
 from stacks import workspace_settings as ws
 from stacks import delivery_settings as dv
 from stacks import shared_services_settings as ss
@@ -107,9 +107,9 @@ def run(ctx: StackContext) -> None:
     group = _model_package_group(platform, project, account, org_id, shared_id, shared_opts)
     connection, code_repositories = _code(platform, project, shared_key_arn, tags, shared_opts)
 
-    registry_uri = pulumi.Output.concat(shared_id, ".dkr.ecr.", platform.home_region, ".amazonaws.com")
+    registry_uri = concat(shared_id, ".dkr.ecr.", platform.home_region, ".amazonaws.com")
     parameters: dict[str, pulumi.Input[str]] = {
-        "ecr-namespace": pulumi.Output.concat(registry_uri, "/", ss.namespace(platform, project), "/")}
+        "ecr-namespace": concat(registry_uri, "/", ss.namespace(platform, project), "/")}
     if group is not None:
         parameters["model-package-group-arn"] = group.arn
     parameter_names = _parameters(platform, project, parameters, shared_key_arn,
@@ -249,11 +249,11 @@ ECR_PULL = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDown
 
 
 def _arn(service: str, region: str, account_id: pulumi.Input[str], resource: str) -> pulumi.Output[str]:
-    return pulumi.Output.concat(f"arn:aws:{service}:{region}:", account_id, f":{resource}")
+    return concat(f"arn:aws:{service}:{region}:", account_id, f":{resource}")
 
 
 def _role_arn(account_id: pulumi.Input[str], name: str) -> pulumi.Output[str]:
-    return pulumi.Output.concat("arn:aws:iam::", account_id, ":role/", name)
+    return concat("arn:aws:iam::", account_id, ":role/", name)
 
 
 def _delivery(ctx: StackContext, account, org_id: pulumi.Output[str], targets: dict[str, pulumi.StackReference],
@@ -522,7 +522,7 @@ def artifact_bucket_policy(bucket_arn: str, pipeline_roles: RolePrincipals, targ
 
     def allow(sid: str, principals: list[RolePrincipals], actions: list[str], resource: str) -> dict:
         return {"Sid": sid, "Effect": "Allow",
-                "Principal": {"AWS": [pulumi.Output.concat("arn:aws:iam::", p.account_id, ":root") for p in principals]},
+                "Principal": {"AWS": [concat("arn:aws:iam::", p.account_id, ":root") for p in principals]},
                 "Action": actions, "Resource": resource,
                 "Condition": {"ArnEquals": {"aws:PrincipalArn": [a for p in principals for a in p.role_arns]},
                               "StringEquals": {"aws:PrincipalOrgID": org_id}}}
@@ -614,7 +614,7 @@ def _build_project(ctx: StackContext, automation_id: pulumi.Output[str], shared_
     domain = ss.codeartifact_domain(platform)
     statements = [
         {"Sid": "BuildLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-         "Resource": pulumi.Output.concat(log_group.arn, ":log-stream:*")},
+         "Resource": concat(log_group.arn, ":log-stream:*")},
         *artifact_statements(bucket_arn, key_arn, write=True),
         {"Sid": "EcrToken", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
         {"Sid": "PushTheProjectImages", "Effect": "Allow", "Action": list(ECR_PUSH),
@@ -645,7 +645,7 @@ def _build_project(ctx: StackContext, automation_id: pulumi.Output[str], shared_
             privileged_mode=True,
             environment_variables=[
                 aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
-                    name="REGISTRY", value=pulumi.Output.concat(shared_id, ".dkr.ecr.", region, ".amazonaws.com")),
+                    name="REGISTRY", value=concat(shared_id, ".dkr.ecr.", region, ".amazonaws.com")),
                 *(aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
                     name=f"{image.upper().replace('-', '_')}_IMAGE_REPOSITORY", value=url) for image, url in images.items()),
             ]),
@@ -679,7 +679,7 @@ def _resolver_project(ctx: StackContext, automation_id: pulumi.Output[str], netw
     registry_account = group.arn.apply(lambda a: a.split(":")[4])
     statements = [
         {"Sid": "ResolverLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-         "Resource": pulumi.Output.concat(log_group.arn, ":log-stream:*")},
+         "Resource": concat(log_group.arn, ":log-stream:*")},
         *artifact_statements(bucket_arn, key_arn, write=False),
         {"Sid": "ReadTheApprovedVersions", "Effect": "Allow",
          "Action": ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"],
@@ -731,7 +731,7 @@ def _runner_project(ctx: StackContext, automation_id: pulumi.Output[str], networ
                                         tags=tags, opts=opts)
     statements = [
         {"Sid": "RunnerLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-         "Resource": pulumi.Output.concat(log_group.arn, ":log-stream:*")},
+         "Resource": concat(log_group.arn, ":log-stream:*")},
         *artifact_statements(bucket_arn, key_arn, write=False),
         {"Sid": "ActAsRoleB", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_b_arn},
         *network.statements,
@@ -850,7 +850,7 @@ def front_name(platform: PlatformConfig, project: str) -> str:
 
 def front_role_arn(account_id: pulumi.Input[str]) -> pulumi.Output[str]:
     """Every role under the front's path (CloudFormation names the role)."""
-    return pulumi.Output.concat("arn:aws:iam::", account_id, f":role/{dv.front_role_pattern()}")
+    return concat("arn:aws:iam::", account_id, f":role/{dv.front_role_pattern()}")
 
 
 def _api_front(ctx: StackContext, prod_id: pulumi.Output[str], prod: pulumi.StackReference,
@@ -891,7 +891,7 @@ def _api_front(ctx: StackContext, prod_id: pulumi.Output[str], prod: pulumi.Stac
              "Action": ["ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
                         "ec2:DescribeNetworkInterfaces", "ec2:UnassignPrivateIpAddresses"], "Resource": "*"},
             {"Sid": "OwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-             "Resource": [log_group_arn, pulumi.Output.concat(log_group_arn, ":log-stream:*")]},
+             "Resource": [log_group_arn, concat(log_group_arn, ":log-stream:*")]},
             {"Sid": "EnvironmentKey", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key.arn})),
         tags=tags, opts=opts)
     if platform.network.endpoints.mode == "central":
@@ -952,7 +952,7 @@ def front_statements(platform: PlatformConfig, project: str, region: str, accoun
         {"Sid": "TheFrontLogGroup", "Effect": "Allow",
          "Action": ["logs:AssociateKmsKey", "logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:ListTagsForResource",
                     "logs:PutRetentionPolicy", "logs:TagResource", "logs:UntagResource"],
-         "Resource": [log_group, pulumi.Output.concat(log_group, ":*")]},
+         "Resource": [log_group, concat(log_group, ":*")]},
         # List calls take no resource.
         {"Sid": "FindLogGroups", "Effect": "Allow", "Action": ["logs:DescribeLogGroups"], "Resource": "*"},
         {"Sid": "FrontKeyThroughLambda", "Effect": "Allow",
@@ -1059,7 +1059,7 @@ def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str] | None,
         engine = spec.workflow_engine
         training = {
             "WorkflowEngine": engine, "WorkflowName": workflow_name(platform, project),
-            "ImageUri": pulumi.Output.concat(training_image, ":", COMMIT_ID),
+            "ImageUri": concat(training_image, ":", COMMIT_ID),
             "ProcessingRoleArn": roles.apply(lambda r: r["processing"]),
             "TrainingRoleArn": roles.apply(lambda r: r["training"]),
             # The role the workflow runs as: the state machine's, or the SageMaker pipeline's.
@@ -1072,7 +1072,7 @@ def _stage_inputs(ctx: StackContext, connection_arn: pulumi.Output[str] | None,
         if group is not None:
             registration = {
                 "ModelPackageGroupName": group.arn,
-                "ImageUri": pulumi.Output.concat(inference_image, ":", COMMIT_ID),
+                "ImageUri": concat(inference_image, ":", COMMIT_ID),
                 # The state machine names its training job by the run; SageMaker names a
                 # pipeline's, so the runner reports where its model is.
                 "ModelDataUrl": (TRAINED_MODEL_DATA_URL if engine == "SageMakerPipeline"

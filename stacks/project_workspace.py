@@ -51,7 +51,7 @@ from components import persona_policies as pp
 from components.permission_sets import PersonaAccess
 from components.service_roles import JobPermissions, LaunchRole, ServiceRole, ServiceRoles
 from components.studio_domain import StudioDomain, StudioDomainArgs, StudioProfile
-from policy_documents.serialize import document, policy_json
+from policy_documents.serialize import concat, document, policy_json
 from stacks import data_settings as ds
 from stacks import delivery_settings as dv
 from stacks import identity_settings as ids
@@ -75,10 +75,6 @@ def job_roles(ctx: StackContext, network: ProjectNetwork) -> ServiceRoles:
                         pulumi.ResourceOptions(provider=network.provider))
 
 
-def _concat(*parts: Any) -> pulumi.Output[str]:
-    return pulumi.Output.concat(*parts)
-
-
 class _Context:
     """The ARNs the policies of one environment name."""
 
@@ -96,10 +92,10 @@ class _Context:
         self.catalog = stack_reference(ss.ACCOUNT).require_output("serviceCatalog") if self.self_service else None
         self.role_arns: dict[str, pulumi.Output[str]] = {}
         for kind, name in ws.service_role_names(p, ctx.project, ctx.environment).items():
-            self.role_arns[kind] = roles.arns.get(kind) or _concat("arn:aws:iam::", self.account, ":role/", name)
+            self.role_arns[kind] = roles.arns.get(kind) or concat("arn:aws:iam::", self.account, ":role/", name)
 
     def arn(self, service: str, resource: str, account: Any = None, region: str | None = None) -> pulumi.Output[str]:
-        return _concat(f"arn:aws:{service}:", self.region if region is None else region, ":",
+        return concat(f"arn:aws:{service}:", self.region if region is None else region, ":",
                        self.account if account is None else account, ":", resource)
 
 
@@ -165,12 +161,12 @@ def _data_access(c: _Context, suffix: str, lake: bool, athena: bool) -> list[Sta
         found.append({"Sid": "ProjectBuckets", "Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
                       "Resource": arns})
         found.append({"Sid": "ProjectObjectsRead", "Effect": "Allow", "Action": ["s3:GetObject"],
-                      "Resource": [_concat(a, "/*") for a in arns]})
+                      "Resource": [concat(a, "/*") for a in arns]})
         writable = [c.data.bucket_arns[k] for k, mode in access.items() if mode == "write"]
         if writable:
             found.append({"Sid": "ProjectObjectsWrite", "Effect": "Allow",
                           "Action": ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject"],
-                          "Resource": [_concat(a, "/*") for a in writable]})
+                          "Resource": [concat(a, "/*") for a in writable]})
     if c.env == "prod" and "preprod" in c.platform.project(c.project).environments \
             and suffix in ws.promotion_readers(c.platform):
         found += _registry_artifact_reads(c)
@@ -463,7 +459,7 @@ def _studio(c: _Context, path: str, opts: pulumi.ResourceOptions) -> tuple[dict[
         idle_timeout_minutes=studio.idle_timeout_minutes,
         owner_tag=ws.OWNER_TAG,
         notebook_output=studio.notebook_output,
-        sharing_s3_path=_concat("s3://", c.data.bucket_names[work], "/studio-sharing/"),
+        sharing_s3_path=concat("s3://", c.data.bucket_names[work], "/studio-sharing/"),
         profiles=profiles,
         tags=c.network.tags,
     ), opts)

@@ -52,7 +52,7 @@ from components.permission_sets import PersonaAccess
 from components.service_roles import LaunchRole
 from components.project_buckets import access_log_bucket
 from components.secure_bucket import SecureBucket
-from policy_documents.serialize import document, policy_json, to_json
+from policy_documents.serialize import concat, document, policy_json, to_json
 from stacks import delivery_settings as dv
 from stacks import identity_settings as ids
 from stacks import shared_services_settings as ss
@@ -161,11 +161,11 @@ def run(ctx: StackContext) -> None:
                         region=s.ecr.replication_region, registry_id=shared_id)])]),
             opts=opts)
 
-    registry_uri = pulumi.Output.concat(shared_id, ".dkr.ecr.", region, ".amazonaws.com")
+    registry_uri = concat(shared_id, ".dkr.ecr.", region, ".amazonaws.com")
     parameters = {
         "ecr/registry-uri": registry_uri,
-        "ecr/base-prefix": pulumi.Output.concat(registry_uri, f"/{ss.BASE}/"),
-        "ecr/framework-prefix": pulumi.Output.concat(registry_uri, f"/{ss.FRAMEWORK}/"),
+        "ecr/base-prefix": concat(registry_uri, f"/{ss.BASE}/"),
+        "ecr/framework-prefix": concat(registry_uri, f"/{ss.FRAMEWORK}/"),
         "codeartifact/domain": ss.codeartifact_domain(platform),
         "codeartifact/domain-owner": shared_id,
         "codeartifact/repository": s.codeartifact.repository,
@@ -225,7 +225,7 @@ def _image_hierarchy(platform: PlatformConfig, account: Callable[[str], pulumi.O
         shared_id = account(ss.ACCOUNT)
         aws.ecr.RegistryPolicy("ecr-registry-policy", policy=policy_json(pull_through_registry_policy(
             [account(k) for k in ss.pull_accounts(platform, None)], org_id,
-            [pulumi.Output.concat("arn:aws:ecr:", platform.home_region, ":", shared_id, ":repository/", prefix, "/*")
+            [concat("arn:aws:ecr:", platform.home_region, ":", shared_id, ":repository/", prefix, "/*")
              for prefix in cache_prefixes])), opts=opts)
     if ecr.pull_through_cache and creator is not None:
         _creation_templates(platform, "cache", list(cache_prefixes), ["PULL_THROUGH_CACHE"], key, account, org_id,
@@ -246,10 +246,10 @@ def _creation_role(platform: PlatformConfig, shared_id: pulumi.Output[str], opts
         inline_policies=[aws.iam.RoleInlinePolicyArgs(name="create-repositories", policy=policy_json(document(
             {"Sid": "CreateRepositories", "Effect": "Allow",
              "Action": ["ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource"],
-             "Resource": pulumi.Output.concat("arn:aws:ecr:*:", shared_id, ":repository/*")},
+             "Resource": concat("arn:aws:ecr:*:", shared_id, ":repository/*")},
             {"Sid": "EncryptRepositories", "Effect": "Allow",
              "Action": ["kms:CreateGrant", "kms:DescribeKey", "kms:RetireGrant"],
-             "Resource": pulumi.Output.concat("arn:aws:kms:*:", shared_id, ":key/*"),
+             "Resource": concat("arn:aws:kms:*:", shared_id, ":key/*"),
              "Condition": {"StringLike": {"kms:ViaService": "ecr.*.amazonaws.com"}}})))],
         opts=opts)
 
@@ -320,7 +320,7 @@ def _service_catalog(platform: PlatformConfig, shared_id: pulumi.Output[str], ke
         type="CLOUD_FORMATION_TEMPLATE", description="A SageMaker Studio user profile in the project's domain",
         provisioning_artifact_parameters=aws.servicecatalog.ProductProvisioningArtifactParametersArgs(
             name=f"v-{version}", type="CLOUD_FORMATION_TEMPLATE", disable_template_validation=False,
-            template_url=pulumi.Output.concat("https://", bucket.bucket, ".s3.", platform.home_region,
+            template_url=concat("https://", bucket.bucket, ".s3.", platform.home_region,
                                               ".amazonaws.com/", object_key)),
         tags=tags, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[template])))
     child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=portfolio))

@@ -24,6 +24,10 @@ def test_documents_are_minified_and_keep_non_ascii_characters():
 POLICY_JSON = load_program(Path(__file__).resolve().parent / "programs" / "policy_json")
 
 
+def names_of(run) -> dict:
+    return {role: run.named(role, "aws:iam/role:Role").outputs["name"] for role in ("role", "other")}
+
+
 def _known(inputs: dict) -> dict:
     """Inputs with each unknown value as one marker (the engine's unknowns are distinct objects)."""
     return {key: "<unknown>" if isinstance(value, Unknown) else value for key, value in inputs.items()}
@@ -36,13 +40,13 @@ def policy_json_run(tmp_path_factory):
     return run_stack("dev", config, {}, program=POLICY_JSON)
 
 
-def test_policy_json_is_the_sdks_deep_unwrap_of_the_document(policy_json_run):
+def test_policy_json_and_concat_are_the_sdks_unwrap_and_concat(policy_json_run):
     # Each case (tests/programs/policy_json) serialized by policy_json and by
-    # `Output.from_input(document).apply(to_json)`: the same text, unknown and secret alike, and
-    # the same dependencies of the policy that takes it.
+    # `Output.from_input(document).apply(to_json)`, or joined by concat and by `Output.concat`:
+    # the same text, unknown and secret alike, and the same dependencies of the policy that takes it.
     run = policy_json_run
     cases = sorted({key.split(":")[0] for key in run.outputs})
-    assert len(cases) == 10
+    assert len(cases) == 17
     for case in cases:
         new, ref = run.outputs[f"{case}:new"], run.outputs[f"{case}:ref"]
         assert new == ref, case
@@ -51,9 +55,11 @@ def test_policy_json_is_the_sdks_deep_unwrap_of_the_document(policy_json_run):
         assert _known(new_policy.inputs) == _known(ref_policy.inputs), case
         assert new_policy.property_dependencies == ref_policy.property_dependencies, case
     # The cases cover what could go wrong: outputs of two resources, a secret, unknowns.
-    assert run.secret_outputs == ["secret:new", "secret:ref"]
-    assert run.outputs["unknown:new"] is UNKNOWN and run.outputs["bare-unknown:new"] is UNKNOWN
+    assert run.secret_outputs == ["secret:new", "secret:ref", "text-secret:new", "text-secret:ref"]
+    for unknown in ("unknown", "bare-unknown", "text-unknown", "text-bare-unknown"):
+        assert run.outputs[f"{unknown}:new"] is UNKNOWN, unknown
+    assert run.outputs["text-two:new"] == f"{names_of(run)['role']}/{names_of(run)['other']}"
     assert len(run.named("outputs-new").property_dependencies["policy"]) == 2
-    names = {role: run.named(role, "aws:iam/role:Role").outputs["name"] for role in ("role", "other")}
+    names = names_of(run)
     assert json.loads(run.outputs["output-key:new"])["Statement"][0]["Condition"]["StringEquals"] == {
         names["role"]: "x", "k": names["other"]}

@@ -1,6 +1,7 @@
 """Documents with outputs in every place `Output.from_input` unwraps them, each serialized by
-`policy_json` and by `Output.from_input(document).apply(to_json)` (the reference): one pair of
-exports per case, and each pair as the policy of an IAM policy, for its dependencies.
+`policy_json` and by `Output.from_input(document).apply(to_json)` (the reference), and parts of
+text joined by `concat` and by `Output.concat`: one pair of exports per case, and each pair as
+the policy of an IAM policy, for its dependencies.
 
 The repository root must be importable (the tests' conftest puts it on sys.path)."""
 
@@ -9,7 +10,7 @@ import asyncio
 import pulumi
 import pulumi_aws as aws
 
-from policy_documents.serialize import policy_json, to_json
+from policy_documents.serialize import concat, policy_json, to_json
 
 role = aws.iam.Role("role", assume_role_policy="{}")
 other = aws.iam.Role("other", assume_role_policy="{}")
@@ -40,6 +41,23 @@ CASES = {
     "tuple": lambda: statement(Resource=("a", role.arn)),
     "awaitable": lambda: statement(Resource=later("arn:aws:s3:::b/*")),
 }
+
+#: Parts of text joined by `concat` and by the SDK's `Output.concat` (the reference).
+TEXTS = {
+    "text-plain": lambda: ("arn:aws:iam::", "111122223333", ":root"),
+    "text-one": lambda: ("arn:aws:iam::", role.arn, ":x"),
+    "text-two": lambda: (role.name, "/", other.name),
+    "text-secret": lambda: ("a", pulumi.Output.secret(role.name)),
+    "text-unknown": lambda: ("a", unknown, role.name),
+    "text-bare-unknown": lambda: ("a", pulumi.UNKNOWN),
+    "text-awaitable": lambda: ("a", later("b")),
+}
+
+for case, build in TEXTS.items():
+    for label, join in (("new", concat), ("ref", pulumi.Output.concat)):
+        text = join(*build())
+        pulumi.export(f"{case}:{label}", text)
+        aws.iam.Policy(f"{case}-{label}", policy=text)
 
 for case, build in CASES.items():
     for label, serialize in (("new", policy_json), ("ref", lambda d: pulumi.Output.from_input(d).apply(to_json))):
