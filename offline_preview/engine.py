@@ -771,18 +771,39 @@ def _stack_trace() -> source_pb2.StackTrace:
     return source_pb2.StackTrace(frames=out)
 
 
+_SDK_CREATE_URN = sdk_resource.create_urn
+
+
+def _create_urn(name: Any, type_: Any, parent: Any = None, project: str | None = None,
+                stack: str | None = None) -> pulumi.Output[str]:
+    """`pulumi.runtime.resource.create_urn` with one Output where the SDK makes seven.
+
+    Every registration computes one (the URN a run without a monitor would use, then unused
+    here) and so do aliases. The same URN, known when the parent's URN is, with the parent's
+    URN as its dependency; a name or type that is not text yet is left to the SDK's."""
+    if type(name) is not str or type(type_) is not str:
+        return _SDK_CREATE_URN(name, type_, parent, project, stack)
+    if parent is None:
+        stack = pulumi.runtime.settings.get_stack() if stack is None else stack
+        project = pulumi.runtime.settings.get_project() if project is None else project
+        return pulumi.Output.from_input("urn:pulumi:" + stack + "::" + project + "::" + type_ + "::" + name)
+    parent_urn = parent.urn if isinstance(parent, pulumi.Resource) else pulumi.Output.from_input(parent)
+    return parent_urn.apply(lambda urn: urn[0:urn.rfind("::")] + "$" + type_ + "::" + name)
+
+
 @contextlib.contextmanager
 def _lean_sdk() -> Any:
     """Use the equivalents above in the SDK for the block (a run), then restore the SDK's own."""
     if getattr(sys, "tracebacklimit", None) is not None:  # extract_stack would honour it: keep the SDK's
         yield
         return
-    saved = rpc.contains_unknowns, sdk_resource._get_stack_trace  # noqa: SLF001
-    rpc.contains_unknowns, sdk_resource._get_stack_trace = _contains_unknowns, _stack_trace  # noqa: SLF001
+    saved = rpc.contains_unknowns, sdk_resource._get_stack_trace, sdk_resource.create_urn  # noqa: SLF001
+    rpc.contains_unknowns, sdk_resource._get_stack_trace, sdk_resource.create_urn = (  # noqa: SLF001
+        _contains_unknowns, _stack_trace, _create_urn)
     try:
         yield
     finally:
-        rpc.contains_unknowns, sdk_resource._get_stack_trace = saved  # noqa: SLF001
+        rpc.contains_unknowns, sdk_resource._get_stack_trace, sdk_resource.create_urn = saved  # noqa: SLF001
 
 
 # Dependency order of the platform's layers (see the stack table in ARCHITECTURE.md); a hint only.

@@ -33,7 +33,18 @@ def policy_json(document: Any) -> pulumi.Output[str]:
     _collect(document, leaves)
     if not leaves:
         return pulumi.Output.from_input(to_json(document))
-    return pulumi.Output.all(*leaves).apply(lambda values: to_json(_substitute(document, iter(values))))
+    if len(leaves) == 1 and isinstance(leaves[0], pulumi.Output):  # most documents: one ARN or id
+        return leaves[0].apply(lambda value: _serialized(document, [value]))
+    return pulumi.Output.all(*leaves).apply(lambda values: _serialized(document, values))
+
+
+def _serialized(document: Any, values: list[Any]) -> Any:
+    """The document's text with its outputs' `values` in place; an output whose value holds
+    outputs of its own (as `from_input` unwraps them) is serialized once those are known."""
+    resolved = _substitute(document, iter(values))
+    nested: list[Any] = []
+    _collect(resolved, nested)
+    return policy_json(resolved) if nested else to_json(resolved)
 
 
 def concat(*parts: Any) -> pulumi.Output[str]:

@@ -408,12 +408,32 @@ def _check_networks(cfg: PlatformConfig, problems: list[str]) -> None:
             net = _network(key, spec.cidr, problems)
             if net:
                 ranges.append((key, net))
+    overlaps = _overlapping_pairs([net for _, net in ranges])
     for idx, (key, net) in enumerate(ranges):
         if supernet is not None and not net.subnet_of(supernet):
             problems.append(f"{key}: {net} is outside cidr_plan.supernet {supernet}")
-        for other_key, other in ranges[:idx]:
-            if net.overlaps(other):
-                problems.append(f"{key}: {net} overlaps {other_key} ({other})")
+        for other in overlaps.get(idx, ()):
+            other_key, other_net = ranges[other]
+            problems.append(f"{key}: {net} overlaps {other_key} ({other_net})")
+
+
+def _overlapping_pairs(nets: list[ipaddress.IPv4Network]) -> dict[int, list[int]]:
+    """For each index, the earlier indexes whose network overlaps it, in order.
+
+    Every stack parses the platform file, so comparing every pair (quadratic in project
+    environments) added up; two CIDR blocks overlap only when one contains the other, so a sweep
+    in address order, keeping the blocks that contain the current one open, finds each pair once."""
+    found: dict[int, list[int]] = {}
+    open_blocks: list[int] = []
+    for idx in sorted(range(len(nets)), key=lambda i: (int(nets[i].network_address), nets[i].prefixlen, i)):
+        start = int(nets[idx].network_address)
+        while open_blocks and int(nets[open_blocks[-1]].broadcast_address) < start:
+            open_blocks.pop()
+        for other in open_blocks:
+            later, earlier = max(idx, other), min(idx, other)
+            found.setdefault(later, []).append(earlier)
+        open_blocks.append(idx)
+    return {idx: sorted(earlier) for idx, earlier in found.items()}
 
 
 def bucket_name_problem(name: str) -> str | None:

@@ -236,3 +236,24 @@ def test_a_schema_problem_in_a_setting_a_check_reads_is_reported_once(sample_pla
     key = ".".join(str(k) for k in path).replace(".0.", "[0].")
     assert [p for p in problems if p.startswith(f"{key}:")] != [], problems
     assert "home_region: 'us-east-1' is not in allowed_regions (allowed: eu-west-1, eu-central-1)" in problems
+
+
+def test_overlapping_networks_are_every_overlapping_pair_with_its_earlier_ones_in_order():
+    # The sweep that finds overlapping CIDR blocks gives what comparing every pair gives: nested,
+    # equal, adjacent and disjoint blocks, in a deterministic pseudo-random mix.
+    import ipaddress
+    import random
+
+    from stacks.config import _overlapping_pairs
+
+    pick = random.Random(7)
+    nets = [ipaddress.ip_network(f"10.{pick.randrange(4)}.{pick.randrange(8) * 32}.0/{pick.choice((16, 19, 22, 24))}",
+                                 strict=False) for _ in range(120)]
+    nets += [nets[3], nets[40]]  # the same block twice
+    expected = {}
+    for idx, net in enumerate(nets):
+        earlier = [other for other in range(idx) if net.overlaps(nets[other])]
+        if earlier:
+            expected[idx] = earlier
+    assert _overlapping_pairs(nets) == expected
+    assert sum(len(v) for v in expected.values()) > 100  # the mix has many overlaps to find

@@ -1,6 +1,6 @@
 """What makes the offline preview fast, without changing what it computes.
 
-The engine swaps two SDK helpers for equivalents during a run (`engine._lean_sdk`): each must
+The engine swaps three SDK helpers for equivalents during a run (`engine._lean_sdk`): each must
 give the SDK's answer, cost less in the way it was measured to cost, and be put back after.
 """
 
@@ -98,7 +98,8 @@ def test_a_run_uses_the_lean_helpers_and_restores_the_sdks(monkeypatch):
     original = engine._contains_unknowns  # noqa: SLF001
 
     def spy(value):
-        seen.append(rpc.contains_unknowns is spy and sdk_resource._get_stack_trace is engine._stack_trace)  # noqa: SLF001
+        seen.append(rpc.contains_unknowns is spy and sdk_resource._get_stack_trace is engine._stack_trace  # noqa: SLF001
+                    and sdk_resource.create_urn is engine._create_urn)  # noqa: SLF001
         return original(value)
 
     monkeypatch.setattr(engine, "_contains_unknowns", spy)
@@ -107,6 +108,7 @@ def test_a_run_uses_the_lean_helpers_and_restores_the_sdks(monkeypatch):
     assert run.resources and seen and all(seen)
     assert rpc.contains_unknowns is SDK_CONTAINS_UNKNOWNS
     assert sdk_resource._get_stack_trace is SDK_STACK_TRACE  # noqa: SLF001
+    assert sdk_resource.create_urn is engine._SDK_CREATE_URN  # noqa: SLF001
 
 
 def test_created_roles_costs_linear_in_projects(monkeypatch):
@@ -262,3 +264,22 @@ def test_the_sdk_class_caches_a_run_fills_are_recorded_and_can_be_filled_ahead(t
     with engine.recording_sdk_classes():
         run_stack("base", basic.stack_config_dir, {}, program=basic)
     assert hints.cache_info().misses == before
+
+
+def test_create_urn_is_the_sdks():
+    # Each case (tests/programs/urns) by the run's create_urn (the engine's) and the SDK's own:
+    # the same URN, unknown and secret alike, and the same dependencies of what takes it.
+    program = load_program(PROGRAMS / "urns")
+    run = run_stack("dev", program.stack_config_dir, {}, program=program)
+    cases = sorted({key.split(":")[0] for key in run.outputs})
+    assert len(cases) == 9
+    for case in cases:
+        new, ref = run.outputs[f"{case}:new"], run.outputs[f"{case}:ref"]
+        assert (new is UNKNOWN) == (ref is UNKNOWN) and (new is UNKNOWN or new == ref), case
+        assert (f"{case}:new" in run.secret_outputs) == (f"{case}:ref" in run.secret_outputs), case
+        topics = run.named(f"{case}-new"), run.named(f"{case}-ref")
+        assert topics[0].property_dependencies == topics[1].property_dependencies, case
+    assert run.outputs["parent:new"] == "urn:pulumi:dev::urns-demo::demo:index:Group$demo:index:Group$aws:s3/bucket:Bucket::x"
+    assert run.outputs["project-stack:new"] == "urn:pulumi:prod::other::aws:s3/bucket:Bucket::x"
+    assert run.outputs["parent-unknown:new"] is UNKNOWN and run.secret_outputs == ["secret-parent:new", "secret-parent:ref"]
+    assert sdk_resource.create_urn is engine._SDK_CREATE_URN  # noqa: SLF001 put back after the run
