@@ -336,3 +336,71 @@ def test_modules_are_planned_in_parallel_worker_processes(monkeypatch, tmp_path)
     assert all(plans[m]["planned"] == len(m) and plans[m]["sample"] == samples[m] for m in samples)
     assert os.getpid() not in {p["pid"] for p in plans.values()}
     assert mutation.plan_modules(tmp_path, samples, 1.0, jobs=1)["pkg/m1.py"]["pid"] == os.getpid()
+
+
+def test_a_module_costs_its_measured_mean_pulled_towards_its_targets_mean():
+    pd, other, pack = "policy_documents/a.py", "policy_documents/b.py", f"{mutation.PACK}/c.py"
+    table = {pd: (10.0, 5), other: (190.0, 5)}  # target mean 20 CPU-s a mutant
+    costs = mutation.estimated_costs([pd, other, pack, "policy_documents/new.py"], table)
+    over = mutation.OVERHEAD_SECONDS
+    assert costs[pd] == pytest.approx((10.0 + mutation.SHRINK * 20.0) / (5 + mutation.SHRINK) + over)
+    assert costs[other] == pytest.approx((190.0 + mutation.SHRINK * 20.0) / (5 + mutation.SHRINK) + over)
+    assert costs["policy_documents/new.py"] == pytest.approx(20.0 + over)  # never measured: the target's mean
+    assert costs[pack] == pytest.approx(mutation.DEFAULT_COST[mutation.PACK] + over)  # no target data
+    # The last run's timings of a module replace the table's.
+    rerun = mutation.estimated_costs([pd], table, {pd: (100.0, 5)})
+    assert rerun[pd] > costs[pd]
+
+
+def test_the_sample_shrinks_by_one_scale_until_the_busiest_shard_fits():
+    a, b = "policy_documents/a.py", f"{mutation.PACK}/b.py"
+    draws = {a: [0.1, 0.3, 0.5, 0.7, 0.9], b: [0.2, 0.4, 0.6, 0.8]}
+    costs = {a: 10.0, b: 10.0}
+    assert mutation.fit_scale(draws, costs, 50.0, jobs=2) == 1.0  # 50 and 40: everything fits
+    scale = mutation.fit_scale(draws, costs, 30.0, jobs=2)
+    # Below the scale: a's 0.1, 0.3, 0.5 and b's 0.2, 0.4, 0.6 (30 CPU-s each, one a shard); the
+    # next draw, a's 0.7, would put 40 on a shard.
+    assert 0.6 < scale <= 0.7 and scale < 0.6 + 1e-9
+    kept = {m: sum(d < scale for d in ds) for m, ds in draws.items()}
+    assert kept == {a: 3, b: 3}
+    assert max(mutation.assign_shards(kept, costs, 2)[1]) <= 30.0
+    assert mutation.fit_scale(draws, costs, 5.0, jobs=2) == 0.0  # not even one mutant fits
+    assert mutation.fit_scale(draws, costs, 100.0, jobs=1) == 1.0
+
+
+def test_a_listed_equivalent_is_recognised_before_it_runs():
+    source = ["def f(x):", "    if x == 1:", "        return 2"]
+    key = mutation.listed_equivalent_key("pkg/m.py", "core/ReplaceComparisonOperator_Eq_Is", "f", source, 2)
+    # The same key the report makes of the survivor's diff, so one file entry serves both.
+    assert key == mutation.equivalent_key("pkg/m.py", "core/ReplaceComparisonOperator_Eq_Is", "f",
+                                          "-    if x == 1:\n+    if x is 1:")
+    assert mutation.listed_equivalent_key("pkg/m.py", "core/NumberReplacer", None, source, 1) == \
+        "pkg/m.py core/NumberReplacer <module> def f(x):"
+
+
+def test_the_cost_table_replaces_the_modules_a_run_measured(tmp_path):
+    table = tmp_path / "costs.json"
+    mutation.write_cost_table({"policy_documents/a.py": (4.0, 2), "components/b.py": (60.0, 1)}, table)
+    (tmp_path / "shard-1").mkdir()
+    (tmp_path / "shard-1" / mutation.TIMINGS).write_text(
+        '{"module": "components/b.py", "cpu": 10.0}\n{"module": "components/b.py", "cpu": 30.0}\n')
+    mutation.write_cost_table(mutation.measured_totals(tmp_path), table)
+    assert mutation.load_cost_table(table) == {"policy_documents/a.py": (4.0, 2), "components/b.py": (40.0, 2)}
+    assert mutation.load_cost_table(tmp_path / "missing.json") == {}
+
+
+def test_the_committed_cost_table_measures_modules_of_every_target():
+    table = mutation.load_cost_table()
+    modules = set(mutation.target_modules())
+    assert set(table) <= modules, set(table) - modules  # a renamed module's entry would be dead
+    for target in mutation.TARGETS:
+        assert sum(n for m, (_, n) in table.items() if m.startswith(target)) >= 10 or target == "components"
+        assert any(m.startswith(target) for m in table), target
+
+
+def test_only_an_equivalent_its_entry_names_alone_is_left_out_of_the_run():
+    entry = "pkg/m.py core/NumberReplacer f y = x[0][1]"
+    keys = {"j1": entry, "j2": entry, "j3": "pkg/m.py core/NumberReplacer f z = 2", "j4": "pkg/m.py core/AddNot f z = 2"}
+    # x[0][1] has two number mutants: the entry cannot say which one was judged, so both run.
+    assert mutation.unambiguous_equivalents(keys, {entry, "pkg/m.py core/NumberReplacer f z = 2"}) == {"j3"}
+    assert mutation.unambiguous_equivalents(keys, set()) == set()

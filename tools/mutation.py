@@ -75,6 +75,23 @@ REPORT_SECONDS = 30.0
 #: CPU seconds a mutant takes per target, until a run has measured them (timings.jsonl): a
 #: component's tests run the whole sample program, a pack or policy module's mostly not.
 DEFAULT_COST = {"policy_documents": 6.0, PACK: 5.0, "components": 30.0}
+#: CPU seconds per module measured by a whole run (`python -m tools.mutation costs` writes it
+#: from that run's timings): the estimate of a fresh clone, which has no timings of its own.
+COST_TABLE = ROOT / "tools" / "mutation_costs.json"
+#: A module's cost is its measured mean pulled towards its target's mean as if SHRINK more
+#: mutants of the target's mean had been measured: a survivor runs every test covering its line
+#: (80 to 160 CPU-seconds where a killed mutant takes 1 to 5), so a module measured on a few
+#: mutants has a noisy mean.
+SHRINK = 3
+#: CPU seconds a mutant costs outside its tests (cosmic-ray writes the mutant and starts the
+#: test command, which reads the coverage map): shard CPU minus its mutants' test CPU was 0.3 s a
+#: mutant of the documents and the pack, 2.8 s of the components, in the runs of the cost table.
+OVERHEAD_SECONDS = 1.0
+#: Share of the time left after the coverage map, the plan and the baseline that the estimated
+#: CPU of the busiest shard may take: the rest absorbs more survivors than the means predict.
+MARGIN = 0.8
+#: The output of the work items skipped because EQUIVALENT lists them (counted as equivalent).
+LISTED_EQUIVALENT = "equivalent (listed)"
 COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", "build", "__pycache__", ".pytest_cache", "mutants",
                                      "*.pyc", ".coverage*")
 
@@ -93,8 +110,8 @@ def target_modules(root: Path = ROOT, only: list[str] | None = None) -> list[str
     return found
 
 
-def measured_costs(work: Path) -> dict[str, float]:
-    """Mean CPU seconds per mutant of each module in the last run (its shards' timings)."""
+def measured_totals(work: Path) -> dict[str, tuple[float, int]]:
+    """{module: (CPU seconds, mutants)} of the last run (its shards' timings)."""
     totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
     for path in work.glob(f"shard-*/{TIMINGS}"):
         for line in path.read_text().splitlines():
@@ -104,7 +121,102 @@ def measured_costs(work: Path) -> dict[str, float]:
                 continue
             totals[entry["module"]][0] += entry["cpu"]
             totals[entry["module"]][1] += 1
-    return {module: cpu / n for module, (cpu, n) in totals.items() if n}
+    return {module: (round(cpu, 2), int(n)) for module, (cpu, n) in totals.items() if n}
+
+
+def measured_costs(work: Path) -> dict[str, float]:
+    """Mean CPU seconds per mutant of each module in the last run (its shards' timings)."""
+    return {module: cpu / n for module, (cpu, n) in measured_totals(work).items()}
+
+
+def load_cost_table(path: Path = COST_TABLE) -> dict[str, tuple[float, int]]:
+    """{module: (CPU seconds, mutants)} of the committed cost table (empty when missing)."""
+    if not path.exists():
+        return {}
+    return {module: (float(e["cpu"]), int(e["mutants"])) for module, e in json.loads(path.read_text())["modules"].items()}
+
+
+def write_cost_table(totals: dict[str, tuple[float, int]], path: Path = COST_TABLE, about: str = "") -> None:
+    """The cost table with `totals` (a run's measured_totals) replacing its modules' entries."""
+    merged = {**load_cost_table(path), **totals}
+    path.write_text(json.dumps({
+        "about": about or "CPU seconds of each module's mutants' tests in a measured run (tools/mutation.py "
+                          "timings.jsonl), written by `python -m tools.mutation costs`",
+        "modules": {m: {"mutants": n, "cpu": round(cpu, 2)} for m, (cpu, n) in sorted(merged.items())}},
+        indent=1) + "\n")
+
+
+def _target(module: str) -> str:
+    return next(t for t in TARGETS if module.startswith(t))
+
+
+def estimated_costs(modules: list[str], table: dict[str, tuple[float, int]],
+                    last_run: dict[str, tuple[float, int]] | None = None) -> dict[str, float]:
+    """CPU seconds a mutant of each module is expected to take: the last run's measurement of
+    the module where there is one, else the cost table's; the mean pulled towards the target's
+    mean (SHRINK); a module never measured takes its target's mean, a target never measured
+    DEFAULT_COST; plus OVERHEAD_SECONDS."""
+    data = {**table, **(last_run or {})}
+    pooled: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+    for module, (cpu, n) in data.items():
+        if any(module.startswith(t) for t in TARGETS):
+            pooled[_target(module)][0] += cpu
+            pooled[_target(module)][1] += n
+    costs = {}
+    for module in modules:
+        cpu, n = pooled[_target(module)]
+        target_mean = cpu / n if n else DEFAULT_COST[_target(module)]
+        cpu, n = data.get(module, (0.0, 0))
+        costs[module] = (cpu + SHRINK * target_mean) / (n + SHRINK) + OVERHEAD_SECONDS
+    return costs
+
+
+def fit_scale(draws: dict[str, list[float]], costs: dict[str, float], capacity: float, jobs: int) -> float:
+    """The largest scale s in (0, 1] such that running, of each module, the planned mutants whose
+    draw (in [0, 1), relative to the module's sample fraction) is below s puts at most `capacity`
+    estimated CPU seconds on the busiest of `jobs` shards; 0.0 if not even the first fits. The
+    same s for every module keeps the sample deterministic and the targets' fractions in ratio."""
+    def busiest(scale: float) -> float:
+        kept = {m: sum(d < scale for d in ds) for m, ds in draws.items()}
+        return max(assign_shards(kept, costs, jobs)[1])
+
+    if busiest(1.0) <= capacity:
+        return 1.0
+    # Each distinct draw is where a mutant enters: the answer is just above one of them.
+    cuts = sorted({d for ds in draws.values() for d in ds})
+    low, high = 0, len(cuts)  # busiest(cuts[i] just above) fits for i < low, not for i >= high
+    while low < high:
+        middle = (low + high) // 2
+        if busiest(_just_above(cuts[middle])) <= capacity:
+            low = middle + 1
+        else:
+            high = middle
+    return _just_above(cuts[low - 1]) if low else 0.0
+
+
+def unambiguous_equivalents(keys: dict[str, str], equivalents: set[str]) -> set[str]:
+    """The job ids (of `keys`: job id -> listed_equivalent_key) that EQUIVALENT names alone. An
+    entry names no occurrence: where one line has several mutants of its operator (`x[0][1]`,
+    0 -> 1 and 1 -> 2), only the one judged is equivalent, so they all run and the report
+    tells the survivor by its entry as before."""
+    by_key: dict[str, list[str]] = defaultdict(list)
+    for job_id, key in keys.items():
+        if key in equivalents:
+            by_key[key].append(job_id)
+    return {jobs[0] for jobs in by_key.values() if len(jobs) == 1}
+
+
+def _just_above(draw: float) -> float:
+    import math
+
+    return math.nextafter(draw, 2.0)
+
+
+def listed_equivalent_key(module: str, operator: str, definition: str | None, source_lines: list[str],
+                          line: int) -> str:
+    """equivalent_key of a work item before it runs: the original line is the mutated line."""
+    text = source_lines[line - 1].strip() if 0 < line <= len(source_lines) else ""
+    return f"{module} {operator} {definition or '<module>'} {text}"
 
 
 def assign_shards(planned: dict[str, int], costs: dict[str, float], jobs: int) -> tuple[list[list[str]], list[float]]:
@@ -522,17 +634,30 @@ def plan_module(shard: Path, module: str, sample: float, timeout: float) -> dict
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
     db_path = _init_session(shard, module, timeout)
-    spans = never_executed((shard / module).read_text())
-    counts = {"generated": 0, "never executed": 0, "same site": 0, "sampled out": 0, "planned": 0}
+    source = (shard / module).read_text()
+    spans = never_executed(source)
+    source_lines = source.splitlines()
+    equivalents = load_equivalents(EQUIVALENT)
+    counts = {"generated": 0, "never executed": 0, LISTED_EQUIVALENT: 0, "same site": 0, "sampled out": 0,
+              "planned": 0}
     with use_db(str(db_path), WorkDB.Mode.open) as db:
         items = list(db.pending_work_items)
         skipped: dict[str, list[str]] = defaultdict(list)
         per_site: dict[tuple, list] = defaultdict(list)
+        listed = unambiguous_equivalents(
+            {item.job_id: listed_equivalent_key(module, item.mutations[0].operator_name,
+                                                item.mutations[0].definition_name, source_lines,
+                                                item.mutations[0].start_pos[0]) for item in items}, equivalents)
         for item in items:
             counts["generated"] += 1
             mutation = item.mutations[0]
             if _inside(mutation.start_pos, spans):
                 skipped["never executed"].append(item.job_id)
+                continue
+            # Judged equivalent already (the reason is in the file): running it buys nothing,
+            # and as a survivor it would run every test covering its line.
+            if item.job_id in listed:
+                skipped[LISTED_EQUIVALENT].append(item.job_id)
                 continue
             family = _family(mutation.operator_name)
             if family is not None:
@@ -552,7 +677,25 @@ def plan_module(shard: Path, module: str, sample: float, timeout: float) -> dict
             if job_ids:
                 db.set_multiple_results(job_ids, WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output=reason))
         counts["planned"] = counts["generated"] - sum(len(v) for v in skipped.values())
-    return counts
+        dropped = set().union(*skipped.values()) if skipped else set()
+        # Where each planned mutant falls in the sample (0 first, below 1): the budget fit
+        # (fit_scale) keeps those below one scale, the same for every module.
+        draws = {item.job_id: _stable(module, item.mutations[0].operator_name, item.mutations[0].occurrence) / max(sample, 1e-12)
+                 for item in items if item.job_id not in dropped}
+    return {**counts, "draws": draws}
+
+
+def sample_out(shard: Path, module: str, job_ids: list[str]) -> None:
+    """Mark planned mutants of the module's session sampled out (to fit the time budget)."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    if not job_ids:
+        return
+    name = module.replace("/", "_").removesuffix(".py")
+    with use_db(str(shard / "sessions" / f"{name}.sqlite"), WorkDB.Mode.open) as db:
+        db.set_multiple_results(job_ids, WorkResult(worker_outcome=WorkerOutcome.SKIPPED,
+                                                    output="sampled out (time budget)"))
 
 
 # -- report ------------------------------------------------------------------------------------
@@ -576,9 +719,11 @@ def collect(work: Path, equivalents: set[str] | None = None) -> dict[str, dict]:
                 result = results.get(item.job_id)
                 if result is None:
                     entry["pending"] += 1
+                elif result.worker_outcome == WorkerOutcome.SKIPPED and result.output == LISTED_EQUIVALENT:
+                    entry["equivalent"] += 1
                 elif result.worker_outcome in (WorkerOutcome.SKIPPED, WorkerOutcome.NO_TEST):
                     entry["skipped"] += 1
-                    if (result.output or "") == "sampled out":
+                    if (result.output or "").startswith("sampled out"):
                         entry["sampled_out"] = entry.get("sampled_out", 0) + 1
                 elif result.worker_outcome != WorkerOutcome.NORMAL or result.test_outcome == TestOutcome.INCOMPETENT:
                     entry["incompetent"] += 1
@@ -884,7 +1029,7 @@ def idle_estimate(coverage_cpu: float, shard_cpu: list[float], jobs: int) -> flo
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.mutation", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", nargs="?", default="run", choices=("run", "report", "test", "recheck"))
+    parser.add_argument("command", nargs="?", default="run", choices=("run", "report", "test", "recheck", "costs"))
     parser.add_argument("module", nargs="?", help="for `test`: the module cosmic-ray mutated")
     parser.add_argument("--jobs", type=int, default=2, help="shards run in parallel (default 2)")
     parser.add_argument("--sample", type=float, default=float(os.environ["MUTATION_SAMPLE"])
@@ -897,6 +1042,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=BUDGET_MINUTES,
                         help=f"time budget of the whole run (default {BUDGET_MINUTES:g}); at its end the "
                              "mutants not run yet are reported as not run")
+    parser.add_argument("--fit", action=argparse.BooleanOptionalAction, default=True,
+                        help="shrink the sample (the same share of every module) so the estimated CPU "
+                             "fits the time left (default); --no-fit runs the whole sample")
     args = parser.parse_args(argv)
 
     if args.command == "test":
@@ -905,6 +1053,12 @@ def main(argv: list[str] | None = None) -> int:
         text = recheck(args.work, args.jobs, args.timeout, args.only)
         (args.work / "recheck.txt").write_text(text + "\n")
         print(text)
+        return 0
+    if args.command == "costs":
+        totals = measured_totals(args.work)
+        write_cost_table(totals)
+        print(f"{COST_TABLE.relative_to(ROOT)}: {len(totals)} modules measured, "
+              f"{sum(n for _, n in totals.values())} mutants")
         return 0
     if args.command == "report":
         meta = json.loads((args.work / "meta.json").read_text()) if (args.work / "meta.json").exists() else None
@@ -915,7 +1069,7 @@ def main(argv: list[str] | None = None) -> int:
     deadline = started + args.minutes * 60 - REPORT_SECONDS
     load = LoadSampler()
     args.work.mkdir(parents=True, exist_ok=True)
-    costs = measured_costs(args.work)
+    last_run = measured_totals(args.work)
     for old in args.work.glob("shard-*"):
         shutil.rmtree(old) if old.is_dir() else old.unlink()
     modules = target_modules(only=args.only)
@@ -933,14 +1087,26 @@ def main(argv: list[str] | None = None) -> int:
                next(rate for target, rate in SAMPLE.items() if module.startswith(target)) for module in modules}
     plan_started = time.monotonic()
     plans = plan_modules(shards[0], samples, args.timeout, args.jobs)
+    draws = {module: plans[module].pop("draws") for module in modules}
     for module in modules:
-        planned[module] = plans[module]["planned"]
         print(f"  {module}: {plans[module]}", flush=True)
     print(f"  planned in {time.monotonic() - plan_started:.0f} s", flush=True)
     baseline = baseline_tests(json.loads((args.work / COVERAGE_MAP).read_text()))
     print(f"baseline: {' '.join(baseline)} in each shard, with no mutant", flush=True)
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
         list(pool.map(lambda shard: check_baseline(shard, baseline), shards))
+    costs = estimated_costs(modules, load_cost_table(), last_run)
+    capacity = max(0.0, deadline - time.monotonic()) * MARGIN
+    scale = fit_scale({m: list(d.values()) for m, d in draws.items()}, costs, capacity, args.jobs) if args.fit else 1.0
+    fitted_out = 0
+    for module in modules:
+        out = sorted(job for job, draw in draws[module].items() if draw >= scale)
+        sample_out(shards[0], module, out)
+        fitted_out += len(out)
+        planned[module] = len(draws[module]) - len(out)
+    print(f"time budget: {capacity:.0f} CPU-s per shard ({MARGIN:.0%} of the time left); the sample kept "
+          f"{scale:.2f} of itself, {fitted_out} of {sum(len(d) for d in draws.values())} mutants sampled out "
+          f"to fit", flush=True)
     assignment, loads = assign_shards(planned, costs, args.jobs)
     for index, shard_modules in enumerate(assignment):
         for module in shard_modules if index else ():
@@ -959,7 +1125,8 @@ def main(argv: list[str] | None = None) -> int:
         if _COVERAGE_CPU else 0.0
     meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cores": os.cpu_count(),
             "jobs": args.jobs, "only": " ".join(args.only or []) or "all", "sample": args.sample or SAMPLE,
-            "budget_minutes": args.minutes,
+            "budget_minutes": args.minutes, "fit_scale": round(scale, 3), "fitted_out": fitted_out,
+            "estimated_cpu": [round(l) for l in loads], "shard_cpu": [round(c) for c in shard_cpu],
             "mutants": sum(planned.values()), "minutes": round((time.monotonic() - started) / 60, 1), **load.stop(),
             "coverage_map": "built" if _COVERAGE_CPU else "reused",
             "cpu_minutes": round((coverage_cpu + sum(shard_cpu)) / 60, 1),

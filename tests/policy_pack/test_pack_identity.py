@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ml_guardrails.identity import _parliament, _parliament_findings
 from pack_helpers import (
     ACCOUNT,
     DEFAULT_PROVIDER,
@@ -203,6 +204,27 @@ def test_parliament_findings_and_invalid_json(analyzer):
     assert_violation(analyzer.analyze(mismatch), "pol-1-policy-documents-valid", "parliament RESOURCE_MISMATCH (MEDIUM)")
     broken = res(POLICY, "broken", {"policy": '{"Version": "2012-10-17", "Statement": ['})
     assert_violation(analyzer.analyze(broken), "pol-1-policy-documents-valid", "not valid JSON")
+
+
+def _issues(policy: object) -> list[tuple[str, str, str]]:
+    parliament = _parliament()
+    found = []
+    for finding in policy.findings:
+        parliament.enhance_finding(finding)
+        found.append((finding.issue, str(finding.severity), json.dumps(finding.detail, default=str)))
+    return found
+
+
+def test_parliament_reads_a_document_whose_root_is_not_an_object_from_its_text():
+    # _parliament_findings builds parliament's tree from the values only for a plain object:
+    # an array read that way is analyzed as a policy with no Statement (HIGH), where from its
+    # text parliament refuses the root (CRITICAL); other roots fail on the tree and fall back.
+    parliament = _parliament()
+    for document in ([], ["Statement"], [{"Statement": []}], "Statement", 5, None):
+        text = json.dumps(document)
+        assert _issues(_parliament_findings(parliament, document)) == _issues(
+            parliament.analyze_policy_string(text)), text
+    assert [(i, s) for i, s, _ in _issues(_parliament_findings(parliament, []))] == [("MALFORMED_JSON", "CRITICAL")]
 
 
 # -- MOD-2 ---------------------------------------------------------------------------------------
