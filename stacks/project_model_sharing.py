@@ -207,7 +207,9 @@ def project_model_sharing(ctx: StackContext, network: ProjectNetwork | ModelAcco
             parameter_name=ms.parameter_name(platform, project, env),
             version_arn=_after(gate, used.version),
             tags=network.tags,
-            producer_role_arn=None if in_account else role_arn(producer_account, ms.producer_role_name(platform, project, env)),
+            # Gated like the versions: a version of the wrong account grants no role either.
+            producer_role_arn=None if in_account else _after(
+                gate, role_arn(producer_account, ms.producer_role_name(platform, project, env))),
             versions=[_after(gate, v) for v in ms.allowed_versions(used)] if in_account else (),
             rekognition_endpoint_id=endpoint(env, "rekognition") if in_account else None,
             # A copy consumer's own project of the shared project's name receives its copies.
