@@ -4,6 +4,7 @@ and egress attachments; the network settings' validation; the cost command."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 
 import pytest
@@ -232,6 +233,14 @@ def test_on_premises_vpn_and_egress_vpc(run_platform, sample_platform):
     inside = {r.urn for r in under(run, egress)}
     internet = [r for r in run.resources if r.type in INTERNET_TYPES]
     assert internet and all(r.urn in inside for r in internet)
+    # Each zone has a public and a transit subnet of its own block of the egress range.
+    subnets = [r for r in run.of_type(SUBNET) if r.urn in inside]
+    blocks = [ipaddress.ip_network(r.inputs["cidrBlock"]) for r in subnets]
+    zones = {r.inputs["availabilityZoneId"] for r in subnets}
+    assert len(zones) >= 2 and len(subnets) == 2 * len(zones)
+    assert sorted(r.inputs["tags"]["tier"] for r in subnets) == ["public"] * len(zones) + ["transit"] * len(zones)
+    assert all(b.subnet_of(ipaddress.ip_network("10.64.16.0/24")) for b in blocks)
+    assert not any(a.overlaps(b) for i, a in enumerate(blocks) for b in blocks[i + 1:])
     # The default route to the egress VPC only in the tables of the named accounts (prod, shared).
     defaults = {r.inputs["transitGatewayRouteTableId"] for r in run.of_type(TGW_ROUTE)
                 if r.inputs["destinationCidrBlock"] == "0.0.0.0/0"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pack_helpers import (
     ACCOUNT,
     FOREIGN,
@@ -74,6 +76,23 @@ def test_separate_key_policy_resource(analyzer):
     policy = res("aws:kms/keyPolicy:KeyPolicy", "kp", {"keyId": "k", "policy": doc(
         {"Sid": "Everyone", "Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"})})
     assert_violation(analyzer.analyze(policy), "kms-2-key-policy-account-boundary", "grants kms:* to *")
+
+
+def test_templates_have_only_their_key_policies_judged(analyzer):
+    """KMS-2 opens stack (set) templates and judges the key policies in them, not the template's
+    other documents: a role that trusts another account is IAM-2's business."""
+    foreign_key = {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Partner", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{FOREIGN}:root"},
+         "Action": "kms:*", "Resource": "*"}]}}}
+    trusting_role = {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{FOREIGN}:root"}, "Action": "sts:AssumeRole"}]}}}
+    with_key = res("aws:cloudformation/stackSet:StackSet", "baseline", {"templateBody": json.dumps(
+        {"Resources": {"Key": foreign_key, "Ops": trusting_role}})})
+    assert_violation(analyzer.analyze(with_key), "kms-2-key-policy-account-boundary", "statement Partner grants kms:*")
+    role_only = res("aws:cloudformation/stackSet:StackSet", "baseline", {"templateBody": json.dumps(
+        {"Resources": {"Ops": trusting_role}})})
+    assert_clean(analyzer.analyze(role_only), "kms-2-key-policy-account-boundary")
 
 
 # -- SM-1 .. SM-5, SM-8: notebooks and domains ---------------------------------------------------
