@@ -740,35 +740,30 @@ def _source_uri(filename: str) -> str | None:
 
 
 def _stack_trace() -> source_pb2.StackTrace:
-    """`pulumi.runtime.resource._get_stack_trace` without reading source files.
+    """`pulumi.runtime.resource._get_stack_trace` cut to the frame the source position is read from.
 
     The SDK builds the registration's stack trace with `traceback.extract_stack()`, which stats
-    and reads the source file of every frame (linecache) for text it never uses: a large part of
-    each registration's cost. The trace sent is the same: the frames below the concrete
-    resource's `__init__` (the third `__init__` from the top), newest first, as file URI and line.
+    and reads the source file of every frame (linecache) for text it never uses, then a message
+    per frame: a large part of each registration's cost. Of that trace the SDK itself reads only
+    the first frame (`_get_source_position`: the user's code below the concrete resource's
+    `__init__`, the third `__init__` from the top) and the capture reads none, so only that frame
+    is sent, as file URI and line: the same source position, no per-frame work for the rest.
     """
-    frames = []
-    frame = sys._getframe()  # noqa: SLF001 what traceback.extract_stack() starts from
-    while frame is not None:
-        frames.append(frame)
-        frame = frame.f_back
-    # `frames` is newest first; the SDK's `stack` is the same list oldest first.
+    frame = sys._getframe(1)  # noqa: SLF001 the SDK's caller; traceback.extract_stack() starts here too
     seen = 0
-    for index, frame in enumerate(frames):
+    while frame is not None:
         if frame.f_code.co_name == "__init__":
             seen += 1
             if seen == 3:
                 break
-    else:
-        index = len(frames) - 1
-    if index > len(frames) - 2:  # the SDK's `i < 1`: nothing older than that frame
+        frame = frame.f_back
+    user = frame.f_back if frame is not None else None
+    if user is None:  # the SDK's `i < 1` (nothing older than that frame), or no third __init__
         return source_pb2.StackTrace()
-    out = []
-    for frame in frames[index + 1:]:
-        filename, line = frame.f_code.co_filename, frame.f_lineno
-        uri = _source_uri(filename) if filename != "" and line is not None else None
-        out.append(source_pb2.StackFrame(pc=source_pb2.SourcePosition(uri=uri, line=line) if uri else None))
-    return source_pb2.StackTrace(frames=out)
+    filename, line = user.f_code.co_filename, user.f_lineno
+    uri = _source_uri(filename) if filename != "" and line is not None else None
+    return source_pb2.StackTrace(frames=[source_pb2.StackFrame(
+        pc=source_pb2.SourcePosition(uri=uri, line=line) if uri else None)])
 
 
 _SDK_CREATE_URN = sdk_resource.create_urn
