@@ -749,7 +749,7 @@ def _stack_trace() -> source_pb2.StackTrace:
     `__init__`, the third `__init__` from the top) and the capture reads none, so only that frame
     is sent, as file URI and line: the same source position, no per-frame work for the rest.
     """
-    frame = sys._getframe(1)  # noqa: SLF001 the SDK's caller; traceback.extract_stack() starts here too
+    frame = sys._getframe(1)  # noqa: SLF001 the SDK frame that asked (the SDK also counts its own, no __init__)
     seen = 0
     while frame is not None:
         if frame.f_code.co_name == "__init__":

@@ -239,7 +239,8 @@ def test_on_premises_vpn_and_egress_vpc(run_platform, sample_platform):
     zones = {r.inputs["availabilityZoneId"] for r in subnets}
     assert len(zones) >= 2 and len(subnets) == 2 * len(zones)
     assert sorted(r.inputs["tags"]["tier"] for r in subnets) == ["public"] * len(zones) + ["transit"] * len(zones)
-    assert all(b.subnet_of(ipaddress.ip_network("10.64.16.0/24")) for b in blocks)
+    egress_range = ipaddress.ip_network(sample_platform["network"]["egress"]["cidr"])
+    assert all(b.subnet_of(egress_range) for b in blocks)
     assert not any(a.overlaps(b) for i, a in enumerate(blocks) for b in blocks[i + 1:])
     # The default route to the egress VPC only in the tables of the named accounts (prod, shared).
     defaults = {r.inputs["transitGatewayRouteTableId"] for r in run.of_type(TGW_ROUTE)
