@@ -55,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--policy-config", type=Path, default=None,
                         help=f"policy configuration JSON (default <pack>/{DEFAULT_POLICY_CONFIG_NAME} if present)")
     parser.add_argument("--no-policy", action="store_true", help="skip policy analysis")
+    parser.add_argument("--policy-transport", choices=("pipe", "grpc"), default="pipe",
+                        help="how calls reach a Python policy pack: pipe (default) gives each message to the pack's "
+                             "own analyzer servicer, a stack's Analyze calls in one frame; grpc speaks the Analyzer "
+                             "protocol as the Pulumi engine does (one call per resource, slower). Same responses")
     parser.add_argument("--jobs", type=int, default=None,
                         help="stacks previewed in parallel worker processes (default: CPUs, at most 4)")
     parser.add_argument("--account-id", default="111111111111",
@@ -89,7 +93,7 @@ def _policy(args: argparse.Namespace, jobs: int) -> PolicySettings:
         config_path = pack / DEFAULT_POLICY_CONFIG_NAME
     # As many pack processes as stack workers: analysis keeps pace with the runs.
     return PolicySettings(pack, load_policy_config(config_path), required=args.policy_pack is not None,
-                          processes=jobs)
+                          processes=jobs, transport=args.policy_transport)
 
 
 def load_stack_outputs(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:

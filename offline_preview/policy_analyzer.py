@@ -36,6 +36,7 @@ import json
 import os
 import queue
 import re
+import select
 import subprocess
 import sys
 import threading
@@ -49,6 +50,8 @@ from typing import Any
 import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+from offline_preview import pack_host
 
 __all__ = [
     "UNKNOWN", "AnalyzedResource", "AnalyzerInfo", "Diagnostic", "PolicyAnalyzer", "PolicyConfigError",
@@ -72,6 +75,12 @@ _SIG = "4dabf18193072939515e22adb298388d"
 _ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17"
 _ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7"
 _MAX_MESSAGE = 400 * 1024 * 1024
+# How the client speaks to the pack: over gRPC as the engine does, or over two pipes to the pack's
+# own servicer (offline_preview/pack_host.py): the same messages, without a gRPC call per resource.
+TRANSPORTS = ("grpc", "pipe")
+_PACK_HOST = Path(pack_host.__file__).resolve()
+_SERVICE = analyzer_pb2.DESCRIPTOR.services_by_name["Analyzer"]
+_RESPONSE_TYPES = {m.name: pack_host.message_class(m.output_type) for m in _SERVICE.methods}
 _CHANNEL_OPTIONS = [("grpc.max_receive_message_length", _MAX_MESSAGE), ("grpc.max_send_message_length", _MAX_MESSAGE)]
 
 
@@ -86,6 +95,14 @@ UNKNOWN = _Unknown()
 
 class PolicyPackError(RuntimeError):
     """The pack did not start, or failed a call; the message carries its stderr."""
+
+
+class _CallFailed(PolicyPackError):
+    """A call the pack answered with an error status (`code`: the gRPC status code's name)."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.code = code
 
 
 class PolicyConfigError(ValueError):
@@ -420,7 +437,9 @@ class PolicyAnalyzer:
                  stack_config: Mapping[str, Any] | None = None, dry_run: bool = True,
                  engine_address: str = "127.0.0.1:0", startup_timeout: float = 60.0, call_timeout: float = 300.0,
                  env: Mapping[str, str] | None = None, log_to_stderr: bool = False, verbosity: int = 0,
-                 tracing: str | None = None) -> None:
+                 tracing: str | None = None, transport: str = "grpc") -> None:
+        if transport not in TRANSPORTS:
+            raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}, not {transport!r}")
         self.pack_dir = Path(pack_dir).resolve()
         if not (self.pack_dir / "PulumiPolicy.yaml").exists():
             raise PolicyPackError(f"{self.pack_dir} has no PulumiPolicy.yaml")
@@ -448,6 +467,11 @@ class PolicyAnalyzer:
         self._stderr: collections.deque[str] = collections.deque(maxlen=400)
         self._stdout: collections.deque[str] = collections.deque(maxlen=400)
         self._finalizer: weakref.finalize | None = None
+        # "pipe" falls back to "grpc" when the pack's SDK hands over no servicer (pack_host).
+        self.transport = transport
+        self._pipe: _Pipe | None = None
+        self._pipe_lock = threading.Lock()
+        self._readers: list[threading.Thread] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
     def __enter__(self) -> PolicyAnalyzer:
@@ -476,22 +500,14 @@ class PolicyAnalyzer:
             raise
 
     def _start(self) -> PolicyAnalyzer:
-        self.command = [self.python, "-u", "-m", "pulumi.policy", *self.flags, self.engine_address, "."]
         env = {**os.environ, **self.env, "PULUMI_PROJECT": self.project, "PULUMI_STACK": self.stack,
                "PULUMI_ORGANIZATION": self.organization, "PULUMI_DRY_RUN": "true" if self.dry_run else "false"}
         if self.stack_config:
             env["PULUMI_CONFIG"] = json.dumps({k: v if isinstance(v, str) else json.dumps(v)
                                                for k, v in self.stack_config.items()})
-        self._process = subprocess.Popen(self.command, cwd=self.pack_dir, env=env, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self._finalizer = weakref.finalize(self, _terminate, self._process)
-        port = self._read_port()
-        self._channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=_CHANNEL_OPTIONS)
-        try:
-            grpc.channel_ready_future(self._channel).result(timeout=self.startup_timeout)
-        except grpc.FutureTimeoutError:
-            raise PolicyPackError(f"policy pack {self.pack_dir} did not accept connections on port {port}") from None
-        self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
+        if not (self.transport == "pipe" and self._start_pipe(env)):
+            self.transport = "grpc"
+            self._start_grpc(env)
         self._handshake()
         self.info = self._analyzer_info()
         try:
@@ -502,44 +518,89 @@ class PolicyAnalyzer:
         self.configure(self._initial_policy_config)
         return self
 
+    def _start_pipe(self, env: Mapping[str, str]) -> bool:
+        """Start the pack under pack_host; False (the process stopped again) when its SDK hands
+        over no servicer."""
+        host_in, ours_out = os.pipe()  # requests: this process writes, the host reads
+        ours_in, host_out = os.pipe()  # responses
+        self.command = [self.python, "-u", str(_PACK_HOST), str(host_in), str(host_out), "--",
+                        *self.flags, self.engine_address, "."]
+        try:
+            self._process = subprocess.Popen(self.command, cwd=self.pack_dir, env=env, stdin=subprocess.DEVNULL,
+                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                             pass_fds=(host_in, host_out))
+        except BaseException:
+            for fd in (ours_in, ours_out):
+                os.close(fd)
+            raise
+        finally:
+            os.close(host_in)
+            os.close(host_out)
+        self._pipe = _Pipe(ours_out, ours_in)
+        self._finalizer = weakref.finalize(self, _terminate, self._process)
+        self._follow_output(None)
+        try:
+            status, details, _ = pack_host.decode_response(self._pipe.receive(self.startup_timeout))
+        except (EOFError, OSError, TimeoutError) as exc:
+            raise PolicyPackError(f"policy pack {self.pack_dir} did not start ({self._ended(exc)}):\n"
+                                  f"{''.join(self._stdout)}{self.stderr}") from None
+        if status == "unsupported":
+            self._stop_process()
+            return False
+        return True
+
+    def _start_grpc(self, env: Mapping[str, str]) -> None:
+        self.command = [self.python, "-u", "-m", "pulumi.policy", *self.flags, self.engine_address, "."]
+        self._process = subprocess.Popen(self.command, cwd=self.pack_dir, env=env, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._finalizer = weakref.finalize(self, _terminate, self._process)
+        port = self._read_port()
+        self._channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=_CHANNEL_OPTIONS)
+        try:
+            grpc.channel_ready_future(self._channel).result(timeout=self.startup_timeout)
+        except grpc.FutureTimeoutError:
+            raise PolicyPackError(f"policy pack {self.pack_dir} did not accept connections on port {port}") from None
+        self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
+
     def close(self) -> None:
         if self._channel is not None:
             self._channel.close()
             self._channel = None
+        self._stop_process()
+        self._stub = None
+
+    def _stop_process(self) -> None:
+        if self._pipe is not None:
+            self._pipe.close()  # the host reads the end of its requests and exits
+            self._pipe = None
         if self._process is not None:
             _terminate(self._process)
             if self._finalizer is not None:
                 self._finalizer.detach()
             self._process = None
-        self._stub = None
+
+    def _ended(self, exc: BaseException) -> str:
+        """Why the pack stopped answering: its exit status once it has one (its output read to the end)."""
+        if isinstance(exc, TimeoutError):
+            return "timed out"
+        assert self._process is not None
+        try:
+            code = self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return "closed its pipe"
+        for reader in self._readers:
+            reader.join(timeout=2)
+        return f"exited with {code}"
 
     def _read_port(self) -> int:
-        assert self._process is not None and self._process.stdout is not None and self._process.stderr is not None
         ports: queue.Queue[int | None] = queue.Queue()
-
-        def read_stdout(stream: Any) -> None:
-            announced = False
-            for raw in iter(stream.readline, b""):
-                line = raw.decode(errors="replace")
-                if not announced and line.strip().isdigit():
-                    announced = True
-                    ports.put(int(line.strip()))
-                else:
-                    self._stdout.append(line)
-            if not announced:
-                ports.put(None)
-
-        def read_stderr(stream: Any) -> None:
-            for raw in iter(stream.readline, b""):
-                self._stderr.append(raw.decode(errors="replace"))
-
-        threading.Thread(target=read_stdout, args=(self._process.stdout,), daemon=True).start()
-        threading.Thread(target=read_stderr, args=(self._process.stderr,), daemon=True).start()
+        self._follow_output(ports)
         try:
             port = ports.get(timeout=self.startup_timeout)
         except queue.Empty:
             port = None
         if port is None:
+            assert self._process is not None
             self._process.poll()
             code = self._process.returncode
             raise PolicyPackError(f"policy pack {self.pack_dir} did not print its port "
@@ -547,8 +608,38 @@ class PolicyAnalyzer:
                                   f"{''.join(self._stdout)}{self.stderr}")
         return port
 
+    def _follow_output(self, ports: queue.Queue[int | None] | None) -> None:
+        """Keep the pack's stdout and stderr (their last lines); the first number on stdout is the
+        port its gRPC server listens on, put on `ports` when given."""
+        assert self._process is not None and self._process.stdout is not None and self._process.stderr is not None
+
+        def read_stdout(stream: Any) -> None:
+            announced = ports is None
+            for raw in iter(stream.readline, b""):
+                line = raw.decode(errors="replace")
+                if not announced and line.strip().isdigit():
+                    announced = True
+                    assert ports is not None
+                    ports.put(int(line.strip()))
+                else:
+                    self._stdout.append(line)
+            if not announced:
+                assert ports is not None
+                ports.put(None)
+
+        def read_stderr(stream: Any) -> None:
+            for raw in iter(stream.readline, b""):
+                self._stderr.append(raw.decode(errors="replace"))
+
+        self._readers = [threading.Thread(target=read_stdout, args=(self._process.stdout,), daemon=True),
+                         threading.Thread(target=read_stderr, args=(self._process.stderr,), daemon=True)]
+        for reader in self._readers:
+            reader.start()
+
     # -- protocol ------------------------------------------------------------------------------
     def _call(self, method: str, request: Any) -> Any:
+        if self._pipe is not None:
+            return self._calls(method, [request])[0]
         if self._stub is None:
             raise PolicyPackError("the analyzer is not running (use it as a context manager or call start())")
         try:
@@ -557,10 +648,33 @@ class PolicyAnalyzer:
             raise PolicyPackError(f"{method} failed: {error.code().name}: {error.details()}\n"
                                   f"policy pack stderr:\n{self.stderr}") from None
 
+    def _calls(self, method: str, requests: Sequence[Any]) -> list[Any]:
+        """`method` for each request, in one frame to the pack's host; the first failure raises."""
+        frame = pack_host.encode_request(method, [r.SerializeToString() for r in requests])
+        with self._pipe_lock:
+            if self._pipe is None:
+                raise PolicyPackError("the analyzer is not running (use it as a context manager or call start())")
+            try:
+                self._pipe.send(frame)
+                status, details, answers = pack_host.decode_response(self._pipe.receive(self.call_timeout))
+            except (EOFError, OSError, TimeoutError) as exc:
+                raise PolicyPackError(f"{method} failed: the policy pack {self._ended(exc)}\n"
+                                      f"policy pack stderr:\n{self.stderr}") from None
+        if status != "ok":
+            raise _CallFailed(f"{method} failed: {status}: {details}\npolicy pack stderr:\n{self.stderr}", status)
+        return [_RESPONSE_TYPES[method].FromString(a) for a in answers]
+
     def _handshake(self) -> None:
         request = analyzer_pb2.AnalyzerHandshakeRequest(engine_address=self.engine_address,
                                                         root_directory=str(self.pack_dir),
                                                         program_directory=str(self.pack_dir))
+        if self._pipe is not None:
+            try:
+                self._calls("Handshake", [request])
+            except _CallFailed as failure:
+                if failure.code != "UNIMPLEMENTED":
+                    raise
+            return
         try:
             self._stub.Handshake(request, timeout=self.call_timeout)  # type: ignore[union-attr]
         except grpc.RpcError as error:
@@ -659,10 +773,16 @@ class PolicyAnalyzer:
         analyzes the steps it runs in parallel); the diagnostics come in the resources' order.
 
         The next requests are built while the pack answers; resources that share a provider
-        (the same `provider` object) share its message."""
+        (the same `provider` object) share its message. Over pipes, the requests go in one frame
+        and are answered in order."""
+        providers: dict[int, tuple[Any, analyzer_pb2.AnalyzerProviderResource]] = {}
+        if self._pipe is not None:
+            resources = list(resources)
+            responses = self._calls("Analyze", [analyze_request(r, providers) for r in resources])
+            return [d for resource, response in zip(resources, responses)
+                    for d in _diagnostics(response, default_urn=resource.urn, version=self.version)]
         if self._stub is None:
             raise PolicyPackError("the analyzer is not running (use it as a context manager or call start())")
-        providers: dict[int, tuple[Any, analyzer_pb2.AnalyzerProviderResource]] = {}
         pending: collections.deque[tuple[AnalyzedResource, Any]] = collections.deque()
         diagnostics: list[Diagnostic] = []
         try:
@@ -734,6 +854,42 @@ def _provider_message(resource: AnalyzedResource,
     if hit is None or hit[0] is not resource.provider:  # the object is kept, so its id is not reused
         hit = cache[id(resource.provider)] = (resource.provider, _provider(resource))
     return hit[1]
+
+
+class _Pipe:
+    """The two pipe ends this process holds to a pack's host: frames out, frames in."""
+
+    def __init__(self, out_fd: int, in_fd: int):
+        self.out_fd, self.in_fd = out_fd, in_fd
+
+    def send(self, parts: list[bytes]) -> None:
+        body = b"".join(parts)
+        view = memoryview(len(body).to_bytes(4, "big") + body)
+        while view:
+            view = view[os.write(self.out_fd, view):]
+
+    def receive(self, timeout: float) -> bytes:
+        size = int.from_bytes(self._read(4, timeout), "big")
+        return self._read(size, timeout)
+
+    def _read(self, size: int, timeout: float) -> bytes:
+        chunks = []
+        while size:
+            if not select.select([self.in_fd], [], [], timeout)[0]:
+                raise TimeoutError
+            chunk = os.read(self.in_fd, min(size, 1 << 20))
+            if not chunk:
+                raise EOFError
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+
+    def close(self) -> None:
+        for fd in (self.out_fd, self.in_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 _SHARED: dict[tuple[str, str], PolicyAnalyzer] = {}

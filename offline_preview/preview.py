@@ -139,7 +139,8 @@ class PolicySettings:
     """Which pack to run, with which configuration; `pack_dir=None` skips analysis.
 
     `processes` packs run side by side, each analyzing one stack at a time (the pack is Python:
-    one process uses one core); `threads` calls are kept in flight to each (gRPC futures).
+    one process uses one core); `threads` calls are kept in flight to each over gRPC (futures);
+    over pipes (`transport`) a stack's calls travel in one frame.
     """
 
     pack_dir: Path | None
@@ -147,6 +148,7 @@ class PolicySettings:
     required: bool = False  # chosen explicitly: failing to start it fails the preview
     processes: int = 1
     threads: int = 4
+    transport: str = "pipe"  # see policy_analyzer.TRANSPORTS
 
 
 class PolicySession:
@@ -188,7 +190,8 @@ class PolicySession:
         environment = python or sys.executable
 
         def start() -> Any:
-            return PolicyAnalyzer(Path(pack), self.settings.config, python=python).__enter__()
+            return PolicyAnalyzer(Path(pack), self.settings.config, python=python,
+                                  transport=self.settings.transport).__enter__()
 
         count = max(1, self.settings.processes)
         with concurrent.futures.ThreadPoolExecutor(max_workers=count) as starter:

@@ -76,3 +76,23 @@ def test_cli_exits_non_zero_and_reports_the_violation(tmp_path, capsys):
     assert violation["enforcementLevel"] == "mandatory" and violation["urn"] == RULE_URN
     report = (tmp_path / "guardrails.md").read_text()
     assert "### `net-3-no-ingress-from-anywhere` (mandatory)" in report
+
+
+def test_over_grpc_the_cli_reports_the_same_plan(tmp_path, capsys, monkeypatch):
+    # The default transport (pipes to the pack's servicer) and the engine's (gRPC) give the same plan.
+    from offline_preview.policy_analyzer import PolicyAnalyzer
+
+    used = []
+    start = PolicyAnalyzer.start
+    monkeypatch.setattr(PolicyAnalyzer, "start", lambda self: (start(self), used.append(self.transport))[0])
+    plans = {}
+    for transport in ("pipe", "grpc"):
+        out = tmp_path / transport
+        status = main(["--program-dir", str(PROGRAMS / "violation"), "--out", str(out), "--jobs", "1",
+                       "--policy-transport", transport])
+        assert status == 1
+        plans[transport] = (out / "plan.json").read_text()
+    assert "net-3-no-ingress-from-anywhere" in plans["grpc"]
+    assert plans["pipe"] == plans["grpc"]
+    assert used == ["pipe", "grpc"]
+    capsys.readouterr()
