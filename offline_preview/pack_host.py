@@ -31,6 +31,7 @@ If the pack's Python policy SDK does not hand its servicer over this way, the ho
 from __future__ import annotations
 
 import os
+import select
 import struct
 import sys
 import traceback
@@ -70,10 +71,13 @@ class _Context:
         return ()
 
 
-def _read_exactly(fd: int, size: int) -> bytes:
+def _read_exactly(fd: int, size: int, timeout: float | None) -> bytes:
     chunks = []
     while size:
-        chunk = os.read(fd, size)
+        # The client waits at most `timeout` for each chunk; the host blocks until one comes.
+        if timeout is not None and not select.select([fd], [], [], timeout)[0]:
+            raise TimeoutError
+        chunk = os.read(fd, min(size, 1 << 20))
         if not chunk:
             raise EOFError
         chunks.append(chunk)
@@ -81,12 +85,14 @@ def _read_exactly(fd: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def _read_frame(fd: int) -> bytes:
-    (size,) = _LENGTH.unpack(_read_exactly(fd, _LENGTH.size))
-    return _read_exactly(fd, size)
+def read_frame(fd: int, timeout: float | None = None) -> bytes:
+    """The next frame from `fd` (EOFError at its end, TimeoutError past `timeout` seconds)."""
+    (size,) = _LENGTH.unpack(_read_exactly(fd, _LENGTH.size, timeout))
+    return _read_exactly(fd, size, timeout)
 
 
-def _write_frame(fd: int, parts: list[bytes]) -> None:
+def write_frame(fd: int, parts: list[bytes]) -> None:
+    """One frame to `fd`: the parts' length, then the parts."""
     body = b"".join(parts)
     view = memoryview(_LENGTH.pack(len(body)) + body)
     while view:
@@ -185,17 +191,17 @@ def main(argv: list[str]) -> int:
     sys.argv = ["pulumi.policy", *plugin_args]
     servicer, types = _take_servicer()
     if servicer is None:
-        _write_frame(response_fd, [_item(b"unsupported"), _item(b"the pack's policy SDK handed over no servicer")])
+        write_frame(response_fd, [_item(b"unsupported"), _item(b"the pack's policy SDK handed over no servicer")])
         return 3
-    _write_frame(response_fd, [_item(b"ok"), _item(b"")])
+    write_frame(response_fd, [_item(b"ok"), _item(b"")])
     while True:
         try:
-            frame = _read_frame(request_fd)
+            frame = read_frame(request_fd)
         except EOFError:
             return 0
         method, *requests = _items(frame, 0)
         name = method.decode()
-        _write_frame(response_fd, _answer(servicer, types.get(name), name, requests))
+        write_frame(response_fd, _answer(servicer, types.get(name), name, requests))
 
 
 if __name__ == "__main__":

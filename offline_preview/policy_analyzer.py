@@ -36,7 +36,6 @@ import json
 import os
 import queue
 import re
-import select
 import subprocess
 import sys
 import threading
@@ -863,26 +862,10 @@ class _Pipe:
         self.out_fd, self.in_fd = out_fd, in_fd
 
     def send(self, parts: list[bytes]) -> None:
-        body = b"".join(parts)
-        view = memoryview(len(body).to_bytes(4, "big") + body)
-        while view:
-            view = view[os.write(self.out_fd, view):]
+        pack_host.write_frame(self.out_fd, parts)
 
     def receive(self, timeout: float) -> bytes:
-        size = int.from_bytes(self._read(4, timeout), "big")
-        return self._read(size, timeout)
-
-    def _read(self, size: int, timeout: float) -> bytes:
-        chunks = []
-        while size:
-            if not select.select([self.in_fd], [], [], timeout)[0]:
-                raise TimeoutError
-            chunk = os.read(self.in_fd, min(size, 1 << 20))
-            if not chunk:
-                raise EOFError
-            chunks.append(chunk)
-            size -= len(chunk)
-        return b"".join(chunks)
+        return pack_host.read_frame(self.in_fd, timeout)
 
     def close(self) -> None:
         for fd in (self.out_fd, self.in_fd):
