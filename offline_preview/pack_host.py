@@ -35,6 +35,7 @@ import select
 import struct
 import sys
 import traceback
+from collections.abc import Sequence
 from typing import Any
 
 _LENGTH = struct.Struct(">I")
@@ -118,6 +119,12 @@ def encode_request(method: str, requests: list[bytes]) -> list[bytes]:
     return [_item(method.encode()), *(_item(r) for r in requests)]
 
 
+def encode_response(status: str, details: str = "", responses: Sequence[bytes] = ()) -> list[bytes]:
+    """A response frame's parts: the status (`ok` or a gRPC status code name), its details, then
+    each serialized response of the requests answered."""
+    return [_item(status.encode()), _item(details.encode()), *(_item(r) for r in responses)]
+
+
 def decode_response(frame: bytes) -> tuple[str, str, list[bytes]]:
     """(status, details, serialized responses) of a response frame."""
     status, details, *responses = _items(frame, 0)
@@ -166,7 +173,7 @@ def _answer(servicer: Any, request_type: Any, method: str, requests: list[bytes]
     responses: list[bytes] = []
     handler = getattr(servicer, method, None)
     if handler is None or request_type is None:  # what a gRPC server says of a method it lacks
-        return [_item(b"UNIMPLEMENTED"), _item(b"Method not found!")]
+        return encode_response("UNIMPLEMENTED", "Method not found!")
     for data in requests:
         context = _Context()
         try:
@@ -177,12 +184,11 @@ def _answer(servicer: Any, request_type: Any, method: str, requests: list[bytes]
                 status, details = "UNKNOWN", f"Exception calling application: {exc}"
             else:
                 status, details = context.status.name, context.status_details
-            return [_item(status.encode()), _item(details.encode()), *(_item(r) for r in responses)]
+            return encode_response(status, details, responses)
         if context.status is not None and context.status != grpc.StatusCode.OK:
-            return [_item(context.status.name.encode()), _item(context.status_details.encode()),
-                    *(_item(r) for r in responses)]
+            return encode_response(context.status.name, context.status_details, responses)
         responses.append(response.SerializeToString())
-    return [_item(b"ok"), _item(b""), *(_item(r) for r in responses)]
+    return encode_response("ok", "", responses)
 
 
 def main(argv: list[str]) -> int:
@@ -191,9 +197,9 @@ def main(argv: list[str]) -> int:
     sys.argv = ["pulumi.policy", *plugin_args]
     servicer, types = _take_servicer()
     if servicer is None:
-        write_frame(response_fd, [_item(b"unsupported"), _item(b"the pack's policy SDK handed over no servicer")])
+        write_frame(response_fd, encode_response("unsupported", "the pack's policy SDK handed over no servicer"))
         return 3
-    write_frame(response_fd, [_item(b"ok"), _item(b"")])
+    write_frame(response_fd, encode_response("ok"))
     while True:
         try:
             frame = read_frame(request_fd)
