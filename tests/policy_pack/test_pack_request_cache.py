@@ -225,3 +225,20 @@ def test_policy_types_are_declared_on_every_resource_policy():
             assert policy.resource_types is None or isinstance(policy.resource_types, frozenset), policy.name
         else:
             assert isinstance(policy, StackValidationPolicy)
+
+
+def test_stack_policies_share_one_view_of_each_resource(servicer, requests):
+    """AnalyzeStack's resources reach the SDK as views read from protobuf once per request: one
+    per resource, the same for every stack policy, with the message's dependencies."""
+    _, _, stack = requests[0]
+    with request_cache.scope() as memo:
+        servicer.AnalyzeStack(stack, None)
+    options = [value[0] for key, value in memo.items()
+               if key[0] == "method" and key[1].__name__ == "_get_resource_options"]
+    assert len(options) == len(stack.resources) > 10
+    assert all(isinstance(view, request_cache._StackResource) for view in options)  # noqa: SLF001
+    for view, message in zip(options, stack.resources):
+        assert view.urn == message.urn and view.dependencies == tuple(message.dependencies)
+        assert {k: v.urns for k, v in view.propertyDependencies.items()} == {
+            k: tuple(v.urns) for k, v in message.propertyDependencies.items()}
+    assert any(view.propertyDependencies for view in options)

@@ -96,15 +96,58 @@ def _scoped(method: Callable[..., T], by_type: bool = False) -> Callable[..., T]
     With `by_type` (`Analyze`: one resource) the handler runs on a view of the servicer whose
     policies are those that can apply to the request's resource type: a policy declaring
     `resource_types` (see `common.resource_policy`) reports nothing on other types, so leaving
-    it out changes no response and saves the SDK building the resource for it."""
+    it out changes no response and saves the SDK building the resource for it. Otherwise
+    (`AnalyzeStack`) it runs on a view of the request (:class:`_StackRequest`)."""
 
     @functools.wraps(method)
     def wrapper(self: Any, request: Any, context: Any) -> T:
-        target = _ServicerView(self, _policies_for(self, request.type)) if by_type else self
         with scope():
-            return method(target, request, context)
+            if by_type:
+                return method(_ServicerView(self, _policies_for(self, request.type)), request, context)
+            return method(self, _StackRequest(request), context)
 
     return wrapper
+
+
+class _Urns:
+    """A property's dependencies as the SDK reads them (`.urns`)."""
+
+    __slots__ = ("urns",)
+
+    def __init__(self, urns: tuple[str, ...]) -> None:
+        self.urns = urns
+
+
+class _StackResource:
+    """One resource of an `AnalyzeStack` request, the fields the SDK reads for every stack policy
+    read once: protobuf maps and repeated fields cost more to walk than the policies that use
+    them (the property dependencies were a tenth of the pack's time). Everything else, and the
+    submessages themselves, are the message's."""
+
+    def __init__(self, message: Any) -> None:
+        self._message = message
+        self.type = message.type
+        self.urn = message.urn
+        self.name = message.name
+        self.parent = message.parent
+        self.properties = message.properties
+        self.dependencies = tuple(message.dependencies)
+        self.propertyDependencies = {k: _Urns(tuple(v.urns)) for k, v in message.propertyDependencies.items()}  # noqa: N815
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._message, name)
+
+
+class _StackRequest:
+    """An `AnalyzeStack` request whose resources are :class:`_StackResource` views, built once for
+    all stack policies (so the per-request memo sees one object per resource)."""
+
+    def __init__(self, message: Any) -> None:
+        self._message = message
+        self.resources = [_StackResource(r) for r in message.resources]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._message, name)
 
 
 @contextmanager
