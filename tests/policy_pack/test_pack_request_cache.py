@@ -242,3 +242,27 @@ def test_stack_policies_share_one_view_of_each_resource(servicer, requests):
         assert {k: v.urns for k, v in view.propertyDependencies.items()} == {
             k: tuple(v.urns) for k, v in message.propertyDependencies.items()}
     assert any(view.propertyDependencies for view in options)
+
+
+def test_the_runtime_settings_signature_is_read_once(servicer, requests, monkeypatch):
+    """Every request configures the runtime from the environment the CLI gives a pack; the
+    signature of pulumi.runtime.Settings it reads each time is read once."""
+    import inspect  # noqa: PLC0415
+
+    calls: list[Any] = []
+    monkeypatch.setenv("PULUMI_PROJECT", "ml-platform")
+    monkeypatch.setenv("PULUMI_STACK", "identity")
+    monkeypatch.setenv("PULUMI_DRY_RUN", "true")
+    monkeypatch.setattr(pulumi.runtime, "configure", lambda settings: None)  # this process's runtime stays as it is
+    request_cache.uninstall()
+    monkeypatch.setattr(sdk, "signature", lambda target: (calls.append(target), inspect.signature(target))[1])
+    request_cache.install()
+    try:
+        _, resources, _ = requests[0]
+        for request in resources[:5]:
+            servicer.Analyze(request, None)
+        assert calls == [pulumi.runtime.Settings]
+    finally:
+        request_cache.uninstall()
+        monkeypatch.undo()
+        request_cache.install()

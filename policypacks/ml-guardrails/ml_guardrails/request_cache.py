@@ -218,7 +218,7 @@ def sdk_supported() -> bool:
     except ImportError:
         return False
     servicer = getattr(policy, "_PolicyAnalyzerServicer", None)
-    names = ("json_format", "deserialize_properties", "unknown_checking_proxy")
+    names = ("json_format", "deserialize_properties", "unknown_checking_proxy", "signature")
     methods = ("Analyze", "AnalyzeStack", "_get_resource_options", "_get_provider_resource")
     return (VERSION in SUPPORTED_SDK_VERSIONS and servicer is not None
             and all(hasattr(policy, n) for n in names) and all(hasattr(servicer, m) for m in methods))
@@ -239,13 +239,17 @@ def install() -> bool:
     servicer = policy._PolicyAnalyzerServicer  # noqa: SLF001
     _ORIGINALS.update({
         "json_format": policy.json_format, "deserialize_properties": policy.deserialize_properties,
-        "unknown_checking_proxy": policy.unknown_checking_proxy, "Analyze": servicer.Analyze,
+        "unknown_checking_proxy": policy.unknown_checking_proxy, "signature": policy.signature,
+        "Analyze": servicer.Analyze,
         "AnalyzeStack": servicer.AnalyzeStack, "_get_resource_options": servicer._get_resource_options,  # noqa: SLF001
         "_get_provider_resource": servicer._get_provider_resource,  # noqa: SLF001
     })
     policy.json_format = _JsonFormat(policy.json_format)
     policy.deserialize_properties = _per_value(policy.deserialize_properties)
     policy.unknown_checking_proxy = _per_value(policy.unknown_checking_proxy)
+    # Every request configures the runtime, reading the signature of pulumi.runtime.Settings
+    # (a tenth of a small request's time); a class's signature does not change.
+    policy.signature = functools.lru_cache(maxsize=64)(policy.signature)
     servicer.Analyze = _scoped(servicer.Analyze, by_type=True)
     servicer.AnalyzeStack = _scoped(servicer.AnalyzeStack)
     servicer._get_resource_options = _per_request(servicer._get_resource_options)  # noqa: SLF001
@@ -260,7 +264,7 @@ def uninstall() -> None:
     from pulumi_policy import policy  # noqa: PLC0415
 
     servicer = policy._PolicyAnalyzerServicer  # noqa: SLF001
-    for name in ("json_format", "deserialize_properties", "unknown_checking_proxy"):
+    for name in ("json_format", "deserialize_properties", "unknown_checking_proxy", "signature"):
         setattr(policy, name, _ORIGINALS[name])
     for name in ("Analyze", "AnalyzeStack", "_get_resource_options", "_get_provider_resource"):
         setattr(servicer, name, _ORIGINALS[name])
