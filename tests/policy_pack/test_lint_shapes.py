@@ -203,6 +203,18 @@ def test_a_uuid_is_not_renamed_where_a_value_type_sees_its_classes(monkeypatch):
     assert set(shape_of(prefixed, None).originals.values()) == {"0a1b2c3d", value}  # after a letter of its own
 
 
+@pytest.mark.parametrize(("token", "principal"), [("team-ml", "qqqq-team-ml"), ("ab-cd", "qq-ab-cd")])
+def test_a_name_that_would_not_read_back_sends_the_document_to_the_lint(token, principal, monkeypatch):
+    """`qqqq-` then `team-ml` renamed reads `qqqq-qqqq-qq`, where a scan from the left finds the
+    placeholder `qqqq-qq` first: written back, the message would quote `team-mlqq-qq`."""
+    doc = _doc({"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{token}-data/*"})
+    assert shape_or_reason(doc, token) == "a name would not be written back where it was"
+    document = Document("bucket", "policy", doc, json.dumps(doc))
+    problems = identity.lint(document, MINIMUM, token)
+    assert problems == _direct(document, monkeypatch) and any(principal in p for p in problems)
+
+
 def test_two_strings_that_would_become_one_send_the_document_to_the_lint():
     # With `xkj-xkj` renamed `qqq-qqq`, both resources would read `qqq-qqq-qqq`.
     doc = _doc({"Effect": "Allow", "Action": "s3:GetObject",

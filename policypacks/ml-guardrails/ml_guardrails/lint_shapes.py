@@ -27,7 +27,8 @@ a literal can only meet the token's letters and digits by holding one of four pa
 (see :func:`_meets_vocabulary`); a token or placeholder some literal meets is not renamed and the
 document is linted as it is. Equality between the document's own strings (parliament's bucket
 privilege escalation check compares a resource, and the resource plus `/*`, with others): the
-renaming is checked injective on them. Condition keys and actions are compared with vocabulary
+renaming is checked injective on them. Messages quote whole document strings: each must read
+back as it was when the names are written back into it. Condition keys and actions are compared with vocabulary
 names, so a token in an object key or an Action/NotAction is not renamed either; nor a token in
 another case, next to a non-boundary character or overlapping another, a digit run longer than
 12, a placeholder already present, or text with an escaped character.
@@ -39,7 +40,7 @@ import json
 import re
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -272,13 +273,18 @@ class Shape:
 
     text: str
     originals: dict[str, str]  # placeholder -> the token it stands for
+    _pattern: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        longest_first = sorted(self.originals, key=len, reverse=True)
+        pattern = re.compile("|".join(map(re.escape, longest_first))) if longest_first else None
+        object.__setattr__(self, "_pattern", pattern)
 
     def restore(self, message: str) -> str:
         """The message with each placeholder replaced by its token."""
-        if not self.originals:
+        if self._pattern is None:
             return message
-        pattern = re.compile("|".join(re.escape(p) for p in sorted(self.originals, key=len, reverse=True)))
-        return pattern.sub(lambda m: self.originals[m.group(0)], message)
+        return self._pattern.sub(lambda m: self.originals[m.group(0)], message)
 
 
 def _statements(doc: Any) -> list[dict[str, Any]]:
@@ -393,7 +399,13 @@ class _Renamer:
         extended = {s + "/*": r + "/*" for s, r in seen.items()} | seen
         if len(set(seen.values())) != len(seen) or len(set(extended.values())) != len(extended):
             raise _Bypass("two strings would become one")
-        return Shape(renamed, originals)
+        # Names are written back by a scan from the left: with a placeholder that overlaps itself
+        # (`qq-qq`), characters of the document before a renamed token could complete one that
+        # starts earlier. Every string must read back as it was (messages quote whole strings).
+        shape = Shape(renamed, originals)
+        if shape.restore(renamed) != text or any(shape.restore(r) != s for s, r in seen.items() if r != s):
+            raise _Bypass("a name would not be written back where it was")
+        return shape
 
 
 def shape_or_reason(doc: Any, token: str | None, text: str | None = None) -> Shape | str:
