@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 import uuid
 from typing import Any
@@ -48,7 +49,8 @@ def test_every_sample_document_lints_through_its_shape_as_alone(sample_documents
     for document, token in sample_documents:
         shape = shape_of(document.doc, token)
         renamed += bool(shape and shape.originals)
-        assert identity.lint(document, MINIMUM, token) == _direct(document, monkeypatch), document.text
+        assert _outcome(lambda: identity.lint(document, MINIMUM, token)) == _outcome(
+            lambda: _direct(document, monkeypatch)), document.text
     assert len(sample_documents) > 400
     assert renamed > len(sample_documents) / 2  # most documents are linted by their shape
 
@@ -267,3 +269,71 @@ def test_an_index_from_other_data_versions_is_not_used(tmp_path, monkeypatch):
         assert "us-gov" in lint_shapes._index().within  # generated here, not read from the stale file
     finally:
         lint_shapes._index.cache_clear()
+
+
+def _random_document(rng: Any, token: str, accounts: list[str], uuids: list[str], ids: list[str], kind: str) -> Any:
+    """A document with the names in many of the places the lint reads (ARNs of several formats,
+    principals, condition values of each value type, Sids), and a few traps (`x<token>`,
+    `qqqq-<token>`, a token as a service or region)."""
+    def value() -> str:
+        a, u, i = rng.choice(accounts), rng.choice(uuids), rng.choice(ids)
+        return rng.choice([
+            f"arn:aws:s3:::{token}-data", f"arn:aws:s3:::{token}-data/*", f"arn:aws:iam::{a}:role/{token}-r",
+            f"arn:aws:kms:eu-west-1:{a}:key/{u}", f"arn:aws:ec2:eu-west-1:{a}:subnet/{i}", f"arn:aws:iam::{a}:root",
+            f"arn:aws:sqs:eu-west-1:{a}:{token}", f"arn:aws:{token}:eu-west-1:{a}:x", f"arn:aws:s3:{token}::x",
+            f"arn:aws:iam::{a}:saml-provider/{token}", f"arn:aws:logs:eu-west-1:{a}:log-group:/{token}/*",
+            f"arn:aws:s3:::{token}-b/${{aws:username}}/*", a, u, i, token, f"x{token}", f"qqqq-{token}", "*"])
+    statements = []
+    for n in range(rng.randint(1, 3)):
+        statement: dict[str, Any] = {"Effect": rng.choice(["Allow", "Allow", "Deny"])}
+        if rng.random() < 0.3:
+            statement["Sid"] = rng.choice(["S1", f"S{n}", f"x{rng.choice(accounts)}"])
+        statement["Action"] = rng.sample(["s3:GetObject", "s3:PutBucketPolicy", "s3:*", "kms:Decrypt", "ec2:RunInstances",
+                                          "sts:AssumeRole", "iam:PassRole", "sqs:SendMessage", "logs:PutLogEvents"],
+                                         rng.randint(1, 3))
+        if kind != "identity":
+            statement["Principal"] = {rng.choice(["AWS", "Federated"]): [value() for _ in range(rng.randint(1, 2))]}
+        statement["Resource"] = [value() for _ in range(rng.randint(1, 3))]
+        if rng.random() < 0.5:
+            operator, key = rng.choice([("StringEquals", "aws:SourceAccount"), ("ArnLike", "aws:SourceArn"),
+                                        ("IpAddress", "aws:SourceIp"), ("DateGreaterThan", "aws:CurrentTime"),
+                                        ("StringEquals", "ec2:Subnet"), ("Bool", "aws:SecureTransport"),
+                                        ("NumericLessThan", "s3:max-keys")])
+            statement["Condition"] = {operator: {key: [value() for _ in range(rng.randint(1, 2))]}}
+        statements.append(statement)
+    return _doc(*statements)
+
+
+def _outcome(lint: Any) -> Any:
+    """The messages, or the error parliament raised (its position is the same in a shape)."""
+    try:
+        return lint()
+    except Exception as error:  # noqa: BLE001
+        return type(error).__name__, str(error)
+
+
+def test_random_documents_and_their_siblings_lint_by_shape_as_alone(monkeypatch):
+    rng = random.Random(17)
+    hexes = lambda n: "".join(rng.choice("0123456789abcdef") for _ in range(n))  # noqa: E731
+    shaped = 0
+    for _ in range(150):
+        token, kind = rng.choice(["ml-010", "team-ml", "ab-cd", "proj"]), rng.choice(["identity", "bucket", "trust", "key"])
+        names = ([f"{rng.randrange(10**11, 10**12)}" for _ in range(2)],
+                 [f"{hexes(8)}-{hexes(4)}-4{hexes(3)}-8{hexes(3)}-{hexes(12)}" for _ in range(2)],
+                 [f"{rng.choice(['subnet', 'sg', 'vpce'])}-{hexes(rng.choice([8, 17]))}" for _ in range(2)])
+        state = rng.getstate()
+        doc = _random_document(rng, token, *names, kind)
+        document = Document(kind, "policy", doc, json.dumps(doc))
+        assert _outcome(lambda: identity.lint(document, MINIMUM, token)) == _outcome(
+            lambda: _direct(document, monkeypatch)), document.text
+        shape = shape_of(doc, token)
+        if shape is None:
+            continue
+        shaped += 1
+        rng.setstate(state)  # the same structure, with other names of the same kinds
+        other = _shifted(token)
+        doc = _random_document(rng, other, *([_other(n) for n in kind_names] for kind_names in names), kind)
+        sibling = Document(kind, "policy", doc, json.dumps(doc))
+        assert _outcome(lambda: identity.lint(sibling, MINIMUM, other)) == _outcome(
+            lambda: _direct(sibling, monkeypatch)), sibling.text
+    assert shaped > 50
