@@ -146,6 +146,13 @@ def as_list(value: Any) -> list[Any]:
     return [value]
 
 
+def statements(doc: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The statements of an IAM-language document (its `Statement`, one or a list)."""
+    if not isinstance(doc, Mapping):
+        return []
+    return [s for s in as_list(doc.get("Statement")) if isinstance(s, dict)]
+
+
 def truthy(value: Any) -> bool | None:
     """True/False for a known boolean (or its string form), None when unset or unknown."""
     if isinstance(value, bool):

@@ -34,6 +34,7 @@ from .common import (
     plain,
     resource_policy,
     stack_policy,
+    statements,
 )
 from .lint_shapes import TEMPLATE_ACCOUNT, project_token, shape_of
 
@@ -191,12 +192,6 @@ def _template_values(props: Mapping[str, Any], path: str) -> list[tuple[str, Any
         return [(f"{list_key}[{i}].{item_key}", item.get(item_key))
                 for i, item in enumerate(as_list(props.get(list_key))) if isinstance(item, dict)]
     return [(path, props.get(path))]
-
-
-def statements(doc: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    if not isinstance(doc, Mapping):
-        return []
-    return [s for s in as_list(doc.get("Statement")) if isinstance(s, dict)]
 
 
 def principal_entries(statement: Mapping[str, Any]) -> list[tuple[str, Any]]:
@@ -833,14 +828,15 @@ def lint(document: Document, minimum: str = "MEDIUM", project: str | None = None
         return [document.error] if document.error else []
     if "Statement" not in document.doc:
         return ["the document has no Statement"]
-    if contains_unknown(document.doc):
+    source = document.doc
+    if contains_unknown(source):
         # Unknown parts were made placeholders by _sanitize_for_lint; any left (e.g. a Version)
-        # become "*" so the rest of the document is still checked.
-        text = json.dumps(_sanitize_for_lint(document.doc, document.kind), default=lambda _: "*")
-        source = json.loads(text)
+        # become "*" so the rest of the document is still checked (the shape reads only its
+        # strings, where those are not).
+        source = _sanitize_for_lint(source, document.kind)
+        text = json.dumps(source, default=lambda _: "*")
     else:
-        text = json.dumps(document.doc)
-        source = document.doc
+        text = json.dumps(source)
     shape = shape_of(source, project, text)
     if shape is None:
         return _messages(_lint_findings(text, document.kind, minimum), str)

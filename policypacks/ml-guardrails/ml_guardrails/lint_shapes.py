@@ -45,6 +45,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .common import statements
 from .generated import write_or_check
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "lint_vocabulary.json"
@@ -287,11 +288,6 @@ class Shape:
         return self._pattern.sub(lambda m: self.originals[m.group(0)], message)
 
 
-def _statements(doc: Any) -> list[dict[str, Any]]:
-    found = doc.get("Statement") if isinstance(doc, dict) else None
-    return [s for s in (found if isinstance(found, list) else [found]) if isinstance(s, dict)]
-
-
 def _strings(value: Any) -> Iterable[str]:
     if isinstance(value, str):
         yield value
@@ -307,14 +303,14 @@ def _check_statements(doc: Any, token: str | None) -> None:
     """Actions are compared with action names: no token may be renamed in them. Condition values
     are matched with class patterns from their start: no UUID or resource id may be renamed in
     one unless it starts with a letter of its own."""
-    statements = _statements(doc)
+    found = statements(doc)
     # One scan of each kind of string, joined by a character no token holds.
-    actions = "\n".join(a for st in statements for e in ("Action", "NotAction") for a in _strings(st.get(e)))
+    actions = "\n".join(a for st in found for e in ("Action", "NotAction") for a in _strings(st.get(e)))
     if _tokens(actions, token):
         raise _Bypass("a token in an action")
     # Parliament's value types are class patterns anchored at a value's start (an IP address,
     # a date, a number); none gets past a letter there (nor past `<letter>-`, for a resource id).
-    values = "\n".join(v for st in statements for v in _strings(st.get("Condition")))
+    values = "\n".join(v for st in found for v in _strings(st.get("Condition")))
     for start, _, kind in _tokens(values, None):
         value = values.rfind("\n", 0, start) + 1
         if kind in _CLASSLESS and (start == value or not values[value].isalpha()):
@@ -418,8 +414,8 @@ def shape_or_reason(doc: Any, token: str | None, text: str | None = None) -> Sha
 
 
 def shape_of(doc: Any, token: str | None, text: str | None = None) -> Shape | None:
-    """The document's text with its project token, account ids and UUIDs renamed, or None when it
-    must be linted as it is (see the module docstring)."""
+    """The document's text with its project token, account ids, UUIDs and resource ids renamed,
+    or None when it must be linted as it is (see the module docstring)."""
     shape = shape_or_reason(doc, token, text)
     return shape if isinstance(shape, Shape) else None
 
