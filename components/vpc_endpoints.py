@@ -20,6 +20,7 @@ organization) plus the few AWS-owned buckets the services read from.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -198,6 +199,24 @@ def acts_on_account_resources(action: str) -> bool:
     return any(":${Account}:" in arn for arn in action_resource_arns(action))
 
 
+@functools.lru_cache(maxsize=None)
+def _endpoint_actions(patterns: tuple[str, ...]) -> tuple[bool, tuple[str, ...]]:
+    """What the service authorization data says of an endpoint's actions: whether any of them
+    acts on account-owned resources, and those that do not (compacted)."""
+    actions = list(dict.fromkeys(a for pattern in patterns for a in expand_actions(pattern)))
+    ownerless = [a for a in actions if not acts_on_account_resources(a)]
+    return len(ownerless) < len(actions), tuple(compact_actions(ownerless))
+
+
+# Derived at import, once per process: every stack with endpoints asks the same of the same
+# catalog, and processes forked after the import (the offline preview runs each stack in one)
+# inherit the answers instead of loading the data again.
+for _service in INTERFACE_SERVICES.values():
+    if _service.accepts_policy:
+        _endpoint_actions(_service.actions)
+del _service
+
+
 def interface_endpoint_policy(service: EndpointService, organization_id: pulumi.Input[str],
                               region: str) -> dict | None:
     """The endpoint policy of `service` (NET-2), or None where the service accepts only the
@@ -211,11 +230,10 @@ def interface_endpoint_policy(service: EndpointService, organization_id: pulumi.
     """
     if not service.accepts_policy:
         return None
-    actions = list(dict.fromkeys(a for pattern in service.actions for a in expand_actions(pattern)))
-    ownerless = [a for a in actions if not acts_on_account_resources(a)]
+    owned, ownerless = _endpoint_actions(service.actions)
     principals = {"aws:PrincipalOrgID": organization_id}
     statements = []
-    if len(ownerless) < len(actions):
+    if owned:
         statements.append({
             "Sid": "OrganizationPrincipalsToOrganizationResources",
             "Effect": "Allow",
@@ -229,7 +247,7 @@ def interface_endpoint_policy(service: EndpointService, organization_id: pulumi.
             "Sid": "OrganizationPrincipalsActionsWithoutOwnedResource",
             "Effect": "Allow",
             "Principal": {"AWS": "*"},
-            "Action": compact_actions(ownerless),
+            "Action": list(ownerless),
             "Resource": "*",
             "Condition": {"StringEquals": dict(principals)},
         })

@@ -208,3 +208,18 @@ def test_full_access_only_services_are_catalogued():
     assert set(FULL_ACCESS_ONLY_SERVICES) <= set(INTERFACE_SERVICES)
     assert interface_endpoint_policy(INTERFACE_SERVICES["lakeformation"], ORG, "eu-west-1") is None
     assert not INTERFACE_SERVICES["lakeformation"].accepts_policy and INTERFACE_SERVICES["glue"].accepts_policy
+
+
+def test_the_catalogs_action_lists_are_derived_when_the_module_is_imported():
+    # So that a process forked after the import (each stack of the offline preview runs in
+    # one) builds its endpoint policies without loading the service data again.
+    import subprocess
+    import sys
+
+    probe = ("import components.vpc_endpoints as v, policy_documents.service_authorization as sa\n"
+             "sa._service.cache_clear()\n"
+             "for s in v.INTERFACE_SERVICES.values(): v.interface_endpoint_policy(s, 'o-abc', 'eu-west-1')\n"
+             "print(sa._service.cache_info().misses)\n")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=SAMPLE_DIR.parent, capture_output=True,
+                            text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "0"
