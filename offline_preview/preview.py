@@ -26,7 +26,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -411,6 +411,9 @@ class _Zygote:
         self._futures: dict[int, concurrent.futures.Future] = {}
         self._lock = threading.Lock()
         self._next = 0
+        # The upstream outputs the zygote holds, by stack (the very object sent): each stack's
+        # outputs cross the pipe once, not once per later task (which would grow as stacks²).
+        self._sent: dict[str, Any] = {}
         ours, theirs = multiprocessing.Pipe()
         sys.stdout.flush()
         sys.stderr.flush()
@@ -434,7 +437,11 @@ class _Zygote:
         with self._lock:
             number, self._next = self._next, self._next + 1
             self._futures[number] = future
-        self._conn.send(("run", number, task))  # only this thread sends
+        new = {s: (outputs, task.upstream_secrets.get(s, [])) for s, outputs in task.upstream.items()
+               if self._sent.get(s) is not outputs}
+        self._sent.update((s, outputs) for s, (outputs, _) in new.items())
+        bare = replace(task, upstream={}, upstream_secrets={})
+        self._conn.send(("run", number, (bare, list(task.upstream), new)))  # only this thread sends
         return future
 
     def _read(self) -> None:
@@ -481,6 +488,7 @@ def _zygote_main(conn: Any, program: Program, directory: Path) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     children: dict[int, tuple[int, int]] = {}  # pid -> (task number, pidfd or -1)
+    upstream: dict[str, tuple[Any, list[str]]] = {}  # stack -> (outputs, secret outputs), as sent
     ahead: list[str] = []
     classes: list[tuple[str, ...]] = []  # whose SDK caches the children filled (warm_sdk_classes)
     warmed: set[tuple[str, ...]] = set()
@@ -516,6 +524,10 @@ def _zygote_main(conn: Any, program: Program, directory: Path) -> None:
             if kind == "stop":
                 stopping = True
                 continue
+            task, visible, new = task
+            upstream.update(new)
+            task.upstream = {s: upstream[s][0] for s in visible}
+            task.upstream_secrets = {s: upstream[s][1] for s in visible}
             sys.stdout.flush()
             sys.stderr.flush()
             pid = os.fork()

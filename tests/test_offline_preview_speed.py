@@ -219,6 +219,47 @@ def test_each_stack_of_a_parallel_preview_runs_in_its_own_process(import_time_pr
         assert [r.name for r in stack.run.resources if r.type == "aws:s3/bucket:Bucket"] == ["made-at-import"]
 
 
+FAN_OUT = '''
+import pulumi
+
+stack = pulumi.get_stack()
+pulumi.export("blob", stack + "x" * 50_000)
+if stack != "s0":
+    pulumi.export("read", pulumi.StackReference("organization/fan-out/s0").get_output("blob").apply(len))
+'''
+
+
+def test_each_stacks_outputs_reach_the_zygote_once(tmp_path, monkeypatch):
+    """Every task may read every stack previewed before it, but the outputs of each cross the
+    pipe once: the bytes sent grow with the stacks, not with their square."""
+    from multiprocessing.connection import Connection
+    import pickle
+
+    from offline_preview.preview import preview
+
+    (tmp_path / "Pulumi.yaml").write_text("name: fan-out\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text(FAN_OUT)
+    stacks = [f"s{n}" for n in range(8)]
+    for stack in stacks:
+        (tmp_path / f"Pulumi.{stack}.yaml").write_text("config:\n  aws:region: eu-west-1\n")
+    sent: list[int] = []
+    real_send = Connection.send
+
+    def counting_send(self, obj):
+        sent.append(len(pickle.dumps(obj)))
+        return real_send(self, obj)
+
+    monkeypatch.setattr(Connection, "send", counting_send)
+    program = load_program(tmp_path)
+    result = preview(program, program.stack_config_dir, jobs=2)
+    assert not result.failed
+    for stack in stacks[1:]:
+        assert result.stack(stack).run.outputs["read"] == 50_002
+    # Seven stacks' outputs at most (the last one's is read by nobody); each task sent all of
+    # them, previewed before it, would be more than twenty.
+    assert sum(sent) < 8 * 50_000, sent
+
+
 def test_the_sample_previewed_in_forked_processes_is_what_one_process_computes(tmp_path, sample_runs):
     """Byte for byte, each stack of the sample as the parallel preview writes it (a process per
     stack, forked from one that imported ahead) and as the test session's one process runs it."""
