@@ -516,8 +516,7 @@ _CHECKS: tuple[Check, ...] = (
     _check_project_account_names, _check_projects, _check_networks, _check_derived_names,
     *_layer(security_settings), *_layer(network_settings), *_layer(data_settings),
     *_layer(principal_settings), *_layer(organization_settings), *_layer(shared_services_settings),
-    *_layer(workspace_settings), *_layer(identity_settings),
-    *_layer(workspace_settings), *_layer(model_sharing_settings),
+    *_layer(workspace_settings), *_layer(identity_settings), *_layer(model_sharing_settings),
     *_layer(delivery_settings),
 )
 

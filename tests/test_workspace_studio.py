@@ -88,6 +88,8 @@ def test_bad_workspace_input_is_rejected_naming_the_key(sample_platform, change,
     with pytest.raises(ConfigError) as err:
         parse_platform(sample_platform)
     assert any(p.startswith(f"{key}:") for p in err.value.problems), err.value.problems
+    # Once each: the workspace checks ran twice, so every problem was listed (and counted) twice.
+    assert len(err.value.problems) == len(set(err.value.problems)), err.value.problems
 
 
 def test_bad_input_registers_nothing(run_platform, sample_platform):
