@@ -6,8 +6,11 @@ no section, so the settings modules form one chain without a cycle:
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import Literal
+import weakref
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,6 +36,31 @@ class ConfigError(ValueError):
         super().__init__(
             f"{len(problems)} configuration problem(s):\n" + "\n".join(f"  - {p}" for p in problems)
         )
+
+
+_Derived = TypeVar("_Derived")
+
+
+def once_per_definition(derive: Callable[[Any], _Derived]) -> Callable[[Any], _Derived]:
+    """`derive(platform)` computed once per platform definition object, then answered from memory.
+
+    For derived views that grow with the projects and that a stack asks for more than once
+    (its validation, then the checks before it registers anything). Definitions are frozen, so
+    the answer cannot go stale; it is forgotten with the definition. Callers must not change
+    what it returns (return tuples, or copy). `derive.__wrapped__` computes afresh.
+    """
+    answers: dict[int, _Derived] = {}
+
+    @functools.wraps(derive)
+    def derived(platform: Any) -> _Derived:
+        key = id(platform)
+        if key not in answers:
+            answers[key] = derive(platform)
+            # Dropped when the definition is: its id may then be reused by another.
+            weakref.finalize(platform, answers.pop, key, None)
+        return answers[key]
+
+    return derived
 
 
 class ConfigModel(BaseModel):

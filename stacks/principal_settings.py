@@ -36,7 +36,7 @@ from stacks import identity_settings as ids
 from stacks import model_sharing_settings as ms
 from stacks import shared_services_settings as ss
 from stacks import workspace_settings as ws
-from stacks.config_model import ConfigError, ConfigModel
+from stacks.config_model import ConfigError, ConfigModel, once_per_definition
 from stacks.security_settings import auditor_role_names, trail_name
 
 if TYPE_CHECKING:
@@ -124,6 +124,11 @@ def auditor_roles_created(platform: "PlatformConfig") -> list[str]:
 
 def created_roles(platform: "PlatformConfig") -> list[KnownRole]:
     """Every role the platform's stacks create, by account key, from the definition alone."""
+    return list(_created_roles(platform))
+
+
+@once_per_definition
+def _created_roles(platform: "PlatformConfig") -> tuple[KnownRole, ...]:
     prefix, org = platform.name_prefix, platform.organization
     found: list[KnownRole] = []
     listed: set[KnownRole] = set()  # `role in found` would make this quadratic in projects
@@ -207,7 +212,7 @@ def created_roles(platform: "PlatformConfig") -> list[KnownRole]:
     # <project>-<env>: model sharing's application and producer roles (each in its account's stack).
     for account, name in ms.created_roles(platform):
         add(account, name, account)
-    return found
+    return tuple(found)
 
 
 def aws_created_roles(platform: "PlatformConfig") -> list[KnownRole]:
@@ -258,15 +263,20 @@ def template_created_roles(platform: "PlatformConfig") -> list[KnownRole]:
 
 
 def known_roles(platform: "PlatformConfig") -> list[KnownRole]:
-    return [*created_roles(platform), *aws_created_roles(platform), *existing_roles(platform),
-            *template_created_roles(platform), *reserved_patterns(platform)]
+    return list(_known_roles(platform))
+
+
+@once_per_definition
+def _known_roles(platform: "PlatformConfig") -> tuple[KnownRole, ...]:
+    return (*_created_roles(platform), *aws_created_roles(platform), *existing_roles(platform),
+            *template_created_roles(platform), *reserved_patterns(platform))
 
 
 def find_role(platform: "PlatformConfig", account: str, name: str,
               known: Sequence[KnownRole] | None = None) -> KnownRole | None:
     """The known role `name` in `account` (`*` for any account, as SCPs name roles). A `*`
     pattern reference is known when it is a known pattern or matches a known role."""
-    known = known_roles(platform) if known is None else known
+    known = _known_roles(platform) if known is None else known
     for role in known:
         if role.origin == "reserved":
             if account == role.account and name == role.name:
@@ -288,7 +298,7 @@ def administrator_references(platform: "PlatformConfig", account: str, policy: s
 def require_roles(platform: "PlatformConfig", references: Sequence[RoleReference]) -> None:
     """Raise :class:`stacks.config.ConfigError` naming every reference to a role that no stack
     creates, AWS does not create and configuration does not declare pre-existing."""
-    known = known_roles(platform)
+    known = _known_roles(platform)
     problems = []
     for ref in references:
         if find_role(platform, ref.account, ref.name, known) is None:
@@ -334,7 +344,7 @@ def validate(platform: "PlatformConfig") -> list[str]:
         problems.append(f"{key}.max_mfa_age_seconds: {bg.max_mfa_age_seconds} is longer than max_session_seconds "
                         f"({bg.max_session_seconds}) (allowed: at most the session duration)")
 
-    created = created_roles(platform)
+    created = _created_roles(platform)
     seen: dict[tuple[str, str], int] = {}
     for i, role in enumerate(org.existing_roles):
         key = f"organization.existing_roles[{i}]"

@@ -266,3 +266,24 @@ def test_a_reserved_pattern_is_known_only_as_itself(platform):
     assert find_role(platform, "*", pattern) is not None
     assert find_role(platform, "*", "mrd-fraud-detection-dev-model-consumer") is None
     assert find_role(platform, "fraud-detection-dev", pattern) is None
+
+
+def test_the_role_inventory_is_built_once_per_definition(monkeypatch, sample_platform):
+    # Validation builds it, and the stacks' require_roles asks for it again: once per stack.
+    from stacks import principal_settings
+    from stacks.config import parse_platform
+    from stacks.principal_settings import RoleReference, require_roles
+
+    created, known = [], []  # definitions each inventory was built for
+    for module, name, calls in ((principal_settings.ms, "created_roles", created),
+                                (principal_settings, "aws_created_roles", known)):
+        build = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda p, build=build, calls=calls: calls.append(p) or build(p))
+    platform = parse_platform(sample_platform)
+    roles = created_roles(platform)
+    require_roles(platform, [RoleReference("test", MANAGEMENT, roles[0].name)])
+    require_roles(platform, [RoleReference("test", MANAGEMENT, roles[0].name)])
+    roles.clear()  # a caller's copy: the inventory stays whole
+    assert created_roles(platform) == known_roles(platform)[:len(created_roles(platform))]
+    assert (len(created), len(known)) == (1, 1)
+    assert known_roles(parse_platform(sample_platform)) and (len(created), len(known)) == (2, 2)  # afresh
