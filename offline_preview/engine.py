@@ -786,19 +786,33 @@ def _create_urn(name: Any, type_: Any, parent: Any = None, project: str | None =
     return parent_urn.apply(lambda urn: urn[0:urn.rfind("::")] + "$" + type_ + "::" + name)
 
 
+_SDK_DEBUG = pulumi.log.debug
+
+
+def _debug(msg: str, resource: Any = None, stream_id: int | None = None, ephemeral: bool | None = None) -> None:
+    """`pulumi.log.debug` for the offline engine, whose log service keeps no debug message
+    (`_LogCapture`: errors and warnings), as `pulumi preview` shows none without `--debug`.
+
+    The SDK sends each of its debug messages to the engine, and one about a resource first waits
+    for the resource's URN in a task of its own: several tasks per registration, each for a
+    message the engine drops. Here the message is dropped where it is made."""
+
+
 @contextlib.contextmanager
 def _lean_sdk() -> Any:
     """Use the equivalents above in the SDK for the block (a run), then restore the SDK's own."""
     if getattr(sys, "tracebacklimit", None) is not None:  # extract_stack would honour it: keep the SDK's
         yield
         return
-    saved = rpc.contains_unknowns, sdk_resource._get_stack_trace, sdk_resource.create_urn  # noqa: SLF001
-    rpc.contains_unknowns, sdk_resource._get_stack_trace, sdk_resource.create_urn = (  # noqa: SLF001
-        _contains_unknowns, _stack_trace, _create_urn)
+    saved = (rpc.contains_unknowns, sdk_resource._get_stack_trace, sdk_resource.create_urn,  # noqa: SLF001
+             pulumi.log.debug)
+    (rpc.contains_unknowns, sdk_resource._get_stack_trace, sdk_resource.create_urn,  # noqa: SLF001
+     pulumi.log.debug) = (_contains_unknowns, _stack_trace, _create_urn, _debug)
     try:
         yield
     finally:
-        rpc.contains_unknowns, sdk_resource._get_stack_trace, sdk_resource.create_urn = saved  # noqa: SLF001
+        (rpc.contains_unknowns, sdk_resource._get_stack_trace, sdk_resource.create_urn,  # noqa: SLF001
+         pulumi.log.debug) = saved
 
 
 # Dependency order of the platform's layers (see the stack table in ARCHITECTURE.md); a hint only.
@@ -925,6 +939,9 @@ def recording_sdk_classes() -> Iterator[set[tuple[str, str]]]:
         if cached is None or not hasattr(cached, "cache_info"):  # another SDK version: not recorded
             continue
 
+        # A cache of its own in front, so a class is recorded on its first call only: the SDK
+        # asks these many times per registration, and a hit then costs what the SDK's own does.
+        @functools.cache
         def recorder(cls: Any, _cached: Any = cached) -> Any:
             seen.add((getattr(cls, "__module__", ""), getattr(cls, "__qualname__", "")))
             return _cached(cls)

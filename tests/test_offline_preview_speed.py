@@ -101,7 +101,8 @@ def test_a_run_uses_the_lean_helpers_and_restores_the_sdks(monkeypatch):
 
     def spy(value):
         seen.append(rpc.contains_unknowns is spy and sdk_resource._get_stack_trace is engine._stack_trace  # noqa: SLF001
-                    and sdk_resource.create_urn is engine._create_urn)  # noqa: SLF001
+                    and sdk_resource.create_urn is engine._create_urn  # noqa: SLF001
+                    and pulumi.log.debug is engine._debug)  # noqa: SLF001
         return original(value)
 
     monkeypatch.setattr(engine, "_contains_unknowns", spy)
@@ -111,6 +112,32 @@ def test_a_run_uses_the_lean_helpers_and_restores_the_sdks(monkeypatch):
     assert rpc.contains_unknowns is SDK_CONTAINS_UNKNOWNS
     assert sdk_resource._get_stack_trace is SDK_STACK_TRACE  # noqa: SLF001
     assert sdk_resource.create_urn is engine._SDK_CREATE_URN  # noqa: SLF001
+    assert pulumi.log.debug is engine._SDK_DEBUG  # noqa: SLF001
+
+
+def test_debug_messages_are_dropped_where_they_are_made_and_warnings_still_arrive(monkeypatch, tmp_path):
+    """The SDK sends the engine several debug messages per registration, in a task each when they
+    name a resource; the offline engine keeps none, so none is sent (a warning still is)."""
+    from pulumi.runtime.proto import engine_pb2
+
+    severities = []
+    log = engine._LogCapture.Log  # noqa: SLF001
+    monkeypatch.setattr(engine._LogCapture, "Log",  # noqa: SLF001
+                        lambda self, request: severities.append(request.severity) or log(self, request))
+    (tmp_path / "Pulumi.yaml").write_text("name: chatty\nruntime: python\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  aws:region: eu-west-1\n")
+    (tmp_path / "__main__.py").write_text(
+        "import pulumi\nimport pulumi_aws as aws\n"
+        "buckets = [aws.s3.Bucket(f'b{n}') for n in range(3)]\n"
+        "pulumi.log.debug('only with --debug', buckets[0])\n"
+        "pulumi.log.warn('careful', buckets[0])\n")
+    program = load_program(tmp_path)
+    run = run_stack("dev", program.stack_config_dir, program=program)
+    assert len(run.resources) == 3 and engine_pb2.DEBUG not in severities  # the stack is not among them
+    assert run.warnings == ["urn:pulumi:dev::chatty::aws:s3/bucket:Bucket::b0: careful"]
+    monkeypatch.setattr(engine, "_debug", engine._SDK_DEBUG)  # noqa: SLF001 (what the SDK would send)
+    run_stack("dev", program.stack_config_dir, program=program)
+    assert severities.count(engine_pb2.DEBUG) >= 2 * len(run.resources)
 
 
 def test_created_roles_costs_linear_in_projects(monkeypatch):
@@ -307,6 +334,29 @@ def test_the_sdk_class_caches_a_run_fills_are_recorded_and_can_be_filled_ahead(t
     with engine.recording_sdk_classes():
         run_stack("base", basic.stack_config_dir, {}, program=basic)
     assert hints.cache_info().misses == before
+
+
+def test_a_class_is_recorded_on_its_first_call_only():
+    # The SDK asks its per-class caches many times per registration: recording must not add a
+    # Python call to each hit.
+    from pulumi import _types as sdk_types
+
+    reads = []
+
+    class Counting(type):
+        def __getattribute__(cls, name):
+            if name == "__qualname__":
+                reads.append(name)
+            return super().__getattribute__(name)
+
+    class Args(metaclass=Counting):
+        pass
+
+    with engine.recording_sdk_classes() as seen:
+        for _ in range(50):
+            sdk_types._py_properties(Args)  # noqa: SLF001
+    assert (__name__, Args.__qualname__) in seen
+    assert len(reads) == 2  # recorded once, and read once more just above
 
 
 def test_create_urn_is_the_sdks():
