@@ -41,24 +41,36 @@ class ConfigError(ValueError):
 _Derived = TypeVar("_Derived")
 
 
-def once_per_definition(derive: Callable[[Any], _Derived]) -> Callable[[Any], _Derived]:
-    """`derive(platform)` computed once per platform definition object, then answered from memory.
+def once_per_definition(derive: Callable[..., _Derived]) -> Callable[..., _Derived]:
+    """`derive(platform, *args)` computed once per platform definition object (and hashable
+    `args`), then answered from memory.
 
-    For derived views that grow with the projects and that a stack asks for more than once
-    (its validation, then the checks before it registers anything). Definitions are frozen, so
-    the answer cannot go stale; it is forgotten with the definition. Callers must not change
-    what it returns (return tuples, or copy). `derive.__wrapped__` computes afresh.
+    For derived views that grow with the projects, or that a stack asks for many times (its
+    validation, then the checks before it registers anything). Definitions are frozen, so an
+    answer cannot go stale; it is forgotten with the definition. Callers must not change what
+    it returns (return tuples, or copy). `derive.__wrapped__` computes afresh.
     """
-    answers: dict[int, _Derived] = {}
+    answers: dict[tuple[Any, ...], _Derived] = {}
+    watched: set[int] = set()
+
+    def forget(key: int) -> None:
+        # The definition is gone, and its id may be reused by another.
+        watched.discard(key)
+        for stale in [k for k in answers if k[0] == key]:
+            del answers[stale]
 
     @functools.wraps(derive)
-    def derived(platform: Any) -> _Derived:
-        key = id(platform)
-        if key not in answers:
-            answers[key] = derive(platform)
-            # Dropped when the definition is: its id may then be reused by another.
-            weakref.finalize(platform, answers.pop, key, None)
-        return answers[key]
+    def derived(platform: Any, *args: Any) -> _Derived:
+        key = (id(platform), *args)
+        try:
+            return answers[key]
+        except KeyError:
+            pass
+        answer = answers[key] = derive(platform, *args)
+        if key[0] not in watched:
+            watched.add(key[0])
+            weakref.finalize(platform, forget, key[0])
+        return answer
 
     return derived
 

@@ -131,13 +131,15 @@ def created_roles(platform: "PlatformConfig") -> list[KnownRole]:
 def _created_roles(platform: "PlatformConfig") -> tuple[KnownRole, ...]:
     prefix, org = platform.name_prefix, platform.organization
     found: list[KnownRole] = []
-    listed: set[KnownRole] = set()  # `role in found` would make this quadratic in projects
+    # `role in found` would make this quadratic in projects; tuples hash in C, and a role is
+    # made once.
+    listed: set[tuple[str, str, str]] = set()
 
     def add(account: str, name: str, stack: str) -> None:
-        role = KnownRole(account, name, "created", stack)
-        if role not in listed:
-            listed.add(role)
-            found.append(role)
+        key = (account, name, stack)
+        if key not in listed:
+            listed.add(key)
+            found.append(KnownRole(account, name, "created", stack))
 
     # security: management account.
     add(MANAGEMENT, f"{prefix}-config-recorder", "security")

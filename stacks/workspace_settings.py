@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from stacks import data_settings as ds
-from stacks.config_model import ENVIRONMENTS, IAM_ROLE_NAME_MAX, ConfigModel
+from stacks.config_model import ENVIRONMENTS, IAM_ROLE_NAME_MAX, ConfigModel, once_per_definition
 
 if TYPE_CHECKING:
     from stacks.config import PlatformConfig
@@ -102,11 +102,16 @@ class WorkspaceSettings(ConfigModel):
 
 def service_role_suffixes(platform: "PlatformConfig") -> dict[str, str]:
     """Job kind -> role name suffix."""
+    return dict(_service_role_suffixes(platform))
+
+
+@once_per_definition
+def _service_role_suffixes(platform: "PlatformConfig") -> dict[str, str]:
     return dict(platform.workspace.service_roles.model_dump())
 
 
 def service_role_name(platform: "PlatformConfig", project: str, env: str, kind: str) -> str:
-    return ds.project_role_name(platform, project, env, service_role_suffixes(platform)[kind])
+    return ds.project_role_name(platform, project, env, _service_role_suffixes(platform)[kind])
 
 
 def service_role_names(platform: "PlatformConfig", project: str, env: str) -> dict[str, str]:
@@ -224,14 +229,19 @@ def bucket_role_groups(platform: "PlatformConfig", env: str) -> dict[str, list[s
     data layer's team, automation and reviewer roles that exist there (people's roles only
     where their persona works, `data_settings.roles_in_environment`) plus the job roles that
     write (processing, training, Glue) and the hosting role, which reads models only."""
+    return {group: list(suffixes) for group, suffixes in _bucket_role_groups(platform, env).items()}
+
+
+@once_per_definition
+def _bucket_role_groups(platform: "PlatformConfig", env: str) -> dict[str, tuple[str, ...]]:
     pb = platform.data_lake.project_buckets
-    suffixes = service_role_suffixes(platform)
+    suffixes = _service_role_suffixes(platform)
     writers = [suffixes[k] for k in job_writer_kinds()]
     return {
-        "team": ds.roles_in_environment(env, list(dict.fromkeys([*pb.team_roles, *writers]))),
-        "automation": ds.roles_in_environment(env, list(dict.fromkeys([*pb.automation_roles, *writers]))),
-        "reviewers": ds.roles_in_environment(env, list(pb.reviewer_roles)),
-        "hosting": [suffixes["hosting"]],
+        "team": tuple(ds.roles_in_environment(env, list(dict.fromkeys([*pb.team_roles, *writers])))),
+        "automation": tuple(ds.roles_in_environment(env, list(dict.fromkeys([*pb.automation_roles, *writers])))),
+        "reviewers": tuple(ds.roles_in_environment(env, list(pb.reviewer_roles))),
+        "hosting": (suffixes["hosting"],),
     }
 
 
@@ -247,7 +257,7 @@ def promotion_readers(platform: "PlatformConfig") -> list[str]:
 def bucket_access(platform: "PlatformConfig", env: str, suffix: str) -> dict[str, str]:
     """Bucket kind -> `write` or `read` for the role `suffix`, exactly as the bucket policies
     of `project_data` grant it (identity policies never ask for more)."""
-    groups = bucket_role_groups(platform, env)
+    groups = _bucket_role_groups(platform, env)
     found: dict[str, str] = {}
     for kind in ds.KINDS_BY_ENVIRONMENT.get(env, ()):  # an unknown environment is reported by validation
         if kind == "access-logs":
@@ -270,10 +280,15 @@ def data_persona_suffixes(platform: "PlatformConfig", project: str, env: str) ->
     """The persona roles the data part creates in this environment: those its bucket and lake
     grants name (a role no grant of the environment names, e.g. a team role where there is no
     experimentation bucket, would be a role nobody can use)."""
+    return list(_data_persona_suffixes(platform, project, env))
+
+
+@once_per_definition
+def _data_persona_suffixes(platform: "PlatformConfig", project: str, env: str) -> tuple[str, ...]:
     pb = platform.data_lake.project_buckets
     listed = ds.roles_in_environment(env, list(dict.fromkeys([*pb.team_roles, *pb.automation_roles, *pb.reviewer_roles])))
     readers = [r for c, _ in ds.consumer_grants(platform, project, env) for r in ds.roles_in_environment(env, c.roles)]
-    return list(dict.fromkeys([*(r for r in listed if bucket_access(platform, env, r)), *readers]))
+    return tuple(dict.fromkeys([*(r for r in listed if bucket_access(platform, env, r)), *readers]))
 
 
 def created_job_roles(platform: "PlatformConfig", project: str, env: str) -> dict[str, str]:

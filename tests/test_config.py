@@ -257,3 +257,48 @@ def test_overlapping_networks_are_every_overlapping_pair_with_its_earlier_ones_i
             expected[idx] = earlier
     assert _overlapping_pairs(nets) == expected
     assert sum(len(v) for v in expected.values()) > 100  # the mix has many overlaps to find
+
+
+def test_a_view_derived_once_per_definition_is_computed_once_and_forgotten_with_it(sample_platform):
+    import gc
+
+    from stacks.config_model import once_per_definition
+
+    calls = []
+
+    @once_per_definition
+    def view(platform, env):
+        calls.append(env)
+        return (platform.name_prefix, env)
+
+    platform = parse_platform(sample_platform)
+    assert [view(platform, "dev"), view(platform, "dev"), view(platform, "prod")] == [
+        (platform.name_prefix, "dev"), (platform.name_prefix, "dev"), (platform.name_prefix, "prod")]
+    assert calls == ["dev", "prod"]
+    assert view.__wrapped__(platform, "dev") == view(platform, "dev") and calls == ["dev", "prod", "dev"]
+    other = parse_platform(sample_platform)  # an equal definition, another object: afresh
+    view(other, "dev")
+    assert calls[-1] == "dev" and len(calls) == 4
+    del platform, other
+    gc.collect()
+    # Forgotten: a new definition (which may reuse a dead one's id) is derived afresh.
+    for _ in range(3):
+        view(parse_platform(sample_platform), "dev")
+    assert len(calls) == 7
+
+
+def test_the_workspace_role_views_are_derived_once_per_definition(monkeypatch, sample_platform):
+    from stacks import data_settings, workspace_settings as ws
+
+    platform = parse_platform(sample_platform)  # validation derives them
+    calls = []
+    original = data_settings.roles_in_environment
+    monkeypatch.setattr(data_settings, "roles_in_environment", lambda *a: calls.append(a) or original(*a))
+    project = platform.projects[0].name
+    first = ws.data_persona_suffixes(platform, project, "dev")
+    groups = ws.bucket_role_groups(platform, "dev")
+    first.clear()
+    groups["team"].clear()  # callers get copies
+    assert ws.data_persona_suffixes(platform, project, "dev") and ws.bucket_role_groups(platform, "dev")["team"]
+    assert ws.bucket_access(platform, "dev", ws.service_role_suffixes(platform)["training"])
+    assert calls == []
