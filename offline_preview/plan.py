@@ -130,15 +130,74 @@ def build_plan(result: PreviewResult, entries: dict[str, dict[str, Any]] | None 
     }
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)
+class _NotPlain(Exception):
+    """A value `_render` leaves to the json module (a subclass, a non-text key, an object)."""
+
+
+def _render(value: Any, newline: str, out: list[str]) -> None:
+    # json.dumps(sort_keys=True, indent=2, ensure_ascii=False), whose indenting encoder is pure
+    # Python and yields token by token (a plan of 50 projects is tens of MB): the same text,
+    # with the C string encoder. `newline` is a newline and the value's indentation.
+    kind = type(value)
+    if kind is str:
+        out.append(_encode_string(value))
+    elif kind is dict:
+        if not value:
+            out.append("{}")
+            return
+        inner, sep = newline + "  ", "{"
+        for key in sorted(value):
+            if type(key) is not str:
+                raise _NotPlain
+            out.append(sep + inner + _encode_string(key) + ": ")
+            _render(value[key], inner, out)
+            sep = ","
+        out.append(newline + "}")
+    elif kind is list or kind is tuple:
+        if not value:
+            out.append("[]")
+            return
+        inner, sep = newline + "  ", "["
+        for item in value:
+            out.append(sep + inner)
+            _render(item, inner, out)
+            sep = ","
+        out.append(newline + "]")
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif kind is int:
+        out.append(int.__repr__(value))
+    elif kind is float and value == value and value not in (_INFINITY, -_INFINITY):
+        out.append(float.__repr__(value))
+    else:
+        raise _NotPlain
+
+
+_encode_string = json.encoder.encode_basestring  # the C encoder where there is one
+_INFINITY = float("inf")
+
+
+def _dumps(value: Any, depth: int = 0) -> str:
+    """`json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)`, every line after the
+    first indented `depth` levels more."""
+    out: list[str] = []
+    try:
+        _render(value, "\n" + "  " * depth, out)
+    except (_NotPlain, RecursionError):
+        text = json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)
+        # JSON text has no raw newline inside a string: each one starts a line.
+        return text.replace("\n", "\n" + "  " * depth) if depth else text
+    return "".join(out)
 
 
 def render_stack_entry(entry: dict[str, Any]) -> str:
     """A stack's entry as :func:`render_plan` writes it (at its depth in the plan), so that it can
     be rendered as soon as the stack is done, while other stacks still run."""
-    # JSON text has no raw newline inside a string: each one starts a line, indented one level more.
-    return _dumps(entry).replace("\n", "\n    ")
+    return _dumps(entry, depth=2)
 
 
 def render_plan(plan: dict[str, Any], stacks: list[str] | None = None) -> str:
@@ -156,6 +215,6 @@ def render_plan(plan: dict[str, Any], stacks: list[str] | None = None) -> str:
         if key == "stacks":
             value = "[\n    " + ",\n    ".join(stacks) + "\n  ]" if stacks else "[]"
         else:
-            value = _dumps(plan[key]).replace("\n", "\n  ")
+            value = _dumps(plan[key], depth=1)
         parts.append(f"  {json.dumps(key, ensure_ascii=False)}: {value}")
     return "{\n" + ",\n".join(parts) + "\n}\n"

@@ -376,3 +376,49 @@ def test_create_urn_is_the_sdks():
     assert run.outputs["project-stack:new"] == "urn:pulumi:prod::other::aws:s3/bucket:Bucket::x"
     assert run.outputs["parent-unknown:new"] is UNKNOWN and run.secret_outputs == ["secret-parent:new", "secret-parent:ref"]
     assert sdk_resource.create_urn is engine._SDK_CREATE_URN  # noqa: SLF001 put back after the run
+
+
+class _Text(str):
+    pass
+
+
+PLAIN_VALUES = [
+    {}, [], (), "", None, True, False, 0, -1, 2**80, 1.5, -0.0, 1e16, 5e-324, 1e-7, float("nan"), float("inf"),
+    -float("inf"), "naïve “quotes” \" \\ \n \t \u2028 \x00 😀", {"b": 1, "a": [True, None, {"c": []}], "": {}},
+    [{"x": ()}, [[[]]], ("t", 1)], {1: "int key"}, {"k": _Text("subclass")}, {"k": {3, 4}.__class__.__name__},
+    {"z": {"y": {"x": {"w": [1, 2.25, "v", {"u": None}]}}}}, {"é": 1, "e": 2, "E": 3, "ß": [False]},
+]
+
+
+@pytest.mark.parametrize("value", PLAIN_VALUES, ids=range(len(PLAIN_VALUES)))
+@pytest.mark.parametrize("depth", [0, 1, 2])
+def test_the_plan_is_rendered_as_json_dumps_renders_it(value, depth):
+    import json
+
+    from offline_preview.plan import _dumps
+
+    expected = json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False).replace("\n", "\n" + "  " * depth)
+    assert _dumps(value, depth) == expected
+
+
+def test_a_seeded_random_plan_is_rendered_as_json_dumps_renders_it():
+    import json
+    import random
+
+    from offline_preview.plan import _dumps
+
+    rng = random.Random(20261203)
+    atoms = [None, True, False, 0, 7, -3, 0.1, 1e300, "", "a", "ü\n", '"q"', "\\", "\u0007"]
+
+    def make(level):
+        roll = rng.random()
+        if level > 4 or roll < 0.4:
+            return rng.choice(atoms)
+        if roll < 0.7:
+            return [make(level + 1) for _ in range(rng.randrange(4))]
+        return {rng.choice(["a", "b", "Z", "é", "", "key with space", "k1", "k10", "k2"]): make(level + 1)
+                for _ in range(rng.randrange(5))}
+
+    for _ in range(300):
+        value = make(0)
+        assert _dumps(value) == json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)
