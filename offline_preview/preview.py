@@ -332,7 +332,7 @@ def _run_task(task: _Task, child: bool = False) -> _Outcome:
     """Preview one stack; never raises (a worker's exception would lose the stack's name).
 
     `child`: in a process forked for this stack alone, which sends the outcome back and ends
-    (its garbage is not collected, and the outcome must pickle).
+    (its garbage is not collected; `_outcome_bytes` pickles the outcome).
     """
     started = time.perf_counter()
     outcome = _Outcome(task.stack)
@@ -350,13 +350,18 @@ def _run_task(task: _Task, child: bool = False) -> _Outcome:
     except Exception as exc:  # noqa: BLE001 an engine failure, reported against the stack
         outcome.error = f"stack {task.stack}: the offline preview failed: {type(exc).__name__}: {exc}"
     outcome.seconds = time.perf_counter() - started
-    if child:  # the outcome must pickle
-        try:
-            pickle.dumps(outcome)
-        except Exception:  # noqa: BLE001 a value only this process can hold (a resource object, say)
-            for reg in (outcome.run.resources if outcome.run else outcome.registered):
-                reg.inputs, reg.outputs = _portable(reg.inputs), _portable(reg.outputs)
     return outcome
+
+
+def _outcome_bytes(outcome: _Outcome) -> bytes:
+    """The outcome, pickled to leave its process; a value only that process can hold (a resource
+    object, say) in a resource's inputs or outputs leaves as its text."""
+    try:
+        return pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 pickled again, portable
+        for reg in (outcome.run.resources if outcome.run else outcome.registered):
+            reg.inputs, reg.outputs = _portable(reg.inputs), _portable(reg.outputs)
+        return pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _portable(value: Any) -> Any:
@@ -569,7 +574,7 @@ def _child_main(task: _Task, number: int, directory: Path) -> None:
         imported = [m for m in sys.modules if m not in before]
         path = directory / f"{number}.outcome"
         partial = path.with_suffix(".partial")
-        partial.write_bytes(pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
+        partial.write_bytes(_outcome_bytes(outcome))
         partial.rename(path)
         (directory / f"{number}.modules").write_text(json.dumps({"modules": imported, "classes": sorted(classes)}))
         status = 0

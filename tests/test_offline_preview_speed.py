@@ -422,3 +422,32 @@ def test_a_seeded_random_plan_is_rendered_as_json_dumps_renders_it():
     for _ in range(300):
         value = make(0)
         assert _dumps(value) == json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)
+
+
+def test_a_stacks_outcome_is_pickled_once_and_what_cannot_leave_leaves_as_text(monkeypatch):
+    import pickle
+    import threading
+
+    from offline_preview import preview
+    from offline_preview.engine import Registration
+
+    def registration(inputs):
+        return Registration(urn="urn:pulumi:s::p::t::n", type="t", name="n", custom=True, inputs=inputs,
+                            outputs={}, id="i", parent=None, provider=None, dependencies=[],
+                            property_dependencies={}, protect=False, retain_on_delete=False, ignore_changes=[],
+                            delete_before_replace=False, import_id=None)
+
+    dumps, calls = pickle.dumps, []
+    monkeypatch.setattr(preview.pickle, "dumps", lambda *a, **k: calls.append(1) or dumps(*a, **k))
+    basic = load_program(PROGRAMS / "basic")
+    task = preview._Task("base", basic, basic.stack_config_dir, {}, {}, ["base"],  # noqa: SLF001
+                         preview.DEFAULT_ACCOUNT_ID, engine.RunOptions())
+    ran = preview._run_task(task, child=True)  # noqa: SLF001
+    assert ran.run.resources and calls == []  # pickled where it leaves, not also to try
+    assert len(pickle.loads(preview._outcome_bytes(ran)).run.resources) == len(ran.run.resources)  # noqa: SLF001
+    plain = preview._Outcome("s", error="e", registered=[registration({"a": [1]})])  # noqa: SLF001
+    assert pickle.loads(preview._outcome_bytes(plain)).registered[0].inputs == {"a": [1]}  # noqa: SLF001
+    assert len(calls) == 2
+    lock = threading.Lock()
+    held = preview._Outcome("s", error="e", registered=[registration({"a": lock, "b": "kept"})])  # noqa: SLF001
+    assert pickle.loads(preview._outcome_bytes(held)).registered[0].inputs == {"a": str(lock), "b": "kept"}  # noqa: SLF001
