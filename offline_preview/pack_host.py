@@ -39,6 +39,10 @@ from collections.abc import Sequence
 from typing import Any
 
 _LENGTH = struct.Struct(">I")
+# Written to stderr after what a failed call wrote there (its traceback), before the failure is
+# answered: the client, which reads stderr on a thread of its own, waits for it so that the
+# error it reports holds the whole traceback. A line of its own, not shown.
+STDERR_MARK = "\x1eoffline-preview: a failed call's stderr ends here\n"
 
 
 class _ServicerTaken(BaseException):
@@ -168,6 +172,15 @@ def _take_servicer() -> tuple[Any, dict[str, Any]]:
 
 
 def _answer(servicer: Any, request_type: Any, method: str, requests: list[bytes]) -> list[bytes]:
+    """The response frame to one request frame; a failure's stderr ends with `STDERR_MARK`."""
+    frame = _respond(servicer, request_type, method, requests)
+    if frame[0][_LENGTH.size:] != b"ok":  # the status, first
+        sys.stderr.write(STDERR_MARK)
+        sys.stderr.flush()
+    return frame
+
+
+def _respond(servicer: Any, request_type: Any, method: str, requests: list[bytes]) -> list[bytes]:
     import grpc
 
     responses: list[bytes] = []

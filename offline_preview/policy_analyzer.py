@@ -430,6 +430,10 @@ class PolicyAnalyzer:
     ...     diagnostics = analyzer.analyze_stack(resources)
     """
 
+    # Seconds a failed call waits for the host's stderr mark (the host writes it before it
+    # answers, so this bounds only a stalled reader).
+    _STDERR_WAIT = 10.0
+
     def __init__(self, pack_dir: str | os.PathLike[str], policy_config: Mapping[str, Any] | None = None, *,
                  python: str | None = None, project: str = "ml-platform", stack: str = "offline-preview",
                  organization: str = "organization", stack_tags: Mapping[str, str] | None = None,
@@ -464,6 +468,8 @@ class PolicyAnalyzer:
         self._channel: grpc.Channel | None = None
         self._stub: analyzer_pb2_grpc.AnalyzerStub | None = None
         self._stderr: collections.deque[str] = collections.deque(maxlen=400)
+        self._marked = threading.Condition()  # the host's stderr marks (pack_host.STDERR_MARK) read
+        self._marks = self._failures = 0
         self._stdout: collections.deque[str] = collections.deque(maxlen=400)
         self._finalizer: weakref.finalize | None = None
         # "pipe" falls back to "grpc" when the pack's SDK hands over no servicer (pack_host).
@@ -628,8 +634,18 @@ class PolicyAnalyzer:
 
         def read_stderr(stream: Any) -> None:
             for raw in iter(stream.readline, b""):
-                self._stderr.append(raw.decode(errors="replace"))
+                line = raw.decode(errors="replace")
+                if line == pack_host.STDERR_MARK:
+                    with self._marked:
+                        self._marks += 1
+                        self._marked.notify_all()
+                    continue
+                self._stderr.append(line)
+            with self._marked:  # nothing more will come
+                self._marks = sys.maxsize
+                self._marked.notify_all()
 
+        self._marks = self._failures = 0  # this process's
         self._readers = [threading.Thread(target=read_stdout, args=(self._process.stdout,), daemon=True),
                          threading.Thread(target=read_stderr, args=(self._process.stderr,), daemon=True)]
         for reader in self._readers:
@@ -659,6 +675,12 @@ class PolicyAnalyzer:
             except (EOFError, OSError, TimeoutError) as exc:
                 raise PolicyPackError(f"{method} failed: the policy pack {self._ended(exc)}\n"
                                       f"policy pack stderr:\n{self.stderr}") from None
+            if status != "ok":
+                # The host wrote the failure's traceback, then a mark, before answering: the
+                # reader thread may not have got to them yet.
+                self._failures += 1
+                with self._marked:
+                    self._marked.wait_for(lambda: self._marks >= self._failures, timeout=self._STDERR_WAIT)
         if status != "ok":
             raise _CallFailed(f"{method} failed: {status}: {details}\npolicy pack stderr:\n{self.stderr}", status)
         return [_RESPONSE_TYPES[method].FromString(a) for a in answers]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import collections
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -106,6 +108,29 @@ def test_a_policy_that_raises_fails_the_call_as_over_grpc(tmp_path):
     assert first_lines["pipe"] == first_lines["grpc"] == \
         "Analyze failed: UNKNOWN: Exception calling application: the policy broke on boom"
     assert "ValueError: the policy broke on boom" in failures["pipe"]  # the traceback, from stderr
+
+
+class _SlowLines(collections.deque):
+    """stderr as a reader thread that lags behind stores it."""
+
+    def append(self, line):
+        time.sleep(0.05)
+        super().append(line)
+
+
+def test_a_failed_calls_message_waits_for_its_whole_traceback(tmp_path):
+    # The host writes the traceback to stderr before it answers, but the client reads stderr on
+    # a thread of its own: the message must not be made before that thread has read it all.
+    (tmp_path / "PulumiPolicy.yaml").write_text("runtime: python\n")
+    (tmp_path / "__main__.py").write_text(FAILING_PACK)
+    analyzer = PolicyAnalyzer(tmp_path, {}, transport="pipe")
+    analyzer._stderr = _SlowLines(maxlen=400)  # noqa: SLF001
+    with analyzer:
+        for _ in range(2):
+            with pytest.raises(PolicyPackError) as failure:
+                analyzer.analyze_all([_resource("boom")])
+            assert str(failure.value).rstrip().endswith("ValueError: the policy broke on boom"), str(failure.value)
+    assert "offline-preview:" not in analyzer.stderr  # the host's marks are not shown
 
 
 def test_a_pack_that_fails_to_start_says_so_with_its_error():
