@@ -22,7 +22,8 @@ its details) and the responses of the requests answered. Requests of a frame are
 order, and the first failure ends the frame, as a failed call does over gRPC (where later calls
 in flight are cancelled). A handler that raises is reported as gRPC reports it: the status its
 context was given, else ``UNKNOWN`` with ``Exception calling application: ...`` (the traceback
-goes to stderr, as gRPC logs it).
+goes to stderr, as gRPC logs it). After a failure's stderr the host writes `STDERR_MARK`, then
+answers, so the client's message can hold the whole traceback.
 
 If the pack's Python policy SDK does not hand its servicer over this way, the host says so
 (``unsupported``) and the client talks gRPC instead.
