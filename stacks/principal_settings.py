@@ -278,7 +278,9 @@ def find_role(platform: "PlatformConfig", account: str, name: str,
               known: Sequence[KnownRole] | None = None) -> KnownRole | None:
     """The known role `name` in `account` (`*` for any account, as SCPs name roles). A `*`
     pattern reference is known when it is a known pattern or matches a known role."""
-    known = _known_roles(platform) if known is None else known
+    if known is None:
+        # Only roles of `account` can be found for it (a reserved pattern too): its roles alone.
+        known = _known_roles(platform) if account == "*" else _roles_by_account(platform).get(account, ())
     for role in known:
         if role.origin == "reserved":
             if account == role.account and name == role.name:
@@ -291,6 +293,15 @@ def find_role(platform: "PlatformConfig", account: str, name: str,
     return None
 
 
+@once_per_definition
+def _roles_by_account(platform: "PlatformConfig") -> dict[str, tuple[KnownRole, ...]]:
+    """The known roles by account key, each account's in inventory order."""
+    found: dict[str, list[KnownRole]] = {}
+    for role in _known_roles(platform):
+        found.setdefault(role.account, []).append(role)
+    return {account: tuple(roles) for account, roles in found.items()}
+
+
 def administrator_references(platform: "PlatformConfig", account: str, policy: str) -> list[RoleReference]:
     """The deployment and break-glass roles a key policy of `account` names as administrators."""
     org = platform.organization
@@ -300,10 +311,9 @@ def administrator_references(platform: "PlatformConfig", account: str, policy: s
 def require_roles(platform: "PlatformConfig", references: Sequence[RoleReference]) -> None:
     """Raise :class:`stacks.config.ConfigError` naming every reference to a role that no stack
     creates, AWS does not create and configuration does not declare pre-existing."""
-    known = _known_roles(platform)
     problems = []
     for ref in references:
-        if find_role(platform, ref.account, ref.name, known) is None:
+        if find_role(platform, ref.account, ref.name) is None:
             problems.append(
                 f"{ref.policy}: names role '{ref.name}' in account {ref.account}, which no stack of the platform "
                 "creates (allowed: a role the platform creates, an AWS-created role, or one declared in "

@@ -287,3 +287,16 @@ def test_the_role_inventory_is_built_once_per_definition(monkeypatch, sample_pla
     assert created_roles(platform) == known_roles(platform)[:len(created_roles(platform))]
     assert (len(created), len(known)) == (1, 1)
     assert known_roles(parse_platform(sample_platform)) and (len(created), len(known)) == (2, 2)  # afresh
+
+
+def test_finding_a_role_by_its_accounts_roles_answers_as_the_whole_inventory(sample_platform):
+    # find_role looks among the account's roles only; the answer must be the one a scan of the
+    # whole inventory gives, for names, patterns, unknown roles and accounts, and `*`.
+    platform = parse_platform(sample_platform)
+    known = known_roles(platform)
+    accounts = sorted({r.account for r in known}) + ["*", "no-such-account"]
+    names = sorted({r.name for r in known})[::7] + ["*", "AWSServiceRoleForConfig", "aws-service-role/x",
+                                                    "no-such-role", "mrd-*"]
+    for account in accounts:
+        for name in names:
+            assert find_role(platform, account, name) == find_role(platform, account, name, known), (account, name)
