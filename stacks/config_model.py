@@ -50,27 +50,18 @@ def once_per_definition(derive: Callable[..., _Derived]) -> Callable[..., _Deriv
     answer cannot go stale; it is forgotten with the definition. Callers must not change what
     it returns (return tuples, or copy). `derive.__wrapped__` computes afresh.
     """
-    answers: dict[tuple[Any, ...], _Derived] = {}
-    watched: set[int] = set()
-
-    def forget(key: int) -> None:
-        # The definition is gone, and its id may be reused by another.
-        watched.discard(key)
-        for stale in [k for k in answers if k[0] == key]:
-            del answers[stale]
+    answers: dict[int, dict[tuple[Any, ...], _Derived]] = {}  # by the definition's id, then args
 
     @functools.wraps(derive)
     def derived(platform: Any, *args: Any) -> _Derived:
-        key = (id(platform), *args)
-        try:
-            return answers[key]
-        except KeyError:
-            pass
-        answer = answers[key] = derive(platform, *args)
-        if key[0] not in watched:
-            watched.add(key[0])
-            weakref.finalize(platform, forget, key[0])
-        return answer
+        of_definition = answers.get(id(platform))
+        if of_definition is None:
+            of_definition = answers[id(platform)] = {}
+            # Dropped when the definition is: its id may then be reused by another.
+            weakref.finalize(platform, answers.pop, id(platform), None)
+        if args not in of_definition:
+            of_definition[args] = derive(platform, *args)
+        return of_definition[args]
 
     return derived
 

@@ -22,6 +22,19 @@ SDK_CONTAINS_UNKNOWNS = rpc.contains_unknowns
 SDK_STACK_TRACE = sdk_resource._get_stack_trace  # noqa: SLF001
 
 UNKNOWN = pulumi.output.UNKNOWN
+
+
+def _write_program(directory: Path, name: str, main: str, stacks: dict[str, str], **modules: str):
+    """A small Pulumi program in `directory`: `main` as its __main__.py, a Pulumi.<stack>.yaml
+    per stack (in eu-west-1, plus the stack's own config lines), and helper `modules`; loaded."""
+    (directory / "Pulumi.yaml").write_text(f"name: {name}\nruntime: python\n")
+    for stack, config in stacks.items():
+        (directory / f"Pulumi.{stack}.yaml").write_text("config:\n  aws:region: eu-west-1\n" + config)
+    (directory / "__main__.py").write_text(main)
+    for module, text in modules.items():
+        (directory / f"{module}.py").write_text(text)
+    return load_program(directory)
+
 SHARED = {"k": [1, 2]}
 class _OutputType(dict):
     """A dict subclass whose attributes shadow dict methods, as generated output types do."""
@@ -124,14 +137,10 @@ def test_debug_messages_are_dropped_where_they_are_made_and_warnings_still_arriv
     log = engine._LogCapture.Log  # noqa: SLF001
     monkeypatch.setattr(engine._LogCapture, "Log",  # noqa: SLF001
                         lambda self, request: severities.append(request.severity) or log(self, request))
-    (tmp_path / "Pulumi.yaml").write_text("name: chatty\nruntime: python\n")
-    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  aws:region: eu-west-1\n")
-    (tmp_path / "__main__.py").write_text(
-        "import pulumi\nimport pulumi_aws as aws\n"
-        "buckets = [aws.s3.Bucket(f'b{n}') for n in range(3)]\n"
-        "pulumi.log.debug('only with --debug', buckets[0])\n"
-        "pulumi.log.warn('careful', buckets[0])\n")
-    program = load_program(tmp_path)
+    program = _write_program(tmp_path, "chatty", "import pulumi\nimport pulumi_aws as aws\n"
+                             "buckets = [aws.s3.Bucket(f'b{n}') for n in range(3)]\n"
+                             "pulumi.log.debug('only with --debug', buckets[0])\n"
+                             "pulumi.log.warn('careful', buckets[0])\n", {"dev": ""})
     run = run_stack("dev", program.stack_config_dir, program=program)
     assert len(run.resources) == 3 and engine_pb2.DEBUG not in severities  # the stack is not among them
     assert run.warnings == ["urn:pulumi:dev::chatty::aws:s3/bucket:Bucket::b0: careful"]
@@ -213,14 +222,11 @@ pulumi.export("answer", quiet.ANSWER)
 @pytest.fixture
 def import_time_program(tmp_path):
     """A program whose helper modules use the runtime when imported (as many programs do)."""
-    (tmp_path / "Pulumi.yaml").write_text("name: import-demo\nruntime: python\n")
-    for stack in ("one", "two", "three"):
-        (tmp_path / f"Pulumi.{stack}.yaml").write_text(f"config:\n  aws:region: eu-west-1\n  import-demo:suffix: {stack}\n")
-    (tmp_path / "__main__.py").write_text(IMPORT_TIME)
-    (tmp_path / "quiet.py").write_text("ANSWER = 42\n")
-    (tmp_path / "reads_config.py").write_text("import pulumi\nSUFFIX = pulumi.Config().get('suffix')\n")
-    (tmp_path / "registers.py").write_text("import pulumi_aws as aws\nBUCKET = aws.s3.Bucket('made-at-import')\n")
-    return load_program(tmp_path)
+    return _write_program(tmp_path, "import-demo", IMPORT_TIME,
+                          {stack: f"  import-demo:suffix: {stack}\n" for stack in ("one", "two", "three")},
+                          quiet="ANSWER = 42\n",
+                          reads_config="import pulumi\nSUFFIX = pulumi.Config().get('suffix')\n",
+                          registers="import pulumi_aws as aws\nBUCKET = aws.s3.Bucket('made-at-import')\n")
 
 
 def test_modules_using_the_runtime_when_imported_are_not_imported_ahead(import_time_program):
@@ -264,11 +270,8 @@ def test_each_stacks_outputs_reach_the_zygote_once(tmp_path, monkeypatch):
 
     from offline_preview.preview import preview
 
-    (tmp_path / "Pulumi.yaml").write_text("name: fan-out\nruntime: python\n")
-    (tmp_path / "__main__.py").write_text(FAN_OUT)
     stacks = [f"s{n}" for n in range(8)]
-    for stack in stacks:
-        (tmp_path / f"Pulumi.{stack}.yaml").write_text("config:\n  aws:region: eu-west-1\n")
+    program = _write_program(tmp_path, "fan-out", FAN_OUT, dict.fromkeys(stacks, ""))
     sent: list[int] = []
     real_send = Connection.send
 
@@ -277,7 +280,6 @@ def test_each_stacks_outputs_reach_the_zygote_once(tmp_path, monkeypatch):
         return real_send(self, obj)
 
     monkeypatch.setattr(Connection, "send", counting_send)
-    program = load_program(tmp_path)
     result = preview(program, program.stack_config_dir, jobs=2)
     assert not result.failed
     for stack in stacks[1:]:
