@@ -10,6 +10,7 @@ the values the cache shares between them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterator
@@ -227,21 +228,99 @@ def test_policy_types_are_declared_on_every_resource_policy():
             assert isinstance(policy, StackValidationPolicy)
 
 
-def test_stack_policies_share_one_view_of_each_resource(servicer, requests):
-    """AnalyzeStack's resources reach the SDK as views read from protobuf once per request: one
-    per resource, the same for every stack policy, with the message's dependencies."""
+def _stack_policy_arguments(servicer: Any, stack: Any, monkeypatch: pytest.MonkeyPatch) -> list[list[Any]]:
+    """The resources each stack policy was given for one AnalyzeStack call."""
+    given: list[list[Any]] = []
+    for policy in servicer._PolicyAnalyzerServicer__policies:  # noqa: SLF001
+        if isinstance(policy, StackValidationPolicy):
+            monkeypatch.setattr(policy, "validate",
+                                lambda args, report, f=policy.validate: (given.append(args.resources), f(args, report))[1])
+    servicer.AnalyzeStack(stack, None)
+    monkeypatch.undo()
+    return given
+
+
+def test_stack_policies_share_one_build_of_the_stack(servicer, requests, monkeypatch):
+    """AnalyzeStack builds each resource of the stack once for all stack policies (the SDK builds
+    it for each), linked to its parent and dependencies as the SDK links them; each policy gets
+    a list of its own."""
     _, _, stack = requests[0]
-    with request_cache.scope() as memo:
-        servicer.AnalyzeStack(stack, None)
-    options = [value[0] for key, value in memo.items()
-               if key[0] == "method" and key[1].__name__ == "_get_resource_options"]
-    assert len(options) == len(stack.resources) > 10
-    assert all(isinstance(view, request_cache._StackResource) for view in options)  # noqa: SLF001
-    for view, message in zip(options, stack.resources):
-        assert view.urn == message.urn and view.dependencies == tuple(message.dependencies)
-        assert {k: v.urns for k, v in view.propertyDependencies.items()} == {
-            k: tuple(v.urns) for k, v in message.propertyDependencies.items()}
-    assert any(view.propertyDependencies for view in options)
+    given = _stack_policy_arguments(servicer, stack, monkeypatch)
+    assert len(given) == sum(isinstance(p, StackValidationPolicy) for p in all_policies()) > 10
+    first = given[0]
+    assert [r.urn for r in first] == [m.urn for m in stack.resources]
+    for resources in given[1:]:
+        assert resources is not first and all(a is b for a, b in zip(resources, first, strict=True))
+    by_urn = {r.urn: r for r in first}
+    for resource, message in zip(first, stack.resources):
+        assert resource.parent is by_urn.get(message.parent)
+        assert resource.dependencies == [by_urn[u] for u in message.dependencies if u in by_urn]
+        assert {k: v for k, v in resource.property_dependencies.items()} == {
+            k: [by_urn[u] for u in v.urns if u in by_urn] for k, v in message.propertyDependencies.items()}
+    assert any(r.parent is not None for r in first) and any(r.dependencies for r in first)
+    assert any(r.property_dependencies for r in first)
+    with request_cache.uncached():  # the SDK's own: a build per policy
+        again = _stack_policy_arguments(servicer, stack, monkeypatch)
+    assert again[0][0] is not again[1][0]
+
+
+def _edge_policies() -> list[Any]:
+    """Stack policies that take each of the SDK's paths: a report, an unknown value read, not
+    applicable, asynchronous, remediating, disabled, configured; and a resource policy between."""
+    def reads_unknowns(args: Any, report: Any) -> None:
+        for resource in args.resources:
+            for value in resource.props.values():
+                str(value)
+        report("read them all", args.resources[0].urn)
+
+    async def asynchronous(args: Any, report: Any) -> None:
+        report(f"{len(args.resources)} resources, parent of the last: {args.resources[-1].parent.urn}")
+
+    def configured(args: Any, report: Any) -> None:
+        report(json.dumps(dict(args.get_config() or {}), sort_keys=True), None)
+
+    def linked(args: Any, report: Any) -> None:
+        for resource in args.resources:
+            if resource.dependencies or resource.property_dependencies:
+                report(f"{[d.urn for d in resource.dependencies]} "
+                       f"{ {k: [d.urn for d in v] for k, v in resource.property_dependencies.items()} }", resource.urn)
+
+    return [
+        StackValidationPolicy("edge-reads-unknowns", "reads every property", reads_unknowns,
+                              enforcement_level=EnforcementLevel.MANDATORY),
+        ResourceValidationPolicy("edge-resource", "a resource policy", lambda args, report: report("r")),
+        StackValidationPolicy("edge-not-applicable", "never applies",
+                              lambda args, report: args.not_applicable("nothing to see")),
+        StackValidationPolicy("edge-async", "asynchronous", asynchronous),
+        StackValidationPolicy("edge-remediate", "remediating", lambda args, report: report("r"),
+                              enforcement_level=EnforcementLevel.REMEDIATE),
+        StackValidationPolicy("edge-disabled", "disabled", lambda args, report: report("never"),
+                              enforcement_level=EnforcementLevel.DISABLED),
+        StackValidationPolicy("edge-configured", "configured", configured),
+        StackValidationPolicy("edge-linked", "links", linked),
+    ]
+
+
+def test_stack_analysis_answers_as_the_sdk_on_each_of_its_paths(requests):
+    """Policies that take every path of the SDK's AnalyzeStack, on sample stacks with unknown
+    values: the same response, byte for byte, with the stack built once and as the SDK builds it."""
+    running = sdk._PolicyAnalyzerServicer("edge-pack", "1.2.3", _edge_policies(), EnforcementLevel.ADVISORY)  # noqa: SLF001
+    configure = analyzer_pb2.ConfigureAnalyzerRequest()
+    configure.policyConfig["edge-configured"].properties.update({"limit": 3, "names": ["a", "b"]})
+    running.Configure(configure, None)
+    answers = {}
+    for cached in (True, False):
+        with (contextlib.nullcontext() if cached else request_cache.uncached()):
+            assert request_cache.installed() is cached
+            answers[cached] = [running.AnalyzeStack(stack, None).SerializeToString(deterministic=True)
+                               for _, _, stack in requests]
+    assert answers[True] == answers[False]
+    responses = [analyzer_pb2.AnalyzeResponse.FromString(a) for a in answers[True]]
+    reported = {d.policyName for r in responses for d in r.diagnostics}
+    assert {"edge-reads-unknowns", "edge-async", "edge-remediate", "edge-configured", "edge-linked"} <= reported
+    assert "edge-disabled" not in reported and "edge-resource" not in reported
+    assert any("during preview" in d.message for r in responses for d in r.diagnostics)  # an unknown read
+    assert all([n.policy_name for n in r.not_applicable] == ["edge-not-applicable"] for r in responses)
 
 
 def test_the_runtime_settings_signature_is_read_once(servicer, requests, monkeypatch):

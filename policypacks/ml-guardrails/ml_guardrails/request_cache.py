@@ -8,9 +8,10 @@ which look at a few types only); `AnalyzeStack` does it for every resource of th
 stack policy, and each stack policy then made its own plain copy and index of the stack.
 Profiled on the sample platform that was most of the pack's time.
 
-:func:`install` (called by the pack's ``__main__.py``) wraps the servicer's `Analyze` and
-`AnalyzeStack`: during one call, each of those steps runs once per protobuf message and the
-policies share its result, and :func:`once` gives the pack's own per-request values (a
+:func:`install` (called by the pack's ``__main__.py``) wraps the servicer's `Analyze`, and
+replaces its `AnalyzeStack` with the same steps that build the stack once (:func:`_analyze_stack`):
+during one call, each of those steps runs once per protobuf message and the policies share its
+result, and :func:`once` gives the pack's own per-request values (a
 resource's plain properties, the stack index) the same lifetime. Nothing else changes: the same
 policies run in the same order on equal values and report the same diagnostics, under the
 Pulumi CLI as here. Sharing is sound because nothing in this pack changes a value it is given
@@ -22,6 +23,7 @@ one's code.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import threading
 from collections.abc import Callable, Iterator
@@ -96,58 +98,86 @@ def _scoped(method: Callable[..., T], by_type: bool = False) -> Callable[..., T]
     With `by_type` (`Analyze`: one resource) the handler runs on a view of the servicer whose
     policies are those that can apply to the request's resource type: a policy declaring
     `resource_types` (see `common.resource_policy`) reports nothing on other types, so leaving
-    it out changes no response and saves the SDK building the resource for it. Otherwise
-    (`AnalyzeStack`) it runs on a view of the request (:class:`_StackRequest`)."""
+    it out changes no response and saves the SDK building the resource for it."""
 
     @functools.wraps(method)
     def wrapper(self: Any, request: Any, context: Any) -> T:
         with scope():
             if by_type:
                 return method(_ServicerView(self, _policies_for(self, request.type)), request, context)
-            return method(self, _StackRequest(request), context)
+            return method(self, request, context)
 
     return wrapper
 
 
-class _Urns:
-    """A property's dependencies as the SDK reads them (`.urns`)."""
+def _analyze_stack(servicer: Any, request: Any, _context: Any) -> Any:
+    """The SDK's `AnalyzeStack` (1.21.0, read line by line) with the stack built once.
 
-    __slots__ = ("urns",)
+    The SDK builds every resource of the stack (properties, options, provider, then parent and
+    dependency links) again for each stack policy (16 in this pack), before running it; here
+    they are built once, the same way, and each policy gets its own list of them. Everything
+    else is the SDK's, in its order: the runtime configured first, disabled policies skipped,
+    a remediating level reported as mandatory, an unknown value or `not_applicable` answered as
+    the SDK answers them.
+    """
+    from pulumi_policy import policy as sdk  # noqa: PLC0415
 
-    def __init__(self, urns: tuple[str, ...]) -> None:
-        self.urns = urns
+    servicer._configure_runtime_settings()  # noqa: SLF001
+    response = sdk.proto.AnalyzeResponse()
+    policies = [p for p in getattr(servicer, _POLICIES) if isinstance(p, sdk.StackValidationPolicy)]
+    levels = [servicer._get_enforcement_level(p) for p in policies]  # noqa: SLF001
+    if all(level == sdk.EnforcementLevel.DISABLED for level in levels):
+        return response
+    resources = _stack_resources(servicer, request.resources, sdk)
+    pack_name = getattr(servicer, "_PolicyAnalyzerServicer__policy_pack_name")
+    pack_version = getattr(servicer, "_PolicyAnalyzerServicer__policy_pack_version")
+    stack_tags = getattr(servicer, "_PolicyAnalyzerServicer__stack_tags")
+    for policy, level in zip(policies, levels):
+        if level == sdk.EnforcementLevel.DISABLED:
+            continue
+        if level == sdk.EnforcementLevel.REMEDIATE:  # stack policies cannot remediate
+            level = sdk.EnforcementLevel.MANDATORY
+        report_violation = servicer._create_report_violation(  # noqa: SLF001
+            response, policy.name, policy.description, level, policy.severity)
+        args = sdk.StackValidationArgs(list(resources), servicer._get_policy_config(policy.name), stack_tags)  # noqa: SLF001
+        try:
+            result = policy.validate(args, report_violation)
+            if sdk.isawaitable(result):
+                loop = asyncio.new_event_loop()
+                task = asyncio.Task(result, loop=loop)
+                loop.run_until_complete(task)
+                loop.close()
+        except sdk.UnknownValueError as e:
+            response.diagnostics.append(sdk.proto.AnalyzeDiagnostic(
+                policyName=policy.name, policyPackName=pack_name, policyPackVersion=pack_version,
+                message=(f"can't run policy '{policy.name}' from policy pack "
+                         f"'{pack_name}@v{pack_version}' during preview: {e.message}"),
+                urn="", description=policy.description,
+                enforcementLevel=servicer._map_enforcement_level(sdk.EnforcementLevel.ADVISORY),  # noqa: SLF001
+            ))
+        except sdk._NotApplicableError as e:  # noqa: SLF001
+            response.not_applicable.append(sdk.proto.PolicyNotApplicable(policy_name=policy.name, reason=e.reason or ""))
+    return response
 
 
-class _StackResource:
-    """One resource of an `AnalyzeStack` request, the fields the SDK reads for every stack policy
-    read once: protobuf maps and repeated fields cost more to walk than the policies that use
-    them (the property dependencies were a tenth of the pack's time). Everything else, and the
-    submessages themselves, are the message's."""
-
-    def __init__(self, message: Any) -> None:
-        self._message = message
-        self.type = message.type
-        self.urn = message.urn
-        self.name = message.name
-        self.parent = message.parent
-        self.properties = message.properties
-        self.dependencies = tuple(message.dependencies)
-        self.propertyDependencies = {k: _Urns(tuple(v.urns)) for k, v in message.propertyDependencies.items()}  # noqa: N815
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._message, name)
-
-
-class _StackRequest:
-    """An `AnalyzeStack` request whose resources are :class:`_StackResource` views, built once for
-    all stack policies (so the per-request memo sees one object per resource)."""
-
-    def __init__(self, message: Any) -> None:
-        self._message = message
-        self.resources = [_StackResource(r) for r in message.resources]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._message, name)
+def _stack_resources(servicer: Any, messages: Any, sdk: Any) -> list[Any]:
+    """The stack's resources as the SDK builds them for a stack policy, linked to their parents
+    and dependencies among them."""
+    built = []
+    for r in messages:
+        props = sdk.unknown_checking_proxy(sdk.deserialize_properties(sdk.json_format.MessageToDict(r.properties)))
+        resource = sdk.PolicyResource(r.type, props, r.urn, r.name, servicer._get_resource_options(r),  # noqa: SLF001
+                                      servicer._get_provider_resource(r), None, [], {})  # noqa: SLF001
+        built.append((resource, r.parent, list(r.dependencies),
+                      {k: list(v.urns) for k, v in r.propertyDependencies.items()}))
+    by_urn = {resource.urn: resource for resource, *_ in built}
+    for resource, parent, dependencies, property_dependencies in built:
+        if parent is not None and parent in by_urn:
+            resource.parent = by_urn[parent]
+        resource.dependencies.extend(by_urn[d] for d in dependencies if d in by_urn)
+        for key, urns in property_dependencies.items():
+            resource.property_dependencies[key] = [by_urn[d] for d in urns if d in by_urn]
+    return [resource for resource, *_ in built]
 
 
 @contextmanager
@@ -251,7 +281,7 @@ def install() -> bool:
     # (a tenth of a small request's time); a class's signature does not change.
     policy.signature = functools.lru_cache(maxsize=64)(policy.signature)
     servicer.Analyze = _scoped(servicer.Analyze, by_type=True)
-    servicer.AnalyzeStack = _scoped(servicer.AnalyzeStack)
+    servicer.AnalyzeStack = _scoped(_analyze_stack)
     servicer._get_resource_options = _per_request(servicer._get_resource_options)  # noqa: SLF001
     servicer._get_provider_resource = _per_request(servicer._get_provider_resource)  # noqa: SLF001
     return True
