@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -227,12 +228,57 @@ class _ServicerView:
         setattr(self.__dict__["_servicer"], name, value)
 
 
+_STRUCT = "google.protobuf.Struct"
+
+
+def struct_to_dict(struct: Any) -> dict[str, Any]:
+    """`json_format.MessageToDict` of a `google.protobuf.Struct` (what the SDK converts: every
+    resource's properties), by a direct walk instead of json_format's generic printer, which
+    looks up each value's field descriptor and type on the way. The same dict: numbers stay
+    floats, an unset value is None, keys in the map's order, and an infinite or NaN number
+    raises json_format's ValueError."""
+    return _fields(struct)
+
+
+def _fields(struct: Any) -> dict[str, Any]:
+    fields = struct.fields
+    return {key: _value(fields[key]) for key in fields}
+
+
+def _value(value: Any) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "struct_value":
+        return _fields(value.struct_value)
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "number_value":
+        number = value.number_value
+        if math.isinf(number):
+            raise ValueError("Fail to serialize Infinity for Value.number_value, which would parse as string_value")
+        if math.isnan(number):
+            raise ValueError("Fail to serialize NaN for Value.number_value, which would parse as string_value")
+        return number
+    if kind == "list_value":
+        return [_value(item) for item in value.list_value.values]
+    return None  # null_value, or no kind at all
+
+
 class _JsonFormat:
-    """`google.protobuf.json_format` as the SDK's analyzer module sees it, `MessageToDict` memoized."""
+    """`google.protobuf.json_format` as the SDK's analyzer module sees it, `MessageToDict`
+    memoized, and a Struct converted by :func:`struct_to_dict`."""
 
     def __init__(self, module: Any) -> None:
         self._module = module
-        self.MessageToDict = _per_value(module.MessageToDict)  # noqa: N815 (the module's name)
+        original = module.MessageToDict
+
+        def message_to_dict(message: Any, *args: Any, **kwargs: Any) -> Any:
+            if not args and not kwargs and message.DESCRIPTOR.full_name == _STRUCT:
+                return struct_to_dict(message)
+            return original(message, *args, **kwargs)
+
+        self.MessageToDict = _per_value(message_to_dict)  # noqa: N815 (the module's name)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._module, name)
