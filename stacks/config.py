@@ -41,6 +41,7 @@ from stacks.config_model import (  # noqa: F401 (re-exported: the stacks import 
     ROLE_PERSONAS,
     ConfigError,
     ConfigModel,
+    once_per_definition,
 )
 
 ENVIRONMENT_OUS = {"dev": "Workloads/Dev", "preprod": "Workloads/PreProd", "prod": "Workloads/Prod"}
@@ -216,19 +217,26 @@ class PlatformConfig(ConfigModel):
 
     def accounts(self) -> dict[str, tuple[AccountSpec, str]]:
         """Every member account by key (`log-archive`, ..., `<project>-<env>`, a sandbox's
-        name), with the OU path it belongs in."""
-        found: dict[str, tuple[AccountSpec, str]] = {}
-        for key in SharedAccounts.model_fields:
-            found[key.replace("_", "-")] = (getattr(self.shared_accounts, key), self.shared_account_ou(key))
-        for sandbox in self.sandbox_accounts:
-            found[sandbox.name] = (sandbox, sandbox.ou or "Sandbox")
-        for project in self.projects:
-            for env, spec in project.environments.items():
-                account = AccountSpec(name=self.project_account_name(project.name, env), email=spec.email)
-                found[f"{project.name}-{env}"] = (account, ENVIRONMENT_OUS.get(env, "Workloads"))
-        for key, (name, email) in _model_accounts(self).items():
-            found[key] = (AccountSpec(name=name, email=email), model_sharing_settings.MODEL_ACCOUNT_OU)
-        return found
+        name), with the OU path it belongs in (the caller's own dict)."""
+        return dict(_accounts(self))
+
+
+@once_per_definition
+def _accounts(cfg: PlatformConfig) -> tuple[tuple[str, tuple[AccountSpec, str]], ...]:
+    # Built once per definition: validation and the stacks ask for it many times, and each
+    # build validates a model per project account.
+    found: dict[str, tuple[AccountSpec, str]] = {}
+    for key in SharedAccounts.model_fields:
+        found[key.replace("_", "-")] = (getattr(cfg.shared_accounts, key), cfg.shared_account_ou(key))
+    for sandbox in cfg.sandbox_accounts:
+        found[sandbox.name] = (sandbox, sandbox.ou or "Sandbox")
+    for project in cfg.projects:
+        for env, spec in project.environments.items():
+            account = AccountSpec(name=cfg.project_account_name(project.name, env), email=spec.email)
+            found[f"{project.name}-{env}"] = (account, ENVIRONMENT_OUS.get(env, "Workloads"))
+    for key, (name, email) in _model_accounts(cfg).items():
+        found[key] = (AccountSpec(name=name, email=email), model_sharing_settings.MODEL_ACCOUNT_OU)
+    return tuple(found.items())
 
 
 def _model_accounts(cfg: PlatformConfig, buckets: bool = False) -> Any:

@@ -174,8 +174,9 @@ def share_ous(platform: "PlatformConfig") -> list[str]:
     for key in platform.cidr_plan.shared:
         if key != "network":
             found.append(top_level_ou(platform.shared_account_ou(key)))
+    project_accounts = {f"{p.name}-{env}" for p in platform.projects for env in p.environments}
     for key, (_, ou) in platform.accounts().items():
-        if any(key == f"{p.name}-{env}" for p in platform.projects for env in p.environments):
+        if key in project_accounts:
             found.append(top_level_ou(ou))
     return sorted(set(found))
 

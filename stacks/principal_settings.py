@@ -288,9 +288,21 @@ def find_role(platform: "PlatformConfig", account: str, name: str,
             continue
         if account != "*" and role.account != account:
             continue
-        if role.name == name or fnmatch.fnmatchcase(name, role.name) or fnmatch.fnmatchcase(role.name, name):
+        if role.name == name or glob_match(name, role.name) or glob_match(role.name, name):
             return role
     return None
+
+
+_GLOB_CHARACTERS = frozenset("*?[")
+
+
+def glob_match(name: str, pattern: str) -> bool:
+    """`fnmatch.fnmatchcase(name, pattern)`; a pattern with no `*`, `?` or `[` matches only
+    itself, so it is compared, not compiled (each stack's process would compile every role name
+    of the inventory as a pattern, once per process)."""
+    if _GLOB_CHARACTERS.isdisjoint(pattern):
+        return name == pattern
+    return fnmatch.fnmatchcase(name, pattern)
 
 
 @once_per_definition

@@ -302,3 +302,13 @@ def test_the_workspace_role_views_are_derived_once_per_definition(monkeypatch, s
     assert ws.data_persona_suffixes(platform, project, "dev") and ws.bucket_role_groups(platform, "dev")["team"]
     assert ws.bucket_access(platform, "dev", ws.service_role_suffixes(platform)["training"])
     assert calls == []
+
+
+def test_accounts_are_built_once_per_definition_and_each_caller_gets_its_own_dict(sample_platform):
+    platform = parse_platform(sample_platform)
+    first, second = platform.accounts(), platform.accounts()
+    assert first == second and first is not second
+    assert all(first[key][0] is second[key][0] for key in first)  # one build: the same account specs
+    first.clear()  # a caller's copy: the definition's accounts stay whole
+    assert platform.accounts() == second == parse_platform(sample_platform).accounts()
+    assert {"log-archive", "fraud-detection-dev"} <= set(second)

@@ -300,3 +300,21 @@ def test_finding_a_role_by_its_accounts_roles_answers_as_the_whole_inventory(sam
     for account in accounts:
         for name in names:
             assert find_role(platform, account, name) == find_role(platform, account, name, known), (account, name)
+
+
+def test_glob_match_answers_as_fnmatchcase(sample_platform):
+    # Role names and references, literal and patterned, against each other: plain names are
+    # compared instead of compiled, and the answer is fnmatch's for every pair.
+    import fnmatch
+
+    from stacks.principal_settings import glob_match
+
+    names = sorted({r.name for r in known_roles(parse_platform(sample_platform))})[::5]
+    names += ["*", "mrd-*", "mrd-?ata-*", "[ab]c", "a[!b]c", "abc", "acc", "a.c", "a\\c", "a+c", "(x)", "x$",
+              "^x", "", "MRD-*", "role/path/*", "aws-service-role/*"]
+    checked = 0
+    for name in names:
+        for pattern in names:
+            assert glob_match(name, pattern) == fnmatch.fnmatchcase(name, pattern), (name, pattern)
+            checked += glob_match(name, pattern)
+    assert checked > len(names)  # some pairs match other than themselves
