@@ -694,6 +694,32 @@ class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):
         return future
 
 
+def _inline_run_in_executor(loop: asyncio.AbstractEventLoop) -> Callable[..., asyncio.Future]:
+    """`loop.run_in_executor` for a run whose default executor is the `_InlineExecutor`.
+
+    The SDK sends each monitor call through `run_in_executor(None, ...)`, which wraps the
+    executor's future (`futures.wrap_future`): two callbacks, a closure per call and, to hand the
+    outcome to the loop, `call_soon_threadsafe`, which also writes a byte to wake the loop's
+    selector and so costs two system calls per call. Inline, the call has already run when its
+    future is wrapped and the loop is the one running it, so the outcome is handed over with
+    `call_soon`: the same callback, queued at the same place, without the wake-up. Any other
+    executor is the loop's own way.
+    """
+    original = loop.run_in_executor
+    copy_state = asyncio.futures._copy_future_state  # noqa: SLF001 what wrap_future's callback does
+
+    def run_in_executor(executor: Any, func: Callable[..., Any], *args: Any) -> asyncio.Future:
+        inline = loop._default_executor  # noqa: SLF001
+        if executor is not None or not isinstance(inline, _InlineExecutor):
+            return original(executor, func, *args)
+        source = inline.submit(func, *args)
+        destination = loop.create_future()
+        loop.call_soon(copy_state, source, destination)
+        return destination
+
+    return run_in_executor
+
+
 # -- the SDK's per-registration work, done the same way at less cost ---------------------------
 
 
@@ -1274,6 +1300,7 @@ def _run_stack(stack: str, config_dir: Path, upstream: dict[str, dict[str, Any]]
     loop = asyncio.get_event_loop()
     previous_executor = getattr(loop, "_default_executor", None)
     loop.set_default_executor(_InlineExecutor(max_workers=1))
+    loop.run_in_executor = _inline_run_in_executor(loop)  # type: ignore[method-assign]
     loop.set_exception_handler(_quiet_exception_handler)
     original_outputs = pulumi.StackReference.require_output, pulumi.StackReference.get_output
     pulumi.StackReference.require_output, pulumi.StackReference.get_output = _require_output, _get_output
@@ -1310,6 +1337,7 @@ def _run_stack(stack: str, config_dir: Path, upstream: dict[str, dict[str, Any]]
         pulumi.runtime.settings.SETTINGS.monitor = None
         pulumi.StackReference.require_output, pulumi.StackReference.get_output = original_outputs
         loop._default_executor = previous_executor  # noqa: SLF001 (no public way to restore it)
+        del loop.run_in_executor  # the loop's own again
         os.chdir(cwd)
         sys.path[:] = saved_path
     # Unresolvable references first: whatever else failed most likely followed from them.

@@ -1,6 +1,7 @@
 """What makes the offline preview fast, without changing what it computes.
 
-The engine swaps three SDK helpers for equivalents during a run (`engine._lean_sdk`): each must
+The engine swaps SDK helpers for equivalents during a run (`engine._lean_sdk`, and the loop's
+`run_in_executor` for the inline monitor calls): each must
 give the SDK's answer, cost less in the way it was measured to cost, and be put back after.
 """
 
@@ -147,6 +148,32 @@ def test_debug_messages_are_dropped_where_they_are_made_and_warnings_still_arriv
     monkeypatch.setattr(engine, "_debug", engine._SDK_DEBUG)  # noqa: SLF001 (what the SDK would send)
     run_stack("dev", program.stack_config_dir, program=program)
     assert severities.count(engine_pb2.DEBUG) >= 2 * len(run.resources)
+
+
+def test_monitor_calls_hand_their_outcome_to_the_loop_without_waking_it(monkeypatch, tmp_path):
+    """Each registration's monitor call runs inline; its outcome reaches the awaiting SDK code by
+    a callback queued on the running loop, not through `wrap_future`'s thread-safe hand-over,
+    which writes a wake-up byte to the loop's selector per call. Same resources, same order, and
+    the loop's own `run_in_executor` afterwards."""
+    import asyncio
+
+    wakeups = []
+    write = asyncio.selector_events.BaseSelectorEventLoop._write_to_self  # noqa: SLF001
+    monkeypatch.setattr(asyncio.selector_events.BaseSelectorEventLoop, "_write_to_self",
+                        lambda self: wakeups.append(1) or write(self))
+    program = _write_program(tmp_path, "calls", "import pulumi_aws as aws\n"
+                             "buckets = [aws.s3.Bucket(f'b{n}', tags={'n': str(n)}) for n in range(5)]\n"
+                             "aws.s3.BucketPolicy('p', bucket=buckets[0].id, policy=buckets[1].arn)\n"
+                             "aws.get_caller_identity()\n", {"dev": ""})
+    run = run_stack("dev", program.stack_config_dir, program=program)
+    assert [r.name for r in run.resources] == ["b0", "b1", "b2", "b3", "b4", "p"] and wakeups == []
+    assert run.named("p").inputs["bucket"] == run.named("b0").id and run.named("p").inputs["policy"] == run.named("b1").outputs["arn"]
+    loop = asyncio.get_event_loop()
+    assert "run_in_executor" not in vars(loop)
+    monkeypatch.setattr(engine, "_inline_run_in_executor", lambda loop: loop.run_in_executor)  # the SDK's way
+    again = run_stack("dev", program.stack_config_dir, program=program)
+    assert [r.name for r in again.resources] == [r.name for r in run.resources]
+    assert len(wakeups) >= len(run.resources)
 
 
 def test_created_roles_costs_linear_in_projects(monkeypatch):
