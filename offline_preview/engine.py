@@ -54,6 +54,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import known_types, rpc
 from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime.proto import engine_pb2, provider_pb2, resource_pb2, source_pb2
+from pulumi import output as pulumi_output
 from pulumi.output import UNKNOWN, Unknown
 from pulumi.runtime.sync_await import _sync_await
 
@@ -812,6 +813,41 @@ def _create_urn(name: Any, type_: Any, parent: Any = None, project: str | None =
     return parent_urn.apply(lambda urn: urn[0:urn.rfind("::")] + "$" + type_ + "::" + name)
 
 
+_SDK_TRANSFER_PROPERTIES = rpc.transfer_properties
+
+
+def _transfer_properties(res: Any, props: Any, custom: bool) -> dict[str, Callable[..., None]]:
+    """`pulumi.runtime.rpc.transfer_properties` with one future per output property where the
+    SDK makes four futures and a task.
+
+    Every registration gives each output property of the resource's class (dozens for many
+    pulumi_aws types) an Output and the resolver that settles it once the monitor answers. The
+    SDK's Output awaits four futures (dependencies, value, known, secret) in a task of its own,
+    which then builds the Output's data; here the resolver builds that data at once and settles
+    the Output's one future with it: the same value, known and secret flags and dependencies
+    (the resource included), or the same exception."""
+    resolvers: dict[str, Callable[..., None]] = {}
+    from_data = pulumi.Output._from_data  # noqa: SLF001
+    for name in props:
+        if name == "urn" or (name == "id" and custom):
+            continue  # the SDK settles these itself
+        data: asyncio.Future = asyncio.Future()
+        resolvers[name] = functools.partial(_settle_output, res, data)
+        res.__dict__[name] = from_data(data)
+    return resolvers
+
+
+def _settle_output(res: Any, data: asyncio.Future, value: Any, is_known: bool, is_secret: bool,
+                   deps: Any, failed: Exception | None) -> None:
+    if failed is not None:
+        data.set_exception(failed)
+        return
+    resources = set(deps) if deps else set()
+    resources.add(res)
+    data.set_result(pulumi_output._OutputData(  # noqa: SLF001
+        resources=resources, value=value, is_known=is_known, is_secret=is_secret))
+
+
 _SDK_DEBUG = pulumi.log.debug
 
 
@@ -831,14 +867,15 @@ def _lean_sdk() -> Any:
         yield
         return
     saved = (rpc.contains_unknowns, sdk_resource._get_stack_trace, sdk_resource.create_urn,  # noqa: SLF001
-             pulumi.log.debug)
+             pulumi.log.debug, rpc.transfer_properties)
     (rpc.contains_unknowns, sdk_resource._get_stack_trace, sdk_resource.create_urn,  # noqa: SLF001
-     pulumi.log.debug) = (_contains_unknowns, _stack_trace, _create_urn, _debug)
+     pulumi.log.debug, rpc.transfer_properties) = (_contains_unknowns, _stack_trace, _create_urn, _debug,
+                                                   _transfer_properties)
     try:
         yield
     finally:
         (rpc.contains_unknowns, sdk_resource._get_stack_trace, sdk_resource.create_urn,  # noqa: SLF001
-         pulumi.log.debug) = saved
+         pulumi.log.debug, rpc.transfer_properties) = saved
 
 
 # Dependency order of the platform's layers (see the stack table in ARCHITECTURE.md); a hint only.

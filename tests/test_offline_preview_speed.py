@@ -176,6 +176,73 @@ def test_monitor_calls_hand_their_outcome_to_the_loop_without_waking_it(monkeypa
     assert len(wakeups) >= len(run.resources)
 
 
+def _observed(program_dir: Path, stack: str, tmp_path: Path) -> object:
+    """What a run of a program shows: every registration (inputs, outputs, dependencies by
+    property), the exports, which are secret and unknown, or the error it fails with."""
+    import re  # noqa: PLC0415
+
+    def text(value: object) -> str:  # an unknown is an object of its own in each run
+        return re.sub(r"<pulumi\.output\.Unknown object at 0x[0-9a-f]+>", "UNKNOWN", repr(value))
+
+    program = load_program(program_dir)
+    try:
+        run = run_stack(stack, program.stack_config_dir, program=program)
+    except engine.PreviewError as exc:
+        return ("failed", str(exc), sorted(r.urn for r in exc.registered))
+    return ([(r.urn, text(r.inputs), text(r.outputs), sorted(r.dependencies),
+              sorted((k, sorted(v)) for k, v in r.property_dependencies.items())) for r in run.resources],
+            text(run.outputs), run.secret_outputs)
+
+
+OUTPUT_PROGRAM = """import pulumi
+import pulumi_aws as aws
+
+bucket = aws.s3.Bucket("b", tags={"team": "ml"})
+role = aws.iam.Role("r", assume_role_policy=bucket.arn.apply(lambda arn: '{"Statement": [{"Resource": "%s"}]}' % arn))
+param = aws.ssm.Parameter("s", type="SecureString", value=pulumi.Output.secret("hidden"))
+copy = aws.ssm.Parameter("c", type="String", value=param.value.apply(lambda v: v.upper()))
+policy = aws.s3.BucketPolicy("p", bucket=bucket.id, policy=pulumi.Output.all(bucket.arn, role.arn).apply(
+    lambda parts: '{"Resource": "%s", "Principal": "%s"}' % tuple(parts)))
+vpc = aws.ec2.Vpc("v", cidr_block="10.1.0.0/16")
+aws.ec2.Subnet("n", vpc_id=vpc.id, cidr_block="10.1.0.0/24", ipv6_cidr_block=vpc.ipv6_cidr_block)
+pulumi.export("arn", bucket.arn)
+pulumi.export("secret", copy.value)
+pulumi.export("unknown", vpc.ipv6_cidr_block)
+pulumi.export("applied", vpc.ipv6_cidr_block.apply(lambda c: c.upper()))
+pulumi.export("tags", bucket.tags_all)
+"""
+
+
+def test_output_properties_settle_as_the_sdks_do(monkeypatch, tmp_path):
+    """The lean `transfer_properties` against the SDK's, on programs that read outputs known,
+    unknown and secret, depend on them through applies, export them, and fail on a duplicate
+    URN: every registration, export and error the same."""
+    written = tmp_path / "outputs"
+    written.mkdir()
+    _write_program(written, "outputs", OUTPUT_PROGRAM, {"dev": ""})
+    failing = tmp_path / "failing"  # the second bucket's registration fails: its outputs fail
+    failing.mkdir()
+    _write_program(failing, "failing", "import pulumi_aws as aws\n"
+                   "aws.s3.Bucket('same')\nagain = aws.s3.Bucket('same')\n"
+                   "aws.s3.BucketPolicy('after', bucket=again.bucket, policy=again.arn)\n"
+                   "aws.s3.Bucket('independent')\n", {"dev": ""})
+    cases = [(written, "dev"), (PROGRAMS / "unknowns", "dev"), (PROGRAMS / "basic", "base"),
+             (PROGRAMS / "duplicate", "dev"), (failing, "dev")]
+    made = []
+    lean = engine._transfer_properties  # noqa: SLF001
+    monkeypatch.setattr(engine, "_transfer_properties", lambda *a: (made.append(1), lean(*a))[1])
+    ours = [_observed(d, stack, tmp_path) for d, stack in cases]
+    assert made
+    monkeypatch.setattr(engine, "_transfer_properties", engine._SDK_TRANSFER_PROPERTIES)  # noqa: SLF001
+    theirs = [_observed(d, stack, tmp_path) for d, stack in cases]
+    assert ours == theirs
+    assert ours[-2][0] == "failed" and "Duplicate resource URN" in ours[-2][1]
+    assert ours[-1][0] == "failed" and not any(urn.endswith("::after") for urn in ours[-1][2])
+    assert any(urn.endswith("::independent") for urn in ours[-1][2])
+    assert "secret" in ours[0][2] and "'applied': UNKNOWN" in ours[0][1] and "'secret': 'HIDDEN'" in ours[0][1]
+    assert rpc.transfer_properties is engine._SDK_TRANSFER_PROPERTIES  # noqa: SLF001 (put back after each run)
+
+
 def test_created_roles_costs_linear_in_projects(monkeypatch):
     """The role inventory every stack's validation builds: each role compared with a few, not all."""
     import sys
