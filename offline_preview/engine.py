@@ -848,6 +848,62 @@ def _settle_output(res: Any, data: asyncio.Future, value: Any, is_known: bool, i
         resources=resources, value=value, is_known=is_known, is_secret=is_secret))
 
 
+_SDK_DESERIALIZE_PROPERTIES = rpc.deserialize_properties
+
+
+def _deserialize_properties(props_struct: struct_pb2.Struct, keep_unknowns: bool | None = None,
+                            keep_internal: bool | None = True) -> Any:
+    """`pulumi.runtime.rpc.deserialize_properties`, reading the Struct's values directly.
+
+    Both sides of every registration deserialize a Struct (the monitor its inputs, the SDK the
+    monitor's answer). The SDK's version reads each value through the Struct's dict-like
+    wrappers, which convert it again for every lookup; here each value is read once by its
+    kind. The same result: numbers as floats, the unknown sentinel an `Unknown` during a
+    preview (else dropped), None values dropped, internal keys kept or skipped alike, secrets
+    inside a list or dict pushed up a level, and a value that is not set the SDK's ValueError.
+    A Struct with the special signature key (an asset, archive, secret, resource or output
+    value) is the SDK's to read."""
+    if not isinstance(props_struct, struct_pb2.Struct):
+        return _SDK_DESERIALIZE_PROPERTIES(props_struct, keep_unknowns, keep_internal)
+    fields = props_struct.fields
+    if rpc._special_sig_key in fields:  # noqa: SLF001
+        return _SDK_DESERIALIZE_PROPERTIES(props_struct, keep_unknowns, keep_internal)
+    output = {}
+    for key in fields:
+        if keep_internal is False and key.startswith("__") and key != "__provider":
+            continue
+        value = _deserialized_value(fields[key], keep_unknowns, keep_internal)
+        if value is not None:
+            output[key] = value
+    return output
+
+
+def _deserialized_value(value: struct_pb2.Value, keep_unknowns: bool | None, keep_internal: bool | None) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        text = value.string_value
+        if text == rpc.UNKNOWN:
+            return Unknown() if pulumi.runtime.settings.is_dry_run() or keep_unknowns else None
+        return text
+    if kind == "struct_value":
+        props = _deserialize_properties(value.struct_value, keep_unknowns, keep_internal)
+        if isinstance(props, dict) and any(rpc.is_rpc_secret(v) for v in props.values()):
+            return rpc.wrap_rpc_secret({k: rpc.unwrap_rpc_secret(v) for k, v in props.items()})
+        return props
+    if kind == "list_value":
+        values = [_deserialized_value(item, keep_unknowns, keep_internal) for item in value.list_value.values]
+        if any(rpc.is_rpc_secret(v) for v in values):
+            return rpc.wrap_rpc_secret([rpc.unwrap_rpc_secret(v) for v in values])
+        return values
+    if kind == "number_value":
+        return value.number_value
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "null_value":
+        return None
+    raise ValueError("Value not set")  # as the Struct's wrappers say it
+
+
 _SDK_DEBUG = pulumi.log.debug
 
 
@@ -867,15 +923,15 @@ def _lean_sdk() -> Any:
         yield
         return
     saved = (rpc.contains_unknowns, sdk_resource._get_stack_trace, sdk_resource.create_urn,  # noqa: SLF001
-             pulumi.log.debug, rpc.transfer_properties)
+             pulumi.log.debug, rpc.transfer_properties, rpc.deserialize_properties)
     (rpc.contains_unknowns, sdk_resource._get_stack_trace, sdk_resource.create_urn,  # noqa: SLF001
-     pulumi.log.debug, rpc.transfer_properties) = (_contains_unknowns, _stack_trace, _create_urn, _debug,
-                                                   _transfer_properties)
+     pulumi.log.debug, rpc.transfer_properties, rpc.deserialize_properties) = (
+        _contains_unknowns, _stack_trace, _create_urn, _debug, _transfer_properties, _deserialize_properties)
     try:
         yield
     finally:
         (rpc.contains_unknowns, sdk_resource._get_stack_trace, sdk_resource.create_urn,  # noqa: SLF001
-         pulumi.log.debug, rpc.transfer_properties) = saved
+         pulumi.log.debug, rpc.transfer_properties, rpc.deserialize_properties) = saved
 
 
 # Dependency order of the platform's layers (see the stack table in ARCHITECTURE.md); a hint only.

@@ -243,6 +243,78 @@ def test_output_properties_settle_as_the_sdks_do(monkeypatch, tmp_path):
     assert rpc.transfer_properties is engine._SDK_TRANSFER_PROPERTIES  # noqa: SLF001 (put back after each run)
 
 
+def _wire_value(rng, depth: int) -> object:
+    """A random property value as the SDK puts it on the wire: plain data, the unknown sentinel,
+    secrets, assets and archives (special-signature structs), internal keys, nulls."""
+    sig = rpc._special_sig_key  # noqa: SLF001
+    kinds = ["text", "number", "bool", "null", "unknown"] + (
+        ["list", "dict", "secret", "asset", "archive"] if depth < 4 else [])
+    kind = rng.choice(kinds)
+    if kind == "text":
+        return rng.choice(["", "a", "ünï", "arn:aws:s3:::b", "04da6b54"])
+    if kind == "number":
+        return rng.choice([0, 1, -2.5, 2**40, 1e-9])
+    if kind == "bool":
+        return rng.random() < 0.5
+    if kind == "null":
+        return None
+    if kind == "unknown":
+        return rpc.UNKNOWN
+    if kind == "list":
+        return [_wire_value(rng, depth + 1) for _ in range(rng.randrange(4))]
+    if kind == "secret":
+        return {sig: rpc._special_secret_sig, "value": _wire_value(rng, depth + 1)}  # noqa: SLF001
+    if kind == "asset":
+        return {sig: rpc._special_asset_sig, "text": "hello"}  # noqa: SLF001
+    if kind == "archive":
+        return {sig: rpc._special_archive_sig, "assets": {"a": {sig: rpc._special_asset_sig, "path": "f.txt"}}}  # noqa: SLF001
+    keys = rng.sample(["k", "name", "é", "__internal", "__provider", "__x"], rng.randrange(5))
+    return {key: _wire_value(rng, depth + 1) for key in keys}
+
+
+def _comparable(value: object) -> object:
+    if isinstance(value, pulumi.output.Unknown):
+        return "UNKNOWN"
+    if isinstance(value, dict):
+        return {k: _comparable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_comparable(v) for v in value]
+    if isinstance(value, (pulumi.Asset, pulumi.Archive)):
+        return (type(value).__name__, _comparable(dict(vars(value))))
+    return (type(value).__name__, value)
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_properties_deserialize_as_the_sdks_do(dry_run, monkeypatch):
+    """The lean `deserialize_properties` against the SDK's on 500 seeded random Structs, each
+    with and without unknowns kept and internal keys, in a preview and not: the same values,
+    types and key order; and a value that is not set fails alike."""
+    import random  # noqa: PLC0415
+
+    from google.protobuf import struct_pb2  # noqa: PLC0415
+
+    monkeypatch.setattr(pulumi.runtime.settings, "is_dry_run", lambda: dry_run)
+    rng = random.Random(23)
+    checked = 0
+    for _ in range(500):
+        struct = struct_pb2.Struct()
+        struct.update({f"p{n}": _wire_value(rng, 0) for n in range(rng.randrange(6))})
+        for keep_unknowns in (None, True):
+            for keep_internal in (True, False):
+                ours = engine._deserialize_properties(struct, keep_unknowns, keep_internal)  # noqa: SLF001
+                theirs = engine._SDK_DESERIALIZE_PROPERTIES(struct, keep_unknowns, keep_internal)  # noqa: SLF001
+                assert _comparable(ours) == _comparable(theirs)
+                assert list(ours) == list(theirs)
+                checked += 1
+    assert checked == 2000
+    unset = struct_pb2.Struct()
+    unset.fields["x"].list_value.values.add()  # a list holding a Value with no kind
+    with pytest.raises(ValueError, match="Value not set"):
+        engine._SDK_DESERIALIZE_PROPERTIES(unset)  # noqa: SLF001
+    with pytest.raises(ValueError, match="Value not set"):
+        engine._deserialize_properties(unset)  # noqa: SLF001
+
+
 def test_created_roles_costs_linear_in_projects(monkeypatch):
     """The role inventory every stack's validation builds: each role compared with a few, not all."""
     import sys
