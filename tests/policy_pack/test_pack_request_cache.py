@@ -145,8 +145,10 @@ def test_each_resource_is_deserialized_once_per_request(servicer, requests, mess
     assert message_to_dict_calls == [resource.properties, resource.provider.properties]
     message_to_dict_calls.clear()
     servicer.AnalyzeStack(stack, None)
-    with_provider = sum(1 for r in stack.resources if r.HasField("provider"))
-    assert len(message_to_dict_calls) == len(stack.resources) + with_provider
+    # Each resource's properties, and each provider not built before (one per distinct message).
+    providers = {r.provider.SerializeToString(deterministic=True) for r in stack.resources if r.HasField("provider")}
+    providers.discard(resource.provider.SerializeToString(deterministic=True))
+    assert len(message_to_dict_calls) == len(stack.resources) + len(providers)
     message_to_dict_calls.clear()
     # The SDK's own analyzer: once per policy.
     with request_cache.uncached():
@@ -278,6 +280,44 @@ def test_no_policy_changes_what_the_cache_shares(servicer, requests):
                     assert _canonical(result) == _canonical(again)
                 checked += 1
     assert checked > 1000
+    # Shared across requests: the providers built once for every request carrying them, and
+    # what the pack derived from them, still what a request gives afresh.
+    shared = 0
+    for run, resources, _ in requests:
+        for request in resources:
+            if request.HasField("provider"):
+                fresh = request_cache._ORIGINALS["_get_provider_resource"](servicer, request)  # noqa: SLF001
+                kept = request_cache._providers[request.provider.SerializeToString(deterministic=True)]  # noqa: SLF001
+                assert _canonical(kept) == _canonical(fresh)
+                info = request_cache._objects.get(("provider", id(kept)))  # noqa: SLF001
+                if info is not None:
+                    again = provider_info(fresh)
+                    assert info[1] == again and info[1].default_tags == again.default_tags  # fields, and the cached tags
+                    shared += 1
+    assert shared > 100
+
+
+def test_a_provider_is_built_once_for_the_requests_that_carry_it(servicer, requests):
+    """Requests carrying byte-identical providers get one provider object (and one view of it
+    from the pack); a provider that differs in anything gets its own."""
+    _, resources, _ = requests[0]
+    with_provider = [r for r in resources if r.HasField("provider")]
+    seen: dict[bytes, Any] = {}
+    for request in with_provider:
+        with request_cache.scope():
+            provider = servicer._get_provider_resource(request)  # noqa: SLF001
+        key = request.provider.SerializeToString(deterministic=True)
+        assert seen.setdefault(key, provider) is provider
+    assert len(seen) < len(with_provider) / 5
+    changed = type(with_provider[0])()
+    changed.CopyFrom(with_provider[0])
+    changed.provider.properties["region"] = "eu-central-1"
+    with request_cache.scope():
+        other = servicer._get_provider_resource(changed)  # noqa: SLF001
+    assert other is not seen[with_provider[0].provider.SerializeToString(deterministic=True)]
+    assert other.props["region"] == "eu-central-1"
+    with request_cache.uncached():  # the SDK's own: one per request
+        assert servicer._get_provider_resource(with_provider[0]) is not servicer._get_provider_resource(with_provider[0])  # noqa: SLF001
 
 
 def test_only_the_sdk_it_was_checked_with_is_wrapped(servicer, monkeypatch):

@@ -21,6 +21,7 @@ Property names are the provider schema's camelCase names (``kmsKeyId``), as the 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -209,8 +210,9 @@ class ProviderInfo:
     def region(self) -> Any:
         return self.props.get("region")
 
-    @property
+    @functools.cached_property
     def default_tags(self) -> dict[str, Any]:
+        """The provider's default tags (read, not changed: the dict is the provider's)."""
         default = json_value(self.props.get("defaultTags"))
         if isinstance(default, dict):
             return tag_map(default.get("tags"))
@@ -420,7 +422,8 @@ def resource_policy(*, name: str, domain: str, description: str, remediation: st
         cfg = {**defaults, **dict(args.get_config() or {})}
         # Every resource policy of one Analyze call sees the same resource: one plain copy for all.
         props = request_cache.once("props", lambda: plain(args.props))
-        provider = request_cache.once("provider", lambda: provider_info(args.provider))
+        # The SDK's provider object is shared by the requests that carry the same provider.
+        provider = request_cache.per_object("provider", args.provider, lambda: provider_info(args.provider))
         ctx = ResourceContext(args.resource_type, args.urn, args.name, props, provider,
                               bool(args.opts.protect), cfg, dict(args.stack_tags or {}))
         if is_exempt(ctx.urn, ctx.tags, cfg):

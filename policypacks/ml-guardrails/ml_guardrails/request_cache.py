@@ -93,6 +93,55 @@ def _per_request(method: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
+# Providers seen lately, by their message's bytes (a stack has a few; every request carries one).
+_PROVIDERS_KEPT = 64
+_providers: dict[bytes, Any] = {}
+_objects: dict[tuple[str, int], tuple[Any, Any]] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _per_provider(method: Callable[..., T]) -> Callable[..., T]:
+    """`servicer._get_provider_resource(request)` once per provider, across requests.
+
+    Every `Analyze` request carries its resource's provider, the same message for most of a
+    stack's resources; the SDK builds it (a dict, deserialized, proxied) for each. Here a
+    provider whose message has the same bytes as one built lately is the one built then: the
+    SDK's answer is a function of that message alone (type, URN, name, properties)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, request: Any) -> T:
+        if _memo() is None or not request.HasField("provider"):
+            return method(self, request)
+        key = request.provider.SerializeToString(deterministic=True)
+        hit = _providers.get(key)
+        if hit is None:
+            hit = method(self, request)
+            with _SHARED_LOCK:
+                if len(_providers) >= _PROVIDERS_KEPT:
+                    _providers.pop(next(iter(_providers)))
+                _providers[key] = hit
+        return hit
+
+    return wrapper
+
+
+def per_object(name: str, value: Any, build: Callable[[], T]) -> T:
+    """`build()` once per `value` object under `name`, across requests (every call outside one):
+    for what the pack derives from a shared provider. The object is kept with the result, so
+    its id cannot be reused while it is remembered (as many as `_PROVIDERS_KEPT` per name)."""
+    if _memo() is None:
+        return build()
+    key = (name, id(value))
+    hit = _objects.get(key)
+    if hit is None or hit[0] is not value:
+        hit = (value, build())
+        with _SHARED_LOCK:
+            if len(_objects) >= 4 * _PROVIDERS_KEPT:
+                _objects.pop(next(iter(_objects)))
+            _objects[key] = hit
+    return hit[1]
+
+
 def _scoped(method: Callable[..., T], by_type: bool = False) -> Callable[..., T]:
     """An RPC handler whose call is one request: the memo lives as long as the call.
 
@@ -329,7 +378,7 @@ def install() -> bool:
     servicer.Analyze = _scoped(servicer.Analyze, by_type=True)
     servicer.AnalyzeStack = _scoped(_analyze_stack)
     servicer._get_resource_options = _per_request(servicer._get_resource_options)  # noqa: SLF001
-    servicer._get_provider_resource = _per_request(servicer._get_provider_resource)  # noqa: SLF001
+    servicer._get_provider_resource = _per_provider(servicer._get_provider_resource)  # noqa: SLF001
     return True
 
 
@@ -345,6 +394,8 @@ def uninstall() -> None:
     for name in ("Analyze", "AnalyzeStack", "_get_resource_options", "_get_provider_resource"):
         setattr(servicer, name, _ORIGINALS[name])
     _ORIGINALS.clear()
+    _providers.clear()
+    _objects.clear()
 
 
 @contextmanager
