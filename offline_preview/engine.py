@@ -54,6 +54,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import known_types, rpc
 from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime.proto import engine_pb2, provider_pb2, resource_pb2, source_pb2
+from pulumi import _types as sdk_types  # noqa: PLC2701 (the SDK's type metadata)
 from pulumi import output as pulumi_output
 from pulumi.output import UNKNOWN, Unknown
 from pulumi.runtime.sync_await import _sync_await
@@ -904,6 +905,25 @@ def _deserialized_value(value: struct_pb2.Value, keep_unknowns: bool | None, kee
     raise ValueError("Value not set")  # as the Struct's wrappers say it
 
 
+_SDK_UNWRAP_TYPE = sdk_types.unwrap_type
+
+
+@functools.lru_cache(maxsize=4096)
+def _unwrap_hashable_type(val: Any) -> Any:
+    return _SDK_UNWRAP_TYPE(val)
+
+
+def _unwrap_type(val: Any) -> Any:
+    """`pulumi._types.unwrap_type` (the T of `Output[T]`, `Input[T]`, `Optional[T]`, ...) once
+    per type: the SDK works it out from the type's typing structure for every typed input of
+    every registration, and the answer is a function of the type alone. A type that cannot be a
+    cache key is the SDK's to unwrap each time."""
+    try:
+        return _unwrap_hashable_type(val)
+    except TypeError:
+        return _SDK_UNWRAP_TYPE(val)
+
+
 _SDK_DEBUG = pulumi.log.debug
 
 
@@ -923,15 +943,16 @@ def _lean_sdk() -> Any:
         yield
         return
     saved = (rpc.contains_unknowns, sdk_resource._get_stack_trace, sdk_resource.create_urn,  # noqa: SLF001
-             pulumi.log.debug, rpc.transfer_properties, rpc.deserialize_properties)
+             pulumi.log.debug, rpc.transfer_properties, rpc.deserialize_properties, sdk_types.unwrap_type)
     (rpc.contains_unknowns, sdk_resource._get_stack_trace, sdk_resource.create_urn,  # noqa: SLF001
-     pulumi.log.debug, rpc.transfer_properties, rpc.deserialize_properties) = (
-        _contains_unknowns, _stack_trace, _create_urn, _debug, _transfer_properties, _deserialize_properties)
+     pulumi.log.debug, rpc.transfer_properties, rpc.deserialize_properties, sdk_types.unwrap_type) = (
+        _contains_unknowns, _stack_trace, _create_urn, _debug, _transfer_properties, _deserialize_properties,
+        _unwrap_type)
     try:
         yield
     finally:
         (rpc.contains_unknowns, sdk_resource._get_stack_trace, sdk_resource.create_urn,  # noqa: SLF001
-         pulumi.log.debug, rpc.transfer_properties, rpc.deserialize_properties) = saved
+         pulumi.log.debug, rpc.transfer_properties, rpc.deserialize_properties, sdk_types.unwrap_type) = saved
 
 
 # Dependency order of the platform's layers (see the stack table in ARCHITECTURE.md); a hint only.

@@ -315,6 +315,36 @@ def test_properties_deserialize_as_the_sdks_do(dry_run, monkeypatch):
         engine._deserialize_properties(unset)  # noqa: SLF001
 
 
+def test_types_unwrap_as_the_sdk_unwraps_them(monkeypatch):
+    """Every type a run of the sample's identity stack asks the SDK to unwrap, and the typing
+    shapes the SDK recognises, unwrap to what the SDK says; an unhashable one too."""
+    from typing import Any, Optional
+
+    from pulumi import _types as sdk_types
+
+    asked: list[object] = []
+    lean = engine._unwrap_type  # noqa: SLF001
+    monkeypatch.setattr(engine, "_unwrap_type", lambda val: (asked.append(val), lean(val))[1])
+    program = load_program(Path(__file__).resolve().parent.parent)
+    sample = run_stack("identity", program.stack_config_dir, program=program)
+    assert sample.resources and len({repr(t) for t in asked}) > 20
+    import pulumi_aws as aws
+
+    shapes = [pulumi.Output[str], pulumi.Input[str], Optional[pulumi.Input[str]], pulumi.Input[Optional[str]],
+              pulumi.InputType[aws.iam.RoleInlinePolicyArgs],
+              Optional[pulumi.Input[pulumi.InputType[aws.iam.RoleInlinePolicyArgs]]],
+              pulumi.Input[list[pulumi.Input[str]]], Optional[dict[str, Any]], str, int, Any, None]
+    for val in [*asked, *shapes]:
+        assert lean(val) == sdk_types.unwrap_type(val), val
+    unhashable = type("Unhashable", (), {"__hash__": None})()
+    assert lean(unhashable) is sdk_types.unwrap_type(unhashable)
+    engine._unwrap_hashable_type.cache_clear()  # noqa: SLF001
+    for val in asked:
+        lean(val)
+    info = engine._unwrap_hashable_type.cache_info()  # noqa: SLF001
+    assert info.hits > 2 * info.misses  # asked again and again: answered from the cache
+
+
 def test_created_roles_costs_linear_in_projects(monkeypatch):
     """The role inventory every stack's validation builds: each role compared with a few, not all."""
     import sys
