@@ -924,6 +924,17 @@ def _unwrap_type(val: Any) -> Any:
         return _SDK_UNWRAP_TYPE(val)
 
 
+_SDK_RESOURCE_TYPES = sdk_types.resource_types
+
+
+@functools.lru_cache(maxsize=1024)
+def _resource_types(resource_cls: type) -> dict[str, type]:
+    """`pulumi._types.resource_types` once per resource class: the SDK merges the class's
+    annotated and property types anew for every registration it resolves (its one caller reads
+    the dict, never changes it)."""
+    return _SDK_RESOURCE_TYPES(resource_cls)
+
+
 _SDK_DEBUG = pulumi.log.debug
 
 
@@ -943,16 +954,19 @@ def _lean_sdk() -> Any:
         yield
         return
     saved = (rpc.contains_unknowns, sdk_resource._get_stack_trace, sdk_resource.create_urn,  # noqa: SLF001
-             pulumi.log.debug, rpc.transfer_properties, rpc.deserialize_properties, sdk_types.unwrap_type)
+             pulumi.log.debug, rpc.transfer_properties, rpc.deserialize_properties, sdk_types.unwrap_type,
+             sdk_types.resource_types)
     (rpc.contains_unknowns, sdk_resource._get_stack_trace, sdk_resource.create_urn,  # noqa: SLF001
-     pulumi.log.debug, rpc.transfer_properties, rpc.deserialize_properties, sdk_types.unwrap_type) = (
+     pulumi.log.debug, rpc.transfer_properties, rpc.deserialize_properties, sdk_types.unwrap_type,
+     sdk_types.resource_types) = (
         _contains_unknowns, _stack_trace, _create_urn, _debug, _transfer_properties, _deserialize_properties,
-        _unwrap_type)
+        _unwrap_type, _resource_types)
     try:
         yield
     finally:
         (rpc.contains_unknowns, sdk_resource._get_stack_trace, sdk_resource.create_urn,  # noqa: SLF001
-         pulumi.log.debug, rpc.transfer_properties, rpc.deserialize_properties, sdk_types.unwrap_type) = saved
+         pulumi.log.debug, rpc.transfer_properties, rpc.deserialize_properties, sdk_types.unwrap_type,
+         sdk_types.resource_types) = saved
 
 
 # Dependency order of the platform's layers (see the stack table in ARCHITECTURE.md); a hint only.

@@ -345,6 +345,26 @@ def test_types_unwrap_as_the_sdk_unwraps_them(monkeypatch):
     assert info.hits > 2 * info.misses  # asked again and again: answered from the cache
 
 
+def test_resource_types_are_the_sdks_once_per_class(monkeypatch):
+    """The types of every resource class the identity stack and a program with annotated
+    classes of its own register are the SDK's, built once per class."""
+    from pulumi import _types as sdk_types
+
+    classes: list[type] = []
+    lean = engine._resource_types  # noqa: SLF001
+    monkeypatch.setattr(engine, "_resource_types", lambda cls: (classes.append(cls), lean(cls))[1])
+    program = load_program(Path(__file__).resolve().parent.parent)
+    run_stack("identity", program.stack_config_dir, program=program)
+    unknowns = load_program(PROGRAMS / "unknowns")
+    run_stack("dev", unknowns.stack_config_dir, program=unknowns)
+    distinct = set(classes)
+    assert len(distinct) > 5 and len(classes) > len(distinct)
+    assert any(c.__name__ == "RandomPassword" for c in distinct)  # annotated: `result: pulumi.Output[str]`
+    for cls in distinct:
+        assert lean(cls) == sdk_types.resource_types(cls) and lean(cls) is lean(cls), cls
+    assert any("result" in lean(c) for c in distinct)
+
+
 def test_created_roles_costs_linear_in_projects(monkeypatch):
     """The role inventory every stack's validation builds: each role compared with a few, not all."""
     import sys
