@@ -324,6 +324,10 @@ def test_types_unwrap_as_the_sdk_unwraps_them(monkeypatch):
 
     asked: list[object] = []
     lean = engine._unwrap_type  # noqa: SLF001
+    # An earlier run in this process leaves the classes' types cached (ours and the SDK's), and
+    # with them most of the unwrapping: start cold, as a fresh process does.
+    engine._resource_types.cache_clear()  # noqa: SLF001
+    sdk_types._types_from_py_properties.cache_clear()  # noqa: SLF001
     monkeypatch.setattr(engine, "_unwrap_type", lambda val: (asked.append(val), lean(val))[1])
     program = load_program(Path(__file__).resolve().parent.parent)
     sample = run_stack("identity", program.stack_config_dir, program=program)
